@@ -1,0 +1,58 @@
+//! `fabric db`: integrity check and the explicit schema upgrade.
+
+use clap::Subcommand;
+
+use crate::context::Ctx;
+use crate::error::CmdResult;
+use crate::exit;
+use crate::output;
+
+/// `fabric db ...`
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the store: integrity check and schema version; prints what it found.
+    Check,
+    /// Upgrade a version-1 store (the reference system's jobs-only file) to the
+    /// current schema by adding the missing tables. Never drops anything.
+    Upgrade,
+}
+
+/// Run a `fabric db` command.
+pub fn run(ctx: &Ctx, command: Command) -> CmdResult {
+    match command {
+        Command::Check => {
+            let store = fabric_store::Store::open_read(&ctx.db)?;
+            let ms = store.integrity_check_duration().as_secs_f64() * 1000.0;
+            if ctx.json {
+                output::print_json(&serde_json::json!({
+                    "path": ctx.db.display().to_string(),
+                    "schema_version": fabric_store::schema::SCHEMA_VERSION,
+                    "integrity": "ok",
+                    "integrity_check_ms": (ms * 1000.0).round() / 1000.0,
+                }))?;
+            } else {
+                output::print_text(&format!(
+                    "{}: integrity ok, schema version {} ({ms:.1} ms)",
+                    ctx.db.display(),
+                    fabric_store::schema::SCHEMA_VERSION
+                ))?;
+            }
+            Ok(exit::SUCCESS)
+        }
+        Command::Upgrade => {
+            let found = fabric_store::Store::upgrade(&ctx.db)?;
+            let to = fabric_store::schema::SCHEMA_VERSION;
+            if ctx.json {
+                output::print_json(&serde_json::json!({"from": found, "to": to}))?;
+            } else if found == to {
+                output::print_text(&format!("{}: already at version {to}", ctx.db.display()))?;
+            } else {
+                output::print_text(&format!(
+                    "{}: upgraded from version {found} to {to}",
+                    ctx.db.display()
+                ))?;
+            }
+            Ok(exit::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! `fabric report`.
+
+use crate::context::Ctx;
+use crate::error::{CliError, CmdResult};
+
+/// Arguments of `fabric report`.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+/// Run `fabric report`.
+pub fn run(_ctx: &Ctx, _args: Args) -> CmdResult {
+    Err(CliError::Usage("not built yet".into()))
+}

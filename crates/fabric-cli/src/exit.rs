@@ -1,0 +1,59 @@
+//! Exit codes (cli.md "Conventions") and the one mapping from errors to them.
+
+use crate::error::CliError;
+
+/// Success.
+pub const SUCCESS: u8 = 0;
+/// The operation ran and found a problem it reports (conflict under `fail`, a failed
+/// verify, a non-empty diff with `--exit-code`).
+pub const PROBLEM: u8 = 1;
+/// Bad usage or bad input (malformed file, unknown option, wrong key).
+pub const BAD_INPUT: u8 = 2;
+/// Storage is unusable (schema version mismatch, corruption, disk full, locked).
+pub const STORAGE: u8 = 3;
+
+/// The exit code for `err`.
+pub fn code(err: &CliError) -> u8 {
+    match err {
+        CliError::Usage(_) | CliError::Input { .. } => BAD_INPUT,
+        CliError::Problem(_) => PROBLEM,
+        CliError::Output { .. } => STORAGE,
+        CliError::Core(e) => core_code(e),
+        CliError::Store(e) => store_code(e),
+        CliError::Exchange(e) => exchange_code(e),
+        CliError::Dashboard(e) => dashboard_code(e),
+    }
+}
+
+fn core_code(e: &fabric_core::Error) -> u8 {
+    let _ = e;
+    BAD_INPUT
+}
+
+fn store_code(e: &fabric_store::Error) -> u8 {
+    use fabric_store::Error as E;
+    match e {
+        E::Open { .. }
+        | E::Corrupt { .. }
+        | E::SchemaVersion { .. }
+        | E::DiskFull { .. }
+        | E::Locked { .. }
+        | E::ReadOnly { .. }
+        | E::Sqlite { .. }
+        | E::BadRow { .. } => STORAGE,
+        // ---- snapshot chains ----
+
+        // ---- exchange mirror ----
+        _ => STORAGE,
+    }
+}
+
+fn exchange_code(e: &exchange_sync::Error) -> u8 {
+    let _ = e;
+    BAD_INPUT
+}
+
+fn dashboard_code(e: &dashboard_snapshot::Error) -> u8 {
+    let _ = e;
+    BAD_INPUT
+}

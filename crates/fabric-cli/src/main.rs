@@ -1,0 +1,95 @@
+//! `fabric`: the command line over the Fabric crates.
+//!
+//! Every subcommand parses its arguments, calls one library function of the crate
+//! that owns the behaviour and prints the result. Exit codes: see [`exit`].
+
+mod cmd;
+mod context;
+mod error;
+mod exit;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use crate::context::Ctx;
+
+/// Fabric: freeze operational truth into snapshots, show what moved, keep history,
+/// move data between JSON packs and SQL.
+#[derive(Debug, Parser)]
+#[command(name = "fabric", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    /// The SQLite store [default: $FABRIC_DB, else ~/.proxx/fabric/fabric.db].
+    #[arg(long, global = true, value_name = "PATH")]
+    db: Option<std::path::PathBuf>,
+    /// Print one machine-readable JSON document on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    /// No progress bars and no informational messages on stderr.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    /// More detail on stderr (timings, the integrity check's duration).
+    #[arg(long, short, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Ingest JobExecutionResult JSON files or folders into the store.
+    Ingest(cmd::ingest::Args),
+    /// List job ids, optionally filtered.
+    Jobs(cmd::jobs::ListArgs),
+    /// Show one job with its outputs, as JSON.
+    Job(cmd::jobs::ShowArgs),
+    /// The operator report computed from the store.
+    Report(cmd::report::Args),
+    /// Create, list and inspect snapshots and versioned snapshot chains.
+    #[command(subcommand)]
+    Snapshot(cmd::snapshot::Command),
+    /// Diff two snapshots (files, or saved versions written KEY@VERSION).
+    Diff(cmd::diff::Args),
+    /// Exchange packs and JSON <-> SQL sync.
+    #[command(subcommand)]
+    Exchange(cmd::exchange::Command),
+    /// Dashboard snapshots, CSV ZIP export and the parity check.
+    #[command(subcommand)]
+    Dashboard(cmd::dashboard::Command),
+    /// Database maintenance: check, upgrade.
+    #[command(subcommand)]
+    Db(cmd::db::Command),
+    /// Print shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ctx = Ctx::new(cli.db, cli.json, cli.quiet, cli.verbose);
+    let result = match cli.command {
+        Command::Ingest(args) => cmd::ingest::run(&ctx, args),
+        Command::Jobs(args) => cmd::jobs::list(&ctx, args),
+        Command::Job(args) => cmd::jobs::show(&ctx, args),
+        Command::Report(args) => cmd::report::run(&ctx, args),
+        Command::Snapshot(command) => cmd::snapshot::run(&ctx, command),
+        Command::Diff(args) => cmd::diff::run(&ctx, args),
+        Command::Exchange(command) => cmd::exchange::run(&ctx, command),
+        Command::Dashboard(command) => cmd::dashboard::run(&ctx, command),
+        Command::Db(command) => cmd::db::run(&ctx, command),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "fabric", &mut std::io::stdout());
+            Ok(exit::SUCCESS)
+        }
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            error::print(&err);
+            ExitCode::from(exit::code(&err))
+        }
+    }
+}

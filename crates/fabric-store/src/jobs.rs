@@ -1,0 +1,1 @@
+//! The `jobs` table (seed 001): batch ingestion and loading in store order.

@@ -1,0 +1,25 @@
+//! # fabric-store
+//!
+//! The one SQLite database file of Fabric and its whole schema: job history
+//! (seed 001, byte-compatible with the reference system's `jobs` table), versioned
+//! snapshot chains with their activity log (seed 002) and the exchange mirror table
+//! (seed 003). It owns the schema version and the integrity check; nothing else
+//! opens the file.
+//!
+//! ```
+//! let dir = tempfile::tempdir().unwrap();
+//! let store = fabric_store::Store::open(dir.path().join("fabric.db")).unwrap();
+//! assert!(store.path().ends_with("fabric.db"));
+//! ```
+
+#![deny(missing_docs)]
+
+pub mod chain;
+mod error;
+pub mod jobs;
+pub mod mirror;
+pub mod schema;
+mod store;
+
+pub use error::{Error, Result};
+pub use store::{BUSY_TIMEOUT, Store};

@@ -1,0 +1,270 @@
+//! Opening the database: integrity first, then the schema version.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
+
+use crate::error::{Error, Result};
+use crate::schema::{self, JOBS_ONLY_VERSION, SCHEMA_VERSION};
+
+/// How long a write waits for another process's lock before failing with
+/// [`Error::Locked`] (SQLite's and Python's default).
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// An open Fabric database.
+///
+/// Opening runs `PRAGMA integrity_check` (corruption is an error, never repaired),
+/// then checks `PRAGMA user_version` against [`SCHEMA_VERSION`]. A missing or empty
+/// file is a fresh store: [`Store::open`] creates it, [`Store::open_read`] gives an
+/// empty in-memory store and creates nothing.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    /// Time spent in the integrity check at open.
+    integrity_check: Duration,
+}
+
+impl Store {
+    /// Open `path` for reading and writing, creating its folder and the file (with the
+    /// full schema) if they do not exist.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| Error::Open {
+                path: path.clone(),
+                source: Box::new(e),
+            })?;
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&path, flags).map_err(|e| Error::Open {
+            path: path.clone(),
+            source: Box::new(e),
+        })?;
+        Self::init(conn, path, true)
+    }
+
+    /// Open `path` for reading only. A missing or 0-byte file gives an empty
+    /// in-memory store (nothing is created on disk).
+    pub fn open_read(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let exists_with_data = std::fs::metadata(&path).is_ok_and(|m| m.len() > 0);
+        if !exists_with_data {
+            if let Ok(meta) = std::fs::metadata(&path) {
+                if meta.is_dir() {
+                    return Err(Error::Open {
+                        path,
+                        source: "a directory stands where the database file should be".into(),
+                    });
+                }
+            }
+            let conn = Connection::open_in_memory().map_err(|e| Error::Open {
+                path: path.clone(),
+                source: Box::new(e),
+            })?;
+            return Self::init(conn, path, true);
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&path, flags).map_err(|e| Error::Open {
+            path: path.clone(),
+            source: Box::new(e),
+        })?;
+        Self::init(conn, path, false)
+    }
+
+    fn init(conn: Connection, path: PathBuf, may_create: bool) -> Result<Self> {
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| classify(&path, "setting the busy timeout", e))?;
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(|e| classify(&path, "enabling foreign keys", e))?;
+        let started = std::time::Instant::now();
+        check_integrity(&conn, &path)?;
+        let integrity_check = started.elapsed();
+        let mut store = Store {
+            conn,
+            path,
+            integrity_check,
+        };
+        let found = store.user_version()?;
+        match found {
+            0 if may_create => store.create_schema()?,
+            0 => {
+                // A read-only open of a file that has no schema yet: only an empty
+                // database file (no tables at all) is a fresh store.
+                if store.table_count()? != 0 {
+                    return Err(store.version_error(found));
+                }
+                let mem = Connection::open_in_memory()
+                    .map_err(|e| classify(&store.path, "opening an in-memory store", e))?;
+                store.conn = mem;
+                store.create_schema()?;
+            }
+            v if v == SCHEMA_VERSION => {}
+            _ => return Err(store.version_error(found)),
+        }
+        Ok(store)
+    }
+
+    fn version_error(&self, found: i64) -> Error {
+        Error::SchemaVersion {
+            path: self.path.clone(),
+            expected: SCHEMA_VERSION,
+            found,
+            hint: if found == JOBS_ONLY_VERSION {
+                " (a version-1 job store: `fabric db upgrade` adds the snapshot-chain and exchange tables; nothing else changes)"
+            } else {
+                ""
+            },
+        }
+    }
+
+    fn user_version(&self) -> Result<i64> {
+        self.conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(|e| classify(&self.path, "reading the schema version", e))
+    }
+
+    fn table_count(&self) -> Result<i64> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(|e| classify(&self.path, "listing tables", e))
+    }
+
+    fn create_schema(&mut self) -> Result<()> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| classify(&path, "starting the schema transaction", e))?;
+        // Another process may have created the schema while we waited for the lock.
+        let found: i64 = tx
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(|e| classify(&path, "reading the schema version", e))?;
+        if found == 0 {
+            schema::create(&tx).map_err(|e| classify(&path, "creating the schema", e))?;
+        } else if found != SCHEMA_VERSION {
+            drop(tx);
+            return Err(self.version_error(found));
+        }
+        tx.commit()
+            .map_err(|e| classify(&path, "committing the schema", e))
+    }
+
+    /// Upgrade a version-1 (jobs only, the reference system's) database file to
+    /// [`SCHEMA_VERSION`] by adding the tables it lacks, in one transaction. The
+    /// `jobs` table is not touched. Returns the version found before.
+    pub fn upgrade(path: impl AsRef<Path>) -> Result<i64> {
+        let path = path.as_ref().to_path_buf();
+        let mut conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+            .map_err(|e| Error::Open {
+                path: path.clone(),
+                source: Box::new(e),
+            })?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| classify(&path, "setting the busy timeout", e))?;
+        check_integrity(&conn, &path)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| classify(&path, "starting the upgrade", e))?;
+        let found: i64 = tx
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(|e| classify(&path, "reading the schema version", e))?;
+        match found {
+            JOBS_ONLY_VERSION => {
+                schema::add_version_2(&tx).map_err(|e| classify(&path, "upgrading", e))?
+            }
+            SCHEMA_VERSION => {}
+            _ => {
+                return Err(Error::SchemaVersion {
+                    path,
+                    expected: JOBS_ONLY_VERSION,
+                    found,
+                    hint: " (only version-1 files can be upgraded)",
+                });
+            }
+        }
+        tx.commit()
+            .map_err(|e| classify(&path, "committing the upgrade", e))?;
+        Ok(found)
+    }
+
+    /// The database file this store was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How long `PRAGMA integrity_check` took when the store was opened.
+    pub fn integrity_check_duration(&self) -> Duration {
+        self.integrity_check
+    }
+
+    /// The underlying connection, for the modules of this crate.
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The underlying connection, mutably (transactions), for this crate's modules.
+    pub(crate) fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    /// Map a SQLite error on this store to the right [`Error`] variant.
+    pub(crate) fn err(&self, context: impl Into<String>, e: rusqlite::Error) -> Error {
+        classify(&self.path, context, e)
+    }
+}
+
+fn check_integrity(conn: &Connection, path: &Path) -> Result<()> {
+    let answer: rusqlite::Result<String> =
+        conn.query_row("PRAGMA integrity_check", [], |row| row.get(0));
+    match answer {
+        Ok(first) if first == "ok" => Ok(()),
+        Ok(first) => Err(Error::Corrupt {
+            path: path.to_path_buf(),
+            detail: first,
+        }),
+        Err(e) => match classify(path, "running the integrity check", e) {
+            // A lock or a read failure is not corruption.
+            err @ (Error::Locked { .. } | Error::Open { .. }) => Err(err),
+            Error::Sqlite { source, .. } | Error::ReadOnly { source, .. } => Err(Error::Corrupt {
+                path: path.to_path_buf(),
+                detail: source.to_string(),
+            }),
+            other => Err(other),
+        },
+    }
+}
+
+/// Map a SQLite error to the variant that tells a user what happened.
+pub(crate) fn classify(path: &Path, context: impl Into<String>, e: rusqlite::Error) -> Error {
+    let path = path.to_path_buf();
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DiskFull) => Error::DiskFull { path, source: e },
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Error::Locked {
+            path,
+            waited_ms: BUSY_TIMEOUT.as_millis() as u64,
+            source: e,
+        },
+        Some(ErrorCode::ReadOnly) => Error::ReadOnly { path, source: e },
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => Error::Corrupt {
+            path,
+            detail: e.to_string(),
+        },
+        Some(ErrorCode::CannotOpen) => Error::Open {
+            path,
+            source: Box::new(e),
+        },
+        _ => Error::Sqlite {
+            path,
+            context: context.into(),
+            source: e,
+        },
+    }
+}

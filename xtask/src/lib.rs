@@ -1,0 +1,4 @@
+//! Workspace automation for Fabric (not published).
+
+pub mod bench;
+pub mod layers;

@@ -1,0 +1,27 @@
+//! `cargo xtask`: workspace automation.
+//!
+//! * `cargo xtask check-layers`: the dependency-direction check (see `layers.rs`).
+//! * `cargo xtask bench`: the performance harness (see `bench.rs`).
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("check-layers") => match xtask::layers::check_workspace() {
+            Ok(report) => {
+                println!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("{err}");
+                ExitCode::FAILURE
+            }
+        },
+        Some("bench") => xtask::bench::run(&args[1..]),
+        _ => {
+            eprintln!("usage: cargo xtask <check-layers | bench [--quick] [SUITE...]>");
+            ExitCode::from(2)
+        }
+    }
+}
