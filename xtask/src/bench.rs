@@ -1,10 +1,49 @@
-//! `cargo xtask bench`: builds the release binaries and runs the timed harnesses.
+//! `cargo xtask bench`: runs every timed harness, in release mode, one after the
+//! other (the machine has two cores; parallel suites would measure each other).
+//!
+//! Each crate keeps its harness in `benches/*.rs` (`harness = false`): it prints
+//! medians and ratios measured in the same run. This file only lists and runs them.
 
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 
-/// Run the benchmark suites named in `args` (all when none).
+/// (package, bench target) pairs, in run order.
+pub const SUITES: &[(&str, &str)] = &[];
+
+/// Run the suites named in `args` (all when none; `--quick` is passed through).
 pub fn run(args: &[String]) -> ExitCode {
-    let _ = args;
-    eprintln!("no benchmark suites yet");
-    ExitCode::FAILURE
+    let quick = args.iter().any(|a| a == "--quick");
+    let wanted: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut failed = false;
+    for (package, bench) in SUITES {
+        if !wanted.is_empty() && !wanted.contains(bench) && !wanted.contains(package) {
+            continue;
+        }
+        eprintln!("== bench {package}/{bench}");
+        let mut cmd = Command::new(&cargo);
+        cmd.args(["bench", "--package", package, "--bench", bench, "--"]);
+        if quick {
+            cmd.arg("--quick");
+        }
+        match cmd.status() {
+            Ok(status) if status.success() => {}
+            Ok(status) => {
+                eprintln!("bench {package}/{bench} failed: {status}");
+                failed = true;
+            }
+            Err(e) => {
+                eprintln!("cannot run cargo bench: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -1,0 +1,1 @@
+//! End-to-end tests of `fabric chains` (filled in with the chains work).

@@ -1,0 +1,1 @@
+//! End-to-end tests of `fabric dashboard` (filled in with the dashboard work).

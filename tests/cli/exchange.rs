@@ -1,0 +1,1 @@
+//! End-to-end tests of `fabric exchange` (filled in with the exchange work).

@@ -1,0 +1,9 @@
+//! End-to-end tests: the real `fabric` binary, real SQLite files, real archives.
+//!
+//! One module per command group; shared helpers in `common`.
+
+mod chains;
+mod common;
+mod dashboard;
+mod exchange;
+mod jobs;
