@@ -49,6 +49,25 @@ impl Ctx {
         bar
     }
 
+    /// Open the store for writing. `$FABRIC_SQLITE_MAX_PAGE_COUNT`, when set, caps
+    /// the file's size in pages (writes beyond it fail as "disk full").
+    pub fn store_write(&self) -> Result<fabric_store::Store, fabric_store::Error> {
+        let store = fabric_store::Store::open(&self.db)?;
+        if let Some(pages) = std::env::var("FABRIC_SQLITE_MAX_PAGE_COUNT")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            store.set_max_page_count(pages)?;
+        }
+        Ok(store)
+    }
+
+    /// Open the store for reading (a missing file is an empty store; nothing is
+    /// created).
+    pub fn store_read(&self) -> Result<fabric_store::Store, fabric_store::Error> {
+        fabric_store::Store::open_read(&self.db)
+    }
+
     /// Print an informational line on stderr unless `--quiet` or `--json`.
     pub fn info(&self, line: impl std::fmt::Display) {
         if !self.quiet && !self.json {

@@ -1,1 +1,316 @@
-//! The `jobs` table (seed 001): batch ingestion and loading in store order.
+//! The `jobs` table (seed 001): batch ingestion and reading back in store order.
+//!
+//! Store order is `ingested_at` ascending, ties by `rowid` (write order): a
+//! re-ingested job gets a new row and so moves to the end (spec §5.7).
+
+use fabric_core::ingest::{outputs_from_json, outputs_to_json};
+use fabric_core::model::{FinalStatus, IngestedJob};
+use fabric_core::timestamp::Timestamp;
+use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+/// What one ingest batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchSummary {
+    /// Jobs whose id was new to the store (and to the batch).
+    pub inserted: usize,
+    /// Jobs whose id was already stored, or appeared earlier in the same batch.
+    pub replaced: usize,
+}
+
+/// The columns the report needs: everything but the outputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRow {
+    /// `job_id`.
+    pub job_id: String,
+    /// `final_status`.
+    pub final_status: FinalStatus,
+    /// `canonical_proxy_profile`.
+    pub canonical_proxy_profile: Option<String>,
+    /// `fingerprint`.
+    pub fingerprint: Option<String>,
+    /// `engine_used`.
+    pub engine_used: Option<String>,
+    /// `validation_error`.
+    pub validation_error: Option<String>,
+    /// `completed_clips`.
+    pub completed_clips: i64,
+    /// `failed_clips`.
+    pub failed_clips: i64,
+}
+
+const UPSERT: &str = "INSERT OR REPLACE INTO jobs (job_id, final_status, started_at, \
+    canonical_proxy_profile, fingerprint, validation_stage, validation_error, engine_used, \
+    resolve_preset_used, jobspec_version, completed_at, ingested_at, total_clips, \
+    completed_clips, failed_clips, outputs_json) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+
+const ALL_COLUMNS: &str = "job_id, final_status, started_at, canonical_proxy_profile, \
+    fingerprint, validation_stage, validation_error, engine_used, resolve_preset_used, \
+    jobspec_version, completed_at, ingested_at, total_clips, completed_clips, failed_clips, \
+    outputs_json";
+
+const STORE_ORDER: &str = "ORDER BY ingested_at ASC, rowid ASC";
+
+/// One open ingest batch: a single write transaction. Dropping it without
+/// [`JobBatch::commit`] rolls everything back.
+#[derive(Debug)]
+pub struct JobBatch<'s> {
+    tx: rusqlite::Transaction<'s>,
+    path: &'s std::path::Path,
+    summary: BatchSummary,
+}
+
+impl Store {
+    /// Begin an ingest batch (`BEGIN IMMEDIATE`: the write lock is taken now, so a
+    /// concurrent writer fails here, before any work, after the busy timeout).
+    pub fn begin_jobs(&mut self) -> Result<JobBatch<'_>> {
+        let (conn, path) = self.conn_and_path();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| crate::store::classify(path, "starting the ingest transaction", e))?;
+        Ok(JobBatch {
+            tx,
+            path,
+            summary: BatchSummary::default(),
+        })
+    }
+
+    /// Write `jobs` as one batch: all or nothing.
+    pub fn ingest_jobs<'a>(
+        &mut self,
+        jobs: impl IntoIterator<Item = &'a IngestedJob>,
+    ) -> Result<BatchSummary> {
+        let mut batch = self.begin_jobs()?;
+        for job in jobs {
+            batch.put(job)?;
+        }
+        batch.commit()
+    }
+
+    /// Number of stored jobs.
+    pub fn job_count(&self) -> Result<u64> {
+        self.conn()
+            .query_row("SELECT count(*) FROM jobs", [], |row| row.get::<_, i64>(0))
+            .map(|n| n.max(0) as u64)
+            .map_err(|e| self.err("counting jobs", e))
+    }
+
+    /// One job with its outputs, or `None`.
+    pub fn job(&self, job_id: &str) -> Result<Option<IngestedJob>> {
+        let sql = format!("SELECT {ALL_COLUMNS} FROM jobs WHERE job_id = ?1");
+        let raw = self
+            .conn()
+            .query_row(&sql, [job_id], RawJob::from_row)
+            .optional()
+            .map_err(|e| self.err(format!("reading job {job_id}"), e))?;
+        raw.map(|r| r.into_job(self.path())).transpose()
+    }
+
+    /// Every job with its outputs, in store order.
+    pub fn jobs(&self) -> Result<Vec<IngestedJob>> {
+        let mut out = Vec::new();
+        self.for_each_job(|job| {
+            out.push(job);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Visit every job with its outputs, in store order, without holding them all.
+    pub fn for_each_job(&self, mut visit: impl FnMut(IngestedJob) -> Result<()>) -> Result<()> {
+        let sql = format!("SELECT {ALL_COLUMNS} FROM jobs {STORE_ORDER}");
+        let mut stmt = self
+            .conn()
+            .prepare(&sql)
+            .map_err(|e| self.err("reading jobs", e))?;
+        let mut rows = stmt.query([]).map_err(|e| self.err("reading jobs", e))?;
+        while let Some(row) = rows.next().map_err(|e| self.err("reading jobs", e))? {
+            let raw = RawJob::from_row(row).map_err(|e| self.err("reading jobs", e))?;
+            visit(raw.into_job(self.path())?)?;
+        }
+        Ok(())
+    }
+
+    /// Visit the report columns of every job in store order: no outputs are read or
+    /// parsed, so memory stays flat however many jobs are stored.
+    pub fn for_each_job_row(&self, mut visit: impl FnMut(&JobRow)) -> Result<()> {
+        let sql = format!(
+            "SELECT job_id, final_status, canonical_proxy_profile, fingerprint, engine_used, \
+             validation_error, completed_clips, failed_clips FROM jobs {STORE_ORDER}"
+        );
+        let mut stmt = self
+            .conn()
+            .prepare(&sql)
+            .map_err(|e| self.err("reading jobs", e))?;
+        let mut rows = stmt.query([]).map_err(|e| self.err("reading jobs", e))?;
+        while let Some(row) = rows.next().map_err(|e| self.err("reading jobs", e))? {
+            let job_id: String = row.get(0).map_err(|e| self.err("reading jobs", e))?;
+            let status: String = row.get(1).map_err(|e| self.err("reading jobs", e))?;
+            let final_status = FinalStatus::parse(&status).ok_or_else(|| Error::BadRow {
+                path: self.path().to_path_buf(),
+                row: format!("jobs/{job_id}"),
+                reason: format!("final_status {status:?} is not COMPLETED, FAILED or PARTIAL"),
+            })?;
+            let get = |i| -> Result<Option<String>> {
+                row.get(i).map_err(|e| self.err("reading jobs", e))
+            };
+            let job = JobRow {
+                final_status,
+                canonical_proxy_profile: get(2)?,
+                fingerprint: get(3)?,
+                engine_used: get(4)?,
+                validation_error: get(5)?,
+                completed_clips: row.get(6).map_err(|e| self.err("reading jobs", e))?,
+                failed_clips: row.get(7).map_err(|e| self.err("reading jobs", e))?,
+                job_id,
+            };
+            visit(&job);
+        }
+        Ok(())
+    }
+
+    fn conn_and_path(&mut self) -> (&mut rusqlite::Connection, &std::path::Path) {
+        self.split()
+    }
+}
+
+impl JobBatch<'_> {
+    /// Write one job (replacing a stored job with the same id).
+    pub fn put(&mut self, job: &IngestedJob) -> Result<()> {
+        let err = |e| crate::store::classify(self.path, format!("writing job {}", job.job_id), e);
+        let existed = self
+            .tx
+            .prepare_cached("SELECT 1 FROM jobs WHERE job_id = ?1")
+            .and_then(|mut s| s.exists([&job.job_id]))
+            .map_err(err)?;
+        let mut stmt = self.tx.prepare_cached(UPSERT).map_err(err)?;
+        stmt.execute(params![
+            job.job_id,
+            job.final_status.as_str(),
+            job.started_at.to_string(),
+            job.canonical_proxy_profile,
+            job.fingerprint,
+            job.validation_stage,
+            job.validation_error,
+            job.engine_used,
+            job.resolve_preset_used,
+            job.jobspec_version,
+            job.completed_at.as_ref().map(ToString::to_string),
+            job.ingested_at.to_string(),
+            job.total_clips,
+            job.completed_clips,
+            job.failed_clips,
+            outputs_to_json(&job.outputs),
+        ])
+        .map_err(err)?;
+        if existed {
+            self.summary.replaced += 1;
+        } else {
+            self.summary.inserted += 1;
+        }
+        Ok(())
+    }
+
+    /// What the batch has written so far.
+    pub fn summary(&self) -> BatchSummary {
+        self.summary
+    }
+
+    /// Commit the batch.
+    pub fn commit(self) -> Result<BatchSummary> {
+        let path = self.path;
+        self.tx
+            .commit()
+            .map_err(|e| crate::store::classify(path, "committing the ingest batch", e))?;
+        Ok(self.summary)
+    }
+}
+
+/// A `jobs` row as stored, before its text columns are parsed.
+struct RawJob {
+    job_id: String,
+    final_status: String,
+    started_at: String,
+    canonical_proxy_profile: Option<String>,
+    fingerprint: Option<String>,
+    validation_stage: Option<String>,
+    validation_error: Option<String>,
+    engine_used: Option<String>,
+    resolve_preset_used: Option<String>,
+    jobspec_version: Option<String>,
+    completed_at: Option<String>,
+    ingested_at: String,
+    total_clips: i64,
+    completed_clips: i64,
+    failed_clips: i64,
+    outputs_json: String,
+}
+
+impl RawJob {
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(RawJob {
+            job_id: row.get(0)?,
+            final_status: row.get(1)?,
+            started_at: row.get(2)?,
+            canonical_proxy_profile: row.get(3)?,
+            fingerprint: row.get(4)?,
+            validation_stage: row.get(5)?,
+            validation_error: row.get(6)?,
+            engine_used: row.get(7)?,
+            resolve_preset_used: row.get(8)?,
+            jobspec_version: row.get(9)?,
+            completed_at: row.get(10)?,
+            ingested_at: row.get(11)?,
+            total_clips: row.get(12)?,
+            completed_clips: row.get(13)?,
+            failed_clips: row.get(14)?,
+            outputs_json: row.get(15)?,
+        })
+    }
+
+    fn into_job(self, path: &std::path::Path) -> Result<IngestedJob> {
+        let bad = |reason: String| Error::BadRow {
+            path: path.to_path_buf(),
+            row: format!("jobs/{}", self.job_id),
+            reason,
+        };
+        let time = |column: &str, text: &str| {
+            Timestamp::parse(text).map_err(|e| bad(format!("{column} {text:?}: {e}")))
+        };
+        let final_status = FinalStatus::parse(&self.final_status).ok_or_else(|| {
+            bad(format!(
+                "final_status {:?} is not COMPLETED, FAILED or PARTIAL",
+                self.final_status
+            ))
+        })?;
+        let started_at = time("started_at", &self.started_at)?;
+        let completed_at = match self.completed_at.as_deref() {
+            None | Some("") => None,
+            Some(text) => Some(time("completed_at", text)?),
+        };
+        let ingested_at = time("ingested_at", &self.ingested_at)?;
+        let outputs = outputs_from_json(&self.job_id, &self.outputs_json)
+            .map_err(|e| bad(format!("outputs_json: {e}")))?;
+        Ok(IngestedJob {
+            job_id: self.job_id,
+            final_status,
+            started_at,
+            canonical_proxy_profile: self.canonical_proxy_profile,
+            fingerprint: self.fingerprint,
+            validation_stage: self.validation_stage,
+            validation_error: self.validation_error,
+            engine_used: self.engine_used,
+            resolve_preset_used: self.resolve_preset_used,
+            jobspec_version: self.jobspec_version,
+            completed_at,
+            ingested_at,
+            total_clips: self.total_clips,
+            completed_clips: self.completed_clips,
+            failed_clips: self.failed_clips,
+            outputs,
+        })
+    }
+}

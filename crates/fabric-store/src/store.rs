@@ -195,6 +195,16 @@ impl Store {
         Ok(found)
     }
 
+    /// Cap the database file at `pages` pages (`PRAGMA max_page_count`) for this
+    /// connection: a write that needs more fails with [`Error::DiskFull`] and is
+    /// rolled back. Operators use it to bound a store; tests use it to simulate a
+    /// full disk.
+    pub fn set_max_page_count(&self, pages: u64) -> Result<()> {
+        self.conn
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))
+            .map_err(|e| classify(&self.path, "setting max_page_count", e))
+    }
+
     /// The database file this store was opened from.
     pub fn path(&self) -> &Path {
         &self.path
@@ -213,6 +223,11 @@ impl Store {
     /// The underlying connection, mutably (transactions), for this crate's modules.
     pub(crate) fn conn_mut(&mut self) -> &mut Connection {
         &mut self.conn
+    }
+
+    /// The connection and the path, borrowed apart (a transaction borrows the first).
+    pub(crate) fn split(&mut self) -> (&mut Connection, &Path) {
+        (&mut self.conn, &self.path)
     }
 
     /// Map a SQLite error on this store to the right [`Error`] variant.

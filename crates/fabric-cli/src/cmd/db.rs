@@ -21,7 +21,7 @@ pub enum Command {
 pub fn run(ctx: &Ctx, command: Command) -> CmdResult {
     match command {
         Command::Check => {
-            let store = fabric_store::Store::open_read(&ctx.db)?;
+            let store = ctx.store_read()?;
             let ms = store.integrity_check_duration().as_secs_f64() * 1000.0;
             if ctx.json {
                 output::print_json(&serde_json::json!({

@@ -1,0 +1,196 @@
+//! Timed harness for the jobs pipeline (not a test): run by `cargo xtask bench`.
+//!
+//! * ingest of N JobExecutionResult files (gen_corpus.py, about 4 KB each) through
+//!   the release `fabric` binary: files/s;
+//! * `fabric report` over M stored jobs (open + integrity check + streamed rows +
+//!   report): seconds, the integrity check's share, and peak memory (max RSS).
+//!
+//! Sizes: 100,000 files and 1,000,000 jobs; `--quick`: 5,000 and 50,000.
+//! Medians over the runs are printed; compare ratios, not absolute seconds.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use fabric_core::model::{ClipStatus, FinalStatus, IngestedJob, IngestedOutput};
+use fabric_core::timestamp::Timestamp;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (files, jobs, runs) = if quick {
+        (5_000, 50_000, 3)
+    } else {
+        (100_000, 1_000_000, 3)
+    };
+    let work = tempfile::tempdir()?;
+    let fabric = PathBuf::from(env!("CARGO_BIN_EXE_fabric"));
+
+    // --- ingest -------------------------------------------------------------------
+    let corpus = work.path().join("corpus");
+    let generator = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/vectors/fabric/gen_corpus.py");
+    let generated = Command::new("python3")
+        .arg(&generator)
+        .args(["--seed", "2026", "--jobs", &files.to_string(), "--out"])
+        .arg(&corpus)
+        .output();
+    match generated {
+        Ok(out) if out.status.success() => {
+            let bytes: u64 = walk_size(&corpus);
+            let mut secs = Vec::new();
+            for run in 0..runs {
+                let db = work.path().join(format!("ingest-{run}.db"));
+                let started = Instant::now();
+                let status = Command::new(&fabric)
+                    .arg("--db")
+                    .arg(&db)
+                    .args(["--quiet", "ingest"])
+                    .arg(&corpus)
+                    .stdout(std::process::Stdio::null())
+                    .status()?;
+                secs.push(started.elapsed().as_secs_f64());
+                if !status.success() {
+                    return Err(format!("fabric ingest failed: {status}").into());
+                }
+            }
+            let med = median(&mut secs);
+            println!(
+                "ingest: {files} files ({:.1} MB): median {med:.2} s = {:.0} files/s (target >= 20,000; reference Python ~570)",
+                bytes as f64 / 1e6,
+                files as f64 / med
+            );
+        }
+        _ => println!("ingest: skipped (python3 and gen_corpus.py are needed to generate the corpus)"),
+    }
+
+    // --- report over many stored jobs -------------------------------------------------
+    let db = work.path().join("report.db");
+    fill_store(&db, jobs)?;
+    let size = std::fs::metadata(&db)?.len();
+    let mut secs = Vec::new();
+    let mut check = Vec::new();
+    let mut rss = Vec::new();
+    for _ in 0..runs {
+        let started = Instant::now();
+        let out = Command::new("/usr/bin/time")
+            .args(["-f", "%M"])
+            .arg(&fabric)
+            .arg("--db")
+            .arg(&db)
+            .args(["--verbose", "report", "--format", "json"])
+            .output()
+            .or_else(|_| {
+                Command::new(&fabric)
+                    .arg("--db")
+                    .arg(&db)
+                    .args(["--verbose", "report", "--format", "json"])
+                    .output()
+            })?;
+        secs.push(started.elapsed().as_secs_f64());
+        if !out.status.success() {
+            return Err(format!(
+                "fabric report failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+            .into());
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        for line in stderr.lines() {
+            if let Some(rest) = line.split("integrity check ").nth(1) {
+                if let Some(v) = rest.split_whitespace().next().and_then(|v| v.parse().ok()) {
+                    check.push(v);
+                }
+            } else if let Ok(kb) = line.trim().parse::<f64>() {
+                rss.push(kb / 1024.0);
+            }
+        }
+    }
+    let med = median(&mut secs);
+    let med_check = if check.is_empty() { f64::NAN } else { median(&mut check) };
+    let rss = if rss.is_empty() {
+        "unknown (no /usr/bin/time)".to_owned()
+    } else {
+        format!("{:.0} MB", median(&mut rss))
+    };
+    println!(
+        "report: {jobs} jobs ({:.0} MB store): median {med:.2} s, integrity check {med_check:.2} s ({:.0}%), peak RSS {rss} (target <= 6 s, < 1 GB)",
+        size as f64 / 1e6,
+        100.0 * med_check / med
+    );
+    Ok(())
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn walk_size(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                total += entry.metadata().map(|m| m.len()).unwrap_or(0);
+            }
+        }
+    }
+    total
+}
+
+/// Write `n` synthetic jobs (two outputs each, realistic mix) straight through the
+/// store API, in batches.
+fn fill_store(db: &Path, n: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let mut store = fabric_store::Store::open(db)?;
+    let at = Timestamp::parse("2026-01-01T00:00:00+00:00")?;
+    let engines = ["ffmpeg", "resolve", "ffmpeg_nvenc"];
+    let profiles = ["proxy_prores_proxy", "proxy_h264_low", "resolve_prores", "proxy_dnxhr_lb"];
+    let reasons = ["decode error", "timeout", "render failed", "disk full"];
+    let mut batch = store.begin_jobs()?;
+    for i in 0..n {
+        let status = match i % 10 {
+            0 => FinalStatus::Failed,
+            1 => FinalStatus::Partial,
+            _ => FinalStatus::Completed,
+        };
+        let job_id = format!("job-{i:08}");
+        let outputs = (0..2)
+            .map(|c| IngestedOutput {
+                job_id: job_id.clone(),
+                clip_id: format!("{:016x}", i * 2 + c),
+                source_path: format!("/srv/ingest/incoming/clip-{i}-{c}.mov"),
+                output_path: format!("/srv/proxies/clip-{i}-{c}.mov"),
+                output_exists: true,
+                output_size_bytes: Some(1_000_000 + i as i64),
+                status: ClipStatus::Completed,
+                failure_reason: None,
+                engine_used: Some(engines[i % 3].to_owned()),
+                proxy_profile_used: Some(profiles[i % 4].to_owned()),
+                resolve_preset_used: None,
+            })
+            .collect();
+        batch.put(&IngestedJob {
+            job_id,
+            final_status: status,
+            started_at: at,
+            canonical_proxy_profile: Some(profiles[i % 4].to_owned()),
+            fingerprint: (i % 7 == 0).then(|| format!("fp-{}", i % 5_000)),
+            validation_stage: None,
+            validation_error: status.is_failure().then(|| reasons[i % 4].to_owned()),
+            engine_used: Some(engines[i % 3].to_owned()),
+            resolve_preset_used: None,
+            jobspec_version: Some("2".to_owned()),
+            completed_at: Some(at),
+            ingested_at: at,
+            total_clips: 2,
+            completed_clips: if status.is_failure() { 1 } else { 2 },
+            failed_clips: i64::from(status.is_failure()),
+            outputs,
+        })?;
+    }
+    batch.commit()?;
+    Ok(())
+}
