@@ -270,9 +270,7 @@ fn parse_offset(p: &mut Cursor<'_>) -> Result<Option<UtcOffset>, &'static str> {
     };
     p.i += 1;
     let hours = p.digits(2, "expected a two-digit offset hour")?;
-    let minutes = if p.eat(b':') {
-        p.digits(2, "expected two-digit offset minutes")?
-    } else if p.is_digit() {
+    let minutes = if p.eat(b':') || p.is_digit() {
         p.digits(2, "expected two-digit offset minutes")?
     } else {
         0
