@@ -122,7 +122,11 @@ fn every_case_reproduces_the_reference_outputs() -> TestResult {
             let diff: serde_json::Value =
                 serde_json::from_str(&env.ok(&["diff", path_str(prev), path_str(&this)])?)?;
             let expected = read(&dir.join("diff_from_prev.json"))?;
-            assert_eq!(pretty(&diff)?, expected.trim_end(), "{case}: diff_from_prev");
+            assert_eq!(
+                pretty(&diff)?,
+                expected.trim_end(),
+                "{case}: diff_from_prev"
+            );
         }
         previous_snapshot = Some(dir.join("snapshot.json"));
     }
@@ -150,7 +154,10 @@ fn case_08_tiny_rates_hash_and_diffs() -> TestResult {
         path_str(&case_dir("07-rounding").join("snapshot.json")),
         path_str(&dir.join("snapshot.json")),
     ])?)?;
-    assert_eq!(pretty(&diff)?, read(&dir.join("diff_from_prev.json"))?.trim_end());
+    assert_eq!(
+        pretty(&diff)?,
+        read(&dir.join("diff_from_prev.json"))?.trim_end()
+    );
     Ok(())
 }
 
@@ -168,24 +175,38 @@ fn every_invalid_file_is_rejected_and_the_store_is_untouched() -> TestResult {
     names.sort();
     assert_eq!(names.len(), 37);
     for file in &names {
-        let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         // Alone, and after a valid file in the same batch: nothing is stored.
         for args in [
             vec!["ingest", path_str(file)],
             vec![
                 "ingest",
-                path_str(&case_dir("03-typical-mix").join("results").join("r00001.json")),
+                path_str(
+                    &case_dir("03-typical-mix")
+                        .join("results")
+                        .join("r00001.json"),
+                ),
                 path_str(file),
             ],
         ] {
             let (code, _, stderr) = env.run(&args)?;
             assert_eq!(code, 2, "{name}: exit code; stderr: {stderr}");
             assert!(stderr.starts_with("error: "), "{name}: {stderr}");
-            assert!(stderr.contains(name), "{name}: error must name the file: {stderr}");
+            assert!(
+                stderr.contains(name),
+                "{name}: error must name the file: {stderr}"
+            );
         }
     }
     assert_eq!(env.ok(&["jobs"])?, before);
-    assert_eq!(std::fs::read(env.db())?, db_bytes, "the database file changed");
+    assert_eq!(
+        std::fs::read(env.db())?,
+        db_bytes,
+        "the database file changed"
+    );
     Ok(())
 }
 
@@ -194,8 +215,13 @@ fn keep_going_stores_the_valid_files_and_reports_the_bad_ones() -> TestResult {
     let env = Env::new()?;
     let good = case_dir("02-one-job").join("results").join("r00001.json");
     let bad = vectors().join("fabric/invalid/17-status-running.json");
-    let (code, stdout, _) =
-        env.run(&["--json", "ingest", "--keep-going", path_str(&bad), path_str(&good)])?;
+    let (code, stdout, _) = env.run(&[
+        "--json",
+        "ingest",
+        "--keep-going",
+        path_str(&bad),
+        path_str(&good),
+    ])?;
     assert_eq!(code, 1);
     let summary: serde_json::Value = serde_json::from_str(&stdout)?;
     assert_eq!(summary["files_read"], 2);
@@ -224,7 +250,13 @@ fn reingestion_counts_replacements_and_survives_restart() -> TestResult {
     assert_eq!(second["replaced"].as_u64(), Some(total));
     // Each command is its own process: the second report reads what the first wrote.
     let report = env.ok(&["report", "--format", "text"])?;
-    assert_eq!(report, format!("{}\n", read(&case_dir("03-typical-mix").join("report.txt"))?));
+    assert_eq!(
+        report,
+        format!(
+            "{}\n",
+            read(&case_dir("03-typical-mix").join("report.txt"))?
+        )
+    );
     Ok(())
 }
 
@@ -248,7 +280,10 @@ fn ingest_summary_and_job_output_contracts() -> TestResult {
 #[test]
 fn job_filters_combine_and_validate() -> TestResult {
     let env = Env::new()?;
-    env.ok(&["ingest", path_str(&case_dir("03-typical-mix").join("results"))])?;
+    env.ok(&[
+        "ingest",
+        path_str(&case_dir("03-typical-mix").join("results")),
+    ])?;
     let all = env.ok(&["jobs"])?;
     let failed = env.ok(&["jobs", "--status", "FAILED"])?;
     let ffmpeg = env.ok(&["jobs", "--engine", "ffmpeg"])?;
@@ -274,7 +309,10 @@ fn job_filters_combine_and_validate() -> TestResult {
 fn a_read_on_a_missing_store_creates_nothing() -> TestResult {
     let env = Env::new()?;
     let text = env.ok(&["report"])?;
-    assert_eq!(text, format!("{}\n", read(&case_dir("01-empty").join("report.txt"))?));
+    assert_eq!(
+        text,
+        format!("{}\n", read(&case_dir("01-empty").join("report.txt"))?)
+    );
     assert!(!env.db().exists());
     assert!(!env.db().parent().ok_or("parent")?.exists());
     Ok(())
@@ -283,9 +321,16 @@ fn a_read_on_a_missing_store_creates_nothing() -> TestResult {
 #[test]
 fn garbage_in_the_middle_of_the_file_is_reported_corrupt() -> TestResult {
     let env = Env::new()?;
-    env.ok(&["ingest", path_str(&case_dir("03-typical-mix").join("results"))])?;
+    env.ok(&[
+        "ingest",
+        path_str(&case_dir("03-typical-mix").join("results")),
+    ])?;
     let mut bytes = std::fs::read(env.db())?;
-    assert!(bytes.len() > 8192, "store too small to damage: {}", bytes.len());
+    assert!(
+        bytes.len() > 8192,
+        "store too small to damage: {}",
+        bytes.len()
+    );
     let middle = bytes.len() / 2;
     for b in &mut bytes[middle - 1024..middle + 1024] {
         *b = 0xA5;
@@ -307,7 +352,13 @@ fn another_schema_version_is_refused_unchanged() -> TestResult {
         conn.pragma_update(None, "user_version", 7)?;
     }
     let bytes = std::fs::read(env.db())?;
-    for args in [&["report"][..], &["ingest", path_str(&case_dir("03-typical-mix").join("results"))]] {
+    for args in [
+        &["report"][..],
+        &[
+            "ingest",
+            path_str(&case_dir("03-typical-mix").join("results")),
+        ],
+    ] {
         let (code, _, stderr) = env.run(args)?;
         assert_eq!(code, 3, "{stderr}");
         assert!(stderr.contains("expected 2, found 7"), "{stderr}");
@@ -323,12 +374,17 @@ fn a_reference_version_1_file_is_upgraded_only_on_request() -> TestResult {
     {
         // The reference system's file: only the jobs table, user_version 1.
         let conn = rusqlite::Connection::open(env.db())?;
-        conn.execute_batch(include_str!("../../crates/fabric-store/src/schema/jobs.sql"))?;
+        conn.execute_batch(include_str!(
+            "../../crates/fabric-store/src/schema/jobs.sql"
+        ))?;
         conn.pragma_update(None, "user_version", 1)?;
     }
     let (code, _, stderr) = env.run(&["report"])?;
     assert_eq!(code, 3);
-    assert!(stderr.contains("expected 2, found 1") && stderr.contains("fabric db upgrade"), "{stderr}");
+    assert!(
+        stderr.contains("expected 2, found 1") && stderr.contains("fabric db upgrade"),
+        "{stderr}"
+    );
     let out = env.ok(&["db", "upgrade"])?;
     assert!(out.contains("from version 1 to 2"), "{out}");
     env.ok(&["ingest", path_str(&case_dir("02-one-job").join("results"))])?;
@@ -349,7 +405,10 @@ fn disk_full_is_exit_3_and_keeps_every_job() -> TestResult {
     let (code, _, stderr) = env
         .cmd()
         .env("FABRIC_SQLITE_MAX_PAGE_COUNT", pages.to_string())
-        .args(["ingest", path_str(&case_dir("03-typical-mix").join("results"))])
+        .args([
+            "ingest",
+            path_str(&case_dir("03-typical-mix").join("results")),
+        ])
         .output()
         .map(|o| {
             (

@@ -27,8 +27,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // --- ingest -------------------------------------------------------------------
     let corpus = work.path().join("corpus");
-    let generator = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/vectors/fabric/gen_corpus.py");
+    let generator =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors/fabric/gen_corpus.py");
     let generated = Command::new("python3")
         .arg(&generator)
         .args(["--seed", "2026", "--jobs", &files.to_string(), "--out"])
@@ -60,7 +60,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 files as f64 / med
             );
         }
-        _ => println!("ingest: skipped (python3 and gen_corpus.py are needed to generate the corpus)"),
+        _ => println!(
+            "ingest: skipped (python3 and gen_corpus.py are needed to generate the corpus)"
+        ),
     }
 
     // --- report over many stored jobs -------------------------------------------------
@@ -106,7 +108,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let med = median(&mut secs);
-    let med_check = if check.is_empty() { f64::NAN } else { median(&mut check) };
+    let med_check = if check.is_empty() {
+        f64::NAN
+    } else {
+        median(&mut check)
+    };
     let rss = if rss.is_empty() {
         "unknown (no /usr/bin/time)".to_owned()
     } else {
@@ -147,7 +153,12 @@ fn fill_store(db: &Path, n: usize) -> Result<(), Box<dyn std::error::Error>> {
     let mut store = fabric_store::Store::open(db)?;
     let at = Timestamp::parse("2026-01-01T00:00:00+00:00")?;
     let engines = ["ffmpeg", "resolve", "ffmpeg_nvenc"];
-    let profiles = ["proxy_prores_proxy", "proxy_h264_low", "resolve_prores", "proxy_dnxhr_lb"];
+    let profiles = [
+        "proxy_prores_proxy",
+        "proxy_h264_low",
+        "resolve_prores",
+        "proxy_dnxhr_lb",
+    ];
     let reasons = ["decode error", "timeout", "render failed", "disk full"];
     let mut batch = store.begin_jobs()?;
     for i in 0..n {

@@ -96,9 +96,9 @@ pub fn list(ctx: &Ctx, args: ListArgs) -> CmdResult {
 /// Run `fabric job`.
 pub fn show(ctx: &Ctx, args: ShowArgs) -> CmdResult {
     let store = ctx.store_read()?;
-    let job = store.job(&args.id)?.ok_or_else(|| {
-        CliError::Usage(format!("no job {:?} in {}", args.id, ctx.db.display()))
-    })?;
+    let job = store
+        .job(&args.id)?
+        .ok_or_else(|| CliError::Usage(format!("no job {:?} in {}", args.id, ctx.db.display())))?;
     output::print_json(&fabric_core::ingest::job_to_json(&job))?;
     Ok(exit::SUCCESS)
 }

@@ -37,7 +37,10 @@ pub struct Args {
 }
 
 /// Compute the report from the store in `ctx`, streaming the rows.
-pub fn from_store(ctx: &Ctx, determinism: Determinism) -> Result<FabricReport, crate::error::CliError> {
+pub fn from_store(
+    ctx: &Ctx,
+    determinism: Determinism,
+) -> Result<FabricReport, crate::error::CliError> {
     let started = std::time::Instant::now();
     let store = ctx.store_read()?;
     let mode = match determinism {

@@ -37,8 +37,9 @@ pub fn run(ctx: &Ctx, args: Args) -> CmdResult {
     let now = Timestamp::from_utc(time::OffsetDateTime::now_utc());
     let report = match &args.from_report {
         Some(path) => read_json(path)?,
-        None => super::report::from_store(ctx, super::report::Determinism::Reference)?
-            .export_json(&now),
+        None => {
+            super::report::from_store(ctx, super::report::Determinism::Reference)?.export_json(&now)
+        }
     };
     let snapshot = FabricSnapshot::create_from_report(report, &now)?;
     output::print_json(&snapshot.to_json())?;
