@@ -18,8 +18,9 @@
 #![deny(missing_docs)]
 
 mod error;
+pub mod ingest;
 pub mod json;
 pub mod model;
 pub mod timestamp;
 
-pub use error::{Error, Result};
+pub use error::{Cause, DiffError, Error, ExportError, Result, SnapshotError, ValidationError};
