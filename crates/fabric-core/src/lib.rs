@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 mod error;
+pub mod index;
 pub mod ingest;
 pub mod json;
 pub mod model;
