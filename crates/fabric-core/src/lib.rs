@@ -22,6 +22,7 @@ pub mod index;
 pub mod ingest;
 pub mod json;
 pub mod model;
+pub mod report;
 pub mod timestamp;
 
 pub use error::{Cause, DiffError, Error, ExportError, Result, SnapshotError, ValidationError};
