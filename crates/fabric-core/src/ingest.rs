@@ -257,14 +257,18 @@ impl JobReader<'_> {
             .filter(|k| !obj.contains_key(*k))
             .collect();
         if !missing.is_empty() {
-            return Err(fail(format!("missing required {}", missing.join(", "))));
+            let noun = if missing.len() == 1 { "key" } else { "keys" };
+            return Err(fail(format!(
+                "missing required {noun}: {}",
+                missing.join(", ")
+            )));
         }
         let path = |key: &str| -> Result<String> {
             match obj.get(key) {
                 Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
                 Some(Value::String(_)) => Err(fail(format!("{key} is an empty string"))),
                 Some(v) => Err(fail(format!("{key} must be a string, found {}", kind(v)))),
-                None => Err(fail(format!("missing required {key}"))),
+                None => Err(fail(format!("missing required key: {key}"))),
             }
         };
         let source_path = path("source_path")?;

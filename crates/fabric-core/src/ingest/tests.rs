@@ -128,7 +128,7 @@ fn rejections_name_the_rule() {
         ),
         (
             doc(r#", "clips": [{}, 1]"#),
-            "clip 0: missing required source_path, resolved_output_path, status",
+            "clip 0: missing required keys: source_path, resolved_output_path, status",
         ),
         (
             doc(&format!(r#", "clips": [{CLIP}, 1]"#)),
