@@ -17,9 +17,14 @@
 
 #![deny(missing_docs)]
 
+pub mod diff;
 mod error;
+pub mod index;
+pub mod ingest;
 pub mod json;
 pub mod model;
+pub mod report;
+pub mod snapshot;
 pub mod timestamp;
 
-pub use error::{Error, Result};
+pub use error::{Cause, DiffError, Error, ExportError, Result, SnapshotError, ValidationError};

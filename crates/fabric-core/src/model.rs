@@ -130,3 +130,18 @@ pub struct IngestedJob {
     /// The clips' outputs, in clip order.
     pub outputs: Vec<IngestedOutput>,
 }
+
+impl IngestedJob {
+    /// `completed_at - started_at` in seconds (spec §2.1), none without
+    /// `completed_at`. A naive time is treated as UTC (spec §14.4).
+    pub fn duration_seconds(&self) -> Option<f64> {
+        self.completed_at
+            .as_ref()
+            .map(|end| end.seconds_since(&self.started_at))
+    }
+
+    /// `final_status == COMPLETED` and `failed_clips == 0` (spec §2.1).
+    pub fn success(&self) -> bool {
+        self.final_status == FinalStatus::Completed && self.failed_clips == 0
+    }
+}
