@@ -36,7 +36,7 @@ pub fn run(_ctx: &Ctx, args: Args) -> CmdResult {
     let b = load(&args.b)?;
     let diff = diff_snapshots(&a, &b)?;
     output::print_json(&diff.to_json())?;
-    Ok(if args.exit_code && !diff.is_empty() {
+    Ok(if args.exit_code && diff.has_changes() {
         exit::PROBLEM
     } else {
         exit::SUCCESS

@@ -96,7 +96,7 @@ pub fn run(ctx: &Ctx, args: Args) -> CmdResult {
         }))?;
     } else {
         for r in &rejected {
-            eprintln!("rejected {}: {}", r.file.display(), r.reason);
+            ctx.info(format_args!("rejected {}: {}", r.file.display(), r.reason));
         }
         output::print_text(&format!(
             "files read: {}\njobs inserted: {}\njobs replaced: {}\nfiles rejected: {}",

@@ -1,8 +1,7 @@
 //! `fabric jobs` (ids, filtered) and `fabric job ID` (one job as JSON).
 
-use fabric_core::index::FabricIndex;
+use fabric_core::index::{FabricIndex, JobFilter};
 use fabric_core::model::FinalStatus;
-use std::collections::BTreeSet;
 
 use crate::context::Ctx;
 use crate::error::{CliError, CmdResult};
@@ -59,32 +58,14 @@ pub fn list(ctx: &Ctx, args: ListArgs) -> CmdResult {
     };
     let store = ctx.store_read()?;
     let index = FabricIndex::from_jobs(store.jobs()?);
-    let q = index.queries();
-    let mut sets: Vec<BTreeSet<String>> = Vec::new();
-    let owned = |ids: Vec<String>| ids.into_iter().collect::<BTreeSet<String>>();
-    if let Some(s) = status {
-        sets.push(owned(q.job_ids_by_status(s)));
-    }
-    if let Some(e) = &args.engine {
-        sets.push(owned(q.job_ids_by_engine(e)));
-    }
-    if let Some(p) = &args.profile {
-        sets.push(owned(q.job_ids_by_profile(p)));
-    }
-    if let Some(f) = &args.fingerprint {
-        sets.push(owned(q.job_ids_by_fingerprint(f)));
-    }
-    if let Some(r) = &args.reason {
-        sets.push(owned(q.list_jobs_failed_for_reason(r)?));
-    }
-    let ids: Vec<String> = match sets.split_first() {
-        None => owned(q.all_job_ids()).into_iter().collect(),
-        Some((first, rest)) => first
-            .iter()
-            .filter(|id| rest.iter().all(|s| s.contains(*id)))
-            .cloned()
-            .collect(),
+    let filter = JobFilter {
+        status,
+        engine: args.engine,
+        profile: args.profile,
+        fingerprint: args.fingerprint,
+        reason: args.reason,
     };
+    let ids = index.filter_jobs(&filter)?;
     if ctx.json {
         output::print_json(&serde_json::json!(ids))?;
     } else if !ids.is_empty() {
