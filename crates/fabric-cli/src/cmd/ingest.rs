@@ -58,18 +58,14 @@ pub fn run(ctx: &Ctx, args: Args) -> CmdResult {
                     return false;
                 }
             }
-            Err(reason) => {
+            Err(err) => {
                 if !args.keep_going {
-                    failure = Some(CliError::Input {
-                        path: files[index].clone(),
-                        what: "rejected",
-                        source: reason.into(),
-                    });
+                    failure = Some(err);
                     return false;
                 }
                 rejected.push(Rejected {
                     file: files[index].clone(),
-                    reason,
+                    reason: reason_of(&err),
                 });
             }
         }
@@ -157,7 +153,7 @@ fn parse_in_parallel(
     files: &[PathBuf],
     ingested_at: &Timestamp,
     cwd: &str,
-    mut sink: impl FnMut(usize, Result<IngestedJob, String>) -> bool,
+    mut sink: impl FnMut(usize, Result<IngestedJob, CliError>) -> bool,
 ) {
     let workers = std::thread::available_parallelism()
         .map_or(2, std::num::NonZero::get)
@@ -165,7 +161,7 @@ fn parse_in_parallel(
     let next = AtomicUsize::new(0);
     let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::sync_channel::<(usize, Result<IngestedJob, String>)>(1024);
+        let (tx, rx) = mpsc::sync_channel::<(usize, Result<IngestedJob, CliError>)>(1024);
         for _ in 0..workers {
             let tx = tx.clone();
             let (next, stop) = (&next, &stop);
@@ -185,7 +181,7 @@ fn parse_in_parallel(
         }
         drop(tx);
         // Reorder: results arrive in any order, the batch is written in file order.
-        let mut pending: BTreeMap<usize, Result<IngestedJob, String>> = BTreeMap::new();
+        let mut pending: BTreeMap<usize, Result<IngestedJob, CliError>> = BTreeMap::new();
         let mut want = 0usize;
         for (i, parsed) in rx {
             pending.insert(i, parsed);
@@ -200,13 +196,25 @@ fn parse_in_parallel(
     });
 }
 
-fn parse_file(path: &Path, ingested_at: &Timestamp, cwd: &str) -> Result<IngestedJob, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
-    fabric_core::ingest::parse_job(&path.display().to_string(), &bytes, *ingested_at, cwd)
-        .map_err(|e| ingest_reason(&e))
+fn parse_file(path: &Path, ingested_at: &Timestamp, cwd: &str) -> Result<IngestedJob, CliError> {
+    let bytes = std::fs::read(path).map_err(|e| CliError::Input {
+        path: path.to_path_buf(),
+        what: "cannot read",
+        source: Box::new(e),
+    })?;
+    Ok(fabric_core::ingest::parse_job(
+        &path.display().to_string(),
+        &bytes,
+        *ingested_at,
+        cwd,
+    )?)
 }
 
-/// The reason of an ingestion error, without the file name the message repeats.
-fn ingest_reason(e: &fabric_core::Error) -> String {
-    e.to_string()
+/// Why a file was rejected, without the file name (listed beside it).
+fn reason_of(err: &CliError) -> String {
+    match err {
+        CliError::Core(fabric_core::Error::Ingest { reason, .. }) => reason.clone(),
+        CliError::Input { source, .. } => source.to_string(),
+        other => other.to_string(),
+    }
 }
