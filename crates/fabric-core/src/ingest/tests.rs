@@ -109,10 +109,10 @@ fn rejections_name_the_rule() {
         (
             doc(r#", "total_clips": true"#),
             "total_clips must be an integer, found a boolean",
-            (
-                doc(r#", "total_clips": 99999999999999999999"#),
-                "total_clips 99999999999999999999 does not fit in a 64-bit integer",
-            ),
+        ),
+        (
+            doc(r#", "total_clips": 99999999999999999999"#),
+            "total_clips 99999999999999999999 does not fit in a 64-bit integer",
         ),
         (
             doc(r#", "_metadata": {"engine_used": 3}"#),
