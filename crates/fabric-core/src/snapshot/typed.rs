@@ -44,7 +44,12 @@ pub(crate) fn write_report<S: Sink>(sink: &mut S, report: &FabricReport) {
         }
         write_string(sink, engine);
         sink.put(b":{");
+        let mut ahead = reasons.keys();
+        let mut touched = 0u8;
         for (j, (reason, count)) in reasons.iter().enumerate() {
+            if j % BATCH == 0 {
+                touched ^= touch(ahead.by_ref().take(if j == 0 { 2 * BATCH } else { BATCH }));
+            }
             if j > 0 {
                 sink.put(b",");
             }
@@ -52,14 +57,20 @@ pub(crate) fn write_report<S: Sink>(sink: &mut S, report: &FabricReport) {
             sink.put(b":");
             put_u64(sink, *count);
         }
+        std::hint::black_box(touched);
         sink.put(b"}");
     }
     sink.put(b"},\"top_failure_reasons\":");
     string_list(sink, &report.failure_summary.top_failure_reasons);
     sink.put(b"},\"proxy_profile_stability\":{");
+    let mut ahead = report.proxy_profile_stability.keys();
+    let mut touched = 0u8;
     for (i, (profile, p)) in report.proxy_profile_stability.iter().enumerate() {
         if i > 0 {
             sink.put(b",");
+        }
+        if i % BATCH == 0 {
+            touched ^= touch(ahead.by_ref().take(if i == 0 { 2 * BATCH } else { BATCH }));
         }
         write_string(sink, profile);
         sink.put(b":{\"failure_rate\":");
@@ -68,20 +79,30 @@ pub(crate) fn write_report<S: Sink>(sink: &mut S, report: &FabricReport) {
         put_u64(sink, p.jobs);
         sink.put(b"}");
     }
+    std::hint::black_box(touched);
     sink.put(b"}}");
+}
+
+/// Strings are touched in batches of this many, one batch ahead.
+const BATCH: usize = 16;
+
+/// Read the first byte of each string in one tight loop so that their cache
+/// misses are in flight together (the walk is bound by memory latency: each
+/// string lives in its own allocation). A software prefetch in safe code.
+fn touch<'s>(strings: impl Iterator<Item = &'s String>) -> u8 {
+    strings.fold(0, |acc, s| acc ^ s.as_bytes().first().copied().unwrap_or(0))
 }
 
 fn string_list<S: Sink>(sink: &mut S, items: &[String]) {
     sink.put(b"[");
     let mut touched = 0u8;
+    let mut ahead = items.iter();
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
             sink.put(b",");
         }
-        // Read a string a few items ahead so its cache miss overlaps this one's
-        // work: the walk is bound by memory latency (strings live apart).
-        if let Some(ahead) = items.get(i + 8) {
-            touched ^= ahead.as_bytes().first().copied().unwrap_or(0);
+        if i % BATCH == 0 {
+            touched ^= touch(ahead.by_ref().take(if i == 0 { 2 * BATCH } else { BATCH }));
         }
         write_string(sink, item);
     }
