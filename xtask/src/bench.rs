@@ -8,6 +8,7 @@ use std::process::{Command, ExitCode};
 
 /// (package, bench target) pairs, in run order.
 pub const SUITES: &[(&str, &str)] = &[("fabric-cli", "jobs")];
+pub const SUITES: &[(&str, &str)] = &[("fabric-core", "snapshot")];
 
 /// Run the suites named in `args` (all when none; `--quick` is passed through).
 pub fn run(args: &[String]) -> ExitCode {

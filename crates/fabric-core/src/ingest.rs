@@ -212,8 +212,12 @@ impl JobReader<'_> {
     fn counter(&self, key: &str, default: i64) -> Result<i64> {
         match self.obj.get(key) {
             None => Ok(default),
-            Some(v) => as_integer(v)
-                .ok_or_else(|| self.fail(format!("{key} must be an integer, found {}", kind(v)))),
+            Some(v) => as_integer(v).ok_or_else(|| match v {
+                Value::Number(n) if !crate::json::is_float_text(n) => {
+                    self.fail(format!("{key} {n} does not fit in a 64-bit integer"))
+                }
+                _ => self.fail(format!("{key} must be an integer, found {}", kind(v))),
+            }),
         }
     }
 

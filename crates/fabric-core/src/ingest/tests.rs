@@ -111,6 +111,10 @@ fn rejections_name_the_rule() {
             "total_clips must be an integer, found a boolean",
         ),
         (
+            doc(r#", "total_clips": 99999999999999999999"#),
+            "total_clips 99999999999999999999 does not fit in a 64-bit integer",
+        ),
+        (
             doc(r#", "_metadata": {"engine_used": 3}"#),
             "_metadata.engine_used must be a string or null, found a number",
         ),

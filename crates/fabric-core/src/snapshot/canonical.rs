@@ -2,14 +2,18 @@
 //! streaming into a SHA-256 hasher (or a byte buffer).
 //!
 //! Byte-for-byte the same as [`crate::json::to_canonical_string`], but it never
-//! builds the string: keys are sorted through a reused scratch list per depth,
-//! strings are copied in runs, floats are formatted on the stack, and bytes go
-//! through one fixed buffer into the hasher.
+//! builds the string: keys are sorted through a reused scratch list per depth
+//! (and not at all when already in order), strings are scanned eight bytes at a
+//! time and copied in runs, floats are re-spelled on the stack (straight from
+//! their text when it has at most 15 significant digits, through `ryu`
+//! otherwise), and bytes go through one fixed buffer into the hasher.
 
-use std::fmt::{self, Write as _};
+mod float;
 
 use serde_json::{Number, Value};
 use sha2::{Digest, Sha256};
+
+pub(crate) use float::write_python_float;
 
 use crate::json::is_float_text;
 
@@ -20,45 +24,61 @@ pub(crate) trait Sink {
 }
 
 impl Sink for Vec<u8> {
+    #[inline]
     fn put(&mut self, bytes: &[u8]) {
         self.extend_from_slice(bytes);
     }
 }
 
+const HASH_BUFFER: usize = 32 * 1024;
+
 /// A SHA-256 hasher fed through a fixed buffer.
 pub(crate) struct HashSink {
     hasher: Sha256,
-    buf: Vec<u8>,
+    buf: Box<[u8; HASH_BUFFER]>,
+    len: usize,
 }
-
-const HASH_BUFFER: usize = 16 * 1024;
 
 impl HashSink {
     pub(crate) fn new() -> Self {
         HashSink {
             hasher: Sha256::new(),
-            buf: Vec::with_capacity(HASH_BUFFER),
+            buf: Box::new([0; HASH_BUFFER]),
+            len: 0,
         }
     }
 
     /// The lower-case hex digest of everything put.
     pub(crate) fn finish(mut self) -> String {
-        self.hasher.update(&self.buf);
+        self.flush();
         hex::encode(self.hasher.finalize())
+    }
+
+    fn flush(&mut self) {
+        if let Some(full) = self.buf.get(..self.len) {
+            self.hasher.update(full);
+        }
+        self.len = 0;
     }
 }
 
 impl Sink for HashSink {
+    #[inline]
     fn put(&mut self, bytes: &[u8]) {
-        if self.buf.len() + bytes.len() > HASH_BUFFER {
-            self.hasher.update(&self.buf);
-            self.buf.clear();
-            if bytes.len() >= HASH_BUFFER {
-                self.hasher.update(bytes);
-                return;
+        let end = self.len + bytes.len();
+        if let Some(slot) = self.buf.get_mut(self.len..end) {
+            slot.copy_from_slice(bytes);
+            self.len = end;
+        } else {
+            self.flush();
+            match self.buf.get_mut(..bytes.len()) {
+                Some(slot) => {
+                    slot.copy_from_slice(bytes);
+                    self.len = bytes.len();
+                }
+                None => self.hasher.update(bytes),
             }
         }
-        self.buf.extend_from_slice(bytes);
     }
 }
 
@@ -66,17 +86,121 @@ impl Sink for HashSink {
 #[derive(Debug)]
 pub(crate) struct NonFinite;
 
-/// Writes canonical JSON; keeps one scratch list of object entries per depth.
-pub(crate) struct Writer<'a, S> {
-    pub(crate) sink: S,
+/// Writes canonical JSON into a buffer that is handed to the hasher in large
+/// pieces.
+///
+/// Objects are written in one pass, assuming their keys are already in order
+/// (true for every map of a report but its top level and its two- and three-key
+/// entries); the first key out of order rolls the output back to the object's
+/// start and the object is written again from a sorted list of its entries.
+/// Nothing is handed to the hasher while such an object is open, so a rollback
+/// never has to undo hashing. One pass matters: the walk is bound by memory
+/// latency, and a separate "is it sorted" pass would touch every key twice.
+pub(crate) struct Writer<'a> {
+    out: Vec<u8>,
+    hasher: Option<Sha256>,
+    /// Objects currently written speculatively (no flush while > 0).
+    open: usize,
     scratch: Vec<Vec<(&'a str, &'a Value)>>,
+    /// Sink for [`touch`] reads, so they are not optimised away.
+    touched: u8,
 }
 
-impl<'a, S: Sink> Writer<'a, S> {
-    pub(crate) fn new(sink: S) -> Self {
+/// Items are touched in batches of this many, one batch ahead (see [`touch`]).
+const BATCH: usize = 16;
+
+/// Read the first byte of each heap part of these items (string bytes, number
+/// text, object keys) in one tight loop, so that their cache misses are
+/// in flight together instead of one after the other. The walk is bound by
+/// memory latency (every string and number of a `Value` lives in its own
+/// allocation); this is a software prefetch in safe code.
+#[inline]
+fn touch<'v>(items: impl Iterator<Item = (Option<&'v str>, &'v Value)>) -> u8 {
+    let mut acc = 0u8;
+    for (key, value) in items {
+        if let Some(k) = key {
+            acc ^= k.as_bytes().first().copied().unwrap_or(0);
+        }
+        acc ^= match value {
+            // Small objects (a profile's `{jobs, failure_rate}`): their keys and
+            // values too; the chains of the batch's items still overlap.
+            Value::Object(map) if map.len() <= 4 => {
+                map.iter().fold(0, |a, (k, v)| a ^ first_byte(Some(k), v))
+            }
+            other => first_byte(None, other),
+        };
+    }
+    acc
+}
+
+#[inline]
+fn first_byte(key: Option<&str>, value: &Value) -> u8 {
+    let k = key.and_then(|k| k.as_bytes().first().copied()).unwrap_or(0);
+    k ^ match value {
+        Value::String(s) => s.as_bytes().first().copied().unwrap_or(0),
+        Value::Number(n) => n.as_str().as_bytes().first().copied().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Hand the buffer to the hasher once it holds this much.
+const FLUSH_AT: usize = 32 * 1024;
+
+/// `a <= b` by bytes, eight bytes at a time without a call (keys of one map
+/// often share long prefixes).
+#[inline]
+fn key_le(a: &str, b: &str) -> bool {
+    let (mut a, mut b) = (a.as_bytes(), b.as_bytes());
+    while let (Some(x), Some(y)) = (a.first_chunk::<8>(), b.first_chunk::<8>()) {
+        if x != y {
+            return u64::from_be_bytes(*x) < u64::from_be_bytes(*y);
+        }
+        a = a.get(8..).unwrap_or_default();
+        b = b.get(8..).unwrap_or_default();
+    }
+    a <= b
+}
+
+impl<'a> Writer<'a> {
+    /// A writer that hashes what it writes.
+    pub(crate) fn hashing() -> Self {
+        Self::with(Some(Sha256::new()))
+    }
+
+    /// A writer that keeps the bytes.
+    pub(crate) fn bytes() -> Self {
+        Self::with(None)
+    }
+
+    fn with(hasher: Option<Sha256>) -> Self {
         Writer {
-            sink,
+            out: Vec::with_capacity(2 * FLUSH_AT),
+            hasher,
+            open: 0,
             scratch: Vec::new(),
+            touched: 0,
+        }
+    }
+
+    /// The lower-case hex SHA-256 of everything written (hashing writers).
+    pub(crate) fn finish_hash(mut self) -> String {
+        let mut hasher = self.hasher.take().unwrap_or_default();
+        hasher.update(&self.out);
+        hex::encode(hasher.finalize())
+    }
+
+    /// Everything written (byte writers).
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.out
+    }
+
+    #[inline]
+    fn maybe_flush(&mut self) {
+        if self.open == 0 && self.out.len() >= FLUSH_AT {
+            if let Some(hasher) = self.hasher.as_mut() {
+                hasher.update(&self.out);
+                self.out.clear();
+            }
         }
     }
 
@@ -86,88 +210,158 @@ impl<'a, S: Sink> Writer<'a, S> {
         value: &'a Value,
         skip_key: Option<&str>,
     ) -> Result<(), NonFinite> {
-        self.write(value, 0, skip_key)
+        match (value, skip_key) {
+            (Value::Object(map), Some(_)) => {
+                self.out.put(b"{");
+                self.sorted_object(map, 0, skip_key)?;
+                self.out.put(b"}");
+                Ok(())
+            }
+            _ => self.write(value, 0),
+        }
     }
 
-    fn write(
+    fn write(&mut self, value: &'a Value, depth: usize) -> Result<(), NonFinite> {
+        match value {
+            Value::Null => self.out.put(b"null"),
+            Value::Bool(true) => self.out.put(b"true"),
+            Value::Bool(false) => self.out.put(b"false"),
+            Value::Number(n) => self.number(n)?,
+            Value::String(s) => write_string(&mut self.out, s),
+            Value::Array(items) => {
+                self.out.put(b"[");
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.out.put(b",");
+                    }
+                    if i % BATCH == 0 {
+                        let from = if i == 0 { 0 } else { i + BATCH };
+                        let batch = items.iter().skip(from).take(2 * BATCH - (from - i));
+                        self.touched ^= touch(batch.map(|v| (None, v)));
+                    }
+                    self.write(item, depth + 1)?;
+                    self.maybe_flush();
+                }
+                self.out.put(b"]");
+            }
+            Value::Object(map) => {
+                let start = self.out.len();
+                self.out.put(b"{");
+                self.open += 1;
+                let in_order = self.object_in_order(map, depth);
+                self.open -= 1;
+                if !in_order? {
+                    self.out.truncate(start + 1);
+                    self.sorted_object(map, depth, None)?;
+                }
+                self.out.put(b"}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Write the entries in map order while they are in key order; `Ok(false)`
+    /// at the first key out of order.
+    fn object_in_order(
         &mut self,
-        value: &'a Value,
+        map: &'a serde_json::Map<String, Value>,
+        depth: usize,
+    ) -> Result<bool, NonFinite> {
+        let mut ahead = map.iter();
+        let mut prev: Option<&str> = None;
+        for (i, (key, item)) in map.iter().enumerate() {
+            if let Some(p) = prev {
+                if !key_le(p, key) {
+                    return Ok(false);
+                }
+                self.out.put(b",");
+            }
+            prev = Some(key);
+            if i % BATCH == 0 {
+                let n = if i == 0 { 2 * BATCH } else { BATCH };
+                let batch = ahead.by_ref().take(n);
+                self.touched ^= touch(batch.map(|(k, v)| (Some(k.as_str()), v)));
+            }
+            write_string(&mut self.out, key);
+            self.out.put(b":");
+            self.write(item, depth + 1)?;
+        }
+        Ok(true)
+    }
+
+    /// Write the entries (but `skip_key`) sorted by key.
+    fn sorted_object(
+        &mut self,
+        map: &'a serde_json::Map<String, Value>,
         depth: usize,
         skip_key: Option<&str>,
     ) -> Result<(), NonFinite> {
-        match value {
-            Value::Null => self.sink.put(b"null"),
-            Value::Bool(true) => self.sink.put(b"true"),
-            Value::Bool(false) => self.sink.put(b"false"),
-            Value::Number(n) => self.number(n)?,
-            Value::String(s) => write_string(&mut self.sink, s),
-            Value::Array(items) => {
-                self.sink.put(b"[");
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        self.sink.put(b",");
-                    }
-                    self.write(item, depth + 1, None)?;
-                }
-                self.sink.put(b"]");
-            }
-            Value::Object(map) => {
-                if self.scratch.len() <= depth {
-                    self.scratch.resize_with(depth + 1, Vec::new);
-                }
-                let mut entries = self
-                    .scratch
-                    .get_mut(depth)
-                    .map(std::mem::take)
-                    .unwrap_or_default();
-                entries.clear();
-                entries.extend(
-                    map.iter()
-                        .filter(|(k, _)| Some(k.as_str()) != skip_key)
-                        .map(|(k, v)| (k.as_str(), v)),
-                );
-                if !entries.is_sorted_by(|a, b| a.0 <= b.0) {
-                    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-                }
-                self.sink.put(b"{");
-                let mut result = Ok(());
-                for (i, (key, item)) in entries.iter().enumerate() {
-                    if i > 0 {
-                        self.sink.put(b",");
-                    }
-                    write_string(&mut self.sink, key);
-                    self.sink.put(b":");
-                    result = self.write(item, depth + 1, None);
-                    if result.is_err() {
-                        break;
-                    }
-                }
-                self.sink.put(b"}");
-                entries.clear();
-                if let Some(slot) = self.scratch.get_mut(depth) {
-                    *slot = entries;
-                }
-                result?;
-            }
+        if self.scratch.len() <= depth {
+            self.scratch.resize_with(depth + 1, Vec::new);
         }
-        Ok(())
+        let mut entries = self
+            .scratch
+            .get_mut(depth)
+            .map(std::mem::take)
+            .unwrap_or_default();
+        entries.clear();
+        entries.extend(
+            map.iter()
+                .filter(|(k, _)| Some(k.as_str()) != skip_key)
+                .map(|(k, v)| (k.as_str(), v)),
+        );
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut result = Ok(());
+        for (i, (key, item)) in entries.iter().enumerate() {
+            if i > 0 {
+                self.out.put(b",");
+            }
+            write_string(&mut self.out, key);
+            self.out.put(b":");
+            result = self.write(item, depth + 1);
+            if result.is_err() {
+                break;
+            }
+            self.maybe_flush();
+        }
+        entries.clear();
+        if let Some(slot) = self.scratch.get_mut(depth) {
+            *slot = entries;
+        }
+        result
     }
 
+    #[inline]
     fn number(&mut self, n: &Number) -> Result<(), NonFinite> {
         let text = n.as_str();
         if is_float_text(n) {
-            let x: f64 = text.parse().map_err(|_| NonFinite)?;
-            if !x.is_finite() {
-                return Err(NonFinite);
-            }
-            write_python_float(&mut self.sink, x);
+            float::write_float_text(&mut self.out, text)
         } else if text == "-0" {
-            self.sink.put(b"0");
+            self.out.put(b"0");
+            Ok(())
         } else {
-            self.sink.put(text.as_bytes());
+            self.out.put(text.as_bytes());
+            Ok(())
         }
-        Ok(())
     }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether any of the eight bytes of `w` needs escaping: below 0x20, 0x7f and
+/// above, `"` or `\`.
+#[inline]
+fn needs_escape(w: u64) -> bool {
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
+    let high = w & HIGHS;
+    (below_space
+        | high
+        | has_zero(w ^ (ONES * 0x7f))
+        | has_zero(w ^ (ONES * b'"' as u64))
+        | has_zero(w ^ (ONES * b'\\' as u64)))
+        != 0
 }
 
 /// A JSON string literal with Python's `ensure_ascii=True` escaping.
@@ -176,7 +370,17 @@ pub(crate) fn write_string<S: Sink>(sink: &mut S, text: &str) {
     let bytes = text.as_bytes();
     let mut start = 0;
     let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
+    loop {
+        // Skip eight plain bytes at a time.
+        while let Some(chunk) = bytes.get(i..i + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            if needs_escape(u64::from_le_bytes(word)) {
+                break;
+            }
+            i += 8;
+        }
+        let Some(&b) = bytes.get(i) else { break };
         if (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\' {
             i += 1;
             continue;
@@ -185,13 +389,13 @@ pub(crate) fn write_string<S: Sink>(sink: &mut S, text: &str) {
             sink.put(run);
         }
         let width = match b {
-            b'"' => sink_put(sink, b"\\\"", 1),
-            b'\\' => sink_put(sink, b"\\\\", 1),
-            b'\n' => sink_put(sink, b"\\n", 1),
-            b'\r' => sink_put(sink, b"\\r", 1),
-            b'\t' => sink_put(sink, b"\\t", 1),
-            0x08 => sink_put(sink, b"\\b", 1),
-            0x0c => sink_put(sink, b"\\f", 1),
+            b'"' => put_escape(sink, b"\\\""),
+            b'\\' => put_escape(sink, b"\\\\"),
+            b'\n' => put_escape(sink, b"\\n"),
+            b'\r' => put_escape(sink, b"\\r"),
+            b'\t' => put_escape(sink, b"\\t"),
+            0x08 => put_escape(sink, b"\\b"),
+            0x0c => put_escape(sink, b"\\f"),
             _ => {
                 let c = text
                     .get(i..)
@@ -213,108 +417,15 @@ pub(crate) fn write_string<S: Sink>(sink: &mut S, text: &str) {
     sink.put(b"\"");
 }
 
-fn sink_put<S: Sink>(sink: &mut S, bytes: &[u8], width: usize) -> usize {
-    sink.put(bytes);
-    width
+#[inline]
+fn put_escape<S: Sink>(sink: &mut S, escape: &[u8]) -> usize {
+    sink.put(escape);
+    1
 }
 
 fn unicode_escape(unit: u16) -> [u8; 6] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    // `& 0xf` keeps every index below 16.
     let nibble = |shift: u16| HEX[usize::from((unit >> shift) & 0xf)];
     [b'\\', b'u', nibble(12), nibble(8), nibble(4), nibble(0)]
-}
-
-/// A small stack buffer for `{:e}` output.
-struct StackText {
-    buf: [u8; 40],
-    len: usize,
-}
-
-impl fmt::Write for StackText {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let end = self.len + s.len();
-        let slot = self.buf.get_mut(self.len..end).ok_or(fmt::Error)?;
-        slot.copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
-}
-
-/// Python `repr(float)` of a finite `x`, without allocating (same spelling as
-/// [`crate::json::python_float_repr`]).
-pub(crate) fn write_python_float<S: Sink>(sink: &mut S, x: f64) {
-    let mut sci = StackText {
-        buf: [0; 40],
-        len: 0,
-    };
-    if write!(sci, "{:e}", x.abs()).is_err() {
-        // Cannot happen: a finite f64 in LowerExp is at most ~25 bytes.
-        sink.put(crate::json::python_float_repr(x).as_bytes());
-        return;
-    }
-    let text = sci.buf.get(..sci.len).unwrap_or_default();
-    let e_pos = text.iter().position(|&b| b == b'e').unwrap_or(text.len());
-    let (mantissa, exp_text) = text.split_at(e_pos);
-    let exp_text = exp_text.get(1..).unwrap_or_default();
-    let (negative_exp, exp_digits) = match exp_text.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, exp_text),
-    };
-    let mut exp: i32 = 0;
-    for &d in exp_digits {
-        exp = exp * 10 + i32::from(d - b'0');
-    }
-    if negative_exp {
-        exp = -exp;
-    }
-    let mut digits = [0u8; 24];
-    let mut n = 0;
-    for &d in mantissa.iter().filter(|&&d| d != b'.') {
-        if let Some(slot) = digits.get_mut(n) {
-            *slot = d;
-            n += 1;
-        }
-    }
-    let digits = digits.get(..n).unwrap_or_default();
-    if x.is_sign_negative() {
-        sink.put(b"-");
-    }
-    if (-4..16).contains(&exp) {
-        if exp < 0 {
-            sink.put(b"0.");
-            for _ in 0..(-exp - 1) {
-                sink.put(b"0");
-            }
-            sink.put(digits);
-        } else {
-            let int_len = exp as usize + 1;
-            if digits.len() <= int_len {
-                sink.put(digits);
-                for _ in digits.len()..int_len {
-                    sink.put(b"0");
-                }
-                sink.put(b".0");
-            } else {
-                let (int, frac) = digits.split_at(int_len);
-                sink.put(int);
-                sink.put(b".");
-                sink.put(frac);
-            }
-        }
-    } else {
-        let (first, rest) = digits.split_at(digits.len().min(1));
-        sink.put(first);
-        if !rest.is_empty() {
-            sink.put(b".");
-            sink.put(rest);
-        }
-        sink.put(if exp < 0 { b"e-" } else { b"e+" });
-        let abs = exp.unsigned_abs();
-        let mut e = StackText {
-            buf: [0; 40],
-            len: 0,
-        };
-        let _ = write!(e, "{abs:02}");
-        sink.put(e.buf.get(..e.len).unwrap_or_default());
-    }
 }

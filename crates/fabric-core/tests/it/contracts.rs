@@ -92,7 +92,7 @@ fn job_to_json_unicode_jobs() -> TestResult {
 #[test]
 fn snapshot_document() -> TestResult {
     let report = FabricReport::from_index(&index_of(&case("02")?)?);
-    let snapshot = FabricSnapshot::create(&report, &at()?)?;
+    let snapshot = FabricSnapshot::create(&report, &at()?);
     insta::assert_snapshot!(serde_json::to_string_pretty(&snapshot.to_json())?);
     Ok(())
 }

@@ -145,7 +145,7 @@ proptest! {
         let mode = if strict { DeterminismMode::Strict } else { DeterminismMode::Reference };
         let report = build(&rows, mode);
         let at = ingested_at(0);
-        let snapshot = FabricSnapshot::create(&report, &at).map_err(fail)?;
+        let snapshot = FabricSnapshot::create(&report, &at);
         let back = FabricSnapshot::from_json(&snapshot.to_json()).map_err(fail)?;
         let diff = diff_snapshots(&snapshot, &back).map_err(fail)?;
         prop_assert!(!diff.has_changes());
@@ -163,6 +163,14 @@ proptest! {
             prop_assert_eq!(delta.as_number().map(Number::as_str), Some("0"));
         }
         prop_assert_eq!(&changes["determinism"]["new_non_deterministic_jobs"], &Value::Array(vec![]));
+    }
+
+    #[test]
+    fn typed_id_equals_the_id_of_the_exported_document(rows in facts_rows(), strict in any::<bool>()) {
+        let mode = if strict { DeterminismMode::Strict } else { DeterminismMode::Reference };
+        let report = build(&rows, mode);
+        let doc = report.export_json(&ingested_at(0));
+        prop_assert_eq!(report.snapshot_id(), snapshot_id(&doc).map_err(fail)?);
     }
 
     #[test]
