@@ -7,8 +7,12 @@
 use std::process::{Command, ExitCode};
 
 /// (package, bench target) pairs, in run order.
-pub const SUITES: &[(&str, &str)] = &[("fabric-cli", "jobs")];
-pub const SUITES: &[(&str, &str)] = &[("fabric-core", "snapshot")];
+pub const SUITES: &[(&str, &str)] = &[
+    // snapshot_id throughput next to raw SHA-256; report build over 1M facts
+    ("fabric-core", "snapshot"),
+    // ingest files/s and report over 1M stored jobs, through the release binary
+    ("fabric-cli", "jobs"),
+];
 
 /// Run the suites named in `args` (all when none; `--quick` is passed through).
 pub fn run(args: &[String]) -> ExitCode {
