@@ -26,8 +26,11 @@ pub fn code(err: &CliError) -> u8 {
 }
 
 fn core_code(e: &fabric_core::Error) -> u8 {
-    let _ = e;
-    BAD_INPUT
+    match e {
+        // A stored row that cannot be read back: the store is unusable, not the input.
+        fabric_core::Error::StoredOutputs { .. } => STORAGE,
+        _ => BAD_INPUT,
+    }
 }
 
 fn store_code(e: &fabric_store::Error) -> u8 {
