@@ -17,6 +17,7 @@
 
 #![deny(missing_docs)]
 
+pub mod chain;
 mod error;
 pub mod json;
 pub mod model;
