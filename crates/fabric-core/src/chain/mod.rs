@@ -27,7 +27,9 @@ use serde_json::Value;
 use crate::json::{is_finite_number, sha256_hex, to_canonical_string};
 
 pub use metadata::{MetadataError, SnapshotMetadata, Source};
-pub use summary::{Action, ActivityEntry, ChangesSummary, VersionSummary};
+pub use summary::{
+    Action, ActivityEntry, ChangesSummary, Comparison, DiffCounts, VersionSummary, saving,
+};
 
 /// The longest chain key accepted, in bytes.
 pub const MAX_KEY_LEN: usize = 200;

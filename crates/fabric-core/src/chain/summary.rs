@@ -151,3 +151,62 @@ pub struct ActivityEntry {
     /// The deprecation reason.
     pub reason: Option<String>,
 }
+
+/// How many paths of each kind a diff has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DiffCounts {
+    /// Added paths.
+    pub added: usize,
+    /// Modified paths.
+    pub modified: usize,
+    /// Deleted paths.
+    pub deleted: usize,
+}
+
+/// Two versions of a chain compared (`fabric snapshot compare`). Field order is
+/// the JSON key order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    /// The chain key.
+    pub key: String,
+    /// The version compared from (A).
+    pub from_version: i64,
+    /// The version compared to (B).
+    pub to_version: i64,
+    /// Counts per kind.
+    pub summary: DiffCounts,
+    /// Paths only in B, with their values.
+    pub added: Vec<super::diff::Added>,
+    /// Paths whose value differs, old and new.
+    pub modified: Vec<super::diff::Modified>,
+    /// Paths only in A, with their old values.
+    pub deleted: Vec<super::diff::Deleted>,
+}
+
+impl Comparison {
+    /// Wrap `diff` (from `from_version` to `to_version` of chain `key`).
+    pub fn new(key: &str, from_version: i64, to_version: i64, diff: Diff) -> Self {
+        Comparison {
+            key: key.to_owned(),
+            from_version,
+            to_version,
+            summary: DiffCounts {
+                added: diff.added.len(),
+                modified: diff.modified.len(),
+                deleted: diff.deleted.len(),
+            },
+            added: diff.added,
+            modified: diff.modified,
+            deleted: diff.deleted,
+        }
+    }
+
+    /// The diff again (for [`super::diff::apply`]).
+    pub fn to_diff(&self) -> Diff {
+        Diff {
+            added: self.added.clone(),
+            modified: self.modified.clone(),
+            deleted: self.deleted.clone(),
+        }
+    }
+}
