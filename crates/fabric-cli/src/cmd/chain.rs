@@ -394,6 +394,19 @@ pub fn deprecate(ctx: &Ctx, args: DeprecateArgs) -> CmdResult {
 pub fn import_reports(ctx: &Ctx, args: ImportArgs) -> CmdResult {
     let source =
         Source::parse(&args.source).map_err(|source| invalid_metadata(&args.key, source))?;
+    // Refuse bad metadata (and a bad key) before the store file is even created.
+    let mut probe = SnapshotMetadata::new(source, OffsetDateTime::UNIX_EPOCH, args.confidence);
+    probe.data_provider.clone_from(&args.data_provider);
+    probe.api_version.clone_from(&args.api_version);
+    probe
+        .validate()
+        .map_err(|source| invalid_metadata(&args.key, source))?;
+    if let Some(reason) = fabric_core::chain::validate_key(&args.key) {
+        return Err(CliError::Store(fabric_store::Error::InvalidChainKey {
+            key: args.key,
+            reason,
+        }));
+    }
     let files = import::report_files(&args.dir, args.order)?;
     let bar = ctx.progress(files.len() as u64, "read");
     let mut docs = Vec::with_capacity(files.len());

@@ -10,6 +10,8 @@
 //! [`apply`] turns the old document into the new one: modifications first, then
 //! deletions in reverse order (so array indices stay valid), then additions in
 //! order. Applying `diff(a, b)` to `a` gives a document whose canonical form is `b`'s.
+//! Object keys are visited in code-point order, so entries come out in canonical
+//! document order whatever order the inputs were written in.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -176,8 +178,15 @@ fn walk(old: &Value, new: &Value, path: &mut String, out: &mut Diff) {
     }
 }
 
+/// Keys are visited in code-point order (the canonical order), whatever order the
+/// documents were written in, so a diff's entries are deterministic.
 fn walk_objects(a: &Map<String, Value>, b: &Map<String, Value>, path: &mut String, out: &mut Diff) {
-    for (key, x) in a {
+    let mut old_keys: Vec<(&String, &Value)> = a.iter().collect();
+    old_keys.sort_unstable_by(|x, y| x.0.cmp(y.0));
+    let mut new_keys: Vec<(&String, &Value)> =
+        b.iter().filter(|(k, _)| !a.contains_key(*k)).collect();
+    new_keys.sort_unstable_by(|x, y| x.0.cmp(y.0));
+    for (key, x) in old_keys {
         let len = path.len();
         push_pointer_token(path, key);
         match b.get(key) {
@@ -189,15 +198,13 @@ fn walk_objects(a: &Map<String, Value>, b: &Map<String, Value>, path: &mut Strin
         }
         path.truncate(len);
     }
-    for (key, y) in b {
-        if !a.contains_key(key) {
-            let mut p = path.clone();
-            push_pointer_token(&mut p, key);
-            out.added.push(Added {
-                path: p,
-                value: y.clone(),
-            });
-        }
+    for (key, y) in new_keys {
+        let mut p = path.clone();
+        push_pointer_token(&mut p, key);
+        out.added.push(Added {
+            path: p,
+            value: y.clone(),
+        });
     }
 }
 
