@@ -139,7 +139,11 @@ pub fn push_pointer_token(path: &mut String, token: &str) {
 /// Whether two scalars (or whole values) are the same by canonical spelling.
 fn same_scalar(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Number(x), Value::Number(y)) => canonical_number(x) == canonical_number(y),
+        // Same text is the same number; only differing spellings need the
+        // (costlier) canonical form.
+        (Value::Number(x), Value::Number(y)) => {
+            x.as_str() == y.as_str() || canonical_number(x) == canonical_number(y)
+        }
         _ => a == b,
     }
 }

@@ -86,6 +86,18 @@ pub fn first_non_finite(payload: &Value) -> Option<String> {
             _ => false,
         }
     }
+    fn any_non_finite(value: &Value) -> bool {
+        match value {
+            Value::Number(n) => !is_finite_number(n),
+            Value::Array(items) => items.iter().any(any_non_finite),
+            Value::Object(map) => map.values().any(any_non_finite),
+            _ => false,
+        }
+    }
+    // The common case (nothing found) builds no paths.
+    if !any_non_finite(payload) {
+        return None;
+    }
     let mut path = String::new();
     walk(payload, &mut path).then_some(path)
 }

@@ -18,6 +18,7 @@ use crate::store::{Store, classify};
 struct Parent<'a> {
     id: i64,
     version: i64,
+    checksum: String,
     /// The parent's document, when already at hand (the previous item of a batch).
     payload: Option<&'a Value>,
 }
@@ -50,18 +51,25 @@ impl Store {
             .map_err(|e| classify(&path, "starting a snapshot chain transaction", e))?;
         let mut created = Vec::with_capacity(items.len());
         // The previous item, kept so a batch on one key does not re-read its parent.
-        let mut previous: Option<(String, i64, i64, &Value)> = None;
+        let mut previous: Option<(String, i64, i64, String, &Value)> = None;
         for (new, enc) in items.iter().zip(&encoded) {
             let parent = match previous.take() {
-                Some((key, id, version, payload)) if key == new.key => Some(Parent {
+                Some((key, id, version, checksum, payload)) if key == new.key => Some(Parent {
                     id,
                     version,
+                    checksum,
                     payload: Some(payload),
                 }),
                 _ => active_parent(&tx, &path, new.key)?,
             };
             let summary = insert(&tx, &path, new, enc, parent)?;
-            previous = Some((new.key.to_owned(), summary.id, summary.version, new.payload));
+            previous = Some((
+                new.key.to_owned(),
+                summary.id,
+                summary.version,
+                summary.checksum.clone(),
+                new.payload,
+            ));
             created.push(summary);
         }
         tx.commit()
@@ -100,13 +108,14 @@ fn prepare(new: &NewVersion<'_>) -> Result<Encoded> {
 
 fn active_parent<'a>(tx: &Transaction<'_>, path: &Path, key: &str) -> Result<Option<Parent<'a>>> {
     tx.prepare_cached(
-        "SELECT id, version FROM chain_versions WHERE chain_key = ?1 AND is_active = 1",
+        "SELECT id, version, checksum FROM chain_versions WHERE chain_key = ?1 AND is_active = 1",
     )
     .and_then(|mut stmt| {
         stmt.query_row([key], |row| {
             Ok(Parent {
                 id: row.get(0)?,
                 version: row.get(1)?,
+                checksum: row.get(2)?,
                 payload: None,
             })
         })
@@ -130,7 +139,8 @@ fn parent_payload(
 ) -> Result<Value> {
     let (encoding, blob, checksum, size): (String, Vec<u8>, String, u64) = tx
         .prepare_cached(
-            "SELECT encoding, payload, checksum, data_size FROM chain_versions WHERE id = ?1",
+            "SELECT v.encoding, p.payload, v.checksum, v.data_size FROM chain_versions v \
+             JOIN chain_payloads p ON p.version_id = v.id WHERE v.id = ?1",
         )
         .and_then(|mut stmt| {
             stmt.query_row([parent.id], |r| {
@@ -145,6 +155,15 @@ fn parent_payload(
     };
     let bytes = codec::decode_verified(&encoding, &blob, &checksum, size).map_err(integrity)?;
     codec::parse(&bytes).map_err(integrity)
+}
+
+fn empty_changes(key: &str) -> Result<String> {
+    serde_json::to_string(&ChangesSummary::from_diff(&diff::Diff::default())).map_err(|e| {
+        Error::InvalidChainInput {
+            key: key.to_owned(),
+            reason: format!("changes summary cannot be written ({e})"),
+        }
+    })
 }
 
 fn insert(
@@ -171,6 +190,8 @@ fn insert(
     let version = latest + 1;
     let changes = match &parent {
         None => None,
+        // Same checksum, same content: an empty diff without reading the parent.
+        Some(p) if p.checksum == enc.checksum => Some(empty_changes(key)?),
         Some(p) => {
             let read;
             let old = match p.payload {
@@ -197,28 +218,31 @@ fn insert(
     let created_at = format_instant(new.now);
     let metadata = new.metadata.to_json().to_string();
     tx.prepare_cached(
-        "INSERT INTO chain_versions (chain_key, version, payload, encoding, checksum, data_size, \
-         stored_size, metadata, parent_id, changes_summary, created_by, created_at, is_active) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 1)",
+        "INSERT INTO chain_versions (chain_key, version, encoding, checksum, data_size, \
+         stored_size, metadata, parent_id, created_by, created_at, is_active) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1)",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
             key,
             version,
-            enc.bytes,
             ENCODING,
             enc.checksum,
             enc.data_size,
             enc.bytes.len() as u64,
             metadata,
             parent.as_ref().map(|p| p.id),
-            changes,
             new.created_by,
             created_at,
         ])
     })
     .map_err(|e| sql_err("inserting a version", e))?;
     let id = tx.last_insert_rowid();
+    tx.prepare_cached(
+        "INSERT INTO chain_payloads (version_id, payload, changes_summary) VALUES (?1, ?2, ?3)",
+    )
+    .and_then(|mut stmt| stmt.execute(params![id, enc.bytes, changes]))
+    .map_err(|e| sql_err("storing the payload", e))?;
     tx.prepare_cached(
         "INSERT INTO chain_activity (chain_key, action, actor, at, from_version, to_version) \
          VALUES (?1, 'create', ?2, ?3, ?4, ?5)",

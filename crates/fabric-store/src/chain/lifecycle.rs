@@ -160,7 +160,8 @@ fn version_in(
 fn verify_in(tx: &Transaction<'_>, path: &Path, target: &VersionSummary) -> Result<()> {
     let (encoding, blob): (String, Vec<u8>) = tx
         .query_row(
-            "SELECT encoding, payload FROM chain_versions WHERE id = ?1",
+            "SELECT v.encoding, p.payload FROM chain_versions v \
+             JOIN chain_payloads p ON p.version_id = v.id WHERE v.id = ?1",
             [target.id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )

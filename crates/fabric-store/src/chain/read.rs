@@ -214,10 +214,13 @@ impl Store {
         let (encoding, blob, metadata, changes): (String, Vec<u8>, String, Option<String>) = self
             .conn()
             .prepare_cached(
-                "SELECT encoding, payload, metadata, changes_summary FROM chain_versions WHERE id = ?1",
+                "SELECT v.encoding, p.payload, v.metadata, p.changes_summary FROM chain_versions v \
+                 JOIN chain_payloads p ON p.version_id = v.id WHERE v.id = ?1",
             )
             .and_then(|mut stmt| {
-                stmt.query_row([summary.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+                stmt.query_row([summary.id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
             })
             .map_err(|e| self.err(format!("reading {key}@{version}"), e))?;
         let integrity = |reason| Error::Integrity {

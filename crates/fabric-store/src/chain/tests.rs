@@ -150,7 +150,9 @@ fn the_database_enforces_immutability_and_one_active_version() -> TestResult {
     create(&mut store, "k", &json!({"a": 1}))?;
     create(&mut store, "k", &json!({"a": 2}))?;
     let refused = [
-        "UPDATE chain_versions SET payload = x'00' WHERE version = 1",
+        "UPDATE chain_payloads SET payload = x'00'",
+        "UPDATE chain_payloads SET changes_summary = NULL",
+        "DELETE FROM chain_payloads",
         "UPDATE chain_versions SET checksum = 'x' WHERE version = 1",
         "UPDATE chain_versions SET version = 9 WHERE version = 1",
         "UPDATE chain_versions SET chain_key = 'j' WHERE version = 1",
@@ -161,8 +163,8 @@ fn the_database_enforces_immutability_and_one_active_version() -> TestResult {
         "UPDATE chain_activity SET actor = 'x'",
         "DELETE FROM chain_activity",
         // Not the next version: a gap.
-        "INSERT INTO chain_versions (chain_key, version, payload, encoding, checksum, data_size, stored_size, metadata, created_by, created_at, is_active) \
-         SELECT 'k', 5, payload, encoding, checksum, data_size, stored_size, metadata, 'x', 'now', 0 FROM chain_versions WHERE version = 1",
+        "INSERT INTO chain_versions (chain_key, version, encoding, checksum, data_size, stored_size, metadata, created_by, created_at, is_active) \
+         SELECT 'k', 5, encoding, checksum, data_size, stored_size, metadata, 'x', 'now', 0 FROM chain_versions WHERE version = 1",
     ];
     for sql in refused {
         assert!(store.conn().execute(sql, []).is_err(), "{sql}");
@@ -380,9 +382,9 @@ fn a_damaged_payload_is_an_integrity_error_naming_key_and_version() -> TestResul
     // Only by removing the guard can a payload be changed: flip one byte.
     store
         .conn()
-        .execute_batch("DROP TRIGGER chain_versions_immutable")?;
+        .execute_batch("DROP TRIGGER chain_payloads_immutable")?;
     let blob: Vec<u8> = store.conn().query_row(
-        "SELECT payload FROM chain_versions WHERE version = 1",
+        "SELECT payload FROM chain_payloads WHERE version_id = 1",
         [],
         |r| r.get(0),
     )?;
@@ -392,7 +394,7 @@ fn a_damaged_payload_is_an_integrity_error_naming_key_and_version() -> TestResul
         *b ^= 0x01;
     }
     store.conn().execute(
-        "UPDATE chain_versions SET payload = ?1 WHERE version = 1",
+        "UPDATE chain_payloads SET payload = ?1 WHERE version_id = 1",
         [flipped],
     )?;
     assert!(

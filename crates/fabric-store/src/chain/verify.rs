@@ -94,8 +94,9 @@ impl Store {
         let mut stmt = self
             .conn()
             .prepare(
-                "SELECT chain_key, version, encoding, payload, checksum, data_size FROM chain_versions \
-                 WHERE ?1 IS NULL OR chain_key = ?1 ORDER BY chain_key, version",
+                "SELECT v.chain_key, v.version, v.encoding, p.payload, v.checksum, v.data_size \
+                 FROM chain_versions v LEFT JOIN chain_payloads p ON p.version_id = v.id \
+                 WHERE ?1 IS NULL OR v.chain_key = ?1 ORDER BY v.chain_key, v.version",
             )
             .map_err(err)?;
         let mut rows = stmt.query([key]).map_err(err)?;
@@ -103,10 +104,17 @@ impl Store {
         while let Some(row) = rows.next().map_err(err)? {
             let (k, v): (String, i64) = (row.get(0).map_err(err)?, row.get(1).map_err(err)?);
             let encoding: String = row.get(2).map_err(err)?;
-            let blob = row.get_ref(3).and_then(|b| Ok(b.as_blob()?)).map_err(err)?;
+            let blob = row
+                .get_ref(3)
+                .and_then(|b| Ok(b.as_blob_or_null()?))
+                .map_err(err)?;
             let checksum: String = row.get(4).map_err(err)?;
             let size: u64 = row.get(5).map_err(err)?;
-            if let Err(reason) = codec::decode_verified(&encoding, blob, &checksum, size) {
+            let checked = match blob {
+                Some(blob) => codec::decode_verified(&encoding, blob, &checksum, size).map(drop),
+                None => Err("the payload is missing".to_owned()),
+            };
+            if let Err(reason) = checked {
                 failures.push(VerifyFailure {
                     key: k,
                     version: Some(v),

@@ -2,25 +2,24 @@
 --
 -- A chain is identified by `chain_key`; its versions are numbered 1, 2, 3... without
 -- gaps (enforced below), so the number of versions of a chain is its highest version
--- and a history page never has to count rows.
+-- and a history page never has to count rows. The large, immutable parts (payload,
+-- changes summary) live in `chain_payloads`, so summaries never read them and moving
+-- the active flag rewrites a small row only.
 CREATE TABLE IF NOT EXISTS chain_versions (
     id INTEGER PRIMARY KEY,
     chain_key TEXT NOT NULL CHECK (length(chain_key) BETWEEN 1 AND 200),
     version INTEGER NOT NULL CHECK (version >= 1),
-    -- gzip of the canonical JSON of the payload (fabric_core::json::to_canonical_string)
-    payload BLOB NOT NULL,
+    -- how the payload (table chain_payloads) is stored: gzip of the canonical JSON
     encoding TEXT NOT NULL CHECK (encoding = 'gzip'),
     -- SHA-256 (lower-case hex) over the full canonical payload
     checksum TEXT NOT NULL CHECK (length(checksum) = 64),
     -- bytes of the canonical payload, and bytes stored
     data_size INTEGER NOT NULL CHECK (data_size >= 0),
-    stored_size INTEGER NOT NULL CHECK (stored_size = length(payload)),
+    stored_size INTEGER NOT NULL CHECK (stored_size >= 0),
     -- source, retrieved_at, confidence, data_provider, api_version, processing_ms, warnings
     metadata TEXT NOT NULL CHECK (json_valid(metadata)),
     -- the version that was active when this one was created (same chain), if any
     parent_id INTEGER REFERENCES chain_versions(id),
-    -- counts and paths of the diff from the parent; NULL for a chain's first version
-    changes_summary TEXT CHECK (changes_summary IS NULL OR json_valid(changes_summary)),
     created_by TEXT NOT NULL CHECK (length(created_by) >= 1),
     created_at TEXT NOT NULL,
     is_active INTEGER NOT NULL CHECK (is_active IN (0, 1)),
@@ -51,8 +50,8 @@ END;
 
 -- Immutability: only `is_active` may change, and a version may be deprecated once.
 CREATE TRIGGER IF NOT EXISTS chain_versions_immutable
-BEFORE UPDATE OF id, chain_key, version, payload, encoding, checksum, data_size,
-    stored_size, metadata, parent_id, changes_summary, created_by, created_at
+BEFORE UPDATE OF id, chain_key, version, encoding, checksum, data_size,
+    stored_size, metadata, parent_id, created_by, created_at
 ON chain_versions
 BEGIN
     SELECT RAISE(ABORT, 'chain_versions: stored versions are immutable');
@@ -69,6 +68,27 @@ CREATE TRIGGER IF NOT EXISTS chain_versions_no_delete
 BEFORE DELETE ON chain_versions
 BEGIN
     SELECT RAISE(ABORT, 'chain_versions: versions are never deleted');
+END;
+
+-- One row per version: the payload and the diff from its parent. Never changed.
+CREATE TABLE IF NOT EXISTS chain_payloads (
+    version_id INTEGER PRIMARY KEY REFERENCES chain_versions(id),
+    -- gzip of the canonical JSON of the payload (fabric_core::json::to_canonical_string)
+    payload BLOB NOT NULL,
+    -- counts and paths of the diff from the parent; NULL for a chain's first version
+    changes_summary TEXT CHECK (changes_summary IS NULL OR json_valid(changes_summary))
+);
+
+CREATE TRIGGER IF NOT EXISTS chain_payloads_immutable
+BEFORE UPDATE ON chain_payloads
+BEGIN
+    SELECT RAISE(ABORT, 'chain_payloads: stored payloads are immutable');
+END;
+
+CREATE TRIGGER IF NOT EXISTS chain_payloads_no_delete
+BEFORE DELETE ON chain_payloads
+BEGIN
+    SELECT RAISE(ABORT, 'chain_payloads: payloads are never deleted');
 END;
 
 -- The activity log: who created, rolled back or deprecated what, and when.
