@@ -173,10 +173,14 @@ impl Store {
         let limit = limit.map_or(-1, i64::from);
         let rows = self
             .conn()
-            .prepare_cached(
+            // Two statements, so that a key's log walks its (chain_key, id) index.
+            .prepare_cached(if key.is_some() {
                 "SELECT id, chain_key, action, actor, at, from_version, to_version, reason \
-                 FROM chain_activity WHERE ?1 IS NULL OR chain_key = ?1 ORDER BY id DESC LIMIT ?2",
-            )
+                 FROM chain_activity WHERE chain_key = ?1 ORDER BY id DESC LIMIT ?2"
+            } else {
+                "SELECT id, chain_key, action, actor, at, from_version, to_version, reason \
+                 FROM chain_activity WHERE ?1 IS NULL ORDER BY id DESC LIMIT ?2"
+            })
             .and_then(|mut stmt| {
                 stmt.query_map(params![key, limit], |row| {
                     Ok((
