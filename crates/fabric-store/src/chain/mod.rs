@@ -17,7 +17,7 @@
 //!   a mismatch is [`Error::Integrity`] naming key and version.
 //! * **Optimistic locking**: [`NewVersion::expect_version`] fails with
 //!   [`Error::VersionConflict`] (expected and actual) and writes nothing.
-//! * **Paging**: [`Store::chain_history`] is keyset-paginated on
+//! * **Paging**: [`crate::Store::chain_history`] is keyset-paginated on
 //!   `(chain_key, version)`, and the total is the highest version (no counting), so
 //!   a page costs the same on a chain of 10 or 100,000 versions.
 //!
