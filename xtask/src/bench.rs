@@ -12,6 +12,8 @@ pub const SUITES: &[(&str, &str)] = &[
     ("fabric-core", "snapshot"),
     // ingest files/s and report over 1M stored jobs, through the release binary
     ("fabric-cli", "jobs"),
+    // chain create/read p95, history pages on short and long chains, compression
+    ("fabric-store", "chains"),
 ];
 
 /// Run the suites named in `args` (all when none; `--quick` is passed through).

@@ -45,6 +45,15 @@ fn store_code(e: &fabric_store::Error) -> u8 {
         | E::Sqlite { .. }
         | E::BadRow { .. } => STORAGE,
         // ---- snapshot chains ----
+        E::InvalidChainKey { .. }
+        | E::InvalidMetadata { .. }
+        | E::InvalidChainInput { .. }
+        | E::ChainNotFound { .. }
+        | E::VersionNotFound { .. } => BAD_INPUT,
+        E::VersionConflict { .. } | E::VersionDeprecated { .. } | E::AlreadyDeprecated { .. } => {
+            PROBLEM
+        }
+        E::Integrity { .. } | E::VerifyFailed { .. } => STORAGE,
 
         // ---- exchange mirror ----
         _ => STORAGE,

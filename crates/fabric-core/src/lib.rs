@@ -32,6 +32,7 @@
 
 #![deny(missing_docs)]
 
+pub mod chain;
 pub mod diff;
 mod error;
 pub mod index;

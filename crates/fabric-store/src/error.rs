@@ -91,6 +91,95 @@ pub enum Error {
         reason: String,
     },
     // ---- snapshot chains (seed 002) ----------------------------------------------
-
+    /// A chain key that cannot be used (empty, too long, contains `@` or spaces).
+    #[error("invalid snapshot chain key {key:?}: {reason}")]
+    InvalidChainKey {
+        /// The key as given.
+        key: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A version's metadata failed validation; nothing was written.
+    #[error("invalid snapshot metadata for chain {key:?}")]
+    InvalidMetadata {
+        /// The chain key.
+        key: String,
+        /// The field at fault.
+        #[source]
+        source: fabric_core::chain::MetadataError,
+    },
+    /// Other bad input to a chain operation (a payload number that overflows, an
+    /// empty actor or reason, a page size of 0); nothing was written.
+    #[error("invalid input for snapshot chain {key:?}: {reason}")]
+    InvalidChainInput {
+        /// The chain key.
+        key: String,
+        /// What is wrong, naming the culprit.
+        reason: String,
+    },
+    /// No version was ever created under this key.
+    #[error("no snapshot chain with key {key:?}")]
+    ChainNotFound {
+        /// The key asked for.
+        key: String,
+    },
+    /// The chain exists but has no such version.
+    #[error("snapshot chain {key:?} has no version {version} (latest is {latest})")]
+    VersionNotFound {
+        /// The chain key.
+        key: String,
+        /// The version asked for.
+        version: i64,
+        /// The chain's highest version.
+        latest: i64,
+    },
+    /// Optimistic locking: the chain's active version is not the one the caller
+    /// based its change on (VERSION_CONFLICT); nothing was written.
+    #[error(
+        "VERSION_CONFLICT on snapshot chain {key:?}: expected active version {expected}, actual {actual}"
+    )]
+    VersionConflict {
+        /// The chain key.
+        key: String,
+        /// The version the caller expected to be active (0: an empty chain).
+        expected: i64,
+        /// The version actually active (0: the chain is empty).
+        actual: i64,
+    },
+    /// A deprecated version cannot be made active again.
+    #[error("version {version} of snapshot chain {key:?} is deprecated and cannot be made active")]
+    VersionDeprecated {
+        /// The chain key.
+        key: String,
+        /// The deprecated version.
+        version: i64,
+    },
+    /// A version can be deprecated only once.
+    #[error("version {version} of snapshot chain {key:?} is already deprecated")]
+    AlreadyDeprecated {
+        /// The chain key.
+        key: String,
+        /// The version.
+        version: i64,
+    },
+    /// A stored payload does not match its checksum (or cannot be decompressed):
+    /// the stored bytes changed since they were written.
+    #[error("snapshot chain {key:?} version {version} failed its integrity check: {reason}")]
+    Integrity {
+        /// The chain key.
+        key: String,
+        /// The version.
+        version: i64,
+        /// What did not match.
+        reason: String,
+    },
+    /// `verify` found damaged versions (each is listed in its report).
+    #[error("snapshot chain verification failed: {failures} damaged version(s), first {first}")]
+    VerifyFailed {
+        /// How many versions failed.
+        failures: usize,
+        /// The first one, as `KEY@VERSION`.
+        first: String,
+    },
     // ---- exchange mirror (seed 003) ----------------------------------------------
 }

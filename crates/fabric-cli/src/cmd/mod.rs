@@ -1,5 +1,6 @@
 //! One module per command group.
 
+pub mod chain;
 pub mod dashboard;
 pub mod db;
 pub mod diff;

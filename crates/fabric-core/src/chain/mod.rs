@@ -1,0 +1,137 @@
+//! Versioned snapshot chains (seed 002): the pure shapes.
+//!
+//! A chain is a sequence of immutable versions of one JSON document, identified by a
+//! key (`fabric` for the operator report). This module holds what does not need a
+//! database: key and metadata validation ([`validate_key`], [`SnapshotMetadata`]),
+//! the content checksum ([`checksum`], SHA-256 over the **full** canonical form, so
+//! a change at any depth changes it), the structural [`diff`] between two versions
+//! (with [`diff::apply`], which turns A into B), and the summaries the store returns
+//! ([`VersionSummary`], [`ActivityEntry`]). fabric-store keeps the rows.
+//!
+//! ```
+//! use fabric_core::chain::{checksum, diff};
+//!
+//! let a: serde_json::Value = serde_json::from_str(r#"{"jobs": 1, "rates": [0.5]}"#).unwrap();
+//! let b: serde_json::Value = serde_json::from_str(r#"{"jobs": 2, "rates": [0.5, 1.0]}"#).unwrap();
+//! let d = diff::diff(&a, &b);
+//! assert_eq!((d.added.len(), d.modified.len(), d.deleted.len()), (1, 1, 0));
+//! assert_eq!(checksum(&diff::apply(&a, &d).unwrap()), checksum(&b));
+//! ```
+
+pub mod diff;
+mod metadata;
+mod summary;
+
+use serde_json::Value;
+
+use crate::json::{is_finite_number, sha256_hex, to_canonical_string};
+
+pub use metadata::{MetadataError, SnapshotMetadata, Source};
+pub use summary::{
+    Action, ActivityEntry, ChangesSummary, Comparison, DiffCounts, VersionSummary, saving,
+};
+
+/// The longest chain key accepted, in bytes.
+pub const MAX_KEY_LEN: usize = 200;
+
+/// SHA-256 (lower-case hex) over the full canonical form of `payload`
+/// ([`crate::json::to_canonical_string`]): every key at every depth counts.
+pub fn checksum(payload: &Value) -> String {
+    sha256_hex(to_canonical_string(payload).as_bytes())
+}
+
+/// Why a chain key is refused, or `None` when it is acceptable.
+///
+/// A key is 1 to [`MAX_KEY_LEN`] bytes of printable characters without whitespace
+/// and without `@` (which separates key and version in `KEY@VERSION`).
+pub fn validate_key(key: &str) -> Option<&'static str> {
+    if key.is_empty() {
+        Some("the key is empty")
+    } else if key.len() > MAX_KEY_LEN {
+        Some("the key is longer than 200 bytes")
+    } else if key.contains('@') {
+        Some("the key contains '@' (reserved for KEY@VERSION)")
+    } else if key.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Some("the key contains whitespace or control characters")
+    } else {
+        None
+    }
+}
+
+/// The JSON path (RFC 6901 pointer) of the first number in `payload` that cannot be
+/// stored because it overflows `f64` (`1e999`), if any.
+pub fn first_non_finite(payload: &Value) -> Option<String> {
+    fn walk(value: &Value, path: &mut String) -> bool {
+        match value {
+            Value::Number(n) => !is_finite_number(n),
+            Value::Array(items) => items.iter().enumerate().any(|(i, item)| {
+                let len = path.len();
+                path.push('/');
+                path.push_str(&i.to_string());
+                let found = walk(item, path);
+                if !found {
+                    path.truncate(len);
+                }
+                found
+            }),
+            Value::Object(map) => map.iter().any(|(k, item)| {
+                let len = path.len();
+                diff::push_pointer_token(path, k);
+                let found = walk(item, path);
+                if !found {
+                    path.truncate(len);
+                }
+                found
+            }),
+            _ => false,
+        }
+    }
+    fn any_non_finite(value: &Value) -> bool {
+        match value {
+            Value::Number(n) => !is_finite_number(n),
+            Value::Array(items) => items.iter().any(any_non_finite),
+            Value::Object(map) => map.values().any(any_non_finite),
+            _ => false,
+        }
+    }
+    // The common case (nothing found) builds no paths.
+    if !any_non_finite(payload) {
+        return None;
+    }
+    let mut path = String::new();
+    walk(payload, &mut path).then_some(path)
+}
+
+/// Parse `KEY@VERSION` (or a bare `KEY`) into the key and the optional version.
+///
+/// ```
+/// use fabric_core::chain::parse_key_version;
+/// assert_eq!(parse_key_version("fabric@3"), Some(("fabric", Some(3))));
+/// assert_eq!(parse_key_version("fabric"), Some(("fabric", None)));
+/// assert_eq!(parse_key_version("fabric@x"), None);
+/// ```
+pub fn parse_key_version(text: &str) -> Option<(&str, Option<i64>)> {
+    match text.rsplit_once('@') {
+        None => Some((text, None)),
+        Some((key, version)) => {
+            let v: i64 = version.parse().ok()?;
+            (v >= 1 && !version.starts_with('+')).then_some((key, Some(v)))
+        }
+    }
+}
+
+/// Spell an instant the way Fabric prints times (§7): UTC, `+00:00`, a six-digit
+/// fraction that is omitted when zero, e.g. `2026-11-22T02:41:43.123456+00:00`.
+pub fn format_instant(at: time::OffsetDateTime) -> String {
+    let utc = at.to_offset(time::UtcOffset::UTC);
+    let (y, mo, d) = (utc.year(), u8::from(utc.month()), utc.day());
+    let (h, mi, s, us) = (utc.hour(), utc.minute(), utc.second(), utc.microsecond());
+    if us == 0 {
+        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}+00:00")
+    } else {
+        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{us:06}+00:00")
+    }
+}
+
+#[cfg(test)]
+mod tests;

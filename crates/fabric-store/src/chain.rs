@@ -1,1 +1,0 @@
-//! Versioned snapshot chains (seed 002): filled in by the snapshot-chain work.

@@ -1,0 +1,274 @@
+//! Creating versions: validate and encode outside the lock, then one `BEGIN
+//! IMMEDIATE` transaction that numbers, diffs, deactivates the parent, inserts and
+//! logs.
+
+use std::path::Path;
+
+use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
+use serde_json::Value;
+
+use fabric_core::chain::{ChangesSummary, VersionSummary, diff, first_non_finite, format_instant};
+
+use super::codec::{self, ENCODING, Encoded};
+use super::{NewVersion, check_key, check_text};
+use crate::error::{Error, Result};
+use crate::store::{Store, classify};
+
+/// The active version a new one descends from.
+struct Parent<'a> {
+    id: i64,
+    version: i64,
+    checksum: String,
+    /// The parent's document, when already at hand (the previous item of a batch).
+    payload: Option<&'a Value>,
+}
+
+impl Store {
+    /// Create the next version of `new.key` and make it the active one.
+    ///
+    /// In one transaction: check `expect_version`, number it highest + 1, diff it
+    /// against the active version (its parent, verified on read), deactivate the
+    /// parent, insert, log `create`. Invalid input writes nothing.
+    pub fn chain_create(&mut self, new: &NewVersion<'_>) -> Result<VersionSummary> {
+        let mut created = self.chain_create_many(std::slice::from_ref(new))?;
+        created.pop().ok_or_else(|| Error::InvalidChainInput {
+            key: new.key.to_owned(),
+            reason: "nothing was created".to_owned(),
+        })
+    }
+
+    /// Create several versions (of one or more chains), in order, in ONE
+    /// transaction: all of them or none (`fabric snapshot import-reports`).
+    pub fn chain_create_many(&mut self, items: &[NewVersion<'_>]) -> Result<Vec<VersionSummary>> {
+        let mut encoded = Vec::with_capacity(items.len());
+        for new in items {
+            encoded.push(prepare(new)?);
+        }
+        let path = self.path().to_path_buf();
+        let tx = self
+            .conn_mut()
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| classify(&path, "starting a snapshot chain transaction", e))?;
+        let mut created = Vec::with_capacity(items.len());
+        // The previous item, kept so a batch on one key does not re-read its parent.
+        let mut previous: Option<(String, i64, i64, String, &Value)> = None;
+        for (new, enc) in items.iter().zip(&encoded) {
+            let parent = match previous.take() {
+                Some((key, id, version, checksum, payload)) if key == new.key => Some(Parent {
+                    id,
+                    version,
+                    checksum,
+                    payload: Some(payload),
+                }),
+                _ => active_parent(&tx, &path, new.key)?,
+            };
+            let summary = insert(&tx, &path, new, enc, parent)?;
+            previous = Some((
+                new.key.to_owned(),
+                summary.id,
+                summary.version,
+                summary.checksum.clone(),
+                new.payload,
+            ));
+            created.push(summary);
+        }
+        tx.commit()
+            .map_err(|e| classify(&path, "committing new snapshot versions", e))?;
+        Ok(created)
+    }
+}
+
+/// Validate one item and encode its payload (no lock held).
+fn prepare(new: &NewVersion<'_>) -> Result<Encoded> {
+    check_key(new.key)?;
+    check_text(new.key, "created_by", new.created_by)?;
+    new.metadata
+        .validate()
+        .map_err(|source| Error::InvalidMetadata {
+            key: new.key.to_owned(),
+            source,
+        })?;
+    if let Some(path) = first_non_finite(new.payload) {
+        return Err(Error::InvalidChainInput {
+            key: new.key.to_owned(),
+            reason: format!("payload number at {path:?} overflows a 64-bit float"),
+        });
+    }
+    if let Some(expected) = new.expect_version.filter(|v| *v < 0) {
+        return Err(Error::InvalidChainInput {
+            key: new.key.to_owned(),
+            reason: format!("expected version {expected} is negative"),
+        });
+    }
+    codec::encode(new.payload).map_err(|e| Error::InvalidChainInput {
+        key: new.key.to_owned(),
+        reason: format!("payload cannot be compressed ({e})"),
+    })
+}
+
+fn active_parent<'a>(tx: &Transaction<'_>, path: &Path, key: &str) -> Result<Option<Parent<'a>>> {
+    tx.prepare_cached(
+        "SELECT id, version, checksum FROM chain_versions WHERE chain_key = ?1 AND is_active = 1",
+    )
+    .and_then(|mut stmt| {
+        stmt.query_row([key], |row| {
+            Ok(Parent {
+                id: row.get(0)?,
+                version: row.get(1)?,
+                checksum: row.get(2)?,
+                payload: None,
+            })
+        })
+        .optional()
+    })
+    .map_err(|e| {
+        classify(
+            path,
+            format!("reading the active version of chain {key:?}"),
+            e,
+        )
+    })
+}
+
+/// The parent's document, read and verified.
+fn parent_payload(
+    tx: &Transaction<'_>,
+    path: &Path,
+    key: &str,
+    parent: &Parent<'_>,
+) -> Result<Value> {
+    let (encoding, blob, checksum, size): (String, Vec<u8>, String, u64) = tx
+        .prepare_cached(
+            "SELECT v.encoding, p.payload, v.checksum, v.data_size FROM chain_versions v \
+             JOIN chain_payloads p ON p.version_id = v.id WHERE v.id = ?1",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row([parent.id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+        })
+        .map_err(|e| classify(path, format!("reading {key}@{}", parent.version), e))?;
+    let integrity = |reason| Error::Integrity {
+        key: key.to_owned(),
+        version: parent.version,
+        reason,
+    };
+    let bytes = codec::decode_verified(&encoding, &blob, &checksum, size).map_err(integrity)?;
+    codec::parse(&bytes).map_err(integrity)
+}
+
+fn empty_changes(key: &str) -> Result<String> {
+    serde_json::to_string(&ChangesSummary::from_diff(&diff::Diff::default())).map_err(|e| {
+        Error::InvalidChainInput {
+            key: key.to_owned(),
+            reason: format!("changes summary cannot be written ({e})"),
+        }
+    })
+}
+
+fn insert(
+    tx: &Transaction<'_>,
+    path: &Path,
+    new: &NewVersion<'_>,
+    enc: &Encoded,
+    parent: Option<Parent<'_>>,
+) -> Result<VersionSummary> {
+    let key = new.key;
+    let sql_err = |what: &str, e| classify(path, format!("{what} of chain {key:?}"), e);
+    let latest: i64 =
+        super::latest_version(tx, key).map_err(|e| sql_err("reading the versions", e))?;
+    let active = parent.as_ref().map_or(0, |p| p.version);
+    if let Some(expected) = new.expect_version {
+        if expected != active {
+            return Err(Error::VersionConflict {
+                key: key.to_owned(),
+                expected,
+                actual: active,
+            });
+        }
+    }
+    let version = latest + 1;
+    let changes = match &parent {
+        None => None,
+        // Same checksum, same content: an empty diff without reading the parent.
+        Some(p) if p.checksum == enc.checksum => Some(empty_changes(key)?),
+        Some(p) => {
+            let read;
+            let old = match p.payload {
+                Some(v) => v,
+                None => {
+                    read = parent_payload(tx, path, key, p)?;
+                    &read
+                }
+            };
+            let summary = ChangesSummary::from_diff(&diff::diff(old, new.payload));
+            Some(
+                serde_json::to_string(&summary).map_err(|e| Error::InvalidChainInput {
+                    key: key.to_owned(),
+                    reason: format!("changes summary cannot be written ({e})"),
+                })?,
+            )
+        }
+    };
+    if let Some(p) = &parent {
+        tx.prepare_cached("UPDATE chain_versions SET is_active = 0 WHERE id = ?1")
+            .and_then(|mut stmt| stmt.execute([p.id]))
+            .map_err(|e| sql_err("deactivating the parent", e))?;
+    }
+    let created_at = format_instant(new.now);
+    let metadata = new.metadata.to_json().to_string();
+    tx.prepare_cached(
+        "INSERT INTO chain_versions (chain_key, version, encoding, checksum, data_size, \
+         stored_size, metadata, parent_id, created_by, created_at, is_active) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            key,
+            version,
+            ENCODING,
+            enc.checksum,
+            enc.data_size,
+            enc.bytes.len() as u64,
+            metadata,
+            parent.as_ref().map(|p| p.id),
+            new.created_by,
+            created_at,
+        ])
+    })
+    .map_err(|e| sql_err("inserting a version", e))?;
+    let id = tx.last_insert_rowid();
+    tx.prepare_cached(
+        "INSERT INTO chain_payloads (version_id, payload, changes_summary) VALUES (?1, ?2, ?3)",
+    )
+    .and_then(|mut stmt| stmt.execute(params![id, enc.bytes, changes]))
+    .map_err(|e| sql_err("storing the payload", e))?;
+    tx.prepare_cached(
+        "INSERT INTO chain_activity (chain_key, action, actor, at, from_version, to_version) \
+         VALUES (?1, 'create', ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            key,
+            new.created_by,
+            created_at,
+            parent.as_ref().map(|p| p.version),
+            version
+        ])
+    })
+    .map_err(|e| sql_err("logging a create", e))?;
+    Ok(VersionSummary {
+        id,
+        key: key.to_owned(),
+        version,
+        parent_version: parent.map(|p| p.version),
+        is_active: true,
+        created_at,
+        created_by: new.created_by.to_owned(),
+        checksum: enc.checksum.clone(),
+        data_size: enc.data_size,
+        stored_size: enc.bytes.len() as u64,
+        deprecated_at: None,
+        deprecated_reason: None,
+    })
+}
