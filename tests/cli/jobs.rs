@@ -456,3 +456,59 @@ fn version_help_and_completions() -> TestResult {
     assert_eq!(code, 2);
     Ok(())
 }
+
+#[test]
+fn saved_snapshots_form_a_chain_that_diff_reads_by_version() -> TestResult {
+    let env = Env::new()?;
+    env.ok(&["ingest", path_str(&case_dir("02-one-job").join("results"))])?;
+    let first: serde_json::Value =
+        serde_json::from_str(&env.ok(&["snapshot", "create", "--save"])?)?;
+    env.ok(&[
+        "ingest",
+        path_str(&case_dir("03-typical-mix").join("results")),
+    ])?;
+    // Optimistic locking: the chain is at version 1, not 5.
+    let (code, _, stderr) = env.run(&["snapshot", "create", "--save", "--expect-version", "5"])?;
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("expected 5") || stderr.contains('5'),
+        "{stderr}"
+    );
+    let second: serde_json::Value = serde_json::from_str(&env.ok(&[
+        "snapshot",
+        "create",
+        "--save",
+        "--expect-version",
+        "1",
+    ])?)?;
+    // A report file saved under its own key.
+    env.ok(&[
+        "snapshot",
+        "create",
+        "--save",
+        "--key",
+        "vectors",
+        "--from-report",
+        path_str(&case_dir("07-rounding").join("report.json")),
+    ])?;
+
+    let by_version: serde_json::Value =
+        serde_json::from_str(&env.ok(&["diff", "fabric@1", "fabric@2"])?)?;
+    let a = env.dir.path().join("a.json");
+    let b = env.dir.path().join("b.json");
+    std::fs::write(&a, serde_json::to_string(&first)?)?;
+    std::fs::write(&b, serde_json::to_string(&second)?)?;
+    let by_file: serde_json::Value =
+        serde_json::from_str(&env.ok(&["diff", path_str(&a), path_str(&b)])?)?;
+    assert_eq!(by_version, by_file);
+    assert_eq!(by_version["from_snapshot"], first["snapshot_id"]);
+    assert_eq!(by_version["to_snapshot"], second["snapshot_id"]);
+    let vectors_id = read(&case_dir("07-rounding").join("snapshot_id.txt"))?;
+    let to_vectors: serde_json::Value =
+        serde_json::from_str(&env.ok(&["diff", "fabric@2", "vectors@1"])?)?;
+    assert_eq!(to_vectors["to_snapshot"].as_str(), Some(vectors_id.trim()));
+
+    let (code, _, stderr) = env.run(&["diff", "fabric@1", "fabric@9"])?;
+    assert_eq!(code, 2, "{stderr}");
+    Ok(())
+}

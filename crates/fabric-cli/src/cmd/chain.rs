@@ -477,7 +477,7 @@ fn parse_target(target: &str) -> Result<(&str, Option<i64>), CliError> {
     })
 }
 
-fn actor(given: Option<String>) -> String {
+pub(crate) fn actor(given: Option<String>) -> String {
     given
         .or_else(|| std::env::var("USER").ok())
         .filter(|a| !a.trim().is_empty())

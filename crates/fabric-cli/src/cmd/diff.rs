@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use fabric_core::chain::parse_key_version;
 use fabric_core::diff::diff_snapshots;
 use fabric_core::snapshot::FabricSnapshot;
 
@@ -12,28 +13,43 @@ use crate::{exit, output};
 /// Arguments of `fabric diff`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The earlier snapshot: a FabricSnapshot JSON file.
-    a: PathBuf,
-    /// The later snapshot: a FabricSnapshot JSON file.
-    b: PathBuf,
+    /// The earlier snapshot: a FabricSnapshot JSON file, or a saved version
+    /// `KEY@VERSION` (e.g. `fabric@3`).
+    a: String,
+    /// The later snapshot, written the same way.
+    b: String,
     /// Exit 1 when the diff is not empty (any non-zero delta or determinism change).
     #[arg(long)]
     exit_code: bool,
 }
 
-fn load(path: &std::path::Path) -> Result<FabricSnapshot, CliError> {
-    let doc = super::snapshot_create::read_json(path)?;
+/// A snapshot from a file or, when no such file exists and the argument reads
+/// `KEY@VERSION`, from the chain in the store (checksum verified on read).
+fn load(ctx: &Ctx, arg: &str) -> Result<FabricSnapshot, CliError> {
+    let path = PathBuf::from(arg);
+    if !path.exists() {
+        if let Some((key, Some(version))) = parse_key_version(arg) {
+            let store = ctx.store_read()?;
+            let stored = store.chain_get(key, Some(version))?;
+            return FabricSnapshot::from_json(&stored.body.payload).map_err(|e| CliError::Input {
+                path: arg.into(),
+                what: "saved version is not a FabricSnapshot:",
+                source: Box::new(e),
+            });
+        }
+    }
+    let doc = super::snapshot_create::read_json(&path)?;
     FabricSnapshot::from_json(&doc).map_err(|e| CliError::Input {
-        path: path.to_path_buf(),
+        path,
         what: "not a valid snapshot:",
         source: Box::new(e),
     })
 }
 
 /// Run `fabric diff`.
-pub fn run(_ctx: &Ctx, args: Args) -> CmdResult {
-    let a = load(&args.a)?;
-    let b = load(&args.b)?;
+pub fn run(ctx: &Ctx, args: Args) -> CmdResult {
+    let a = load(ctx, &args.a)?;
+    let b = load(ctx, &args.b)?;
     let diff = diff_snapshots(&a, &b)?;
     output::print_json(&diff.to_json())?;
     Ok(if args.exit_code && diff.has_changes() {
