@@ -115,7 +115,7 @@ impl ProjectionSet {
     /// challenging_objectives.
     pub fn instructor() -> Self {
         ProjectionSet {
-            projections: crate::instructor::projections(),
+            projections: crate::instructor::all(),
         }
     }
 

@@ -13,14 +13,15 @@ use serde_json::{Map, Value};
 
 use crate::projection::{DeriveError, Projection};
 
-pub use assessments::Assessments;
-pub use objectives::ChallengingObjectives;
+pub use assessments::{Assessments, HISTOGRAM_BINS};
+pub use objectives::{ChallengingObjectives, LEVELS, dominant_level};
 pub use progress::Progress;
-pub use summary::Summary;
-pub use support::StudentSupport;
+pub use summary::{Summary, class_proficiency};
+pub use support::{BUCKETS, StudentSupport, categorize};
 
-/// The instructor set in registry order.
-pub(crate) fn projections() -> Vec<Arc<dyn Projection>> {
+/// The instructor set in registry order: summary, progress, student_support,
+/// assessments, challenging_objectives.
+pub fn all() -> Vec<Arc<dyn Projection>> {
     vec![
         Arc::new(Summary),
         Arc::new(Progress),
