@@ -29,7 +29,7 @@ pub fn resolve_token(override_token: Option<&str>, scope: &ScopeFile, oracles: &
     if let Some(t) = &scope.request_token {
         return Ok(t.clone());
     }
-    let doc = json!({"scope": scope.identity, "oracles": oracles.raw});
+    let doc = json!({"scope": scope.identity, "oracles": oracles.raw()});
     let digest = fabric_core::json::sha256_hex(fabric_core::json::to_canonical_string(&doc).as_bytes());
     Ok(format!("auto-{}", digest.get(..16).unwrap_or(&digest)))
 }
@@ -70,6 +70,11 @@ pub fn check_identity(scope: &Scope, token: &str, oracles: &OracleResults) -> Re
 /// failed (`oracle_timeout` for a `timeout` code, else `oracle_error`), expected but
 /// absent -> unavailable (`missing_oracle_payload`).
 pub fn assemble(scope: &Scope, request_token: &str, results: &BTreeMap<String, OracleResult>) -> Result<Snapshot> {
+    assemble_owned(scope, request_token, results.clone())
+}
+
+/// [`assemble`] taking the results by value (payloads are moved, not copied).
+pub fn assemble_owned(scope: &Scope, request_token: &str, results: BTreeMap<String, OracleResult>) -> Result<Snapshot> {
     if request_token.is_empty() {
         return Err(Error::field("request token", "", "must be non-empty"));
     }
@@ -78,15 +83,15 @@ pub fn assemble(scope: &Scope, request_token: &str, results: &BTreeMap<String, O
     let mut statuses = BTreeMap::new();
     for (key, result) in results {
         let source = result.metadata.get("source").and_then(Value::as_str).map(str::to_owned);
-        let status = match &result.outcome {
+        let status = match result.outcome {
             OracleOutcome::Ok(payload) => {
-                oracles.insert(key.clone(), payload.clone());
+                oracles.insert(key.clone(), payload);
                 OracleStatus {
                     status: OracleState::Ready,
                     stale: result.stale,
                     oracle_version: result.oracle_version,
                     source,
-                    metadata: result.metadata.clone(),
+                    metadata: result.metadata,
                     reason_code: None,
                     message: None,
                 }
@@ -96,13 +101,13 @@ pub fn assemble(scope: &Scope, request_token: &str, results: &BTreeMap<String, O
                 stale: result.stale,
                 oracle_version: result.oracle_version,
                 source,
-                metadata: result.metadata.clone(),
+                metadata: result.metadata,
                 reason_code: Some(if code.as_deref() == Some("timeout") {
                     OracleReason::OracleTimeout
                 } else {
                     OracleReason::OracleError
                 }),
-                message: message.clone(),
+                message,
             },
         };
         statuses.insert(key.clone(), status);
@@ -177,7 +182,7 @@ pub fn assemble_bundle(
         }
         let token = resolve_token(token, &scope_file, &oracles)?;
         check_identity(&scope_file.scope, &token, &oracles)?;
-        assemble(&scope_file.scope, &token, &oracles.results)
+        assemble_owned(&scope_file.scope, &token, oracles.results)
     })();
     let container_type = match &result {
         Ok(s) => s.scope.container.type_name(),

@@ -81,7 +81,15 @@ pub struct OracleResults {
     pub container: Option<Container>,
     /// Results keyed by oracle key (no duplicates).
     pub results: BTreeMap<String, OracleResult>,
-    pub(crate) raw: Value,
+    /// The document as given (input of the derived token, parsed only then).
+    pub(crate) raw_text: String,
+}
+
+impl OracleResults {
+    /// The document as a JSON value (re-parsed from the text it was read from).
+    pub(crate) fn raw(&self) -> Value {
+        serde_json::from_str(&self.raw_text).unwrap_or(Value::Null)
+    }
 }
 
 /// `merge_oracle_results(existing, incoming)`: incoming results override existing
@@ -218,13 +226,14 @@ pub fn parse_oracles(text: &str) -> Result<OracleResults> {
     let request_token = token(W, map.get("request_token"))?;
     let context = get("context").map(|v| typed::<Context>(W, "/context", v)).transpose()?;
     let container = get("container").map(|v| typed::<Container>(W, "/container", v)).transpose()?;
-    let list = match get("results") {
+    let mut map = map;
+    let list = match map.remove("results") {
         Some(Value::Array(list)) => list,
         _ => return Err(Error::field(W, "/results", "must be an array")),
     };
     let mut results = BTreeMap::new();
     let mut first_index: BTreeMap<String, usize> = BTreeMap::new();
-    for (i, item) in list.iter().enumerate() {
+    for (i, item) in list.into_iter().enumerate() {
         let result = parse_result(i, item)?;
         if let Some(first) = first_index.get(&result.oracle_key) {
             return Err(Error::DuplicateOracle {
@@ -241,17 +250,17 @@ pub fn parse_oracles(text: &str) -> Result<OracleResults> {
         context,
         container,
         results,
-        raw: Value::Object(map),
+        raw_text: text.to_owned(),
     })
 }
 
-fn parse_result(i: usize, item: &Value) -> Result<OracleResult> {
+fn parse_result(i: usize, item: Value) -> Result<OracleResult> {
     const W: &str = "oracle results";
     let at = |field: &str| format!("/results/{i}/{field}");
-    let Value::Object(map) = item else {
+    let Value::Object(mut map) = item else {
         return Err(Error::field(W, format!("/results/{i}"), "expected an object"));
     };
-    check_keys(&format!("oracle result {i}"), map, RESULT_KEYS)?;
+    check_keys(&format!("oracle result {i}"), &map, RESULT_KEYS)?;
     let oracle_key = match map.get("oracle_key") {
         Some(Value::String(k)) if valid_key(k) => k.clone(),
         _ => return Err(Error::field(W, at("oracle_key"), "must match [a-z][a-z0-9_]*")),
@@ -282,8 +291,8 @@ fn parse_result(i: usize, item: &Value) -> Result<OracleResult> {
         Some(_) => return Err(Error::field(W, at("metadata"), "must be an object")),
     }
     let outcome = match map.get("status").and_then(Value::as_str) {
-        Some("ok") => match map.get("payload") {
-            Some(p) => OracleOutcome::Ok(p.clone()),
+        Some("ok") => match map.remove("payload") {
+            Some(p) => OracleOutcome::Ok(p),
             None => return Err(Error::field(W, at("payload"), "an ok result needs a payload")),
         },
         Some("error") => {

@@ -29,7 +29,7 @@ mod projection;
 mod reason;
 mod telemetry;
 
-pub use assemble::{assemble, assemble_bundle, build_bundle, check_identity, resolve_token};
+pub use assemble::{assemble, assemble_bundle, assemble_owned, build_bundle, check_identity, resolve_token};
 pub use contract::{
     BUNDLE_FORMAT, Container, Context, Filters, Labels, OracleState, OracleStatus, PROJECTION_VERSION,
     ProficiencyWeights, ProjectionStatus, Readiness, SNAPSHOT_VERSION, SUPPORTED_PROJECTION_VERSIONS,

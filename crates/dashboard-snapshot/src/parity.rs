@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use fabric_core::json::{sha256_hex, to_canonical_string};
+use fabric_core::json::{sha256_hex, to_canonical_string, write_ascii_string, write_canonical};
 
 use crate::contract::SnapshotBundle;
 
@@ -80,7 +80,22 @@ impl ParityComparison {
 
 /// Digest of one projection component: `{status, reason_code, value}`.
 pub fn projection_component(status: &str, reason_code: Option<&str>, value: Option<&Value>) -> String {
-    digest(&json!({"status": status, "reason_code": reason_code, "value": value}))
+    // The canonical JSON of `{reason_code, status, value}`, written directly so the
+    // (possibly large) value is not cloned.
+    let mut out = String::from("{\"reason_code\":");
+    match reason_code {
+        Some(r) => write_ascii_string(&mut out, r),
+        None => out.push_str("null"),
+    }
+    out.push_str(",\"status\":");
+    write_ascii_string(&mut out, status);
+    out.push_str(",\"value\":");
+    match value {
+        Some(v) => write_canonical(&mut out, v),
+        None => out.push_str("null"),
+    }
+    out.push('}');
+    sha256_hex(out.as_bytes())
 }
 
 /// Digest of one dataset component: `{status, reason_code, sha256}`.

@@ -43,7 +43,7 @@ impl Projection for Assessments {
         let mut pages = BTreeMap::new();
         if let Some(list) = Node::root("scope_resources", resources).get("pages")? {
             for (position, page) in list.items()?.into_iter().enumerate() {
-                let id = page.req("resource_id")?.u64()?;
+                let id = page.req_u64("resource_id")?;
                 pages.entry(id).or_insert(Page {
                     position,
                     title: page.opt_str("title")?,
@@ -53,7 +53,7 @@ impl Projection for Assessments {
         }
         let mut rows = Vec::new();
         for g in Node::root("grades", grades).req("grades")?.items()? {
-            let id = g.req("assessment_id")?.u64()?;
+            let id = g.req_u64("assessment_id")?;
             let page = pages.get(&id);
             let title = g
                 .opt_str("title")?
@@ -63,14 +63,14 @@ impl Projection for Assessments {
             let available = g.opt_time("available_at")?;
             let due = g.opt_time("due_at")?;
             let effective = due.as_ref().or(available.as_ref()).map(|(t, _)| *t);
-            let completed = g.req("completed_count")?.u64()?;
-            let total = g.req("total_students")?.u64()?;
+            let completed = g.req_u64("completed_count")?;
+            let total = g.req_u64("total_students")?;
             let pct = if total > 0 { round1(completed as f64 / total as f64 * 100.0) } else { 0.0 };
             let mut histogram = Vec::new();
             let hist = g.get("histogram")?;
             for bin in HISTOGRAM_BINS {
                 let count = match &hist {
-                    Some(h) => h.get(bin)?.map(|n| n.u64()).transpose()?.unwrap_or(0),
+                    Some(h) => h.opt_u64(bin)?.unwrap_or(0),
                     None => 0,
                 };
                 histogram.push(json!({"range": bin, "count": count}));

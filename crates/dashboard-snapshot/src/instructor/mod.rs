@@ -37,9 +37,9 @@ pub fn round1(x: f64) -> f64 {
     if r == 0.0 { 0.0 } else { r }
 }
 
-/// A JSON number for a float (Python-style spelling, `null` if not finite).
+/// A JSON number for a float (shortest round-trip spelling, `null` if not finite).
 pub(crate) fn num(x: f64) -> Value {
-    fabric_core::json::py_float(x).map_or(Value::Null, Value::Number)
+    serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
 }
 
 /// A JSON number for an optional float.
@@ -129,41 +129,65 @@ impl<'a> Node<'a> {
         self.value.as_u64().ok_or_else(|| self.err("expected a non-negative integer"))
     }
 
-    pub(crate) fn str(&self) -> Result<&'a str, DeriveError> {
-        self.value.as_str().ok_or_else(|| self.err("expected a string"))
+    /// The value of field `key` without building a child pointer (`None` when
+    /// missing or null).
+    fn leaf(&self, key: &str) -> Result<Option<&'a Value>, DeriveError> {
+        Ok(self.object()?.get(key).filter(|v| !v.is_null()))
     }
 
-    /// A percentage on the 0-100 scale.
-    pub(crate) fn pct(&self) -> Result<f64, DeriveError> {
-        let x = self.f64()?;
-        if (0.0..=100.0).contains(&x) {
-            Ok(x)
-        } else {
-            Err(self.err(format!("{x} is outside the 0-100 scale")))
+    /// An error about field `key` (the pointer is only built here).
+    fn leaf_err(&self, key: &str, message: impl Into<String>) -> DeriveError {
+        DeriveError::InvalidData {
+            oracle: self.oracle.to_owned(),
+            pointer: format!("{}/{}", self.pointer, escape(key)),
+            message: message.into(),
         }
+    }
+
+    /// Required non-negative integer field.
+    pub(crate) fn req_u64(&self, key: &str) -> Result<u64, DeriveError> {
+        match self.leaf(key)? {
+            None => Err(self.leaf_err(key, "missing field")),
+            Some(v) => v.as_u64().ok_or_else(|| self.leaf_err(key, "expected a non-negative integer")),
+        }
+    }
+
+    /// Optional non-negative integer field.
+    pub(crate) fn opt_u64(&self, key: &str) -> Result<Option<u64>, DeriveError> {
+        self.leaf(key)?
+            .map(|v| v.as_u64().ok_or_else(|| self.leaf_err(key, "expected a non-negative integer")))
+            .transpose()
     }
 
     /// Optional string field.
     pub(crate) fn opt_str(&self, key: &str) -> Result<Option<&'a str>, DeriveError> {
-        self.get(key)?.map(|n| n.str()).transpose()
+        self.leaf(key)?
+            .map(|v| v.as_str().ok_or_else(|| self.leaf_err(key, "expected a string")))
+            .transpose()
     }
 
     /// Optional number field.
     pub(crate) fn opt_f64(&self, key: &str) -> Result<Option<f64>, DeriveError> {
-        self.get(key)?.map(|n| n.f64()).transpose()
+        self.leaf(key)?
+            .map(|v| v.as_f64().filter(|x| x.is_finite()).ok_or_else(|| self.leaf_err(key, "expected a number")))
+            .transpose()
     }
 
-    /// Optional percentage field.
+    /// Optional percentage field (0-100 scale).
     pub(crate) fn opt_pct(&self, key: &str) -> Result<Option<f64>, DeriveError> {
-        self.get(key)?.map(|n| n.pct()).transpose()
+        match self.opt_f64(key)? {
+            Some(x) if !(0.0..=100.0).contains(&x) => Err(self.leaf_err(key, format!("{x} is outside the 0-100 scale"))),
+            other => Ok(other),
+        }
     }
 
     /// Optional RFC 3339 timestamp field, normalised to `YYYY-MM-DDTHH:MM:SSZ`.
     pub(crate) fn opt_time(&self, key: &str) -> Result<Option<(time::OffsetDateTime, String)>, DeriveError> {
-        match self.get(key)? {
+        match self.opt_str(key)? {
             None => Ok(None),
-            Some(n) => {
-                let t = crate::contract::parse_utc(n.str()?).ok_or_else(|| n.err("expected an RFC 3339 timestamp"))?;
+            Some(text) => {
+                let t = crate::contract::parse_utc(text)
+                    .ok_or_else(|| self.leaf_err(key, "expected an RFC 3339 timestamp"))?;
                 Ok(Some((t, crate::contract::format_utc(t))))
             }
         }

@@ -148,8 +148,8 @@ impl Projection for ChallengingObjectives {
 pub(super) fn parse<'a>(root: Node<'a>) -> Result<BTreeMap<u64, Objective<'a>>, DeriveError> {
     let mut out = BTreeMap::new();
     for item in root.req("objectives")?.items()? {
-        let id = item.req("objective_id")?.u64()?;
-        let parent = item.get("parent_id")?.map(|n| n.u64()).transpose()?;
+        let id = item.req_u64("objective_id")?;
+        let parent = item.opt_u64("parent_id")?;
         let index = match item.get("numbering_index")? {
             None => i64::MAX,
             Some(n) => n.value.as_i64().ok_or_else(|| n.err("expected an integer"))?,
@@ -157,7 +157,7 @@ pub(super) fn parse<'a>(root: Node<'a>) -> Result<BTreeMap<u64, Objective<'a>>, 
         let mut counts = [0u64; 4];
         if let Some(dist) = item.get("proficiency_distribution")? {
             for (slot, level) in counts.iter_mut().zip(LEVELS) {
-                *slot = dist.get(level)?.map(|n| n.u64()).transpose()?.unwrap_or(0);
+                *slot = dist.opt_u64(level)?.unwrap_or(0);
             }
         }
         let numeric = match item.get("numeric_proficiency")? {

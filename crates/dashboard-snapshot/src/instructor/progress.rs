@@ -30,12 +30,12 @@ impl Projection for Progress {
             .get("scope_resources")
             .ok_or_else(|| DeriveError::Failed("scope_resources missing".into()))?;
         let bins_root = Node::root("progress_bins", bins_payload);
-        let class_size = bins_root.req("total_students")?.u64()?;
+        let class_size = bins_root.req_u64("total_students")?;
         let by_resource = bins_root.get("by_resource_bins")?;
         let res_root = Node::root("scope_resources", resources);
         let mut items = Vec::new();
         for item in res_root.req("items")?.items()? {
-            let resource_id = item.req("resource_id")?.u64()?;
+            let resource_id = item.req_u64("resource_id")?;
             let title = item.opt_str("title")?.unwrap_or("");
             let resource_type = item.opt_str("resource_type")?.unwrap_or("page");
             let mut bins: Vec<(f64, u64)> = Vec::new();
@@ -74,7 +74,7 @@ impl Projection for Progress {
             Some(p) => {
                 let n = Node::root("schedule_position", p);
                 json!({
-                    "resource_id": n.get("current_resource_id")?.map(|v| v.u64()).transpose()?,
+                    "resource_id": n.opt_u64("current_resource_id")?,
                     "label": n.opt_str("label")?,
                 })
             }

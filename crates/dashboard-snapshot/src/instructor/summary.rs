@@ -56,7 +56,7 @@ impl Projection for Summary {
         let state = |k: &str| input.oracle_statuses.get(k).map(|s| s.status);
         let opt = &input.optional;
         let bins_total = match opt.get("progress_bins") {
-            Some(p) => Some(Node::root("progress_bins", p).req("total_students")?.u64()?),
+            Some(p) => Some(Node::root("progress_bins", p).req_u64("total_students")?),
             None => None,
         };
         let mut progress = Vec::new();

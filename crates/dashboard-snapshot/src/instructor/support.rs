@@ -75,14 +75,14 @@ impl Projection for StudentSupport {
             .ok_or_else(|| DeriveError::Failed("student_info missing".into()))?;
         let mut scores: BTreeMap<u64, (Option<f64>, Option<f64>)> = BTreeMap::new();
         for row in Node::root("progress_proficiency", rows).items()? {
-            let id = row.req("student_id")?.u64()?;
+            let id = row.req_u64("student_id")?;
             scores.insert(id, (row.opt_pct("progress_pct")?, row.opt_pct("proficiency_pct")?));
         }
         let mut buckets: [Vec<Student>; 4] = Default::default();
         let mut on_roster = 0usize;
         let mut matched = 0usize;
         for info in Node::root("student_info", roster).items()? {
-            let id = info.req("student_id")?.u64()?;
+            let id = info.req_u64("student_id")?;
             let name = display_name(
                 info.opt_str("given_name")?,
                 info.opt_str("family_name")?,
