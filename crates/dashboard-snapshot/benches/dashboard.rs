@@ -15,18 +15,22 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dashboard_snapshot::export::{
-    Cell, DatasetSerializer, DatasetSpec, ExportContext, ExportProfile, FailurePolicy, Registry, RowSink,
-    SerializeError, plan_export, write_zip,
+    Cell, DatasetSerializer, DatasetSpec, ExportContext, ExportProfile, FailurePolicy, Registry,
+    RowSink, SerializeError, plan_export, write_zip,
 };
 use dashboard_snapshot::{
-    ProjectionSet, ProjectionStatus, Telemetry, assemble_bundle, assemble_owned, parse_oracles, parse_scope,
+    ProjectionSet, ProjectionStatus, Telemetry, assemble_bundle, assemble_owned, parse_oracles,
+    parse_scope,
 };
 use serde_json::{Value, json};
 
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         self.0 >> 33
     }
     fn pct(&mut self) -> f64 {
@@ -55,7 +59,11 @@ fn generate(students: usize, resources: usize) -> (String, String) {
         let mut per = serde_json::Map::new();
         let mut left = students as u64;
         for bin in (0..=10u32).rev().map(|b| b * 10) {
-            let n = if bin == 0 { left } else { rng.next() % (left / 4 + 1) };
+            let n = if bin == 0 {
+                left
+            } else {
+                rng.next() % (left / 4 + 1)
+            };
             left -= n;
             per.insert(bin.to_string(), json!(n));
         }
@@ -90,7 +98,8 @@ fn generate(students: usize, resources: usize) -> (String, String) {
                    "completed_count": rng.next() % students as u64, "total_students": students})
         })
         .collect();
-    let ok = |key: &str, payload: Value| json!({"oracle_key": key, "status": "ok", "payload": payload});
+    let ok =
+        |key: &str, payload: Value| json!({"oracle_key": key, "status": "ok", "payload": payload});
     let oracles = json!({
         "format": "fabric.dashboard.oracles/1",
         "results": [
@@ -135,20 +144,33 @@ struct Wide {
 impl DatasetSerializer for Wide {
     fn columns(&self) -> &'static [&'static str] {
         &[
-            "c01", "c02", "c03", "c04", "c05", "c06", "c07", "c08", "c09", "c10", "c11", "c12", "c13", "c14", "c15",
-            "c16", "c17", "c18", "c19", "c20",
+            "c01", "c02", "c03", "c04", "c05", "c06", "c07", "c08", "c09", "c10", "c11", "c12",
+            "c13", "c14", "c15", "c16", "c17", "c18", "c19", "c20",
         ]
     }
-    fn write_rows(&self, ctx: &ExportContext<'_>, sink: &mut dyn RowSink) -> Result<(), SerializeError> {
-        let support = ctx.projection("student_support").ok_or_else(|| SerializeError::Projection {
-            projection: "student_support".into(),
-            pointer: String::new(),
-            message: "missing".into(),
-        })?;
-        let buckets = support["buckets"].as_array().map(Vec::as_slice).unwrap_or_default();
+    fn write_rows(
+        &self,
+        ctx: &ExportContext<'_>,
+        sink: &mut dyn RowSink,
+    ) -> Result<(), SerializeError> {
+        let support =
+            ctx.projection("student_support")
+                .ok_or_else(|| SerializeError::Projection {
+                    projection: "student_support".into(),
+                    pointer: String::new(),
+                    message: "missing".into(),
+                })?;
+        let buckets = support["buckets"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         for r in 0..self.repeat {
             for b in buckets {
-                for s in b["students"].as_array().map(Vec::as_slice).unwrap_or_default() {
+                for s in b["students"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                {
                     let name = s["name"].as_str().unwrap_or("");
                     let id = s["student_id"].as_i64().unwrap_or(0);
                     let progress = s["progress_pct"].as_f64().unwrap_or(0.0);
@@ -201,7 +223,11 @@ fn status_kib(field: &str) -> u64 {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let quick = std::env::args().any(|a| a == "--quick");
-    let (students, resources, runs) = if quick { (500, 40, 5) } else { (5_000, 200, 30) };
+    let (students, resources, runs) = if quick {
+        (500, 40, 5)
+    } else {
+        (5_000, 200, 30)
+    };
     let (scope_text, oracles_text) = generate(students, resources);
     println!(
         "dashboard-snapshot bench: {students} students x {resources} resources ({} KiB of oracle JSON), {runs} runs",
@@ -218,7 +244,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     let mut scope = parse_scope(&scope_text)?;
     scope.scope.expected_oracles = set.all_oracles();
-    let snapshot = assemble_owned(&scope.scope, "req-bench", parse_oracles(&oracles_text)?.results)?;
+    let snapshot = assemble_owned(
+        &scope.scope,
+        "req-bench",
+        parse_oracles(&oracles_text)?.results,
+    )?;
     let derivation = time(runs, || set.derive_all(&snapshot, &telemetry));
     let bundle = assemble_bundle(&set, &scope_text, &oracles_text, None, &telemetry)?;
     let fingerprint = time(runs, || dashboard_snapshot::parity::bundle_report(&bundle));
@@ -234,28 +264,60 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let registry = Registry::instructor();
     let path = std::env::temp_dir().join(format!("dashboard-bench-{}.zip", std::process::id()));
-    let export_all = time(runs.min(10), || -> Result<u64, dashboard_snapshot::Error> {
-        let plan = plan_export(&registry, &bundle, "instructor")?;
-        let mut file = std::fs::File::create(&path).map_err(|e| dashboard_snapshot::Error::Io { entry: "bench".into(), source: e })?;
-        let m = write_zip(&plan, &bundle, &mut file, &telemetry)?;
-        Ok(m.datasets.iter().filter_map(|d| d.row_count).sum())
-    });
+    let export_all = time(
+        runs.min(10),
+        || -> Result<u64, dashboard_snapshot::Error> {
+            let plan = plan_export(&registry, &bundle, "instructor")?;
+            let mut file =
+                std::fs::File::create(&path).map_err(|e| dashboard_snapshot::Error::Io {
+                    entry: "bench".into(),
+                    source: e,
+                })?;
+            let m = write_zip(&plan, &bundle, &mut file, &telemetry)?;
+            Ok(m.datasets.iter().filter_map(|d| d.row_count).sum())
+        },
+    );
 
     let (a_med, a_p95) = p95(assembly);
     let (d_med, d_p95) = p95(derivation);
     let (f_med, f_p95) = p95(fingerprint);
+    let mut per_projection = Vec::new();
+    for key in set.keys() {
+        let projection = set.get(key)?;
+        let (m, _) = p95(time(runs, || {
+            dashboard_snapshot::derive_one(projection.as_ref(), &snapshot, &telemetry)
+        }));
+        per_projection.push(format!("{key} {m:.1}"));
+    }
     let (e_med, e_p95) = p95(export_all);
-    println!("  assembly (parse + assemble)      median {a_med:8.2} ms  p95 {a_p95:8.2} ms  budget 70 ms  ratio {:.2}", a_p95 / 70.0);
-    println!("  derivation (5 projections)       median {d_med:8.2} ms  p95 {d_p95:8.2} ms  budget 30 ms  ratio {:.2}", d_p95 / 30.0);
+    println!(
+        "  assembly (parse + assemble)      median {a_med:8.2} ms  p95 {a_p95:8.2} ms  budget 70 ms  ratio {:.2}",
+        a_p95 / 70.0
+    );
+    println!(
+        "  derivation (5 projections)       median {d_med:8.2} ms  p95 {d_p95:8.2} ms  budget 30 ms  ratio {:.2}",
+        d_p95 / 30.0
+    );
     println!("  bundle fingerprint (parity)      median {f_med:8.2} ms  p95 {f_p95:8.2} ms");
-    println!("  instructor CSV ZIP (8 datasets)  median {e_med:8.2} ms  p95 {e_p95:8.2} ms  budget 500 ms ratio {:.2}", e_p95 / 500.0);
+    println!(
+        "  per projection (median ms): {}",
+        per_projection.join(", ")
+    );
+    println!(
+        "  instructor CSV ZIP (8 datasets)  median {e_med:8.2} ms  p95 {e_p95:8.2} ms  budget 500 ms ratio {:.2}",
+        e_p95 / 500.0
+    );
 
     // 100,000 rows x 20 columns (and memory growth at 25k / 50k / 100k rows).
     let per_repeat = students;
     let skip_wide = std::env::args().any(|a| a == "--skip-wide");
     let sizes: Vec<usize> = if skip_wide {
         Vec::new()
-    } else if quick { vec![5_000, 10_000, 20_000] } else { vec![25_000, 50_000, 100_000] };
+    } else if quick {
+        vec![5_000, 10_000, 20_000]
+    } else {
+        vec![25_000, 50_000, 100_000]
+    };
     for rows in sizes {
         let repeat = rows.div_ceil(per_repeat);
         let reg = wide_registry(repeat)?;
@@ -265,7 +327,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let _ = std::fs::write("/proc/self/clear_refs", "5");
             let before = status_kib("VmRSS:");
             let plan = plan_export(&reg, &bundle, "wide")?;
-            let mut file = std::fs::File::create(&path).map_err(|e| dashboard_snapshot::Error::Io { entry: "bench".into(), source: e })?;
+            let mut file =
+                std::fs::File::create(&path).map_err(|e| dashboard_snapshot::Error::Io {
+                    entry: "bench".into(),
+                    source: e,
+                })?;
             let m = write_zip(&plan, &bundle, &mut file, &telemetry)?;
             peak_growth = peak_growth.max(status_kib("VmHWM:").saturating_sub(before));
             Ok(m.datasets.first().and_then(|d| d.bytes).unwrap_or(0))

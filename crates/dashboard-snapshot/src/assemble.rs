@@ -7,11 +7,13 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::contract::{
-    BUNDLE_FORMAT, OracleState, OracleStatus, PROJECTION_VERSION, SNAPSHOT_VERSION, Scope, Snapshot,
-    SnapshotBundle, SnapshotMetadata,
+    BUNDLE_FORMAT, OracleState, OracleStatus, PROJECTION_VERSION, SNAPSHOT_VERSION, Scope,
+    Snapshot, SnapshotBundle, SnapshotMetadata,
 };
 use crate::error::{Error, Result};
-use crate::input::{OracleOutcome, OracleResult, OracleResults, ScopeFile, parse_oracles, parse_scope};
+use crate::input::{
+    OracleOutcome, OracleResult, OracleResults, ScopeFile, parse_oracles, parse_scope,
+};
 use crate::parity;
 use crate::projection::ProjectionSet;
 use crate::reason::OracleReason;
@@ -19,7 +21,11 @@ use crate::telemetry::{Outcome, Telemetry, TelemetryEvent, elapsed_ms};
 
 /// The request token: `override_token`, then the scope file's, else
 /// `auto-` + 16 hex of SHA-256 over `{scope without token, oracles}`.
-pub fn resolve_token(override_token: Option<&str>, scope: &ScopeFile, oracles: &OracleResults) -> Result<String> {
+pub fn resolve_token(
+    override_token: Option<&str>,
+    scope: &ScopeFile,
+    oracles: &OracleResults,
+) -> Result<String> {
     if let Some(t) = override_token {
         if t.is_empty() {
             return Err(Error::field("request token", "", "must be non-empty"));
@@ -30,7 +36,8 @@ pub fn resolve_token(override_token: Option<&str>, scope: &ScopeFile, oracles: &
         return Ok(t.clone());
     }
     let doc = json!({"scope": scope.identity, "oracles": oracles.raw()});
-    let digest = fabric_core::json::sha256_hex(fabric_core::json::to_canonical_string(&doc).as_bytes());
+    let digest =
+        fabric_core::json::sha256_hex(fabric_core::json::to_canonical_string(&doc).as_bytes());
     Ok(format!("auto-{}", digest.get(..16).unwrap_or(&digest)))
 }
 
@@ -69,12 +76,20 @@ pub fn check_identity(scope: &Scope, token: &str, oracles: &OracleResults) -> Re
 /// Build the snapshot from merged results: ok -> ready (stale kept), error ->
 /// failed (`oracle_timeout` for a `timeout` code, else `oracle_error`), expected but
 /// absent -> unavailable (`missing_oracle_payload`).
-pub fn assemble(scope: &Scope, request_token: &str, results: &BTreeMap<String, OracleResult>) -> Result<Snapshot> {
+pub fn assemble(
+    scope: &Scope,
+    request_token: &str,
+    results: &BTreeMap<String, OracleResult>,
+) -> Result<Snapshot> {
     assemble_owned(scope, request_token, results.clone())
 }
 
 /// [`assemble`] taking the results by value (payloads are moved, not copied).
-pub fn assemble_owned(scope: &Scope, request_token: &str, results: BTreeMap<String, OracleResult>) -> Result<Snapshot> {
+pub fn assemble_owned(
+    scope: &Scope,
+    request_token: &str,
+    results: BTreeMap<String, OracleResult>,
+) -> Result<Snapshot> {
     if request_token.is_empty() {
         return Err(Error::field("request token", "", "must be non-empty"));
     }
@@ -82,7 +97,11 @@ pub fn assemble_owned(scope: &Scope, request_token: &str, results: BTreeMap<Stri
     let mut oracles = BTreeMap::new();
     let mut statuses = BTreeMap::new();
     for (key, result) in results {
-        let source = result.metadata.get("source").and_then(Value::as_str).map(str::to_owned);
+        let source = result
+            .metadata
+            .get("source")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         let status = match result.outcome {
             OracleOutcome::Ok(payload) => {
                 oracles.insert(key.clone(), payload);
@@ -143,7 +162,11 @@ pub fn assemble_owned(scope: &Scope, request_token: &str, results: BTreeMap<Stri
 }
 
 /// Derive every projection of `set` and seal the bundle with its fingerprint.
-pub fn build_bundle(set: &ProjectionSet, snapshot: Snapshot, telemetry: &Telemetry<'_>) -> SnapshotBundle {
+pub fn build_bundle(
+    set: &ProjectionSet,
+    snapshot: Snapshot,
+    telemetry: &Telemetry<'_>,
+) -> SnapshotBundle {
     let (projections, projection_statuses) = set.derive_all(&snapshot, telemetry);
     let known = set.all_oracles();
     let unknown_oracles = snapshot
@@ -190,7 +213,11 @@ pub fn assemble_bundle(
     };
     telemetry.emit(TelemetryEvent::AssemblyStop {
         duration_ms: elapsed_ms(start),
-        outcome: if result.is_ok() { Outcome::Ok } else { Outcome::Error },
+        outcome: if result.is_ok() {
+            Outcome::Ok
+        } else {
+            Outcome::Error
+        },
         container_type,
         oracle_count: result.as_ref().map_or(0, |s| s.oracles.len()),
         status_count: result.as_ref().map_or(0, |s| s.oracle_statuses.len()),

@@ -227,7 +227,8 @@ pub struct Scope {
 impl Scope {
     /// `as_of` as a timestamp.
     pub fn as_of_time(&self) -> Result<time::OffsetDateTime> {
-        parse_utc(&self.as_of).ok_or_else(|| Error::field("scope", "/as_of", "not an RFC 3339 timestamp"))
+        parse_utc(&self.as_of)
+            .ok_or_else(|| Error::field("scope", "/as_of", "not an RFC 3339 timestamp"))
     }
 }
 
@@ -393,7 +394,15 @@ impl ProjectionStatus {
             return Err(Error::field(
                 "projection status",
                 "/reason_code",
-                format!("status {} requires {}", status.as_str(), if status == Readiness::Ready { "no reason code" } else { "a reason code" }),
+                format!(
+                    "status {} requires {}",
+                    status.as_str(),
+                    if status == Readiness::Ready {
+                        "no reason code"
+                    } else {
+                        "a reason code"
+                    }
+                ),
             ));
         }
         Ok(ProjectionStatus {
@@ -415,8 +424,17 @@ impl ProjectionStatus {
     }
 
     /// A non-ready status (the reason code makes the invariant hold).
-    pub fn not_ready(status: Readiness, reason: ProjectionReason, missing: Vec<String>, message: Option<String>) -> Self {
-        let status = if status == Readiness::Ready { Readiness::Failed } else { status };
+    pub fn not_ready(
+        status: Readiness,
+        reason: ProjectionReason,
+        missing: Vec<String>,
+        message: Option<String>,
+    ) -> Self {
+        let status = if status == Readiness::Ready {
+            Readiness::Failed
+        } else {
+            status
+        };
         ProjectionStatus {
             status,
             reason_code: Some(reason),
@@ -447,14 +465,20 @@ pub struct SnapshotBundle {
 impl SnapshotBundle {
     /// The bundle JSON: sorted keys, 2-space indent, LF, one trailing newline.
     pub fn to_json_string(&self) -> Result<String> {
-        let value = serde_json::to_value(self).map_err(|source| Error::Json { what: "bundle", source })?;
+        let value = serde_json::to_value(self).map_err(|source| Error::Json {
+            what: "bundle",
+            source,
+        })?;
         Ok(pretty_sorted(&value))
     }
 
     /// Read a bundle, rejecting unknown formats and unsupported versions.
     pub fn from_json_str(text: &str) -> Result<Self> {
         let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|source| Error::Json { what: "bundle", source })?;
+            serde_json::from_str(text).map_err(|source| Error::Json {
+                what: "bundle",
+                source,
+            })?;
         let format = value.get("format").and_then(|f| f.as_str()).unwrap_or("");
         if format != BUNDLE_FORMAT {
             return Err(Error::UnsupportedVersion {
@@ -464,11 +488,21 @@ impl SnapshotBundle {
             });
         }
         for (what, pointer, supported) in [
-            ("snapshot_version", "/snapshot/snapshot_version", SUPPORTED_SNAPSHOT_VERSIONS),
-            ("projection_version", "/snapshot/projection_version", SUPPORTED_PROJECTION_VERSIONS),
+            (
+                "snapshot_version",
+                "/snapshot/snapshot_version",
+                SUPPORTED_SNAPSHOT_VERSIONS,
+            ),
+            (
+                "projection_version",
+                "/snapshot/projection_version",
+                SUPPORTED_PROJECTION_VERSIONS,
+            ),
         ] {
             let found = value.pointer(pointer);
-            let ok = found.and_then(|v| v.as_u64()).is_some_and(|v| supported.iter().any(|s| u64::from(*s) == v));
+            let ok = found
+                .and_then(|v| v.as_u64())
+                .is_some_and(|v| supported.iter().any(|s| u64::from(*s) == v));
             if !ok {
                 return Err(Error::UnsupportedVersion {
                     what,
@@ -477,7 +511,10 @@ impl SnapshotBundle {
                 });
             }
         }
-        serde_json::from_value(value).map_err(|source| Error::Json { what: "bundle", source })
+        serde_json::from_value(value).map_err(|source| Error::Json {
+            what: "bundle",
+            source,
+        })
     }
 }
 
@@ -496,7 +533,12 @@ pub fn sort_keys(value: &serde_json::Value) -> serde_json::Value {
         Value::Object(map) => {
             let mut entries: Vec<(&String, &Value)> = map.iter().collect();
             entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            Value::Object(entries.into_iter().map(|(k, v)| (k.clone(), sort_keys(v))).collect())
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), sort_keys(v)))
+                    .collect(),
+            )
         }
         Value::Array(items) => Value::Array(items.iter().map(sort_keys).collect()),
         other => other.clone(),

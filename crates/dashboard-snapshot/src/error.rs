@@ -47,7 +47,9 @@ pub enum Error {
         supported: String,
     },
     /// Oracle results carry another request token, context or container.
-    #[error("oracle results belong to another request ({field}: expected {expected}, found {found})")]
+    #[error(
+        "oracle results belong to another request ({field}: expected {expected}, found {found})"
+    )]
     ForeignResults {
         /// `request_token`, `context` or `container`.
         field: &'static str,
@@ -143,7 +145,11 @@ pub enum Error {
 
 impl Error {
     /// A `Field` error.
-    pub(crate) fn field(what: &'static str, pointer: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn field(
+        what: &'static str,
+        pointer: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         Error::Field {
             what,
             pointer: pointer.into(),

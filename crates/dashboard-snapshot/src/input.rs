@@ -26,7 +26,15 @@ const SCOPE_KEYS: &[&str] = &[
     "expected_oracles",
 ];
 const ORACLES_KEYS: &[&str] = &["format", "request_token", "context", "container", "results"];
-const RESULT_KEYS: &[&str] = &["oracle_key", "status", "oracle_version", "stale", "metadata", "payload", "reason"];
+const RESULT_KEYS: &[&str] = &[
+    "oracle_key",
+    "status",
+    "oracle_version",
+    "stale",
+    "metadata",
+    "payload",
+    "reason",
+];
 
 /// A parsed scope file.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,7 +114,11 @@ pub fn merge_oracle_results(
 }
 
 fn check_keys(what: &str, map: &Map<String, Value>, allowed: &[&str]) -> Result<()> {
-    let mut unknown: Vec<String> = map.keys().filter(|k| !allowed.contains(&k.as_str())).cloned().collect();
+    let mut unknown: Vec<String> = map
+        .keys()
+        .filter(|k| !allowed.contains(&k.as_str()))
+        .cloned()
+        .collect();
     if unknown.is_empty() {
         return Ok(());
     }
@@ -137,7 +149,11 @@ fn check_format(what: &'static str, map: &Map<String, Value>, tag: &str) -> Resu
     }
 }
 
-fn typed<T: serde::de::DeserializeOwned>(what: &'static str, pointer: &str, value: &Value) -> Result<T> {
+fn typed<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    pointer: &str,
+    value: &Value,
+) -> Result<T> {
     serde_json::from_value(value.clone()).map_err(|e| Error::field(what, pointer, e.to_string()))
 }
 
@@ -145,7 +161,11 @@ fn token(what: &'static str, value: Option<&Value>) -> Result<Option<String>> {
     match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if !s.is_empty() => Ok(Some(s.clone())),
-        Some(_) => Err(Error::field(what, "/request_token", "must be a non-empty string")),
+        Some(_) => Err(Error::field(
+            what,
+            "/request_token",
+            "must be a non-empty string",
+        )),
     }
 }
 
@@ -160,11 +180,23 @@ pub fn parse_scope(text: &str) -> Result<ScopeFile> {
         None => "instructor_dashboard".to_owned(),
         Some(v) => typed(W, "/dashboard_product", v)?,
     };
-    let context: Context = typed(W, "/context", get("context").ok_or_else(|| Error::field(W, "/context", "missing"))?)?;
-    let container: Container =
-        typed(W, "/container", get("container").ok_or_else(|| Error::field(W, "/container", "missing"))?)?;
-    let as_of_text: String = typed(W, "/as_of", get("as_of").ok_or_else(|| Error::field(W, "/as_of", "missing (the only clock)"))?)?;
-    let as_of = parse_utc(&as_of_text).ok_or_else(|| Error::field(W, "/as_of", "not an RFC 3339 timestamp"))?;
+    let context: Context = typed(
+        W,
+        "/context",
+        get("context").ok_or_else(|| Error::field(W, "/context", "missing"))?,
+    )?;
+    let container: Container = typed(
+        W,
+        "/container",
+        get("container").ok_or_else(|| Error::field(W, "/container", "missing"))?,
+    )?;
+    let as_of_text: String = typed(
+        W,
+        "/as_of",
+        get("as_of").ok_or_else(|| Error::field(W, "/as_of", "missing (the only clock)"))?,
+    )?;
+    let as_of = parse_utc(&as_of_text)
+        .ok_or_else(|| Error::field(W, "/as_of", "not an RFC 3339 timestamp"))?;
     let timezone = match get("timezone") {
         None => "Etc/UTC".to_owned(),
         Some(v) => typed(W, "/timezone", v)?,
@@ -184,7 +216,11 @@ pub fn parse_scope(text: &str) -> Result<ScopeFile> {
     if let Some(list) = &expected {
         for (i, key) in list.iter().enumerate() {
             if !valid_key(key) {
-                return Err(Error::field(W, format!("/expected_oracles/{i}"), "oracle keys match [a-z][a-z0-9_]*"));
+                return Err(Error::field(
+                    W,
+                    format!("/expected_oracles/{i}"),
+                    "oracle keys match [a-z][a-z0-9_]*",
+                ));
             }
         }
     }
@@ -224,8 +260,12 @@ pub fn parse_oracles(text: &str) -> Result<OracleResults> {
     check_format(W, &map, ORACLES_FORMAT)?;
     let get = |k: &str| map.get(k).filter(|v| !v.is_null());
     let request_token = token(W, map.get("request_token"))?;
-    let context = get("context").map(|v| typed::<Context>(W, "/context", v)).transpose()?;
-    let container = get("container").map(|v| typed::<Container>(W, "/container", v)).transpose()?;
+    let context = get("context")
+        .map(|v| typed::<Context>(W, "/context", v))
+        .transpose()?;
+    let container = get("container")
+        .map(|v| typed::<Container>(W, "/container", v))
+        .transpose()?;
     let mut map = map;
     let list = match map.remove("results") {
         Some(Value::Array(list)) => list,
@@ -258,19 +298,31 @@ fn parse_result(i: usize, item: Value) -> Result<OracleResult> {
     const W: &str = "oracle results";
     let at = |field: &str| format!("/results/{i}/{field}");
     let Value::Object(mut map) = item else {
-        return Err(Error::field(W, format!("/results/{i}"), "expected an object"));
+        return Err(Error::field(
+            W,
+            format!("/results/{i}"),
+            "expected an object",
+        ));
     };
     check_keys(&format!("oracle result {i}"), &map, RESULT_KEYS)?;
     let oracle_key = match map.get("oracle_key") {
         Some(Value::String(k)) if valid_key(k) => k.clone(),
-        _ => return Err(Error::field(W, at("oracle_key"), "must match [a-z][a-z0-9_]*")),
+        _ => {
+            return Err(Error::field(
+                W,
+                at("oracle_key"),
+                "must match [a-z][a-z0-9_]*",
+            ));
+        }
     };
     let oracle_version = match map.get("oracle_version") {
         None | Some(Value::Null) => 1,
         Some(v) => v
             .as_u64()
             .and_then(|v| u32::try_from(v).ok())
-            .ok_or_else(|| Error::field(W, at("oracle_version"), "must be a non-negative integer"))?,
+            .ok_or_else(|| {
+                Error::field(W, at("oracle_version"), "must be a non-negative integer")
+            })?,
     };
     let stale = match map.get("stale") {
         None | Some(Value::Null) => false,
@@ -283,7 +335,11 @@ fn parse_result(i: usize, item: Value) -> Result<OracleResult> {
         Some(Value::Object(m)) => {
             for (k, v) in m {
                 if v.is_object() || v.is_array() {
-                    return Err(Error::field(W, format!("{}/{k}", at("metadata")), "metadata values must be scalars"));
+                    return Err(Error::field(
+                        W,
+                        format!("{}/{k}", at("metadata")),
+                        "metadata values must be scalars",
+                    ));
                 }
                 metadata.insert(k.clone(), v.clone());
             }
@@ -293,11 +349,22 @@ fn parse_result(i: usize, item: Value) -> Result<OracleResult> {
     let outcome = match map.get("status").and_then(Value::as_str) {
         Some("ok") => match map.remove("payload") {
             Some(p) => OracleOutcome::Ok(p),
-            None => return Err(Error::field(W, at("payload"), "an ok result needs a payload")),
+            None => {
+                return Err(Error::field(
+                    W,
+                    at("payload"),
+                    "an ok result needs a payload",
+                ));
+            }
         },
         Some("error") => {
             let reason = map.get("reason");
-            let text = |k: &str| reason.and_then(|r| r.get(k)).and_then(Value::as_str).map(str::to_owned);
+            let text = |k: &str| {
+                reason
+                    .and_then(|r| r.get(k))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            };
             let (code, message) = match reason {
                 Some(Value::String(s)) => (None, Some(s.clone())),
                 _ => (text("code"), text("message")),

@@ -29,18 +29,23 @@ mod projection;
 mod reason;
 mod telemetry;
 
-pub use assemble::{assemble, assemble_bundle, assemble_owned, build_bundle, check_identity, resolve_token};
+pub use assemble::{
+    assemble, assemble_bundle, assemble_owned, build_bundle, check_identity, resolve_token,
+};
 pub use contract::{
-    BUNDLE_FORMAT, Container, Context, Filters, Labels, OracleState, OracleStatus, PROJECTION_VERSION,
-    ProficiencyWeights, ProjectionStatus, Readiness, SNAPSHOT_VERSION, SUPPORTED_PROJECTION_VERSIONS,
-    SUPPORTED_SNAPSHOT_VERSIONS, Scope, Snapshot, SnapshotBundle, SnapshotMetadata, SupportParams, pretty_sorted,
-    projection_version_supported, snapshot_version_supported, sort_keys,
+    BUNDLE_FORMAT, Container, Context, Filters, Labels, OracleState, OracleStatus,
+    PROJECTION_VERSION, ProficiencyWeights, ProjectionStatus, Readiness, SNAPSHOT_VERSION,
+    SUPPORTED_PROJECTION_VERSIONS, SUPPORTED_SNAPSHOT_VERSIONS, Scope, Snapshot, SnapshotBundle,
+    SnapshotMetadata, SupportParams, pretty_sorted, projection_version_supported,
+    snapshot_version_supported, sort_keys,
 };
 pub use error::{Error, Result};
 pub use input::{
-    ORACLES_FORMAT, OracleOutcome, OracleResult, OracleResults, SCOPE_FORMAT, ScopeFile, merge_oracle_results,
-    parse_oracles, parse_scope, valid_key,
+    ORACLES_FORMAT, OracleOutcome, OracleResult, OracleResults, SCOPE_FORMAT, ScopeFile,
+    merge_oracle_results, parse_oracles, parse_scope, valid_key,
 };
-pub use projection::{DeriveError, Derived, OracleView, Projection, ProjectionInput, ProjectionSet, derive_one};
+pub use projection::{
+    DeriveError, Derived, OracleView, Projection, ProjectionInput, ProjectionSet, derive_one,
+};
 pub use reason::{ExportReason, OracleReason, ProjectionReason};
 pub use telemetry::{Outcome, Telemetry, TelemetryEvent};

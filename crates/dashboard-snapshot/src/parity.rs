@@ -79,7 +79,11 @@ impl ParityComparison {
 }
 
 /// Digest of one projection component: `{status, reason_code, value}`.
-pub fn projection_component(status: &str, reason_code: Option<&str>, value: Option<&Value>) -> String {
+pub fn projection_component(
+    status: &str,
+    reason_code: Option<&str>,
+    value: Option<&Value>,
+) -> String {
     // The canonical JSON of `{reason_code, status, value}`, written directly so the
     // (possibly large) value is not cloned.
     let mut out = String::from("{\"reason_code\":");
@@ -154,7 +158,11 @@ pub fn bundle_report(bundle: &SnapshotBundle) -> ParityReport {
 }
 
 /// The export fingerprint: identity, profile, projection and dataset components.
-pub fn export_fingerprint(bundle: &SnapshotBundle, profile: &str, components: &BTreeMap<String, String>) -> String {
+pub fn export_fingerprint(
+    bundle: &SnapshotBundle,
+    profile: &str,
+    components: &BTreeMap<String, String>,
+) -> String {
     let mut doc = identity(bundle);
     if let Value::Object(map) = &mut doc {
         map.insert("export_profile".into(), Value::from(profile));
@@ -165,7 +173,10 @@ pub fn export_fingerprint(bundle: &SnapshotBundle, profile: &str, components: &B
 
 /// Compare two component maps key by key; a component on one side only is a
 /// mismatch with `null` on the other.
-pub fn compare(expected: &BTreeMap<String, String>, actual: &BTreeMap<String, String>) -> ParityComparison {
+pub fn compare(
+    expected: &BTreeMap<String, String>,
+    actual: &BTreeMap<String, String>,
+) -> ParityComparison {
     let mut names: Vec<&String> = expected.keys().chain(actual.keys()).collect();
     names.sort();
     names.dedup();

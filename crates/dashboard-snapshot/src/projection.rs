@@ -95,7 +95,9 @@ pub struct ProjectionSet {
 
 impl std::fmt::Debug for ProjectionSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.projections.iter().map(|p| p.key())).finish()
+        f.debug_list()
+            .entries(self.projections.iter().map(|p| p.key()))
+            .finish()
     }
 }
 
@@ -105,7 +107,10 @@ impl ProjectionSet {
         let mut seen = BTreeSet::new();
         for p in &projections {
             if !seen.insert(p.key()) {
-                return Err(Error::Registry(format!("projection {} registered twice", p.key())));
+                return Err(Error::Registry(format!(
+                    "projection {} registered twice",
+                    p.key()
+                )));
             }
         }
         Ok(ProjectionSet { projections })
@@ -129,7 +134,9 @@ impl ProjectionSet {
         self.projections
             .iter()
             .find(|p| p.key() == key)
-            .ok_or_else(|| Error::UnknownProjection { key: key.to_owned() })
+            .ok_or_else(|| Error::UnknownProjection {
+                key: key.to_owned(),
+            })
     }
 
     /// Every oracle a projection declares (required or optional), sorted.
@@ -147,7 +154,9 @@ impl ProjectionSet {
     pub fn affected_by(&self, oracle: &str) -> Vec<&'static str> {
         self.projections
             .iter()
-            .filter(|p| p.required_oracles().contains(&oracle) || p.optional_oracles().contains(&oracle))
+            .filter(|p| {
+                p.required_oracles().contains(&oracle) || p.optional_oracles().contains(&oracle)
+            })
             .map(|p| p.key())
             .collect()
     }
@@ -196,7 +205,11 @@ pub fn derive_one(
         duration_ms: elapsed_ms(start),
         capability_key: projection.key(),
         status: status_str,
-        outcome: if value.is_some() { Outcome::Ok } else { Outcome::Error },
+        outcome: if value.is_some() {
+            Outcome::Ok
+        } else {
+            Outcome::Error
+        },
         reason_code: reason,
         error_type,
         oracle_count,
@@ -227,7 +240,12 @@ fn decide(projection: &dyn Projection, snapshot: &Snapshot) -> Decision {
         .map(|k| (*k).to_owned())
         .collect();
     if !failed.is_empty() {
-        let s = ProjectionStatus::not_ready(Readiness::Failed, ProjectionReason::DependencyFailed, sorted(failed), None);
+        let s = ProjectionStatus::not_ready(
+            Readiness::Failed,
+            ProjectionReason::DependencyFailed,
+            sorted(failed),
+            None,
+        );
         return (None, s, None);
     }
     let missing: Vec<String> = required
@@ -322,9 +340,18 @@ fn sorted(mut keys: Vec<String>) -> Vec<String> {
 fn with_header(key: &str, snapshot: &Snapshot, value: Value) -> Value {
     let mut out = Map::new();
     out.insert("capability".into(), Value::from(key));
-    out.insert("request_token".into(), Value::from(snapshot.request_token.as_str()));
-    out.insert("snapshot_version".into(), Value::from(snapshot.snapshot_version));
-    out.insert("projection_version".into(), Value::from(snapshot.projection_version));
+    out.insert(
+        "request_token".into(),
+        Value::from(snapshot.request_token.as_str()),
+    );
+    out.insert(
+        "snapshot_version".into(),
+        Value::from(snapshot.snapshot_version),
+    );
+    out.insert(
+        "projection_version".into(),
+        Value::from(snapshot.projection_version),
+    );
     match value {
         Value::Object(map) => {
             for (k, v) in map {

@@ -111,7 +111,9 @@ pub struct Telemetry<'a> {
 
 impl std::fmt::Debug for Telemetry<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Telemetry").field("callback", &self.callback.is_some()).finish()
+        f.debug_struct("Telemetry")
+            .field("callback", &self.callback.is_some())
+            .finish()
     }
 }
 
@@ -147,8 +149,10 @@ fn trace(event: &TelemetryEvent) {
             oracle_count,
             status_count,
             error_type,
-        } => tracing::info!(name: "snapshot.assembly.stop", target: T, duration_ms, outcome = outcome.as_str(),
-            container_type, oracle_count, status_count, error_type = error_type.unwrap_or("")),
+        } => {
+            tracing::info!(name: "snapshot.assembly.stop", target: T, duration_ms, outcome = outcome.as_str(),
+            container_type, oracle_count, status_count, error_type = error_type.unwrap_or(""))
+        }
         TelemetryEvent::ProjectionStop {
             duration_ms,
             capability_key,
@@ -157,15 +161,19 @@ fn trace(event: &TelemetryEvent) {
             reason_code,
             error_type,
             oracle_count,
-        } => tracing::debug!(name: "snapshot.projection.stop", target: T, duration_ms, capability_key, status,
+        } => {
+            tracing::debug!(name: "snapshot.projection.stop", target: T, duration_ms, capability_key, status,
             outcome = outcome.as_str(), reason_code = reason_code.unwrap_or(""),
-            error_type = error_type.unwrap_or(""), oracle_count),
+            error_type = error_type.unwrap_or(""), oracle_count)
+        }
         TelemetryEvent::ProjectionStatus {
             capability_key,
             status,
             reason_code,
-        } => tracing::debug!(name: "snapshot.projection.status", target: T, count = 1u64, capability_key, status,
-            reason_code = reason_code.unwrap_or("")),
+        } => {
+            tracing::debug!(name: "snapshot.projection.status", target: T, count = 1u64, capability_key, status,
+            reason_code = reason_code.unwrap_or(""))
+        }
         TelemetryEvent::ExportStop {
             duration_ms,
             outcome,
@@ -175,9 +183,11 @@ fn trace(event: &TelemetryEvent) {
             included_count,
             excluded_count,
             reason_code,
-        } => tracing::info!(name: "snapshot.export.stop", target: T, duration_ms, outcome = outcome.as_str(),
+        } => {
+            tracing::info!(name: "snapshot.export.stop", target: T, duration_ms, outcome = outcome.as_str(),
             export_profile = export_profile.as_str(), scope_container_type, dataset_count, included_count,
-            excluded_count, reason_code = reason_code.unwrap_or("")),
+            excluded_count, reason_code = reason_code.unwrap_or(""))
+        }
         TelemetryEvent::ParityCheck {
             status,
             export_profile,

@@ -137,7 +137,10 @@ pub struct ExportManifest {
 impl ExportManifest {
     /// Sorted keys, 2-space indent, LF, trailing newline.
     pub fn to_json_string(&self) -> Result<String> {
-        let value = serde_json::to_value(self).map_err(|source| Error::Json { what: "manifest", source })?;
+        let value = serde_json::to_value(self).map_err(|source| Error::Json {
+            what: "manifest",
+            source,
+        })?;
         Ok(pretty_sorted(&value))
     }
 }
@@ -170,14 +173,17 @@ fn write_dataset<W: Write>(
             source,
         },
     };
-    let mut sink = CsvSink::new(HashingWriter::new(out), spec.serializer.columns()).map_err(csv_err)?;
-    spec.serializer.write_rows(ctx, &mut sink).map_err(|e| match e {
-        super::SerializeError::Sink(s) => csv_err(s),
-        other => Error::Serialize {
-            dataset_id: spec.dataset_id.to_owned(),
-            message: other.to_string(),
-        },
-    })?;
+    let mut sink =
+        CsvSink::new(HashingWriter::new(out), spec.serializer.columns()).map_err(csv_err)?;
+    spec.serializer
+        .write_rows(ctx, &mut sink)
+        .map_err(|e| match e {
+            super::SerializeError::Sink(s) => csv_err(s),
+            other => Error::Serialize {
+                dataset_id: spec.dataset_id.to_owned(),
+                message: other.to_string(),
+            },
+        })?;
     let rows = sink.rows();
     let (_, bytes, sha) = sink.finish().map_err(csv_err)?.finish();
     Ok((rows, bytes, sha))
@@ -223,7 +229,10 @@ fn base_manifest(plan: &ExportPlan, bundle: &SnapshotBundle) -> ExportManifest {
     }
 }
 
-fn manifest_entry(d: &super::PlannedDataset, written: Option<(u64, u64, String)>) -> ManifestDataset {
+fn manifest_entry(
+    d: &super::PlannedDataset,
+    written: Option<(u64, u64, String)>,
+) -> ManifestDataset {
     let excluded_reason = match d.decision {
         DatasetDecision::Include => None,
         DatasetDecision::Exclude(r) => Some(r.as_str().to_owned()),
@@ -235,13 +244,24 @@ fn manifest_entry(d: &super::PlannedDataset, written: Option<(u64, u64, String)>
     ManifestDataset {
         dataset_id: d.spec.dataset_id.to_owned(),
         filename: d.spec.filename.to_owned(),
-        status: if excluded_reason.is_none() { "included" } else { "excluded" }.to_owned(),
+        status: if excluded_reason.is_none() {
+            "included"
+        } else {
+            "excluded"
+        }
+        .to_owned(),
         failure_policy: d.spec.failure_policy.as_str().to_owned(),
         projection_state: d.projection_state,
         required_projections: d.required.clone(),
         optional_projections: d.optional.clone(),
         reason_code: excluded_reason,
-        columns: d.spec.serializer.columns().iter().map(|c| (*c).to_owned()).collect(),
+        columns: d
+            .spec
+            .serializer
+            .columns()
+            .iter()
+            .map(|c| (*c).to_owned())
+            .collect(),
         row_count,
         bytes,
         sha256,
@@ -257,10 +277,15 @@ fn finish_parity(manifest: &mut ExportManifest, bundle: &SnapshotBundle) {
             parity::dataset_component(&d.status, d.reason_code.as_deref(), d.sha256.as_deref()),
         );
     }
-    manifest.parity.export_fingerprint = parity::export_fingerprint(bundle, &manifest.export_profile, &components);
+    manifest.parity.export_fingerprint =
+        parity::export_fingerprint(bundle, &manifest.export_profile, &components);
     manifest.parity.comparison = compare(&bundle.parity.components, &projections);
     manifest.parity.components = components;
-    manifest.totals.included = manifest.datasets.iter().filter(|d| d.status == "included").count();
+    manifest.totals.included = manifest
+        .datasets
+        .iter()
+        .filter(|d| d.status == "included")
+        .count();
     manifest.totals.excluded = manifest.totals.datasets - manifest.totals.included;
 }
 
@@ -273,10 +298,16 @@ pub fn write_zip<W: Write + Seek>(
 ) -> Result<ExportManifest> {
     let start = std::time::Instant::now();
     let result = write_zip_inner(plan, bundle, out);
-    let (included, excluded) = result.as_ref().map_or((0, 0), |m| (m.totals.included, m.totals.excluded));
+    let (included, excluded) = result
+        .as_ref()
+        .map_or((0, 0), |m| (m.totals.included, m.totals.excluded));
     telemetry.emit(TelemetryEvent::ExportStop {
         duration_ms: elapsed_ms(start),
-        outcome: if result.is_ok() { Outcome::Ok } else { Outcome::Error },
+        outcome: if result.is_ok() {
+            Outcome::Ok
+        } else {
+            Outcome::Error
+        },
         export_profile: plan.profile.clone(),
         scope_container_type: bundle.snapshot.scope.container.type_name(),
         dataset_count: plan.datasets.len(),
@@ -296,14 +327,19 @@ pub fn write_zip<W: Write + Seek>(
     result
 }
 
-fn write_zip_inner<W: Write + Seek>(plan: &ExportPlan, bundle: &SnapshotBundle, out: W) -> Result<ExportManifest> {
+fn write_zip_inner<W: Write + Seek>(
+    plan: &ExportPlan,
+    bundle: &SnapshotBundle,
+    out: W,
+) -> Result<ExportManifest> {
     let ctx = ExportContext::new(bundle);
     let mut zip = zip::ZipWriter::new(out);
     let mut manifest = base_manifest(plan, bundle);
     for d in &plan.datasets {
         let written = match d.decision {
             DatasetDecision::Include => {
-                zip.start_file(d.spec.filename, options()).map_err(zip_err(d.spec.filename))?;
+                zip.start_file(d.spec.filename, options())
+                    .map_err(zip_err(d.spec.filename))?;
                 Some(write_dataset(&d.spec, &ctx, &mut zip)?)
             }
             DatasetDecision::Exclude(_) => None,
@@ -312,7 +348,8 @@ fn write_zip_inner<W: Write + Seek>(plan: &ExportPlan, bundle: &SnapshotBundle, 
     }
     finish_parity(&mut manifest, bundle);
     let text = manifest.to_json_string()?;
-    zip.start_file(MANIFEST_NAME, options()).map_err(zip_err(MANIFEST_NAME))?;
+    zip.start_file(MANIFEST_NAME, options())
+        .map_err(zip_err(MANIFEST_NAME))?;
     zip.write_all(text.as_bytes()).map_err(|source| Error::Io {
         entry: MANIFEST_NAME.to_owned(),
         source,
@@ -346,11 +383,16 @@ pub fn verify_zip<R: Read + Seek>(
     let manifest: ExportManifest = {
         let mut entry = zip.by_name(MANIFEST_NAME).map_err(zip_err(MANIFEST_NAME))?;
         let mut text = String::new();
-        entry.read_to_string(&mut text).map_err(|source| Error::Io {
-            entry: MANIFEST_NAME.to_owned(),
+        entry
+            .read_to_string(&mut text)
+            .map_err(|source| Error::Io {
+                entry: MANIFEST_NAME.to_owned(),
+                source,
+            })?;
+        serde_json::from_str(&text).map_err(|source| Error::Json {
+            what: "manifest",
             source,
-        })?;
-        serde_json::from_str(&text).map_err(|source| Error::Json { what: "manifest", source })?
+        })?
     };
     let profile = manifest.export_profile.clone();
     // Expected side: the bundle's content, serialized again.
@@ -365,7 +407,11 @@ pub fn verify_zip<R: Read + Seek>(
         let entry = manifest_entry(d, written);
         expected.insert(
             format!("dataset:{}", entry.dataset_id),
-            parity::dataset_component(&entry.status, entry.reason_code.as_deref(), entry.sha256.as_deref()),
+            parity::dataset_component(
+                &entry.status,
+                entry.reason_code.as_deref(),
+                entry.sha256.as_deref(),
+            ),
         );
     }
     // Actual side: what the archive holds.
@@ -398,7 +444,9 @@ pub fn verify_zip<R: Read + Seek>(
     let mut comparison = compare(&expected, &actual);
     let expected_fingerprint = parity::export_fingerprint(bundle, &profile, &expected);
     let actual_fingerprint = parity::export_fingerprint(bundle, &profile, &actual);
-    if comparison.mismatches.is_empty() && manifest.parity.export_fingerprint != expected_fingerprint {
+    if comparison.mismatches.is_empty()
+        && manifest.parity.export_fingerprint != expected_fingerprint
+    {
         comparison = ParityComparison {
             status: parity::ParityStatus::Mismatch,
             mismatches: vec![parity::Mismatch {

@@ -40,7 +40,10 @@ pub trait RowSink {
 
 /// Whether a text cell starts like a spreadsheet formula.
 pub fn needs_formula_guard(text: &str) -> bool {
-    matches!(text.chars().next(), Some('=' | '+' | '-' | '@' | '\t' | '\r'))
+    matches!(
+        text.chars().next(),
+        Some('=' | '+' | '-' | '@' | '\t' | '\r')
+    )
 }
 
 /// Append the CSV field text of `cell` to `out` (guarded and quoted as needed).
@@ -77,7 +80,8 @@ fn render_text(text: &str, out: &mut String) {
 
 /// RFC 4180 minimal quoting, plus quotes for a leading or trailing space.
 fn render_text_unguarded(text: &str, out: &mut String) {
-    let quote = text.contains([',', '"', '\r', '\n']) || text.starts_with(' ') || text.ends_with(' ');
+    let quote =
+        text.contains([',', '"', '\r', '\n']) || text.starts_with(' ') || text.ends_with(' ');
     if !quote {
         out.push_str(text);
         return;
@@ -153,7 +157,10 @@ impl<W: Write> CsvSink<W> {
             field: String::new(),
             rows: 0,
         };
-        let header: Vec<Cell<'_>> = columns.iter().map(|c| Cell::Text(Cow::Borrowed(*c))).collect();
+        let header: Vec<Cell<'_>> = columns
+            .iter()
+            .map(|c| Cell::Text(Cow::Borrowed(*c)))
+            .collect();
         sink.write(&header)?;
         Ok(sink)
     }
@@ -175,7 +182,9 @@ impl<W: Write> CsvSink<W> {
 
     /// Flush and hand back the writer.
     pub fn finish(self) -> Result<W, SinkError> {
-        self.writer.into_inner().map_err(|e| SinkError::Csv(csv::Error::from(e.into_error())))
+        self.writer
+            .into_inner()
+            .map_err(|e| SinkError::Csv(csv::Error::from(e.into_error())))
     }
 }
 

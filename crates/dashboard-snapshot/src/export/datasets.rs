@@ -6,25 +6,66 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{Cell, DatasetSerializer, DatasetSpec, ExportContext, FailurePolicy, RowSink, SerializeError};
+use super::{
+    Cell, DatasetSerializer, DatasetSpec, ExportContext, FailurePolicy, RowSink, SerializeError,
+};
 
 /// The instructor datasets, all under `policy`.
 pub(crate) fn instructor_datasets(policy: FailurePolicy) -> Vec<DatasetSpec> {
-    let spec = |dataset_id, filename, required, optional, serializer: Arc<dyn DatasetSerializer>| DatasetSpec {
-        dataset_id,
-        filename,
-        required_projections: required,
-        optional_projections: optional,
-        serializer,
-        failure_policy: policy,
-    };
+    let spec =
+        |dataset_id, filename, required, optional, serializer: Arc<dyn DatasetSerializer>| {
+            DatasetSpec {
+                dataset_id,
+                filename,
+                required_projections: required,
+                optional_projections: optional,
+                serializer,
+                failure_policy: policy,
+            }
+        };
     vec![
-        spec("dashboard_metadata", "dashboard_metadata.csv", &[], &["summary"], Arc::new(Metadata)),
-        spec("course_summary_metrics", "course_summary_metrics.csv", &["summary"], &[], Arc::new(SummaryMetrics)),
-        spec("student_progress", "student_progress.csv", &["progress"], &[], Arc::new(StudentProgress)),
-        spec("student_support_summary", "student_support_summary.csv", &["student_support"], &[], Arc::new(SupportSummary)),
-        spec("student_support_list", "student_support_list.csv", &["student_support"], &[], Arc::new(SupportList)),
-        spec("challenging_objectives", "challenging_objectives.csv", &["challenging_objectives"], &[], Arc::new(Objectives)),
+        spec(
+            "dashboard_metadata",
+            "dashboard_metadata.csv",
+            &[],
+            &["summary"],
+            Arc::new(Metadata),
+        ),
+        spec(
+            "course_summary_metrics",
+            "course_summary_metrics.csv",
+            &["summary"],
+            &[],
+            Arc::new(SummaryMetrics),
+        ),
+        spec(
+            "student_progress",
+            "student_progress.csv",
+            &["progress"],
+            &[],
+            Arc::new(StudentProgress),
+        ),
+        spec(
+            "student_support_summary",
+            "student_support_summary.csv",
+            &["student_support"],
+            &[],
+            Arc::new(SupportSummary),
+        ),
+        spec(
+            "student_support_list",
+            "student_support_list.csv",
+            &["student_support"],
+            &[],
+            Arc::new(SupportList),
+        ),
+        spec(
+            "challenging_objectives",
+            "challenging_objectives.csv",
+            &["challenging_objectives"],
+            &[],
+            Arc::new(Objectives),
+        ),
         spec(
             "assessment_score_distribution",
             "assessment_score_distribution.csv",
@@ -32,7 +73,13 @@ pub(crate) fn instructor_datasets(policy: FailurePolicy) -> Vec<DatasetSpec> {
             &[],
             Arc::new(ScoreDistribution),
         ),
-        spec("assessment_summary", "assessment_summary.csv", &["assessments"], &[], Arc::new(AssessmentSummary)),
+        spec(
+            "assessment_summary",
+            "assessment_summary.csv",
+            &["assessments"],
+            &[],
+            Arc::new(AssessmentSummary),
+        ),
     ]
 }
 
@@ -45,7 +92,8 @@ fn shape(projection: &str, pointer: &str, message: &str) -> SerializeError {
 }
 
 fn need<'a>(ctx: &ExportContext<'a>, key: &str) -> Result<&'a Value, SerializeError> {
-    ctx.projection(key).ok_or_else(|| shape(key, "", "projection has no value"))
+    ctx.projection(key)
+        .ok_or_else(|| shape(key, "", "projection has no value"))
 }
 
 fn list<'a>(projection: &str, v: &'a Value, pointer: &str) -> Result<&'a [Value], SerializeError> {
@@ -97,28 +145,64 @@ impl DatasetSerializer for Metadata {
     fn columns(&self) -> &'static [&'static str] {
         &["field", "value"]
     }
-    fn write_rows(&self, ctx: &ExportContext<'_>, sink: &mut dyn RowSink) -> Result<(), SerializeError> {
+    fn write_rows(
+        &self,
+        ctx: &ExportContext<'_>,
+        sink: &mut dyn RowSink,
+    ) -> Result<(), SerializeError> {
         let scope = ctx.scope();
         let f = &scope.filters;
         let s = &f.support;
-        let total = ctx.projection("summary").and_then(|v| v.get("total_students"));
+        let total = ctx
+            .projection("summary")
+            .and_then(|v| v.get("total_students"));
         let rows: [(&str, Cell<'_>); 17] = [
-            ("dashboard_product", opt_text(Some(&scope.dashboard_product))),
-            ("course_title", opt_text(scope.labels.course_title.as_deref())),
-            ("section_label", opt_text(scope.labels.section_label.as_deref())),
+            (
+                "dashboard_product",
+                opt_text(Some(&scope.dashboard_product)),
+            ),
+            (
+                "course_title",
+                opt_text(scope.labels.course_title.as_deref()),
+            ),
+            (
+                "section_label",
+                opt_text(scope.labels.section_label.as_deref()),
+            ),
             ("scope", owned(scope.container.to_string())),
             ("scope_label", opt_text(scope.labels.scope_label.as_deref())),
             ("request_token", opt_text(Some(ctx.request_token()))),
             ("generated_at", Cell::Time(Cow::Borrowed(&scope.as_of))),
             ("timezone", opt_text(Some(&scope.timezone))),
-            ("completion_threshold_pct", Cell::Dec1(f.completion_threshold_pct)),
-            ("assessment_completion_threshold_pct", Cell::Dec1(f.assessment_completion_threshold_pct)),
+            (
+                "completion_threshold_pct",
+                Cell::Dec1(f.completion_threshold_pct),
+            ),
+            (
+                "assessment_completion_threshold_pct",
+                Cell::Dec1(f.assessment_completion_threshold_pct),
+            ),
             ("inactivity_days", Cell::Int(i64::from(s.inactivity_days))),
-            ("struggling_progress_low_lt", Cell::Dec1(s.struggling_progress_low_lt)),
-            ("struggling_progress_high_gt", Cell::Dec1(s.struggling_progress_high_gt)),
-            ("struggling_proficiency_lte", Cell::Dec1(s.struggling_proficiency_lte)),
-            ("excelling_progress_gte", Cell::Dec1(s.excelling_progress_gte)),
-            ("excelling_proficiency_gte", Cell::Dec1(s.excelling_proficiency_gte)),
+            (
+                "struggling_progress_low_lt",
+                Cell::Dec1(s.struggling_progress_low_lt),
+            ),
+            (
+                "struggling_progress_high_gt",
+                Cell::Dec1(s.struggling_progress_high_gt),
+            ),
+            (
+                "struggling_proficiency_lte",
+                Cell::Dec1(s.struggling_proficiency_lte),
+            ),
+            (
+                "excelling_progress_gte",
+                Cell::Dec1(s.excelling_progress_gte),
+            ),
+            (
+                "excelling_proficiency_gte",
+                Cell::Dec1(s.excelling_proficiency_gte),
+            ),
             ("total_students", int(total)),
         ];
         for (field, value) in rows {
@@ -134,13 +218,31 @@ impl DatasetSerializer for SummaryMetrics {
     fn columns(&self) -> &'static [&'static str] {
         &["metric", "value", "unit"]
     }
-    fn write_rows(&self, ctx: &ExportContext<'_>, sink: &mut dyn RowSink) -> Result<(), SerializeError> {
+    fn write_rows(
+        &self,
+        ctx: &ExportContext<'_>,
+        sink: &mut dyn RowSink,
+    ) -> Result<(), SerializeError> {
         let v = need(ctx, "summary")?;
-        let metrics = v.get("metrics").ok_or_else(|| shape("summary", "/metrics", "missing"))?;
-        for metric in ["average_class_proficiency", "average_assessment_score", "average_student_progress"] {
-            sink.row(&[Cell::Text(Cow::Borrowed(metric)), dec(metrics.get(metric)), owned("percent")])?;
+        let metrics = v
+            .get("metrics")
+            .ok_or_else(|| shape("summary", "/metrics", "missing"))?;
+        for metric in [
+            "average_class_proficiency",
+            "average_assessment_score",
+            "average_student_progress",
+        ] {
+            sink.row(&[
+                Cell::Text(Cow::Borrowed(metric)),
+                dec(metrics.get(metric)),
+                owned("percent"),
+            ])?;
         }
-        sink.row(&[owned("total_students"), int(v.get("total_students")), owned("count")])?;
+        sink.row(&[
+            owned("total_students"),
+            int(v.get("total_students")),
+            owned("count"),
+        ])?;
         Ok(())
     }
 }
@@ -149,9 +251,20 @@ struct StudentProgress;
 
 impl DatasetSerializer for StudentProgress {
     fn columns(&self) -> &'static [&'static str] {
-        &["resource_id", "content_item", "resource_type", "students_completed", "total_students", "completion_rate_pct"]
+        &[
+            "resource_id",
+            "content_item",
+            "resource_type",
+            "students_completed",
+            "total_students",
+            "completion_rate_pct",
+        ]
     }
-    fn write_rows(&self, ctx: &ExportContext<'_>, sink: &mut dyn RowSink) -> Result<(), SerializeError> {
+    fn write_rows(
+        &self,
+        ctx: &ExportContext<'_>,
+        sink: &mut dyn RowSink,
+    ) -> Result<(), SerializeError> {
         let v = need(ctx, "progress")?;
         for item in list("progress", v, "/items")? {
             sink.row(&[
@@ -171,9 +284,19 @@ struct SupportSummary;
 
 impl DatasetSerializer for SupportSummary {
     fn columns(&self) -> &'static [&'static str] {
-        &["category", "student_count", "active_count", "inactive_count", "percentage"]
+        &[
+            "category",
+            "student_count",
+            "active_count",
+            "inactive_count",
+            "percentage",
+        ]
     }
-    fn write_rows(&self, ctx: &ExportContext<'_>, sink: &mut dyn RowSink) -> Result<(), SerializeError> {
+    fn write_rows(
+        &self,
+        ctx: &ExportContext<'_>,
+        sink: &mut dyn RowSink,
+    ) -> Result<(), SerializeError> {
         let v = need(ctx, "student_support")?;
         for b in list("student_support", v, "/buckets")? {
             sink.row(&[
@@ -202,7 +325,11 @@ impl DatasetSerializer for SupportList {
             "last_interaction_at",
         ]
     }
-    fn write_rows(&self, ctx: &ExportContext<'_>, sink: &mut dyn RowSink) -> Result<(), SerializeError> {
+    fn write_rows(
+        &self,
+        ctx: &ExportContext<'_>,
+        sink: &mut dyn RowSink,
+    ) -> Result<(), SerializeError> {
         let v = need(ctx, "student_support")?;
         for (i, b) in list("student_support", v, "/buckets")?.iter().enumerate() {
             let category = text(b.get("id"));
@@ -269,7 +396,11 @@ impl DatasetSerializer for Objectives {
             "not_enough_data",
         ]
     }
-    fn write_rows(&self, ctx: &ExportContext<'_>, sink: &mut dyn RowSink) -> Result<(), SerializeError> {
+    fn write_rows(
+        &self,
+        ctx: &ExportContext<'_>,
+        sink: &mut dyn RowSink,
+    ) -> Result<(), SerializeError> {
         let v = need(ctx, "challenging_objectives")?;
         objective_rows(list("challenging_objectives", v, "/rows")?, sink)
     }
@@ -279,9 +410,18 @@ struct ScoreDistribution;
 
 impl DatasetSerializer for ScoreDistribution {
     fn columns(&self) -> &'static [&'static str] {
-        &["assessment_id", "assessment_name", "score_range", "student_count"]
+        &[
+            "assessment_id",
+            "assessment_name",
+            "score_range",
+            "student_count",
+        ]
     }
-    fn write_rows(&self, ctx: &ExportContext<'_>, sink: &mut dyn RowSink) -> Result<(), SerializeError> {
+    fn write_rows(
+        &self,
+        ctx: &ExportContext<'_>,
+        sink: &mut dyn RowSink,
+    ) -> Result<(), SerializeError> {
         let v = need(ctx, "assessments")?;
         for (i, row) in list("assessments", v, "/rows")?.iter().enumerate() {
             for bin in list("assessments", v, &format!("/rows/{i}/histogram"))? {
@@ -318,7 +458,11 @@ impl DatasetSerializer for AssessmentSummary {
             "score_std_dev",
         ]
     }
-    fn write_rows(&self, ctx: &ExportContext<'_>, sink: &mut dyn RowSink) -> Result<(), SerializeError> {
+    fn write_rows(
+        &self,
+        ctx: &ExportContext<'_>,
+        sink: &mut dyn RowSink,
+    ) -> Result<(), SerializeError> {
         let v = need(ctx, "assessments")?;
         for row in list("assessments", v, "/rows")? {
             let c = row.get("completion");

@@ -15,8 +15,14 @@ use crate::contract::{Scope, SnapshotBundle};
 use crate::error::{Error, Result};
 
 pub use archive::{ExportManifest, ManifestDataset, VerifyReport, verify_zip, write_zip};
-pub use cell::{Cell, CountingSink, CsvSink, HashingWriter, RowSink, SinkError, needs_formula_guard, render_cell};
-pub use plan::{Blocking, BlockingProjection, DatasetDecision, ExportFailure, ExportPlan, PlannedDataset, plan_export};
+pub use cell::{
+    Cell, CountingSink, CsvSink, HashingWriter, RowSink, SinkError, needs_formula_guard,
+    render_cell,
+};
+pub use plan::{
+    Blocking, BlockingProjection, DatasetDecision, ExportFailure, ExportPlan, PlannedDataset,
+    plan_export,
+};
 
 /// What happens when a dataset's required projections are not all ready.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,7 +99,11 @@ pub trait DatasetSerializer: Send + Sync {
     /// The header row.
     fn columns(&self) -> &'static [&'static str];
     /// Emit rows in final order, reading projections through `ctx` only.
-    fn write_rows(&self, ctx: &ExportContext<'_>, sink: &mut dyn RowSink) -> Result<(), SerializeError>;
+    fn write_rows(
+        &self,
+        ctx: &ExportContext<'_>,
+        sink: &mut dyn RowSink,
+    ) -> Result<(), SerializeError>;
 }
 
 /// One dataset of a profile.
@@ -146,7 +156,10 @@ pub struct Registry {
 impl Registry {
     /// A checked registry over `profiles`, for projections named `projections`.
     pub fn new(profiles: Vec<ExportProfile>, projections: Vec<&'static str>) -> Result<Self> {
-        let reg = Registry { profiles, projections };
+        let reg = Registry {
+            profiles,
+            projections,
+        };
         reg.validate()?;
         Ok(reg)
     }
@@ -162,8 +175,16 @@ impl Registry {
         };
         Registry {
             profiles: vec![
-                make("instructor", "default: partial projections are exported, failed ones block", FailurePolicy::AcceptPartial),
-                make("instructor_strict", "the reference's behaviour: anything not ready blocks", FailurePolicy::FailClosed),
+                make(
+                    "instructor",
+                    "default: partial projections are exported, failed ones block",
+                    FailurePolicy::AcceptPartial,
+                ),
+                make(
+                    "instructor_strict",
+                    "the reference's behaviour: anything not ready blocks",
+                    FailurePolicy::FailClosed,
+                ),
                 make(
                     "instructor_best_effort",
                     "datasets whose projections failed are left out and listed in the manifest",
@@ -187,7 +208,12 @@ impl Registry {
             .map(|p| p.datasets.as_slice())
             .ok_or_else(|| Error::UnknownProfile {
                 name: profile.to_owned(),
-                known: self.profiles.iter().map(|p| p.name).collect::<Vec<_>>().join(", "),
+                known: self
+                    .profiles
+                    .iter()
+                    .map(|p| p.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
             })
     }
 
@@ -206,21 +232,37 @@ impl Registry {
         let mut names = std::collections::BTreeSet::new();
         for p in &self.profiles {
             if !names.insert(p.name) {
-                return Err(Error::Registry(format!("profile {} registered twice", p.name)));
+                return Err(Error::Registry(format!(
+                    "profile {} registered twice",
+                    p.name
+                )));
             }
             let mut ids = std::collections::BTreeSet::new();
             let mut files = std::collections::BTreeSet::new();
             for d in &p.datasets {
                 if !ids.insert(d.dataset_id) || !files.insert(d.filename) {
-                    return Err(Error::Registry(format!("profile {}: dataset {} or its file repeats", p.name, d.dataset_id)));
+                    return Err(Error::Registry(format!(
+                        "profile {}: dataset {} or its file repeats",
+                        p.name, d.dataset_id
+                    )));
                 }
                 let stem = d.filename.strip_suffix(".csv").unwrap_or("");
-                if stem.is_empty() || !stem.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
-                    return Err(Error::Registry(format!("dataset {}: bad filename {}", d.dataset_id, d.filename)));
+                if stem.is_empty()
+                    || !stem
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                {
+                    return Err(Error::Registry(format!(
+                        "dataset {}: bad filename {}",
+                        d.dataset_id, d.filename
+                    )));
                 }
                 for key in d.required_projections.iter().chain(d.optional_projections) {
                     if !self.projections.contains(key) {
-                        return Err(Error::Registry(format!("dataset {}: unknown projection {key}", d.dataset_id)));
+                        return Err(Error::Registry(format!(
+                            "dataset {}: unknown projection {key}",
+                            d.dataset_id
+                        )));
                     }
                 }
             }

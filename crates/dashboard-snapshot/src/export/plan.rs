@@ -122,10 +122,12 @@ impl std::fmt::Display for ExportFailure {
 
 fn state(bundle: &SnapshotBundle, key: &str) -> ProjectionState {
     match bundle.projection_statuses.get(key) {
-        Some(s) if s.status.is_usable() && !bundle.projections.contains_key(key) => ProjectionState {
-            status: Readiness::Unavailable,
-            reason_code: s.reason_code.map(|r| r.as_str().to_owned()),
-        },
+        Some(s) if s.status.is_usable() && !bundle.projections.contains_key(key) => {
+            ProjectionState {
+                status: Readiness::Unavailable,
+                reason_code: s.reason_code.map(|r| r.as_str().to_owned()),
+            }
+        }
         Some(s) => ProjectionState {
             status: s.status,
             reason_code: s.reason_code.map(|r| r.as_str().to_owned()),
@@ -153,15 +155,20 @@ impl Readiness {
 }
 
 /// The policy table of Part B6: `Ok(decision)` or `Err(fatal reason)`.
-fn decide(policy: FailurePolicy, worst: Readiness) -> std::result::Result<DatasetDecision, ExportReason> {
+fn decide(
+    policy: FailurePolicy,
+    worst: Readiness,
+) -> std::result::Result<DatasetDecision, ExportReason> {
     use FailurePolicy as P;
     use Readiness as R;
     match (worst, policy) {
-        (R::Ready, _) | (R::Partial, P::AcceptPartial | P::AllowPartialWithManifest) => Ok(DatasetDecision::Include),
-        (R::Partial, P::FailClosed) => Err(ExportReason::RequiredProjectionPartial),
-        (R::Failed | R::Unavailable, P::AllowPartialWithManifest) => {
-            Ok(DatasetDecision::Exclude(ExportReason::DatasetPolicyExcluded))
+        (R::Ready, _) | (R::Partial, P::AcceptPartial | P::AllowPartialWithManifest) => {
+            Ok(DatasetDecision::Include)
         }
+        (R::Partial, P::FailClosed) => Err(ExportReason::RequiredProjectionPartial),
+        (R::Failed | R::Unavailable, P::AllowPartialWithManifest) => Ok(DatasetDecision::Exclude(
+            ExportReason::DatasetPolicyExcluded,
+        )),
         (R::Failed, _) => Err(ExportReason::RequiredProjectionFailed),
         (R::Unavailable, _) => Err(ExportReason::RequiredProjectionUnavailable),
     }
@@ -169,23 +176,42 @@ fn decide(policy: FailurePolicy, worst: Readiness) -> std::result::Result<Datase
 
 /// Evaluate every dataset of `profile` without checking the bundle's fingerprint:
 /// the plan and the list of blocking datasets.
-pub(crate) fn evaluate(reg: &Registry, bundle: &SnapshotBundle, profile: &str) -> Result<(ExportPlan, Vec<Blocking>)> {
+pub(crate) fn evaluate(
+    reg: &Registry,
+    bundle: &SnapshotBundle,
+    profile: &str,
+) -> Result<(ExportPlan, Vec<Blocking>)> {
     let ctx = ExportContext::new(bundle);
     let mut datasets = Vec::new();
     let mut blocking = Vec::new();
     for spec in reg.datasets_for(profile)? {
-        let required: BTreeMap<String, ProjectionState> =
-            spec.required_projections.iter().map(|k| ((*k).to_owned(), state(bundle, k))).collect();
-        let optional: BTreeMap<String, ProjectionState> =
-            spec.optional_projections.iter().map(|k| ((*k).to_owned(), state(bundle, k))).collect();
-        let worst = required.values().map(|s| s.status).max_by_key(|s| s.severity()).unwrap_or(Readiness::Ready);
+        let required: BTreeMap<String, ProjectionState> = spec
+            .required_projections
+            .iter()
+            .map(|k| ((*k).to_owned(), state(bundle, k)))
+            .collect();
+        let optional: BTreeMap<String, ProjectionState> = spec
+            .optional_projections
+            .iter()
+            .map(|k| ((*k).to_owned(), state(bundle, k)))
+            .collect();
+        let worst = required
+            .values()
+            .map(|s| s.status)
+            .max_by_key(|s| s.severity())
+            .unwrap_or(Readiness::Ready);
         let mut decision = decide(spec.failure_policy, worst);
         let mut message = None;
         if decision == Ok(DatasetDecision::Include) {
-            if let Err(e) = spec.serializer.write_rows(&ctx, &mut CountingSink::default()) {
+            if let Err(e) = spec
+                .serializer
+                .write_rows(&ctx, &mut CountingSink::default())
+            {
                 message = Some(e.to_string());
                 decision = match spec.failure_policy {
-                    FailurePolicy::AllowPartialWithManifest => Ok(DatasetDecision::Exclude(ExportReason::SerializerError)),
+                    FailurePolicy::AllowPartialWithManifest => {
+                        Ok(DatasetDecision::Exclude(ExportReason::SerializerError))
+                    }
                     _ => Err(ExportReason::SerializerError),
                 };
             }
@@ -205,7 +231,11 @@ pub(crate) fn evaluate(reg: &Registry, bundle: &SnapshotBundle, profile: &str) -
                 blocking.push(Blocking {
                     dataset_id: spec.dataset_id.to_owned(),
                     reason_code,
-                    projections: if reason_code == ExportReason::SerializerError { Vec::new() } else { projections },
+                    projections: if reason_code == ExportReason::SerializerError {
+                        Vec::new()
+                    } else {
+                        projections
+                    },
                     message,
                 });
                 DatasetDecision::Exclude(reason_code)

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{Node, num, opt_num, round1};
 use crate::projection::{DeriveError, Derived, Projection, ProjectionInput};
@@ -35,7 +35,10 @@ impl Projection for Assessments {
     }
     fn derive(&self, input: &ProjectionInput<'_>) -> Result<Derived, DeriveError> {
         let threshold = input.scope.filters.assessment_completion_threshold_pct;
-        let grades = input.required.get("grades").ok_or_else(|| DeriveError::Failed("grades missing".into()))?;
+        let grades = input
+            .required
+            .get("grades")
+            .ok_or_else(|| DeriveError::Failed("grades missing".into()))?;
         let resources = input
             .required
             .get("scope_resources")
@@ -59,13 +62,19 @@ impl Projection for Assessments {
                 .opt_str("title")?
                 .or(page.and_then(|p| p.title))
                 .map_or_else(|| format!("Assessment {id}"), str::to_owned);
-            let context_label = g.opt_str("container_title")?.or(page.and_then(|p| p.context_label));
+            let context_label = g
+                .opt_str("container_title")?
+                .or(page.and_then(|p| p.context_label));
             let available = g.opt_time("available_at")?;
             let due = g.opt_time("due_at")?;
             let effective = due.as_ref().or(available.as_ref()).map(|(t, _)| *t);
             let completed = g.req_u64("completed_count")?;
             let total = g.req_u64("total_students")?;
-            let pct = if total > 0 { round1(completed as f64 / total as f64 * 100.0) } else { 0.0 };
+            let pct = if total > 0 {
+                round1(completed as f64 / total as f64 * 100.0)
+            } else {
+                0.0
+            };
             let mut histogram = Vec::new();
             let hist = g.get("histogram")?;
             for bin in HISTOGRAM_BINS {
@@ -73,39 +82,19 @@ impl Projection for Assessments {
                     Some(h) => h.opt_u64(bin)?.unwrap_or(0),
                     None => 0,
                 };
-                histogram.push(json!({"range": bin, "count": count}));
+                histogram.push(obj! { "range" => bin, "count" => count });
             }
-            let metric = |key: &str| -> Result<Value, DeriveError> { Ok(opt_num(g.opt_f64(key)?.map(round1))) };
-            let row = json!({
-                "assessment_id": id,
-                "title": title,
-                "context_label": context_label,
-                "available_at": available.as_ref().map(|(_, s)| s.clone()),
-                "due_at": due.as_ref().map(|(_, s)| s.clone()),
-                "completion": {
-                    "completed": completed,
-                    "total": total,
-                    "not_completed": total.saturating_sub(completed),
-                    "pct": num(pct),
-                    "status": if pct >= threshold { "good" } else { "bad" },
-                },
-                "metrics": {
-                    "min": metric("minimum")?,
-                    "median": metric("median")?,
-                    "mean": metric("mean")?,
-                    "max": metric("maximum")?,
-                    "std_dev": metric("standard_deviation")?,
-                },
-                "histogram": histogram,
-            });
+            let metric = |key: &str| -> Result<Value, DeriveError> {
+                Ok(opt_num(g.opt_f64(key)?.map(round1)))
+            };
+            let row = obj! { "assessment_id" => id, "title" => title, "context_label" => context_label, "available_at" => available.as_ref().map(|(_, s)| s.clone()), "due_at" => due.as_ref().map(|(_, s)| s.clone()), "completion" => obj! { "completed" => completed, "total" => total, "not_completed" => total.saturating_sub(completed), "pct" => num(pct), "status" => if pct >= threshold { "good" } else { "bad" } }, "metrics" => obj! { "min" => metric("minimum")?, "median" => metric("median")?, "mean" => metric("mean")?, "max" => metric("maximum")?, "std_dev" => metric("standard_deviation")? }, "histogram" => histogram };
             let position = page.map_or(usize::MAX, |p| p.position);
             rows.push((effective.is_none(), effective, position, id, row));
         }
         rows.sort_by(|a, b| (a.0, a.1, a.2, a.3).cmp(&(b.0, b.1, b.2, b.3)));
         let rows: Vec<Value> = rows.into_iter().map(|r| r.4).collect();
-        Ok(Derived::Complete(json!({
-            "completion_threshold_pct": num(threshold),
-            "rows": rows,
-        })))
+        Ok(Derived::Complete(
+            obj! { "completion_threshold_pct" => num(threshold), "rows" => rows },
+        ))
     }
 }

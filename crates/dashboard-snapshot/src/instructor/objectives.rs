@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::Node;
 use crate::projection::{DeriveError, Derived, Projection, ProjectionInput};
@@ -48,7 +48,13 @@ struct Walk<'a, 'b> {
 
 impl Walk<'_, '_> {
     /// The row of `id` if it or a descendant qualifies.
-    fn visit(&mut self, id: u64, numbering: String, depth: usize, root_title: &str) -> Option<Value> {
+    fn visit(
+        &mut self,
+        id: u64,
+        numbering: String,
+        depth: usize,
+        root_title: &str,
+    ) -> Option<Value> {
         if !self.visited.insert(id) {
             return None;
         }
@@ -57,7 +63,12 @@ impl Walk<'_, '_> {
         let mut rows = Vec::new();
         let kids = self.children.get(&id).cloned().unwrap_or_default();
         for (i, kid) in kids.iter().enumerate() {
-            if let Some(row) = self.visit(*kid, format!("{numbering}.{}", i + 1), depth + 1, root_title) {
+            if let Some(row) = self.visit(
+                *kid,
+                format!("{numbering}.{}", i + 1),
+                depth + 1,
+                root_title,
+            ) {
                 rows.push(row);
             }
         }
@@ -70,19 +81,9 @@ impl Walk<'_, '_> {
             return None;
         }
         let [low, medium, high, ned] = o.counts;
-        Some(json!({
-            "objective_id": o.id,
-            "title": o.title,
-            "numbering": numbering,
-            "row_type": if depth == 0 { "objective" } else { "sub_objective" },
-            "objective": root_title,
-            "sub_objective": if depth == 0 { None } else { Some(o.title) },
-            "dominant_level": dominant,
-            "qualifies": qualifies,
-            "distribution": {"low": low, "medium": medium, "high": high, "not_enough_data": ned},
-            "numeric_proficiency": o.numeric.map(super::num),
-            "children": rows,
-        }))
+        Some(
+            obj! { "objective_id" => o.id, "title" => o.title, "numbering" => numbering, "row_type" => if depth == 0 { "objective" } else { "sub_objective" }, "objective" => root_title, "sub_objective" => if depth == 0 { None } else { Some(o.title) }, "dominant_level" => dominant, "qualifies" => qualifies, "distribution" => obj! { "low" => low, "medium" => medium, "high" => high, "not_enough_data" => ned }, "numeric_proficiency" => o.numeric.map(super::num), "children" => rows },
+        )
     }
 }
 
@@ -106,7 +107,9 @@ impl Projection for ChallengingObjectives {
         let mut roots = Vec::new();
         for o in objectives.values() {
             match o.parent {
-                Some(p) if p != o.id && objectives.contains_key(&p) => children.entry(p).or_default().push(o.id),
+                Some(p) if p != o.id && objectives.contains_key(&p) => {
+                    children.entry(p).or_default().push(o.id)
+                }
                 _ => roots.push(o.id),
             }
         }
@@ -136,12 +139,9 @@ impl Projection for ChallengingObjectives {
         } else {
             "populated"
         };
-        Ok(Derived::Complete(json!({
-            "state": state,
-            "has_objectives": !objectives.is_empty(),
-            "low_count": walk.low_count,
-            "rows": rows,
-        })))
+        Ok(Derived::Complete(
+            obj! { "state" => state, "has_objectives" => !objectives.is_empty(), "low_count" => walk.low_count, "rows" => rows },
+        ))
     }
 }
 
@@ -152,7 +152,10 @@ pub(super) fn parse<'a>(root: Node<'a>) -> Result<BTreeMap<u64, Objective<'a>>, 
         let parent = item.opt_u64("parent_id")?;
         let index = match item.get("numbering_index")? {
             None => i64::MAX,
-            Some(n) => n.value.as_i64().ok_or_else(|| n.err("expected an integer"))?,
+            Some(n) => n
+                .value
+                .as_i64()
+                .ok_or_else(|| n.err("expected an integer"))?,
         };
         let mut counts = [0u64; 4];
         if let Some(dist) = item.get("proficiency_distribution")? {

@@ -1,6 +1,6 @@
 //! `progress`: per scope item, how many students reached the completion threshold.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{Node, num, round1};
 use crate::projection::{DeriveError, Derived, Projection, ProjectionInput};
@@ -52,31 +52,27 @@ impl Projection for Progress {
                 }
             }
             bins.sort_by(|a, b| a.0.total_cmp(&b.0));
-            let completed: u64 = bins.iter().filter(|(b, _)| *b >= threshold).map(|(_, c)| c).sum();
+            let completed: u64 = bins
+                .iter()
+                .filter(|(b, _)| *b >= threshold)
+                .map(|(_, c)| c)
+                .sum();
             let rate = if class_size > 0 {
                 round1(completed as f64 / class_size as f64 * 100.0)
             } else {
                 0.0
             };
-            let bins: Vec<Value> = bins.iter().map(|(b, c)| json!({"bin": num(*b), "count": c})).collect();
-            items.push(json!({
-                "resource_id": resource_id,
-                "title": title,
-                "resource_type": resource_type,
-                "students_completed": completed,
-                "total_students": class_size,
-                "completion_rate_pct": num(rate),
-                "bins": bins,
-            }));
+            let bins: Vec<Value> = bins
+                .iter()
+                .map(|(b, c)| obj! { "bin" => num(*b), "count" => *c })
+                .collect();
+            items.push(obj! { "resource_id" => resource_id, "title" => title, "resource_type" => resource_type, "students_completed" => completed, "total_students" => class_size, "completion_rate_pct" => num(rate), "bins" => bins });
         }
         let schedule_marker = match input.optional.get("schedule_position") {
             None => Value::Null,
             Some(p) => {
                 let n = Node::root("schedule_position", p);
-                json!({
-                    "resource_id": n.opt_u64("current_resource_id")?,
-                    "label": n.opt_str("label")?,
-                })
+                obj! { "resource_id" => n.opt_u64("current_resource_id")?, "label" => n.opt_str("label")? }
             }
         };
         let empty_state = if items.is_empty() {
@@ -86,12 +82,8 @@ impl Projection for Progress {
         } else {
             Value::Null
         };
-        Ok(Derived::Complete(json!({
-            "class_size": class_size,
-            "completion_threshold_pct": num(threshold),
-            "items": items,
-            "schedule_marker": schedule_marker,
-            "empty_state": empty_state,
-        })))
+        Ok(Derived::Complete(
+            obj! { "class_size" => class_size, "completion_threshold_pct" => num(threshold), "items" => items, "schedule_marker" => schedule_marker, "empty_state" => empty_state },
+        ))
     }
 }

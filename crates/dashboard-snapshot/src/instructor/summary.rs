@@ -2,7 +2,7 @@
 //! student progress), the class size and the recommendation. Every oracle is
 //! optional; missing ones make the projection partial.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{Node, mean, opt_num, round1};
 use crate::contract::{OracleState, ProficiencyWeights};
@@ -14,7 +14,11 @@ pub struct Summary;
 
 /// Class proficiency: mean numeric proficiency x 100 when any exists, else the
 /// learner-weighted mean of level counts with the one weight table.
-pub fn class_proficiency(numeric: &[f64], counts: &[[u64; 4]], w: &ProficiencyWeights) -> Option<f64> {
+pub fn class_proficiency(
+    numeric: &[f64],
+    counts: &[[u64; 4]],
+    w: &ProficiencyWeights,
+) -> Option<f64> {
     if let Some(m) = mean(numeric.iter().copied()) {
         return Some(m * 100.0);
     }
@@ -32,7 +36,7 @@ fn card(id: &str, state: Option<OracleState>, has_data: bool, value: Option<f64>
         Some(OracleState::Ready) => "no_data",
         _ => "unavailable",
     };
-    json!({"id": id, "status": status, "visible": status != "no_data", "value": opt_num(value)})
+    obj! { "id" => id, "status" => status, "visible" => status != "no_data", "value" => opt_num(value) }
 }
 
 impl Projection for Summary {
@@ -93,30 +97,20 @@ impl Projection for Summary {
             None => Value::Null,
             Some(p) => {
                 let n = Node::root("recommendation", p);
-                json!({
-                    "status": n.opt_str("status")?.unwrap_or("unavailable"),
-                    "recommendation_id": n.opt_str("recommendation_id")?,
-                    "body": n.opt_str("body")?,
-                })
+                obj! { "status" => n.opt_str("status")?.unwrap_or("unavailable"), "recommendation_id" => n.opt_str("recommendation_id")?, "body" => n.opt_str("body")? }
             }
         };
         let avg_progress = mean(progress.iter().copied()).map(round1);
         let avg_proficiency =
-            class_proficiency(&numeric, &counts, &input.scope.filters.proficiency_weights).map(round1);
+            class_proficiency(&numeric, &counts, &input.scope.filters.proficiency_weights)
+                .map(round1);
         let avg_score = mean(scores.iter().copied()).map(round1);
-        Ok(Derived::Complete(json!({
-            "total_students": total_students,
-            "metrics": {
-                "average_student_progress": opt_num(avg_progress),
-                "average_class_proficiency": opt_num(avg_proficiency),
-                "average_assessment_score": opt_num(avg_score),
-            },
-            "cards": [
+        Ok(Derived::Complete(
+            obj! { "total_students" => total_students, "metrics" => obj! { "average_student_progress" => opt_num(avg_progress), "average_class_proficiency" => opt_num(avg_proficiency), "average_assessment_score" => opt_num(avg_score) }, "cards" => [
                 card("average_class_proficiency", state("objectives_proficiency"), objective_count > 0, avg_proficiency),
                 card("average_assessment_score", state("grades"), assessment_count > 0, avg_score),
                 card("average_student_progress", state("progress_proficiency"), rows_len.unwrap_or(0) > 0, avg_progress),
-            ],
-            "recommendation": recommendation,
-        })))
+            ], "recommendation" => recommendation },
+        ))
     }
 }

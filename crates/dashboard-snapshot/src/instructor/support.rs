@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{Node, num, opt_num, round1};
 use crate::contract::SupportParams;
@@ -13,7 +13,12 @@ use crate::projection::{DeriveError, Derived, Projection, ProjectionInput};
 pub struct StudentSupport;
 
 /// Bucket ids in their fixed order.
-pub const BUCKETS: [&str; 4] = ["struggling", "on_track", "excelling", "not_enough_information"];
+pub const BUCKETS: [&str; 4] = [
+    "struggling",
+    "on_track",
+    "excelling",
+    "not_enough_information",
+];
 
 /// The bucket of a student (Part B5 rules; excelling is tested first).
 pub fn categorize(progress: Option<f64>, proficiency: Option<f64>, p: &SupportParams) -> usize {
@@ -42,7 +47,11 @@ struct Student {
 }
 
 fn display_name(given: Option<&str>, family: Option<&str>, email: Option<&str>, id: u64) -> String {
-    let parts: Vec<&str> = [given, family].into_iter().flatten().filter(|s| !s.trim().is_empty()).collect();
+    let parts: Vec<&str> = [given, family]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.trim().is_empty())
+        .collect();
     if !parts.is_empty() {
         return parts.join(" ");
     }
@@ -64,7 +73,10 @@ impl Projection for StudentSupport {
     }
     fn derive(&self, input: &ProjectionInput<'_>) -> Result<Derived, DeriveError> {
         let params = &input.scope.filters.support;
-        let as_of = input.scope.as_of_time().map_err(|e| DeriveError::Failed(e.to_string()))?;
+        let as_of = input
+            .scope
+            .as_of_time()
+            .map_err(|e| DeriveError::Failed(e.to_string()))?;
         let rows = input
             .required
             .get("progress_proficiency")
@@ -76,7 +88,13 @@ impl Projection for StudentSupport {
         let mut scores: BTreeMap<u64, (Option<f64>, Option<f64>)> = BTreeMap::new();
         for row in Node::root("progress_proficiency", rows).items()? {
             let id = row.req_u64("student_id")?;
-            scores.insert(id, (row.opt_pct("progress_pct")?, row.opt_pct("proficiency_pct")?));
+            scores.insert(
+                id,
+                (
+                    row.opt_pct("progress_pct")?,
+                    row.opt_pct("proficiency_pct")?,
+                ),
+            );
         }
         let mut buckets: [Vec<Student>; 4] = Default::default();
         let mut on_roster = 0usize;
@@ -92,7 +110,9 @@ impl Projection for StudentSupport {
             let last = info.opt_time("last_interaction_at")?;
             let inactive = match &last {
                 None => true,
-                Some((t, _)) => (as_of - *t).whole_seconds() >= i64::from(params.inactivity_days) * 86_400,
+                Some((t, _)) => {
+                    (as_of - *t).whole_seconds() >= i64::from(params.inactivity_days) * 86_400
+                }
             };
             let (progress, proficiency) = match scores.get(&id) {
                 Some(s) => {
@@ -133,40 +153,21 @@ impl Projection for StudentSupport {
             if default_bucket.is_null() && !list.is_empty() {
                 default_bucket = Value::from(*id);
             }
-            let pct = if total > 0 { round1(list.len() as f64 / total as f64 * 100.0) } else { 0.0 };
+            let pct = if total > 0 {
+                round1(list.len() as f64 / total as f64 * 100.0)
+            } else {
+                0.0
+            };
             let students: Vec<Value> = list
                 .iter()
                 .map(|s| {
-                    json!({
-                        "student_id": s.id,
-                        "name": s.name,
-                        "progress_pct": opt_num(s.progress),
-                        "proficiency_pct": opt_num(s.proficiency),
-                        "inactive": s.inactive,
-                        "last_interaction_at": s.last,
-                    })
+                    obj! { "student_id" => s.id, "name" => s.name.as_str(), "progress_pct" => opt_num(s.progress), "proficiency_pct" => opt_num(s.proficiency), "inactive" => s.inactive, "last_interaction_at" => s.last.as_deref() }
                 })
                 .collect();
-            out_buckets.push(json!({
-                "id": id,
-                "count": list.len(),
-                "pct": num(pct),
-                "active_count": active,
-                "inactive_count": inactive,
-                "students": students,
-            }));
+            out_buckets.push(obj! { "id" => *id, "count" => list.len(), "pct" => num(pct), "active_count" => active, "inactive_count" => inactive, "students" => students });
         }
-        Ok(Derived::Complete(json!({
-            "parameters": serde_json::to_value(params).map_err(|e| DeriveError::Failed(e.to_string()))?,
-            "as_of": input.scope.as_of,
-            "totals": {
-                "total": total,
-                "active": active_total,
-                "inactive": inactive_total,
-                "unmatched_rows": scores.len().saturating_sub(matched),
-            },
-            "buckets": out_buckets,
-            "default_bucket_id": default_bucket,
-        })))
+        Ok(Derived::Complete(
+            obj! { "parameters" => serde_json::to_value(params).map_err(|e| DeriveError::Failed(e.to_string()))?, "as_of" => input.scope.as_of.as_str(), "totals" => obj! { "total" => total, "active" => active_total, "inactive" => inactive_total, "unmatched_rows" => scores.len().saturating_sub(matched) }, "buckets" => out_buckets, "default_bucket_id" => default_bucket },
+        ))
     }
 }

@@ -23,9 +23,15 @@ fn text(s: &str) -> Cell<'_> {
 fn hyperlink_text_is_neutralised_and_negative_number_is_not() -> TestResult {
     let out = csv(
         &["name", "score"],
-        &[vec![text("=HYPERLINK(\"http://example.invalid\",\"x\")"), Cell::Dec1(-3.5)]],
+        &[vec![
+            text("=HYPERLINK(\"http://example.invalid\",\"x\")"),
+            Cell::Dec1(-3.5),
+        ]],
     )?;
-    assert_eq!(out, "name,score\r\n\"'=HYPERLINK(\"\"http://example.invalid\"\",\"\"x\"\")\",-3.5\r\n");
+    assert_eq!(
+        out,
+        "name,score\r\n\"'=HYPERLINK(\"\"http://example.invalid\"\",\"\"x\"\")\",-3.5\r\n"
+    );
     Ok(())
 }
 
@@ -42,7 +48,10 @@ fn every_formula_lead_is_guarded_in_text() -> TestResult {
             vec![Cell::Int(-7)],
         ],
     )?;
-    assert_eq!(out, "v\r\n'+1\r\n'-3.5\r\n'@SUM(A1)\r\n'\tx\r\n\"'\rx\"\r\n-7\r\n");
+    assert_eq!(
+        out,
+        "v\r\n'+1\r\n'-3.5\r\n'@SUM(A1)\r\n'\tx\r\n\"'\rx\"\r\n-7\r\n"
+    );
     Ok(())
 }
 

@@ -15,25 +15,43 @@ fn oracle_statuses_match_the_readme() -> TestResult {
     let bundle = example_bundle()?;
     let s = &bundle.snapshot.oracle_statuses;
     let expect = [
-        ("grades", OracleState::Failed, Some(OracleReason::OracleTimeout)),
+        (
+            "grades",
+            OracleState::Failed,
+            Some(OracleReason::OracleTimeout),
+        ),
         ("objectives_proficiency", OracleState::Ready, None),
         ("progress_bins", OracleState::Ready, None),
         ("progress_proficiency", OracleState::Ready, None),
         ("recommendation", OracleState::Ready, None),
-        ("schedule_position", OracleState::Unavailable, Some(OracleReason::MissingOraclePayload)),
+        (
+            "schedule_position",
+            OracleState::Unavailable,
+            Some(OracleReason::MissingOraclePayload),
+        ),
         ("scope_resources", OracleState::Ready, None),
         ("student_info", OracleState::Ready, None),
     ];
     assert_eq!(s.len(), expect.len());
     for (key, state, reason) in expect {
         let status = s.get(key).ok_or(key)?;
-        assert_eq!((status.status, status.reason_code), (state, reason), "{key}");
+        assert_eq!(
+            (status.status, status.reason_code),
+            (state, reason),
+            "{key}"
+        );
     }
     assert!(s["objectives_proficiency"].stale, "stale flag kept");
     assert_eq!(s["progress_proficiency"].oracle_version, 2);
     assert_eq!(s["schedule_position"].oracle_version, 0);
-    assert!(!bundle.snapshot.oracles.contains_key("grades"), "no payload for an errored oracle");
-    assert_eq!(bundle.snapshot.metadata.generated_at, "2026-03-16T14:00:00Z");
+    assert!(
+        !bundle.snapshot.oracles.contains_key("grades"),
+        "no payload for an errored oracle"
+    );
+    assert_eq!(
+        bundle.snapshot.metadata.generated_at,
+        "2026-03-16T14:00:00Z"
+    );
     Ok(())
 }
 
@@ -42,10 +60,25 @@ fn projection_statuses_match_the_readme() -> TestResult {
     let bundle = example_bundle()?;
     let p = &bundle.projection_statuses;
     let expect: [(&str, Readiness, Option<ProjectionReason>, &[&str]); 5] = [
-        ("summary", Readiness::Partial, Some(ProjectionReason::DependencyUnavailable), &["grades"]),
-        ("progress", Readiness::Partial, Some(ProjectionReason::DependencyUnavailable), &["schedule_position"]),
+        (
+            "summary",
+            Readiness::Partial,
+            Some(ProjectionReason::DependencyUnavailable),
+            &["grades"],
+        ),
+        (
+            "progress",
+            Readiness::Partial,
+            Some(ProjectionReason::DependencyUnavailable),
+            &["schedule_position"],
+        ),
         ("student_support", Readiness::Ready, None, &[]),
-        ("assessments", Readiness::Failed, Some(ProjectionReason::DependencyFailed), &["grades"]),
+        (
+            "assessments",
+            Readiness::Failed,
+            Some(ProjectionReason::DependencyFailed),
+            &["grades"],
+        ),
         ("challenging_objectives", Readiness::Ready, None, &[]),
     ];
     assert_eq!(p.len(), expect.len());
@@ -54,7 +87,10 @@ fn projection_statuses_match_the_readme() -> TestResult {
         assert_eq!((s.status, s.reason_code), (status, reason), "{key}");
         assert_eq!(s.missing, missing, "{key}");
     }
-    assert!(!bundle.projections.contains_key("assessments"), "failed projections have no value");
+    assert!(
+        !bundle.projections.contains_key("assessments"),
+        "failed projections have no value"
+    );
     Ok(())
 }
 
@@ -63,8 +99,14 @@ fn summary_numbers() -> TestResult {
     let bundle = example_bundle()?;
     let s = bundle.projections.get("summary").ok_or("summary")?;
     assert_eq!(at(s, "/total_students")?, &json!(40));
-    assert_eq!(at(s, "/metrics/average_student_progress")?.as_f64(), Some(60.9));
-    assert_eq!(at(s, "/metrics/average_class_proficiency")?.as_f64(), Some(52.8));
+    assert_eq!(
+        at(s, "/metrics/average_student_progress")?.as_f64(),
+        Some(60.9)
+    );
+    assert_eq!(
+        at(s, "/metrics/average_class_proficiency")?.as_f64(),
+        Some(52.8)
+    );
     assert_eq!(at(s, "/metrics/average_assessment_score")?, &Value::Null);
     let cards = at(s, "/cards")?.as_array().ok_or("cards")?;
     let card = cards
@@ -82,9 +124,17 @@ fn progress_numbers() -> TestResult {
     let items = at(p, "/items")?.as_array().ok_or("items")?;
     let got: Vec<(u64, f64)> = items
         .iter()
-        .map(|i| (i["students_completed"].as_u64().unwrap_or(999), i["completion_rate_pct"].as_f64().unwrap_or(-1.0)))
+        .map(|i| {
+            (
+                i["students_completed"].as_u64().unwrap_or(999),
+                i["completion_rate_pct"].as_f64().unwrap_or(-1.0),
+            )
+        })
         .collect();
-    assert_eq!(got, vec![(31, 77.5), (24, 60.0), (15, 37.5), (6, 15.0), (0, 0.0)]);
+    assert_eq!(
+        got,
+        vec![(31, 77.5), (24, 60.0), (15, 37.5), (6, 15.0), (0, 0.0)]
+    );
     assert_eq!(at(p, "/schedule_marker")?, &Value::Null);
     Ok(())
 }
@@ -92,7 +142,10 @@ fn progress_numbers() -> TestResult {
 #[test]
 fn student_support_numbers() -> TestResult {
     let bundle = example_bundle()?;
-    let s = bundle.projections.get("student_support").ok_or("student_support")?;
+    let s = bundle
+        .projections
+        .get("student_support")
+        .ok_or("student_support")?;
     let buckets = at(s, "/buckets")?.as_array().ok_or("buckets")?;
     let got: Vec<(String, u64, u64, u64, f64)> = buckets
         .iter()
@@ -112,8 +165,10 @@ fn student_support_numbers() -> TestResult {
         ("excelling", 8, 6, 2, 20.0),
         ("not_enough_information", 4, 4, 0, 10.0),
     ];
-    let want: Vec<(String, u64, u64, u64, f64)> =
-        want.iter().map(|(a, b, c, d, e)| ((*a).to_owned(), *b, *c, *d, *e)).collect();
+    let want: Vec<(String, u64, u64, u64, f64)> = want
+        .iter()
+        .map(|(a, b, c, d, e)| ((*a).to_owned(), *b, *c, *d, *e))
+        .collect();
     assert_eq!(got, want);
     assert_eq!(at(s, "/totals/total")?, &json!(40));
     assert_eq!(at(s, "/totals/active")?, &json!(34));
@@ -122,9 +177,16 @@ fn student_support_numbers() -> TestResult {
 
     let bucket_of = |id: u64| -> Option<(String, bool)> {
         buckets.iter().find_map(|b| {
-            b["students"].as_array()?.iter().find(|st| st["student_id"] == id).map(|st| {
-                (b["id"].as_str().unwrap_or("").to_owned(), st["inactive"].as_bool().unwrap_or(false))
-            })
+            b["students"]
+                .as_array()?
+                .iter()
+                .find(|st| st["student_id"] == id)
+                .map(|st| {
+                    (
+                        b["id"].as_str().unwrap_or("").to_owned(),
+                        st["inactive"].as_bool().unwrap_or(false),
+                    )
+                })
         })
     };
     let boundary = [
@@ -138,7 +200,11 @@ fn student_support_numbers() -> TestResult {
         (5034, "not_enough_information"),
     ];
     for (id, bucket) in boundary {
-        assert_eq!(bucket_of(id).map(|b| b.0).as_deref(), Some(bucket), "student {id}");
+        assert_eq!(
+            bucket_of(id).map(|b| b.0).as_deref(),
+            Some(bucket),
+            "student {id}"
+        );
     }
     let mut inactive: Vec<u64> = buckets
         .iter()
@@ -155,7 +221,11 @@ fn student_support_numbers() -> TestResult {
         .take(3)
         .filter_map(|st| st["student_id"].as_u64())
         .collect();
-    assert_eq!(first, vec![5003, 5016, 5011], "inactive first, then by lower-cased name");
+    assert_eq!(
+        first,
+        vec![5003, 5016, 5011],
+        "inactive first, then by lower-cased name"
+    );
     assert_eq!(at(s, "/buckets/0/students/0/name")?, &json!("Priya Raman"));
     Ok(())
 }
@@ -163,7 +233,10 @@ fn student_support_numbers() -> TestResult {
 #[test]
 fn challenging_objectives_numbers() -> TestResult {
     let bundle = example_bundle()?;
-    let o = bundle.projections.get("challenging_objectives").ok_or("objectives")?;
+    let o = bundle
+        .projections
+        .get("challenging_objectives")
+        .ok_or("objectives")?;
     assert_eq!(at(o, "/state")?, &json!("populated"));
     assert_eq!(at(o, "/low_count")?, &json!(3));
     assert_eq!(at(o, "/rows/0/objective_id")?, &json!(201));
@@ -175,18 +248,38 @@ fn challenging_objectives_numbers() -> TestResult {
     assert_eq!(at(o, "/rows/1/numbering")?, &json!("2"));
     assert_eq!(at(o, "/rows/1/children/0/objective_id")?, &json!(221));
     assert_eq!(at(o, "/rows/1/children/0/numbering")?, &json!("2.1"));
-    assert_eq!(at(o, "/rows")?.as_array().map(Vec::len), Some(2), "203 and 204 do not qualify");
+    assert_eq!(
+        at(o, "/rows")?.as_array().map(Vec::len),
+        Some(2),
+        "203 and 204 do not qualify"
+    );
     Ok(())
 }
 
 #[test]
 fn objective_levels_and_numbering_of_non_qualifying_rows() {
     use dashboard_snapshot::instructor::dominant_level;
-    assert_eq!(dominant_level([8, 14, 14, 4]), "medium", "objective 212: medium/high tie -> medium");
+    assert_eq!(
+        dominant_level([8, 14, 14, 4]),
+        "medium",
+        "objective 212: medium/high tie -> medium"
+    );
     assert_eq!(dominant_level([5, 9, 22, 4]), "high", "objective 203");
-    assert_eq!(dominant_level([0, 0, 0, 40]), "not_enough_data", "objective 204");
-    assert_eq!(dominant_level([0, 0, 0, 0]), "not_enough_data", "empty distribution");
-    assert_eq!(dominant_level([10, 10, 0, 0]), "low", "ties go to the more concerning level");
+    assert_eq!(
+        dominant_level([0, 0, 0, 40]),
+        "not_enough_data",
+        "objective 204"
+    );
+    assert_eq!(
+        dominant_level([0, 0, 0, 0]),
+        "not_enough_data",
+        "empty distribution"
+    );
+    assert_eq!(
+        dominant_level([10, 10, 0, 0]),
+        "low",
+        "ties go to the more concerning level"
+    );
 }
 
 #[test]
@@ -199,7 +292,11 @@ fn variant_without_student_info_makes_support_unavailable() -> TestResult {
     assert_eq!(s.reason_code, Some(ProjectionReason::MissingOraclePayload));
     assert_eq!(s.missing, vec!["student_info"]);
     assert!(!bundle.projections.contains_key("student_support"));
-    assert_eq!(bundle.projection_statuses["progress"].status, Readiness::Partial, "others unaffected");
+    assert_eq!(
+        bundle.projection_statuses["progress"].status,
+        Readiness::Partial,
+        "others unaffected"
+    );
     Ok(())
 }
 
@@ -211,15 +308,25 @@ fn variant_proficiency_140_is_invalid_projection_data() -> TestResult {
         .iter_mut()
         .find(|r| r["oracle_key"] == "progress_proficiency")
         .ok_or("progress_proficiency")?;
-    *pp.pointer_mut("/payload/0/proficiency_pct").ok_or("row 0")? = json!(140);
+    *pp.pointer_mut("/payload/0/proficiency_pct")
+        .ok_or("row 0")? = json!(140);
     let bundle = assemble_with(&doc)?;
     let s = &bundle.projection_statuses["student_support"];
     assert_eq!(s.status, Readiness::Failed);
     assert_eq!(s.reason_code, Some(ProjectionReason::InvalidProjectionData));
     let message = s.message.as_deref().unwrap_or("");
-    assert!(message.contains("progress_proficiency"), "names the oracle: {message}");
-    assert!(message.contains("/0/proficiency_pct"), "names the JSON pointer: {message}");
-    assert_eq!(bundle.projection_statuses["challenging_objectives"].status, Readiness::Ready);
+    assert!(
+        message.contains("progress_proficiency"),
+        "names the oracle: {message}"
+    );
+    assert!(
+        message.contains("/0/proficiency_pct"),
+        "names the JSON pointer: {message}"
+    );
+    assert_eq!(
+        bundle.projection_statuses["challenging_objectives"].status,
+        Readiness::Ready
+    );
     Ok(())
 }
 
@@ -238,7 +345,13 @@ fn variant_other_request_token_is_rejected() -> TestResult {
 fn variant_other_container_is_rejected() -> TestResult {
     let mut doc = oracles_value()?;
     doc["container"] = json!({"type": "container", "id": 7});
-    assert!(matches!(assemble_with(&doc), Err(Error::ForeignResults { field: "container", .. })));
+    assert!(matches!(
+        assemble_with(&doc),
+        Err(Error::ForeignResults {
+            field: "container",
+            ..
+        })
+    ));
     Ok(())
 }
 
@@ -246,7 +359,11 @@ fn variant_other_container_is_rejected() -> TestResult {
 fn variant_duplicate_grades_is_rejected() -> TestResult {
     let mut doc = oracles_value()?;
     let results = results_mut(&mut doc)?;
-    let grades = results.iter().find(|r| r["oracle_key"] == "grades").cloned().ok_or("grades")?;
+    let grades = results
+        .iter()
+        .find(|r| r["oracle_key"] == "grades")
+        .cloned()
+        .ok_or("grades")?;
     results.push(grades);
     match assemble_with(&doc) {
         Err(Error::DuplicateOracle { key, first, second }) => {

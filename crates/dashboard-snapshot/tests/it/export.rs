@@ -14,7 +14,10 @@ use crate::{TestResult, example_bundle};
 /// (zip, flate2, miniz_oxide) or a format change that alters bytes fails here.
 const GOLDEN_ZIP_SHA256: &str = "a171ebf54f838220017a7c272160f77c3d3a85b1847d8dafd7a5f3f79ef58269";
 
-fn export(bundle: &SnapshotBundle, profile: &str) -> Result<(Vec<u8>, dashboard_snapshot::export::ExportManifest), Error> {
+fn export(
+    bundle: &SnapshotBundle,
+    profile: &str,
+) -> Result<(Vec<u8>, dashboard_snapshot::export::ExportManifest), Error> {
     let plan = plan_export(&Registry::instructor(), bundle, profile)?;
     let mut out = Cursor::new(Vec::new());
     let manifest = write_zip(&plan, bundle, &mut out, &Telemetry::none())?;
@@ -54,15 +57,37 @@ fn best_effort_export_matches_the_readme() -> TestResult {
     let rows: Vec<(String, Option<u64>, String)> = manifest
         .datasets
         .iter()
-        .map(|d| (d.dataset_id.clone(), d.row_count, d.projection_state.as_str().to_owned()))
+        .map(|d| {
+            (
+                d.dataset_id.clone(),
+                d.row_count,
+                d.projection_state.as_str().to_owned(),
+            )
+        })
         .collect();
-    assert_eq!(rows[0], ("dashboard_metadata".into(), Some(17), "ready".into()));
-    assert_eq!(rows[1], ("course_summary_metrics".into(), Some(4), "partial".into()));
-    assert_eq!(rows[2], ("student_progress".into(), Some(5), "partial".into()));
+    assert_eq!(
+        rows[0],
+        ("dashboard_metadata".into(), Some(17), "ready".into())
+    );
+    assert_eq!(
+        rows[1],
+        ("course_summary_metrics".into(), Some(4), "partial".into())
+    );
+    assert_eq!(
+        rows[2],
+        ("student_progress".into(), Some(5), "partial".into())
+    );
     assert_eq!(rows[3].1, Some(4));
     assert_eq!(rows[4].1, Some(40));
     assert_eq!(rows[5].1, Some(3));
-    assert_eq!((manifest.totals.datasets, manifest.totals.included, manifest.totals.excluded), (8, 6, 2));
+    assert_eq!(
+        (
+            manifest.totals.datasets,
+            manifest.totals.included,
+            manifest.totals.excluded
+        ),
+        (8, 6, 2)
+    );
     for d in &manifest.datasets[6..] {
         assert_eq!(d.status, "excluded");
         assert_eq!(d.reason_code.as_deref(), Some("dataset_policy_excluded"));
@@ -100,7 +125,10 @@ fn best_effort_export_matches_the_readme() -> TestResult {
 fn two_exports_are_byte_identical_and_match_the_golden_hash() -> TestResult {
     let bundle = example_bundle()?;
     let (a, _) = export(&bundle, "instructor_best_effort")?;
-    let (b, _) = export(&SnapshotBundle::from_json_str(&bundle.to_json_string()?)?, "instructor_best_effort")?;
+    let (b, _) = export(
+        &SnapshotBundle::from_json_str(&bundle.to_json_string()?)?,
+        "instructor_best_effort",
+    )?;
     assert_eq!(a, b);
     assert_eq!(fabric_core::json::sha256_hex(&a), GOLDEN_ZIP_SHA256);
     Ok(())
@@ -117,7 +145,9 @@ fn accept_partial_profile_is_blocked_by_assessments() -> TestResult {
             assert_eq!(ids, ["assessment_score_distribution", "assessment_summary"]);
             insta::assert_snapshot!("blocked_instructor", blocked_text(&f)?);
         }
-        other => return Err(format!("expected a blocked export, got {:?}", other.map(|m| m.1)).into()),
+        other => {
+            return Err(format!("expected a blocked export, got {:?}", other.map(|m| m.1)).into());
+        }
     }
     Ok(())
 }
@@ -132,16 +162,25 @@ fn strict_profile_is_blocked_by_partial_summary_first() -> TestResult {
             let ids: Vec<&str> = f.blocking.iter().map(|b| b.dataset_id.as_str()).collect();
             assert_eq!(
                 ids,
-                ["course_summary_metrics", "student_progress", "assessment_score_distribution", "assessment_summary"]
+                [
+                    "course_summary_metrics",
+                    "student_progress",
+                    "assessment_score_distribution",
+                    "assessment_summary"
+                ]
             );
             insta::assert_snapshot!("blocked_instructor_strict", blocked_text(&f)?);
         }
-        other => return Err(format!("expected a blocked export, got {:?}", other.map(|m| m.1)).into()),
+        other => {
+            return Err(format!("expected a blocked export, got {:?}", other.map(|m| m.1)).into());
+        }
     }
     Ok(())
 }
 
-fn blocked_text(f: &dashboard_snapshot::export::ExportFailure) -> Result<String, serde_json::Error> {
+fn blocked_text(
+    f: &dashboard_snapshot::export::ExportFailure,
+) -> Result<String, serde_json::Error> {
     let mut text = format!("error: export failed: {f}\n");
     for b in &f.blocking {
         text.push_str(&format!("  blocking: {b}\n"));
@@ -154,21 +193,37 @@ fn blocked_text(f: &dashboard_snapshot::export::ExportFailure) -> Result<String,
 
 #[test]
 fn unknown_profile_is_an_error() -> TestResult {
-    assert!(matches!(export(&example_bundle()?, "nope"), Err(Error::UnknownProfile { .. })));
+    assert!(matches!(
+        export(&example_bundle()?, "nope"),
+        Err(Error::UnknownProfile { .. })
+    ));
     Ok(())
 }
 
 #[test]
 fn empty_dataset_is_written_header_only() -> TestResult {
     let mut bundle = example_bundle()?;
-    let objectives = bundle.projections.get_mut("challenging_objectives").ok_or("objectives")?;
+    let objectives = bundle
+        .projections
+        .get_mut("challenging_objectives")
+        .ok_or("objectives")?;
     objectives["rows"] = json!([]);
     bundle.parity = dashboard_snapshot::parity::bundle_report(&bundle);
     let (zip, manifest) = export(&bundle, "instructor_best_effort")?;
     let files = entries(&zip)?;
-    let (_, text) = files.iter().find(|(n, _)| n == "challenging_objectives.csv").ok_or("file")?;
-    assert_eq!(text, "objective_id,label,objective,sub_objective,dominant_level,low,medium,high,not_enough_data\r\n");
-    let d = manifest.datasets.iter().find(|d| d.dataset_id == "challenging_objectives").ok_or("entry")?;
+    let (_, text) = files
+        .iter()
+        .find(|(n, _)| n == "challenging_objectives.csv")
+        .ok_or("file")?;
+    assert_eq!(
+        text,
+        "objective_id,label,objective,sub_objective,dominant_level,low,medium,high,not_enough_data\r\n"
+    );
+    let d = manifest
+        .datasets
+        .iter()
+        .find(|d| d.dataset_id == "challenging_objectives")
+        .ok_or("entry")?;
     assert_eq!(d.row_count, Some(0));
     Ok(())
 }
@@ -176,8 +231,12 @@ fn empty_dataset_is_written_header_only() -> TestResult {
 #[test]
 fn an_edited_bundle_fails_with_parity_mismatch() -> TestResult {
     let mut bundle = example_bundle()?;
-    bundle.projections.get_mut("progress").ok_or("progress")?["items"][0]["students_completed"] = json!(32);
-    assert!(matches!(export(&bundle, "instructor_best_effort"), Err(Error::BundleTampered { .. })));
+    bundle.projections.get_mut("progress").ok_or("progress")?["items"][0]["students_completed"] =
+        json!(32);
+    assert!(matches!(
+        export(&bundle, "instructor_best_effort"),
+        Err(Error::BundleTampered { .. })
+    ));
     Ok(())
 }
 
@@ -204,31 +263,59 @@ fn verify_matches_then_names_the_tampered_dataset() -> TestResult {
         out.write_all(text.as_bytes())?;
     }
     let tampered = out.finish()?.into_inner();
-    let report = verify_zip(&registry, &bundle, Cursor::new(&tampered), &Telemetry::none())?;
+    let report = verify_zip(
+        &registry,
+        &bundle,
+        Cursor::new(&tampered),
+        &Telemetry::none(),
+    )?;
     assert_eq!(report.comparison.status, ParityStatus::Mismatch);
-    let names: Vec<&str> = report.comparison.mismatches.iter().map(|m| m.component.as_str()).collect();
+    let names: Vec<&str> = report
+        .comparison
+        .mismatches
+        .iter()
+        .map(|m| m.component.as_str())
+        .collect();
     assert_eq!(names, ["dataset:student_progress"]);
     Ok(())
 }
 
 #[test]
 fn compare_names_every_drifted_component() {
-    let a = [("projection:a", "1"), ("projection:b", "2"), ("dataset:x", "3")]
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .into();
-    let b = [("projection:a", "1"), ("projection:b", "9"), ("dataset:y", "3")]
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .into();
+    let a = [
+        ("projection:a", "1"),
+        ("projection:b", "2"),
+        ("dataset:x", "3"),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .into();
+    let b = [
+        ("projection:a", "1"),
+        ("projection:b", "9"),
+        ("dataset:y", "3"),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .into();
     let c = compare(&a, &b);
     assert_eq!(c.status, ParityStatus::Mismatch);
     let names: Vec<(&str, Option<&str>, Option<&str>)> = c
         .mismatches
         .iter()
-        .map(|m| (m.component.as_str(), m.expected.as_deref(), m.actual.as_deref()))
+        .map(|m| {
+            (
+                m.component.as_str(),
+                m.expected.as_deref(),
+                m.actual.as_deref(),
+            )
+        })
         .collect();
     assert_eq!(
         names,
-        [("dataset:x", Some("3"), None), ("dataset:y", None, Some("3")), ("projection:b", Some("2"), Some("9"))]
+        [
+            ("dataset:x", Some("3"), None),
+            ("dataset:y", None, Some("3")),
+            ("projection:b", Some("2"), Some("9"))
+        ]
     );
 }
 
@@ -236,8 +323,16 @@ fn compare_names_every_drifted_component() {
 fn manifest_records_the_parity_fingerprints() -> TestResult {
     let bundle = example_bundle()?;
     let (_, manifest) = export(&bundle, "instructor_best_effort")?;
-    assert_eq!(manifest.parity.bundle_fingerprint, bundle.parity.bundle_fingerprint);
+    assert_eq!(
+        manifest.parity.bundle_fingerprint,
+        bundle.parity.bundle_fingerprint
+    );
     assert_eq!(manifest.parity.components.len(), 5 + 8);
-    assert!(manifest.parity.components.contains_key("dataset:student_support_list"));
+    assert!(
+        manifest
+            .parity
+            .components
+            .contains_key("dataset:student_support_list")
+    );
     Ok(())
 }

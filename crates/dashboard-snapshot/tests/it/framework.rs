@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use dashboard_snapshot::{
-    DeriveError, Derived, Error, OracleOutcome, OracleResult, Projection, ProjectionInput, ProjectionReason,
-    ProjectionSet, ProjectionStatus, Readiness, SnapshotBundle, Telemetry, TelemetryEvent, assemble, build_bundle,
-    merge_oracle_results, parse_scope,
+    DeriveError, Derived, Error, OracleOutcome, OracleResult, Projection, ProjectionInput,
+    ProjectionReason, ProjectionSet, ProjectionStatus, Readiness, SnapshotBundle, Telemetry,
+    TelemetryEvent, assemble, build_bundle, merge_oracle_results, parse_scope,
 };
 use serde_json::{Value, json};
 
@@ -68,7 +68,11 @@ fn example_snapshot() -> Result<dashboard_snapshot::Snapshot, Box<dyn std::error
     let mut scope = parse_scope(&scope_text()?)?;
     scope.scope.expected_oracles = ProjectionSet::instructor().all_oracles();
     let oracles = dashboard_snapshot::parse_oracles(&oracles_text()?)?;
-    Ok(assemble(&scope.scope, "req-bio101-s4102-20260316-0001", &oracles.results)?)
+    Ok(assemble(
+        &scope.scope,
+        "req-bio101-s4102-20260316-0001",
+        &oracles.results,
+    )?)
 }
 
 #[test]
@@ -81,16 +85,34 @@ fn a_panicking_projection_never_blocks_the_others() -> TestResult {
     let bundle = build_bundle(&set, example_snapshot()?, &Telemetry::none());
     let p = &bundle.projection_statuses;
     assert_eq!(p["panics"].status, Readiness::Failed);
-    assert_eq!(p["panics"].reason_code, Some(ProjectionReason::ProjectionDerivationFailed));
-    assert!(p["panics"].message.as_deref().unwrap_or("").contains("deliberate test panic"));
-    assert_eq!(p["fails"].reason_code, Some(ProjectionReason::ProjectionDerivationFailed));
+    assert_eq!(
+        p["panics"].reason_code,
+        Some(ProjectionReason::ProjectionDerivationFailed)
+    );
+    assert!(
+        p["panics"]
+            .message
+            .as_deref()
+            .unwrap_or("")
+            .contains("deliberate test panic")
+    );
+    assert_eq!(
+        p["fails"].reason_code,
+        Some(ProjectionReason::ProjectionDerivationFailed)
+    );
     assert_eq!(p["degrades"].status, Readiness::Partial);
-    assert_eq!(p["degrades"].reason_code, Some(ProjectionReason::DependencyUnavailable));
+    assert_eq!(
+        p["degrades"].reason_code,
+        Some(ProjectionReason::DependencyUnavailable)
+    );
     assert_eq!(p["degrades"].message.as_deref(), Some("half done"));
     assert_eq!(p["student_support"].status, Readiness::Ready);
     assert_eq!(p["challenging_objectives"].status, Readiness::Ready);
     assert!(!bundle.projections.contains_key("panics"));
-    assert_eq!(bundle.projections["degrades"]["capability"], "degrades", "the framework adds the header");
+    assert_eq!(
+        bundle.projections["degrades"]["capability"], "degrades",
+        "the framework adds the header"
+    );
     Ok(())
 }
 
@@ -107,14 +129,36 @@ fn unknown_projection_key_is_unsupported() -> TestResult {
 #[test]
 fn non_ready_status_needs_a_reason_code() {
     assert!(ProjectionStatus::new(Readiness::Partial, None, vec![], None).is_err());
-    assert!(ProjectionStatus::new(Readiness::Ready, Some(ProjectionReason::DependencyFailed), vec![], None).is_err());
-    assert!(ProjectionStatus::new(Readiness::Failed, Some(ProjectionReason::DependencyFailed), vec![], None).is_ok());
-    let parsed: Result<ProjectionStatus, _> = serde_json::from_value(json!({"status": "failed", "reason_code": null}));
+    assert!(
+        ProjectionStatus::new(
+            Readiness::Ready,
+            Some(ProjectionReason::DependencyFailed),
+            vec![],
+            None
+        )
+        .is_err()
+    );
+    assert!(
+        ProjectionStatus::new(
+            Readiness::Failed,
+            Some(ProjectionReason::DependencyFailed),
+            vec![],
+            None
+        )
+        .is_ok()
+    );
+    let parsed: Result<ProjectionStatus, _> =
+        serde_json::from_value(json!({"status": "failed", "reason_code": null}));
     assert!(parsed.is_err(), "the invariant holds when reading too");
-    let export_code: Result<ProjectionStatus, _> =
-        serde_json::from_value(json!({"status": "failed", "reason_code": "dataset_policy_excluded"}));
-    assert!(export_code.is_err(), "export reason codes are not projection reason codes");
-    let loading: Result<ProjectionStatus, _> = serde_json::from_value(json!({"status": "loading", "reason_code": "dependency_failed"}));
+    let export_code: Result<ProjectionStatus, _> = serde_json::from_value(
+        json!({"status": "failed", "reason_code": "dataset_policy_excluded"}),
+    );
+    assert!(
+        export_code.is_err(),
+        "export reason codes are not projection reason codes"
+    );
+    let loading: Result<ProjectionStatus, _> =
+        serde_json::from_value(json!({"status": "loading", "reason_code": "dependency_failed"}));
     assert!(loading.is_err());
 }
 
@@ -130,7 +174,10 @@ fn unsupported_versions_are_rejected() -> TestResult {
         let mut edited = doc.clone();
         *edited.pointer_mut(pointer).ok_or(pointer)? = value;
         assert!(
-            matches!(SnapshotBundle::from_json_str(&edited.to_string()), Err(Error::UnsupportedVersion { .. })),
+            matches!(
+                SnapshotBundle::from_json_str(&edited.to_string()),
+                Err(Error::UnsupportedVersion { .. })
+            ),
             "{pointer}"
         );
     }
@@ -143,7 +190,10 @@ fn scope_file_rules() -> TestResult {
     let scope: Value = serde_json::from_str(&scope_text()?)?;
     let mut unknown = scope.clone();
     unknown["colour"] = json!("red");
-    assert!(matches!(parse_scope(&unknown.to_string()), Err(Error::UnknownKeys { .. })));
+    assert!(matches!(
+        parse_scope(&unknown.to_string()),
+        Err(Error::UnknownKeys { .. })
+    ));
     let mut course_with_id = scope.clone();
     course_with_id["container"] = json!({"type": "course", "id": 3});
     assert!(parse_scope(&course_with_id.to_string()).is_err());
@@ -151,10 +201,16 @@ fn scope_file_rules() -> TestResult {
     if let Some(map) = no_clock.as_object_mut() {
         map.remove("as_of");
     }
-    assert!(parse_scope(&no_clock.to_string()).is_err(), "as_of is required");
+    assert!(
+        parse_scope(&no_clock.to_string()).is_err(),
+        "as_of is required"
+    );
     let mut bad_filter = scope;
     bad_filter["filters"]["colour"] = json!(1);
-    assert!(parse_scope(&bad_filter.to_string()).is_err(), "unknown filter keys rejected");
+    assert!(
+        parse_scope(&bad_filter.to_string()).is_err(),
+        "unknown filter keys rejected"
+    );
     Ok(())
 }
 
@@ -175,8 +231,11 @@ fn merge_lets_incoming_win() {
         stale: false,
         metadata: BTreeMap::new(),
     };
-    let existing: BTreeMap<String, OracleResult> =
-        [("a".to_owned(), result("a", 1)), ("b".to_owned(), result("b", 1))].into();
+    let existing: BTreeMap<String, OracleResult> = [
+        ("a".to_owned(), result("a", 1)),
+        ("b".to_owned(), result("b", 1)),
+    ]
+    .into();
     let incoming: BTreeMap<String, OracleResult> = [("b".to_owned(), result("b", 2))].into();
     let merged = merge_oracle_results(&existing, &incoming);
     assert_eq!(merged["a"].outcome, OracleOutcome::Ok(json!(1)));
@@ -196,8 +255,16 @@ fn scope_filters_reach_the_projections() -> TestResult {
         &Telemetry::none(),
     )?;
     let unit1 = &bundle.projections["progress"]["items"][0];
-    assert_eq!(unit1["students_completed"], json!(35), "bins 100 (31) + 80 (4)");
-    assert_eq!(bundle.projections["student_support"]["totals"]["inactive"], json!(1), "only the student who never interacted");
+    assert_eq!(
+        unit1["students_completed"],
+        json!(35),
+        "bins 100 (31) + 80 (4)"
+    );
+    assert_eq!(
+        bundle.projections["student_support"]["totals"]["inactive"],
+        json!(1),
+        "only the student who never interacted"
+    );
     Ok(())
 }
 
@@ -244,10 +311,20 @@ fn telemetry_carries_no_student_values() -> TestResult {
         &telemetry,
     )?;
     let registry = dashboard_snapshot::export::Registry::instructor();
-    let plan = dashboard_snapshot::export::plan_export(&registry, &bundle, "instructor_best_effort")?;
-    dashboard_snapshot::export::write_zip(&plan, &bundle, std::io::Cursor::new(Vec::new()), &telemetry)?;
+    let plan =
+        dashboard_snapshot::export::plan_export(&registry, &bundle, "instructor_best_effort")?;
+    dashboard_snapshot::export::write_zip(
+        &plan,
+        &bundle,
+        std::io::Cursor::new(Vec::new()),
+        &telemetry,
+    )?;
     let events = events.into_inner().map_err(|_| "poisoned")?;
-    assert_eq!(events.len(), 1 + 2 * 5 + 2, "assembly, 5 x (stop + status), export, parity");
+    assert_eq!(
+        events.len(),
+        1 + 2 * 5 + 2,
+        "assembly, 5 x (stop + status), export, parity"
+    );
     // Durations are numbers that could spell any digits; everything else must be clean.
     let mut values = serde_json::to_value(&events)?;
     for e in values.as_array_mut().ok_or("events")? {
@@ -263,7 +340,11 @@ fn telemetry_carries_no_student_values() -> TestResult {
         "example.edu".to_owned(),
         "BIO 101".to_owned(),
     ];
-    for s in oracles.pointer("/results/3/payload").and_then(Value::as_array).ok_or("student_info")? {
+    for s in oracles
+        .pointer("/results/3/payload")
+        .and_then(Value::as_array)
+        .ok_or("student_info")?
+    {
         for key in ["given_name", "family_name", "email"] {
             if let Some(v) = s[key].as_str() {
                 forbidden.push(v.to_owned());

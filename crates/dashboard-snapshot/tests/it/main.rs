@@ -32,8 +32,17 @@ pub fn oracles_value() -> Result<Value, Box<dyn std::error::Error>> {
 
 /// Assemble the example scope with `oracles`.
 pub fn assemble_with(oracles: &Value) -> Result<SnapshotBundle, dashboard_snapshot::Error> {
-    let scope = scope_text().map_err(|e| dashboard_snapshot::Error::Io { entry: "scope.json".into(), source: e })?;
-    assemble_bundle(&ProjectionSet::instructor(), &scope, &oracles.to_string(), None, &Telemetry::none())
+    let scope = scope_text().map_err(|e| dashboard_snapshot::Error::Io {
+        entry: "scope.json".into(),
+        source: e,
+    })?;
+    assemble_bundle(
+        &ProjectionSet::instructor(),
+        &scope,
+        &oracles.to_string(),
+        None,
+        &Telemetry::none(),
+    )
 }
 
 /// The example bundle.
@@ -49,5 +58,7 @@ pub fn example_bundle() -> Result<SnapshotBundle, Box<dyn std::error::Error>> {
 
 /// The results array of an oracles document, mutably.
 pub fn results_mut(doc: &mut Value) -> Result<&mut Vec<Value>, Box<dyn std::error::Error>> {
-    doc.get_mut("results").and_then(Value::as_array_mut).ok_or_else(|| "no results array".into())
+    doc.get_mut("results")
+        .and_then(Value::as_array_mut)
+        .ok_or_else(|| "no results array".into())
 }
