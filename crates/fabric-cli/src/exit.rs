@@ -57,7 +57,9 @@ fn dashboard_code(e: &dashboard_snapshot::Error) -> u8 {
     use dashboard_snapshot::Error as E;
     match e {
         // Deterministic outcomes the command reports: a blocked plan, an edited bundle.
-        E::ExportBlocked(_) | E::BundleTampered { .. } | E::Csv { .. } | E::Serialize { .. } => PROBLEM,
+        E::ExportBlocked(_) | E::BundleTampered { .. } | E::Csv { .. } | E::Serialize { .. } => {
+            PROBLEM
+        }
         E::Io { .. } => STORAGE,
         // Malformed documents, unknown keys, bad versions, foreign or duplicate
         // results, unknown profiles, unreadable archives.

@@ -27,7 +27,9 @@ pub enum Error {
         detail: String,
     },
     /// The file's `user_version` is not the one this build understands.
-    #[error("database {path} has schema version mismatch: expected {expected}, found {found}{hint}")]
+    #[error(
+        "database {path} has schema version mismatch: expected {expected}, found {found}{hint}"
+    )]
     SchemaVersion {
         /// The database file.
         path: PathBuf,
@@ -88,7 +90,6 @@ pub enum Error {
         /// Why.
         reason: String,
     },
-
     // ---- snapshot chains (seed 002) ----------------------------------------------
 
     // ---- exchange mirror (seed 003) ----------------------------------------------

@@ -152,10 +152,13 @@ fn zip_err(entry: &str) -> impl FnOnce(zip::result::ZipError) -> Error + '_ {
     }
 }
 
-fn options() -> SimpleFileOptions {
+/// The Deflate level of [`write_zip`] (Part B6; the golden ZIP hash depends on it).
+pub const DEFAULT_DEFLATE_LEVEL: u8 = 6;
+
+fn options(level: u8) -> SimpleFileOptions {
     SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
-        .compression_level(Some(6))
+        .compression_level(Some(i64::from(level.clamp(1, 9))))
         .last_modified_time(zip::DateTime::default())
         .unix_permissions(0o644)
         .large_file(false)
@@ -289,15 +292,29 @@ fn finish_parity(manifest: &mut ExportManifest, bundle: &SnapshotBundle) {
     manifest.totals.excluded = manifest.totals.datasets - manifest.totals.included;
 }
 
-/// Stream the included datasets into a ZIP on `out`, then `manifest.json`.
+/// Stream the included datasets into a ZIP on `out`, then `manifest.json`
+/// (Deflate level [`DEFAULT_DEFLATE_LEVEL`]).
 pub fn write_zip<W: Write + Seek>(
     plan: &ExportPlan,
     bundle: &SnapshotBundle,
     out: W,
     telemetry: &Telemetry<'_>,
 ) -> Result<ExportManifest> {
+    write_zip_with(plan, bundle, out, telemetry, DEFAULT_DEFLATE_LEVEL)
+}
+
+/// [`write_zip`] with another Deflate level (1 = fastest, 9 = smallest). Bytes are
+/// deterministic for a given level; only the default level is covered by the
+/// golden hash.
+pub fn write_zip_with<W: Write + Seek>(
+    plan: &ExportPlan,
+    bundle: &SnapshotBundle,
+    out: W,
+    telemetry: &Telemetry<'_>,
+    deflate_level: u8,
+) -> Result<ExportManifest> {
     let start = std::time::Instant::now();
-    let result = write_zip_inner(plan, bundle, out);
+    let result = write_zip_inner(plan, bundle, out, deflate_level);
     let (included, excluded) = result
         .as_ref()
         .map_or((0, 0), |m| (m.totals.included, m.totals.excluded));
@@ -331,6 +348,7 @@ fn write_zip_inner<W: Write + Seek>(
     plan: &ExportPlan,
     bundle: &SnapshotBundle,
     out: W,
+    level: u8,
 ) -> Result<ExportManifest> {
     let ctx = ExportContext::new(bundle);
     let mut zip = zip::ZipWriter::new(out);
@@ -338,7 +356,7 @@ fn write_zip_inner<W: Write + Seek>(
     for d in &plan.datasets {
         let written = match d.decision {
             DatasetDecision::Include => {
-                zip.start_file(d.spec.filename, options())
+                zip.start_file(d.spec.filename, options(level))
                     .map_err(zip_err(d.spec.filename))?;
                 Some(write_dataset(&d.spec, &ctx, &mut zip)?)
             }
@@ -348,7 +366,7 @@ fn write_zip_inner<W: Write + Seek>(
     }
     finish_parity(&mut manifest, bundle);
     let text = manifest.to_json_string()?;
-    zip.start_file(MANIFEST_NAME, options())
+    zip.start_file(MANIFEST_NAME, options(level))
         .map_err(zip_err(MANIFEST_NAME))?;
     zip.write_all(text.as_bytes()).map_err(|source| Error::Io {
         entry: MANIFEST_NAME.to_owned(),

@@ -54,12 +54,27 @@ pub fn render_cell(cell: &Cell<'_>, out: &mut String) {
         Cell::Int(n) => {
             let _ = write!(out, "{n}");
         }
-        Cell::Dec1(x) => {
-            let _ = write!(out, "{x:.1}");
-        }
+        Cell::Dec1(x) => write_dec1(*x, out),
         Cell::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Cell::Time(t) => render_text_unguarded(t, out),
         Cell::Empty => {}
+    }
+}
+
+/// One decimal, like `{:.1}` of an already-rounded value, via integer tenths (fast
+/// path); large or non-finite values use the formatter.
+fn write_dec1(x: f64, out: &mut String) {
+    use std::fmt::Write as _;
+    let tenths = (x * 10.0).round();
+    if x.is_finite() && tenths.abs() < 1e15 {
+        let t = tenths as i64;
+        if t < 0 {
+            out.push('-');
+        }
+        let t = t.unsigned_abs();
+        let _ = write!(out, "{}.{}", t / 10, t % 10);
+    } else {
+        let _ = write!(out, "{x:.1}");
     }
 }
 

@@ -14,7 +14,10 @@ use serde_json::Value;
 use crate::contract::{Scope, SnapshotBundle};
 use crate::error::{Error, Result};
 
-pub use archive::{ExportManifest, ManifestDataset, VerifyReport, verify_zip, write_zip};
+pub use archive::{
+    DEFAULT_DEFLATE_LEVEL, ExportManifest, MANIFEST_FORMAT, MANIFEST_NAME, ManifestDataset,
+    VerifyReport, verify_zip, write_zip, write_zip_with,
+};
 pub use cell::{
     Cell, CountingSink, CsvSink, HashingWriter, RowSink, SinkError, needs_formula_guard,
     render_cell,

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args as ClapArgs, Subcommand};
 use dashboard_snapshot::export::{Registry, plan_export, verify_zip, write_zip};
-use dashboard_snapshot::{Error as DashError, ProjectionSet, SnapshotBundle, Telemetry, assemble_bundle};
+use dashboard_snapshot::{
+    Error as DashError, ProjectionSet, SnapshotBundle, Telemetry, assemble_bundle,
+};
 use serde_json::json;
 
 use crate::context::Ctx;
@@ -90,13 +92,14 @@ fn read(path: &Path) -> Result<String, CliError> {
 
 fn with_file<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(DashError) -> CliError + 'a {
     move |e| match e {
-        DashError::Json { .. } | DashError::Field { .. } | DashError::UnknownKeys { .. } | DashError::UnsupportedVersion { .. } => {
-            CliError::Input {
-                path: path.to_path_buf(),
-                what,
-                source: Box::new(e),
-            }
-        }
+        DashError::Json { .. }
+        | DashError::Field { .. }
+        | DashError::UnknownKeys { .. }
+        | DashError::UnsupportedVersion { .. } => CliError::Input {
+            path: path.to_path_buf(),
+            what,
+            source: Box::new(e),
+        },
         other => CliError::Dashboard(other),
     }
 }
@@ -110,20 +113,34 @@ fn assemble(ctx: &Ctx, args: &AssembleArgs) -> CmdResult {
     let oracles = read(&args.oracles)?;
     let set = ProjectionSet::instructor();
     // Parse each file once on its own so that a malformed one is named.
-    dashboard_snapshot::parse_scope(&scope).map_err(with_file(&args.scope, "invalid scope file"))?;
-    dashboard_snapshot::parse_oracles(&oracles).map_err(with_file(&args.oracles, "invalid oracle results file"))?;
-    let bundle = assemble_bundle(&set, &scope, &oracles, args.token.as_deref(), &Telemetry::none())?;
+    dashboard_snapshot::parse_scope(&scope)
+        .map_err(with_file(&args.scope, "invalid scope file"))?;
+    dashboard_snapshot::parse_oracles(&oracles)
+        .map_err(with_file(&args.oracles, "invalid oracle results file"))?;
+    let bundle = assemble_bundle(
+        &set,
+        &scope,
+        &oracles,
+        args.token.as_deref(),
+        &Telemetry::none(),
+    )?;
     let text = bundle.to_json_string()?;
     print_text(text.trim_end_matches('\n'))?;
     if !ctx.json {
         for (key, status) in &bundle.projection_statuses {
-            let reason = status.reason_code.map(|r| format!(" ({r})")).unwrap_or_default();
+            let reason = status
+                .reason_code
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default();
             let missing = if status.missing.is_empty() {
                 String::new()
             } else {
                 format!(" missing [{}]", status.missing.join(", "))
             };
-            ctx.info(format!("{key:<24} {}{reason}{missing}", status.status.as_str()));
+            ctx.info(format!(
+                "{key:<24} {}{reason}{missing}",
+                status.status.as_str()
+            ));
         }
     }
     Ok(exit::SUCCESS)
@@ -153,8 +170,13 @@ fn export(ctx: &Ctx, args: &ExportArgs) -> CmdResult {
         Err(e) => return Err(e.into()),
     };
     let out = &args.out;
-    let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = out.file_name().map_or_else(|| "export.zip".into(), |n| n.to_string_lossy().into_owned());
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = out
+        .file_name()
+        .map_or_else(|| "export.zip".into(), |n| n.to_string_lossy().into_owned());
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let io_err = |source| CliError::Output {
         path: out.clone(),
@@ -163,7 +185,9 @@ fn export(ctx: &Ctx, args: &ExportArgs) -> CmdResult {
     let result = (|| -> Result<_, CliError> {
         let mut file = std::fs::File::create(&tmp).map_err(io_err)?;
         let manifest = write_zip(&plan, &bundle, &mut file, &Telemetry::none())?;
-        file.flush().and_then(|()| file.sync_all()).map_err(io_err)?;
+        file.flush()
+            .and_then(|()| file.sync_all())
+            .map_err(io_err)?;
         std::fs::rename(&tmp, out).map_err(io_err)?;
         Ok(manifest)
     })();
@@ -203,15 +227,20 @@ fn verify(ctx: &Ctx, args: &VerifyArgs) -> CmdResult {
         what: "cannot read",
         source: Box::new(e),
     })?;
-    let report = verify_zip(&Registry::instructor(), &bundle, std::io::BufReader::new(file), &Telemetry::none())
-        .map_err(|e| match e {
-            DashError::Zip { .. } | DashError::Json { .. } | DashError::Io { .. } => CliError::Input {
-                path: args.zip.clone(),
-                what: "invalid export archive",
-                source: Box::new(e),
-            },
-            other => CliError::Dashboard(other),
-        })?;
+    let report = verify_zip(
+        &Registry::instructor(),
+        &bundle,
+        std::io::BufReader::new(file),
+        &Telemetry::none(),
+    )
+    .map_err(|e| match e {
+        DashError::Zip { .. } | DashError::Json { .. } | DashError::Io { .. } => CliError::Input {
+            path: args.zip.clone(),
+            what: "invalid export archive",
+            source: Box::new(e),
+        },
+        other => CliError::Dashboard(other),
+    })?;
     let drifted = !report.comparison.mismatches.is_empty();
     if ctx.json {
         print_json(&json!({
