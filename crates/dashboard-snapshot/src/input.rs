@@ -142,7 +142,11 @@ fn check_format(what: &'static str, map: &Map<String, Value>, tag: &str) -> Resu
         Ok(())
     } else {
         Err(Error::UnsupportedVersion {
-            what: if what == "scope" { "format" } else { "format" },
+            what: if what == "scope" {
+                "scope format"
+            } else {
+                "oracle results format"
+            },
             found: found.to_owned(),
             supported: tag.to_owned(),
         })

@@ -91,7 +91,7 @@ impl Projection for Assessments {
             let position = page.map_or(usize::MAX, |p| p.position);
             rows.push((effective.is_none(), effective, position, id, row));
         }
-        rows.sort_by(|a, b| (a.0, a.1, a.2, a.3).cmp(&(b.0, b.1, b.2, b.3)));
+        rows.sort_by_key(|r| (r.0, r.1, r.2, r.3));
         let rows: Vec<Value> = rows.into_iter().map(|r| r.4).collect();
         Ok(Derived::Complete(
             obj! { "completion_threshold_pct" => num(threshold), "rows" => rows },
