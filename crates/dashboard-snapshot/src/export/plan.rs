@@ -279,3 +279,78 @@ pub fn plan_export(reg: &Registry, bundle: &SnapshotBundle, profile: &str) -> Re
         }))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The policy table of Part B6, cell by cell.
+    #[test]
+    fn policy_table() {
+        use DatasetDecision::{Exclude, Include};
+        use ExportReason as E;
+        use FailurePolicy as P;
+        use Readiness as R;
+        let table = [
+            (R::Ready, P::FailClosed, Ok(Include)),
+            (R::Ready, P::AcceptPartial, Ok(Include)),
+            (R::Ready, P::AllowPartialWithManifest, Ok(Include)),
+            (R::Partial, P::FailClosed, Err(E::RequiredProjectionPartial)),
+            (R::Partial, P::AcceptPartial, Ok(Include)),
+            (R::Partial, P::AllowPartialWithManifest, Ok(Include)),
+            (R::Failed, P::FailClosed, Err(E::RequiredProjectionFailed)),
+            (
+                R::Failed,
+                P::AcceptPartial,
+                Err(E::RequiredProjectionFailed),
+            ),
+            (
+                R::Failed,
+                P::AllowPartialWithManifest,
+                Ok(Exclude(E::DatasetPolicyExcluded)),
+            ),
+            (
+                R::Unavailable,
+                P::FailClosed,
+                Err(E::RequiredProjectionUnavailable),
+            ),
+            (
+                R::Unavailable,
+                P::AcceptPartial,
+                Err(E::RequiredProjectionUnavailable),
+            ),
+            (
+                R::Unavailable,
+                P::AllowPartialWithManifest,
+                Ok(Exclude(E::DatasetPolicyExcluded)),
+            ),
+        ];
+        for (worst, policy, expected) in table {
+            assert_eq!(
+                decide(policy, worst),
+                expected,
+                "{worst:?} under {policy:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn worst_state_order() {
+        let mut states = [
+            Readiness::Partial,
+            Readiness::Unavailable,
+            Readiness::Ready,
+            Readiness::Failed,
+        ];
+        states.sort_by_key(|s| s.severity());
+        assert_eq!(
+            states,
+            [
+                Readiness::Ready,
+                Readiness::Partial,
+                Readiness::Failed,
+                Readiness::Unavailable
+            ]
+        );
+    }
+}

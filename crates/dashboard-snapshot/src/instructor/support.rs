@@ -171,3 +171,50 @@ impl Projection for StudentSupport {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's boundary students, by bucket index.
+    #[test]
+    fn category_bounds_are_inclusive_where_the_spec_says() {
+        let p = SupportParams::default();
+        assert_eq!(
+            BUCKETS[categorize(Some(25.0), Some(40.0), &p)],
+            "struggling"
+        );
+        assert_eq!(BUCKETS[categorize(Some(80.0), Some(80.0), &p)], "excelling");
+        assert_eq!(BUCKETS[categorize(Some(80.0), Some(79.9), &p)], "on_track");
+        assert_eq!(BUCKETS[categorize(Some(40.0), Some(30.0), &p)], "on_track");
+        assert_eq!(
+            BUCKETS[categorize(Some(85.0), Some(30.0), &p)],
+            "struggling"
+        );
+        assert_eq!(
+            BUCKETS[categorize(None, Some(30.0), &p)],
+            "not_enough_information"
+        );
+        assert_eq!(
+            BUCKETS[categorize(Some(50.0), None, &p)],
+            "not_enough_information"
+        );
+    }
+
+    #[test]
+    fn display_name_fallbacks() {
+        assert_eq!(
+            display_name(Some("Ada"), Some("Lovelace"), None, 1),
+            "Ada Lovelace"
+        );
+        assert_eq!(
+            display_name(Some(""), Some("Lovelace"), None, 1),
+            "Lovelace"
+        );
+        assert_eq!(
+            display_name(None, None, Some("a@example.edu"), 1),
+            "a@example.edu"
+        );
+        assert_eq!(display_name(None, None, None, 7), "Student 7");
+    }
+}

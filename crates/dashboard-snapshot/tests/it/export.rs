@@ -336,3 +336,105 @@ fn manifest_records_the_parity_fingerprints() -> TestResult {
     );
     Ok(())
 }
+
+fn with_grades() -> Result<SnapshotBundle, Box<dyn std::error::Error>> {
+    let hist = |counts: [u64; 10]| -> serde_json::Value {
+        dashboard_snapshot::instructor::HISTOGRAM_BINS
+            .iter()
+            .zip(counts)
+            .map(|(b, c)| ((*b).to_owned(), json!(c)))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    };
+    let grades = json!({"grades": [
+        {"assessment_id": 303, "title": "Midterm Exam", "available_at": "2026-03-01T00:00:00Z",
+         "due_at": "2026-03-10T23:59:00Z", "minimum": 12.0, "median": 64.5, "mean": 61.25, "maximum": 98.0,
+         "standard_deviation": 17.34, "histogram": hist([0, 1, 2, 3, 4, 5, 6, 5, 3, 1]), "completed_count": 30, "total_students": 40},
+        {"assessment_id": 399, "histogram": hist([0; 10]), "completed_count": 10, "total_students": 40},
+        {"assessment_id": 301, "due_at": "2026-02-10T23:59:00Z", "minimum": 40.0, "median": 80.0, "mean": 78.75,
+         "maximum": 100.0, "standard_deviation": 9.0, "histogram": hist([0, 0, 0, 0, 2, 4, 8, 10, 8, 6]),
+         "completed_count": 38, "total_students": 40},
+        {"assessment_id": 302, "title": "=cmd|' /C calc'!A0", "available_at": "2026-02-20T00:00:00Z",
+         "mean": -3.5, "histogram": hist([20, 0, 0, 0, 0, 0, 0, 0, 0, 0]), "completed_count": 20, "total_students": 40},
+    ]});
+    let mut doc = crate::oracles_value()?;
+    for r in crate::results_mut(&mut doc)? {
+        if r["oracle_key"] == "grades" {
+            *r = json!({"oracle_key": "grades", "status": "ok", "payload": grades.clone()});
+        }
+    }
+    Ok(crate::assemble_with(&doc)?)
+}
+
+#[test]
+fn assessments_with_grades_export_under_the_default_profile() -> TestResult {
+    let bundle = with_grades()?;
+    assert_eq!(
+        bundle.projection_statuses["assessments"].status.as_str(),
+        "ready"
+    );
+    assert_eq!(
+        bundle.projection_statuses["summary"].status.as_str(),
+        "ready"
+    );
+    let rows = bundle.projections["assessments"]["rows"]
+        .as_array()
+        .ok_or("rows")?;
+    let order: Vec<u64> = rows
+        .iter()
+        .filter_map(|r| r["assessment_id"].as_u64())
+        .collect();
+    assert_eq!(
+        order,
+        [301, 302, 303, 399],
+        "due/available date ascending, undated last"
+    );
+    assert_eq!(
+        rows[0]["title"], "Quiz 1: Cell Structure",
+        "title falls back to the scope page"
+    );
+    assert_eq!(rows[3]["title"], "Assessment 399");
+    assert_eq!(
+        rows[1]["completion"]["status"], "good",
+        "50 % meets the 50 % threshold"
+    );
+    assert_eq!(rows[3]["completion"]["status"], "bad");
+    // (78.75 + -3.5 + 61.25) / 3 = 45.5: the same number on screen and in the CSV.
+    assert_eq!(
+        bundle.projections["summary"]["metrics"]["average_assessment_score"].as_f64(),
+        Some(45.5)
+    );
+
+    let (zip, manifest) = export(&bundle, "instructor")?;
+    assert_eq!(manifest.totals.included, 8);
+    let files = entries(&zip)?;
+    let (_, summary) = files
+        .iter()
+        .find(|(n, _)| n == "course_summary_metrics.csv")
+        .ok_or("summary")?;
+    assert!(summary.contains("\r\naverage_assessment_score,45.5,percent\r\n"));
+    let (_, dist) = files
+        .iter()
+        .find(|(n, _)| n == "assessment_score_distribution.csv")
+        .ok_or("dist")?;
+    assert_eq!(
+        dist.lines().count(),
+        1 + 4 * 10,
+        "every assessment keeps all 10 bins"
+    );
+    let (_, table) = files
+        .iter()
+        .find(|(n, _)| n == "assessment_summary.csv")
+        .ok_or("summary")?;
+    assert!(
+        table.contains("302,'=cmd|' /C calc'!A0,"),
+        "text guarded: {table}"
+    );
+    assert!(
+        table.contains(",-3.5,"),
+        "negative number untouched: {table}"
+    );
+    insta::assert_snapshot!("grades_assessment_summary_csv", table);
+    insta::assert_snapshot!("grades_assessment_score_distribution_csv", dist);
+    Ok(())
+}
