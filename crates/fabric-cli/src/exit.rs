@@ -60,7 +60,8 @@ fn dashboard_code(e: &dashboard_snapshot::Error) -> u8 {
         E::ExportBlocked(_) | E::BundleTampered { .. } | E::Csv { .. } | E::Serialize { .. } => {
             PROBLEM
         }
-        E::Io { .. } => STORAGE,
+        // Writing the archive failed (verify maps unreadable archives to exit 2 itself).
+        E::Io { .. } | E::Zip { .. } => STORAGE,
         // Malformed documents, unknown keys, bad versions, foreign or duplicate
         // results, unknown profiles, unreadable archives.
         _ => BAD_INPUT,
