@@ -1,1 +1,321 @@
-//! End-to-end tests of `fabric dashboard` (filled in with the dashboard work).
+//! End-to-end tests of `fabric dashboard`: assemble -> export -> verify with the
+//! real binary on the example vector, blocked exports, tampered archives, input
+//! errors.
+
+use std::io::{Cursor, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::common::{fabric, vectors};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn example() -> PathBuf {
+    vectors().join("dashboard").join("example")
+}
+
+/// `fabric dashboard assemble` on the example scope and `oracles`; returns the
+/// output.
+fn assemble(home: &Path, oracles: &Path) -> std::process::Output {
+    let scope = example().join("scope.json");
+    let mut cmd = fabric(home);
+    cmd.args(["dashboard", "assemble", "--scope"])
+        .arg(scope)
+        .arg("--oracles")
+        .arg(oracles);
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run fabric: {e}"))
+}
+
+/// Assemble the example into `dir/bundle.json`.
+fn bundle_in(dir: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    let out = assemble(dir, &example().join("oracles.json"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = dir.join("bundle.json");
+    std::fs::write(&path, &out.stdout)?;
+    Ok(path)
+}
+
+fn export(
+    dir: &Path,
+    bundle: &Path,
+    profile: &str,
+    out: &Path,
+    json: bool,
+) -> std::process::Output {
+    let mut cmd = fabric(dir);
+    if json {
+        cmd.arg("--json");
+    }
+    cmd.args(["dashboard", "export", "--bundle"])
+        .arg(bundle)
+        .args(["--profile", profile, "--out"])
+        .arg(out);
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run fabric: {e}"))
+}
+
+fn verify(dir: &Path, bundle: &Path, zip: &Path) -> std::process::Output {
+    let mut cmd = fabric(dir);
+    cmd.args(["dashboard", "verify", "--bundle"])
+        .arg(bundle)
+        .arg("--zip")
+        .arg(zip);
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run fabric: {e}"))
+}
+
+fn edited_oracles(
+    dir: &Path,
+    edit: impl FnOnce(&mut Value),
+) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    let mut doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(example().join("oracles.json"))?)?;
+    edit(&mut doc);
+    let path = dir.join("oracles-edited.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&doc)?)?;
+    Ok(path)
+}
+
+#[test]
+fn assemble_export_verify() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let bundle = bundle_in(dir.path())?;
+    let zip = dir.path().join("out.zip");
+    let out = export(dir.path(), &bundle, "instructor_best_effort", &zip, true);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&out.stdout)?;
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip)?)?;
+    let mut stored = String::new();
+    archive
+        .by_name("manifest.json")?
+        .read_to_string(&mut stored)?;
+    assert_eq!(
+        printed,
+        serde_json::from_str::<Value>(&stored)?,
+        "--json prints the manifest"
+    );
+    assert_eq!(
+        printed["totals"],
+        json!({"datasets": 8, "included": 6, "excluded": 2})
+    );
+
+    let out = verify(dir.path(), &bundle, &zip);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8(out.stdout)?.starts_with("parity match: profile instructor_best_effort")
+    );
+
+    let human = export(
+        dir.path(),
+        &bundle,
+        "instructor_best_effort",
+        &dir.path().join("again.zip"),
+        false,
+    );
+    assert_eq!(human.status.code(), Some(0));
+    let text = String::from_utf8(human.stdout)?.replace(&dir.path().display().to_string(), "[DIR]");
+    insta::assert_snapshot!("dashboard_export_human", text);
+    assert_eq!(
+        std::fs::read(&zip)?,
+        std::fs::read(dir.path().join("again.zip"))?,
+        "byte-identical exports"
+    );
+    Ok(())
+}
+
+#[test]
+fn tampered_zip_fails_verify_naming_the_component() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let bundle = bundle_in(dir.path())?;
+    let zip = dir.path().join("out.zip");
+    assert_eq!(
+        export(dir.path(), &bundle, "instructor_best_effort", &zip, false)
+            .status
+            .code(),
+        Some(0)
+    );
+
+    let bytes = std::fs::read(&zip)?;
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))?;
+    let mut rewritten = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i)?;
+        let mut text = String::new();
+        entry.read_to_string(&mut text)?;
+        if entry.name() == "student_support_list.csv" {
+            text = text.replace("Priya Raman", "Priya Ramen");
+        }
+        rewritten.start_file(entry.name(), zip::write::SimpleFileOptions::default())?;
+        rewritten.write_all(text.as_bytes())?;
+    }
+    let tampered = dir.path().join("tampered.zip");
+    std::fs::write(&tampered, rewritten.finish()?.into_inner())?;
+
+    let out = verify(dir.path(), &bundle, &tampered);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8(out.stderr)?;
+    assert!(
+        stderr.starts_with("error: parity mismatch: 1 component(s) drifted\n"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("  dataset:student_support_list: expected "),
+        "{stderr}"
+    );
+    Ok(())
+}
+
+#[test]
+fn blocked_export_writes_nothing_and_lists_every_blocker() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let bundle = bundle_in(dir.path())?;
+    let zip = dir.path().join("strict.zip");
+    let out = export(dir.path(), &bundle, "instructor_strict", &zip, false);
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_snapshot!(
+        "dashboard_export_blocked_strict_stderr",
+        String::from_utf8(out.stderr)?
+    );
+    let out = export(dir.path(), &bundle, "instructor", &zip, true);
+    assert_eq!(out.status.code(), Some(1));
+    let printed: Value = serde_json::from_slice(&out.stdout)?;
+    insta::assert_json_snapshot!("dashboard_export_blocked_instructor_json", printed);
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["bundle.json"], "no zip and no temporary file left");
+    Ok(())
+}
+
+#[test]
+fn assemble_twice_gives_identical_bytes() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let a = assemble(dir.path(), &example().join("oracles.json"));
+    let b = assemble(dir.path(), &example().join("oracles.json"));
+    assert_eq!(a.status.code(), Some(0));
+    assert_eq!(a.stdout, b.stdout);
+    insta::assert_snapshot!(
+        "dashboard_assemble_status_table",
+        String::from_utf8(a.stderr)?
+    );
+    Ok(())
+}
+
+#[test]
+fn results_of_another_request_exit_2() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let oracles = edited_oracles(dir.path(), |d| d["request_token"] = json!("req-other"))?;
+    let out = assemble(dir.path(), &oracles);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr)?;
+    assert!(
+        stderr.starts_with("error: oracle results belong to another request"),
+        "{stderr}"
+    );
+    Ok(())
+}
+
+#[test]
+fn duplicate_oracle_key_exits_2() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let oracles = edited_oracles(dir.path(), |d| {
+        if let Some(results) = d["results"].as_array_mut() {
+            let grades = results
+                .iter()
+                .find(|r| r["oracle_key"] == "grades")
+                .cloned();
+            results.extend(grades);
+        }
+    })?;
+    let out = assemble(dir.path(), &oracles);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr)?;
+    assert!(stderr.contains("duplicate oracle key grades"), "{stderr}");
+    Ok(())
+}
+
+#[test]
+fn malformed_inputs_exit_2() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let oracles = edited_oracles(dir.path(), |d| d["colour"] = json!("red"))?;
+    let out = assemble(dir.path(), &oracles);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr)?.contains("oracles-edited.json"));
+
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{not json")?;
+    let out = export(
+        dir.path(),
+        &bad,
+        "instructor",
+        &dir.path().join("x.zip"),
+        false,
+    );
+    assert_eq!(out.status.code(), Some(2));
+
+    let bundle = bundle_in(dir.path())?;
+    let out = export(
+        dir.path(),
+        &bundle,
+        "no_such_profile",
+        &dir.path().join("x.zip"),
+        false,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr)?.contains("unknown export profile no_such_profile"));
+    Ok(())
+}
+
+#[test]
+fn edited_bundle_is_a_parity_mismatch() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let bundle = bundle_in(dir.path())?;
+    let text = std::fs::read_to_string(&bundle)?.replacen(
+        "\"students_completed\": 31",
+        "\"students_completed\": 32",
+        1,
+    );
+    std::fs::write(&bundle, text)?;
+    let out = export(
+        dir.path(),
+        &bundle,
+        "instructor_best_effort",
+        &dir.path().join("x.zip"),
+        false,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8(out.stderr)?.starts_with("error: parity_mismatch: bundle fingerprint")
+    );
+    assert!(!dir.path().join("x.zip").exists());
+    Ok(())
+}
+
+#[test]
+fn profiles_lists_datasets_and_policies() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let out = fabric(dir.path())
+        .args(["dashboard", "profiles"])
+        .output()?;
+    assert_eq!(out.status.code(), Some(0));
+    insta::assert_snapshot!("dashboard_profiles", String::from_utf8(out.stdout)?);
+    Ok(())
+}

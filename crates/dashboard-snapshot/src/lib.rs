@@ -1,13 +1,51 @@
 //! # dashboard-snapshot
 //!
-//! Queryless dashboard snapshots (seed 004): assembly of oracle results,
-//! projections with readiness statuses, parity fingerprints, a dataset registry and
-//! deterministic CSV ZIP export. This crate never reaches storage.
+//! Queryless dashboard snapshots (seed 004): assembly of oracle results into a
+//! versioned, token- and scope-bound [`Snapshot`], capability [`Projection`]s with
+//! readiness statuses, parity fingerprints, a dataset [`export::Registry`] and a
+//! deterministic CSV ZIP export. This crate never reaches storage: callers hand it
+//! text and values; it hands back values and bytes.
 //!
-//! Not built yet: this crate holds no working API so far. See the project issues.
+//! ```
+//! use dashboard_snapshot::{ProjectionSet, Telemetry, assemble_bundle};
+//! let scope = r#"{"format": "fabric.dashboard.scope/1", "context": {"type": "section", "id": 1},
+//!   "container": {"type": "course"}, "as_of": "2026-03-16T14:00:00Z"}"#;
+//! let oracles = r#"{"format": "fabric.dashboard.oracles/1", "results": []}"#;
+//! let bundle = assemble_bundle(&ProjectionSet::instructor(), scope, oracles, Some("req-1"), &Telemetry::none())?;
+//! assert_eq!(bundle.projection_statuses["progress"].status.as_str(), "unavailable");
+//! # Ok::<(), dashboard_snapshot::Error>(())
+//! ```
 
 #![deny(missing_docs)]
 
+mod assemble;
+mod contract;
 mod error;
+pub mod export;
+mod input;
+pub mod instructor;
+pub mod parity;
+mod projection;
+mod reason;
+mod telemetry;
 
+pub use assemble::{
+    assemble, assemble_bundle, assemble_owned, build_bundle, check_identity, resolve_token,
+};
+pub use contract::{
+    BUNDLE_FORMAT, Container, Context, Filters, Labels, OracleState, OracleStatus,
+    PROJECTION_VERSION, ProficiencyWeights, ProjectionStatus, Readiness, SNAPSHOT_VERSION,
+    SUPPORTED_PROJECTION_VERSIONS, SUPPORTED_SNAPSHOT_VERSIONS, Scope, Snapshot, SnapshotBundle,
+    SnapshotMetadata, SupportParams, pretty_sorted, projection_version_supported,
+    snapshot_version_supported, sort_keys,
+};
 pub use error::{Error, Result};
+pub use input::{
+    ORACLES_FORMAT, OracleOutcome, OracleResult, OracleResults, SCOPE_FORMAT, ScopeFile,
+    merge_oracle_results, parse_oracles, parse_scope, valid_key,
+};
+pub use projection::{
+    DeriveError, Derived, OracleView, Projection, ProjectionInput, ProjectionSet, derive_one,
+};
+pub use reason::{ExportReason, OracleReason, ProjectionReason};
+pub use telemetry::{Outcome, Telemetry, TelemetryEvent};

@@ -66,6 +66,16 @@ fn exchange_code(e: &exchange_sync::Error) -> u8 {
 }
 
 fn dashboard_code(e: &dashboard_snapshot::Error) -> u8 {
-    let _ = e;
-    BAD_INPUT
+    use dashboard_snapshot::Error as E;
+    match e {
+        // Deterministic outcomes the command reports: a blocked plan, an edited bundle.
+        E::ExportBlocked(_) | E::BundleTampered { .. } | E::Csv { .. } | E::Serialize { .. } => {
+            PROBLEM
+        }
+        // Writing the archive failed (verify maps unreadable archives to exit 2 itself).
+        E::Io { .. } | E::Zip { .. } => STORAGE,
+        // Malformed documents, unknown keys, bad versions, foreign or duplicate
+        // results, unknown profiles, unreadable archives.
+        _ => BAD_INPUT,
+    }
 }

@@ -1,17 +1,315 @@
-//! `fabric dashboard`: filled in by the dashboard work.
+//! `fabric dashboard`: assemble a snapshot bundle from two JSON files, export it as
+//! a deterministic CSV ZIP, verify a ZIP against its bundle, list export profiles.
+//! The commands read and write files; `dashboard-snapshot` does the rest.
 
-use clap::Subcommand;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Args as ClapArgs, Subcommand};
+use dashboard_snapshot::export::{Registry, plan_export, verify_zip, write_zip};
+use dashboard_snapshot::{
+    Error as DashError, ProjectionSet, SnapshotBundle, Telemetry, assemble_bundle,
+};
+use serde_json::json;
 
 use crate::context::Ctx;
 use crate::error::{CliError, CmdResult};
+use crate::exit;
+use crate::output::{print_json, print_text};
 
 /// `fabric dashboard ...`
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Assemble a snapshot bundle (snapshot, projections, statuses, parity) and
+    /// print it as JSON on stdout.
+    Assemble(AssembleArgs),
+    /// Export a bundle as a CSV ZIP with its manifest (nothing is written when the
+    /// plan has a blocking dataset).
+    Export(ExportArgs),
+    /// Recompute parity from a bundle and a ZIP; exit 1 naming every drifted
+    /// component.
+    Verify(VerifyArgs),
+    /// The registered export profiles and their datasets.
+    Profiles,
+}
+
+/// `fabric dashboard assemble`.
+#[derive(Debug, ClapArgs)]
+pub struct AssembleArgs {
+    /// The scope file (`fabric.dashboard.scope/1`).
+    #[arg(long, value_name = "FILE")]
+    scope: PathBuf,
+    /// The oracle results file (`fabric.dashboard.oracles/1`).
+    #[arg(long, value_name = "FILE")]
+    oracles: PathBuf,
+    /// Request token (overrides the scope file's).
+    #[arg(long, value_name = "T")]
+    token: Option<String>,
+}
+
+/// `fabric dashboard export`.
+#[derive(Debug, ClapArgs)]
+pub struct ExportArgs {
+    /// The bundle printed by `assemble`.
+    #[arg(long, value_name = "FILE")]
+    bundle: PathBuf,
+    /// Export profile (see `fabric dashboard profiles`).
+    #[arg(long, value_name = "NAME", default_value = "instructor")]
+    profile: String,
+    /// The ZIP to write (atomically).
+    #[arg(long, value_name = "FILE.zip")]
+    out: PathBuf,
+}
+
+/// `fabric dashboard verify`.
+#[derive(Debug, ClapArgs)]
+pub struct VerifyArgs {
+    /// The bundle the ZIP was exported from.
+    #[arg(long, value_name = "FILE")]
+    bundle: PathBuf,
+    /// The ZIP to check.
+    #[arg(long, value_name = "FILE.zip")]
+    zip: PathBuf,
+}
 
 /// Run a `fabric dashboard` command.
-pub fn run(_ctx: &Ctx, command: Command) -> CmdResult {
-    match command {}
-    #[allow(unreachable_code)] // reason: no subcommands yet
-    Err(CliError::Usage(String::new()))
+pub fn run(ctx: &Ctx, command: Command) -> CmdResult {
+    match command {
+        Command::Assemble(args) => assemble(ctx, &args),
+        Command::Export(args) => export(ctx, &args),
+        Command::Verify(args) => verify(ctx, &args),
+        Command::Profiles => profiles(ctx),
+    }
+}
+
+fn read(path: &Path) -> Result<String, CliError> {
+    std::fs::read_to_string(path).map_err(|e| CliError::Input {
+        path: path.to_path_buf(),
+        what: "cannot read",
+        source: Box::new(e),
+    })
+}
+
+fn with_file<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(DashError) -> CliError + 'a {
+    move |e| match e {
+        DashError::Json { .. }
+        | DashError::Field { .. }
+        | DashError::UnknownKeys { .. }
+        | DashError::UnsupportedVersion { .. } => CliError::Input {
+            path: path.to_path_buf(),
+            what,
+            source: Box::new(e),
+        },
+        other => CliError::Dashboard(other),
+    }
+}
+
+fn load_bundle(path: &Path) -> Result<SnapshotBundle, CliError> {
+    SnapshotBundle::from_json_str(&read(path)?).map_err(with_file(path, "invalid bundle"))
+}
+
+fn assemble(ctx: &Ctx, args: &AssembleArgs) -> CmdResult {
+    let scope = read(&args.scope)?;
+    let oracles = read(&args.oracles)?;
+    let set = ProjectionSet::instructor();
+    // Parse each file once on its own so that a malformed one is named.
+    dashboard_snapshot::parse_scope(&scope)
+        .map_err(with_file(&args.scope, "invalid scope file"))?;
+    dashboard_snapshot::parse_oracles(&oracles)
+        .map_err(with_file(&args.oracles, "invalid oracle results file"))?;
+    let bundle = assemble_bundle(
+        &set,
+        &scope,
+        &oracles,
+        args.token.as_deref(),
+        &Telemetry::none(),
+    )?;
+    let text = bundle.to_json_string()?;
+    print_text(text.trim_end_matches('\n'))?;
+    if !ctx.json {
+        for (key, status) in &bundle.projection_statuses {
+            let reason = status
+                .reason_code
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default();
+            let missing = if status.missing.is_empty() {
+                String::new()
+            } else {
+                format!(" missing [{}]", status.missing.join(", "))
+            };
+            ctx.info(format!(
+                "{key:<24} {}{reason}{missing}",
+                status.status.as_str()
+            ));
+        }
+    }
+    Ok(exit::SUCCESS)
+}
+
+fn export(ctx: &Ctx, args: &ExportArgs) -> CmdResult {
+    let bundle = load_bundle(&args.bundle)?;
+    let registry = Registry::instructor();
+    let plan = match plan_export(&registry, &bundle, &args.profile) {
+        Ok(plan) => plan,
+        Err(DashError::ExportBlocked(failure)) => {
+            eprintln!("error: export failed: {failure}");
+            for b in &failure.blocking {
+                eprintln!("  blocking: {b}");
+            }
+            if ctx.json {
+                print_json(&json!({
+                    "ok": false,
+                    "reason_code": failure.reason_code,
+                    "dataset_id": failure.dataset_id,
+                    "export_profile": failure.export_profile,
+                    "blocking": failure.blocking,
+                }))?;
+            }
+            return Ok(exit::PROBLEM);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let out = &args.out;
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = out
+        .file_name()
+        .map_or_else(|| "export.zip".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let io_err = |source| CliError::Output {
+        path: out.clone(),
+        source,
+    };
+    let result = (|| -> Result<_, CliError> {
+        let mut file = std::fs::File::create(&tmp).map_err(io_err)?;
+        let manifest = write_zip(&plan, &bundle, &mut file, &Telemetry::none())?;
+        file.flush()
+            .and_then(|()| file.sync_all())
+            .map_err(io_err)?;
+        std::fs::rename(&tmp, out).map_err(io_err)?;
+        Ok(manifest)
+    })();
+    let manifest = match result {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
+    if ctx.json {
+        print_text(manifest.to_json_string()?.trim_end_matches('\n'))?;
+    } else {
+        for d in &manifest.datasets {
+            let detail = match (&d.row_count, &d.reason_code) {
+                (Some(rows), _) => format!("{rows} rows, {}", d.projection_state.as_str()),
+                (None, Some(reason)) => format!("{reason} ({})", d.projection_state.as_str()),
+                (None, None) => d.projection_state.as_str().to_owned(),
+            };
+            print_text(&format!("{:<9} {:<34} {detail}", d.status, d.filename))?;
+        }
+        print_text(&format!(
+            "wrote {}: {} included, {} excluded, export fingerprint {}",
+            out.display(),
+            manifest.totals.included,
+            manifest.totals.excluded,
+            manifest.parity.export_fingerprint
+        ))?;
+    }
+    Ok(exit::SUCCESS)
+}
+
+fn verify(ctx: &Ctx, args: &VerifyArgs) -> CmdResult {
+    let bundle = load_bundle(&args.bundle)?;
+    let file = std::fs::File::open(&args.zip).map_err(|e| CliError::Input {
+        path: args.zip.clone(),
+        what: "cannot read",
+        source: Box::new(e),
+    })?;
+    let report = verify_zip(
+        &Registry::instructor(),
+        &bundle,
+        std::io::BufReader::new(file),
+        &Telemetry::none(),
+    )
+    .map_err(|e| match e {
+        DashError::Zip { .. } | DashError::Json { .. } | DashError::Io { .. } => CliError::Input {
+            path: args.zip.clone(),
+            what: "invalid export archive",
+            source: Box::new(e),
+        },
+        other => CliError::Dashboard(other),
+    })?;
+    let drifted = !report.comparison.mismatches.is_empty();
+    if ctx.json {
+        print_json(&json!({
+            "ok": !drifted,
+            "export_profile": report.export_profile,
+            "expected_fingerprint": report.expected_fingerprint,
+            "actual_fingerprint": report.actual_fingerprint,
+            "comparison": report.comparison,
+        }))?;
+    } else if !drifted {
+        print_text(&format!(
+            "parity match: profile {}, export fingerprint {}",
+            report.export_profile, report.expected_fingerprint
+        ))?;
+    }
+    if drifted {
+        eprintln!(
+            "error: parity mismatch: {} component(s) drifted",
+            report.comparison.mismatches.len()
+        );
+        for m in &report.comparison.mismatches {
+            eprintln!(
+                "  {}: expected {}, actual {}",
+                m.component,
+                m.expected.as_deref().unwrap_or("(absent)"),
+                m.actual.as_deref().unwrap_or("(absent)")
+            );
+        }
+        return Ok(exit::PROBLEM);
+    }
+    Ok(exit::SUCCESS)
+}
+
+fn profiles(ctx: &Ctx) -> CmdResult {
+    let registry = Registry::instructor();
+    if ctx.json {
+        let list: Vec<_> = registry
+            .profiles()
+            .iter()
+            .map(|p| {
+                json!({
+                    "name": p.name,
+                    "description": p.description,
+                    "datasets": p.datasets.iter().map(|d| json!({
+                        "dataset_id": d.dataset_id,
+                        "filename": d.filename,
+                        "required_projections": d.required_projections,
+                        "optional_projections": d.optional_projections,
+                        "failure_policy": d.failure_policy.as_str(),
+                        "columns": d.serializer.columns(),
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        print_json(&json!({ "profiles": list }))?;
+        return Ok(exit::SUCCESS);
+    }
+    for p in registry.profiles() {
+        print_text(&format!("{}: {}", p.name, p.description))?;
+        for d in &p.datasets {
+            print_text(&format!(
+                "  {:<30} {:<36} required [{}] optional [{}] {}",
+                d.dataset_id,
+                d.filename,
+                d.required_projections.join(", "),
+                d.optional_projections.join(", "),
+                d.failure_policy.as_str()
+            ))?;
+        }
+    }
+    Ok(exit::SUCCESS)
 }

@@ -1,0 +1,220 @@
+//! `student_support`: every rostered student in one of four buckets, with activity.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::{Node, num, opt_num, round1};
+use crate::contract::SupportParams;
+use crate::projection::{DeriveError, Derived, Projection, ProjectionInput};
+
+/// The student-support projection.
+#[derive(Debug, Clone, Copy)]
+pub struct StudentSupport;
+
+/// Bucket ids in their fixed order.
+pub const BUCKETS: [&str; 4] = [
+    "struggling",
+    "on_track",
+    "excelling",
+    "not_enough_information",
+];
+
+/// The bucket of a student (Part B5 rules; excelling is tested first).
+pub fn categorize(progress: Option<f64>, proficiency: Option<f64>, p: &SupportParams) -> usize {
+    let (Some(progress), Some(proficiency)) = (progress, proficiency) else {
+        return 3;
+    };
+    if progress >= p.excelling_progress_gte && proficiency >= p.excelling_proficiency_gte {
+        2
+    } else if proficiency <= p.struggling_proficiency_lte
+        && (progress < p.struggling_progress_low_lt || progress > p.struggling_progress_high_gt)
+    {
+        0
+    } else {
+        1
+    }
+}
+
+struct Student {
+    id: u64,
+    name: String,
+    sort_name: String,
+    progress: Option<f64>,
+    proficiency: Option<f64>,
+    inactive: bool,
+    last: Option<String>,
+}
+
+fn display_name(given: Option<&str>, family: Option<&str>, email: Option<&str>, id: u64) -> String {
+    let parts: Vec<&str> = [given, family]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.trim().is_empty())
+        .collect();
+    if !parts.is_empty() {
+        return parts.join(" ");
+    }
+    match email {
+        Some(e) if !e.is_empty() => e.to_owned(),
+        _ => format!("Student {id}"),
+    }
+}
+
+impl Projection for StudentSupport {
+    fn key(&self) -> &'static str {
+        "student_support"
+    }
+    fn required_oracles(&self) -> &'static [&'static str] {
+        &["progress_proficiency", "student_info"]
+    }
+    fn optional_oracles(&self) -> &'static [&'static str] {
+        &[]
+    }
+    fn derive(&self, input: &ProjectionInput<'_>) -> Result<Derived, DeriveError> {
+        let params = &input.scope.filters.support;
+        let as_of = input
+            .scope
+            .as_of_time()
+            .map_err(|e| DeriveError::Failed(e.to_string()))?;
+        let rows = input
+            .required
+            .get("progress_proficiency")
+            .ok_or_else(|| DeriveError::Failed("progress_proficiency missing".into()))?;
+        let roster = input
+            .required
+            .get("student_info")
+            .ok_or_else(|| DeriveError::Failed("student_info missing".into()))?;
+        let mut scores: BTreeMap<u64, (Option<f64>, Option<f64>)> = BTreeMap::new();
+        for row in Node::root("progress_proficiency", rows).items()? {
+            let id = row.req_u64("student_id")?;
+            scores.insert(
+                id,
+                (
+                    row.opt_pct("progress_pct")?,
+                    row.opt_pct("proficiency_pct")?,
+                ),
+            );
+        }
+        let mut buckets: [Vec<Student>; 4] = Default::default();
+        let mut on_roster = 0usize;
+        let mut matched = 0usize;
+        for info in Node::root("student_info", roster).items()? {
+            let id = info.req_u64("student_id")?;
+            let name = display_name(
+                info.opt_str("given_name")?,
+                info.opt_str("family_name")?,
+                info.opt_str("email")?,
+                id,
+            );
+            let last = info.opt_time("last_interaction_at")?;
+            let inactive = match &last {
+                None => true,
+                Some((t, _)) => {
+                    (as_of - *t).whole_seconds() >= i64::from(params.inactivity_days) * 86_400
+                }
+            };
+            let (progress, proficiency) = match scores.get(&id) {
+                Some(s) => {
+                    matched += 1;
+                    *s
+                }
+                None => (None, None),
+            };
+            on_roster += 1;
+            let bucket = categorize(progress, proficiency, params);
+            if let Some(list) = buckets.get_mut(bucket) {
+                list.push(Student {
+                    id,
+                    sort_name: name.to_lowercase(),
+                    name,
+                    progress: progress.map(round1),
+                    proficiency: proficiency.map(round1),
+                    inactive,
+                    last: last.map(|(_, text)| text),
+                });
+            }
+        }
+        let total = on_roster;
+        let mut out_buckets = Vec::new();
+        let (mut active_total, mut inactive_total) = (0usize, 0usize);
+        let mut default_bucket = Value::Null;
+        for (id, list) in BUCKETS.iter().zip(buckets.iter_mut()) {
+            list.sort_by(|a, b| {
+                b.inactive
+                    .cmp(&a.inactive)
+                    .then_with(|| a.sort_name.cmp(&b.sort_name))
+                    .then_with(|| a.id.cmp(&b.id))
+            });
+            let inactive = list.iter().filter(|s| s.inactive).count();
+            let active = list.len() - inactive;
+            active_total += active;
+            inactive_total += inactive;
+            if default_bucket.is_null() && !list.is_empty() {
+                default_bucket = Value::from(*id);
+            }
+            let pct = if total > 0 {
+                round1(list.len() as f64 / total as f64 * 100.0)
+            } else {
+                0.0
+            };
+            let students: Vec<Value> = list
+                .iter()
+                .map(|s| {
+                    obj! { "student_id" => s.id, "name" => s.name.as_str(), "progress_pct" => opt_num(s.progress), "proficiency_pct" => opt_num(s.proficiency), "inactive" => s.inactive, "last_interaction_at" => s.last.as_deref() }
+                })
+                .collect();
+            out_buckets.push(obj! { "id" => *id, "count" => list.len(), "pct" => num(pct), "active_count" => active, "inactive_count" => inactive, "students" => students });
+        }
+        Ok(Derived::Complete(
+            obj! { "parameters" => serde_json::to_value(params).map_err(|e| DeriveError::Failed(e.to_string()))?, "as_of" => input.scope.as_of.as_str(), "totals" => obj! { "total" => total, "active" => active_total, "inactive" => inactive_total, "unmatched_rows" => scores.len().saturating_sub(matched) }, "buckets" => out_buckets, "default_bucket_id" => default_bucket },
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's boundary students, by bucket index.
+    #[test]
+    fn category_bounds_are_inclusive_where_the_spec_says() {
+        let p = SupportParams::default();
+        assert_eq!(
+            BUCKETS[categorize(Some(25.0), Some(40.0), &p)],
+            "struggling"
+        );
+        assert_eq!(BUCKETS[categorize(Some(80.0), Some(80.0), &p)], "excelling");
+        assert_eq!(BUCKETS[categorize(Some(80.0), Some(79.9), &p)], "on_track");
+        assert_eq!(BUCKETS[categorize(Some(40.0), Some(30.0), &p)], "on_track");
+        assert_eq!(
+            BUCKETS[categorize(Some(85.0), Some(30.0), &p)],
+            "struggling"
+        );
+        assert_eq!(
+            BUCKETS[categorize(None, Some(30.0), &p)],
+            "not_enough_information"
+        );
+        assert_eq!(
+            BUCKETS[categorize(Some(50.0), None, &p)],
+            "not_enough_information"
+        );
+    }
+
+    #[test]
+    fn display_name_fallbacks() {
+        assert_eq!(
+            display_name(Some("Ada"), Some("Lovelace"), None, 1),
+            "Ada Lovelace"
+        );
+        assert_eq!(
+            display_name(Some(""), Some("Lovelace"), None, 1),
+            "Lovelace"
+        );
+        assert_eq!(
+            display_name(None, None, Some("a@example.edu"), 1),
+            "a@example.edu"
+        );
+        assert_eq!(display_name(None, None, None, 7), "Student 7");
+    }
+}

@@ -1,0 +1,202 @@
+//! Parity fingerprints (Part B7): SHA-256 over canonical JSON of per-component
+//! digests, so a comparison names the projection or dataset that drifted.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use fabric_core::json::{sha256_hex, to_canonical_string, write_ascii_string, write_canonical};
+
+use crate::contract::SnapshotBundle;
+
+/// The fingerprint algorithm tag.
+pub const ALGORITHM: &str = "sha256-canonical-json/1";
+
+/// The parity data stored in a bundle.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParityReport {
+    /// [`ALGORITHM`].
+    pub algorithm: String,
+    /// Fingerprint over identity and the projection components.
+    pub bundle_fingerprint: String,
+    /// `projection:<key>` -> digest.
+    pub components: BTreeMap<String, String>,
+}
+
+/// `match`, `mismatch` or `not_checked`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParityStatus {
+    /// Every component agrees.
+    Match,
+    /// At least one component drifted.
+    Mismatch,
+    /// Nothing to compare against.
+    NotChecked,
+}
+
+impl ParityStatus {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParityStatus::Match => "match",
+            ParityStatus::Mismatch => "mismatch",
+            ParityStatus::NotChecked => "not_checked",
+        }
+    }
+}
+
+/// One drifted component.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mismatch {
+    /// e.g. `dataset:student_support_list`.
+    pub component: String,
+    /// Digest on the expected side (`null` when absent there).
+    pub expected: Option<String>,
+    /// Digest on the actual side.
+    pub actual: Option<String>,
+}
+
+/// Result of [`compare`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParityComparison {
+    /// Overall status.
+    pub status: ParityStatus,
+    /// Drifted components, sorted by name.
+    pub mismatches: Vec<Mismatch>,
+}
+
+impl ParityComparison {
+    /// Nothing was compared.
+    pub fn not_checked() -> Self {
+        ParityComparison {
+            status: ParityStatus::NotChecked,
+            mismatches: Vec::new(),
+        }
+    }
+}
+
+/// Digest of one projection component: `{status, reason_code, value}`.
+pub fn projection_component(
+    status: &str,
+    reason_code: Option<&str>,
+    value: Option<&Value>,
+) -> String {
+    // The canonical JSON of `{reason_code, status, value}`, written directly so the
+    // (possibly large) value is not cloned.
+    let mut out = String::from("{\"reason_code\":");
+    match reason_code {
+        Some(r) => write_ascii_string(&mut out, r),
+        None => out.push_str("null"),
+    }
+    out.push_str(",\"status\":");
+    write_ascii_string(&mut out, status);
+    out.push_str(",\"value\":");
+    match value {
+        Some(v) => write_canonical(&mut out, v),
+        None => out.push_str("null"),
+    }
+    out.push('}');
+    sha256_hex(out.as_bytes())
+}
+
+/// Digest of one dataset component: `{status, reason_code, sha256}`.
+pub fn dataset_component(status: &str, reason_code: Option<&str>, sha256: Option<&str>) -> String {
+    digest(&json!({"status": status, "reason_code": reason_code, "sha256": sha256}))
+}
+
+fn digest(value: &Value) -> String {
+    sha256_hex(to_canonical_string(value).as_bytes())
+}
+
+/// `projection:<key>` components of a bundle, from its content.
+pub fn projection_components(bundle: &SnapshotBundle) -> BTreeMap<String, String> {
+    bundle
+        .projection_statuses
+        .iter()
+        .map(|(key, status)| {
+            let d = projection_component(
+                status.status.as_str(),
+                status.reason_code.map(|r| r.as_str()),
+                bundle.projections.get(key),
+            );
+            (format!("projection:{key}"), d)
+        })
+        .collect()
+}
+
+fn identity(bundle: &SnapshotBundle) -> Value {
+    let s = &bundle.snapshot;
+    json!({
+        "algorithm": ALGORITHM,
+        "request_token": s.request_token,
+        "snapshot_version": s.snapshot_version,
+        "projection_version": s.projection_version,
+        "scope": {
+            "context_type": s.scope.context.context_type,
+            "context_id": s.scope.context.id.get(),
+            "container_type": s.scope.container.type_name(),
+            "container_id": s.scope.container.id(),
+        },
+    })
+}
+
+/// Recompute the bundle's parity report from its content.
+pub fn bundle_report(bundle: &SnapshotBundle) -> ParityReport {
+    let components = projection_components(bundle);
+    let mut doc = identity(bundle);
+    if let Value::Object(map) = &mut doc {
+        map.insert("components".into(), json!(components));
+    }
+    ParityReport {
+        algorithm: ALGORITHM.to_owned(),
+        bundle_fingerprint: digest(&doc),
+        components,
+    }
+}
+
+/// The export fingerprint: identity, profile, projection and dataset components.
+pub fn export_fingerprint(
+    bundle: &SnapshotBundle,
+    profile: &str,
+    components: &BTreeMap<String, String>,
+) -> String {
+    let mut doc = identity(bundle);
+    if let Value::Object(map) = &mut doc {
+        map.insert("export_profile".into(), Value::from(profile));
+        map.insert("components".into(), json!(components));
+    }
+    digest(&doc)
+}
+
+/// Compare two component maps key by key; a component on one side only is a
+/// mismatch with `null` on the other.
+pub fn compare(
+    expected: &BTreeMap<String, String>,
+    actual: &BTreeMap<String, String>,
+) -> ParityComparison {
+    let mut names: Vec<&String> = expected.keys().chain(actual.keys()).collect();
+    names.sort();
+    names.dedup();
+    let mismatches: Vec<Mismatch> = names
+        .into_iter()
+        .filter_map(|name| {
+            let (e, a) = (expected.get(name), actual.get(name));
+            (e != a).then(|| Mismatch {
+                component: name.clone(),
+                expected: e.cloned(),
+                actual: a.cloned(),
+            })
+        })
+        .collect();
+    ParityComparison {
+        status: if mismatches.is_empty() {
+            ParityStatus::Match
+        } else {
+            ParityStatus::Mismatch
+        },
+        mismatches,
+    }
+}
