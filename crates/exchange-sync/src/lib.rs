@@ -6,7 +6,9 @@
 
 #![deny(missing_docs)]
 
+pub mod canonical;
 mod error;
+pub mod nonfinite;
 pub mod hash;
 pub mod mirror;
 pub mod record;

@@ -1,0 +1,3 @@
+//! Integration tests of exchange-sync: vectors, packs, sync, conformance.
+
+mod canonical;
