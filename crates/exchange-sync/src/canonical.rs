@@ -121,13 +121,21 @@ fn write_number(out: &mut String, n: &Number) {
     if x.is_nan() {
         out.push_str("\"NaN\"");
     } else if x.is_infinite() {
-        out.push_str(if x > 0.0 { "\"Infinity\"" } else { "\"-Infinity\"" });
+        out.push_str(if x > 0.0 {
+            "\"Infinity\""
+        } else {
+            "\"-Infinity\""
+        });
     } else if x == 0.0 {
         out.push_str("0.0");
     } else {
         let rounded = round15(x);
         if rounded.is_infinite() {
-            out.push_str(if rounded > 0.0 { "Infinity" } else { "-Infinity" });
+            out.push_str(if rounded > 0.0 {
+                "Infinity"
+            } else {
+                "-Infinity"
+            });
         } else {
             out.push_str(&python_float_repr(rounded));
         }

@@ -8,9 +8,12 @@
 
 pub mod canonical;
 mod error;
-pub mod nonfinite;
+mod fsio;
 pub mod hash;
+pub mod manifest;
 pub mod mirror;
+pub mod nonfinite;
+pub mod pack;
 pub mod record;
 pub mod target;
 pub mod timestamp;

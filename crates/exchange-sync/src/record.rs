@@ -155,15 +155,19 @@ impl ExchangeRecord {
         let source_system = required("source_system")?;
         let entity_type = required("entity_type")?;
         let hash_text = required("content_sha256")?;
-        let content_sha256 = hash_text
-            .parse::<ContentHash>()
-            .map_err(|_| bad(format!("`content_sha256` is not 64 hex characters: {hash_text:?}")))?;
+        let content_sha256 = hash_text.parse::<ContentHash>().map_err(|_| {
+            bad(format!(
+                "`content_sha256` is not 64 hex characters: {hash_text:?}"
+            ))
+        })?;
         let natural_key = opt_string(&map, "natural_key").map_err(bad)?;
         let response_ref = opt_string(&map, "response_ref").map_err(bad)?;
         let observed_at_utc = match opt_string(&map, "observed_at_utc").map_err(bad)? {
             None => None,
             Some(text) => Some(crate::timestamp::parse(&text).ok_or_else(|| {
-                bad(format!("`observed_at_utc` is not an ISO-8601 time: {text:?}"))
+                bad(format!(
+                    "`observed_at_utc` is not an ISO-8601 time: {text:?}"
+                ))
             })?),
         };
         let provenance = match map.get("provenance") {
@@ -336,7 +340,12 @@ pub fn write_py(out: &mut String, value: &Value) {
                         "\"-Infinity\""
                     });
                 }
-            } else if text.strip_prefix('-').unwrap_or(text).bytes().all(|b| b == b'0') {
+            } else if text
+                .strip_prefix('-')
+                .unwrap_or(text)
+                .bytes()
+                .all(|b| b == b'0')
+            {
                 out.push('0');
             } else {
                 out.push_str(text);

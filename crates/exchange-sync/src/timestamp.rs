@@ -100,7 +100,11 @@ fn parse_date(s: &str) -> Option<(Date, &str)> {
         }
         (m, digits(s.get(8..)?, 2)?, s.get(10..)?)
     } else {
-        (digits(s.get(4..)?, 2)?, digits(s.get(6..)?, 2)?, s.get(8..)?)
+        (
+            digits(s.get(4..)?, 2)?,
+            digits(s.get(6..)?, 2)?,
+            s.get(8..)?,
+        )
     };
     let month = Month::try_from(u8::try_from(month).ok()?).ok()?;
     let date = Date::from_calendar_date(year, month, u8::try_from(day).ok()?).ok()?;
@@ -125,7 +129,11 @@ fn parse_time(s: &str) -> Option<Time> {
         match hms.len() {
             2 => (digits(hms, 2)?, 0, 0),
             4 => (digits(hms, 2)?, digits(&hms[2..], 2)?, 0),
-            6 => (digits(hms, 2)?, digits(&hms[2..], 2)?, digits(&hms[4..], 2)?),
+            6 => (
+                digits(hms, 2)?,
+                digits(&hms[2..], 2)?,
+                digits(&hms[4..], 2)?,
+            ),
             _ => return None,
         }
     };
@@ -162,7 +170,11 @@ fn parse_offset(s: &str) -> Option<UtcOffset> {
         match body.len() {
             2 => (digits(body, 2)?, 0, 0),
             4 => (digits(body, 2)?, digits(&body[2..], 2)?, 0),
-            6 => (digits(body, 2)?, digits(&body[2..], 2)?, digits(&body[4..], 2)?),
+            6 => (
+                digits(body, 2)?,
+                digits(&body[2..], 2)?,
+                digits(&body[4..], 2)?,
+            ),
             _ => return None,
         }
     };
@@ -177,21 +189,40 @@ mod tests {
     use super::*;
 
     fn check(input: &str, expected: Option<&str>) {
-        assert_eq!(parse(input).map(reference_text).as_deref(), expected, "{input}");
+        assert_eq!(
+            parse(input).map(reference_text).as_deref(),
+            expected,
+            "{input}"
+        );
     }
 
     #[test]
     fn reads_python_forms() {
-        check("2024-01-15T10:30:00+00:00", Some("2024-01-15T10:30:00+00:00"));
+        check(
+            "2024-01-15T10:30:00+00:00",
+            Some("2024-01-15T10:30:00+00:00"),
+        );
         check("2024-01-15T10:30:00Z", Some("2024-01-15T10:30:00+00:00"));
         check("2024-01-15 10:30:00", Some("2024-01-15T10:30:00+00:00"));
-        check("2024-01-15T09:21:00.003711+00:00", Some("2024-01-15T09:21:00.003711+00:00"));
+        check(
+            "2024-01-15T09:21:00.003711+00:00",
+            Some("2024-01-15T09:21:00.003711+00:00"),
+        );
         check("2024-01-15T09:21:00.1234567891Z", None);
-        check("2024-01-15T09:21:00.123456789Z", Some("2024-01-15T09:21:00.123456+00:00"));
+        check(
+            "2024-01-15T09:21:00.123456789Z",
+            Some("2024-01-15T09:21:00.123456+00:00"),
+        );
         check("2024-01-15", Some("2024-01-15T00:00:00+00:00"));
         check("20240115T103000Z", Some("2024-01-15T10:30:00+00:00"));
-        check("2024-01-15T12:30:00+02:00", Some("2024-01-15T10:30:00+00:00"));
-        check("2024-01-15T10:30:00.5-01:30", Some("2024-01-15T12:00:00.500000+00:00"));
+        check(
+            "2024-01-15T12:30:00+02:00",
+            Some("2024-01-15T10:30:00+00:00"),
+        );
+        check(
+            "2024-01-15T10:30:00.5-01:30",
+            Some("2024-01-15T12:00:00.500000+00:00"),
+        );
         check("yesterday", None);
         check("2024-13-01", None);
     }

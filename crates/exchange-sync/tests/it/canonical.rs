@@ -41,7 +41,9 @@ fn all_canonical_vectors_match() -> TestResult {
         let expected_text = case["hash_input_canonical"].as_str().ok_or("canonical")?;
         let got_text = parsed.record.hash_input().canonical_text();
         if got_text != expected_text {
-            failures.push(format!("{name}:\n  got      {got_text}\n  expected {expected_text}"));
+            failures.push(format!(
+                "{name}:\n  got      {got_text}\n  expected {expected_text}"
+            ));
             continue;
         }
         let expected_hash = case["content_sha256"].as_str().ok_or("hash")?;
