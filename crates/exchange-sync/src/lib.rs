@@ -15,6 +15,8 @@ pub mod mirror;
 pub mod nonfinite;
 pub mod pack;
 pub mod record;
+pub mod redaction;
+pub mod sync;
 pub mod target;
 pub mod timestamp;
 

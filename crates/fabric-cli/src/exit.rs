@@ -44,6 +44,8 @@ fn store_code(e: &fabric_store::Error) -> u8 {
         // ---- snapshot chains ----
 
         // ---- exchange mirror ----
+        E::MirrorTableName { .. } => BAD_INPUT,
+        E::MirrorConstraint { .. } | E::MirrorNoRow { .. } => STORAGE,
         _ => STORAGE,
     }
 }

@@ -2,3 +2,4 @@
 
 mod canonical;
 mod pack;
+mod redaction;
