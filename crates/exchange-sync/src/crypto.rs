@@ -5,7 +5,7 @@
 use aes_gcm::aead::rand_core::RngCore;
 use aes_gcm::aead::{Aead, KeyInit, OsRng};
 use aes_gcm::{Aes256Gcm, Nonce};
-use zeroize::Zeroizing;
+pub use zeroize::Zeroizing;
 
 /// PBKDF2 iterations.
 pub const ITERATIONS: u32 = 480_000;
@@ -15,6 +15,13 @@ const TAG: usize = 16;
 
 /// The environment variable holding the passphrase.
 pub const KEY_ENV: &str = "SNAPSHOT_ENCRYPTION_KEY";
+
+/// The passphrase from `var` (the UTF-8 bytes of its value), wiped from memory
+/// when dropped; `None` when unset or empty.
+pub fn passphrase_from_env(var: &str) -> Option<Zeroizing<Vec<u8>>> {
+    let bytes = std::env::var_os(var)?.into_encoded_bytes();
+    (!bytes.is_empty()).then(|| Zeroizing::new(bytes))
+}
 
 fn derive(passphrase: &[u8], salt: &[u8]) -> Zeroizing<[u8; 32]> {
     let mut key = Zeroizing::new([0u8; 32]);
