@@ -433,7 +433,7 @@ fn sync_reports_as_text_and_json() -> TestResult {
     let mut v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
     v["started_at"] = "[time]".into();
     v["completed_at"] = "[time]".into();
-    insta::assert_json_snapshot!("sync_json", v);
+    insta::assert_snapshot!("sync_json", serde_json::to_string_pretty(&v)?);
     Ok(())
 }
 
