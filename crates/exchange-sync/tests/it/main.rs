@@ -1,5 +1,6 @@
 //! Integration tests of exchange-sync: vectors, packs, sync, conformance.
 
 mod canonical;
+mod conformance;
 mod pack;
 mod redaction;
