@@ -4,3 +4,4 @@ mod canonical;
 mod conformance;
 mod pack;
 mod redaction;
+mod roundtrip;
