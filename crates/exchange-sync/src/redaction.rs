@@ -190,6 +190,6 @@ fn non_empty(v: &Value) -> bool {
         Value::String(s) => !s.is_empty(),
         Value::Array(a) => !a.is_empty(),
         Value::Object(o) => !o.is_empty(),
-        Value::Number(n) => n.as_str().parse::<f64>().map_or(true, |x| x != 0.0),
+        Value::Number(n) => n.as_str().parse::<f64>().is_ok_and(|x| x != 0.0),
     }
 }

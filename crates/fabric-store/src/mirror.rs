@@ -351,7 +351,7 @@ impl Store {
                 path: self.path().to_path_buf(),
                 table: table.to_owned(),
                 exchange_id: exchange_id.to_owned(),
-                source: e,
+                source: Box::new(e),
             }
         } else {
             self.err(format!("writing record {exchange_id} to {table}"), e)

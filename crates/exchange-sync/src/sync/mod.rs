@@ -292,10 +292,8 @@ fn export(
 ) -> Result<()> {
     let mut in_pack: HashSet<ContentHash> = HashSet::new();
     read_index(dir, |_, entry| {
-        if let Ok(h) = entry.map(|e| e.h.parse::<ContentHash>()) {
-            if let Ok(h) = h {
-                in_pack.insert(h);
-            }
+        if let Ok(Ok(h)) = entry.map(|e| e.h.parse::<ContentHash>()) {
+            in_pack.insert(h);
         }
         Ok(())
     })?;
