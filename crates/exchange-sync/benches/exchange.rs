@@ -39,6 +39,20 @@ fn peak_rss_mb() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// User + system CPU seconds of this process so far (all threads).
+fn cpu_secs() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ut: f64 = f.get(11)?.parse().ok()?;
+            let st: f64 = f.get(12)?.parse().ok()?;
+            Some((ut + st) / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 fn generator() -> PathBuf {
     std::env::var_os("FABRIC_GEN_EXCHANGE").map_or_else(
         || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench/gen_exchange.py"),
@@ -129,13 +143,20 @@ fn round(dir: &Path, input: &Path, n: usize) -> Res<Round> {
         chunk_size: 1000,
         provenance: Default::default(),
     };
+    let c = cpu_secs();
     let mut reader = std::io::BufReader::new(std::fs::File::open(input)?);
     let added = exchange_sync::add::add(&mpath, &mut reader, input, &add_opts, now())?;
     let add = t.elapsed();
+    println!(
+        "  (add: {:.2}s wall, {:.2}s CPU)",
+        add.as_secs_f64(),
+        cpu_secs() - c
+    );
     assert_eq!(added.added as usize, n);
     let db = dir.join("fabric.db");
     let mut mirror = SqliteMirror::open(&db, "lake", "RawExchangeRecord")?;
     let t = Instant::now();
+    let c = cpu_secs();
     let r = sync(
         &mpath,
         &mut mirror,
@@ -144,10 +165,17 @@ fn round(dir: &Path, input: &Path, n: usize) -> Res<Round> {
         &mut |_, _, _| {},
     )?;
     let import = t.elapsed();
+    println!(
+        "  (import: {:.2}s wall, {:.2}s CPU on all threads)",
+        import.as_secs_f64(),
+        cpu_secs() - c
+    );
     assert_eq!(r.json_to_sql.inserted as usize, n);
     drop(mirror);
     let t = Instant::now();
+    let c = cpu_secs();
     let mut mirror = SqliteMirror::open(&db, "lake", "RawExchangeRecord")?;
+    let opened = t.elapsed();
     let r = sync(
         &mpath,
         &mut mirror,
@@ -156,6 +184,12 @@ fn round(dir: &Path, input: &Path, n: usize) -> Res<Round> {
         &mut |_, _, _| {},
     )?;
     let resync = t.elapsed();
+    println!(
+        "  (no-op resync: {:.2}s wall, {:.2}s of it opening the store, {:.2}s CPU)",
+        resync.as_secs_f64(),
+        opened.as_secs_f64(),
+        cpu_secs() - c
+    );
     assert_eq!(
         (
             r.json_to_sql.inserted,
@@ -168,6 +202,7 @@ fn round(dir: &Path, input: &Path, n: usize) -> Res<Round> {
     let mut m2 = Manifest::new("export", "mediawiki", "wookieepedia", "page");
     let m2path = exchange_sync::pack::init_dataset(&out, &mut m2, now())?;
     let t = Instant::now();
+    let c = cpu_secs();
     let r = sync(
         &m2path,
         &mut mirror,
@@ -176,6 +211,11 @@ fn round(dir: &Path, input: &Path, n: usize) -> Res<Round> {
         &mut |_, _, _| {},
     )?;
     let export = t.elapsed();
+    println!(
+        "  (export: {:.2}s wall, {:.2}s CPU)",
+        export.as_secs_f64(),
+        cpu_secs() - c
+    );
     assert_eq!(r.sql_to_json.inserted as usize, n);
     let pack_bytes = dir_bytes(&dir.join("bench"));
     let t = Instant::now();

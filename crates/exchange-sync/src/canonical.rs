@@ -5,7 +5,6 @@
 //! NFC-normalised, written as raw UTF-8, and floats are rounded to 15 significant
 //! digits before they are spelled the Python way.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use fabric_core::json::python_float_repr;
@@ -81,17 +80,22 @@ pub fn write_value(out: &mut String, value: &Value) {
             out.push(']');
         }
         Value::Object(map) => {
-            // NFC keys may collide: the later one wins, as in a Python dict.
-            let mut sorted: BTreeMap<std::borrow::Cow<'_, str>, &Value> = BTreeMap::new();
-            for (k, v) in map {
-                sorted.insert(nfc(k), v);
-            }
+            // NFC keys may collide: the later one wins, as in a Python dict. A
+            // stable sort keeps equal keys in input order; keep the last of each run.
+            let mut entries: Vec<(std::borrow::Cow<'_, str>, &Value)> =
+                map.iter().map(|(k, v)| (nfc(k), v)).collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
             out.push('{');
-            for (i, (k, v)) in sorted.into_iter().enumerate() {
-                if i > 0 {
+            let mut first = true;
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if entries.get(i + 1).is_some_and(|next| next.0 == *k) {
+                    continue;
+                }
+                if !first {
                     out.push(',');
                 }
-                write_escaped(out, &k);
+                first = false;
+                write_escaped(out, k);
                 out.push(':');
                 write_value(out, v);
             }

@@ -136,7 +136,7 @@ impl ExchangeRecord {
 
     /// Build a record from a JSON object (missing optional keys take their defaults;
     /// the four required ones and `content_sha256` are errors when missing).
-    pub fn from_map(mut map: Map<String, Value>) -> Result<Self, LineError> {
+    pub fn from_map(map: Map<String, Value>) -> Result<Self, LineError> {
         let exchange_id = match map.get("exchange_id") {
             Some(Value::String(s)) => Some(s.clone()),
             _ => None,
@@ -192,10 +192,19 @@ impl ExchangeRecord {
         };
         let tags = string_list(&map, "tags").map_err(bad)?;
         let redactions_applied = string_list(&map, "redactions_applied").map_err(bad)?;
-        let request = map.get("request").cloned().unwrap_or(Value::Null);
-        let response = map.get("response").cloned().unwrap_or(Value::Null);
-        for key in KNOWN_KEYS {
-            map.shift_remove(key);
+        // Move the payloads and the unknown keys out (no deep copies).
+        let mut request = Value::Null;
+        let mut response = Value::Null;
+        let mut extra = Map::new();
+        for (k, v) in map {
+            match k.as_str() {
+                "request" => request = v,
+                "response" => response = v,
+                k if KNOWN_KEYS.contains(&k) => {}
+                _ => {
+                    extra.insert(k, v);
+                }
+            }
         }
         Ok(ExchangeRecord {
             exchange_id: id,
@@ -212,7 +221,7 @@ impl ExchangeRecord {
             tags,
             redactions_applied,
             response_ref,
-            extra: map,
+            extra,
         })
     }
 
