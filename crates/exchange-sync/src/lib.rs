@@ -3,11 +3,17 @@
 //! ExchangeRecord envelopes and their canonical hash, snapshot packs (manifest,
 //! index, NDJSON chunks), the SQL mirror with its sync engine, redaction and
 //! encrypted cold-storage packs (seed 003).
-//!
-//! Not built yet: this crate holds no working API so far. See the project issues.
 
 #![deny(missing_docs)]
 
 mod error;
+pub mod hash;
+pub mod mirror;
+pub mod record;
+pub mod target;
+pub mod timestamp;
 
-pub use error::{Error, Result};
+pub use error::{BoxError, Error, Result};
+pub use hash::ContentHash;
+pub use mirror::{Mirror, MirrorKeyRow, MirrorRecord, MirrorWrite, Scope};
+pub use record::{ExchangeRecord, Provenance};

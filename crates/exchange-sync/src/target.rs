@@ -1,0 +1,1 @@
+//! Where `--target` points: the embedded SQLite store or SQL Server.
