@@ -9,6 +9,7 @@
 mod error;
 pub mod hash;
 pub mod mirror;
+pub mod mssql;
 pub mod record;
 pub mod target;
 pub mod timestamp;
