@@ -6,10 +6,15 @@
 
 #![deny(missing_docs)]
 
+pub mod canonical;
 mod error;
+mod fsio;
 pub mod hash;
+pub mod manifest;
 pub mod mirror;
 pub mod mssql;
+pub mod nonfinite;
+pub mod pack;
 pub mod record;
 pub mod target;
 pub mod timestamp;

@@ -1,0 +1,4 @@
+//! Integration tests of exchange-sync: vectors, packs, sync, conformance.
+
+mod canonical;
+mod pack;
