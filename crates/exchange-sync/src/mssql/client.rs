@@ -10,6 +10,7 @@ use tokio::runtime::Runtime;
 use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
 
 use super::config::SqlServerConfig;
+use super::tsql;
 use crate::error::BoxError;
 
 /// A bound parameter value.
@@ -93,7 +94,19 @@ impl Connection {
                 // Best effort: small requests should not wait for Nagle.
                 let _ = tcp.set_nodelay(true);
                 match Client::connect(cfg.to_tiberius(), tcp.compat_write()).await {
-                    Ok(client) => return Ok(client),
+                    Ok(mut client) => {
+                        client
+                            .simple_query(tsql::SESSION_SETTINGS)
+                            .await
+                            .map_err(|source| ConnectError::Login {
+                                address: address.clone(),
+                                source,
+                            })?
+                            .into_results()
+                            .await
+                            .map_err(|source| ConnectError::Login { address, source })?;
+                        return Ok(client);
+                    }
                     Err(tiberius::error::Error::Routing { host, port }) if !redirected => {
                         redirected = true;
                         cfg.host = host;
@@ -205,6 +218,13 @@ impl Connection {
     /// `ROLLBACK`.
     pub fn rollback(&mut self) -> Result<(), BoxError> {
         let Self { rt, client } = self;
-        Ok(rt.block_on(client.rollback_transaction())?)
+        rt.block_on(async {
+            client
+                .simple_query(tsql::ROLLBACK)
+                .await?
+                .into_results()
+                .await?;
+            Ok(())
+        })
     }
 }

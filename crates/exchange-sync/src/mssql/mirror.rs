@@ -54,6 +54,20 @@ impl SqlServerMirror {
         })
     }
 
+    /// Run a parameterless T-SQL batch on this connection and return each
+    /// statement's row count. For administration and the live test suite's
+    /// clean-up; the sync engine never calls it.
+    pub fn execute_batch(&mut self, sql: &str) -> Result<Vec<u64>> {
+        self.conn
+            .execute(sql, Vec::new())
+            .map_err(self.err("running an administrative batch"))
+    }
+
+    /// The bound table.
+    pub fn table(&self) -> &TableName {
+        &self.table
+    }
+
     fn err(&self, context: impl Into<String>) -> impl FnOnce(BoxError) -> Error + '_ {
         let context = context.into();
         move |source| Error::Mirror {

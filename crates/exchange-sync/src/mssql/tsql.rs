@@ -66,6 +66,11 @@ impl TableName {
         })
     }
 
+    /// The table of a manifest's `sql_target`.
+    pub fn from_sql_target(target: &crate::manifest::SqlTarget) -> Result<Self> {
+        Self::new(&target.schema, &target.table)
+    }
+
     /// The schema name, unquoted.
     pub fn schema(&self) -> &str {
         &self.schema
@@ -321,3 +326,14 @@ pub fn update_batch(t: &TableName, n: usize) -> String {
 
 /// The server's clock, used for the audit columns of bulk-inserted rows.
 pub const SERVER_TIME: &str = "SELECT SYSUTCDATETIME()";
+
+/// Sent once per connection: the SET options SQL Server requires for writes to a
+/// table with a filtered index (the unique natural-key index), and autocommit off
+/// only through explicit transactions.
+pub const SESSION_SETTINGS: &str = "SET ANSI_NULLS ON; SET ANSI_PADDING ON; SET ANSI_WARNINGS ON; \
+SET ARITHABORT ON; SET CONCAT_NULL_YIELDS_NULL ON; SET QUOTED_IDENTIFIER ON; \
+SET NUMERIC_ROUNDABORT OFF; SET IMPLICIT_TRANSACTIONS OFF;";
+
+/// Rolls back whatever is open, and succeeds when the server already ended the
+/// transaction itself (some errors abort it).
+pub const ROLLBACK: &str = "IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION;";

@@ -1,4 +1,5 @@
 //! Integration tests of exchange-sync: vectors, packs, sync, conformance.
 
 mod canonical;
+mod mssql;
 mod pack;
