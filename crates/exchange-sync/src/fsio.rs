@@ -56,7 +56,10 @@ impl AtomicFile {
             let file = file.into_inner().map_err(|e| io(e.into_error()))?;
             file.sync_all().map_err(io)?;
         }
-        std::fs::rename(&self.tmp, &self.path).map_err(io)
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| {
+            let _ = std::fs::remove_file(&self.tmp);
+            io(e)
+        })
     }
 }
 
@@ -72,6 +75,15 @@ impl Write for AtomicFile {
         match &mut self.file {
             Some(f) => f.flush(),
             None => Ok(()),
+        }
+    }
+}
+
+impl std::io::Seek for AtomicFile {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        match &mut self.file {
+            Some(f) => f.seek(pos),
+            None => Err(std::io::Error::other("file already committed")),
         }
     }
 }

@@ -6,7 +6,10 @@
 
 #![deny(missing_docs)]
 
+pub mod add;
+pub mod archive;
 pub mod canonical;
+pub mod crypto;
 mod error;
 mod fsio;
 pub mod hash;
@@ -16,8 +19,11 @@ pub mod mssql;
 pub mod nonfinite;
 pub mod pack;
 pub mod record;
+pub mod redaction;
+pub mod sync;
 pub mod target;
 pub mod timestamp;
+pub mod verify;
 
 pub use error::{BoxError, Error, Result};
 pub use hash::ContentHash;

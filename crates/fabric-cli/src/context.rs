@@ -39,11 +39,10 @@ impl Ctx {
             return ProgressBar::hidden();
         }
         let bar = ProgressBar::new(len);
-        let style = ProgressStyle::with_template(
-            "{msg:>10} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
+        let style =
+            ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
         bar.set_style(style);
         bar.set_message(what.to_owned());
         bar

@@ -17,6 +17,8 @@ use std::collections::HashSet;
 use crate::error::Result;
 use crate::hash::ContentHash;
 
+pub mod sqlite;
+
 /// The sync scope of a manifest: only rows with this `source_system` and
 /// `entity_type` are read, compared or exported.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -10,7 +10,7 @@ mod reader;
 mod writer;
 
 pub use index::{INDEX_FILE, IndexEntry, read_index};
-pub use reader::{PackLine, PackReader, chunk_files};
+pub use reader::{PackLine, PackReader, chunk_files, slash_path};
 pub use writer::{DEFAULT_CHUNK_SIZE, PackEntry, PackWriter, init_dataset};
 
 /// The folder under the dataset that holds the chunks.

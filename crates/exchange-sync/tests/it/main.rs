@@ -3,3 +3,4 @@
 mod canonical;
 mod mssql;
 mod pack;
+mod redaction;
