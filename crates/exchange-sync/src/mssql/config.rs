@@ -37,13 +37,6 @@ pub const ENV_VARS: [&str; 7] = [
     "INGEST_SQLSERVER_DRIVER",
 ];
 
-/// Help text for the CLI's `--target` flag (SQL Server part).
-pub const TARGET_HELP: &str = "SQL Server: mssql://USER:PASSWORD@HOST[:PORT]/DATABASE\
-[?encrypt=true|false|strict&trustServerCertificate=true&connectTimeout=SECS&commandTimeout=SECS&packetSize=BYTES] \
-or an ADO.NET/ODBC string (Server=HOST,PORT;Database=..;User Id=..;Password=..;Encrypt=..;TrustServerCertificate=..). \
-Without --target, INGEST_SQLSERVER_CONN_STR, or INGEST_SQLSERVER_HOST/PORT (default 1434)/DATABASE/USER/PASSWORD, \
-select SQL Server. INGEST_SQLSERVER_DRIVER and DRIVER= are accepted and ignored (no ODBC: the native tiberius driver is used).";
-
 /// A password that never prints.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Password(String);

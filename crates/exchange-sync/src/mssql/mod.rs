@@ -31,7 +31,7 @@ pub mod tsql;
 pub use client::ConnectError;
 pub use config::{
     DEFAULT_COMMAND_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_ENV_PORT, DEFAULT_PACKET_SIZE,
-    DEFAULT_PORT, ENV_VARS, Encrypt, Password, SqlServerConfig, TARGET_HELP,
+    DEFAULT_PORT, ENV_VARS, Encrypt, Password, SqlServerConfig,
 };
 pub use mirror::SqlServerMirror;
 pub use tsql::TableName;
