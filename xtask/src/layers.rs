@@ -86,7 +86,11 @@ impl fmt::Display for CheckError {
         match self {
             CheckError::Metadata(why) => write!(f, "check-layers: cargo metadata: {why}"),
             CheckError::Violations(list) => {
-                writeln!(f, "check-layers: {} forbidden dependency path(s):", list.len())?;
+                writeln!(
+                    f,
+                    "check-layers: {} forbidden dependency path(s):",
+                    list.len()
+                )?;
                 for v in list {
                     writeln!(f, "  {v}")?;
                 }
@@ -106,7 +110,13 @@ pub fn check_workspace() -> Result<String, CheckError> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
     let out = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--manifest-path", manifest])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--manifest-path",
+            manifest,
+        ])
         .output()
         .map_err(|e| CheckError::Metadata(e.to_string()))?;
     if !out.status.success() {
@@ -132,7 +142,10 @@ pub fn check_workspace() -> Result<String, CheckError> {
 pub fn check(metadata: &Value, layers: &[Layer]) -> Result<Vec<Violation>, CheckError> {
     let bad = |what: &str| CheckError::Metadata(format!("missing {what}"));
     let mut names: BTreeMap<&str, &str> = BTreeMap::new();
-    for pkg in metadata["packages"].as_array().ok_or_else(|| bad("packages"))? {
+    for pkg in metadata["packages"]
+        .as_array()
+        .ok_or_else(|| bad("packages"))?
+    {
         let id = pkg["id"].as_str().ok_or_else(|| bad("package id"))?;
         let name = pkg["name"].as_str().ok_or_else(|| bad("package name"))?;
         names.insert(id, name);
@@ -267,7 +280,10 @@ mod tests {
             node("dashboard-snapshot", &[("fabric-core", "normal")]),
             node(
                 "fabric-cli",
-                &[("exchange-sync", "normal"), ("dashboard-snapshot", "normal")],
+                &[
+                    ("exchange-sync", "normal"),
+                    ("dashboard-snapshot", "normal"),
+                ],
             ),
             node("serde", &[]),
         ]

@@ -16,6 +16,8 @@ use crate::hash::ContentHash;
 pub struct SqliteMirror {
     store: Store,
     table: String,
+    /// Whether the table exists (reads of a missing table see no rows).
+    exists: bool,
 }
 
 impl SqliteMirror {
@@ -24,7 +26,12 @@ impl SqliteMirror {
     pub fn open(path: &Path, schema: &str, table: &str) -> Result<Self> {
         let table = fabric_store::mirror::table_name(schema, table)?;
         let store = Store::open(path)?;
-        Ok(SqliteMirror { store, table })
+        let exists = !store.mirror_missing_objects(&table)?.contains(&table);
+        Ok(SqliteMirror {
+            store,
+            table,
+            exists,
+        })
     }
 
     /// The SQLite table name.
@@ -118,11 +125,16 @@ impl Mirror for SqliteMirror {
     }
 
     fn apply_schema(&mut self) -> Result<Vec<String>> {
-        Ok(self.store.mirror_apply_schema(&self.table)?)
+        let created = self.store.mirror_apply_schema(&self.table)?;
+        self.exists = true;
+        Ok(created)
     }
 
     fn hashes_in_scope(&mut self, scope: &Scope) -> Result<HashSet<ContentHash>> {
         let mut out = HashSet::new();
+        if !self.exists {
+            return Ok(out);
+        }
         let mut bad = None;
         self.store.mirror_hashes(
             &self.table,
@@ -146,6 +158,9 @@ impl Mirror for SqliteMirror {
         scope: &Scope,
         keys: &[&str],
     ) -> Result<Vec<Option<MirrorKeyRow>>> {
+        if !self.exists {
+            return Ok(vec![None; keys.len()]);
+        }
         keys.iter()
             .map(|k| {
                 self.store
@@ -161,6 +176,9 @@ impl Mirror for SqliteMirror {
         scope: &Scope,
         sink: &mut dyn FnMut(MirrorRecord) -> Result<()>,
     ) -> Result<u64> {
+        if !self.exists {
+            return Ok(0);
+        }
         let this = &*self;
         this.store.mirror_scan(
             &this.table,
@@ -171,6 +189,9 @@ impl Mirror for SqliteMirror {
     }
 
     fn count(&mut self, scope: Option<&Scope>) -> Result<u64> {
+        if !self.exists {
+            return Ok(0);
+        }
         Ok(self.store.mirror_count(
             &self.table,
             scope.map(|s| (s.source_system.as_str(), s.entity_type.as_str())),
@@ -188,6 +209,7 @@ impl Mirror for SqliteMirror {
         if !missing.is_empty() {
             self.store.mirror_apply_schema(&self.table)?;
         }
+        self.exists = true;
         Ok(self.store.mirror_begin()?)
     }
 

@@ -31,6 +31,15 @@ pub fn verify_line(dir: &Path, scope: &Scope, line: &PackLine, file: &Arc<str>) 
     let parsed = line.parse(dir)?;
     let r = parsed.record;
     let path = || dir.join(&line.file);
+    if r.source_system != scope.source_system || r.entity_type != scope.entity_type {
+        return Err(Error::OutOfScope {
+            path: path(),
+            line: line.line,
+            exchange_id: r.exchange_id.clone(),
+            found: format!("{}/{}", r.source_system, r.entity_type),
+            expected: format!("{}/{}", scope.source_system, scope.entity_type),
+        });
+    }
     let computed = r.compute_hash();
     if computed != r.content_sha256 {
         return Err(Error::HashMismatch {
@@ -44,15 +53,6 @@ pub fn verify_line(dir: &Path, scope: &Scope, line: &PackLine, file: &Arc<str>) 
             } else {
                 " (redactions_applied is not empty: probably redacted by the reference after hashing)".into()
             },
-        });
-    }
-    if r.source_system != scope.source_system || r.entity_type != scope.entity_type {
-        return Err(Error::OutOfScope {
-            path: path(),
-            line: line.line,
-            exchange_id: r.exchange_id.clone(),
-            found: format!("{}/{}", r.source_system, r.entity_type),
-            expected: format!("{}/{}", scope.source_system, scope.entity_type),
         });
     }
     let observed = r.observed_at_utc.ok_or_else(|| Error::Record {

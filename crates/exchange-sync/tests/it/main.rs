@@ -1,6 +1,8 @@
 //! Integration tests of exchange-sync: vectors, packs, sync, conformance.
 
 mod canonical;
+mod conformance;
 mod mssql;
 mod pack;
 mod redaction;
+mod roundtrip;
