@@ -360,6 +360,35 @@ fn closed_port_fails_fast_naming_the_host_not_the_password() -> TestResult {
 
 // ---- live suite (FABRIC_TEST_MSSQL) ----
 
+/// The live server's settings, or `None` (with a printed notice) when
+/// `FABRIC_TEST_MSSQL` is unset.
+fn live_config(test: &str) -> Result<Option<SqlServerConfig>, Box<dyn std::error::Error>> {
+    match std::env::var("FABRIC_TEST_MSSQL") {
+        Ok(target) => {
+            let config = SqlServerConfig::from_target(&target)?;
+            println!("mssql::{test}: backend SQL Server {}", config.describe());
+            Ok(Some(config))
+        }
+        Err(_) => {
+            println!(
+                "mssql::{test}: SQL Server SKIPPED (set FABRIC_TEST_MSSQL to a connection string to run it)"
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// A table name no other run uses: `[fabric_test].[<test>_<pid>_<nanos>_<n>]`.
+fn fresh_table(test: &str, n: usize) -> Result<TableName, Box<dyn std::error::Error>> {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_nanos();
+    Ok(TableName::new(
+        "fabric_test",
+        &format!("{test}_{}_{nanos}_{n}", std::process::id()),
+    )?)
+}
+
 /// A connection to the live server with a fresh table, dropped again on exit.
 struct Live {
     mirror: SqlServerMirror,
@@ -368,29 +397,41 @@ struct Live {
 impl Live {
     /// `None` (with a printed notice) when `FABRIC_TEST_MSSQL` is unset.
     fn open(test: &str) -> Result<Option<Self>, Box<dyn std::error::Error>> {
-        let Ok(target) = std::env::var("FABRIC_TEST_MSSQL") else {
-            println!(
-                "mssql::{test}: SQL Server SKIPPED (set FABRIC_TEST_MSSQL to a connection string to run it)"
-            );
+        let Some(config) = live_config(test)? else {
             return Ok(None);
         };
-        let config = SqlServerConfig::from_target(&target)?;
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_nanos();
-        let table = TableName::new(
-            "fabric_test",
-            &format!("{test}_{}_{nanos}", std::process::id()),
-        )?;
-        println!(
-            "mssql::{test}: running against SQL Server {} table {}",
-            config.describe(),
-            table.quoted()
-        );
+        let table = fresh_table(test, 0)?;
+        println!("mssql::{test}: table {}", table.quoted());
         let mut mirror = SqlServerMirror::connect(&config, table)?;
         mirror.apply_schema()?;
         Ok(Some(Self { mirror }))
     }
+}
+
+/// The shared backend-conformance suite (`conformance::run_all`, the same one
+/// SQLite runs) on SQL Server, each check on a fresh table, all dropped afterwards.
+#[test]
+fn live_sql_server_backend_conforms() -> TestResult {
+    let Some(config) = live_config("conformance")? else {
+        return Ok(());
+    };
+    let mut tables = Vec::new();
+    let result = super::conformance::run_all(&mut || {
+        let table = fresh_table("conformance", tables.len())?;
+        tables.push(table.clone());
+        let mut m = SqlServerMirror::connect(&config, table)?;
+        m.apply_schema()?;
+        Ok(Box::new(m) as Box<dyn Mirror>)
+    });
+    if let Some(first) = tables.first() {
+        let mut admin = SqlServerMirror::connect(&config, first.clone())?;
+        for t in &tables {
+            let _ = admin.execute_batch(&format!("DROP TABLE IF EXISTS {}", t.quoted()));
+        }
+    }
+    result?;
+    println!("mssql::conformance: SQL Server passed all conformance checks");
+    Ok(())
 }
 
 impl Drop for Live {
