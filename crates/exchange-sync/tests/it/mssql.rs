@@ -392,6 +392,7 @@ fn fresh_table(test: &str, n: usize) -> Result<TableName, Box<dyn std::error::Er
 /// A connection to the live server with a fresh table, dropped again on exit.
 struct Live {
     mirror: SqlServerMirror,
+    packet_size: u32,
 }
 
 impl Live {
@@ -404,7 +405,10 @@ impl Live {
         println!("mssql::{test}: table {}", table.quoted());
         let mut mirror = SqlServerMirror::connect(&config, table)?;
         mirror.apply_schema()?;
-        Ok(Some(Self { mirror }))
+        Ok(Some(Self {
+            mirror,
+            packet_size: config.packet_size,
+        }))
     }
 }
 
@@ -590,7 +594,7 @@ fn live_bulk_insert_throughput() -> TestResult {
     println!(
         "mssql::bulk: {rows} rows in {secs:.2} s = {:.0} rows/s (packet size {} bytes)",
         rows as f64 / secs,
-        exchange_sync::mssql::DEFAULT_PACKET_SIZE
+        live.packet_size
     );
     Ok(())
 }
