@@ -3,6 +3,7 @@
 mod canonical;
 mod conformance;
 mod mssql;
+mod mssql_live;
 mod pack;
 mod redaction;
 mod roundtrip;
