@@ -272,3 +272,62 @@ fn redact_authority(auth: &str) -> String {
 pub fn is_secret_key(key: &str) -> bool {
     matches!(key, "password" | "pwd")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn ado_quoting_rules() -> Result<(), ParseError> {
+        assert_eq!(
+            parse_ado(" Server = h ;;User ID=u; Password=\"a\"\"b;c\" ;Database={x}}y};")?,
+            pairs(&[
+                ("server", "h"),
+                ("user id", "u"),
+                ("password", "a\"b;c"),
+                ("database", "x}y")
+            ])
+        );
+        assert_eq!(parse_ado("pwd=a=b==")?, pairs(&[("pwd", "a=b==")]));
+        assert_eq!(parse_ado("")?, Vec::new());
+        Ok(())
+    }
+
+    #[test]
+    fn ado_errors_never_quote_values() {
+        for bad in ["Server", "=x", "pwd='secret", "pwd='secret'tail"] {
+            let result = parse_ado(bad);
+            assert!(
+                result
+                    .as_ref()
+                    .is_err_and(|ParseError(m)| !m.contains("secret")),
+                "{bad:?}: {result:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn url_parts() -> Result<(), ParseError> {
+        assert_eq!(
+            parse_url("sqlserver://u%20x:p%3Aw@h:1/d%2Fb?Encrypt=no&x")?,
+            pairs(&[
+                ("server", "h,1"),
+                ("user id", "u x"),
+                ("password", "p:w"),
+                ("database", "d/b"),
+                ("encrypt", "no"),
+                ("x", "")
+            ])
+        );
+        assert!(parse_url("mssql:///db").is_err());
+        assert!(parse_url("mssql://h/a/b").is_err());
+        assert!(parse_url("mssql://h/%zz").is_err());
+        Ok(())
+    }
+}
