@@ -7,7 +7,9 @@
 use std::process::{Command, ExitCode};
 
 /// (package, bench target) pairs, in run order.
-pub const SUITES: &[(&str, &str)] = &[];
+pub const SUITES: &[(&str, &str)] = &[
+    ("exchange-sync", "exchange"),
+];
 
 /// Run the suites named in `args` (all when none; `--quick` is passed through).
 pub fn run(args: &[String]) -> ExitCode {
