@@ -9,6 +9,7 @@ use std::process::{Command, ExitCode};
 /// (package, bench target) pairs, in run order.
 pub const SUITES: &[(&str, &str)] = &[
     ("exchange-sync", "exchange"),
+    ("exchange-sync", "mssql"),
 ];
 
 /// Run the suites named in `args` (all when none; `--quick` is passed through).

@@ -30,9 +30,11 @@ fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse::<f64>().ok()))
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|k| k.parse::<f64>().ok())
+            })
         })
         .map_or(0.0, |kb| kb / 1024.0)
 }
@@ -49,7 +51,10 @@ fn generator() -> PathBuf {
 fn make_input(dir: &Path, n: usize) -> Res<Option<(PathBuf, u64)>> {
     let gen_path = generator();
     if !gen_path.exists() {
-        println!("gen_exchange.py not found at {} (set FABRIC_GEN_EXCHANGE): skipped", gen_path.display());
+        println!(
+            "gen_exchange.py not found at {} (set FABRIC_GEN_EXCHANGE): skipped",
+            gen_path.display()
+        );
         return Ok(None);
     }
     let raw = dir.join("raw.ndjson");
@@ -131,20 +136,45 @@ fn round(dir: &Path, input: &Path, n: usize) -> Res<Round> {
     let db = dir.join("fabric.db");
     let mut mirror = SqliteMirror::open(&db, "lake", "RawExchangeRecord")?;
     let t = Instant::now();
-    let r = sync(&mpath, &mut mirror, &options(Direction::JsonToSql), &now, &mut |_, _, _| {})?;
+    let r = sync(
+        &mpath,
+        &mut mirror,
+        &options(Direction::JsonToSql),
+        &now,
+        &mut |_, _, _| {},
+    )?;
     let import = t.elapsed();
     assert_eq!(r.json_to_sql.inserted as usize, n);
     drop(mirror);
     let t = Instant::now();
     let mut mirror = SqliteMirror::open(&db, "lake", "RawExchangeRecord")?;
-    let r = sync(&mpath, &mut mirror, &options(Direction::Bidirectional), &now, &mut |_, _, _| {})?;
+    let r = sync(
+        &mpath,
+        &mut mirror,
+        &options(Direction::Bidirectional),
+        &now,
+        &mut |_, _, _| {},
+    )?;
     let resync = t.elapsed();
-    assert_eq!((r.json_to_sql.inserted, r.json_to_sql.updated, r.sql_to_json.inserted), (0, 0, 0));
+    assert_eq!(
+        (
+            r.json_to_sql.inserted,
+            r.json_to_sql.updated,
+            r.sql_to_json.inserted
+        ),
+        (0, 0, 0)
+    );
     let out = dir.join("export");
     let mut m2 = Manifest::new("export", "mediawiki", "wookieepedia", "page");
     let m2path = exchange_sync::pack::init_dataset(&out, &mut m2, now())?;
     let t = Instant::now();
-    let r = sync(&m2path, &mut mirror, &options(Direction::SqlToJson), &now, &mut |_, _, _| {})?;
+    let r = sync(
+        &m2path,
+        &mut mirror,
+        &options(Direction::SqlToJson),
+        &now,
+        &mut |_, _, _| {},
+    )?;
     let export = t.elapsed();
     assert_eq!(r.sql_to_json.inserted as usize, n);
     let pack_bytes = dir_bytes(&dir.join("bench"));
@@ -152,7 +182,13 @@ fn round(dir: &Path, input: &Path, n: usize) -> Res<Round> {
     exchange_sync::archive::pack(&mpath, &dir.join("a.zip"), None, false, &mut |_, _| {})?;
     let pack = t.elapsed();
     let t = Instant::now();
-    exchange_sync::archive::pack(&mpath, &dir.join("b.zip"), Some(b"bench passphrase"), false, &mut |_, _| {})?;
+    exchange_sync::archive::pack(
+        &mpath,
+        &dir.join("b.zip"),
+        Some(b"bench passphrase"),
+        false,
+        &mut |_, _| {},
+    )?;
     let pack_enc = t.elapsed();
     Ok(Round {
         add,
@@ -167,12 +203,19 @@ fn round(dir: &Path, input: &Path, n: usize) -> Res<Round> {
 
 fn time_cmd(cmd: &mut Command) -> Option<Duration> {
     let t = Instant::now();
-    let ok = cmd.stdout(std::process::Stdio::null()).status().ok()?.success();
+    let ok = cmd
+        .stdout(std::process::Stdio::null())
+        .status()
+        .ok()?
+        .success();
     ok.then(|| t.elapsed())
 }
 
 fn peers(dir: &Path, input: &Path, n: usize) {
-    let found = Command::new("sqlite-utils").arg("--version").output().is_ok_and(|o| o.status.success());
+    let found = Command::new("sqlite-utils")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !found {
         println!("peer sqlite-utils: not installed, skipped (the harness installs nothing)");
         return;
@@ -180,14 +223,47 @@ fn peers(dir: &Path, input: &Path, n: usize) {
     let db = dir.join("peer.db");
     let _ = std::fs::remove_file(&db);
     let rate = |d: Duration| n as f64 / d.as_secs_f64();
-    if let Some(d) = time_cmd(Command::new("sqlite-utils").arg("insert").arg(&db).arg("r").arg(input).arg("--nl")) {
-        println!("peer sqlite-utils insert --nl: {:.2}s ({:.0} records/s)", d.as_secs_f64(), rate(d));
+    if let Some(d) = time_cmd(
+        Command::new("sqlite-utils")
+            .arg("insert")
+            .arg(&db)
+            .arg("r")
+            .arg(input)
+            .arg("--nl"),
+    ) {
+        println!(
+            "peer sqlite-utils insert --nl: {:.2}s ({:.0} records/s)",
+            d.as_secs_f64(),
+            rate(d)
+        );
     }
-    if let Some(d) = time_cmd(Command::new("sqlite-utils").arg("upsert").arg(&db).arg("r").arg(input).arg("--nl").args(["--pk", "exchange_id"])) {
-        println!("peer sqlite-utils upsert --nl: {:.2}s ({:.0} records/s)", d.as_secs_f64(), rate(d));
+    if let Some(d) = time_cmd(
+        Command::new("sqlite-utils")
+            .arg("upsert")
+            .arg(&db)
+            .arg("r")
+            .arg(input)
+            .arg("--nl")
+            .args(["--pk", "exchange_id"]),
+    ) {
+        println!(
+            "peer sqlite-utils upsert --nl: {:.2}s ({:.0} records/s)",
+            d.as_secs_f64(),
+            rate(d)
+        );
     }
-    if let Some(d) = time_cmd(Command::new("sqlite-utils").arg("rows").arg(&db).arg("r").arg("--nl")) {
-        println!("peer sqlite-utils rows --nl: {:.2}s ({:.0} records/s)", d.as_secs_f64(), rate(d));
+    if let Some(d) = time_cmd(
+        Command::new("sqlite-utils")
+            .arg("rows")
+            .arg(&db)
+            .arg("r")
+            .arg("--nl"),
+    ) {
+        println!(
+            "peer sqlite-utils rows --nl: {:.2}s ({:.0} records/s)",
+            d.as_secs_f64(),
+            rate(d)
+        );
     }
 }
 
@@ -205,7 +281,10 @@ fn main() -> Res<()> {
     let Some((input, input_bytes)) = make_input(tmp.path(), n)? else {
         return Ok(());
     };
-    println!("exchange bench: {n} records, {:.1} MB input, {reps} run(s), medians", input_bytes as f64 / 1e6);
+    println!(
+        "exchange bench: {n} records, {:.1} MB input, {reps} run(s), medians",
+        input_bytes as f64 / 1e6
+    );
     let mut rounds = Vec::new();
     for i in 0..reps {
         rounds.push(round(&tmp.path().join(format!("run{i}")), &input, n)?);
@@ -221,17 +300,38 @@ fn main() -> Res<()> {
     );
     let pack_mb = rounds.first().map_or(0, |r| r.pack_bytes) as f64 / 1e6;
     let rate = |d: Duration| n as f64 / d.as_secs_f64();
-    println!("add:          {:>8.2}s {:>10.0} records/s {:>7.1} MB/s", add.as_secs_f64(), rate(add), input_bytes as f64 / 1e6 / add.as_secs_f64());
-    println!("import:       {:>8.2}s {:>10.0} records/s (target >= 50,000/s on 1M)", import.as_secs_f64(), rate(import));
+    println!(
+        "add:          {:>8.2}s {:>10.0} records/s {:>7.1} MB/s",
+        add.as_secs_f64(),
+        rate(add),
+        input_bytes as f64 / 1e6 / add.as_secs_f64()
+    );
+    println!(
+        "import:       {:>8.2}s {:>10.0} records/s (target >= 50,000/s on 1M)",
+        import.as_secs_f64(),
+        rate(import)
+    );
     println!(
         "no-op resync: {:>8.2}s {:>10.0} records/s = {:.0}% of import (target <= 30%)",
         resync.as_secs_f64(),
         rate(resync),
         100.0 * resync.as_secs_f64() / import.as_secs_f64()
     );
-    println!("export:       {:>8.2}s {:>10.0} records/s (target >= 200,000/s)", export.as_secs_f64(), rate(export));
-    println!("pack:         {:>8.2}s {:>10.1} MB/s", pack.as_secs_f64(), pack_mb / pack.as_secs_f64());
-    println!("pack encrypt: {:>8.2}s {:>10.1} MB/s", pack_enc.as_secs_f64(), pack_mb / pack_enc.as_secs_f64());
+    println!(
+        "export:       {:>8.2}s {:>10.0} records/s (target >= 200,000/s)",
+        export.as_secs_f64(),
+        rate(export)
+    );
+    println!(
+        "pack:         {:>8.2}s {:>10.1} MB/s",
+        pack.as_secs_f64(),
+        pack_mb / pack.as_secs_f64()
+    );
+    println!(
+        "pack encrypt: {:>8.2}s {:>10.1} MB/s",
+        pack_enc.as_secs_f64(),
+        pack_mb / pack_enc.as_secs_f64()
+    );
     println!("peak memory:  {:>8.0} MB (VmHWM)", peak_rss_mb());
     peers(tmp.path(), &input, n);
     Ok(())
