@@ -11,7 +11,14 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 /// `fabric exchange init` a dataset in `dir`; the manifest's path.
 fn dataset(dir: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
     fabric(dir)
-        .args(["exchange", "init", "--name", "ds", "--source", "wookieepedia"])
+        .args([
+            "exchange",
+            "init",
+            "--name",
+            "ds",
+            "--source",
+            "wookieepedia",
+        ])
         .args(["--entity", "page", "--type", "mediawiki", "--out"])
         .arg(dir)
         .assert()
@@ -55,7 +62,10 @@ fn closed_port_is_exit_3_with_host_and_no_password() -> TestResult {
         format!("mssql://sa:hunter2@127.0.0.1:{port}/Holocron?connectTimeout=5"),
         format!("Server=127.0.0.1,{port};Database=Holocron;UID=sa;PWD=hunter2;Connect Timeout=5"),
     ] {
-        for command in [&["exchange", "import"][..], &["exchange", "schema", "--apply"][..]] {
+        for command in [
+            &["exchange", "import"][..],
+            &["exchange", "schema", "--apply"][..],
+        ] {
             let out = fabric(home.path())
                 .args(command)
                 .arg("--manifest")
@@ -95,7 +105,10 @@ fn ingest_variables_select_sql_server() -> TestResult {
         .get_output()
         .clone();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&format!("mssql://sa@127.0.0.1:{port}/Holocron")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("mssql://sa@127.0.0.1:{port}/Holocron")),
+        "{stderr}"
+    );
     assert!(!stderr.contains("hunter2"), "{stderr}");
     Ok(())
 }
@@ -107,7 +120,10 @@ fn bad_settings_are_exit_2_without_the_password() -> TestResult {
     let out = fabric(home.path())
         .args(["exchange", "sync", "--manifest"])
         .arg(&manifest)
-        .args(["--target", "mssql://sa:hunter2@db.example/Holocron?colour=blue"])
+        .args([
+            "--target",
+            "mssql://sa:hunter2@db.example/Holocron?colour=blue",
+        ])
         .assert()
         .code(2)
         .get_output()
