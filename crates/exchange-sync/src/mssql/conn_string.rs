@@ -216,29 +216,34 @@ fn decode(s: &str, what: &str) -> Result<String, ParseError> {
 pub fn redact(target: &str) -> String {
     if target.starts_with("mssql://") || target.starts_with("sqlserver://") {
         let (scheme, rest) = target.split_at(target.find("://").map_or(0, |i| i + 3));
-        let (before_query, query) = match rest.split_once('?') {
-            Some((a, q)) => (a, Some(q)),
-            None => (rest, None),
+        // The user info ends at the LAST '@' anywhere: an unencoded '/', '?' or '@'
+        // inside a password must not move the cut (over-redacting is fine).
+        let (userinfo, after) = match rest.rfind('@') {
+            Some(at) => rest.split_at(at),
+            None => ("", rest),
         };
         let mut out = scheme.to_owned();
-        match before_query.split_once('/') {
-            Some((auth, path)) => {
-                out.push_str(&redact_authority(auth));
-                out.push('/');
-                out.push_str(path);
+        match userinfo.split_once(':') {
+            Some((user, _)) => {
+                out.push_str(user);
+                out.push_str(":***");
             }
-            None => out.push_str(&redact_authority(before_query)),
+            None => out.push_str(userinfo),
         }
-        if let Some(q) = query {
-            let pairs: Vec<String> = q
-                .split('&')
-                .map(|p| match p.split_once('=') {
-                    Some((k, _)) if is_secret_key(&k.to_lowercase()) => format!("{k}=***"),
-                    _ => p.to_owned(),
-                })
-                .collect();
-            out.push('?');
-            out.push_str(&pairs.join("&"));
+        match after.split_once('?') {
+            Some((hostpath, q)) => {
+                out.push_str(hostpath);
+                let pairs: Vec<String> = q
+                    .split('&')
+                    .map(|p| match p.split_once('=') {
+                        Some((k, _)) if is_secret_key(&k.to_lowercase()) => format!("{k}=***"),
+                        _ => p.to_owned(),
+                    })
+                    .collect();
+                out.push('?');
+                out.push_str(&pairs.join("&"));
+            }
+            None => out.push_str(after),
         }
         return out;
     }
@@ -255,16 +260,6 @@ pub fn redact(target: &str) -> String {
             .collect::<Vec<_>>()
             .join(";"),
         Err(_) => "<connection string>".to_owned(),
-    }
-}
-
-fn redact_authority(auth: &str) -> String {
-    match auth.rsplit_once('@') {
-        Some((user, host)) => match user.split_once(':') {
-            Some((u, _)) => format!("{u}:***@{host}"),
-            None => format!("{user}@{host}"),
-        },
-        None => auth.to_owned(),
     }
 }
 
@@ -310,6 +305,27 @@ mod tests {
                 "{bad:?}: {result:?}"
             );
         }
+    }
+
+    #[test]
+    fn redact_cuts_at_the_last_at_sign() {
+        for t in [
+            "mssql://u:se/cr?et@h:1/db",
+            "mssql://u:secret@h/db?password=secret",
+            "sqlserver://u:sec@ret@h",
+        ] {
+            let r = redact(t);
+            assert!(
+                !r.contains("sec") && !r.contains("ret@h:1/db?"),
+                "{t} -> {r}"
+            );
+            assert!(
+                r.starts_with("mssql://u:***") || r.starts_with("sqlserver://u:***"),
+                "{r}"
+            );
+        }
+        assert_eq!(redact("mssql://h:1/db"), "mssql://h:1/db");
+        assert_eq!(redact("mssql://u@h/db"), "mssql://u@h/db");
     }
 
     #[test]
