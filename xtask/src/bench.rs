@@ -7,10 +7,7 @@
 use std::process::{Command, ExitCode};
 
 /// (package, bench target) pairs, in run order.
-pub const SUITES: &[(&str, &str)] = &[
-    ("exchange-sync", "exchange"),
-    ("exchange-sync", "mssql"),
-];
+pub const SUITES: &[(&str, &str)] = &[("exchange-sync", "exchange"), ("exchange-sync", "mssql")];
 
 /// Run the suites named in `args` (all when none; `--quick` is passed through).
 pub fn run(args: &[String]) -> ExitCode {

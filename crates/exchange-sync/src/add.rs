@@ -242,8 +242,21 @@ pub fn add(
         }
         report.added += 1;
         use std::io::Write;
+        // Spool the index facts (as an index line, `f` = the chunk date) and the
+        // record line, so the second pass parses only the small line.
+        let entry = PackEntry::from_record(&record);
+        let meta = crate::pack::IndexEntry {
+            h: entry.hash.to_hex(),
+            k: entry.key,
+            id: entry.exchange_id,
+            t: entry.observed_at,
+            f: entry.date.map(|d| d.to_string()).unwrap_or_default(),
+        }
+        .to_line();
         spool
-            .write_all(record.to_line().as_bytes())
+            .write_all(meta.as_bytes())
+            .and_then(|()| spool.write_all(b"\n"))
+            .and_then(|()| spool.write_all(entry.line.as_bytes()))
             .and_then(|()| spool.write_all(b"\n"))
             .map_err(|source| Error::Io {
                 path: dir.clone(),
@@ -264,17 +277,29 @@ pub fn add(
         source,
     })?;
     let mut writer = PackWriter::open(&dir, manifest, options.chunk_size, now)?;
-    for line in spool.lines() {
-        let line = line.map_err(|source| Error::Io {
+    let mut lines = spool.lines();
+    let bad = || Error::Internal("the add spool file is unreadable".into());
+    while let Some(meta) = lines.next() {
+        let io = |source| Error::Io {
             path: dir.clone(),
             source,
+        };
+        let meta = crate::pack::IndexEntry::parse(&meta.map_err(io)?).ok_or_else(bad)?;
+        let line = lines.next().ok_or_else(bad)?.map_err(io)?;
+        let date = if meta.f.is_empty() {
+            None
+        } else {
+            let format = time::macros::format_description!("[year]-[month]-[day]");
+            Some(time::Date::parse(&meta.f, &format).map_err(|_| bad())?)
+        };
+        writer.write(PackEntry {
+            line,
+            hash: meta.h.parse::<ContentHash>().map_err(|_| bad())?,
+            key: meta.k,
+            exchange_id: meta.id,
+            observed_at: meta.t,
+            date,
         })?;
-        let record = ExchangeRecord::parse_line(&line)
-            .map_err(|_| Error::Internal("spooled record does not parse".into()))?
-            .record;
-        debug_assert_eq!(record.compute_hash(), record.content_sha256);
-        let _: ContentHash = record.content_sha256;
-        writer.write(PackEntry::from_record(&record))?;
     }
     report.chunks = writer.close()?;
     Ok(report)

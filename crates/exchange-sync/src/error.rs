@@ -46,9 +46,7 @@ pub enum Error {
         reason: String,
     },
     /// A record's stored `content_sha256` differs from the recomputed one.
-    #[error(
-        "{path} line {line}: record {exchange_id}: content_sha256 is {stored} but the content hashes to {computed}{hint}"
-    )]
+    #[error("{path} line {line}: record {exchange_id}: {detail}")]
     HashMismatch {
         /// The file.
         path: PathBuf,
@@ -56,12 +54,9 @@ pub enum Error {
         line: u64,
         /// The record.
         exchange_id: String,
-        /// What the record says.
-        stored: String,
-        /// What its content hashes to.
-        computed: String,
-        /// Extra advice (e.g. redacted by the reference after hashing), or empty.
-        hint: String,
+        /// Both hashes (`content_sha256 is X but the content hashes to Y`) and advice
+        /// (e.g. redacted by the reference after hashing).
+        detail: String,
     },
     /// A record's scope differs from the manifest's (`source_system`/`entity_type`).
     #[error(

@@ -3,6 +3,26 @@
 //! ExchangeRecord envelopes and their canonical hash, snapshot packs (manifest,
 //! index, NDJSON chunks), the SQL mirror with its sync engine, redaction and
 //! encrypted cold-storage packs (seed 003).
+//!
+//! * [`ExchangeRecord`]: the envelope, read and written exactly like the reference
+//!   (`record`), hashed with [`canonical`] (NFC, 15-digit floats, exact integers).
+//! * [`pack`]: the folder layout (`manifest.json`, `index.jsonl`,
+//!   `records/YYYY/YYYY-MM-DD/chunk-NNNN.ndjson`), an appending writer and a reader
+//!   that names file and line on every error; [`verify`] runs the six checks.
+//! * [`Mirror`]: the SQL mirror trait (SQLite here via fabric-store, SQL Server via
+//!   tiberius); [`sync`] is the engine (`import`, `export`, `sync`), one transaction
+//!   per command.
+//! * [`add`] with [`redaction`]; [`archive`] packs and unpacks zips, [`crypto`]
+//!   encrypts them in the reference's format; [`target`] parses `--target`.
+//!
+//! ```
+//! use exchange_sync::ExchangeRecord;
+//!
+//! let line = r#"{"exchange_id": "21636369-8b52-4b4a-97b7-50923ceb3ffd", "exchange_type": "http", "source_system": "example-api", "entity_type": "page", "natural_key": null, "request": null, "response": null, "observed_at_utc": "2024-01-15T10:30:00+00:00", "provenance": null, "content_sha256": "b6976f4e047274f3061d187f73dba0b19dbc0e1145b1625dbdf5e827713ce175", "schema_version": 1, "tags": [], "redactions_applied": [], "response_ref": null}"#;
+//! let parsed = ExchangeRecord::parse_line(line).unwrap();
+//! assert_eq!(parsed.record.compute_hash(), parsed.record.content_sha256);
+//! assert_eq!(parsed.record.to_line(), line);
+//! ```
 
 #![deny(missing_docs)]
 

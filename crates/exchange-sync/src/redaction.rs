@@ -2,7 +2,7 @@
 //! with the Fabric fixes: labels only for real replacements, sorted; the caller
 //! hashes the redacted content).
 
-use regex::Regex;
+use regex::{Regex, RegexSet};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
@@ -42,6 +42,8 @@ const URL_PARAMS: &str =
 pub struct Redactor {
     headers: Vec<String>,
     patterns: Vec<Regex>,
+    /// All patterns at once: one pass tells whether a string needs any of them.
+    any: RegexSet,
     url: Regex,
 }
 
@@ -89,9 +91,16 @@ impl Redactor {
                     source,
                 }
             })?;
+        let any =
+            RegexSet::new(patterns.iter().map(Regex::as_str)).map_err(|source| Error::Pattern {
+                path: manifest.to_path_buf(),
+                pattern: "(all patterns)".into(),
+                source,
+            })?;
         Ok(Redactor {
             headers,
             patterns,
+            any,
             url,
         })
     }
@@ -163,6 +172,9 @@ impl Redactor {
     fn scan(&self, value: &mut Value) -> bool {
         match value {
             Value::String(s) => {
+                if !self.any.is_match(s) {
+                    return false;
+                }
                 let mut changed = false;
                 for re in &self.patterns {
                     if re.is_match(s) {
@@ -190,6 +202,6 @@ fn non_empty(v: &Value) -> bool {
         Value::String(s) => !s.is_empty(),
         Value::Array(a) => !a.is_empty(),
         Value::Object(o) => !o.is_empty(),
-        Value::Number(n) => n.as_str().parse::<f64>().map_or(true, |x| x != 0.0),
+        Value::Number(n) => n.as_str().parse::<f64>().is_ok_and(|x| x != 0.0),
     }
 }

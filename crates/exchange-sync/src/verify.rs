@@ -125,27 +125,23 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
                 Err(_) => report
                     .failures
                     .push(fail(format!("`h` is not a hash: {:?}", e.h))),
-                Ok(h) => {
-                    if index.contains_key(&h) {
-                        report
-                            .failures
-                            .push(fail(format!("hash {} is indexed twice", e.h)));
-                    } else {
-                        index.insert(
-                            h,
-                            IndexSlot {
-                                line,
-                                id: e.id,
-                                t: e.t,
-                                k: e.k,
-                                f: e.f,
-                                found_in_f: false,
-                                id_ok: false,
-                                id_seen: false,
-                            },
-                        );
+                Ok(h) => match index.entry(h) {
+                    std::collections::hash_map::Entry::Occupied(_) => report
+                        .failures
+                        .push(fail(format!("hash {} is indexed twice", e.h))),
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        slot.insert(IndexSlot {
+                            line,
+                            id: e.id,
+                            t: e.t,
+                            k: e.k,
+                            f: e.f,
+                            found_in_f: false,
+                            id_ok: false,
+                            id_seen: false,
+                        });
                     }
-                }
+                },
             },
         }
         Ok(())

@@ -115,7 +115,7 @@ pub enum Error {
         exchange_id: String,
         /// SQLite's error.
         #[source]
-        source: rusqlite::Error,
+        source: Box<rusqlite::Error>,
     },
     /// An update addressed a row that does not exist.
     #[error("database {path}: mirror table {table} has no row {exchange_id} to update")]

@@ -127,7 +127,7 @@ impl Store {
     /// transaction is faster with it.
     pub fn mirror_begin(&mut self) -> Result<()> {
         self.conn()
-            .execute_batch("PRAGMA cache_size = -131072; BEGIN IMMEDIATE")
+            .execute_batch("PRAGMA cache_size = -65536; BEGIN IMMEDIATE")
             .map_err(|e| self.err("starting the mirror transaction", e))
     }
 
@@ -351,7 +351,7 @@ impl Store {
                 path: self.path().to_path_buf(),
                 table: table.to_owned(),
                 exchange_id: exchange_id.to_owned(),
-                source: e,
+                source: Box::new(e),
             }
         } else {
             self.err(format!("writing record {exchange_id} to {table}"), e)

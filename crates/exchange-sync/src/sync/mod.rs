@@ -142,6 +142,17 @@ fn import(
     let mut failed = false;
     let mut writes: Vec<MirrorWrite> = Vec::with_capacity(WRITE_BATCH);
     let mut sql_count = mirror.count(Some(scope))?;
+    // On a scope that was empty at the start, only keys this run wrote can be
+    // found: remember them compactly (64-bit digests) and skip the lookups of
+    // keys never seen. A digest collision only costs a lookup.
+    let empty_at_start = sql_count == 0;
+    let mut written_keys: HashSet<u64> = HashSet::new();
+    let digest = |k: &str| {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        k.hash(&mut h);
+        h.finish()
+    };
     let mut on_bytes = |done: u64| progress("import", done, total_bytes);
     for_each_item(dir, scope, options.lenient, &mut on_bytes, &mut |batch| {
         // Look up, in one call, the natural keys the batch needs from SQL.
@@ -152,6 +163,7 @@ fn import(
                 if let Some(k) = item.record.natural_key.as_deref() {
                     if !hashes.contains(&item.record.content_sha256)
                         && !overlay.contains_key(k)
+                        && !(empty_at_start && !written_keys.contains(&digest(k)))
                         && seen_keys.insert(k)
                     {
                         keys.push(k);
@@ -248,6 +260,11 @@ fn import(
                 }
             };
             hashes.insert(new_row.content_sha256);
+            if empty_at_start {
+                if let Some(k) = rec_key_of(&write) {
+                    written_keys.insert(digest(k));
+                }
+            }
             if let Some(k) = match &write {
                 MirrorWrite::Insert(r) | MirrorWrite::Update { record: r, .. } => {
                     r.natural_key.clone()
@@ -278,6 +295,12 @@ fn import(
     Ok(failed)
 }
 
+fn rec_key_of(write: &MirrorWrite) -> Option<&str> {
+    match write {
+        MirrorWrite::Insert(r) | MirrorWrite::Update { record: r, .. } => r.natural_key.as_deref(),
+    }
+}
+
 /// SQL → JSON: append the rows whose hash the pack's index lacks, newest first.
 #[allow(clippy::too_many_arguments)] // reason: one call site; the pieces are distinct
 fn export(
@@ -292,10 +315,8 @@ fn export(
 ) -> Result<()> {
     let mut in_pack: HashSet<ContentHash> = HashSet::new();
     read_index(dir, |_, entry| {
-        if let Ok(h) = entry.map(|e| e.h.parse::<ContentHash>()) {
-            if let Ok(h) = h {
-                in_pack.insert(h);
-            }
+        if let Ok(Ok(h)) = entry.map(|e| e.h.parse::<ContentHash>()) {
+            in_pack.insert(h);
         }
         Ok(())
     })?;

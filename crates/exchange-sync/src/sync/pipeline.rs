@@ -46,13 +46,15 @@ pub fn verify_line(dir: &Path, scope: &Scope, line: &PackLine, file: &Arc<str>) 
             path: path(),
             line: line.line,
             exchange_id: r.exchange_id.clone(),
-            stored: r.content_sha256.to_hex(),
-            computed: computed.to_hex(),
-            hint: if r.redactions_applied.is_empty() {
-                String::new()
-            } else {
-                " (redactions_applied is not empty: probably redacted by the reference after hashing)".into()
-            },
+            detail: format!(
+                "content_sha256 is {} but the content hashes to {computed}{}",
+                r.content_sha256,
+                if r.redactions_applied.is_empty() {
+                    ""
+                } else {
+                    " (redactions_applied is not empty: probably redacted by the reference after hashing)"
+                }
+            ),
         });
     }
     let observed = r.observed_at_utc.ok_or_else(|| Error::Record {
@@ -177,7 +179,7 @@ pub fn for_each_item(
                 next += 1;
                 done += bytes;
                 progress(done);
-                match res.and_then(|batch| each(batch)) {
+                match res.and_then(&mut *each) {
                     Ok(()) => {}
                     Err(e) => {
                         result = Err(e);
