@@ -7,3 +7,4 @@ mod common;
 mod dashboard;
 mod exchange;
 mod jobs;
+mod mssql;

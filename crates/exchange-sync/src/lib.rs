@@ -35,6 +35,7 @@ mod fsio;
 pub mod hash;
 pub mod manifest;
 pub mod mirror;
+pub mod mssql;
 pub mod nonfinite;
 pub mod pack;
 pub mod record;

@@ -77,14 +77,48 @@ impl Target {
     }
 }
 
-/// Open a SQL Server mirror. This build has no SQL Server backend yet.
-pub fn open_mssql(conn: Option<&str>, sql_target: &SqlTarget) -> Result<Box<dyn Mirror>> {
-    let _ = sql_target;
-    Err(Error::TargetUnsupported {
-        target: conn.map_or_else(|| "INGEST_SQLSERVER_* variables".to_owned(), redact),
-        backend: "SQL Server".into(),
-    })
+// ---- SQL Server routing (mssql branch) ----
+
+/// The SQL Server settings for `conn` (a `--target` string), or from the
+/// `INGEST_SQLSERVER_*` variables when `conn` is `None`.
+pub fn mssql_config(conn: Option<&str>) -> Result<crate::mssql::SqlServerConfig> {
+    use crate::mssql::SqlServerConfig;
+    match conn {
+        Some(c) => SqlServerConfig::from_target(c),
+        None => {
+            SqlServerConfig::from_env(|k| std::env::var(k).ok())?.ok_or_else(|| Error::Target {
+                target: "INGEST_SQLSERVER_* variables".to_owned(),
+                reason: "neither INGEST_SQLSERVER_CONN_STR nor INGEST_SQLSERVER_HOST is set".into(),
+            })
+        }
+    }
 }
+
+/// Open a SQL Server mirror: parse the connection, validate the table name,
+/// connect. A failed connection is [`Error::MirrorUnavailable`] (exit 3).
+pub fn open_mssql(conn: Option<&str>, sql_target: &SqlTarget) -> Result<Box<dyn Mirror>> {
+    let config = mssql_config(conn)?;
+    let table = crate::mssql::TableName::from_sql_target(sql_target)?;
+    Ok(Box::new(crate::mssql::SqlServerMirror::connect(
+        &config, table,
+    )?))
+}
+
+/// `(description, DDL script)` of the SQL Server mirror for `sql_target`, without
+/// connecting: the DDL is a pure function of the table name.
+pub fn mssql_schema_offline(
+    conn: Option<&str>,
+    sql_target: &SqlTarget,
+) -> Result<(String, String)> {
+    let config = mssql_config(conn)?;
+    let table = crate::mssql::TableName::from_sql_target(sql_target)?;
+    Ok((
+        format!("{} ({})", config.describe(), table.quoted()),
+        crate::mssql::tsql::schema_script(&table),
+    ))
+}
+
+// ---- end SQL Server routing ----
 
 /// `t` with any password removed, for messages.
 pub fn redact(t: &str) -> String {

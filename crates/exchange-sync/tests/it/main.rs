@@ -2,6 +2,8 @@
 
 mod canonical;
 mod conformance;
+mod mssql;
+mod mssql_live;
 mod pack;
 mod redaction;
 mod roundtrip;

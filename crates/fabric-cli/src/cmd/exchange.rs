@@ -114,7 +114,7 @@ pub struct SyncArgs {
     #[arg(long)]
     conflict: Option<String>,
     /// sqlite://PATH (default: the --db file), mssql://... or an ADO connection string.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", long_help = TARGET_LONG_HELP)]
     target: Option<String>,
     /// Compute the same counts; write nothing.
     #[arg(long)]
@@ -158,6 +158,17 @@ pub struct UnpackArgs {
     dry_run: bool,
 }
 
+/// `--target --help` (mssql branch): the SQLite form plus the SQL Server forms.
+const TARGET_LONG_HELP: &str = concat!(
+    "sqlite://PATH: the embedded store (default: the --db file).\n",
+    "mssql://USER:PASSWORD@HOST[:PORT]/DATABASE[?encrypt=true|false|strict&trustServerCertificate=true",
+    "&connectTimeout=SECS&commandTimeout=SECS&packetSize=BYTES], or an ADO.NET/ODBC string ",
+    "(Server=HOST,PORT;Database=..;User Id=..;Password=..;Encrypt=..;TrustServerCertificate=..): SQL Server.\n",
+    "Without --target, INGEST_SQLSERVER_CONN_STR, or INGEST_SQLSERVER_HOST with _PORT (default 1434), ",
+    "_DATABASE (Holocron), _USER (sa) and _PASSWORD, select SQL Server; otherwise SQLite. ",
+    "INGEST_SQLSERVER_DRIVER and DRIVER= are accepted and ignored: Fabric uses its native driver, not ODBC."
+);
+
 /// `exchange schema`.
 #[derive(Debug, ClapArgs)]
 pub struct SchemaArgs {
@@ -165,7 +176,7 @@ pub struct SchemaArgs {
     #[arg(long, value_name = "FILE")]
     manifest: PathBuf,
     /// sqlite://PATH (default: the --db file), mssql://... or an ADO connection string.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", long_help = TARGET_LONG_HELP)]
     target: Option<String>,
     /// Print the DDL.
     #[arg(long, conflicts_with = "apply", required_unless_present = "apply")]
@@ -450,6 +461,21 @@ fn unpack(ctx: &Ctx, a: UnpackArgs) -> CmdResult {
 
 fn schema(ctx: &Ctx, a: SchemaArgs) -> CmdResult {
     let manifest = Manifest::load(&a.manifest)?;
+    // ---- mssql: --print needs no server (the DDL is a pure function) ----
+    if a.print {
+        let target = Target::resolve(a.target.as_deref(), &ctx.db, |k| std::env::var(k).ok())?;
+        if let Target::SqlServer(conn) = &target {
+            let (describe, ddl) =
+                exchange_sync::target::mssql_schema_offline(conn.as_deref(), &manifest.sql_target)?;
+            if ctx.json {
+                print_json(&json!({"target": describe, "ddl": ddl}))?;
+            } else {
+                print_text(ddl.trim_end())?;
+            }
+            return Ok(exit::SUCCESS);
+        }
+    }
+    // ---- end mssql ----
     let mut mirror = open_target(ctx, a.target.as_deref(), &manifest)?;
     if a.print {
         let ddl = mirror.schema_script();
