@@ -53,13 +53,13 @@ impl Store {
         let path = path.as_ref().to_path_buf();
         let exists_with_data = std::fs::metadata(&path).is_ok_and(|m| m.len() > 0);
         if !exists_with_data {
-            if let Ok(meta) = std::fs::metadata(&path) {
-                if meta.is_dir() {
-                    return Err(Error::Open {
-                        path,
-                        source: "a directory stands where the database file should be".into(),
-                    });
-                }
+            if let Ok(meta) = std::fs::metadata(&path)
+                && meta.is_dir()
+            {
+                return Err(Error::Open {
+                    path,
+                    source: "a directory stands where the database file should be".into(),
+                });
             }
             let conn = Connection::open_in_memory().map_err(|e| Error::Open {
                 path: path.clone(),

@@ -22,10 +22,11 @@ pub fn chunk_files(dataset_dir: &Path) -> Result<Vec<PathBuf>> {
                 .into_io_error()
                 .unwrap_or_else(|| std::io::Error::other("walk loop")),
         })?;
-        if entry.file_type().is_file() && entry.path().extension().is_some_and(|x| x == "ndjson") {
-            if let Ok(rel) = entry.path().strip_prefix(dataset_dir) {
-                files.push(rel.to_path_buf());
-            }
+        if entry.file_type().is_file()
+            && entry.path().extension().is_some_and(|x| x == "ndjson")
+            && let Ok(rel) = entry.path().strip_prefix(dataset_dir)
+        {
+            files.push(rel.to_path_buf());
         }
     }
     files.sort_by_cached_key(|p| {

@@ -97,10 +97,10 @@ impl PackWriter {
             .unwrap_or(0);
         let mut seen = HashSet::new();
         read_index(dir, |_, entry| {
-            if let Ok(e) = entry {
-                if let Ok(h) = e.h.parse() {
-                    seen.insert(h);
-                }
+            if let Ok(e) = entry
+                && let Ok(h) = e.h.parse()
+            {
+                seen.insert(h);
             }
             Ok(())
         })?;
