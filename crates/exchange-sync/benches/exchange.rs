@@ -242,12 +242,15 @@ fn round(dir: &Path, input: &Path, n: usize) -> Res<Round> {
     })
 }
 
-/// One thread: parse, hash and re-serialise every record of the pack, timed apart.
+/// One thread: parse, hash and re-serialise the first 5,000 records, timed apart.
 fn parse_costs(pack: &Path) -> Res<()> {
     let reader = exchange_sync::pack::PackReader::open(pack)?;
     let mut lines = Vec::new();
+    // A sample: memory stays flat in the pack size.
     reader.for_each_line(|l| {
-        lines.push(l.text);
+        if lines.len() < 5000 {
+            lines.push(l.text);
+        }
         Ok(())
     })?;
     let t = Instant::now();
