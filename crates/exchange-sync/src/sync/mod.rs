@@ -163,7 +163,7 @@ fn import(
                 if let Some(k) = item.record.natural_key.as_deref() {
                     if !hashes.contains(&item.record.content_sha256)
                         && !overlay.contains_key(k)
-                        && !(empty_at_start && !written_keys.contains(&digest(k)))
+                        && (!empty_at_start || written_keys.contains(&digest(k)))
                         && seen_keys.insert(k)
                     {
                         keys.push(k);
