@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::hash::ContentHash;
 use crate::mirror::{MirrorRecord, Scope};
 use crate::pack::{PackLine, PackReader};
 
@@ -20,6 +21,10 @@ pub struct Item {
 pub enum Parsed {
     /// A verified record.
     Item(Item),
+    /// A well-formed line, in scope, whose stored hash the mirror held when the
+    /// command started: not re-hashed (it is skipped unless this run removed that
+    /// hash; then the engine verifies the kept line in full).
+    Known(ContentHash, PackLine),
     /// A line skipped under `--lenient`, with why.
     Skipped(String),
 }
@@ -84,6 +89,7 @@ pub fn for_each_item(
     dir: &Path,
     scope: &Scope,
     lenient: bool,
+    known: &std::collections::HashSet<ContentHash>,
     progress: &mut dyn FnMut(u64),
     each: &mut dyn FnMut(Vec<Parsed>) -> Result<()>,
 ) -> Result<()> {
@@ -135,7 +141,7 @@ pub fn for_each_item(
                     let mut bytes = 0u64;
                     let mut out = Vec::with_capacity(lines.len());
                     let mut failed = None;
-                    for line in &lines {
+                    for line in lines {
                         bytes += line.text.len() as u64 + 1;
                         let file = match &last_file {
                             Some(f) if **f == *line.file => f.clone(),
@@ -145,7 +151,11 @@ pub fn for_each_item(
                                 f
                             }
                         };
-                        match verify_line(dir, scope, line, &file) {
+                        if let Some(h) = known_hash(&line.text, scope, known) {
+                            out.push(Parsed::Known(h, line));
+                            continue;
+                        }
+                        match verify_line(dir, scope, &line, &file) {
                             Ok(item) => out.push(Parsed::Item(item)),
                             Err(e @ (Error::Json { .. } | Error::Record { .. })) if lenient => {
                                 out.push(Parsed::Skipped(error_chain(&e)));
@@ -192,6 +202,42 @@ pub fn for_each_item(
         drop(out_rx);
         result
     })
+}
+
+/// The envelope fields a light check reads (borrowed, no allocation).
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    exchange_id: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    exchange_type: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    source_system: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    entity_type: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    content_sha256: std::borrow::Cow<'a, str>,
+}
+
+/// The stored hash of a syntactically valid, in-scope line whose hash is in
+/// `known`, checked without building the record; `None` sends the line to the
+/// full parse and verification.
+fn known_hash(
+    text: &str,
+    scope: &Scope,
+    known: &std::collections::HashSet<ContentHash>,
+) -> Option<ContentHash> {
+    if known.is_empty() {
+        return None;
+    }
+    let env: Envelope<'_> = serde_json::from_str(text).ok()?;
+    let h: ContentHash = env.content_sha256.parse().ok()?;
+    let ok = known.contains(&h)
+        && env.source_system == scope.source_system
+        && env.entity_type == scope.entity_type
+        && !env.exchange_id.is_empty()
+        && !env.exchange_type.is_empty();
+    ok.then_some(h)
 }
 
 /// An error and its sources on one line (for warnings).
