@@ -34,6 +34,9 @@ const BATCH: usize = 512;
 /// Parse and verify one line (hash recomputed, scope checked, time present).
 pub fn verify_line(dir: &Path, scope: &Scope, line: &PackLine, file: &Arc<str>) -> Result<Item> {
     let parsed = line.parse(dir)?;
+    // The record as read is the payload (spec §5), unless it holds the bare
+    // NaN/Infinity literals Fabric never writes: then its Fabric spelling.
+    let raw_ok = !parsed.had_nan_literals;
     let r = parsed.record;
     let path = || dir.join(&line.file);
     if r.source_system != scope.source_system || r.entity_type != scope.entity_type {
@@ -69,7 +72,11 @@ pub fn verify_line(dir: &Path, scope: &Scope, line: &PackLine, file: &Arc<str>) 
         reason: "`observed_at_utc` is required to mirror a record".into(),
     })?;
     let record = MirrorRecord {
-        payload_json: r.to_line(),
+        payload_json: if raw_ok {
+            line.text.clone()
+        } else {
+            r.to_line()
+        },
         natural_key: r.lookup_key().map(String::from),
         exchange_id: r.exchange_id,
         exchange_type: r.exchange_type,
