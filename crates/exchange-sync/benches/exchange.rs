@@ -153,6 +153,7 @@ fn round(dir: &Path, input: &Path, n: usize) -> Res<Round> {
         cpu_secs() - c
     );
     assert_eq!(added.added as usize, n);
+    parse_costs(&dir.join("bench"))?;
     let db = dir.join("fabric.db");
     let mut mirror = SqliteMirror::open(&db, "lake", "RawExchangeRecord")?;
     let t = Instant::now();
@@ -239,6 +240,43 @@ fn round(dir: &Path, input: &Path, n: usize) -> Res<Round> {
         pack_enc,
         pack_bytes,
     })
+}
+
+/// One thread: parse, hash and re-serialise the first 5,000 records, timed apart.
+fn parse_costs(pack: &Path) -> Res<()> {
+    let reader = exchange_sync::pack::PackReader::open(pack)?;
+    let mut lines = Vec::new();
+    // A sample: memory stays flat in the pack size.
+    reader.for_each_line(|l| {
+        if lines.len() < 5000 {
+            lines.push(l.text);
+        }
+        Ok(())
+    })?;
+    let t = Instant::now();
+    let records: Vec<_> = lines
+        .iter()
+        .filter_map(|l| exchange_sync::ExchangeRecord::parse_line(l).ok())
+        .map(|p| p.record)
+        .collect();
+    let parse = t.elapsed();
+    let t = Instant::now();
+    let ok = records
+        .iter()
+        .filter(|r| r.compute_hash() == r.content_sha256)
+        .count();
+    let hash = t.elapsed();
+    let t = Instant::now();
+    let bytes: usize = records.iter().map(|r| r.to_line().len()).sum();
+    let write = t.elapsed();
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / lines.len().max(1) as f64;
+    println!(
+        "  (one thread, per record: parse {:.1} us, canonical hash {:.1} us, write line {:.1} us; {ok} hashes ok, {bytes} bytes)",
+        per(parse),
+        per(hash),
+        per(write)
+    );
+    Ok(())
 }
 
 fn time_cmd(cmd: &mut Command) -> Option<Duration> {

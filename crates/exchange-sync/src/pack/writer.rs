@@ -226,6 +226,9 @@ impl PackWriter {
     }
 
     fn write_index(&mut self) -> Result<()> {
+        if self.relocated.is_empty() {
+            return self.append_index();
+        }
         let path = self.dir.join(INDEX_FILE);
         let mut out = AtomicFile::create(&path)?;
         let io = |source| Error::Io {
@@ -277,6 +280,42 @@ impl PackWriter {
             };
             emit(&mut out, line).map_err(io)?;
         }
+        out.commit()
+    }
+}
+
+impl PackWriter {
+    /// No existing line changes: the new index is the old bytes plus the pending
+    /// lines, copied without parsing.
+    fn append_index(&mut self) -> Result<()> {
+        let path = self.dir.join(INDEX_FILE);
+        let mut out = AtomicFile::create(&path)?;
+        let io = |source| Error::Io {
+            path: path.clone(),
+            source,
+        };
+        match std::fs::File::open(&path) {
+            Ok(mut old) => {
+                let mut last = [0u8; 1];
+                let len = old.metadata().map_err(io)?.len();
+                std::io::copy(&mut old, &mut out).map_err(io)?;
+                if len > 0 {
+                    use std::io::{Read, Seek, SeekFrom};
+                    old.seek(SeekFrom::End(-1)).map_err(io)?;
+                    old.read_exact(&mut last).map_err(io)?;
+                    if last[0] != b'\n' {
+                        out.write_all(b"\n").map_err(io)?;
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(e)),
+        }
+        let mut pending = std::fs::File::open(&self.pending_path).map_err(|source| Error::Io {
+            path: self.pending_path.clone(),
+            source,
+        })?;
+        std::io::copy(&mut pending, &mut out).map_err(io)?;
         out.commit()
     }
 }

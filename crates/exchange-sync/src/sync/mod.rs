@@ -154,133 +154,164 @@ fn import(
         h.finish()
     };
     let mut on_bytes = |done: u64| progress("import", done, total_bytes);
-    for_each_item(dir, scope, options.lenient, &mut on_bytes, &mut |batch| {
-        // Look up, in one call, the natural keys the batch needs from SQL.
-        let mut keys: Vec<&str> = Vec::new();
-        let mut seen_keys: HashSet<&str> = HashSet::new();
-        for p in &batch {
-            if let Parsed::Item(item) = p
-                && let Some(k) = item.record.natural_key.as_deref()
-                && !hashes.contains(&item.record.content_sha256)
-                && !overlay.contains_key(k)
-                && !(empty_at_start && !written_keys.contains(&digest(k)))
-                && seen_keys.insert(k)
-            {
-                keys.push(k);
-            }
-        }
-        let found = if keys.is_empty() || sql_count == 0 && simulate {
-            vec![None; keys.len()]
-        } else {
-            mirror.find_by_natural_keys(scope, &keys)?
-        };
-        let mut from_sql: HashMap<String, MirrorKeyRow> = HashMap::new();
-        for (k, row) in keys.iter().zip(found) {
-            if let Some(row) = row {
-                from_sql.insert((*k).to_owned(), row);
-            }
-        }
-        for p in batch {
-            let item = match p {
-                Parsed::Skipped(why) => {
-                    report.warnings.push(format!("skipped: {why}"));
-                    continue;
+    // Lines whose stored hash the mirror already holds are only checked for form
+    // and scope (they are skipped, nothing of them reaches SQL); `verify` re-hashes
+    // everything.
+    let known = hashes.clone();
+    for_each_item(
+        dir,
+        scope,
+        options.lenient,
+        &known,
+        &mut on_bytes,
+        &mut |batch| {
+            // A known line whose hash this run removed (its row was updated since) is
+            // verified in full here, from its text.
+            let mut batch = batch;
+            for p in batch.iter_mut() {
+                if let Parsed::Known(h, line) = p {
+                    if !hashes.contains(h) {
+                        let file: std::sync::Arc<str> = std::sync::Arc::from(line.file.as_str());
+                        *p = Parsed::Item(pipeline::verify_line(dir, scope, line, &file)?);
+                    }
                 }
-                Parsed::Item(item) => item,
-            };
-            let rec = item.record;
-            report.json_record_count += 1;
-            if hashes.contains(&rec.content_sha256) {
-                report.json_to_sql.skipped += 1;
-                continue;
             }
-            let existing = rec
-                .natural_key
-                .as_deref()
-                .and_then(|k| overlay.get(k).or_else(|| from_sql.get(k)).cloned());
-            let new_row = MirrorKeyRow {
-                exchange_id: rec.exchange_id.clone(),
-                content_sha256: rec.content_sha256,
-                observed_at_utc: rec.observed_at_utc,
-            };
-            let write = match existing {
-                Some(old) => {
-                    let resolution = match options.conflict {
-                        ConflictStrategy::Fail => Resolution::Failed,
-                        ConflictStrategy::PreferSql => Resolution::SqlWins,
-                        ConflictStrategy::PreferJson => Resolution::JsonWins,
-                        ConflictStrategy::PreferNewest => {
-                            if rec.observed_at_utc >= old.observed_at_utc {
-                                Resolution::JsonWins
-                            } else {
-                                Resolution::SqlWins
-                            }
-                        }
-                    };
-                    report.conflicts.push(Conflict {
-                        natural_key: rec.natural_key.clone().unwrap_or_default(),
-                        source_system: rec.source_system.clone(),
-                        entity_type: rec.entity_type.clone(),
-                        json_hash: rec.content_sha256,
-                        sql_hash: old.content_sha256,
-                        json_exchange_id: rec.exchange_id.clone(),
-                        sql_exchange_id: old.exchange_id.clone(),
-                        resolution,
-                    });
-                    match resolution {
-                        Resolution::Failed => {
-                            report.errors.push(format!(
-                                "Conflict for {}: strategy is 'fail'",
-                                rec.natural_key.as_deref().unwrap_or("")
-                            ));
-                            failed = true;
-                            simulate = true;
-                            continue;
-                        }
-                        Resolution::SqlWins => {
-                            report.json_to_sql.skipped += 1;
-                            continue;
-                        }
-                        Resolution::JsonWins => {
-                            report.json_to_sql.updated += 1;
-                            hashes.remove(&old.content_sha256);
-                            MirrorWrite::Update {
-                                exchange_id: old.exchange_id,
-                                record: rec,
-                            }
+            // Look up, in one call, the natural keys the batch needs from SQL.
+            let mut keys: Vec<&str> = Vec::new();
+            let mut seen_keys: HashSet<&str> = HashSet::new();
+            for p in &batch {
+                if let Parsed::Item(item) = p {
+                    if let Some(k) = item.record.natural_key.as_deref() {
+                        if !hashes.contains(&item.record.content_sha256)
+                            && !overlay.contains_key(k)
+                            && (!empty_at_start || written_keys.contains(&digest(k)))
+                            && seen_keys.insert(k)
+                        {
+                            keys.push(k);
                         }
                     }
                 }
-                None => {
-                    report.json_to_sql.inserted += 1;
-                    sql_count += 1;
-                    MirrorWrite::Insert(rec)
-                }
-            };
-            hashes.insert(new_row.content_sha256);
-            if empty_at_start && let Some(k) = rec_key_of(&write) {
-                written_keys.insert(digest(k));
             }
-            if let Some(k) = match &write {
-                MirrorWrite::Insert(r) | MirrorWrite::Update { record: r, .. } => {
-                    r.natural_key.clone()
+            let found = if keys.is_empty() || sql_count == 0 && simulate {
+                vec![None; keys.len()]
+            } else {
+                mirror.find_by_natural_keys(scope, &keys)?
+            };
+            let mut from_sql: HashMap<String, MirrorKeyRow> = HashMap::new();
+            for (k, row) in keys.iter().zip(found) {
+                if let Some(row) = row {
+                    from_sql.insert((*k).to_owned(), row);
                 }
-            } {
-                overlay.insert(k, new_row);
+            }
+            for p in batch {
+                let item = match p {
+                    Parsed::Skipped(why) => {
+                        report.warnings.push(format!("skipped: {why}"));
+                        continue;
+                    }
+                    Parsed::Known(..) => {
+                        report.json_record_count += 1;
+                        report.json_to_sql.skipped += 1;
+                        continue;
+                    }
+                    Parsed::Item(item) => item,
+                };
+                let rec = item.record;
+                report.json_record_count += 1;
+                if hashes.contains(&rec.content_sha256) {
+                    report.json_to_sql.skipped += 1;
+                    continue;
+                }
+                let existing = rec
+                    .natural_key
+                    .as_deref()
+                    .and_then(|k| overlay.get(k).or_else(|| from_sql.get(k)).cloned());
+                let new_row = MirrorKeyRow {
+                    exchange_id: rec.exchange_id.clone(),
+                    content_sha256: rec.content_sha256,
+                    observed_at_utc: rec.observed_at_utc,
+                };
+                let write = match existing {
+                    Some(old) => {
+                        let resolution = match options.conflict {
+                            ConflictStrategy::Fail => Resolution::Failed,
+                            ConflictStrategy::PreferSql => Resolution::SqlWins,
+                            ConflictStrategy::PreferJson => Resolution::JsonWins,
+                            ConflictStrategy::PreferNewest => {
+                                if rec.observed_at_utc >= old.observed_at_utc {
+                                    Resolution::JsonWins
+                                } else {
+                                    Resolution::SqlWins
+                                }
+                            }
+                        };
+                        report.conflicts.push(Conflict {
+                            natural_key: rec.natural_key.clone().unwrap_or_default(),
+                            source_system: rec.source_system.clone(),
+                            entity_type: rec.entity_type.clone(),
+                            json_hash: rec.content_sha256,
+                            sql_hash: old.content_sha256,
+                            json_exchange_id: rec.exchange_id.clone(),
+                            sql_exchange_id: old.exchange_id.clone(),
+                            resolution,
+                        });
+                        match resolution {
+                            Resolution::Failed => {
+                                report.errors.push(format!(
+                                    "Conflict for {}: strategy is 'fail'",
+                                    rec.natural_key.as_deref().unwrap_or("")
+                                ));
+                                failed = true;
+                                simulate = true;
+                                continue;
+                            }
+                            Resolution::SqlWins => {
+                                report.json_to_sql.skipped += 1;
+                                continue;
+                            }
+                            Resolution::JsonWins => {
+                                report.json_to_sql.updated += 1;
+                                hashes.remove(&old.content_sha256);
+                                MirrorWrite::Update {
+                                    exchange_id: old.exchange_id,
+                                    record: rec,
+                                }
+                            }
+                        }
+                    }
+                    None => {
+                        report.json_to_sql.inserted += 1;
+                        sql_count += 1;
+                        MirrorWrite::Insert(rec)
+                    }
+                };
+                hashes.insert(new_row.content_sha256);
+                if empty_at_start {
+                    if let Some(k) = rec_key_of(&write) {
+                        written_keys.insert(digest(k));
+                    }
+                }
+                if let Some(k) = match &write {
+                    MirrorWrite::Insert(r) | MirrorWrite::Update { record: r, .. } => {
+                        r.natural_key.clone()
+                    }
+                } {
+                    overlay.insert(k, new_row);
+                }
+                if !simulate {
+                    writes.push(write);
+                }
+            }
+            if !simulate && !writes.is_empty() {
+                mirror.write_batch(&writes)?;
+                writes.clear();
             }
             if !simulate {
-                writes.push(write);
+                overlay.clear();
             }
-        }
-        if !simulate && !writes.is_empty() {
-            mirror.write_batch(&writes)?;
-            writes.clear();
-        }
-        if !simulate {
-            overlay.clear();
-        }
-        Ok(())
-    })?;
+            Ok(())
+        },
+    )?;
     if failed {
         report.errors.push(format!(
             "aborted: {} conflict(s) under strategy 'fail'; nothing was written",

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::hash::ContentHash;
 use crate::mirror::{MirrorRecord, Scope};
 use crate::pack::{PackLine, PackReader};
 
@@ -20,6 +21,10 @@ pub struct Item {
 pub enum Parsed {
     /// A verified record.
     Item(Item),
+    /// A well-formed line, in scope, whose stored hash the mirror held when the
+    /// command started: not re-hashed (it is skipped unless this run removed that
+    /// hash; then the engine verifies the kept line in full).
+    Known(ContentHash, PackLine),
     /// A line skipped under `--lenient`, with why.
     Skipped(String),
 }
@@ -29,6 +34,9 @@ const BATCH: usize = 512;
 /// Parse and verify one line (hash recomputed, scope checked, time present).
 pub fn verify_line(dir: &Path, scope: &Scope, line: &PackLine, file: &Arc<str>) -> Result<Item> {
     let parsed = line.parse(dir)?;
+    // The record as read is the payload (spec §5), unless it holds the bare
+    // NaN/Infinity literals Fabric never writes: then its Fabric spelling.
+    let raw_ok = !parsed.had_nan_literals;
     let r = parsed.record;
     let path = || dir.join(&line.file);
     if r.source_system != scope.source_system || r.entity_type != scope.entity_type {
@@ -64,7 +72,11 @@ pub fn verify_line(dir: &Path, scope: &Scope, line: &PackLine, file: &Arc<str>) 
         reason: "`observed_at_utc` is required to mirror a record".into(),
     })?;
     let record = MirrorRecord {
-        payload_json: r.to_line(),
+        payload_json: if raw_ok {
+            line.text.clone()
+        } else {
+            r.to_line()
+        },
         natural_key: r.lookup_key().map(String::from),
         exchange_id: r.exchange_id,
         exchange_type: r.exchange_type,
@@ -84,6 +96,7 @@ pub fn for_each_item(
     dir: &Path,
     scope: &Scope,
     lenient: bool,
+    known: &std::collections::HashSet<ContentHash>,
     progress: &mut dyn FnMut(u64),
     each: &mut dyn FnMut(Vec<Parsed>) -> Result<()>,
 ) -> Result<()> {
@@ -135,7 +148,7 @@ pub fn for_each_item(
                     let mut bytes = 0u64;
                     let mut out = Vec::with_capacity(lines.len());
                     let mut failed = None;
-                    for line in &lines {
+                    for line in lines {
                         bytes += line.text.len() as u64 + 1;
                         let file = match &last_file {
                             Some(f) if **f == *line.file => f.clone(),
@@ -145,7 +158,11 @@ pub fn for_each_item(
                                 f
                             }
                         };
-                        match verify_line(dir, scope, line, &file) {
+                        if let Some(h) = known_hash(&line.text, scope, known) {
+                            out.push(Parsed::Known(h, line));
+                            continue;
+                        }
+                        match verify_line(dir, scope, &line, &file) {
                             Ok(item) => out.push(Parsed::Item(item)),
                             Err(e @ (Error::Json { .. } | Error::Record { .. })) if lenient => {
                                 out.push(Parsed::Skipped(error_chain(&e)));
@@ -192,6 +209,42 @@ pub fn for_each_item(
         drop(out_rx);
         result
     })
+}
+
+/// The envelope fields a light check reads (borrowed, no allocation).
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    exchange_id: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    exchange_type: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    source_system: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    entity_type: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    content_sha256: std::borrow::Cow<'a, str>,
+}
+
+/// The stored hash of a syntactically valid, in-scope line whose hash is in
+/// `known`, checked without building the record; `None` sends the line to the
+/// full parse and verification.
+fn known_hash(
+    text: &str,
+    scope: &Scope,
+    known: &std::collections::HashSet<ContentHash>,
+) -> Option<ContentHash> {
+    if known.is_empty() {
+        return None;
+    }
+    let env: Envelope<'_> = serde_json::from_str(text).ok()?;
+    let h: ContentHash = env.content_sha256.parse().ok()?;
+    let ok = known.contains(&h)
+        && env.source_system == scope.source_system
+        && env.entity_type == scope.entity_type
+        && !env.exchange_id.is_empty()
+        && !env.exchange_type.is_empty();
+    ok.then_some(h)
 }
 
 /// An error and its sources on one line (for warnings).

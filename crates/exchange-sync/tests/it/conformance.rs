@@ -12,11 +12,14 @@ use exchange_sync::mirror::{Mirror, MirrorKeyRow, MirrorRecord, MirrorWrite, Sco
 /// A test failure with a message.
 pub type Check = Result<(), Box<dyn std::error::Error>>;
 
+/// One named check of the suite.
+pub type NamedCheck = (&'static str, fn(&mut dyn Mirror) -> Check);
+
 /// Run every check, each on a fresh mirror from `make`.
 pub fn run_all(
     make: &mut dyn FnMut() -> Result<Box<dyn Mirror>, Box<dyn std::error::Error>>,
 ) -> Check {
-    let checks: [(&str, fn(&mut dyn Mirror) -> Check); 9] = [
+    let checks: [NamedCheck; 9] = [
         ("empty", check_empty),
         ("insert_and_read_back", check_insert_and_read_back),
         ("update_by_exchange_id", check_update_by_exchange_id),

@@ -359,6 +359,9 @@ fn sync(ctx: &Ctx, a: SyncArgs, fixed: Option<Direction>) -> CmdResult {
     if let Some((_, b)) = bar.take() {
         b.finish_and_clear();
     }
+    for w in &report.warnings {
+        ctx.info(format!("warning: {w}"));
+    }
     print_report(ctx, &report)?;
     Ok(if report.errors.is_empty() {
         exit::SUCCESS
