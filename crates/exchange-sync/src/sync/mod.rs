@@ -169,27 +169,25 @@ fn import(
             // verified in full here, from its text.
             let mut batch = batch;
             for p in batch.iter_mut() {
-                if let Parsed::Known(h, line) = p {
-                    if !hashes.contains(h) {
-                        let file: std::sync::Arc<str> = std::sync::Arc::from(line.file.as_str());
-                        *p = Parsed::Item(pipeline::verify_line(dir, scope, line, &file)?);
-                    }
+                if let Parsed::Known(h, line) = p
+                    && !hashes.contains(h)
+                {
+                    let file: std::sync::Arc<str> = std::sync::Arc::from(line.file.as_str());
+                    *p = Parsed::Item(pipeline::verify_line(dir, scope, line, &file)?);
                 }
             }
             // Look up, in one call, the natural keys the batch needs from SQL.
             let mut keys: Vec<&str> = Vec::new();
             let mut seen_keys: HashSet<&str> = HashSet::new();
             for p in &batch {
-                if let Parsed::Item(item) = p {
-                    if let Some(k) = item.record.natural_key.as_deref() {
-                        if !hashes.contains(&item.record.content_sha256)
-                            && !overlay.contains_key(k)
-                            && (!empty_at_start || written_keys.contains(&digest(k)))
-                            && seen_keys.insert(k)
-                        {
-                            keys.push(k);
-                        }
-                    }
+                if let Parsed::Item(item) = p
+                    && let Some(k) = item.record.natural_key.as_deref()
+                    && !hashes.contains(&item.record.content_sha256)
+                    && !overlay.contains_key(k)
+                    && (!empty_at_start || written_keys.contains(&digest(k)))
+                    && seen_keys.insert(k)
+                {
+                    keys.push(k);
                 }
             }
             let found = if keys.is_empty() || sql_count == 0 && simulate {
@@ -286,10 +284,8 @@ fn import(
                     }
                 };
                 hashes.insert(new_row.content_sha256);
-                if empty_at_start {
-                    if let Some(k) = rec_key_of(&write) {
-                        written_keys.insert(digest(k));
-                    }
+                if empty_at_start && let Some(k) = rec_key_of(&write) {
+                    written_keys.insert(digest(k));
                 }
                 if let Some(k) = match &write {
                     MirrorWrite::Insert(r) | MirrorWrite::Update { record: r, .. } => {
