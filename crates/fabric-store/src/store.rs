@@ -12,6 +12,9 @@ use crate::schema::{self, JOBS_ONLY_VERSION, SCHEMA_VERSION};
 /// [`Error::Locked`] (SQLite's and Python's default).
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How much of a database file a read-only open maps into memory.
+const READ_MMAP_BYTES: u64 = 8 << 30;
+
 /// An open Fabric database.
 ///
 /// Opening runs `PRAGMA integrity_check` (corruption is an error, never repaired),
@@ -80,6 +83,15 @@ impl Store {
             .map_err(|e| classify(&path, "setting the busy timeout", e))?;
         conn.pragma_update(None, "foreign_keys", true)
             .map_err(|e| classify(&path, "enabling foreign keys", e))?;
+        if !may_create {
+            // Read-only opens (reports, queries) scan the whole file for the integrity
+            // check: reading it through a memory map instead of read() calls makes
+            // that scan about a third faster. Writers keep plain I/O.
+            conn.query_row(&format!("PRAGMA mmap_size = {READ_MMAP_BYTES}"), [], |_| {
+                Ok(())
+            })
+            .map_err(|e| classify(&path, "setting mmap_size", e))?;
+        }
         let started = std::time::Instant::now();
         check_integrity(&conn, &path)?;
         let integrity_check = started.elapsed();
