@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 /// The repository's copy of the compatibility vectors (`tests/vectors`).
 pub fn vectors() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vectors")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors")
 }
 
 /// A `fabric` command with a clean environment: no `$FABRIC_DB`, no

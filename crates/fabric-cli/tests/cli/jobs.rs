@@ -378,9 +378,7 @@ fn a_reference_version_1_file_is_upgraded_only_on_request() -> TestResult {
     {
         // The reference system's file: only the jobs table, user_version 1.
         let conn = rusqlite::Connection::open(env.db())?;
-        conn.execute_batch(include_str!(
-            "../../crates/fabric-store/src/schema/jobs.sql"
-        ))?;
+        conn.execute_batch(include_str!("../../../fabric-store/src/schema/jobs.sql"))?;
         conn.pragma_update(None, "user_version", 1)?;
     }
     let (code, _, stderr) = env.run(&["report"])?;

@@ -1,1 +1,0 @@
-//! End-to-end tests live under `tests/cli`; this library is empty.
