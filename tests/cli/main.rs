@@ -4,6 +4,7 @@
 
 mod chains;
 mod common;
+mod crash;
 mod dashboard;
 mod exchange;
 mod jobs;

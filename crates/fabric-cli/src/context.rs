@@ -24,6 +24,14 @@ impl Ctx {
         let db = db
             .or_else(|| std::env::var_os("FABRIC_DB").map(PathBuf::from))
             .unwrap_or_else(default_db);
+        // `$FABRIC_SQLITE_BUSY_TIMEOUT_MS`: how long a write waits for another
+        // process's lock before failing with "locked" (default 5000).
+        if let Some(ms) = std::env::var("FABRIC_SQLITE_BUSY_TIMEOUT_MS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            fabric_store::set_busy_timeout(std::time::Duration::from_millis(ms));
+        }
         Ctx {
             db,
             json,

@@ -1,6 +1,7 @@
 //! Opening the database: integrity first, then the schema version.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
@@ -11,6 +12,22 @@ use crate::schema::{self, JOBS_ONLY_VERSION, SCHEMA_VERSION};
 /// How long a write waits for another process's lock before failing with
 /// [`Error::Locked`] (SQLite's and Python's default).
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The busy timeout in effect for this process, in milliseconds.
+static BUSY_TIMEOUT_MS: AtomicU64 = AtomicU64::new(BUSY_TIMEOUT.as_millis() as u64);
+
+/// Change the busy timeout of every store this process opens from now on (default
+/// [`BUSY_TIMEOUT`]). Operators shorten it to fail fast; tests use it to see a
+/// [`Error::Locked`] in milliseconds instead of seconds.
+pub fn set_busy_timeout(timeout: Duration) {
+    let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+    BUSY_TIMEOUT_MS.store(ms, Ordering::Relaxed);
+}
+
+/// The busy timeout in effect (see [`set_busy_timeout`]).
+pub fn busy_timeout() -> Duration {
+    Duration::from_millis(BUSY_TIMEOUT_MS.load(Ordering::Relaxed))
+}
 
 /// An open Fabric database.
 ///
@@ -72,11 +89,24 @@ impl Store {
             path: path.clone(),
             source: Box::new(e),
         })?;
+        if needs_rollback(&conn) {
+            // A writer was killed mid-transaction and left a hot journal: a read-only
+            // connection cannot roll it back (SQLITE_READONLY_ROLLBACK), so the first
+            // reader after a crash would see "readonly", not the data. Roll it back
+            // through a short read-write connection, then read as usual.
+            drop(conn);
+            roll_back_hot_journal(&path)?;
+            let conn = Connection::open_with_flags(&path, flags).map_err(|e| Error::Open {
+                path: path.clone(),
+                source: Box::new(e),
+            })?;
+            return Self::init(conn, path, false);
+        }
         Self::init(conn, path, false)
     }
 
     fn init(conn: Connection, path: PathBuf, may_create: bool) -> Result<Self> {
-        conn.busy_timeout(BUSY_TIMEOUT)
+        conn.busy_timeout(busy_timeout())
             .map_err(|e| classify(&path, "setting the busy timeout", e))?;
         conn.pragma_update(None, "foreign_keys", true)
             .map_err(|e| classify(&path, "enabling foreign keys", e))?;
@@ -167,7 +197,7 @@ impl Store {
                 path: path.clone(),
                 source: Box::new(e),
             })?;
-        conn.busy_timeout(BUSY_TIMEOUT)
+        conn.busy_timeout(busy_timeout())
             .map_err(|e| classify(&path, "setting the busy timeout", e))?;
         check_integrity(&conn, &path)?;
         let tx = conn
@@ -237,6 +267,37 @@ impl Store {
     }
 }
 
+/// SQLite's extended code for "a hot journal needs rolling back but this connection
+/// is read-only".
+const READONLY_ROLLBACK: std::ffi::c_int = 776;
+
+/// Whether a read-only connection is stuck behind a hot journal.
+fn needs_rollback(conn: &Connection) -> bool {
+    let probe: rusqlite::Result<i64> =
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0));
+    matches!(
+        probe,
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.extended_code == READONLY_ROLLBACK
+    )
+}
+
+/// Roll back the hot journal left by a killed writer: the first read on a read-write
+/// connection does it (SQLite's own recovery). Nothing is created.
+fn roll_back_hot_journal(path: &Path) -> Result<()> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| Error::Open {
+        path: path.to_path_buf(),
+        source: Box::new(e),
+    })?;
+    conn.busy_timeout(busy_timeout())
+        .map_err(|e| classify(path, "setting the busy timeout", e))?;
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| {
+        row.get::<_, i64>(0)
+    })
+    .map(drop)
+    .map_err(|e| classify(path, "rolling back an interrupted transaction", e))
+}
+
 fn check_integrity(conn: &Connection, path: &Path) -> Result<()> {
     let answer: rusqlite::Result<String> =
         conn.query_row("PRAGMA integrity_check", [], |row| row.get(0));
@@ -265,7 +326,7 @@ pub(crate) fn classify(path: &Path, context: impl Into<String>, e: rusqlite::Err
         Some(ErrorCode::DiskFull) => Error::DiskFull { path, source: e },
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Error::Locked {
             path,
-            waited_ms: BUSY_TIMEOUT.as_millis() as u64,
+            waited_ms: BUSY_TIMEOUT_MS.load(Ordering::Relaxed),
             source: e,
         },
         Some(ErrorCode::ReadOnly) => Error::ReadOnly { path, source: e },
