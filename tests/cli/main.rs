@@ -7,4 +7,5 @@ mod common;
 mod crash;
 mod dashboard;
 mod exchange;
+mod faults;
 mod jobs;
