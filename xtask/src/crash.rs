@@ -360,7 +360,7 @@ fn parse_and_run(args: &[String]) -> Result<Vec<Outcome>, String> {
         work: root.join("target/crash"),
         kills: 50,
         seed: 7,
-        jobs: 16_000,
+        jobs: 32_000,
         only: Vec::new(),
     };
     let mut it = args.iter();
