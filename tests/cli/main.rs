@@ -8,4 +8,5 @@ mod crash;
 mod dashboard;
 mod exchange;
 mod faults;
+mod hostile;
 mod jobs;
