@@ -327,3 +327,41 @@ impl Drop for Immutable {
             .status();
     }
 }
+
+/// A full disk on the chain write path (`PRAGMA max_page_count` capped at the
+/// file's size): exit 3, "full", the path; the chain and the file are unchanged.
+#[test]
+fn a_full_disk_fails_a_chain_save_with_exit_3_and_changes_nothing() -> TestResult {
+    let store = Store::new()?;
+    // A varied corpus: its report is several pages even compressed.
+    let corpus = store.dir.path().join("corpus");
+    let status = std::process::Command::new("python3")
+        .arg(vectors().join("fabric/gen_corpus.py"))
+        .args(["--seed", "3", "--jobs", "400", "--out"])
+        .arg(&corpus)
+        .stdout(std::process::Stdio::null())
+        .status()?;
+    assert!(status.success(), "gen_corpus.py failed");
+    store.ok(&["ingest", &corpus.display().to_string()])?;
+    let pages: i64 = {
+        let conn = rusqlite::Connection::open(store.db())?;
+        conn.execute_batch("VACUUM")?;
+        conn.query_row("PRAGMA page_count", [], |r| r.get(0))?
+    };
+    let before = bytes_of(&store.db())?;
+    let (code, stderr) = store.run(
+        &["snapshot", "create", "--save"],
+        &[("FABRIC_SQLITE_MAX_PAGE_COUNT", &pages.to_string())],
+    )?;
+    assert_eq!(code, STORAGE, "{stderr}");
+    assert!(stderr.contains("full"), "{stderr}");
+    assert!(
+        stderr.contains(&store.db().display().to_string()),
+        "{stderr}"
+    );
+    assert!(
+        bytes_of(&store.db())? == before,
+        "a failed save changed the store"
+    );
+    Ok(())
+}
