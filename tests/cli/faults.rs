@@ -365,3 +365,56 @@ fn a_full_disk_fails_a_chain_save_with_exit_3_and_changes_nothing() -> TestResul
     );
     Ok(())
 }
+
+/// What a write creates is private: the store folder `0700`, the file `0600`;
+/// a folder that already existed keeps its mode.
+#[test]
+fn a_new_store_is_owner_only() -> TestResult {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir()?;
+    let db = home.path().join("new").join("deeper").join("fabric.db");
+    let one = vectors().join("fabric/cases/02-one-job/results");
+    let out = fabric(home.path())
+        .arg("--db")
+        .arg(&db)
+        .arg("ingest")
+        .arg(&one)
+        .output()?;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mode = |p: &Path| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o777);
+    assert_eq!(mode(&db)?, 0o600, "store file");
+    assert_eq!(
+        mode(&home.path().join("new/deeper"))?,
+        0o700,
+        "store folder"
+    );
+    assert_eq!(
+        mode(&home.path().join("new"))?,
+        0o700,
+        "created parent folder"
+    );
+    let home_mode = mode(home.path())?;
+    let out = fabric(home.path())
+        .arg("--db")
+        .arg(&db)
+        .args(["snapshot", "create", "--save"])
+        .output()?;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(mode(&db)?, 0o600, "store file after a chain save");
+    assert_eq!(
+        mode(home.path())?,
+        home_mode,
+        "an existing folder changed mode"
+    );
+    Ok(())
+}

@@ -46,14 +46,15 @@ pub struct Store {
 impl Store {
     /// Open `path` for reading and writing, creating its folder and the file (with the
     /// full schema) if they do not exist.
+    ///
+    /// What this creates is private: folders `0700`, the file `0600` (SQLite gives
+    /// its journal the file's mode). Existing folders and files keep their modes.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| Error::Open {
-                path: path.clone(),
-                source: Box::new(e),
-            })?;
-        }
+        create_private(&path).map_err(|e| Error::Open {
+            path: path.clone(),
+            source: Box::new(e),
+        })?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -267,6 +268,28 @@ impl Store {
     }
 }
 
+/// Create the missing folders of `path` (`0700`) and an empty file (`0600`) unless
+/// one exists: SQLite would create them with the process's default modes.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)?;
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// SQLite's extended code for "a hot journal needs rolling back but this connection
 /// is read-only".
 const READONLY_ROLLBACK: std::ffi::c_int = 776;
@@ -343,5 +366,46 @@ pub(crate) fn classify(path: &Path, context: impl Into<String>, e: rusqlite::Err
             context: context.into(),
             source: e,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::Store;
+
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    fn mode(path: &std::path::Path) -> std::io::Result<u32> {
+        Ok(std::fs::metadata(path)?.permissions().mode() & 0o777)
+    }
+
+    #[test]
+    fn a_new_store_and_its_new_folders_are_owner_only() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let db = dir.path().join("a").join("b").join("fabric.db");
+        let before = mode(dir.path())?;
+        drop(Store::open(&db)?);
+        assert_eq!(mode(&db)?, 0o600);
+        assert_eq!(mode(&dir.path().join("a"))?, 0o700);
+        assert_eq!(mode(&dir.path().join("a/b"))?, 0o700);
+        assert_eq!(
+            mode(dir.path())?,
+            before,
+            "an existing folder kept its mode"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn an_existing_store_keeps_its_mode() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let db = dir.path().join("fabric.db");
+        drop(Store::open(&db)?);
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o640))?;
+        drop(Store::open(&db)?);
+        assert_eq!(mode(&db)?, 0o640);
+        Ok(())
     }
 }
