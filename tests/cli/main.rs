@@ -10,3 +10,4 @@ mod exchange;
 mod faults;
 mod hostile;
 mod jobs;
+mod mssql;

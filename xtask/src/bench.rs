@@ -16,6 +16,10 @@ pub const SUITES: &[(&str, &str)] = &[
     ("fabric-store", "chains"),
     // assembly and projection p95 on 5,000 x 200, CSV ZIP of 100k rows x 20 columns
     ("dashboard-snapshot", "dashboard"),
+    // add, import, no-op re-sync, export, pack (plain and encrypted) on gen_exchange.py data
+    ("exchange-sync", "exchange"),
+    // bulk insert and friends against a live SQL Server (FABRIC_TEST_MSSQL), else SKIPPED
+    ("exchange-sync", "mssql"),
 ];
 
 /// Run the suites named in `args` (all when none; `--quick` is passed through).

@@ -43,32 +43,32 @@ pub fn resolve_token(
 
 /// Reject results of another request or scope.
 pub fn check_identity(scope: &Scope, token: &str, oracles: &OracleResults) -> Result<()> {
-    if let Some(t) = &oracles.request_token {
-        if t != token {
-            return Err(Error::ForeignResults {
-                field: "request_token",
-                expected: token.to_owned(),
-                found: t.clone(),
-            });
-        }
+    if let Some(t) = &oracles.request_token
+        && t != token
+    {
+        return Err(Error::ForeignResults {
+            field: "request_token",
+            expected: token.to_owned(),
+            found: t.clone(),
+        });
     }
-    if let Some(c) = &oracles.context {
-        if c != &scope.context {
-            return Err(Error::ForeignResults {
-                field: "context",
-                expected: format!("{}:{}", scope.context.context_type, scope.context.id),
-                found: format!("{}:{}", c.context_type, c.id),
-            });
-        }
+    if let Some(c) = &oracles.context
+        && c != &scope.context
+    {
+        return Err(Error::ForeignResults {
+            field: "context",
+            expected: format!("{}:{}", scope.context.context_type, scope.context.id),
+            found: format!("{}:{}", c.context_type, c.id),
+        });
     }
-    if let Some(c) = &oracles.container {
-        if c != &scope.container {
-            return Err(Error::ForeignResults {
-                field: "container",
-                expected: scope.container.to_string(),
-                found: c.to_string(),
-            });
-        }
+    if let Some(c) = &oracles.container
+        && c != &scope.container
+    {
+        return Err(Error::ForeignResults {
+            field: "container",
+            expected: scope.container.to_string(),
+            found: c.to_string(),
+        });
     }
     Ok(())
 }

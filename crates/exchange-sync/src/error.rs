@@ -1,7 +1,13 @@
 //! The one error type of this crate.
 
+use std::path::PathBuf;
+
 /// Result alias for this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A boxed error from a driver or library whose type this crate does not name
+/// (tiberius, the zip reader...). Kept as a chained source, never stringified.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Everything that can go wrong in this crate.
 #[derive(Debug, thiserror::Error)]
@@ -11,9 +17,200 @@ pub enum Error {
     #[error("I/O on {path}")]
     Io {
         /// The file.
-        path: std::path::PathBuf,
+        path: PathBuf,
         /// What the operating system said.
         #[source]
         source: std::io::Error,
     },
+    /// A line of a chunk, index or input file is not valid JSON.
+    #[error("{path} line {line}: not valid JSON")]
+    Json {
+        /// The file (`-` for stdin).
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// The parser's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A line is JSON but not a valid record (missing or mistyped field).
+    #[error("{path} line {line}: bad record{}: {reason}", id_suffix(exchange_id.as_deref()))]
+    Record {
+        /// The file (`-` for stdin).
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// The record's `exchange_id` when it could be read.
+        exchange_id: Option<String>,
+        /// What is wrong, naming the key.
+        reason: String,
+    },
+    /// A record's stored `content_sha256` differs from the recomputed one.
+    #[error("{path} line {line}: record {exchange_id}: {detail}")]
+    HashMismatch {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// The record.
+        exchange_id: String,
+        /// Both hashes (`content_sha256 is X but the content hashes to Y`) and advice
+        /// (e.g. redacted by the reference after hashing).
+        detail: String,
+    },
+    /// A record's scope differs from the manifest's (`source_system`/`entity_type`).
+    #[error(
+        "{path} line {line}: record {exchange_id} is outside the manifest scope: {found} (manifest: {expected})"
+    )]
+    OutOfScope {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// The record.
+        exchange_id: String,
+        /// `source_system/entity_type` of the record.
+        found: String,
+        /// `source_system/entity_type` of the manifest.
+        expected: String,
+    },
+    /// A record holds NaN or an infinity, which Fabric refuses to create.
+    #[error("{path} line {line}: record{} holds a non-finite number at {pointer}", id_suffix(exchange_id.as_deref()))]
+    NonFinite {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// The record, if it has an id yet.
+        exchange_id: Option<String>,
+        /// JSON pointer to the value.
+        pointer: String,
+    },
+    /// `manifest.json` is missing, unreadable or invalid.
+    #[error("manifest {path}: {reason}")]
+    Manifest {
+        /// The manifest file.
+        path: PathBuf,
+        /// What is wrong, naming the key.
+        reason: String,
+    },
+    /// A value given by the user is invalid (a flag, a name, a custom pattern).
+    #[error("invalid {what}: {reason}")]
+    Invalid {
+        /// What was given, e.g. `--target`, `dataset name`.
+        what: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// A custom redaction pattern of the manifest is not a valid regex.
+    #[error("manifest {path}: redaction pattern {pattern:?} is not a valid regex")]
+    Pattern {
+        /// The manifest file.
+        path: PathBuf,
+        /// The pattern.
+        pattern: String,
+        /// The regex compiler's error.
+        #[source]
+        source: regex::Error,
+    },
+    /// A zip archive is malformed or holds an unsafe entry.
+    #[error("archive {path}: {reason}")]
+    Archive {
+        /// The archive.
+        path: PathBuf,
+        /// What is wrong, naming the entry.
+        reason: String,
+        /// The zip library's error, if any.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// Decryption failed: wrong passphrase or a corrupted file.
+    #[error("wrong key or corrupted archive {path}")]
+    Decrypt {
+        /// The encrypted archive.
+        path: PathBuf,
+    },
+    /// `SNAPSHOT_ENCRYPTION_KEY` is unset or empty.
+    #[error(
+        "{var} is not set (or empty): it holds the passphrase for --encrypt and for .enc archives"
+    )]
+    MissingKey {
+        /// The environment variable.
+        var: String,
+    },
+    /// The output folder of an unpack exists and is not empty.
+    #[error("{path} exists and is not empty")]
+    OutputExists {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// A `--target` URL or connection string could not be understood.
+    #[error("target {target}: {reason}")]
+    Target {
+        /// The target as given (passwords removed).
+        target: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// The target names a backend this build does not include.
+    #[error("target {target}: {backend} support is not in this build")]
+    TargetUnsupported {
+        /// The target as given (passwords removed).
+        target: String,
+        /// The backend, e.g. `SQL Server`.
+        backend: String,
+    },
+    /// The mirror database cannot be reached or opened.
+    #[error("mirror {target} is unavailable")]
+    MirrorUnavailable {
+        /// The target (no password).
+        target: String,
+        /// The driver's error.
+        #[source]
+        source: BoxError,
+    },
+    /// The mirror refused a write (constraint violation, missing row to update).
+    #[error("mirror {target}: writing record {exchange_id}: {reason}")]
+    MirrorWrite {
+        /// The target (no password).
+        target: String,
+        /// The record being written.
+        exchange_id: String,
+        /// What was refused.
+        reason: String,
+        /// The driver's error, if any.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// Any other mirror failure, with what was being done.
+    #[error("mirror {target}: {context}")]
+    Mirror {
+        /// The target (no password).
+        target: String,
+        /// What we were doing, e.g. `reading hashes in scope wiki/page`.
+        context: String,
+        /// The driver's error.
+        #[source]
+        source: BoxError,
+    },
+    /// A stored mirror row cannot be read back.
+    #[error("mirror {target}: row {exchange_id} is unreadable: {reason}")]
+    MirrorRow {
+        /// The target (no password).
+        target: String,
+        /// The row's primary key.
+        exchange_id: String,
+        /// Why.
+        reason: String,
+    },
+    /// The SQLite store (fabric-store) failed.
+    #[error(transparent)]
+    Store(#[from] fabric_store::Error),
+    /// A worker thread died (a bug, not bad input).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn id_suffix(id: Option<&str>) -> String {
+    id.map(|id| format!(" {id}")).unwrap_or_default()
 }

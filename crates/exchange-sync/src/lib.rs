@@ -4,10 +4,48 @@
 //! index, NDJSON chunks), the SQL mirror with its sync engine, redaction and
 //! encrypted cold-storage packs (seed 003).
 //!
-//! Not built yet: this crate holds no working API so far. See the project issues.
+//! * [`ExchangeRecord`]: the envelope, read and written exactly like the reference
+//!   (`record`), hashed with [`canonical`] (NFC, 15-digit floats, exact integers).
+//! * [`pack`]: the folder layout (`manifest.json`, `index.jsonl`,
+//!   `records/YYYY/YYYY-MM-DD/chunk-NNNN.ndjson`), an appending writer and a reader
+//!   that names file and line on every error; [`verify`] runs the six checks.
+//! * [`Mirror`]: the SQL mirror trait (SQLite here via fabric-store, SQL Server via
+//!   tiberius); [`sync`] is the engine (`import`, `export`, `sync`), one transaction
+//!   per command.
+//! * [`add`] with [`redaction`]; [`archive`] packs and unpacks zips, [`crypto`]
+//!   encrypts them in the reference's format; [`target`] parses `--target`.
+//!
+//! ```
+//! use exchange_sync::ExchangeRecord;
+//!
+//! let line = r#"{"exchange_id": "21636369-8b52-4b4a-97b7-50923ceb3ffd", "exchange_type": "http", "source_system": "example-api", "entity_type": "page", "natural_key": null, "request": null, "response": null, "observed_at_utc": "2024-01-15T10:30:00+00:00", "provenance": null, "content_sha256": "b6976f4e047274f3061d187f73dba0b19dbc0e1145b1625dbdf5e827713ce175", "schema_version": 1, "tags": [], "redactions_applied": [], "response_ref": null}"#;
+//! let parsed = ExchangeRecord::parse_line(line).unwrap();
+//! assert_eq!(parsed.record.compute_hash(), parsed.record.content_sha256);
+//! assert_eq!(parsed.record.to_line(), line);
+//! ```
 
 #![deny(missing_docs)]
 
+pub mod add;
+pub mod archive;
+pub mod canonical;
+pub mod crypto;
 mod error;
+mod fsio;
+pub mod hash;
+pub mod manifest;
+pub mod mirror;
+pub mod mssql;
+pub mod nonfinite;
+pub mod pack;
+pub mod record;
+pub mod redaction;
+pub mod sync;
+pub mod target;
+pub mod timestamp;
+pub mod verify;
 
-pub use error::{Error, Result};
+pub use error::{BoxError, Error, Result};
+pub use hash::ContentHash;
+pub use mirror::{Mirror, MirrorKeyRow, MirrorRecord, MirrorWrite, Scope};
+pub use record::{ExchangeRecord, Provenance};

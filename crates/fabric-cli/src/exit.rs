@@ -56,13 +56,41 @@ fn store_code(e: &fabric_store::Error) -> u8 {
         E::Integrity { .. } | E::VerifyFailed { .. } => STORAGE,
 
         // ---- exchange mirror ----
+        E::MirrorTableName { .. } => BAD_INPUT,
+        E::MirrorConstraint { .. } | E::MirrorNoRow { .. } => STORAGE,
         _ => STORAGE,
     }
 }
 
 fn exchange_code(e: &exchange_sync::Error) -> u8 {
-    let _ = e;
-    BAD_INPUT
+    use exchange_sync::Error as E;
+    match e {
+        E::Io { source, .. } => match source.kind() {
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::WriteZero => STORAGE,
+            _ => BAD_INPUT,
+        },
+        E::Json { .. }
+        | E::Record { .. }
+        | E::HashMismatch { .. }
+        | E::OutOfScope { .. }
+        | E::NonFinite { .. }
+        | E::Manifest { .. }
+        | E::Invalid { .. }
+        | E::Pattern { .. }
+        | E::Archive { .. }
+        | E::Decrypt { .. }
+        | E::MissingKey { .. }
+        | E::OutputExists { .. }
+        | E::Target { .. }
+        | E::TargetUnsupported { .. } => BAD_INPUT,
+        E::MirrorUnavailable { .. }
+        | E::MirrorWrite { .. }
+        | E::Mirror { .. }
+        | E::MirrorRow { .. } => STORAGE,
+        E::Store(e) => store_code(e),
+        E::Internal(_) => STORAGE,
+        _ => BAD_INPUT,
+    }
 }
 
 fn dashboard_code(e: &dashboard_snapshot::Error) -> u8 {

@@ -49,7 +49,7 @@ fn rows(n: usize, profiles: usize, reasons: usize) -> Vec<Row> {
             };
             let reason = status.is_failure().then(|| {
                 let k = (r >> 8) as usize % reasons;
-                if k % 7 == 0 {
+                if k.is_multiple_of(7) {
                     format!("Décodage échoué {k}: flux corrompu 🎬")
                 } else {
                     format!("ffmpeg exited with code {k}")

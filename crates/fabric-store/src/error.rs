@@ -182,4 +182,37 @@ pub enum Error {
         first: String,
     },
     // ---- exchange mirror (seed 003) ----------------------------------------------
+    /// A manifest's `sql_target` does not make a valid table name.
+    #[error(
+        "mirror table name {name:?}: schema and table must be letters, digits or `_`, not starting with a digit"
+    )]
+    MirrorTableName {
+        /// `schema.table` as given.
+        name: String,
+    },
+    /// A mirror write broke a uniqueness rule (same id, hash or natural key).
+    #[error(
+        "database {path}: mirror table {table}: record {exchange_id} collides with an existing row"
+    )]
+    MirrorConstraint {
+        /// The database file.
+        path: PathBuf,
+        /// The mirror table.
+        table: String,
+        /// The record being written.
+        exchange_id: String,
+        /// SQLite's error.
+        #[source]
+        source: Box<rusqlite::Error>,
+    },
+    /// An update addressed a row that does not exist.
+    #[error("database {path}: mirror table {table} has no row {exchange_id} to update")]
+    MirrorNoRow {
+        /// The database file.
+        path: PathBuf,
+        /// The mirror table.
+        table: String,
+        /// The primary key looked for.
+        exchange_id: String,
+    },
 }

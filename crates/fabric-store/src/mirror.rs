@@ -1,2 +1,360 @@
-//! The exchange-record mirror table (seed 003, SQLite target): filled in by the
-//! exchange work.
+//! The exchange-record mirror table (seed 003, SQLite target).
+//!
+//! One table per manifest `sql_target`, named `<schema>_<table>` (default
+//! `lake_RawExchangeRecord`, created with the schema). Unique `exchange_id`, unique
+//! `content_sha256`, unique `(source_system, entity_type, natural_key)` for non-NULL
+//! keys. exchange-sync's SQLite `Mirror` backend is the only caller; it decides every
+//! write, this module only stores and fetches rows.
+
+use rusqlite::{OptionalExtension, params};
+
+use crate::Store;
+use crate::error::{Error, Result};
+
+/// The default table's DDL (also run when the schema is created).
+const DEFAULT_DDL: &str = include_str!("schema/mirror.sql");
+const DEFAULT_TABLE: &str = "lake_RawExchangeRecord";
+
+/// One mirror row as stored (text columns exactly as given).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirrorRow {
+    /// Primary key (lowercase UUID).
+    pub exchange_id: String,
+    /// `exchange_type`.
+    pub exchange_type: String,
+    /// `source_system`.
+    pub source_system: String,
+    /// `entity_type`.
+    pub entity_type: String,
+    /// `natural_key` (NULL for none).
+    pub natural_key: Option<String>,
+    /// Fixed-width UTC text `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
+    pub observed_at_utc: String,
+    /// 64 lowercase hex.
+    pub content_sha256: String,
+    /// The whole record line.
+    pub payload_json: String,
+    /// Envelope schema version.
+    pub schema_version: i64,
+}
+
+/// The row holding a natural key, without its payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRow {
+    /// Primary key.
+    pub exchange_id: String,
+    /// Content hash (hex).
+    pub content_sha256: String,
+    /// Fixed-width UTC text.
+    pub observed_at_utc: String,
+}
+
+/// The SQLite table name for `sql_target` `schema.table`: `<schema>_<table>`.
+/// Both parts must be letters, digits or `_` and not start with a digit.
+pub fn table_name(schema: &str, table: &str) -> Result<String> {
+    for part in [schema, table] {
+        let ok = !part.is_empty()
+            && part.chars().all(|c| c.is_alphanumeric() || c == '_')
+            && !part.chars().next().is_some_and(|c| c.is_ascii_digit());
+        if !ok {
+            return Err(Error::MirrorTableName {
+                name: format!("{schema}.{table}"),
+            });
+        }
+    }
+    Ok(format!("{schema}_{table}"))
+}
+
+/// The DDL of the mirror table `table` (idempotent: `IF NOT EXISTS`, no `DROP`).
+pub fn ddl(table: &str) -> String {
+    DEFAULT_DDL.replace(DEFAULT_TABLE, table)
+}
+
+fn quoted(table: &str) -> String {
+    format!("\"{}\"", table.replace('"', "\"\""))
+}
+
+fn object_names(table: &str) -> [String; 4] {
+    [
+        table.to_owned(),
+        format!("{table}_content_sha256"),
+        format!("{table}_natural_key"),
+        format!("{table}_scope_time"),
+    ]
+}
+
+impl Store {
+    /// The schema objects (table, indexes) of mirror `table` that do not exist.
+    pub fn mirror_missing_objects(&self, table: &str) -> Result<Vec<String>> {
+        let mut missing = Vec::new();
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT count(*) FROM sqlite_master WHERE name = ?1")
+            .map_err(|e| self.err("listing mirror objects", e))?;
+        for name in object_names(table) {
+            let n: i64 = stmt
+                .query_row([&name], |r| r.get(0))
+                .map_err(|e| self.err("listing mirror objects", e))?;
+            if n == 0 {
+                missing.push(name);
+            }
+        }
+        Ok(missing)
+    }
+
+    /// Create what is missing of mirror `table` (never dropping anything), in one
+    /// transaction. Returns the objects created.
+    pub fn mirror_apply_schema(&mut self, table: &str) -> Result<Vec<String>> {
+        let missing = self.mirror_missing_objects(table)?;
+        if missing.is_empty() {
+            return Ok(missing);
+        }
+        let path = self.path().to_path_buf();
+        let tx = self
+            .conn_mut()
+            .transaction()
+            .map_err(|e| crate::store::classify(&path, "starting the mirror schema", e))?;
+        tx.execute_batch(&ddl(table)).map_err(|e| {
+            crate::store::classify(&path, format!("creating mirror table {table}"), e)
+        })?;
+        tx.commit()
+            .map_err(|e| crate::store::classify(&path, "committing the mirror schema", e))?;
+        Ok(missing)
+    }
+
+    /// Start the command's write transaction (`BEGIN IMMEDIATE`), with a larger page
+    /// cache for bulk work. The rollback journal (not WAL) is kept: one big
+    /// transaction is faster with it.
+    pub fn mirror_begin(&mut self) -> Result<()> {
+        self.conn()
+            .execute_batch("PRAGMA cache_size = -65536; BEGIN IMMEDIATE")
+            .map_err(|e| self.err("starting the mirror transaction", e))
+    }
+
+    /// Commit the transaction started by [`Store::mirror_begin`].
+    pub fn mirror_commit(&mut self) -> Result<()> {
+        self.conn()
+            .execute_batch("COMMIT")
+            .map_err(|e| self.err("committing the mirror transaction", e))
+    }
+
+    /// Roll back the open transaction, if any.
+    pub fn mirror_rollback(&mut self) -> Result<()> {
+        if self.conn().is_autocommit() {
+            return Ok(());
+        }
+        self.conn()
+            .execute_batch("ROLLBACK")
+            .map_err(|e| self.err("rolling back the mirror transaction", e))
+    }
+
+    /// Whether a transaction is open.
+    pub fn mirror_in_transaction(&self) -> bool {
+        !self.conn().is_autocommit()
+    }
+
+    /// Every content hash in scope, handed to `each`.
+    pub fn mirror_hashes(
+        &self,
+        table: &str,
+        source_system: &str,
+        entity_type: &str,
+        mut each: impl FnMut(&str),
+    ) -> Result<()> {
+        let sql = format!(
+            "SELECT content_sha256 FROM {} WHERE source_system = ?1 AND entity_type = ?2",
+            quoted(table)
+        );
+        let ctx = || format!("reading hashes of {table}");
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&sql)
+            .map_err(|e| self.err(ctx(), e))?;
+        let mut rows = stmt
+            .query(params![source_system, entity_type])
+            .map_err(|e| self.err(ctx(), e))?;
+        while let Some(row) = rows.next().map_err(|e| self.err(ctx(), e))? {
+            let h = row.get_ref(0).map_err(|e| self.err(ctx(), e))?;
+            if let Ok(s) = h.as_str() {
+                each(s);
+            }
+        }
+        Ok(())
+    }
+
+    /// The row of `natural_key` in scope (the newest if a legacy table has several).
+    pub fn mirror_find_key(
+        &self,
+        table: &str,
+        source_system: &str,
+        entity_type: &str,
+        natural_key: &str,
+    ) -> Result<Option<KeyRow>> {
+        let sql = format!(
+            "SELECT exchange_id, content_sha256, observed_at_utc FROM {} \
+             WHERE source_system = ?1 AND entity_type = ?2 AND natural_key = ?3 \
+             ORDER BY observed_at_utc DESC, exchange_id DESC LIMIT 1",
+            quoted(table)
+        );
+        let ctx = || format!("looking up natural key {natural_key:?} in {table}");
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&sql)
+            .map_err(|e| self.err(ctx(), e))?;
+        stmt.query_row(params![source_system, entity_type, natural_key], |r| {
+            Ok(KeyRow {
+                exchange_id: r.get(0)?,
+                content_sha256: r.get(1)?,
+                observed_at_utc: r.get(2)?,
+            })
+        })
+        .optional()
+        .map_err(|e| self.err(ctx(), e))
+    }
+
+    /// Every row in scope, newest first (`observed_at_utc` descending, ties by
+    /// `exchange_id` ascending), streamed to `each`. Stops at the first error of
+    /// `each` and returns it.
+    pub fn mirror_scan<E: From<Error>>(
+        &self,
+        table: &str,
+        source_system: &str,
+        entity_type: &str,
+        mut each: impl FnMut(MirrorRow) -> std::result::Result<(), E>,
+    ) -> std::result::Result<u64, E> {
+        let sql = format!(
+            "SELECT exchange_id, exchange_type, source_system, entity_type, natural_key, \
+             observed_at_utc, content_sha256, payload_json, schema_version FROM {} \
+             WHERE source_system = ?1 AND entity_type = ?2 \
+             ORDER BY observed_at_utc DESC, exchange_id ASC",
+            quoted(table)
+        );
+        let ctx = || format!("reading {table}");
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&sql)
+            .map_err(|e| self.err(ctx(), e))?;
+        let mut rows = stmt
+            .query(params![source_system, entity_type])
+            .map_err(|e| self.err(ctx(), e))?;
+        let mut n = 0;
+        while let Some(r) = rows.next().map_err(|e| self.err(ctx(), e))? {
+            let row = (|| {
+                Ok::<_, rusqlite::Error>(MirrorRow {
+                    exchange_id: r.get(0)?,
+                    exchange_type: r.get(1)?,
+                    source_system: r.get(2)?,
+                    entity_type: r.get(3)?,
+                    natural_key: r.get(4)?,
+                    observed_at_utc: r.get(5)?,
+                    content_sha256: r.get(6)?,
+                    payload_json: r.get(7)?,
+                    schema_version: r.get(8)?,
+                })
+            })()
+            .map_err(|e| self.err(ctx(), e))?;
+            each(row)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Number of rows in scope (or in the table when `scope` is `None`).
+    pub fn mirror_count(&self, table: &str, scope: Option<(&str, &str)>) -> Result<u64> {
+        let ctx = || format!("counting {table}");
+        let n: i64 = match scope {
+            Some((ss, et)) => self.conn().query_row(
+                &format!(
+                    "SELECT count(*) FROM {} WHERE source_system = ?1 AND entity_type = ?2",
+                    quoted(table)
+                ),
+                params![ss, et],
+                |r| r.get(0),
+            ),
+            None => self.conn().query_row(
+                &format!("SELECT count(*) FROM {}", quoted(table)),
+                [],
+                |r| r.get(0),
+            ),
+        }
+        .map_err(|e| self.err(ctx(), e))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Insert a new row (inside the open transaction).
+    pub fn mirror_insert(&self, table: &str, row: &MirrorRow) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO {} (exchange_id, exchange_type, source_system, entity_type, natural_key, \
+             observed_at_utc, content_sha256, payload_json, schema_version) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            quoted(table)
+        );
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&sql)
+            .map_err(|e| self.err(format!("preparing inserts into {table}"), e))?;
+        stmt.execute(params![
+            row.exchange_id,
+            row.exchange_type,
+            row.source_system,
+            row.entity_type,
+            row.natural_key,
+            row.observed_at_utc,
+            row.content_sha256,
+            row.payload_json,
+            row.schema_version
+        ])
+        .map_err(|e| self.row_err(table, &row.exchange_id, e))?;
+        Ok(())
+    }
+
+    /// Replace the single row whose primary key is `exchange_id` with `row`.
+    pub fn mirror_update(&self, table: &str, exchange_id: &str, row: &MirrorRow) -> Result<()> {
+        let sql = format!(
+            "UPDATE {} SET exchange_id = ?1, exchange_type = ?2, source_system = ?3, entity_type = ?4, \
+             natural_key = ?5, observed_at_utc = ?6, content_sha256 = ?7, payload_json = ?8, \
+             schema_version = ?9, updated_at_utc = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
+             WHERE exchange_id = ?10",
+            quoted(table)
+        );
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&sql)
+            .map_err(|e| self.err(format!("preparing updates of {table}"), e))?;
+        let n = stmt
+            .execute(params![
+                row.exchange_id,
+                row.exchange_type,
+                row.source_system,
+                row.entity_type,
+                row.natural_key,
+                row.observed_at_utc,
+                row.content_sha256,
+                row.payload_json,
+                row.schema_version,
+                exchange_id
+            ])
+            .map_err(|e| self.row_err(table, &row.exchange_id, e))?;
+        if n != 1 {
+            return Err(Error::MirrorNoRow {
+                path: self.path().to_path_buf(),
+                table: table.to_owned(),
+                exchange_id: exchange_id.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    fn row_err(&self, table: &str, exchange_id: &str, e: rusqlite::Error) -> Error {
+        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) {
+            Error::MirrorConstraint {
+                path: self.path().to_path_buf(),
+                table: table.to_owned(),
+                exchange_id: exchange_id.to_owned(),
+                source: Box::new(e),
+            }
+        } else {
+            self.err(format!("writing record {exchange_id} to {table}"), e)
+        }
+    }
+}

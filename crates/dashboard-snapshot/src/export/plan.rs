@@ -202,19 +202,18 @@ pub(crate) fn evaluate(
             .unwrap_or(Readiness::Ready);
         let mut decision = decide(spec.failure_policy, worst);
         let mut message = None;
-        if decision == Ok(DatasetDecision::Include) {
-            if let Err(e) = spec
+        if decision == Ok(DatasetDecision::Include)
+            && let Err(e) = spec
                 .serializer
                 .write_rows(&ctx, &mut CountingSink::default())
-            {
-                message = Some(e.to_string());
-                decision = match spec.failure_policy {
-                    FailurePolicy::AllowPartialWithManifest => {
-                        Ok(DatasetDecision::Exclude(ExportReason::SerializerError))
-                    }
-                    _ => Err(ExportReason::SerializerError),
-                };
-            }
+        {
+            message = Some(e.to_string());
+            decision = match spec.failure_policy {
+                FailurePolicy::AllowPartialWithManifest => {
+                    Ok(DatasetDecision::Exclude(ExportReason::SerializerError))
+                }
+                _ => Err(ExportReason::SerializerError),
+            };
         }
         let decision = match decision {
             Ok(d) => d,

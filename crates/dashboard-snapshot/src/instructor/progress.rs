@@ -39,16 +39,16 @@ impl Projection for Progress {
             let title = item.opt_str("title")?.unwrap_or("");
             let resource_type = item.opt_str("resource_type")?.unwrap_or("page");
             let mut bins: Vec<(f64, u64)> = Vec::new();
-            if let Some(by) = &by_resource {
-                if let Some(node) = by.get(&resource_id.to_string())? {
-                    for (bin, count) in node.entries()? {
-                        let b: f64 = bin
-                            .parse()
-                            .ok()
-                            .filter(|b| (0.0..=100.0).contains(b))
-                            .ok_or_else(|| count.err("bin keys are numbers on the 0-100 scale"))?;
-                        bins.push((b, count.u64()?));
-                    }
+            if let Some(by) = &by_resource
+                && let Some(node) = by.get(&resource_id.to_string())?
+            {
+                for (bin, count) in node.entries()? {
+                    let b: f64 = bin
+                        .parse()
+                        .ok()
+                        .filter(|b| (0.0..=100.0).contains(b))
+                        .ok_or_else(|| count.err("bin keys are numbers on the 0-100 scale"))?;
+                    bins.push((b, count.u64()?));
                 }
             }
             bins.sort_by(|a, b| a.0.total_cmp(&b.0));

@@ -27,16 +27,16 @@ pub struct Args {
 /// `KEY@VERSION`, from the chain in the store (checksum verified on read).
 fn load(ctx: &Ctx, arg: &str) -> Result<FabricSnapshot, CliError> {
     let path = PathBuf::from(arg);
-    if !path.exists() {
-        if let Some((key, Some(version))) = parse_key_version(arg) {
-            let store = ctx.store_read()?;
-            let stored = store.chain_get(key, Some(version))?;
-            return FabricSnapshot::from_json(&stored.body.payload).map_err(|e| CliError::Input {
-                path: arg.into(),
-                what: "saved version is not a FabricSnapshot:",
-                source: Box::new(e),
-            });
-        }
+    if !path.exists()
+        && let Some((key, Some(version))) = parse_key_version(arg)
+    {
+        let store = ctx.store_read()?;
+        let stored = store.chain_get(key, Some(version))?;
+        return FabricSnapshot::from_json(&stored.body.payload).map_err(|e| CliError::Input {
+            path: arg.into(),
+            what: "saved version is not a FabricSnapshot:",
+            source: Box::new(e),
+        });
     }
     let doc = super::snapshot_create::read_json(&path)?;
     FabricSnapshot::from_json(&doc).map_err(|e| CliError::Input {

@@ -1,17 +1,512 @@
-//! `fabric exchange`: filled in by the exchange work.
+//! `fabric exchange`: exchange packs, JSON <-> SQL sync, cold storage (seed 003).
+//! Every subcommand parses, calls one exchange-sync function and prints.
 
-use clap::Subcommand;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use clap::{Args as ClapArgs, Subcommand};
+use exchange_sync::manifest::{ConflictStrategy, Direction, Manifest, dataset_dir};
+use exchange_sync::pack::DEFAULT_CHUNK_SIZE;
+use exchange_sync::record::Provenance;
+use exchange_sync::sync::{SyncOptions, SyncReport};
+use exchange_sync::target::Target;
+use indicatif::ProgressBar;
+use serde_json::json;
+use time::OffsetDateTime;
 
 use crate::context::Ctx;
 use crate::error::{CliError, CmdResult};
+use crate::exit;
+use crate::output::{print_json, print_text};
 
 /// `fabric exchange ...`
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Create a dataset: OUT/NAME/manifest.json and an empty records/ folder.
+    Init(InitArgs),
+    /// Append ExchangeRecords (NDJSON, FILE or stdin) to a pack: redacted, hashed.
+    Add(AddArgs),
+    /// JSON -> SQL: import a pack into the mirror table.
+    Import(SyncArgs),
+    /// SQL -> JSON: append the mirror's rows the pack lacks.
+    Export(SyncArgs),
+    /// Both ways (or one, with --direction).
+    Sync(SyncArgs),
+    /// Recompute every hash and check the index against the chunks.
+    Verify(ManifestArg),
+    /// Pack a dataset into a deterministic zip (optionally encrypted).
+    Pack(PackArgs),
+    /// Extract an archive to OUT/<dataset_name>/.
+    Unpack(UnpackArgs),
+    /// Print or apply the mirror table's DDL.
+    Schema(SchemaArgs),
+}
+
+/// `--manifest M`.
+#[derive(Debug, ClapArgs)]
+pub struct ManifestArg {
+    /// The dataset's manifest.json.
+    #[arg(long, value_name = "FILE")]
+    manifest: PathBuf,
+}
+
+/// `exchange init`.
+#[derive(Debug, ClapArgs)]
+pub struct InitArgs {
+    /// Dataset name (also its folder's name).
+    #[arg(long)]
+    name: String,
+    /// source_system of the sync scope.
+    #[arg(long)]
+    source: String,
+    /// entity_type of the sync scope.
+    #[arg(long)]
+    entity: String,
+    /// exchange_type of the records (http, mediawiki, openalex, llm, file...).
+    #[arg(long = "type")]
+    exchange_type: String,
+    /// Free description.
+    #[arg(long, default_value = "")]
+    description: String,
+    /// Owner.
+    #[arg(long, default_value = "")]
+    owner: String,
+    /// Parent folder of the dataset folder.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Say what would be created; create nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+/// `exchange add`.
+#[derive(Debug, ClapArgs)]
+pub struct AddArgs {
+    /// The dataset's manifest.json.
+    #[arg(long, value_name = "FILE")]
+    manifest: PathBuf,
+    /// NDJSON records to add; `-` or nothing for stdin.
+    input: Option<PathBuf>,
+    /// Records per chunk file.
+    #[arg(long, default_value_t = DEFAULT_CHUNK_SIZE)]
+    chunk_size: usize,
+    /// provenance.runner_name for records without one.
+    #[arg(long, default_value = "fabric exchange add")]
+    runner: String,
+    /// provenance.connector_version for records without one.
+    #[arg(long)]
+    connector_version: Option<String>,
+    /// Check and count; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+/// `exchange import|export|sync`.
+#[derive(Debug, ClapArgs)]
+pub struct SyncArgs {
+    /// The dataset's manifest.json.
+    #[arg(long, value_name = "FILE")]
+    manifest: PathBuf,
+    /// bidirectional, json_to_sql or sql_to_json (sync only; default from the manifest).
+    #[arg(long)]
+    direction: Option<String>,
+    /// prefer_newest, prefer_sql, prefer_json or fail (default from the manifest).
+    #[arg(long)]
+    conflict: Option<String>,
+    /// sqlite://PATH (default: the --db file), mssql://... or an ADO connection string.
+    #[arg(long, value_name = "URL", long_help = TARGET_LONG_HELP)]
+    target: Option<String>,
+    /// Compute the same counts; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Skip malformed pack lines with a warning instead of failing.
+    #[arg(long)]
+    lenient: bool,
+    /// Records per chunk file for export.
+    #[arg(long, default_value_t = DEFAULT_CHUNK_SIZE)]
+    chunk_size: usize,
+}
+
+/// `exchange pack`.
+#[derive(Debug, ClapArgs)]
+pub struct PackArgs {
+    /// The dataset's manifest.json.
+    #[arg(long, value_name = "FILE")]
+    manifest: PathBuf,
+    /// The archive (its suffix becomes .zip; .zip.enc with --encrypt).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Encrypt with the passphrase in SNAPSHOT_ENCRYPTION_KEY.
+    #[arg(long)]
+    encrypt: bool,
+    /// Say what would be written; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+/// `exchange unpack`.
+#[derive(Debug, ClapArgs)]
+pub struct UnpackArgs {
+    /// The archive (.zip, or .zip.enc with SNAPSHOT_ENCRYPTION_KEY).
+    #[arg(long = "in", value_name = "FILE")]
+    input: PathBuf,
+    /// Parent folder: the dataset lands in OUT/<dataset_name>/.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Check the archive; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+/// `--target --help` (mssql branch): the SQLite form plus the SQL Server forms.
+const TARGET_LONG_HELP: &str = concat!(
+    "sqlite://PATH: the embedded store (default: the --db file).\n",
+    "mssql://USER:PASSWORD@HOST[:PORT]/DATABASE[?encrypt=true|false|strict&trustServerCertificate=true",
+    "&connectTimeout=SECS&commandTimeout=SECS&packetSize=BYTES], or an ADO.NET/ODBC string ",
+    "(Server=HOST,PORT;Database=..;User Id=..;Password=..;Encrypt=..;TrustServerCertificate=..): SQL Server.\n",
+    "Without --target, INGEST_SQLSERVER_CONN_STR, or INGEST_SQLSERVER_HOST with _PORT (default 1434), ",
+    "_DATABASE (Holocron), _USER (sa) and _PASSWORD, select SQL Server; otherwise SQLite. ",
+    "INGEST_SQLSERVER_DRIVER and DRIVER= are accepted and ignored: Fabric uses its native driver, not ODBC."
+);
+
+/// `exchange schema`.
+#[derive(Debug, ClapArgs)]
+pub struct SchemaArgs {
+    /// The dataset's manifest.json (its sql_target names the table).
+    #[arg(long, value_name = "FILE")]
+    manifest: PathBuf,
+    /// sqlite://PATH (default: the --db file), mssql://... or an ADO connection string.
+    #[arg(long, value_name = "URL", long_help = TARGET_LONG_HELP)]
+    target: Option<String>,
+    /// Print the DDL.
+    #[arg(long, conflicts_with = "apply", required_unless_present = "apply")]
+    print: bool,
+    /// Create what is missing (never drops anything).
+    #[arg(long)]
+    apply: bool,
+    /// With --apply: list what would be created.
+    #[arg(long)]
+    dry_run: bool,
+}
 
 /// Run a `fabric exchange` command.
-pub fn run(_ctx: &Ctx, command: Command) -> CmdResult {
-    match command {}
-    #[allow(unreachable_code)] // reason: no subcommands yet
-    Err(CliError::Usage(String::new()))
+pub fn run(ctx: &Ctx, command: Command) -> CmdResult {
+    match command {
+        Command::Init(a) => init(ctx, a),
+        Command::Add(a) => add(ctx, a),
+        Command::Import(a) => sync(ctx, a, Some(Direction::JsonToSql)),
+        Command::Export(a) => sync(ctx, a, Some(Direction::SqlToJson)),
+        Command::Sync(a) => sync(ctx, a, None),
+        Command::Verify(a) => verify(ctx, a),
+        Command::Pack(a) => pack(ctx, a),
+        Command::Unpack(a) => unpack(ctx, a),
+        Command::Schema(a) => schema(ctx, a),
+    }
+}
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+fn init(ctx: &Ctx, a: InitArgs) -> CmdResult {
+    let mut manifest = Manifest::new(&a.name, &a.exchange_type, &a.source, &a.entity);
+    manifest.description = a.description;
+    manifest.owner = a.owner;
+    exchange_sync::archive::safe_entry_path(&a.name)
+        .ok()
+        .filter(|p| p.len() == 1 && p[0] == a.name)
+        .ok_or_else(|| {
+            CliError::Usage(format!("--name {:?} must be a single folder name", a.name))
+        })?;
+    let path = a
+        .out
+        .join(&a.name)
+        .join(exchange_sync::manifest::MANIFEST_FILE);
+    if !a.dry_run {
+        exchange_sync::pack::init_dataset(&a.out, &mut manifest, now())?;
+    }
+    if ctx.json {
+        print_json(&json!({"manifest": path, "dry_run": a.dry_run}))?;
+    } else {
+        print_text(&format!(
+            "{}{}",
+            if a.dry_run {
+                "would create "
+            } else {
+                "created "
+            },
+            path.display()
+        ))?;
+    }
+    Ok(exit::SUCCESS)
+}
+
+fn provenance(a: &AddArgs) -> Provenance {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::env::var("COMPUTERNAME").ok());
+    let git_sha = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .filter(|s| !s.is_empty());
+    Provenance {
+        runner_name: Some(a.runner.clone()),
+        host,
+        git_sha,
+        connector_version: Some(
+            a.connector_version
+                .clone()
+                .unwrap_or_else(|| format!("fabric {}", env!("CARGO_PKG_VERSION"))),
+        ),
+    }
+}
+
+fn add(ctx: &Ctx, a: AddArgs) -> CmdResult {
+    let options = exchange_sync::add::AddOptions {
+        dry_run: a.dry_run,
+        chunk_size: a.chunk_size,
+        provenance: provenance(&a),
+    };
+    let report = match a.input.as_deref().filter(|p| *p != Path::new("-")) {
+        Some(path) => {
+            let file = std::fs::File::open(path).map_err(|e| CliError::Input {
+                path: path.to_path_buf(),
+                what: "cannot read",
+                source: Box::new(e),
+            })?;
+            let mut reader = std::io::BufReader::new(file);
+            exchange_sync::add::add(&a.manifest, &mut reader, path, &options, now())?
+        }
+        None => {
+            let stdin = std::io::stdin();
+            let mut reader: Box<dyn BufRead> = Box::new(stdin.lock());
+            exchange_sync::add::add(&a.manifest, &mut reader, Path::new("-"), &options, now())?
+        }
+    };
+    if ctx.json {
+        print_json(&report.to_json())?;
+    } else {
+        print_text(&format!(
+            "{} {} record(s) ({} redacted) to {}{}",
+            if a.dry_run { "would add" } else { "added" },
+            report.added,
+            report.redacted,
+            dataset_dir(&a.manifest).display(),
+            if report.chunks.is_empty() {
+                String::new()
+            } else {
+                format!(" in {} chunk(s)", report.chunks.len())
+            }
+        ))?;
+    }
+    Ok(exit::SUCCESS)
+}
+
+fn open_target(
+    ctx: &Ctx,
+    target: Option<&str>,
+    manifest: &Manifest,
+) -> Result<Box<dyn exchange_sync::Mirror>, CliError> {
+    let target = Target::resolve(target, &ctx.db, |k| std::env::var(k).ok())?;
+    Ok(target.open(&manifest.sql_target)?)
+}
+
+fn sync(ctx: &Ctx, a: SyncArgs, fixed: Option<Direction>) -> CmdResult {
+    let manifest = Manifest::load(&a.manifest)?;
+    let direction = match (fixed, &a.direction) {
+        (Some(_), Some(_)) => {
+            return Err(CliError::Usage(
+                "--direction is only for `fabric exchange sync`".into(),
+            ));
+        }
+        (Some(d), None) => d,
+        (None, Some(d)) => d.parse::<Direction>()?,
+        (None, None) => manifest.direction_default,
+    };
+    let conflict = match &a.conflict {
+        Some(c) => c.parse::<ConflictStrategy>()?,
+        None => manifest.conflict_strategy,
+    };
+    let options = SyncOptions {
+        direction,
+        conflict,
+        dry_run: a.dry_run,
+        lenient: a.lenient,
+        chunk_size: a.chunk_size.max(1),
+    };
+    let mut mirror = open_target(ctx, a.target.as_deref(), &manifest)?;
+    let mut bar: Option<(String, ProgressBar)> = None;
+    let mut progress = |phase: &str, done: u64, total: u64| {
+        if bar.as_ref().is_none_or(|(p, _)| p != phase) {
+            if let Some((_, b)) = bar.take() {
+                b.finish_and_clear();
+            }
+            bar = Some((phase.to_owned(), ctx.progress(total, phase)));
+        }
+        if let Some((_, b)) = &bar {
+            b.set_position(done);
+        }
+    };
+    let report =
+        exchange_sync::sync::sync(&a.manifest, mirror.as_mut(), &options, &now, &mut progress)?;
+    if let Some((_, b)) = bar.take() {
+        b.finish_and_clear();
+    }
+    for w in &report.warnings {
+        ctx.info(format!("warning: {w}"));
+    }
+    print_report(ctx, &report)?;
+    Ok(if report.errors.is_empty() {
+        exit::SUCCESS
+    } else {
+        exit::PROBLEM
+    })
+}
+
+fn print_report(ctx: &Ctx, report: &SyncReport) -> Result<(), CliError> {
+    if ctx.json {
+        print_json(&report.to_json())
+    } else {
+        print_text(&report.to_text())
+    }
+}
+
+fn verify(ctx: &Ctx, a: ManifestArg) -> CmdResult {
+    Manifest::load(&a.manifest)?;
+    let report = exchange_sync::verify::verify(&dataset_dir(&a.manifest))?;
+    if ctx.json {
+        print_json(&report.to_json())?;
+    } else {
+        print_text(&report.to_text())?;
+    }
+    Ok(if report.ok() {
+        exit::SUCCESS
+    } else {
+        exit::PROBLEM
+    })
+}
+
+fn passphrase() -> Result<exchange_sync::crypto::Zeroizing<Vec<u8>>, CliError> {
+    exchange_sync::crypto::passphrase_from_env(exchange_sync::crypto::KEY_ENV).ok_or_else(|| {
+        exchange_sync::Error::MissingKey {
+            var: exchange_sync::crypto::KEY_ENV.into(),
+        }
+        .into()
+    })
+}
+
+fn pack(ctx: &Ctx, a: PackArgs) -> CmdResult {
+    let key = if a.encrypt { Some(passphrase()?) } else { None };
+    let bar = ctx.progress(0, "pack");
+    let mut progress = |done: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    let outcome = exchange_sync::archive::pack(
+        &a.manifest,
+        &a.out,
+        key.as_deref().map(Vec::as_slice),
+        a.dry_run,
+        &mut progress,
+    )?;
+    bar.finish_and_clear();
+    if ctx.json {
+        print_json(&json!({
+            "path": outcome.path,
+            "entries": outcome.entries,
+            "bytes": outcome.bytes,
+            "encrypted": outcome.encrypted,
+            "dry_run": a.dry_run,
+        }))?;
+    } else {
+        print_text(&format!(
+            "{} {} ({} entries, {} bytes{})",
+            if a.dry_run { "would write" } else { "wrote" },
+            outcome.path.display(),
+            outcome.entries,
+            outcome.bytes,
+            if outcome.encrypted { ", encrypted" } else { "" }
+        ))?;
+    }
+    Ok(exit::SUCCESS)
+}
+
+fn unpack(ctx: &Ctx, a: UnpackArgs) -> CmdResult {
+    let key = exchange_sync::crypto::passphrase_from_env(exchange_sync::crypto::KEY_ENV);
+    let bar = ctx.progress(0, "unpack");
+    let path = exchange_sync::archive::unpack(
+        &a.input,
+        &a.out,
+        key.as_deref().map(Vec::as_slice),
+        a.dry_run,
+    )?;
+    bar.finish_and_clear();
+    if ctx.json {
+        print_json(
+            &json!({"path": path, "manifest": path.join("manifest.json"), "dry_run": a.dry_run}),
+        )?;
+    } else {
+        print_text(&format!(
+            "{}{}",
+            if a.dry_run { "would unpack to " } else { "" },
+            path.display()
+        ))?;
+    }
+    Ok(exit::SUCCESS)
+}
+
+fn schema(ctx: &Ctx, a: SchemaArgs) -> CmdResult {
+    let manifest = Manifest::load(&a.manifest)?;
+    // ---- mssql: --print needs no server (the DDL is a pure function) ----
+    if a.print {
+        let target = Target::resolve(a.target.as_deref(), &ctx.db, |k| std::env::var(k).ok())?;
+        if let Target::SqlServer(conn) = &target {
+            let (describe, ddl) =
+                exchange_sync::target::mssql_schema_offline(conn.as_deref(), &manifest.sql_target)?;
+            if ctx.json {
+                print_json(&json!({"target": describe, "ddl": ddl}))?;
+            } else {
+                print_text(ddl.trim_end())?;
+            }
+            return Ok(exit::SUCCESS);
+        }
+    }
+    // ---- end mssql ----
+    let mut mirror = open_target(ctx, a.target.as_deref(), &manifest)?;
+    if a.print {
+        let ddl = mirror.schema_script();
+        if ctx.json {
+            print_json(&json!({"target": mirror.describe(), "ddl": ddl}))?;
+        } else {
+            print_text(ddl.trim_end())?;
+        }
+        return Ok(exit::SUCCESS);
+    }
+    let objects = if a.dry_run {
+        mirror.missing_schema_objects()?
+    } else {
+        mirror.apply_schema()?
+    };
+    if ctx.json {
+        print_json(
+            &json!({"target": mirror.describe(), "created": objects, "dry_run": a.dry_run}),
+        )?;
+    } else if objects.is_empty() {
+        print_text(&format!("{}: nothing missing", mirror.describe()))?;
+    } else {
+        print_text(&format!(
+            "{}: {} {}",
+            mirror.describe(),
+            if a.dry_run { "would create" } else { "created" },
+            objects.join(", ")
+        ))?;
+    }
+    Ok(exit::SUCCESS)
 }

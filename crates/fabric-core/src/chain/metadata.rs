@@ -111,13 +111,13 @@ impl SnapshotMetadata {
                 reason: format!("{} is outside [0, 1]", self.confidence),
             });
         }
-        if let Some(ms) = self.processing_ms {
-            if !(ms.is_finite() && ms >= 0.0) {
-                return Err(MetadataError {
-                    field: "processing_ms",
-                    reason: format!("{ms} is not a duration (finite, >= 0)"),
-                });
-            }
+        if let Some(ms) = self.processing_ms
+            && !(ms.is_finite() && ms >= 0.0)
+        {
+            return Err(MetadataError {
+                field: "processing_ms",
+                reason: format!("{ms} is not a duration (finite, >= 0)"),
+            });
         }
         for (field, value) in [
             ("data_provider", &self.data_provider),

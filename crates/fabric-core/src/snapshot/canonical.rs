@@ -196,11 +196,12 @@ impl<'a> Writer<'a> {
 
     #[inline]
     fn maybe_flush(&mut self) {
-        if self.open == 0 && self.out.len() >= FLUSH_AT {
-            if let Some(hasher) = self.hasher.as_mut() {
-                hasher.update(&self.out);
-                self.out.clear();
-            }
+        if self.open == 0
+            && self.out.len() >= FLUSH_AT
+            && let Some(hasher) = self.hasher.as_mut()
+        {
+            hasher.update(&self.out);
+            self.out.clear();
         }
     }
 

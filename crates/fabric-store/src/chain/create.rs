@@ -178,14 +178,14 @@ fn insert(
     let latest: i64 =
         super::latest_version(tx, key).map_err(|e| sql_err("reading the versions", e))?;
     let active = parent.as_ref().map_or(0, |p| p.version);
-    if let Some(expected) = new.expect_version {
-        if expected != active {
-            return Err(Error::VersionConflict {
-                key: key.to_owned(),
-                expected,
-                actual: active,
-            });
-        }
+    if let Some(expected) = new.expect_version
+        && expected != active
+    {
+        return Err(Error::VersionConflict {
+            key: key.to_owned(),
+            expected,
+            actual: active,
+        });
     }
     let version = latest + 1;
     let changes = match &parent {

@@ -1,3 +1,25 @@
 -- Schema version 2: the exchange-record mirror table (seed 003, SQLite target).
--- (Filled in by the exchange work.)
-SELECT 1;
+-- One table per manifest `sql_target`, named `<schema>_<table>`; this is the default
+-- (`lake.RawExchangeRecord`). Other names get the same DDL with the name replaced
+-- (fabric_store::mirror::ddl). observed_at_utc is fixed-width UTC text
+-- (YYYY-MM-DDTHH:MM:SS.ffffffZ), so text order is time order.
+CREATE TABLE IF NOT EXISTS lake_RawExchangeRecord (
+    exchange_id     TEXT    NOT NULL PRIMARY KEY,
+    exchange_type   TEXT    NOT NULL,
+    source_system   TEXT    NOT NULL,
+    entity_type     TEXT    NOT NULL,
+    natural_key     TEXT    NULL,
+    observed_at_utc TEXT    NOT NULL,
+    content_sha256  TEXT    NOT NULL CHECK (length(content_sha256) = 64),
+    payload_json    TEXT    NOT NULL,
+    schema_version  INTEGER NOT NULL DEFAULT 1,
+    created_at_utc  TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    updated_at_utc  TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE UNIQUE INDEX IF NOT EXISTS lake_RawExchangeRecord_content_sha256
+    ON lake_RawExchangeRecord (content_sha256);
+CREATE UNIQUE INDEX IF NOT EXISTS lake_RawExchangeRecord_natural_key
+    ON lake_RawExchangeRecord (source_system, entity_type, natural_key)
+    WHERE natural_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS lake_RawExchangeRecord_scope_time
+    ON lake_RawExchangeRecord (source_system, entity_type, observed_at_utc);

@@ -1,0 +1,204 @@
+//! The canonical hash input of a record and its SHA-256 (spec §2), byte for byte
+//! what the reference computes.
+//!
+//! This is *not* `fabric_core::json::to_canonical_string`: here strings and keys are
+//! NFC-normalised, written as raw UTF-8, and floats are rounded to 15 significant
+//! digits before they are spelled the Python way.
+
+use std::fmt::Write as _;
+
+use fabric_core::json::python_float_repr;
+use serde_json::{Number, Value};
+use sha2::{Digest, Sha256};
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
+
+use crate::hash::ContentHash;
+
+/// The six hashed fields of a record, borrowed.
+#[derive(Debug, Clone, Copy)]
+pub struct HashInput<'a> {
+    /// `exchange_type`.
+    pub exchange_type: &'a str,
+    /// `source_system`.
+    pub source_system: &'a str,
+    /// `entity_type`.
+    pub entity_type: &'a str,
+    /// `natural_key` (`None` is JSON null; `Some("")` stays `""`).
+    pub natural_key: Option<&'a str>,
+    /// `request` (`Null` when missing).
+    pub request: &'a Value,
+    /// `response` (`Null` when missing).
+    pub response: &'a Value,
+}
+
+impl HashInput<'_> {
+    /// The canonical text that is hashed. It is not always valid JSON: a float that
+    /// rounds past the largest double is the bare token `Infinity` (a reference quirk).
+    pub fn canonical_text(&self) -> String {
+        let mut out = String::with_capacity(256);
+        out.push_str("{\"entity_type\":");
+        write_str(&mut out, self.entity_type);
+        out.push_str(",\"exchange_type\":");
+        write_str(&mut out, self.exchange_type);
+        out.push_str(",\"natural_key\":");
+        match self.natural_key {
+            Some(k) => write_str(&mut out, k),
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"request\":");
+        write_value(&mut out, self.request);
+        out.push_str(",\"response\":");
+        write_value(&mut out, self.response);
+        out.push_str(",\"source_system\":");
+        write_str(&mut out, self.source_system);
+        out.push('}');
+        out
+    }
+
+    /// SHA-256 of [`HashInput::canonical_text`].
+    pub fn hash(&self) -> ContentHash {
+        ContentHash(Sha256::digest(self.canonical_text().as_bytes()).into())
+    }
+}
+
+/// Append the canonical form of `value`.
+pub fn write_value(out: &mut String, value: &Value) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("true"),
+        Value::Bool(false) => out.push_str("false"),
+        Value::Number(n) => write_number(out, n),
+        Value::String(s) => write_str(out, s),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_value(out, item);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            // NFC keys may collide: the later one wins, as in a Python dict. A
+            // stable sort keeps equal keys in input order; keep the last of each run.
+            let mut entries: Vec<(std::borrow::Cow<'_, str>, &Value)> =
+                map.iter().map(|(k, v)| (nfc(k), v)).collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            out.push('{');
+            let mut first = true;
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if entries.get(i + 1).is_some_and(|next| next.0 == *k) {
+                    continue;
+                }
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                write_escaped(out, k);
+                out.push(':');
+                write_value(out, v);
+            }
+            out.push('}');
+        }
+    }
+}
+
+/// Whether a number's text is a float (has `.`, `e` or `E`).
+pub fn is_float_text(text: &str) -> bool {
+    text.bytes().any(|b| matches!(b, b'.' | b'e' | b'E'))
+}
+
+fn write_number(out: &mut String, n: &Number) {
+    let text = n.as_str();
+    if !is_float_text(text) {
+        let digits = text.strip_prefix('-').unwrap_or(text);
+        if digits.bytes().all(|b| b == b'0') {
+            out.push('0');
+        } else {
+            out.push_str(text);
+        }
+        return;
+    }
+    // JSON number text always parses as f64 (overflow gives infinity).
+    let x: f64 = text.parse().unwrap_or(f64::NAN);
+    if x.is_nan() {
+        out.push_str("\"NaN\"");
+    } else if x.is_infinite() {
+        out.push_str(if x > 0.0 {
+            "\"Infinity\""
+        } else {
+            "\"-Infinity\""
+        });
+    } else if x == 0.0 {
+        out.push_str("0.0");
+    } else {
+        let rounded = round15(x);
+        if rounded.is_infinite() {
+            out.push_str(if rounded > 0.0 {
+                "Infinity"
+            } else {
+                "-Infinity"
+            });
+        } else {
+            out.push_str(&python_float_repr(rounded));
+        }
+    }
+}
+
+/// `float('%.15g' % x)`: round to 15 significant digits (exact, ties to even on
+/// the binary value), parsed back.
+pub fn round15(x: f64) -> f64 {
+    let text = format!("{x:.14e}");
+    text.parse().unwrap_or(x)
+}
+
+fn nfc(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.is_ascii() {
+        // ASCII text is always in NFC.
+        return std::borrow::Cow::Borrowed(s);
+    }
+    match is_nfc_quick(s.chars()) {
+        IsNormalized::Yes => std::borrow::Cow::Borrowed(s),
+        _ => std::borrow::Cow::Owned(s.nfc().collect()),
+    }
+}
+
+fn write_str(out: &mut String, s: &str) {
+    write_escaped(out, &nfc(s));
+}
+
+/// Append `s` as a JSON string literal the way Python's `json.dumps(...,
+/// ensure_ascii=False)` writes it: only `"`, `\` and control characters below
+/// U+0020 are escaped (lowercase `\u00xx`), everything else is raw UTF-8.
+pub fn write_escaped(out: &mut String, s: &str) {
+    out.push('"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            i += 1;
+            continue;
+        }
+        // `i` is at an ASCII byte, so both slices end on character boundaries.
+        out.push_str(&s[start..i]);
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            _ => {
+                let _ = write!(out, "\\u{b:04x}");
+            }
+        }
+        i += 1;
+        start = i;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}

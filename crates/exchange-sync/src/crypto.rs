@@ -1,0 +1,79 @@
+//! The reference's encrypted-archive format (spec §8.2), byte-compatible:
+//! `salt(16) ‖ nonce(12) ‖ AES-256-GCM(ciphertext ‖ tag(16))`, key =
+//! PBKDF2-HMAC-SHA256(passphrase, salt, 480 000 iterations, 32 bytes), no AAD.
+
+use aes_gcm::aead::rand_core::RngCore;
+use aes_gcm::aead::{Aead, KeyInit, OsRng};
+use aes_gcm::{Aes256Gcm, Nonce};
+pub use zeroize::Zeroizing;
+
+/// PBKDF2 iterations.
+pub const ITERATIONS: u32 = 480_000;
+const SALT: usize = 16;
+const NONCE: usize = 12;
+const TAG: usize = 16;
+
+/// The environment variable holding the passphrase.
+pub const KEY_ENV: &str = "SNAPSHOT_ENCRYPTION_KEY";
+
+/// The passphrase from `var` (the UTF-8 bytes of its value), wiped from memory
+/// when dropped; `None` when unset or empty.
+pub fn passphrase_from_env(var: &str) -> Option<Zeroizing<Vec<u8>>> {
+    let bytes = std::env::var_os(var)?.into_encoded_bytes();
+    (!bytes.is_empty()).then(|| Zeroizing::new(bytes))
+}
+
+fn derive(passphrase: &[u8], salt: &[u8]) -> Zeroizing<[u8; 32]> {
+    let mut key = Zeroizing::new([0u8; 32]);
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(passphrase, salt, ITERATIONS, key.as_mut());
+    key
+}
+
+/// Encrypt `plaintext` with `passphrase` into the reference's layout.
+pub fn encrypt(passphrase: &[u8], plaintext: &[u8]) -> Option<Vec<u8>> {
+    let mut salt = [0u8; SALT];
+    OsRng.fill_bytes(&mut salt);
+    let mut nonce = [0u8; NONCE];
+    OsRng.fill_bytes(&mut nonce);
+    let key = derive(passphrase, &salt);
+    let cipher = Aes256Gcm::new_from_slice(key.as_ref()).ok()?;
+    let body = cipher.encrypt(Nonce::from_slice(&nonce), plaintext).ok()?;
+    let mut out = Vec::with_capacity(SALT + NONCE + body.len());
+    out.extend_from_slice(&salt);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&body);
+    Some(out)
+}
+
+/// Decrypt `data`; `None` for a wrong passphrase or a corrupted file. The result
+/// is zeroised when dropped.
+pub fn decrypt(passphrase: &[u8], data: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    if data.len() < SALT + NONCE + TAG {
+        return None;
+    }
+    let (salt, rest) = data.split_at(SALT);
+    let (nonce, body) = rest.split_at(NONCE);
+    let key = derive(passphrase, salt);
+    let cipher = Aes256Gcm::new_from_slice(key.as_ref()).ok()?;
+    cipher
+        .decrypt(Nonce::from_slice(nonce), body)
+        .ok()
+        .map(Zeroizing::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_wrong_key() {
+        let data = encrypt(b"pass", b"hello zip").unwrap_or_default();
+        assert_eq!(data.len(), 16 + 12 + 9 + 16);
+        assert_eq!(
+            decrypt(b"pass", &data).map(|p| p.to_vec()),
+            Some(b"hello zip".to_vec())
+        );
+        assert!(decrypt(b"other", &data).is_none());
+        assert!(decrypt(b"pass", &data[..20]).is_none());
+    }
+}

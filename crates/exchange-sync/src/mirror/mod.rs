@@ -1,0 +1,225 @@
+//! The SQL mirror of a pack: the [`Mirror`] trait every backend implements, and the
+//! row types that cross it.
+//!
+//! A mirror is one table (the manifest's `sql_target`) holding one row per
+//! [`ExchangeRecord`](crate::ExchangeRecord): the indexed columns plus the whole
+//! record as JSON (`payload_json`). The sync engine decides every
+//! insert, update and skip itself and hands the mirror explicit writes, so a backend
+//! only stores and fetches rows; it holds no sync policy.
+//!
+//! Backends: SQLite through fabric-store (`sqlite://PATH`, the default) and SQL
+//! Server through tiberius (`mssql://...`, in `crate::mssql`). Both must pass the same
+//! conformance suite (`tests/it/conformance.rs`), which is the executable form of the
+//! contract written in the doc comments below.
+
+use std::collections::HashSet;
+
+use crate::error::Result;
+use crate::hash::ContentHash;
+
+pub mod sqlite;
+
+/// The sync scope of a manifest: only rows with this `source_system` and
+/// `entity_type` are read, compared or exported.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Scope {
+    /// `manifest.source_system`.
+    pub source_system: String,
+    /// `manifest.entity_type`.
+    pub entity_type: String,
+}
+
+/// One row of the mirror table: the indexed columns plus the whole record.
+///
+/// Column mapping (reference DDL, `lake.RawExchangeRecord`):
+///
+/// | field | SQL Server | SQLite |
+/// | --- | --- | --- |
+/// | `exchange_id` | `UNIQUEIDENTIFIER` primary key | `TEXT` primary key |
+/// | `exchange_type` | `NVARCHAR(50)` | `TEXT` |
+/// | `source_system` | `NVARCHAR(100)` | `TEXT` |
+/// | `entity_type` | `NVARCHAR(100)` | `TEXT` |
+/// | `natural_key` | `NVARCHAR(500) NULL` | `TEXT NULL` |
+/// | `observed_at_utc` | `DATETIME2` | `TEXT`, [`MirrorRecord::observed_at_text`] |
+/// | `content_sha256` | `CHAR(64)`, unique | `TEXT`, unique |
+/// | `payload_json` | `NVARCHAR(MAX)` | `TEXT` |
+/// | `schema_version` | `INT` | `INTEGER` |
+///
+/// The audit columns `created_at_utc` / `updated_at_utc` are the backend's business
+/// (set on insert, `updated_at_utc` refreshed on update) and never cross the trait.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirrorRecord {
+    /// The record's `exchange_id`: a lowercase hyphenated UUID (`8-4-4-4-12`).
+    /// SQL Server returns `UNIQUEIDENTIFIER`s in upper case: a backend must give
+    /// them back lowercased.
+    pub exchange_id: String,
+    /// `exchange_type` (e.g. `http`, `mediawiki`).
+    pub exchange_type: String,
+    /// `source_system`: first half of the [`Scope`].
+    pub source_system: String,
+    /// `entity_type`: second half of the [`Scope`].
+    pub entity_type: String,
+    /// The lookup key: `None` when the record's `natural_key` is `null` **or the
+    /// empty string** (an empty key is hashed as `""` but never used for lookups,
+    /// and storing it as NULL keeps the unique natural-key index from colliding on
+    /// it). The exact key, `""` included, is always in `payload_json`.
+    pub natural_key: Option<String>,
+    /// When the content was observed, as a UTC instant with microsecond precision.
+    /// A backend stores and returns the instant exactly (to the microsecond).
+    pub observed_at_utc: time::OffsetDateTime,
+    /// The record's `content_sha256` (verified by the engine before it gets here).
+    pub content_sha256: ContentHash,
+    /// The whole record as one JSON line in pack line format (no trailing newline).
+    /// A backend stores it byte for byte and returns it byte for byte: the engine
+    /// writes it to packs verbatim on export and rebuilds records only from it,
+    /// never from the other columns.
+    pub payload_json: String,
+    /// The record's envelope `schema_version`.
+    pub schema_version: i64,
+}
+
+impl MirrorRecord {
+    /// `observed_at_utc` as fixed-width text, `YYYY-MM-DDTHH:MM:SS.ffffffZ`, so that
+    /// text order is time order (how the SQLite backend stores it).
+    pub fn observed_at_text(&self) -> String {
+        crate::timestamp::fixed_utc_text(self.observed_at_utc)
+    }
+}
+
+/// What the engine needs to know about the row that holds a natural key: enough to
+/// report a conflict and to address the row in an update, without its payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirrorKeyRow {
+    /// The row's primary key (lowercase UUID).
+    pub exchange_id: String,
+    /// The row's content hash.
+    pub content_sha256: ContentHash,
+    /// The row's observation time (UTC instant).
+    pub observed_at_utc: time::OffsetDateTime,
+}
+
+/// One write of a batch. The engine has already decided it; the backend carries it
+/// out as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MirrorWrite {
+    /// Add a new row. It is an error ([`crate::Error::MirrorWrite`]) if a row with
+    /// the same `exchange_id`, the same `content_sha256`, or the same
+    /// `(source_system, entity_type, natural_key)` (non-NULL key) already exists:
+    /// the backend never turns an insert into an update or a skip.
+    Insert(MirrorRecord),
+    /// Replace every column of the single row whose primary key is `exchange_id`
+    /// with `record` (its `exchange_id` included, so the primary key may change;
+    /// `created_at_utc` stays, `updated_at_utc` is refreshed). It is an error if no
+    /// row has that `exchange_id`, or if the new values collide with **another**
+    /// row's `exchange_id`, hash or natural key. Exactly one row is touched.
+    Update {
+        /// The primary key of the row to replace, as returned in a [`MirrorKeyRow`].
+        exchange_id: String,
+        /// The new contents of that row.
+        record: MirrorRecord,
+    },
+}
+
+/// A SQL mirror backend (one table of one database).
+///
+/// # Contract
+///
+/// * **Synchronous and single-threaded.** Every method blocks until done. The engine
+///   calls a mirror from one thread only (it parses on other threads), so a backend
+///   needs neither `Send` nor `Sync`. An async driver runs its own small runtime.
+/// * **Bound at construction.** A backend value is created for one target database
+///   and one table (the manifest's `sql_target`; `schema.table` on SQL Server,
+///   `<schema>_<table>` in SQLite). Construction connects; a connection failure is
+///   [`crate::Error::MirrorUnavailable`]. Nothing in the trait names the table.
+/// * **Transactions: one per command.** The engine calls [`Mirror::begin`], then any
+///   number of reads and [`Mirror::write_batch`] calls, then exactly one of
+///   [`Mirror::commit`] or [`Mirror::rollback`]. Writes outside a transaction are an
+///   error. Reads are allowed inside and outside a transaction; inside, they see the
+///   transaction's own earlier writes (read-your-writes), which is how the engine
+///   keeps its view current while it imports. Nested `begin` is an error. If the
+///   value is dropped while a transaction is open, the transaction is rolled back
+///   (a failed command leaves the table exactly as it was).
+/// * **Scope.** Every read that takes a [`Scope`] sees only rows whose
+///   `source_system` and `entity_type` equal it (exact, case-sensitive, no Unicode
+///   normalisation).
+/// * **Uniqueness.** The table enforces: unique `exchange_id` (primary key), unique
+///   `content_sha256`, and unique `(source_system, entity_type, natural_key)` where
+///   `natural_key` is not NULL. (A SQL Server table created by the reference DDL
+///   lacks the last index; see [`Mirror::find_by_natural_keys`].)
+/// * **Exactness.** Text columns and `payload_json` come back byte for byte as
+///   written (full Unicode, no normalisation, no trimming); `observed_at_utc` comes
+///   back as the same instant to the microsecond.
+/// * **Errors.** Backend failures are [`crate::Error::MirrorWrite`] (a write was
+///   refused, naming the `exchange_id`), [`crate::Error::Mirror`] (anything else,
+///   naming the target and what was being done) or
+///   [`crate::Error::MirrorUnavailable`] (the connection is gone). Driver errors are
+///   chained as `source`, never stringified. A backend never panics on data.
+pub trait Mirror {
+    /// A short human description of the target for messages and reports, e.g.
+    /// `sqlite:///home/me/fabric.db (lake_RawExchangeRecord)` or
+    /// `mssql://host:1433/Holocron ([lake].[RawExchangeRecord])`.
+    /// Never contains a password.
+    fn describe(&self) -> String;
+
+    /// The DDL that creates this mirror's table and indexes, as one script for
+    /// people (`fabric exchange schema --print`). Running it on a database that has
+    /// the table already must not fail and must not drop anything (`IF NOT EXISTS`
+    /// guards, never `DROP`).
+    fn schema_script(&self) -> String;
+
+    /// The names of the schema objects (schema, table, indexes) that are missing
+    /// from the database, in creation order. Empty when everything is present.
+    /// Used by `schema --apply --dry-run` and to refuse work on a missing table.
+    fn missing_schema_objects(&mut self) -> Result<Vec<String>>;
+
+    /// Create every missing schema object (never dropping or altering anything that
+    /// exists) and return the names of those created, in creation order. Runs in its
+    /// own transaction; must not be called while one is open.
+    fn apply_schema(&mut self) -> Result<Vec<String>>;
+
+    /// All `content_sha256` values of the rows in `scope`, in no particular order.
+    fn hashes_in_scope(&mut self, scope: &Scope) -> Result<HashSet<ContentHash>>;
+
+    /// For each key of `keys` (in that order), the row in `scope` whose
+    /// `natural_key` equals it, or `None`. The result has exactly `keys.len()`
+    /// entries; a key may appear more than once in `keys`. Keys are never empty
+    /// strings (the engine does not look up `""`). If a legacy table holds several
+    /// rows for one key, the newest by `observed_at_utc` is returned (ties: the
+    /// greatest `exchange_id`). Backends should answer a whole slice in few round
+    /// trips; the engine passes up to a few thousand keys at a time.
+    fn find_by_natural_keys(
+        &mut self,
+        scope: &Scope,
+        keys: &[&str],
+    ) -> Result<Vec<Option<MirrorKeyRow>>>;
+
+    /// Stream every row in `scope` to `sink`, **newest first**: ordered by
+    /// `observed_at_utc` descending, ties by `exchange_id` ascending (so the order is
+    /// deterministic). Rows are streamed, not collected: memory must stay flat in
+    /// the table size. If `sink` returns an error, stop and return that error.
+    /// Returns the number of rows handed to `sink`.
+    fn export_scope(
+        &mut self,
+        scope: &Scope,
+        sink: &mut dyn FnMut(MirrorRecord) -> Result<()>,
+    ) -> Result<u64>;
+
+    /// The number of rows in `scope`, or in the whole table when `scope` is `None`.
+    fn count(&mut self, scope: Option<&Scope>) -> Result<u64>;
+
+    /// Open the command's transaction. Error if one is already open.
+    fn begin(&mut self) -> Result<()>;
+
+    /// Carry out `writes` in order inside the open transaction. On error the
+    /// transaction stays open but its outcome is undefined: the engine then calls
+    /// [`Mirror::rollback`]. Batches are a few thousand writes; backends should use
+    /// prepared statements or multi-row statements, not one round trip per column.
+    fn write_batch(&mut self, writes: &[MirrorWrite]) -> Result<()>;
+
+    /// Make every write since [`Mirror::begin`] durable, atomically.
+    fn commit(&mut self) -> Result<()>;
+
+    /// Undo every write since [`Mirror::begin`]. Calling it with no open transaction
+    /// does nothing and succeeds.
+    fn rollback(&mut self) -> Result<()>;
+}

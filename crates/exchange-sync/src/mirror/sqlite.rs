@@ -1,0 +1,245 @@
+//! The SQLite [`Mirror`] backend: one table of Fabric's store file, through
+//! fabric-store's mirror API (fabric-store owns the file and its schema).
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use fabric_store::Store;
+use fabric_store::mirror::{KeyRow, MirrorRow};
+
+use super::{Mirror, MirrorKeyRow, MirrorRecord, MirrorWrite, Scope};
+use crate::error::{Error, Result};
+use crate::hash::ContentHash;
+
+/// A mirror table in Fabric's SQLite store (`sqlite://PATH`).
+#[derive(Debug)]
+pub struct SqliteMirror {
+    store: Store,
+    table: String,
+    /// Whether the table exists (reads of a missing table see no rows).
+    exists: bool,
+}
+
+impl SqliteMirror {
+    /// Open (creating if needed) the store at `path` and bind the mirror table for
+    /// `sql_target` `schema.table` (`<schema>_<table>` in SQLite).
+    pub fn open(path: &Path, schema: &str, table: &str) -> Result<Self> {
+        let table = fabric_store::mirror::table_name(schema, table)?;
+        let store = Store::open(path)?;
+        let exists = !store.mirror_missing_objects(&table)?.contains(&table);
+        Ok(SqliteMirror {
+            store,
+            table,
+            exists,
+        })
+    }
+
+    /// The SQLite table name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn bad_row(&self, id: &str, reason: String) -> Error {
+        Error::MirrorRow {
+            target: self.describe(),
+            exchange_id: id.to_owned(),
+            reason,
+        }
+    }
+
+    fn key_row(&self, row: KeyRow) -> Result<MirrorKeyRow> {
+        Ok(MirrorKeyRow {
+            content_sha256: row
+                .content_sha256
+                .parse()
+                .map_err(|e: crate::hash::BadHash| self.bad_row(&row.exchange_id, e.to_string()))?,
+            observed_at_utc: crate::timestamp::parse(&row.observed_at_utc).ok_or_else(|| {
+                self.bad_row(
+                    &row.exchange_id,
+                    format!("observed_at_utc {:?} is not a time", row.observed_at_utc),
+                )
+            })?,
+            exchange_id: row.exchange_id,
+        })
+    }
+
+    fn record(&self, row: MirrorRow) -> Result<MirrorRecord> {
+        Ok(MirrorRecord {
+            content_sha256: row
+                .content_sha256
+                .parse()
+                .map_err(|e: crate::hash::BadHash| self.bad_row(&row.exchange_id, e.to_string()))?,
+            observed_at_utc: crate::timestamp::parse(&row.observed_at_utc).ok_or_else(|| {
+                self.bad_row(
+                    &row.exchange_id,
+                    format!("observed_at_utc {:?} is not a time", row.observed_at_utc),
+                )
+            })?,
+            exchange_id: row.exchange_id,
+            exchange_type: row.exchange_type,
+            source_system: row.source_system,
+            entity_type: row.entity_type,
+            natural_key: row.natural_key,
+            payload_json: row.payload_json,
+            schema_version: row.schema_version,
+        })
+    }
+
+    fn ensure_tx(&self) -> Result<()> {
+        if self.store.mirror_in_transaction() {
+            Ok(())
+        } else {
+            Err(Error::Internal(format!(
+                "{}: write outside a transaction",
+                self.describe()
+            )))
+        }
+    }
+}
+
+fn row_of(r: &MirrorRecord) -> MirrorRow {
+    MirrorRow {
+        exchange_id: r.exchange_id.clone(),
+        exchange_type: r.exchange_type.clone(),
+        source_system: r.source_system.clone(),
+        entity_type: r.entity_type.clone(),
+        natural_key: r.natural_key.clone(),
+        observed_at_utc: r.observed_at_text(),
+        content_sha256: r.content_sha256.to_hex(),
+        payload_json: r.payload_json.clone(),
+        schema_version: r.schema_version,
+    }
+}
+
+impl Mirror for SqliteMirror {
+    fn describe(&self) -> String {
+        format!("sqlite://{} ({})", self.store.path().display(), self.table)
+    }
+
+    fn schema_script(&self) -> String {
+        fabric_store::mirror::ddl(&self.table)
+    }
+
+    fn missing_schema_objects(&mut self) -> Result<Vec<String>> {
+        Ok(self.store.mirror_missing_objects(&self.table)?)
+    }
+
+    fn apply_schema(&mut self) -> Result<Vec<String>> {
+        let created = self.store.mirror_apply_schema(&self.table)?;
+        self.exists = true;
+        Ok(created)
+    }
+
+    fn hashes_in_scope(&mut self, scope: &Scope) -> Result<HashSet<ContentHash>> {
+        let mut out = HashSet::new();
+        if !self.exists {
+            return Ok(out);
+        }
+        let mut bad = None;
+        self.store.mirror_hashes(
+            &self.table,
+            &scope.source_system,
+            &scope.entity_type,
+            |h| match h.parse() {
+                Ok(h) => {
+                    out.insert(h);
+                }
+                Err(_) => bad = Some(h.to_owned()),
+            },
+        )?;
+        if let Some(h) = bad {
+            return Err(self.bad_row("?", format!("content_sha256 {h:?} is not 64 hex")));
+        }
+        Ok(out)
+    }
+
+    fn find_by_natural_keys(
+        &mut self,
+        scope: &Scope,
+        keys: &[&str],
+    ) -> Result<Vec<Option<MirrorKeyRow>>> {
+        if !self.exists {
+            return Ok(vec![None; keys.len()]);
+        }
+        keys.iter()
+            .map(|k| {
+                self.store
+                    .mirror_find_key(&self.table, &scope.source_system, &scope.entity_type, k)?
+                    .map(|row| self.key_row(row))
+                    .transpose()
+            })
+            .collect()
+    }
+
+    fn export_scope(
+        &mut self,
+        scope: &Scope,
+        sink: &mut dyn FnMut(MirrorRecord) -> Result<()>,
+    ) -> Result<u64> {
+        if !self.exists {
+            return Ok(0);
+        }
+        let this = &*self;
+        this.store.mirror_scan(
+            &this.table,
+            &scope.source_system,
+            &scope.entity_type,
+            |row| sink(this.record(row)?),
+        )
+    }
+
+    fn count(&mut self, scope: Option<&Scope>) -> Result<u64> {
+        if !self.exists {
+            return Ok(0);
+        }
+        Ok(self.store.mirror_count(
+            &self.table,
+            scope.map(|s| (s.source_system.as_str(), s.entity_type.as_str())),
+        )?)
+    }
+
+    fn begin(&mut self) -> Result<()> {
+        if self.store.mirror_in_transaction() {
+            return Err(Error::Internal(format!(
+                "{}: nested transaction",
+                self.describe()
+            )));
+        }
+        let missing = self.store.mirror_missing_objects(&self.table)?;
+        if !missing.is_empty() {
+            self.store.mirror_apply_schema(&self.table)?;
+        }
+        self.exists = true;
+        Ok(self.store.mirror_begin()?)
+    }
+
+    fn write_batch(&mut self, writes: &[MirrorWrite]) -> Result<()> {
+        self.ensure_tx()?;
+        for w in writes {
+            match w {
+                MirrorWrite::Insert(r) => self.store.mirror_insert(&self.table, &row_of(r))?,
+                MirrorWrite::Update {
+                    exchange_id,
+                    record,
+                } => self
+                    .store
+                    .mirror_update(&self.table, exchange_id, &row_of(record))?,
+            }
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        Ok(self.store.mirror_commit()?)
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        Ok(self.store.mirror_rollback()?)
+    }
+}
+
+impl Drop for SqliteMirror {
+    fn drop(&mut self) {
+        let _ = self.store.mirror_rollback();
+    }
+}

@@ -1,0 +1,230 @@
+//! The synchronous facade over tiberius: one current-thread tokio runtime and one
+//! connection, so the CLI and the sync engine stay synchronous.
+//!
+//! Every method blocks until the server answers. Errors are tiberius' own, boxed
+//! by the caller into the crate's mirror variants (never stringified).
+
+use tiberius::{Client, ColumnData, Query, Row, SqlBulkCopyOption, SqlBulkCopyOptions, TokenRow};
+use tokio::net::TcpStream;
+use tokio::runtime::Runtime;
+use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
+
+use super::config::SqlServerConfig;
+use super::tsql;
+use crate::error::BoxError;
+
+/// A bound parameter value.
+pub type Param = ColumnData<'static>;
+
+/// An open connection and the runtime that drives it.
+pub struct Connection {
+    rt: Runtime,
+    client: Client<Compat<TcpStream>>,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection").finish_non_exhaustive()
+    }
+}
+
+/// Why a connection could not be opened (the password is never part of it).
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The runtime could not start.
+    #[error("starting the I/O runtime")]
+    Runtime(#[source] std::io::Error),
+    /// TCP connect did not finish within the connect timeout.
+    #[error("connecting to {address}: no answer within {seconds} s (connect timeout)")]
+    Timeout {
+        /// `host:port`.
+        address: String,
+        /// The timeout.
+        seconds: u64,
+    },
+    /// TCP connect failed (refused, unreachable, unknown host).
+    #[error("connecting to {address}")]
+    Tcp {
+        /// `host:port`.
+        address: String,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// TLS or login failed; the source holds the server's message.
+    #[error("logging in to {address}")]
+    Login {
+        /// `host:port`.
+        address: String,
+        /// tiberius' error (server message, TLS failure...).
+        #[source]
+        source: tiberius::error::Error,
+    },
+}
+
+impl Connection {
+    /// Open a connection: TCP within `connect_timeout`, then TLS and login (tiberius
+    /// bounds the handshake by the same timeout). Follows one Azure SQL redirect.
+    pub fn open(config: &SqlServerConfig) -> Result<Self, ConnectError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(ConnectError::Runtime)?;
+        let client = rt.block_on(async {
+            let mut cfg = config.clone();
+            let mut redirected = false;
+            loop {
+                let address = cfg.address();
+                let tcp = match tokio::time::timeout(
+                    cfg.connect_timeout,
+                    TcpStream::connect((cfg.host.as_str(), cfg.port)),
+                )
+                .await
+                {
+                    Err(_) => {
+                        return Err(ConnectError::Timeout {
+                            address,
+                            seconds: cfg.connect_timeout.as_secs(),
+                        });
+                    }
+                    Ok(Err(source)) => return Err(ConnectError::Tcp { address, source }),
+                    Ok(Ok(tcp)) => tcp,
+                };
+                // Best effort: small requests should not wait for Nagle.
+                let _ = tcp.set_nodelay(true);
+                match Client::connect(cfg.to_tiberius(), tcp.compat_write()).await {
+                    Ok(mut client) => {
+                        client
+                            .simple_query(tsql::SESSION_SETTINGS)
+                            .await
+                            .map_err(|source| ConnectError::Login {
+                                address: address.clone(),
+                                source,
+                            })?
+                            .into_results()
+                            .await
+                            .map_err(|source| ConnectError::Login { address, source })?;
+                        return Ok(client);
+                    }
+                    Err(tiberius::error::Error::Routing { host, port }) if !redirected => {
+                        redirected = true;
+                        cfg.host = host;
+                        cfg.port = port;
+                    }
+                    Err(source) => return Err(ConnectError::Login { address, source }),
+                }
+            }
+        })?;
+        Ok(Self { rt, client })
+    }
+
+    /// Run a batch with parameters; the row count of each statement, in order.
+    pub fn execute(&mut self, sql: &str, params: Vec<Param>) -> Result<Vec<u64>, BoxError> {
+        let Self { rt, client } = self;
+        rt.block_on(async {
+            let mut q = Query::new(sql);
+            for p in params {
+                q.bind(p);
+            }
+            let res = q.execute(client).await?;
+            Ok(res.rows_affected().to_vec())
+        })
+    }
+
+    /// Run a query and collect the rows of its first result set.
+    pub fn query(&mut self, sql: &str, params: Vec<Param>) -> Result<Vec<Row>, BoxError> {
+        let Self { rt, client } = self;
+        rt.block_on(async {
+            let mut q = Query::new(sql);
+            for p in params {
+                q.bind(p);
+            }
+            Ok(q.query(client).await?.into_first_result().await?)
+        })
+    }
+
+    /// Run a query and hand each row of its first result set to `each`, streaming.
+    /// Stops at the first error of `each` and returns it. Returns the row count.
+    pub fn query_each(
+        &mut self,
+        sql: &str,
+        params: Vec<Param>,
+        each: &mut dyn FnMut(Row) -> Result<(), BoxError>,
+    ) -> Result<u64, BoxError> {
+        use futures_util::TryStreamExt as _;
+        let Self { rt, client } = self;
+        rt.block_on(async {
+            let mut q = Query::new(sql);
+            for p in params {
+                q.bind(p);
+            }
+            let mut stream = q.query(client).await?.into_row_stream();
+            let mut n = 0u64;
+            let mut failed = None;
+            while let Some(row) = stream.try_next().await? {
+                if failed.is_some() {
+                    continue; // drain so the connection stays usable
+                }
+                n += 1;
+                if let Err(e) = each(row) {
+                    failed = Some(e);
+                }
+            }
+            match failed {
+                Some(e) => Err(e),
+                None => Ok(n),
+            }
+        })
+    }
+
+    /// Bulk-insert `rows` into `table` (`[schema].[table]`) over the listed columns,
+    /// with constraint checks on. Returns the number of rows the server took.
+    pub fn bulk_insert(
+        &mut self,
+        table: &str,
+        columns: &[&str],
+        rows: Vec<TokenRow<'static>>,
+    ) -> Result<u64, BoxError> {
+        let Self { rt, client } = self;
+        rt.block_on(async {
+            let mut req = client
+                .bulk_insert_with_options(
+                    table,
+                    columns,
+                    SqlBulkCopyOptions::from(SqlBulkCopyOption::CheckConstraints),
+                    &[],
+                )
+                .await?;
+            for row in rows {
+                req.send(row).await?;
+            }
+            Ok(req.finalize().await?.total())
+        })
+    }
+
+    /// `BEGIN TRANSACTION`.
+    pub fn begin(&mut self) -> Result<(), BoxError> {
+        let Self { rt, client } = self;
+        Ok(rt.block_on(client.begin_transaction())?)
+    }
+
+    /// `COMMIT`.
+    pub fn commit(&mut self) -> Result<(), BoxError> {
+        let Self { rt, client } = self;
+        Ok(rt.block_on(client.commit_transaction())?)
+    }
+
+    /// `ROLLBACK`.
+    pub fn rollback(&mut self) -> Result<(), BoxError> {
+        let Self { rt, client } = self;
+        rt.block_on(async {
+            client
+                .simple_query(tsql::ROLLBACK)
+                .await?
+                .into_results()
+                .await?;
+            Ok(())
+        })
+    }
+}

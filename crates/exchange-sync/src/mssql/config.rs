@@ -1,0 +1,364 @@
+//! Connection settings for the SQL Server mirror: from `--target` (URL or
+//! ADO.NET/ODBC string) or from the seed's `INGEST_SQLSERVER_*` variables.
+//!
+//! The password lives in a [`Password`] whose `Debug` and `Display` print `***`,
+//! so no `{:?}` of a config, error or log line can leak it.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tiberius::{AuthMethod, EncryptionLevel};
+
+use super::conn_string::{self, is_secret_key};
+use crate::error::{Error, Result};
+
+/// Default TDS packet size: 16 KiB. tiberius' default is 4 KiB; the server accepts
+/// 512..=32767. 16 KiB is what tiberius users report 100k-180k rows/s bulk insert
+/// with, and it stays under the 32 KiB limit that forces server-side re-buffering.
+pub const DEFAULT_PACKET_SIZE: u32 = 16_384;
+/// Default time to open the TCP connection and finish the login handshake.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Default time the server may stay silent while answering one command.
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
+/// Port used when a URL or connection string names none (SQL Server's default).
+pub const DEFAULT_PORT: u16 = 1433;
+/// Port used by `INGEST_SQLSERVER_*` when `INGEST_SQLSERVER_PORT` is unset (the seed's default).
+pub const DEFAULT_ENV_PORT: u16 = 1434;
+
+/// The environment variables of the seed, in the order they are read.
+pub const ENV_VARS: [&str; 7] = [
+    "INGEST_SQLSERVER_CONN_STR",
+    "INGEST_SQLSERVER_HOST",
+    "INGEST_SQLSERVER_PORT",
+    "INGEST_SQLSERVER_DATABASE",
+    "INGEST_SQLSERVER_USER",
+    "INGEST_SQLSERVER_PASSWORD",
+    "INGEST_SQLSERVER_DRIVER",
+];
+
+/// A password that never prints.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    /// Wrap a secret.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    /// The secret itself, only for handing to the driver.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// The `Encrypt` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encrypt {
+    /// `false`/`no`/`optional`: TLS for the login packet only.
+    Off,
+    /// `true`/`yes`/`mandatory` (the default): everything encrypted, fail otherwise.
+    Required,
+    /// `strict`: TDS 8.0, TLS before the prelogin.
+    Strict,
+    /// `DANGER_PLAINTEXT`: no TLS at all, the password crosses the wire in clear.
+    Plaintext,
+}
+
+/// Everything needed to open a connection. Build it with
+/// [`SqlServerConfig::from_target`] or [`SqlServerConfig::from_env`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqlServerConfig {
+    /// Host name or address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Database (`None`: the login's default database).
+    pub database: Option<String>,
+    /// SQL Server login.
+    pub user: String,
+    /// Its password (prints as `***`).
+    pub password: Password,
+    /// The `Encrypt` setting.
+    pub encrypt: Encrypt,
+    /// `TrustServerCertificate`: accept any server certificate.
+    pub trust_server_certificate: bool,
+    /// `TrustServerCertificateCA`: a PEM/DER CA file to trust in addition to the system store.
+    pub trust_ca: Option<PathBuf>,
+    /// `HostNameInCertificate`: the name the certificate must carry (default: `host`).
+    pub host_name_in_certificate: Option<String>,
+    /// `Application Name`, shown by the server in `APP_NAME()`.
+    pub application_name: String,
+    /// `Connect Timeout` (seconds in strings): TCP connect plus login handshake.
+    pub connect_timeout: Duration,
+    /// `Command Timeout` (seconds in strings): longest server silence within one command.
+    pub command_timeout: Duration,
+    /// `Packet Size` in bytes (512..=32767).
+    pub packet_size: u32,
+}
+
+impl SqlServerConfig {
+    fn base(host: String, port: u16) -> Self {
+        Self {
+            host,
+            port,
+            database: None,
+            user: String::new(),
+            password: Password::default(),
+            encrypt: Encrypt::Required,
+            trust_server_certificate: false,
+            trust_ca: None,
+            host_name_in_certificate: None,
+            application_name: "fabric".to_owned(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            command_timeout: DEFAULT_COMMAND_TIMEOUT,
+            packet_size: DEFAULT_PACKET_SIZE,
+        }
+    }
+
+    /// True when `target` is meant for SQL Server: an `mssql://`/`sqlserver://` URL
+    /// or a `key=value;` string (anything with `=` and no `://`).
+    pub fn is_sql_server_target(target: &str) -> bool {
+        target.starts_with("mssql://")
+            || target.starts_with("sqlserver://")
+            || (!target.contains("://") && target.contains('='))
+    }
+
+    /// Parse a `--target` value: an `mssql://` URL or an ADO.NET/ODBC string.
+    /// Errors are [`Error::Target`], showing the target with its password removed.
+    pub fn from_target(target: &str) -> Result<Self> {
+        let bad = |reason: String| Error::Target {
+            target: conn_string::redact(target),
+            reason,
+        };
+        let pairs = if target.contains("://") {
+            conn_string::parse_url(target)
+        } else {
+            conn_string::parse_ado(target)
+        }
+        .map_err(|e| bad(e.0))?;
+        Self::from_pairs(&pairs, DEFAULT_PORT).map_err(bad)
+    }
+
+    /// Build from the `INGEST_SQLSERVER_*` variables read through `var` (the CLI
+    /// passes `std::env::var`; tests pass a map). Returns `Ok(None)` when neither
+    /// `INGEST_SQLSERVER_CONN_STR` nor `INGEST_SQLSERVER_HOST` is set.
+    ///
+    /// `CONN_STR` wins when set. Otherwise: `HOST`, `PORT` (default 1434),
+    /// `DATABASE` (default `Holocron`), `USER` (default `sa`), `PASSWORD`
+    /// (default empty), with `Encrypt=yes;TrustServerCertificate=yes` like the
+    /// reference. `DRIVER` is ignored: there is no ODBC here.
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Option<Self>> {
+        if let Some(s) = var("INGEST_SQLSERVER_CONN_STR").filter(|s| !s.trim().is_empty()) {
+            return Self::from_target(&s).map(Some).map_err(|e| match e {
+                Error::Target { reason, .. } => Error::Target {
+                    target: "INGEST_SQLSERVER_CONN_STR".to_owned(),
+                    reason,
+                },
+                other => other,
+            });
+        }
+        let Some(host) = var("INGEST_SQLSERVER_HOST").filter(|s| !s.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let port = match var("INGEST_SQLSERVER_PORT").filter(|s| !s.trim().is_empty()) {
+            Some(p) => p.trim().parse::<u16>().map_err(|_| Error::Target {
+                target: "INGEST_SQLSERVER_PORT".to_owned(),
+                reason: format!("{p:?} is not a port number"),
+            })?,
+            None => DEFAULT_ENV_PORT,
+        };
+        let mut c = Self::base(host.trim().to_owned(), port);
+        c.database = Some(var("INGEST_SQLSERVER_DATABASE").unwrap_or_else(|| "Holocron".into()));
+        c.user = var("INGEST_SQLSERVER_USER").unwrap_or_else(|| "sa".into());
+        c.password = Password::new(var("INGEST_SQLSERVER_PASSWORD").unwrap_or_default());
+        c.trust_server_certificate = true;
+        Ok(Some(c))
+    }
+
+    fn from_pairs(
+        pairs: &[(String, String)],
+        default_port: u16,
+    ) -> std::result::Result<Self, String> {
+        let mut c = Self::base(String::new(), default_port);
+        let mut port_given = None;
+        for (key, value) in pairs {
+            match key.as_str() {
+                "server" | "data source" | "address" | "addr" | "network address" => {
+                    let v = value.strip_prefix("tcp:").unwrap_or(value);
+                    let (host, port) = match v.split_once(',') {
+                        Some((h, p)) => (h.trim(), Some(p.trim())),
+                        None => (v.trim(), None),
+                    };
+                    if host.contains('\\') {
+                        return Err(format!(
+                            "named instance in {key:?} needs SQL Browser, which this build lacks: give the instance's port (host,port)"
+                        ));
+                    }
+                    c.host = host.replace("(local)", "localhost");
+                    if let Some(p) = port {
+                        port_given = Some(parse_num::<u16>(key, p)?);
+                    }
+                }
+                "port" => port_given = Some(parse_num::<u16>(key, value)?),
+                "database" | "initial catalog" => c.database = Some(value.clone()),
+                "user id" | "uid" | "user" | "username" => c.user = value.clone(),
+                k if is_secret_key(k) => c.password = Password::new(value.clone()),
+                "encrypt" => {
+                    c.encrypt = match value.to_lowercase().as_str() {
+                        "true" | "yes" | "mandatory" => Encrypt::Required,
+                        "false" | "no" | "optional" => Encrypt::Off,
+                        "strict" => Encrypt::Strict,
+                        "danger_plaintext" => Encrypt::Plaintext,
+                        _ => {
+                            return Err(format!(
+                                "encrypt must be true, false, strict or DANGER_PLAINTEXT, not {value:?}"
+                            ));
+                        }
+                    }
+                }
+                "trustservercertificate" | "trust server certificate" => {
+                    c.trust_server_certificate = parse_bool(key, value)?;
+                }
+                "trustservercertificateca" => c.trust_ca = Some(PathBuf::from(value)),
+                "hostnameincertificate" | "host name in certificate" => {
+                    c.host_name_in_certificate = Some(value.clone());
+                }
+                "application name" | "applicationname" | "app" => {
+                    c.application_name = value.clone()
+                }
+                "connect timeout" | "connection timeout" | "connecttimeout" | "timeout"
+                | "logintimeout" => c.connect_timeout = Duration::from_secs(parse_num(key, value)?),
+                "command timeout" | "commandtimeout" => {
+                    c.command_timeout = Duration::from_secs(parse_num(key, value)?);
+                }
+                "packet size" | "packetsize" => {
+                    let size = parse_num::<u32>(key, value)?;
+                    if !(512..=32_767).contains(&size) {
+                        return Err(format!("packet size must be 512..=32767 bytes, not {size}"));
+                    }
+                    c.packet_size = size;
+                }
+                "integrated security" | "integratedsecurity" | "trusted_connection" => {
+                    if parse_bool(key, value)? {
+                        return Err(format!(
+                            "{key}: Windows authentication is not supported; use a SQL login (user and password)"
+                        ));
+                    }
+                }
+                // ODBC and pooling keys that have no meaning for this driver.
+                "driver"
+                | "dsn"
+                | "pooling"
+                | "max pool size"
+                | "min pool size"
+                | "multipleactiveresultsets"
+                | "mars_connection"
+                | "persist security info"
+                | "connection lifetime"
+                | "load balance timeout"
+                | "workstation id"
+                | "wsid"
+                | "language"
+                | "applicationintent"
+                | "multisubnetfailover" => {}
+                other => return Err(format!("unknown setting {other:?}")),
+            }
+        }
+        if c.host.is_empty() {
+            return Err("no server (host) given".to_owned());
+        }
+        if let Some(p) = port_given {
+            c.port = p;
+        }
+        if c.user.is_empty() {
+            return Err("no user given (SQL Server login)".to_owned());
+        }
+        if c.trust_server_certificate && c.trust_ca.is_some() {
+            return Err(
+                "TrustServerCertificate and TrustServerCertificateCA exclude each other".to_owned(),
+            );
+        }
+        Ok(c)
+    }
+
+    /// `mssql://user@host:port/database`: for messages and reports, no password.
+    pub fn describe(&self) -> String {
+        format!(
+            "mssql://{}@{}:{}/{}",
+            self.user,
+            self.host,
+            self.port,
+            self.database.as_deref().unwrap_or("")
+        )
+    }
+
+    /// `host:port`, what a failed connection names.
+    pub fn address(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The tiberius configuration for this connection.
+    pub fn to_tiberius(&self) -> tiberius::Config {
+        let mut c = tiberius::Config::new();
+        c.host(&self.host);
+        c.port(self.port);
+        if let Some(db) = &self.database {
+            c.database(db);
+        }
+        c.application_name(&self.application_name);
+        c.authentication(AuthMethod::sql_server(&self.user, self.password.expose()));
+        c.encryption(match self.encrypt {
+            Encrypt::Off => EncryptionLevel::Off,
+            Encrypt::Required => EncryptionLevel::Required,
+            Encrypt::Strict => EncryptionLevel::Strict,
+            Encrypt::Plaintext => EncryptionLevel::NotSupported,
+        });
+        // `from_pairs` refuses both together, so at most one of these runs
+        // (tiberius panics on the combination).
+        if self.trust_server_certificate {
+            c.trust_cert();
+        } else if let Some(ca) = &self.trust_ca {
+            c.trust_cert_ca(ca.display());
+        }
+        if let Some(h) = &self.host_name_in_certificate {
+            c.hostname_in_certificate(h);
+        }
+        c.packet_size(self.packet_size);
+        c.handshake_timeout(Some(self.connect_timeout));
+        c.command_timeout(Some(self.command_timeout));
+        c
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(key: &str, value: &str) -> std::result::Result<T, String> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| format!("{key} must be a whole number, not {value:?}"))
+}
+
+fn parse_bool(key: &str, value: &str) -> std::result::Result<bool, String> {
+    match value.trim().to_lowercase().as_str() {
+        "true" | "yes" | "1" | "sspi" => Ok(true),
+        "false" | "no" | "0" => Ok(false),
+        _ => Err(format!("{key} must be true/false/yes/no, not {value:?}")),
+    }
+}

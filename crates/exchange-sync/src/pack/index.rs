@@ -1,0 +1,98 @@
+//! `index.jsonl`: one line per distinct content hash (spec §3.3).
+
+use std::io::BufRead;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::canonical::write_escaped;
+use crate::error::{Error, Result};
+
+/// The index file name inside a dataset folder.
+pub const INDEX_FILE: &str = "index.jsonl";
+
+/// One index line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexEntry {
+    /// `h`: the content hash (64 hex).
+    pub h: String,
+    /// `k`: `source_system|entity_type|natural_key`.
+    pub k: String,
+    /// `id`: the `exchange_id` of the first record with this hash.
+    pub id: String,
+    /// `t`: that record's `observed_at_utc` (reference form) or `""`.
+    pub t: String,
+    /// `f`: the last chunk holding this hash, relative, with `/`.
+    pub f: String,
+}
+
+impl IndexEntry {
+    /// The line as the reference writes it (no newline).
+    pub fn to_line(&self) -> String {
+        let mut out = String::with_capacity(64 + self.h.len() + self.k.len() + self.f.len() + 64);
+        out.push_str("{\"h\": ");
+        write_escaped(&mut out, &self.h);
+        out.push_str(", \"k\": ");
+        write_escaped(&mut out, &self.k);
+        out.push_str(", \"id\": ");
+        write_escaped(&mut out, &self.id);
+        out.push_str(", \"t\": ");
+        write_escaped(&mut out, &self.t);
+        out.push_str(", \"f\": ");
+        write_escaped(&mut out, &self.f);
+        out.push('}');
+        out
+    }
+
+    /// Parse one line; `None` when it is not JSON or lacks `h`, `k`, `id` or `t`
+    /// (the reference skips such lines). `f` is read with `\` turned into `/`.
+    pub fn parse(line: &str) -> Option<Self> {
+        let Ok(Value::Object(map)) = serde_json::from_str::<Value>(line) else {
+            return None;
+        };
+        let s = |k: &str| map.get(k).and_then(Value::as_str).map(String::from);
+        Some(IndexEntry {
+            h: s("h")?,
+            k: s("k")?,
+            id: s("id")?,
+            t: s("t")?,
+            f: s("f").unwrap_or_default().replace('\\', "/"),
+        })
+    }
+}
+
+/// Stream the index of `dataset_dir` to `each` as `(line number, entry or the
+/// raw line when unreadable)`. A missing index is empty.
+pub fn read_index(
+    dataset_dir: &Path,
+    mut each: impl FnMut(u64, std::result::Result<IndexEntry, String>) -> Result<()>,
+) -> Result<()> {
+    let path = dataset_dir.join(INDEX_FILE);
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => return Err(Error::Io { path, source }),
+    };
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+    let mut buf = String::new();
+    let mut line_no = 0u64;
+    loop {
+        buf.clear();
+        let n = reader.read_line(&mut buf).map_err(|source| Error::Io {
+            path: path.clone(),
+            source,
+        })?;
+        if n == 0 {
+            return Ok(());
+        }
+        line_no += 1;
+        let line = buf.trim_end_matches(['\n', '\r']);
+        if line.trim().is_empty() {
+            continue;
+        }
+        match IndexEntry::parse(line) {
+            Some(e) => each(line_no, Ok(e))?,
+            None => each(line_no, Err(line.to_owned()))?,
+        }
+    }
+}

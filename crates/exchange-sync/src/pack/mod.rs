@@ -1,0 +1,17 @@
+//! Snapshot packs on disk (spec §3): a dataset folder with `manifest.json`,
+//! `index.jsonl` and `records/YYYY/YYYY-MM-DD/chunk-NNNN.ndjson`.
+//!
+//! [`PackWriter`] appends (new chunks numbered after the highest, the index
+//! extended, no chunk ever rewritten, every file temp + rename); [`PackReader`]
+//! streams the chunks in numeric order and names file and line on every error.
+
+mod index;
+mod reader;
+mod writer;
+
+pub use index::{INDEX_FILE, IndexEntry, read_index};
+pub use reader::{PackLine, PackReader, chunk_files, slash_path};
+pub use writer::{DEFAULT_CHUNK_SIZE, PackEntry, PackWriter, init_dataset};
+
+/// The folder under the dataset that holds the chunks.
+pub const RECORDS_DIR: &str = "records";

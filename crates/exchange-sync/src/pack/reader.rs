@@ -1,0 +1,171 @@
+//! Reading a pack's chunks in order (spec §3.4).
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::record::{ExchangeRecord, LineError, ParsedLine};
+
+/// Every `*.ndjson` file under `records/` at any depth, relative to the dataset
+/// folder, sorted component by component with chunk numbers compared as numbers
+/// (`chunk-10000` after `chunk-9999`).
+pub fn chunk_files(dataset_dir: &Path) -> Result<Vec<PathBuf>> {
+    let root = dataset_dir.join(super::RECORDS_DIR);
+    if !root.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(&root).follow_links(false) {
+        let entry = entry.map_err(|e| Error::Io {
+            path: e.path().map_or_else(|| root.clone(), Path::to_path_buf),
+            source: e
+                .into_io_error()
+                .unwrap_or_else(|| std::io::Error::other("walk loop")),
+        })?;
+        if entry.file_type().is_file()
+            && entry.path().extension().is_some_and(|x| x == "ndjson")
+            && let Ok(rel) = entry.path().strip_prefix(dataset_dir)
+        {
+            files.push(rel.to_path_buf());
+        }
+    }
+    files.sort_by_cached_key(|p| {
+        p.components()
+            .map(|c| {
+                let name = c.as_os_str().to_string_lossy().into_owned();
+                let num = chunk_number(&name);
+                (num.is_none(), num.unwrap_or(0), name)
+            })
+            .collect::<Vec<_>>()
+    });
+    Ok(files)
+}
+
+/// The `N` of `chunk-N.ndjson`.
+pub fn chunk_number(name: &str) -> Option<u64> {
+    name.strip_prefix("chunk-")?
+        .strip_suffix(".ndjson")?
+        .parse()
+        .ok()
+}
+
+/// A relative path written with `/`.
+pub fn slash_path(p: &Path) -> String {
+    p.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// One non-blank line of a chunk, with where it came from.
+#[derive(Debug)]
+pub struct PackLine {
+    /// The chunk, relative to the dataset folder, with `/`.
+    pub file: String,
+    /// 1-based line number.
+    pub line: u64,
+    /// The raw line (no newline).
+    pub text: String,
+}
+
+impl PackLine {
+    /// Parse the line into a record, mapping failures to errors naming file/line.
+    pub fn parse(&self, dataset_dir: &Path) -> Result<ParsedLine> {
+        ExchangeRecord::parse_line(&self.text).map_err(|e| self.error(dataset_dir, e))
+    }
+
+    /// Turn a parse failure into this crate's error.
+    pub fn error(&self, dataset_dir: &Path, e: LineError) -> Error {
+        let path = dataset_dir.join(&self.file);
+        match e {
+            LineError::Json(source) => Error::Json {
+                path,
+                line: self.line,
+                source,
+            },
+            LineError::Record {
+                exchange_id,
+                reason,
+            } => Error::Record {
+                path,
+                line: self.line,
+                exchange_id,
+                reason,
+            },
+        }
+    }
+}
+
+/// Streams every line of a pack's chunks, in order.
+#[derive(Debug)]
+pub struct PackReader {
+    dir: PathBuf,
+    files: Vec<PathBuf>,
+}
+
+impl PackReader {
+    /// List the chunks of the dataset folder `dir`.
+    pub fn open(dir: &Path) -> Result<Self> {
+        Ok(PackReader {
+            dir: dir.to_path_buf(),
+            files: chunk_files(dir)?,
+        })
+    }
+
+    /// The chunk files, relative, in read order.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
+    }
+
+    /// Total size of the chunk files in bytes (for progress bars).
+    pub fn total_bytes(&self) -> u64 {
+        self.files
+            .iter()
+            .filter_map(|f| std::fs::metadata(self.dir.join(f)).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+
+    /// Hand every non-blank line to `each`, in order. Lines are split on `\n` only
+    /// (a raw U+2028 inside a string is not a line break); a trailing `\r` is cut.
+    pub fn for_each_line(&self, mut each: impl FnMut(PackLine) -> Result<()>) -> Result<()> {
+        for rel in &self.files {
+            let path = self.dir.join(rel);
+            let io = |source| Error::Io {
+                path: path.clone(),
+                source,
+            };
+            let file = std::fs::File::open(&path).map_err(io)?;
+            let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+            let name = slash_path(rel);
+            let mut buf = Vec::with_capacity(4096);
+            let mut line = 0u64;
+            loop {
+                buf.clear();
+                if reader.read_until(b'\n', &mut buf).map_err(io)? == 0 {
+                    break;
+                }
+                line += 1;
+                while matches!(buf.last(), Some(b'\n' | b'\r')) {
+                    buf.pop();
+                }
+                if buf.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                let text =
+                    String::from_utf8(std::mem::take(&mut buf)).map_err(|e| Error::Record {
+                        path: path.clone(),
+                        line,
+                        exchange_id: None,
+                        reason: format!("not valid UTF-8 at byte {}", e.utf8_error().valid_up_to()),
+                    })?;
+                each(PackLine {
+                    file: name.clone(),
+                    line,
+                    text,
+                })?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,390 @@
+//! The sync engine (spec §6 with the Fabric fixes): JSON → SQL (`import`),
+//! SQL → JSON (`export`) and both (`sync`), in one mirror transaction per command.
+//!
+//! * The view of SQL is kept current while importing (hashes and natural keys this
+//!   run wrote count at once), so a dry run reports exactly what a real run does.
+//! * Conflicts under `fail` abort with nothing written (the transaction is rolled
+//!   back after every conflict has been found and reported).
+//! * Hashes are recomputed on import; records outside the manifest scope are refused.
+//! * Export appends to the manifest's own folder (new chunks, extended index), so a
+//!   second sync with nothing changed writes nothing.
+
+mod pipeline;
+mod report;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use time::OffsetDateTime;
+
+pub use pipeline::error_chain;
+pub use report::{Conflict, ExportCounts, ImportCounts, Resolution, SyncReport};
+
+use crate::error::Result;
+use crate::hash::ContentHash;
+use crate::manifest::{ConflictStrategy, Direction, Manifest, dataset_dir};
+use crate::mirror::{Mirror, MirrorKeyRow, MirrorWrite, Scope};
+use crate::pack::{PackEntry, PackWriter, read_index};
+use pipeline::{Parsed, for_each_item};
+
+/// How a sync runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncOptions {
+    /// Which halves run.
+    pub direction: Direction,
+    /// Conflict strategy.
+    pub conflict: ConflictStrategy,
+    /// Compute everything, write nothing.
+    pub dry_run: bool,
+    /// Skip malformed pack lines with a warning instead of failing.
+    pub lenient: bool,
+    /// Records per chunk for export.
+    pub chunk_size: usize,
+}
+
+/// Progress callbacks: `(phase, done, total)`; `total` is 0 when unknown.
+pub type ProgressFn<'a> = &'a mut dyn FnMut(&str, u64, u64);
+
+/// Run `sync` for the manifest at `manifest_path` against `mirror`. `clock` gives
+/// the current time (report stamps, chunk dates, manifest stamps).
+///
+/// Bad input (malformed line, hash mismatch, out-of-scope record) is an `Err` and
+/// nothing is written. Conflicts under `fail` are reported in
+/// [`SyncReport::errors`] with nothing written.
+pub fn sync(
+    manifest_path: &Path,
+    mirror: &mut dyn Mirror,
+    options: &SyncOptions,
+    clock: &dyn Fn() -> OffsetDateTime,
+    progress: ProgressFn<'_>,
+) -> Result<SyncReport> {
+    let manifest = Manifest::load(manifest_path)?;
+    let dir = dataset_dir(manifest_path);
+    let scope = manifest.scope();
+    let mut report = SyncReport {
+        direction: options.direction,
+        dry_run: options.dry_run,
+        started_at: clock(),
+        completed_at: clock(),
+        json_to_sql: ImportCounts::default(),
+        sql_to_json: ExportCounts::default(),
+        conflicts: Vec::new(),
+        errors: Vec::new(),
+        warnings: Vec::new(),
+        json_record_count: 0,
+        sql_record_count: 0,
+    };
+    if !options.dry_run {
+        mirror.begin()?;
+    }
+    let result = (|| -> Result<()> {
+        let mut aborted = false;
+        let mut import_counts = (0, 0);
+        if options.direction != Direction::SqlToJson {
+            aborted = import(&dir, &scope, mirror, options, &mut report, progress)?;
+            import_counts = (report.json_record_count, report.sql_record_count);
+        }
+        if options.direction != Direction::JsonToSql && !aborted {
+            export(
+                &dir,
+                &manifest,
+                &scope,
+                mirror,
+                options,
+                &mut report,
+                clock,
+                progress,
+            )?;
+            report.json_record_count = report.json_record_count.max(import_counts.0);
+            report.sql_record_count = report.sql_record_count.max(import_counts.1);
+        }
+        if aborted {
+            return Err(crate::Error::Internal(String::new()));
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => {
+            if !options.dry_run {
+                mirror.commit()?;
+            }
+        }
+        Err(crate::Error::Internal(msg)) if msg.is_empty() => {
+            // Conflicts under `fail`: reported, nothing written.
+            mirror.rollback()?;
+        }
+        Err(e) => {
+            let _ = mirror.rollback();
+            return Err(e);
+        }
+    }
+    report.completed_at = clock();
+    Ok(report)
+}
+
+const WRITE_BATCH: usize = 2048;
+
+/// JSON → SQL. Returns whether a `fail` conflict aborted it.
+fn import(
+    dir: &Path,
+    scope: &Scope,
+    mirror: &mut dyn Mirror,
+    options: &SyncOptions,
+    report: &mut SyncReport,
+    progress: ProgressFn<'_>,
+) -> Result<bool> {
+    let mut hashes: HashSet<ContentHash> = mirror.hashes_in_scope(scope)?;
+    let total_bytes = crate::pack::PackReader::open(dir)?.total_bytes();
+    // Rows written by this run (all of them in a dry run, this batch otherwise: a
+    // real run reads its own writes back from the mirror).
+    let mut overlay: HashMap<String, MirrorKeyRow> = HashMap::new();
+    let mut simulate = options.dry_run;
+    let mut failed = false;
+    let mut writes: Vec<MirrorWrite> = Vec::with_capacity(WRITE_BATCH);
+    let mut sql_count = mirror.count(Some(scope))?;
+    // On a scope that was empty at the start, only keys this run wrote can be
+    // found: remember them compactly (64-bit digests) and skip the lookups of
+    // keys never seen. A digest collision only costs a lookup.
+    let empty_at_start = sql_count == 0;
+    let mut written_keys: HashSet<u64> = HashSet::new();
+    let digest = |k: &str| {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        k.hash(&mut h);
+        h.finish()
+    };
+    let mut on_bytes = |done: u64| progress("import", done, total_bytes);
+    // Lines whose stored hash the mirror already holds are only checked for form
+    // and scope (they are skipped, nothing of them reaches SQL); `verify` re-hashes
+    // everything.
+    let known = hashes.clone();
+    for_each_item(
+        dir,
+        scope,
+        options.lenient,
+        &known,
+        &mut on_bytes,
+        &mut |batch| {
+            // A known line whose hash this run removed (its row was updated since) is
+            // verified in full here, from its text.
+            let mut batch = batch;
+            for p in batch.iter_mut() {
+                if let Parsed::Known(h, line) = p
+                    && !hashes.contains(h)
+                {
+                    let file: std::sync::Arc<str> = std::sync::Arc::from(line.file.as_str());
+                    *p = Parsed::Item(pipeline::verify_line(dir, scope, line, &file)?);
+                }
+            }
+            // Look up, in one call, the natural keys the batch needs from SQL.
+            let mut keys: Vec<&str> = Vec::new();
+            let mut seen_keys: HashSet<&str> = HashSet::new();
+            for p in &batch {
+                if let Parsed::Item(item) = p
+                    && let Some(k) = item.record.natural_key.as_deref()
+                    && !hashes.contains(&item.record.content_sha256)
+                    && !overlay.contains_key(k)
+                    && (!empty_at_start || written_keys.contains(&digest(k)))
+                    && seen_keys.insert(k)
+                {
+                    keys.push(k);
+                }
+            }
+            let found = if keys.is_empty() || sql_count == 0 && simulate {
+                vec![None; keys.len()]
+            } else {
+                mirror.find_by_natural_keys(scope, &keys)?
+            };
+            let mut from_sql: HashMap<String, MirrorKeyRow> = HashMap::new();
+            for (k, row) in keys.iter().zip(found) {
+                if let Some(row) = row {
+                    from_sql.insert((*k).to_owned(), row);
+                }
+            }
+            for p in batch {
+                let item = match p {
+                    Parsed::Skipped(why) => {
+                        report.warnings.push(format!("skipped: {why}"));
+                        continue;
+                    }
+                    Parsed::Known(..) => {
+                        report.json_record_count += 1;
+                        report.json_to_sql.skipped += 1;
+                        continue;
+                    }
+                    Parsed::Item(item) => item,
+                };
+                let rec = item.record;
+                report.json_record_count += 1;
+                if hashes.contains(&rec.content_sha256) {
+                    report.json_to_sql.skipped += 1;
+                    continue;
+                }
+                let existing = rec
+                    .natural_key
+                    .as_deref()
+                    .and_then(|k| overlay.get(k).or_else(|| from_sql.get(k)).cloned());
+                let new_row = MirrorKeyRow {
+                    exchange_id: rec.exchange_id.clone(),
+                    content_sha256: rec.content_sha256,
+                    observed_at_utc: rec.observed_at_utc,
+                };
+                let write = match existing {
+                    Some(old) => {
+                        let resolution = match options.conflict {
+                            ConflictStrategy::Fail => Resolution::Failed,
+                            ConflictStrategy::PreferSql => Resolution::SqlWins,
+                            ConflictStrategy::PreferJson => Resolution::JsonWins,
+                            ConflictStrategy::PreferNewest => {
+                                if rec.observed_at_utc >= old.observed_at_utc {
+                                    Resolution::JsonWins
+                                } else {
+                                    Resolution::SqlWins
+                                }
+                            }
+                        };
+                        report.conflicts.push(Conflict {
+                            natural_key: rec.natural_key.clone().unwrap_or_default(),
+                            source_system: rec.source_system.clone(),
+                            entity_type: rec.entity_type.clone(),
+                            json_hash: rec.content_sha256,
+                            sql_hash: old.content_sha256,
+                            json_exchange_id: rec.exchange_id.clone(),
+                            sql_exchange_id: old.exchange_id.clone(),
+                            resolution,
+                        });
+                        match resolution {
+                            Resolution::Failed => {
+                                report.errors.push(format!(
+                                    "Conflict for {}: strategy is 'fail'",
+                                    rec.natural_key.as_deref().unwrap_or("")
+                                ));
+                                failed = true;
+                                simulate = true;
+                                continue;
+                            }
+                            Resolution::SqlWins => {
+                                report.json_to_sql.skipped += 1;
+                                continue;
+                            }
+                            Resolution::JsonWins => {
+                                report.json_to_sql.updated += 1;
+                                hashes.remove(&old.content_sha256);
+                                MirrorWrite::Update {
+                                    exchange_id: old.exchange_id,
+                                    record: rec,
+                                }
+                            }
+                        }
+                    }
+                    None => {
+                        report.json_to_sql.inserted += 1;
+                        sql_count += 1;
+                        MirrorWrite::Insert(rec)
+                    }
+                };
+                hashes.insert(new_row.content_sha256);
+                if empty_at_start && let Some(k) = rec_key_of(&write) {
+                    written_keys.insert(digest(k));
+                }
+                if let Some(k) = match &write {
+                    MirrorWrite::Insert(r) | MirrorWrite::Update { record: r, .. } => {
+                        r.natural_key.clone()
+                    }
+                } {
+                    overlay.insert(k, new_row);
+                }
+                if !simulate {
+                    writes.push(write);
+                }
+            }
+            if !simulate && !writes.is_empty() {
+                mirror.write_batch(&writes)?;
+                writes.clear();
+            }
+            if !simulate {
+                overlay.clear();
+            }
+            Ok(())
+        },
+    )?;
+    if failed {
+        report.errors.push(format!(
+            "aborted: {} conflict(s) under strategy 'fail'; nothing was written",
+            report.errors.len()
+        ));
+    }
+    report.sql_record_count = sql_count;
+    Ok(failed)
+}
+
+fn rec_key_of(write: &MirrorWrite) -> Option<&str> {
+    match write {
+        MirrorWrite::Insert(r) | MirrorWrite::Update { record: r, .. } => r.natural_key.as_deref(),
+    }
+}
+
+/// SQL → JSON: append the rows whose hash the pack's index lacks, newest first.
+#[allow(clippy::too_many_arguments)] // reason: one call site; the pieces are distinct
+fn export(
+    dir: &Path,
+    manifest: &Manifest,
+    scope: &Scope,
+    mirror: &mut dyn Mirror,
+    options: &SyncOptions,
+    report: &mut SyncReport,
+    clock: &dyn Fn() -> OffsetDateTime,
+    progress: ProgressFn<'_>,
+) -> Result<()> {
+    let mut in_pack: HashSet<ContentHash> = HashSet::new();
+    read_index(dir, |_, entry| {
+        if let Ok(Ok(h)) = entry.map(|e| e.h.parse::<ContentHash>()) {
+            in_pack.insert(h);
+        }
+        Ok(())
+    })?;
+    let json_count = in_pack.len() as u64;
+    let in_sql = mirror.hashes_in_scope(scope)?;
+    let sql_count = in_sql.len() as u64;
+    let missing = in_sql.iter().filter(|h| !in_pack.contains(h)).count() as u64;
+    drop(in_sql);
+    report.sql_to_json = ExportCounts {
+        inserted: missing,
+        skipped: sql_count - missing,
+    };
+    report.json_record_count = json_count;
+    report.sql_record_count = sql_count;
+    if missing == 0 || options.dry_run {
+        if options.dry_run {
+            report.json_record_count += missing;
+        }
+        return Ok(());
+    }
+    let mut writer = PackWriter::open(dir, manifest.clone(), options.chunk_size, clock())?;
+    let mut done = 0u64;
+    mirror.export_scope(scope, &mut |row| {
+        if in_pack.contains(&row.content_sha256) {
+            return Ok(());
+        }
+        let entry = PackEntry {
+            key: format!(
+                "{}|{}|{}",
+                row.source_system,
+                row.entity_type,
+                row.natural_key.as_deref().unwrap_or("")
+            ),
+            hash: row.content_sha256,
+            exchange_id: row.exchange_id,
+            observed_at: crate::timestamp::reference_text(row.observed_at_utc),
+            date: Some(row.observed_at_utc.date()),
+            line: row.payload_json,
+        };
+        writer.write(entry)?;
+        done += 1;
+        progress("export", done, missing);
+        Ok(())
+    })?;
+    writer.close()?;
+    report.json_record_count += missing;
+    Ok(())
+}

@@ -1,0 +1,260 @@
+//! Reading a pack for import: one thread reads lines, workers parse, verify and
+//! hash them, and the caller's thread (the SQL writer) gets them back in pack order.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::hash::ContentHash;
+use crate::mirror::{MirrorRecord, Scope};
+use crate::pack::{PackLine, PackReader};
+
+/// One verified pack record, ready for the mirror.
+#[derive(Debug, Clone)]
+pub struct Item {
+    /// The row to write.
+    pub record: MirrorRecord,
+}
+
+/// What a batch of lines became.
+pub enum Parsed {
+    /// A verified record.
+    Item(Item),
+    /// A well-formed line, in scope, whose stored hash the mirror held when the
+    /// command started: not re-hashed (it is skipped unless this run removed that
+    /// hash; then the engine verifies the kept line in full).
+    Known(ContentHash, PackLine),
+    /// A line skipped under `--lenient`, with why.
+    Skipped(String),
+}
+
+const BATCH: usize = 512;
+
+/// Parse and verify one line (hash recomputed, scope checked, time present).
+pub fn verify_line(dir: &Path, scope: &Scope, line: &PackLine, file: &Arc<str>) -> Result<Item> {
+    let parsed = line.parse(dir)?;
+    // The record as read is the payload (spec §5), unless it holds the bare
+    // NaN/Infinity literals Fabric never writes: then its Fabric spelling.
+    let raw_ok = !parsed.had_nan_literals;
+    let r = parsed.record;
+    let path = || dir.join(&line.file);
+    if r.source_system != scope.source_system || r.entity_type != scope.entity_type {
+        return Err(Error::OutOfScope {
+            path: path(),
+            line: line.line,
+            exchange_id: r.exchange_id.clone(),
+            found: format!("{}/{}", r.source_system, r.entity_type),
+            expected: format!("{}/{}", scope.source_system, scope.entity_type),
+        });
+    }
+    let computed = r.compute_hash();
+    if computed != r.content_sha256 {
+        return Err(Error::HashMismatch {
+            path: path(),
+            line: line.line,
+            exchange_id: r.exchange_id.clone(),
+            detail: format!(
+                "content_sha256 is {} but the content hashes to {computed}{}",
+                r.content_sha256,
+                if r.redactions_applied.is_empty() {
+                    ""
+                } else {
+                    " (redactions_applied is not empty: probably redacted by the reference after hashing)"
+                }
+            ),
+        });
+    }
+    let observed = r.observed_at_utc.ok_or_else(|| Error::Record {
+        path: path(),
+        line: line.line,
+        exchange_id: Some(r.exchange_id.clone()),
+        reason: "`observed_at_utc` is required to mirror a record".into(),
+    })?;
+    let record = MirrorRecord {
+        payload_json: if raw_ok {
+            line.text.clone()
+        } else {
+            r.to_line()
+        },
+        natural_key: r.lookup_key().map(String::from),
+        exchange_id: r.exchange_id,
+        exchange_type: r.exchange_type,
+        source_system: r.source_system,
+        entity_type: r.entity_type,
+        observed_at_utc: crate::timestamp::truncate_micros(observed),
+        content_sha256: r.content_sha256,
+        schema_version: r.schema_version,
+    };
+    let _ = file;
+    Ok(Item { record })
+}
+
+/// Stream the verified records of the pack in `dir` to `each`, in pack order,
+/// parsing on worker threads. `progress` gets the bytes consumed so far.
+pub fn for_each_item(
+    dir: &Path,
+    scope: &Scope,
+    lenient: bool,
+    known: &std::collections::HashSet<ContentHash>,
+    progress: &mut dyn FnMut(u64),
+    each: &mut dyn FnMut(Vec<Parsed>) -> Result<()>,
+) -> Result<()> {
+    let reader = PackReader::open(dir)?;
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 4);
+    let (line_tx, line_rx) = crossbeam_channel::bounded::<(u64, Vec<PackLine>)>(workers * 4);
+    let (out_tx, out_rx) =
+        crossbeam_channel::bounded::<(u64, Result<Vec<Parsed>>, u64)>(workers * 4);
+    let dir: PathBuf = dir.to_path_buf();
+    std::thread::scope(|s| -> Result<()> {
+        let read_out = out_tx.clone();
+        let reader_ref = &reader;
+        s.spawn(move || {
+            let mut seq = 0u64;
+            let mut batch = Vec::with_capacity(BATCH);
+            let res = reader_ref.for_each_line(|line| {
+                batch.push(line);
+                if batch.len() >= BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    line_tx
+                        .send((seq, full))
+                        .map_err(|_| Error::Internal("parser stopped".into()))?;
+                    seq += 1;
+                }
+                Ok(())
+            });
+            let res = res.and_then(|()| {
+                if !batch.is_empty() {
+                    line_tx
+                        .send((seq, batch))
+                        .map_err(|_| Error::Internal("parser stopped".into()))?;
+                    seq += 1;
+                }
+                Ok(())
+            });
+            if let Err(e) = res {
+                let _ = read_out.send((seq, Err(e), 0));
+            }
+        });
+        for _ in 0..workers {
+            let rx = line_rx.clone();
+            let tx = out_tx.clone();
+            let dir = &dir;
+            s.spawn(move || {
+                let mut last_file: Option<Arc<str>> = None;
+                for (seq, lines) in rx {
+                    let mut bytes = 0u64;
+                    let mut out = Vec::with_capacity(lines.len());
+                    let mut failed = None;
+                    for line in lines {
+                        bytes += line.text.len() as u64 + 1;
+                        let file = match &last_file {
+                            Some(f) if **f == *line.file => f.clone(),
+                            _ => {
+                                let f: Arc<str> = Arc::from(line.file.as_str());
+                                last_file = Some(f.clone());
+                                f
+                            }
+                        };
+                        if let Some(h) = known_hash(&line.text, scope, known) {
+                            out.push(Parsed::Known(h, line));
+                            continue;
+                        }
+                        match verify_line(dir, scope, &line, &file) {
+                            Ok(item) => out.push(Parsed::Item(item)),
+                            Err(e @ (Error::Json { .. } | Error::Record { .. })) if lenient => {
+                                out.push(Parsed::Skipped(error_chain(&e)));
+                            }
+                            Err(e) => {
+                                failed = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                    let res = match failed {
+                        Some(e) => Err(e),
+                        None => Ok(out),
+                    };
+                    if tx.send((seq, res, bytes)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(out_tx);
+        drop(line_rx);
+        // Reorder by sequence number; stop at the first error (in pack order).
+        let mut pending: BTreeMap<u64, (Result<Vec<Parsed>>, u64)> = BTreeMap::new();
+        let mut next = 0u64;
+        let mut done = 0u64;
+        let mut result = Ok(());
+        'recv: for (seq, res, bytes) in out_rx.iter() {
+            pending.insert(seq, (res, bytes));
+            while let Some((res, bytes)) = pending.remove(&next) {
+                next += 1;
+                done += bytes;
+                progress(done);
+                match res.and_then(&mut *each) {
+                    Ok(()) => {}
+                    Err(e) => {
+                        result = Err(e);
+                        break 'recv;
+                    }
+                }
+            }
+        }
+        // Dropping the receiver makes the workers and the reader stop.
+        drop(out_rx);
+        result
+    })
+}
+
+/// The envelope fields a light check reads (borrowed, no allocation).
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    exchange_id: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    exchange_type: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    source_system: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    entity_type: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    content_sha256: std::borrow::Cow<'a, str>,
+}
+
+/// The stored hash of a syntactically valid, in-scope line whose hash is in
+/// `known`, checked without building the record; `None` sends the line to the
+/// full parse and verification.
+fn known_hash(
+    text: &str,
+    scope: &Scope,
+    known: &std::collections::HashSet<ContentHash>,
+) -> Option<ContentHash> {
+    if known.is_empty() {
+        return None;
+    }
+    let env: Envelope<'_> = serde_json::from_str(text).ok()?;
+    let h: ContentHash = env.content_sha256.parse().ok()?;
+    let ok = known.contains(&h)
+        && env.source_system == scope.source_system
+        && env.entity_type == scope.entity_type
+        && !env.exchange_id.is_empty()
+        && !env.exchange_type.is_empty();
+    ok.then_some(h)
+}
+
+/// An error and its sources on one line (for warnings).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
+}

@@ -1,0 +1,151 @@
+//! Where `--target` points: the embedded SQLite store or SQL Server.
+//!
+//! `sqlite://PATH` (or no target: the `--db` file) opens [`SqliteMirror`]. A
+//! `mssql://...` URL, an ADO-style connection string (`Server=...;Database=...`) or,
+//! without `--target`, the `INGEST_SQLSERVER_*` variables select SQL Server, which is
+//! routed to [`open_mssql`].
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::manifest::SqlTarget;
+use crate::mirror::Mirror;
+use crate::mirror::sqlite::SqliteMirror;
+
+/// A parsed `--target`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The SQLite store at this path.
+    Sqlite(PathBuf),
+    /// SQL Server, with the connection text as given (`mssql://...` or ADO), or
+    /// `None` to build it from the `INGEST_SQLSERVER_*` variables.
+    SqlServer(Option<String>),
+}
+
+impl Target {
+    /// Resolve `--target` (if given) against the default store `db`. Without a
+    /// target, `INGEST_SQLSERVER_CONN_STR` or `INGEST_SQLSERVER_HOST` select SQL
+    /// Server, else SQLite at `db`.
+    pub fn resolve(
+        target: Option<&str>,
+        db: &Path,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self> {
+        let Some(t) = target else {
+            let set = |k: &str| env(k).is_some_and(|v| !v.is_empty());
+            return Ok(
+                if set("INGEST_SQLSERVER_CONN_STR") || set("INGEST_SQLSERVER_HOST") {
+                    Target::SqlServer(None)
+                } else {
+                    Target::Sqlite(db.to_path_buf())
+                },
+            );
+        };
+        if let Some(path) = t.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(Error::Target {
+                    target: t.to_owned(),
+                    reason: "sqlite:// needs a path, e.g. sqlite:///home/me/fabric.db".into(),
+                });
+            }
+            return Ok(Target::Sqlite(PathBuf::from(path)));
+        }
+        let lower = t.to_ascii_lowercase();
+        if lower.starts_with("mssql://") || lower.starts_with("sqlserver://") {
+            return Ok(Target::SqlServer(Some(t.to_owned())));
+        }
+        if lower.contains('=') && (lower.contains("server=") || lower.contains("data source=")) {
+            return Ok(Target::SqlServer(Some(t.to_owned())));
+        }
+        Err(Error::Target {
+            target: redact(t),
+            reason: "expected sqlite://PATH, mssql://... or an ADO connection string".into(),
+        })
+    }
+
+    /// Open the mirror for `sql_target` on this target.
+    pub fn open(&self, sql_target: &SqlTarget) -> Result<Box<dyn Mirror>> {
+        sql_target.validate()?;
+        match self {
+            Target::Sqlite(path) => Ok(Box::new(SqliteMirror::open(
+                path,
+                &sql_target.schema,
+                &sql_target.table,
+            )?)),
+            Target::SqlServer(conn) => open_mssql(conn.as_deref(), sql_target),
+        }
+    }
+}
+
+// ---- SQL Server routing (mssql branch) ----
+
+/// The SQL Server settings for `conn` (a `--target` string), or from the
+/// `INGEST_SQLSERVER_*` variables when `conn` is `None`.
+pub fn mssql_config(conn: Option<&str>) -> Result<crate::mssql::SqlServerConfig> {
+    use crate::mssql::SqlServerConfig;
+    match conn {
+        Some(c) => SqlServerConfig::from_target(c),
+        None => {
+            SqlServerConfig::from_env(|k| std::env::var(k).ok())?.ok_or_else(|| Error::Target {
+                target: "INGEST_SQLSERVER_* variables".to_owned(),
+                reason: "neither INGEST_SQLSERVER_CONN_STR nor INGEST_SQLSERVER_HOST is set".into(),
+            })
+        }
+    }
+}
+
+/// Open a SQL Server mirror: parse the connection, validate the table name,
+/// connect. A failed connection is [`Error::MirrorUnavailable`] (exit 3).
+pub fn open_mssql(conn: Option<&str>, sql_target: &SqlTarget) -> Result<Box<dyn Mirror>> {
+    let config = mssql_config(conn)?;
+    let table = crate::mssql::TableName::from_sql_target(sql_target)?;
+    Ok(Box::new(crate::mssql::SqlServerMirror::connect(
+        &config, table,
+    )?))
+}
+
+/// `(description, DDL script)` of the SQL Server mirror for `sql_target`, without
+/// connecting: the DDL is a pure function of the table name.
+pub fn mssql_schema_offline(
+    conn: Option<&str>,
+    sql_target: &SqlTarget,
+) -> Result<(String, String)> {
+    let config = mssql_config(conn)?;
+    let table = crate::mssql::TableName::from_sql_target(sql_target)?;
+    Ok((
+        format!("{} ({})", config.describe(), table.quoted()),
+        crate::mssql::tsql::schema_script(&table),
+    ))
+}
+
+// ---- end SQL Server routing ----
+
+/// `t` with any password removed, for messages.
+pub fn redact(t: &str) -> String {
+    let mut out = Vec::new();
+    for part in t.split(';') {
+        let key = part
+            .split('=')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if key == "password" || key == "pwd" {
+            out.push(format!("{}=***", part.split('=').next().unwrap_or("")));
+        } else {
+            out.push(part.to_owned());
+        }
+    }
+    let s = out.join(";");
+    // mssql://user:pass@host
+    match (s.find("://"), s.find('@')) {
+        (Some(a), Some(b)) if b > a => {
+            let userinfo = &s[a + 3..b];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &s[..a + 3], user, &s[b..]),
+                None => s,
+            }
+        }
+        _ => s,
+    }
+}

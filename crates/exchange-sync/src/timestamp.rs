@@ -1,0 +1,229 @@
+//! Timestamps as the reference reads and writes them (spec §1.1).
+//!
+//! Read: everything Python 3.11 `datetime.fromisoformat` accepts after a trailing
+//! `Z` became `+00:00` (extended and basic forms, `T` or space, 1-9 fraction
+//! digits cut to microseconds, a date alone). A time without an offset is UTC.
+//! Write: `YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00`, the fraction only when not zero.
+
+use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
+
+/// Parse an ISO-8601 timestamp the way the reference does (see the module docs).
+/// Returns `None` when the text is not one.
+pub fn parse(text: &str) -> Option<OffsetDateTime> {
+    let owned;
+    let text = match text.strip_suffix('Z').or_else(|| text.strip_suffix('z')) {
+        Some(rest) => {
+            owned = format!("{rest}+00:00");
+            owned.as_str()
+        }
+        None => text,
+    };
+    let (date, rest) = parse_date(text)?;
+    if rest.is_empty() {
+        return Some(PrimitiveDateTime::new(date, Time::MIDNIGHT).assume_utc());
+    }
+    let mut chars = rest.chars();
+    let sep = chars.next()?;
+    if sep != 'T' && sep != 't' && sep != ' ' {
+        return None;
+    }
+    let rest = chars.as_str();
+    // Split off the offset: the first '+' or '-' after the time.
+    let (time_part, offset_part) = match rest.find(['+', '-']) {
+        Some(i) => (&rest[..i], Some(&rest[i..])),
+        None => (rest, None),
+    };
+    let time = parse_time(time_part)?;
+    let offset = match offset_part {
+        Some(o) => parse_offset(o)?,
+        None => UtcOffset::UTC,
+    };
+    Some(PrimitiveDateTime::new(date, time).assume_offset(offset))
+}
+
+/// Write `t` in the reference form, converted to UTC:
+/// `YYYY-MM-DDTHH:MM:SS+00:00` or `YYYY-MM-DDTHH:MM:SS.ffffff+00:00`.
+pub fn reference_text(t: OffsetDateTime) -> String {
+    let t = t.to_offset(UtcOffset::UTC);
+    let mut s = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    if t.microsecond() != 0 {
+        s.push_str(&format!(".{:06}", t.microsecond()));
+    }
+    s.push_str("+00:00");
+    s
+}
+
+/// `t` (any offset) as UTC in fixed-width text, `YYYY-MM-DDTHH:MM:SS.ffffffZ`, so
+/// that text order is time order.
+pub fn fixed_utc_text(t: OffsetDateTime) -> String {
+    let t = t.to_offset(UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond()
+    )
+}
+
+/// `t` truncated to microseconds (what every backend keeps).
+pub fn truncate_micros(t: OffsetDateTime) -> OffsetDateTime {
+    let nanos = t.nanosecond() / 1000 * 1000;
+    t.replace_nanosecond(nanos).unwrap_or(t)
+}
+
+fn digits(s: &str, n: usize) -> Option<u32> {
+    let part = s.get(..n)?;
+    if !part.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    part.parse().ok()
+}
+
+fn parse_date(s: &str) -> Option<(Date, &str)> {
+    let year = digits(s, 4)? as i32;
+    let (month, day, rest) = if s.as_bytes().get(4) == Some(&b'-') {
+        let m = digits(s.get(5..)?, 2)?;
+        if s.as_bytes().get(7) != Some(&b'-') {
+            return None;
+        }
+        (m, digits(s.get(8..)?, 2)?, s.get(10..)?)
+    } else {
+        (
+            digits(s.get(4..)?, 2)?,
+            digits(s.get(6..)?, 2)?,
+            s.get(8..)?,
+        )
+    };
+    let month = Month::try_from(u8::try_from(month).ok()?).ok()?;
+    let date = Date::from_calendar_date(year, month, u8::try_from(day).ok()?).ok()?;
+    Some((date, rest))
+}
+
+fn parse_time(s: &str) -> Option<Time> {
+    let (hms, frac) = match s.find(['.', ',']) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    let (h, m, sec) = if hms.contains(':') {
+        let mut parts = hms.split(':');
+        let h = parts.next()?;
+        let m = parts.next().unwrap_or("00");
+        let sec = parts.next().unwrap_or("00");
+        if parts.next().is_some() || h.len() != 2 || m.len() != 2 || sec.len() != 2 {
+            return None;
+        }
+        (digits(h, 2)?, digits(m, 2)?, digits(sec, 2)?)
+    } else {
+        match hms.len() {
+            2 => (digits(hms, 2)?, 0, 0),
+            4 => (digits(hms, 2)?, digits(&hms[2..], 2)?, 0),
+            6 => (
+                digits(hms, 2)?,
+                digits(&hms[2..], 2)?,
+                digits(&hms[4..], 2)?,
+            ),
+            _ => return None,
+        }
+    };
+    let micros = match frac {
+        None => 0,
+        Some(f) => {
+            if f.is_empty() || f.len() > 9 || !f.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let six: String = f.chars().chain(std::iter::repeat('0')).take(6).collect();
+            six.parse().ok()?
+        }
+    };
+    Time::from_hms_micro(
+        u8::try_from(h).ok()?,
+        u8::try_from(m).ok()?,
+        u8::try_from(sec).ok()?,
+        micros,
+    )
+    .ok()
+}
+
+fn parse_offset(s: &str) -> Option<UtcOffset> {
+    let sign: i8 = if s.starts_with('-') { -1 } else { 1 };
+    let body = s.get(1..)?;
+    let body = body.split(['.', ',']).next()?;
+    let (h, m, sec) = if body.contains(':') {
+        let mut parts = body.split(':');
+        let h = parts.next()?;
+        let m = parts.next().unwrap_or("00");
+        let sec = parts.next().unwrap_or("00");
+        (digits(h, 2)?, digits(m, 2)?, digits(sec, 2)?)
+    } else {
+        match body.len() {
+            2 => (digits(body, 2)?, 0, 0),
+            4 => (digits(body, 2)?, digits(&body[2..], 2)?, 0),
+            6 => (
+                digits(body, 2)?,
+                digits(&body[2..], 2)?,
+                digits(&body[4..], 2)?,
+            ),
+            _ => return None,
+        }
+    };
+    let h = i8::try_from(h).ok()? * sign;
+    let m = i8::try_from(m).ok()? * sign;
+    let sec = i8::try_from(sec).ok()? * sign;
+    UtcOffset::from_hms(h, m, sec).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expected: Option<&str>) {
+        assert_eq!(
+            parse(input).map(reference_text).as_deref(),
+            expected,
+            "{input}"
+        );
+    }
+
+    #[test]
+    fn reads_python_forms() {
+        check(
+            "2024-01-15T10:30:00+00:00",
+            Some("2024-01-15T10:30:00+00:00"),
+        );
+        check("2024-01-15T10:30:00Z", Some("2024-01-15T10:30:00+00:00"));
+        check("2024-01-15 10:30:00", Some("2024-01-15T10:30:00+00:00"));
+        check(
+            "2024-01-15T09:21:00.003711+00:00",
+            Some("2024-01-15T09:21:00.003711+00:00"),
+        );
+        check("2024-01-15T09:21:00.1234567891Z", None);
+        check(
+            "2024-01-15T09:21:00.123456789Z",
+            Some("2024-01-15T09:21:00.123456+00:00"),
+        );
+        check("2024-01-15", Some("2024-01-15T00:00:00+00:00"));
+        check("20240115T103000Z", Some("2024-01-15T10:30:00+00:00"));
+        check(
+            "2024-01-15T12:30:00+02:00",
+            Some("2024-01-15T10:30:00+00:00"),
+        );
+        check(
+            "2024-01-15T10:30:00.5-01:30",
+            Some("2024-01-15T12:00:00.500000+00:00"),
+        );
+        check("yesterday", None);
+        check("2024-13-01", None);
+    }
+}

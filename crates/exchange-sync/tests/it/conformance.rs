@@ -1,0 +1,273 @@
+//! The backend-conformance suite of the [`Mirror`] trait, written once.
+//!
+//! Every `check_*` function takes a fresh, empty mirror and asserts one part of the
+//! contract documented on the trait. [`run_all`] runs them all with a factory; the
+//! SQLite backend runs it below, and the SQL Server backend runs the same
+//! [`run_all`] when `FABRIC_TEST_MSSQL` is set.
+
+use exchange_sync::ContentHash;
+use exchange_sync::mirror::sqlite::SqliteMirror;
+use exchange_sync::mirror::{Mirror, MirrorKeyRow, MirrorRecord, MirrorWrite, Scope};
+
+/// A test failure with a message.
+pub type Check = Result<(), Box<dyn std::error::Error>>;
+
+/// One named check of the suite.
+pub type NamedCheck = (&'static str, fn(&mut dyn Mirror) -> Check);
+
+/// Run every check, each on a fresh mirror from `make`.
+pub fn run_all(
+    make: &mut dyn FnMut() -> Result<Box<dyn Mirror>, Box<dyn std::error::Error>>,
+) -> Check {
+    let checks: [NamedCheck; 9] = [
+        ("empty", check_empty),
+        ("insert_and_read_back", check_insert_and_read_back),
+        ("update_by_exchange_id", check_update_by_exchange_id),
+        ("rollback", check_rollback),
+        ("read_your_writes", check_read_your_writes),
+        ("uniqueness", check_uniqueness),
+        ("update_missing_row", check_update_missing_row),
+        ("writes_need_a_transaction", check_writes_need_a_transaction),
+        ("schema_is_idempotent", check_schema_is_idempotent),
+    ];
+    for (name, check) in checks {
+        let mut mirror = make()?;
+        check(mirror.as_mut()).map_err(|e| format!("conformance check {name}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn scope(s: &str) -> Scope {
+    Scope {
+        source_system: s.into(),
+        entity_type: "page".into(),
+    }
+}
+
+fn hash(n: u8) -> ContentHash {
+    ContentHash([n; 32])
+}
+
+fn record(n: u8, src: &str, key: Option<&str>, micros: i64) -> MirrorRecord {
+    let t = time::macros::datetime!(2024-01-15 10:00:00 UTC) + time::Duration::microseconds(micros);
+    MirrorRecord {
+        exchange_id: format!("00000000-0000-4000-8000-0000000000{n:02x}"),
+        exchange_type: "http".into(),
+        source_system: src.into(),
+        entity_type: "page".into(),
+        natural_key: key.map(String::from),
+        observed_at_utc: t,
+        content_sha256: hash(n),
+        payload_json: format!(
+            "{{\"n\": {n}, \"text\": \"Café e\u{301} 日本 \u{2028} 😀\", \"big\": 18446744073709551616, \"f\": 1.0}}"
+        ),
+        schema_version: 1,
+    }
+}
+
+fn insert(mirror: &mut dyn Mirror, records: &[MirrorRecord]) -> Check {
+    mirror.begin()?;
+    let writes: Vec<MirrorWrite> = records.iter().cloned().map(MirrorWrite::Insert).collect();
+    mirror.write_batch(&writes)?;
+    mirror.commit()?;
+    Ok(())
+}
+
+fn export(
+    mirror: &mut dyn Mirror,
+    s: &Scope,
+) -> Result<Vec<MirrorRecord>, Box<dyn std::error::Error>> {
+    let mut out = Vec::new();
+    let n = mirror.export_scope(s, &mut |r| {
+        out.push(r);
+        Ok(())
+    })?;
+    assert_eq!(n as usize, out.len());
+    Ok(out)
+}
+
+/// An empty table answers with nothing.
+pub fn check_empty(mirror: &mut dyn Mirror) -> Check {
+    let a = scope("a");
+    assert_eq!(mirror.count(None)?, 0);
+    assert_eq!(mirror.count(Some(&a))?, 0);
+    assert!(mirror.hashes_in_scope(&a)?.is_empty());
+    assert_eq!(
+        mirror.find_by_natural_keys(&a, &["x", "y"])?,
+        vec![None, None]
+    );
+    assert!(export(mirror, &a)?.is_empty());
+    Ok(())
+}
+
+/// Rows come back exactly, scoped, newest first.
+pub fn check_insert_and_read_back(mirror: &mut dyn Mirror) -> Check {
+    let (a, b) = (scope("a"), scope("b"));
+    let rows = [
+        record(1, "a", Some("k1"), 0),
+        record(2, "a", Some("k2"), 1),
+        record(3, "b", Some("k1"), 2),
+        record(4, "a", None, 3),
+        record(5, "a", None, 3),
+    ];
+    insert(mirror, &rows)?;
+    assert_eq!(mirror.count(None)?, 5);
+    assert_eq!(mirror.count(Some(&a))?, 4);
+    assert_eq!(mirror.count(Some(&b))?, 1);
+    let hashes = mirror.hashes_in_scope(&a)?;
+    assert_eq!(hashes.len(), 4);
+    assert!(hashes.contains(&hash(1)) && !hashes.contains(&hash(3)));
+    let found = mirror.find_by_natural_keys(&a, &["k2", "nope", "k1", "k2"])?;
+    let row = |r: &MirrorRecord| MirrorKeyRow {
+        exchange_id: r.exchange_id.clone(),
+        content_sha256: r.content_sha256,
+        observed_at_utc: r.observed_at_utc,
+    };
+    assert_eq!(
+        found,
+        vec![
+            Some(row(&rows[1])),
+            None,
+            Some(row(&rows[0])),
+            Some(row(&rows[1]))
+        ]
+    );
+    let out = export(mirror, &a)?;
+    // Newest first; ties by exchange_id ascending.
+    assert_eq!(
+        out,
+        vec![
+            rows[3].clone(),
+            rows[4].clone(),
+            rows[1].clone(),
+            rows[0].clone()
+        ]
+    );
+    Ok(())
+}
+
+/// An update replaces the one addressed row, primary key included.
+pub fn check_update_by_exchange_id(mirror: &mut dyn Mirror) -> Check {
+    let a = scope("a");
+    insert(
+        mirror,
+        &[record(1, "a", Some("k1"), 0), record(2, "a", Some("k2"), 0)],
+    )?;
+    let mut new = record(9, "a", Some("k1"), 10);
+    new.payload_json = "{\"v\": 2}".into();
+    mirror.begin()?;
+    mirror.write_batch(&[MirrorWrite::Update {
+        exchange_id: record(1, "a", None, 0).exchange_id,
+        record: new.clone(),
+    }])?;
+    mirror.commit()?;
+    assert_eq!(mirror.count(Some(&a))?, 2);
+    let out = export(mirror, &a)?;
+    assert_eq!(out[0], new);
+    assert!(!mirror.hashes_in_scope(&a)?.contains(&hash(1)));
+    Ok(())
+}
+
+/// A rolled-back transaction leaves nothing.
+pub fn check_rollback(mirror: &mut dyn Mirror) -> Check {
+    mirror.begin()?;
+    mirror.write_batch(&[MirrorWrite::Insert(record(1, "a", Some("k"), 0))])?;
+    mirror.rollback()?;
+    assert_eq!(mirror.count(None)?, 0);
+    mirror.rollback()?; // no transaction: a no-op
+    Ok(())
+}
+
+/// Reads inside a transaction see its writes.
+pub fn check_read_your_writes(mirror: &mut dyn Mirror) -> Check {
+    let a = scope("a");
+    mirror.begin()?;
+    mirror.write_batch(&[MirrorWrite::Insert(record(1, "a", Some("k"), 0))])?;
+    assert_eq!(mirror.count(Some(&a))?, 1);
+    assert!(mirror.hashes_in_scope(&a)?.contains(&hash(1)));
+    assert!(mirror.find_by_natural_keys(&a, &["k"])?[0].is_some());
+    mirror.commit()?;
+    Ok(())
+}
+
+/// Same id, same hash, or same non-null natural key in scope: refused.
+pub fn check_uniqueness(mirror: &mut dyn Mirror) -> Check {
+    insert(mirror, &[record(1, "a", Some("k"), 0)])?;
+    let mut same_id = record(2, "a", Some("k2"), 0);
+    same_id.exchange_id = record(1, "a", None, 0).exchange_id;
+    let mut same_hash = record(3, "a", Some("k3"), 0);
+    same_hash.content_sha256 = hash(1);
+    let same_key = record(4, "a", Some("k"), 0);
+    for bad in [same_id, same_hash, same_key] {
+        mirror.begin()?;
+        let result = mirror.write_batch(&[MirrorWrite::Insert(bad.clone())]);
+        mirror.rollback()?;
+        assert!(result.is_err(), "insert of {bad:?} must fail");
+    }
+    // The same key in another scope is fine.
+    insert(mirror, &[record(5, "b", Some("k"), 0)])?;
+    assert_eq!(mirror.count(None)?, 2);
+    Ok(())
+}
+
+/// Updating a row that does not exist is an error.
+pub fn check_update_missing_row(mirror: &mut dyn Mirror) -> Check {
+    mirror.begin()?;
+    let result = mirror.write_batch(&[MirrorWrite::Update {
+        exchange_id: "00000000-0000-4000-8000-00000000ffff".into(),
+        record: record(1, "a", Some("k"), 0),
+    }]);
+    mirror.rollback()?;
+    assert!(result.is_err());
+    assert_eq!(mirror.count(None)?, 0);
+    Ok(())
+}
+
+/// Writes need `begin`; nested `begin` is refused.
+pub fn check_writes_need_a_transaction(mirror: &mut dyn Mirror) -> Check {
+    assert!(
+        mirror
+            .write_batch(&[MirrorWrite::Insert(record(1, "a", None, 0))])
+            .is_err()
+    );
+    mirror.begin()?;
+    assert!(mirror.begin().is_err());
+    mirror.rollback()?;
+    assert_eq!(mirror.count(None)?, 0);
+    Ok(())
+}
+
+/// Applying the schema twice creates nothing the second time.
+pub fn check_schema_is_idempotent(mirror: &mut dyn Mirror) -> Check {
+    mirror.apply_schema()?;
+    assert!(mirror.missing_schema_objects()?.is_empty());
+    assert!(mirror.apply_schema()?.is_empty());
+    assert!(!mirror.schema_script().contains("DROP"));
+    Ok(())
+}
+
+#[test]
+fn sqlite_backend_conforms() -> Check {
+    let dir = tempfile::tempdir()?;
+    let mut n = 0;
+    run_all(&mut || {
+        n += 1;
+        let m = SqliteMirror::open(
+            &dir.path().join(format!("m{n}.db")),
+            "lake",
+            "RawExchangeRecord",
+        )?;
+        Ok(Box::new(m) as Box<dyn Mirror>)
+    })
+}
+
+#[test]
+fn sqlite_backend_conforms_on_a_custom_table() -> Check {
+    let dir = tempfile::tempdir()?;
+    let mut n = 0;
+    run_all(&mut || {
+        n += 1;
+        let m = SqliteMirror::open(&dir.path().join(format!("c{n}.db")), "ops", "Other")?;
+        Ok(Box::new(m) as Box<dyn Mirror>)
+    })
+}

@@ -1,0 +1,9 @@
+//! Integration tests of exchange-sync: vectors, packs, sync, conformance.
+
+mod canonical;
+mod conformance;
+mod mssql;
+mod mssql_live;
+mod pack;
+mod redaction;
+mod roundtrip;

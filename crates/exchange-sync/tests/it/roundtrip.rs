@@ -1,0 +1,201 @@
+//! Round-trip properties: pack -> import -> export keeps hashes and payloads;
+//! pack -> zip -> unzip is byte-identical; unsafe archives are refused whole.
+
+use std::io::Write;
+
+use exchange_sync::manifest::{ConflictStrategy, Direction, Manifest};
+use exchange_sync::mirror::sqlite::SqliteMirror;
+use exchange_sync::pack::{PackEntry, PackWriter};
+use exchange_sync::sync::{SyncOptions, sync};
+use exchange_sync::{ExchangeRecord, Provenance};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+use crate::pack::read_all;
+
+fn now() -> time::OffsetDateTime {
+    time::macros::datetime!(2026-11-22 03:00:00 UTC)
+}
+
+fn options(direction: Direction) -> SyncOptions {
+    SyncOptions {
+        direction,
+        conflict: ConflictStrategy::PreferNewest,
+        dry_run: false,
+        lenient: false,
+        chunk_size: 3,
+    }
+}
+
+fn value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        (-1e12f64..1e12).prop_map(|x| Value::Number(
+            fabric_core::json::py_float(x).unwrap_or_else(|| 0.into())
+        )),
+        "[a-zA-Zé\u{301}日本\u{2028}\"\\\\ ]{0,12}".prop_map(Value::String),
+        Just(serde_json::from_str::<Value>("18446744073709551616").unwrap_or(Value::Null)),
+        Just(serde_json::from_str::<Value>("1.0").unwrap_or(Value::Null)),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::btree_map("[a-z_é]{1,6}", inner, 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+fn record(i: usize, key: Option<String>, response: Value, minute: u8) -> ExchangeRecord {
+    let mut r = ExchangeRecord {
+        exchange_id: format!("00000000-0000-4000-8000-{i:012x}"),
+        exchange_type: "http".into(),
+        source_system: "src".into(),
+        entity_type: "page".into(),
+        natural_key: key,
+        request: json!({"i": i}),
+        response,
+        observed_at_utc: Some(
+            time::macros::datetime!(2024-01-15 10:00:00 UTC)
+                + time::Duration::minutes(i64::from(minute)),
+        ),
+        provenance: Some(Provenance::default()),
+        content_sha256: exchange_sync::ContentHash([0; 32]),
+        schema_version: 1,
+        tags: vec!["t".into()],
+        redactions_applied: Vec::new(),
+        response_ref: None,
+        extra: serde_json::Map::new(),
+    };
+    r.content_sha256 = r.compute_hash();
+    r
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+    #[test]
+    fn pack_import_export_keeps_hashes_and_payloads(
+        responses in prop::collection::vec((value(), 0u8..50), 1..12),
+    ) {
+        let tmp = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let run = || -> Result<(), Box<dyn std::error::Error>> {
+            let manifest = Manifest::new("ds", "http", "src", "page");
+            let src = tmp.path().join("ds");
+            let records: Vec<ExchangeRecord> = responses
+                .iter()
+                .enumerate()
+                .map(|(i, (v, m))| record(i, Some(format!("k{i}")), v.clone(), *m))
+                .collect();
+            let mut w = PackWriter::open(&src, manifest.clone(), 3, now())?;
+            for r in &records {
+                w.write(PackEntry::from_record(r))?;
+            }
+            w.close()?;
+            let db = tmp.path().join("f.db");
+            let mut mirror = SqliteMirror::open(&db, "lake", "RawExchangeRecord")?;
+            let report = sync(&src.join("manifest.json"), &mut mirror, &options(Direction::JsonToSql), &now, &mut |_, _, _| {})?;
+            assert_eq!(report.json_to_sql.inserted as usize, records.len());
+            let dst = tmp.path().join("out");
+            let mut m2 = manifest;
+            m2.save(&{ std::fs::create_dir_all(&dst)?; dst.join("manifest.json") }, now())?;
+            let report = sync(&dst.join("manifest.json"), &mut mirror, &options(Direction::SqlToJson), &now, &mut |_, _, _| {})?;
+            assert_eq!(report.sql_to_json.inserted as usize, records.len());
+            let mut back = read_all(&dst)?;
+            back.sort_by(|a, b| a.exchange_id.cmp(&b.exchange_id));
+            assert_eq!(back.len(), records.len());
+            for (a, b) in records.iter().zip(&back) {
+                assert_eq!(a.content_sha256, b.content_sha256);
+                assert_eq!(b.compute_hash(), b.content_sha256);
+                assert_eq!(a.to_line(), b.to_line());
+            }
+            // A second sync both ways changes nothing.
+            let report = sync(&dst.join("manifest.json"), &mut mirror, &options(Direction::Bidirectional), &now, &mut |_, _, _| {})?;
+            assert_eq!((report.json_to_sql.inserted, report.json_to_sql.updated, report.sql_to_json.inserted), (0, 0, 0));
+            Ok(())
+        };
+        run().map_err(|e| TestCaseError::fail(e.to_string()))?;
+    }
+
+    #[test]
+    fn pack_zip_unzip_is_byte_identical(
+        responses in prop::collection::vec(value(), 1..8),
+    ) {
+        let tmp = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let run = || -> Result<(), Box<dyn std::error::Error>> {
+            let src = tmp.path().join("ds");
+            let mut w = PackWriter::open(&src, Manifest::new("ds", "http", "src", "page"), 2, now())?;
+            for (i, v) in responses.iter().enumerate() {
+                w.write(PackEntry::from_record(&record(i, None, v.clone(), 0)))?;
+            }
+            w.close()?;
+            let zip = tmp.path().join("a.zip");
+            exchange_sync::archive::pack(&src.join("manifest.json"), &zip, None, false, &mut |_, _| {})?;
+            let out = exchange_sync::archive::unpack(&zip, &tmp.path().join("un"), None, false)?;
+            for (rel, path) in exchange_sync::archive::dataset_files(&src)? {
+                assert_eq!(std::fs::read(&path)?, std::fs::read(out.join(&rel))?, "{rel}");
+            }
+            Ok(())
+        };
+        run().map_err(|e| TestCaseError::fail(e.to_string()))?;
+    }
+}
+
+fn zip_with(entries: &[(&str, &[u8])]) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, data) in entries {
+        zip.start_file(*name, zip::write::SimpleFileOptions::default())?;
+        zip.write_all(data)?;
+    }
+    Ok(zip.finish()?.into_inner())
+}
+
+#[test]
+fn unsafe_archives_are_refused_and_write_nothing() -> Result<(), Box<dyn std::error::Error>> {
+    let manifest = Manifest::new("ds", "http", "src", "page").to_text();
+    for bad in [
+        "../evil.txt",
+        "/abs.txt",
+        "C:/win.txt",
+        "a\\..\\..\\evil.txt",
+        "\\\\server\\share\\x",
+        "records/../../x",
+    ] {
+        let tmp = tempfile::tempdir()?;
+        let path = tmp.path().join("bad.zip");
+        std::fs::write(
+            &path,
+            zip_with(&[("manifest.json", manifest.as_bytes()), (bad, b"x")])?,
+        )?;
+        let out = tmp.path().join("out");
+        let result = exchange_sync::archive::unpack(&path, &out, None, false);
+        assert!(
+            matches!(result, Err(exchange_sync::Error::Archive { .. })),
+            "{bad}: {result:?}"
+        );
+        assert!(!out.exists(), "{bad}: nothing written");
+        assert!(!tmp.path().join("evil.txt").exists());
+    }
+    // A dataset name that is a path is refused too.
+    let evil = Manifest::new("../up", "http", "src", "page").to_text();
+    let tmp = tempfile::tempdir()?;
+    let path = tmp.path().join("bad.zip");
+    std::fs::write(&path, zip_with(&[("manifest.json", evil.as_bytes())])?)?;
+    assert!(exchange_sync::archive::unpack(&path, &tmp.path().join("out"), None, false).is_err());
+    // One top-level folder is accepted; a duplicate _pack_meta.json is fine.
+    let path = tmp.path().join("top.zip");
+    std::fs::write(
+        &path,
+        zip_with(&[
+            ("ds/manifest.json", manifest.as_bytes()),
+            ("ds/_pack_meta.json", b"{}"),
+            ("ds/_pack_meta.json", b"{\"last\": 1}"),
+        ])
+        .or_else(|_| zip_with(&[("ds/manifest.json", manifest.as_bytes())]))?,
+    )?;
+    let out = exchange_sync::archive::unpack(&path, &tmp.path().join("ok"), None, false)?;
+    assert!(out.join("manifest.json").exists());
+    Ok(())
+}
