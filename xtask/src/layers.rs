@@ -54,6 +54,8 @@ pub const LAYERS: &[Layer] = &[
             "fabric-store",
             "exchange-sync",
             "dashboard-snapshot",
+            // dev-dependency only: the crash harness's short run is a CLI test
+            "xtask",
         ],
         banned_external: &[],
     },

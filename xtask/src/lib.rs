@@ -1,4 +1,5 @@
 //! Workspace automation for Fabric (not published).
 
 pub mod bench;
+pub mod crash;
 pub mod layers;

@@ -2,6 +2,8 @@
 //!
 //! * `cargo xtask check-layers`: the dependency-direction check (see `layers.rs`).
 //! * `cargo xtask bench`: the performance harness (see `bench.rs`).
+//! * `cargo xtask crash`: SIGKILL crash-safety harness over real `fabric` processes
+//!   (see `crash.rs`).
 
 use std::process::ExitCode;
 
@@ -19,8 +21,11 @@ fn main() -> ExitCode {
             }
         },
         Some("bench") => xtask::bench::run(&args[1..]),
+        Some("crash") => xtask::crash::main(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <check-layers | bench [--quick] [SUITE...]>");
+            eprintln!(
+                "usage: cargo xtask <check-layers | bench [--quick] [SUITE...] | crash [--kills N] [--seed S] [--jobs J] [COMMAND...]>"
+            );
             ExitCode::from(2)
         }
     }

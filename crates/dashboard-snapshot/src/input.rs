@@ -130,10 +130,56 @@ fn check_keys(what: &str, map: &Map<String, Value>, allowed: &[&str]) -> Result<
 }
 
 fn parse_doc(what: &'static str, text: &str) -> Result<Map<String, Value>> {
-    match serde_json::from_str(text).map_err(|source| Error::Json { what, source })? {
+    let mut doc = serde_json::from_str(text).map_err(|source| Error::Json { what, source })?;
+    let mut pointer = String::new();
+    check_numbers(what, &mut doc, &mut pointer)?;
+    match doc {
         Value::Object(map) => Ok(map),
         _ => Err(Error::field(what, "", "expected an object")),
     }
+}
+
+/// Refuse floats that overflow `f64` (`1e999`: the bundle would hold a number JSON
+/// cannot spell and could not be read back) and spell the integer `-0` as `0` (the
+/// same number; bundles read back typed would otherwise differ from what was
+/// written). Depth is bounded by serde_json's recursion limit (128).
+fn check_numbers(what: &'static str, value: &mut Value, pointer: &mut String) -> Result<()> {
+    match value {
+        Value::Number(n) => {
+            let text = n.as_str();
+            let is_float = text.bytes().any(|b| matches!(b, b'.' | b'e' | b'E'));
+            if is_float && !text.parse::<f64>().is_ok_and(f64::is_finite) {
+                return Err(Error::field(
+                    what,
+                    pointer.clone(),
+                    format!("number {text} overflows a 64-bit float"),
+                ));
+            }
+            if text == "-0" {
+                *n = serde_json::Number::from(0u8);
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&i.to_string());
+                check_numbers(what, item, pointer)?;
+                pointer.truncate(len);
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map.iter_mut() {
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                check_numbers(what, item, pointer)?;
+                pointer.truncate(len);
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::String(_) => {}
+    }
+    Ok(())
 }
 
 fn check_format(what: &'static str, map: &Map<String, Value>, tag: &str) -> Result<()> {

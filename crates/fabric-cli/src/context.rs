@@ -1,7 +1,7 @@
 //! What every command gets: the store path and the output switches.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -24,6 +24,14 @@ impl Ctx {
         let db = db
             .or_else(|| std::env::var_os("FABRIC_DB").map(PathBuf::from))
             .unwrap_or_else(default_db);
+        // `$FABRIC_SQLITE_BUSY_TIMEOUT_MS`: how long a write waits for another
+        // process's lock before failing with "locked" (default 5000).
+        if let Some(ms) = std::env::var("FABRIC_SQLITE_BUSY_TIMEOUT_MS")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            fabric_store::set_busy_timeout(std::time::Duration::from_millis(ms));
+        }
         Ctx {
             db,
             json,
@@ -71,6 +79,55 @@ impl Ctx {
     pub fn info(&self, line: impl std::fmt::Display) {
         if !self.quiet && !self.json {
             eprintln!("{line}");
+        }
+    }
+}
+
+/// What a write would create where nothing exists yet: the store file and its
+/// missing folders. A failed command undoes them, so it leaves the disk as it was.
+#[derive(Debug)]
+pub struct FreshStore {
+    /// The store file, when it did not exist.
+    file: Option<PathBuf>,
+    /// Folders that did not exist, outermost first.
+    folders: Vec<PathBuf>,
+}
+
+impl FreshStore {
+    /// Note what is missing now, before the store is opened for writing.
+    pub fn note(db: &Path) -> Self {
+        let file = (!db.exists()).then(|| db.to_path_buf());
+        let mut folders: Vec<PathBuf> = db
+            .ancestors()
+            .skip(1)
+            .filter(|p| !p.as_os_str().is_empty())
+            .take_while(|p| !p.exists())
+            .map(Path::to_path_buf)
+            .collect();
+        folders.reverse();
+        FreshStore { file, folders }
+    }
+
+    /// Remove what the failed command created (best effort: the store is closed by
+    /// now; a folder is removed only if empty). The file is removed only while it
+    /// holds no job and no chain, so a store another process created meanwhile
+    /// and wrote to is never lost.
+    pub fn undo(self) {
+        if let Some(file) = &self.file {
+            let empty = fabric_store::Store::open_read(file).is_ok_and(|store| {
+                store.job_count().is_ok_and(|n| n == 0)
+                    && store.chain_list().is_ok_and(|chains| chains.is_empty())
+            });
+            if !empty {
+                return;
+            }
+            let _ = std::fs::remove_file(file);
+            let mut journal = file.clone().into_os_string();
+            journal.push("-journal");
+            let _ = std::fs::remove_file(journal);
+        }
+        for folder in self.folders.iter().rev() {
+            let _ = std::fs::remove_dir(folder);
         }
     }
 }

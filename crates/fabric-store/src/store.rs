@@ -1,6 +1,7 @@
 //! Opening the database: integrity first, then the schema version.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
@@ -11,6 +12,22 @@ use crate::schema::{self, JOBS_ONLY_VERSION, SCHEMA_VERSION};
 /// How long a write waits for another process's lock before failing with
 /// [`Error::Locked`] (SQLite's and Python's default).
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The busy timeout in effect for this process, in milliseconds.
+static BUSY_TIMEOUT_MS: AtomicU64 = AtomicU64::new(BUSY_TIMEOUT.as_millis() as u64);
+
+/// Change the busy timeout of every store this process opens from now on (default
+/// [`BUSY_TIMEOUT`]). Operators shorten it to fail fast; tests use it to see a
+/// [`Error::Locked`] in milliseconds instead of seconds.
+pub fn set_busy_timeout(timeout: Duration) {
+    let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+    BUSY_TIMEOUT_MS.store(ms, Ordering::Relaxed);
+}
+
+/// The busy timeout in effect (see [`set_busy_timeout`]).
+pub fn busy_timeout() -> Duration {
+    Duration::from_millis(BUSY_TIMEOUT_MS.load(Ordering::Relaxed))
+}
 
 /// How much of a database file a read-only open maps into memory.
 const READ_MMAP_BYTES: u64 = 8 << 30;
@@ -32,14 +49,15 @@ pub struct Store {
 impl Store {
     /// Open `path` for reading and writing, creating its folder and the file (with the
     /// full schema) if they do not exist.
+    ///
+    /// What this creates is private: folders `0700`, the file `0600` (SQLite gives
+    /// its journal the file's mode). Existing folders and files keep their modes.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| Error::Open {
-                path: path.clone(),
-                source: Box::new(e),
-            })?;
-        }
+        create_private(&path).map_err(|e| Error::Open {
+            path: path.clone(),
+            source: Box::new(e),
+        })?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -75,11 +93,24 @@ impl Store {
             path: path.clone(),
             source: Box::new(e),
         })?;
+        if needs_rollback(&conn) {
+            // A writer was killed mid-transaction and left a hot journal: a read-only
+            // connection cannot roll it back (SQLITE_READONLY_ROLLBACK), so the first
+            // reader after a crash would see "readonly", not the data. Roll it back
+            // through a short read-write connection, then read as usual.
+            drop(conn);
+            roll_back_hot_journal(&path)?;
+            let conn = Connection::open_with_flags(&path, flags).map_err(|e| Error::Open {
+                path: path.clone(),
+                source: Box::new(e),
+            })?;
+            return Self::init(conn, path, false);
+        }
         Self::init(conn, path, false)
     }
 
     fn init(conn: Connection, path: PathBuf, may_create: bool) -> Result<Self> {
-        conn.busy_timeout(BUSY_TIMEOUT)
+        conn.busy_timeout(busy_timeout())
             .map_err(|e| classify(&path, "setting the busy timeout", e))?;
         conn.pragma_update(None, "foreign_keys", true)
             .map_err(|e| classify(&path, "enabling foreign keys", e))?;
@@ -179,7 +210,7 @@ impl Store {
                 path: path.clone(),
                 source: Box::new(e),
             })?;
-        conn.busy_timeout(BUSY_TIMEOUT)
+        conn.busy_timeout(busy_timeout())
             .map_err(|e| classify(&path, "setting the busy timeout", e))?;
         check_integrity(&conn, &path)?;
         let tx = conn
@@ -249,6 +280,59 @@ impl Store {
     }
 }
 
+/// Create the missing folders of `path` (`0700`) and an empty file (`0600`) unless
+/// one exists: SQLite would create them with the process's default modes.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)?;
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// SQLite's extended code for "a hot journal needs rolling back but this connection
+/// is read-only".
+const READONLY_ROLLBACK: std::ffi::c_int = 776;
+
+/// Whether a read-only connection is stuck behind a hot journal.
+fn needs_rollback(conn: &Connection) -> bool {
+    let probe: rusqlite::Result<i64> =
+        conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0));
+    matches!(
+        probe,
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.extended_code == READONLY_ROLLBACK
+    )
+}
+
+/// Roll back the hot journal left by a killed writer: the first read on a read-write
+/// connection does it (SQLite's own recovery). Nothing is created.
+fn roll_back_hot_journal(path: &Path) -> Result<()> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| Error::Open {
+        path: path.to_path_buf(),
+        source: Box::new(e),
+    })?;
+    conn.busy_timeout(busy_timeout())
+        .map_err(|e| classify(path, "setting the busy timeout", e))?;
+    conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| {
+        row.get::<_, i64>(0)
+    })
+    .map(drop)
+    .map_err(|e| classify(path, "rolling back an interrupted transaction", e))
+}
+
 fn check_integrity(conn: &Connection, path: &Path) -> Result<()> {
     let answer: rusqlite::Result<String> =
         conn.query_row("PRAGMA integrity_check", [], |row| row.get(0));
@@ -277,7 +361,7 @@ pub(crate) fn classify(path: &Path, context: impl Into<String>, e: rusqlite::Err
         Some(ErrorCode::DiskFull) => Error::DiskFull { path, source: e },
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Error::Locked {
             path,
-            waited_ms: BUSY_TIMEOUT.as_millis() as u64,
+            waited_ms: BUSY_TIMEOUT_MS.load(Ordering::Relaxed),
             source: e,
         },
         Some(ErrorCode::ReadOnly) => Error::ReadOnly { path, source: e },
@@ -294,5 +378,46 @@ pub(crate) fn classify(path: &Path, context: impl Into<String>, e: rusqlite::Err
             context: context.into(),
             source: e,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::Store;
+
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    fn mode(path: &std::path::Path) -> std::io::Result<u32> {
+        Ok(std::fs::metadata(path)?.permissions().mode() & 0o777)
+    }
+
+    #[test]
+    fn a_new_store_and_its_new_folders_are_owner_only() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let db = dir.path().join("a").join("b").join("fabric.db");
+        let before = mode(dir.path())?;
+        drop(Store::open(&db)?);
+        assert_eq!(mode(&db)?, 0o600);
+        assert_eq!(mode(&dir.path().join("a"))?, 0o700);
+        assert_eq!(mode(&dir.path().join("a/b"))?, 0o700);
+        assert_eq!(
+            mode(dir.path())?,
+            before,
+            "an existing folder kept its mode"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn an_existing_store_keeps_its_mode() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let db = dir.path().join("fabric.db");
+        drop(Store::open(&db)?);
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o640))?;
+        drop(Store::open(&db)?);
+        assert_eq!(mode(&db)?, 0o640);
+        Ok(())
     }
 }

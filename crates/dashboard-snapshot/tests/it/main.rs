@@ -5,6 +5,7 @@ mod csv_encoding;
 mod example;
 mod export;
 mod framework;
+mod hostile;
 
 use std::path::PathBuf;
 

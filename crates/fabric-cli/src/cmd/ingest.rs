@@ -44,12 +44,31 @@ pub fn run(ctx: &Ctx, args: Args) -> CmdResult {
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|_| "/".to_owned());
 
+    let fresh = crate::context::FreshStore::note(&ctx.db);
+    match write_batch(ctx, &args, &files, &ingested_at, &cwd) {
+        Ok(code) => Ok(code),
+        Err(err) => {
+            // A failed batch leaves no new store file behind either.
+            fresh.undo();
+            Err(err)
+        }
+    }
+}
+
+/// Parse `files` and write them as one batch; print the summary.
+fn write_batch(
+    ctx: &Ctx,
+    args: &Args,
+    files: &[PathBuf],
+    ingested_at: &Timestamp,
+    cwd: &str,
+) -> CmdResult {
     let mut store = ctx.store_write()?;
     let bar = ctx.progress(files.len() as u64, "ingest");
     let mut rejected: Vec<Rejected> = Vec::new();
     let mut batch = store.begin_jobs()?;
     let mut failure: Option<CliError> = None;
-    parse_in_parallel(&files, &ingested_at, &cwd, |index, parsed| {
+    parse_in_parallel(files, ingested_at, cwd, |index, parsed| {
         bar.inc(1);
         match parsed {
             Ok(job) => {

@@ -59,7 +59,17 @@ pub fn run(ctx: &Ctx, args: Args) -> CmdResult {
             Source::Api,
         ),
     };
-    let snapshot = FabricSnapshot::create_from_report(report, &now)?;
+    let snapshot = FabricSnapshot::create_from_report(report, &now).map_err(|e| {
+        match &args.from_report {
+            // Name the file the report came from (exit 2 either way).
+            Some(path) => CliError::Input {
+                path: path.clone(),
+                what: "cannot snapshot the report in",
+                source: Box::new(e),
+            },
+            None => e.into(),
+        }
+    })?;
     let document = snapshot.to_json();
     if args.save {
         let metadata = SnapshotMetadata::new(source, clock, 1.0);

@@ -4,7 +4,10 @@
 
 mod chains;
 mod common;
+mod crash;
 mod dashboard;
 mod exchange;
+mod faults;
+mod hostile;
 mod jobs;
 mod mssql;

@@ -3,6 +3,7 @@
 
 mod common;
 mod contracts;
+mod hostile;
 mod invalid;
 mod properties;
 mod vectors;
