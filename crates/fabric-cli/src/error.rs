@@ -20,10 +20,6 @@ pub enum CliError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
-    /// The command ran and found a problem it reports (exit 1).
-    #[allow(dead_code)] // reason: for commands that report a problem as an error
-    #[error("{0}")]
-    Problem(String),
     /// An output file could not be written.
     #[error("cannot write {path}")]
     Output {

@@ -16,7 +16,6 @@ pub const STORAGE: u8 = 3;
 pub fn code(err: &CliError) -> u8 {
     match err {
         CliError::Usage(_) | CliError::Input { .. } => BAD_INPUT,
-        CliError::Problem(_) => PROBLEM,
         CliError::Output { .. } => STORAGE,
         CliError::Core(e) => core_code(e),
         CliError::Store(e) => store_code(e),

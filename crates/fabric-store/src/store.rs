@@ -264,7 +264,6 @@ impl Store {
     }
 
     /// The underlying connection, mutably (transactions), for this crate's modules.
-    #[allow(dead_code)] // reason: kept for modules that need a bare transaction
     pub(crate) fn conn_mut(&mut self) -> &mut Connection {
         &mut self.conn
     }
