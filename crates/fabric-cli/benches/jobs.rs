@@ -18,7 +18,7 @@ use fabric_core::timestamp::Timestamp;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let quick = std::env::args().any(|a| a == "--quick");
     let (files, jobs, runs) = if quick {
-        (5_000, 50_000, 3)
+        (5_000_usize, 50_000_usize, 3)
     } else {
         (100_000, 1_000_000, 3)
     };
@@ -29,13 +29,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let corpus = work.path().join("corpus");
     let generator =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors/fabric/gen_corpus.py");
-    let generated = Command::new("python3")
-        .arg(&generator)
-        .args(["--seed", "2026", "--jobs", &files.to_string(), "--out"])
-        .arg(&corpus)
-        .output();
+    // gen_corpus.py slows down super-linearly with --jobs, so the corpus is made of
+    // parts of at most 5,000 files (distinct seeds, one folder each).
+    let generated = (0..files.div_ceil(PART))
+        .map(|part| {
+            let n = PART.min(files - part * PART);
+            Command::new("python3")
+                .arg(&generator)
+                .args([
+                    "--seed",
+                    &(2026 + part).to_string(),
+                    "--jobs",
+                    &n.to_string(),
+                    "--out",
+                ])
+                .arg(corpus.join(format!("part-{part:03}")))
+                .output()
+        })
+        .try_fold(None, |_, out| match out {
+            Ok(o) if o.status.success() => Ok(Some(o)),
+            Ok(o) => Err(std::io::Error::other(
+                String::from_utf8_lossy(&o.stderr).into_owned(),
+            )),
+            Err(e) => Err(e),
+        });
     match generated {
-        Ok(out) if out.status.success() => {
+        Ok(_) => {
             let bytes: u64 = walk_size(&corpus);
             let mut secs = Vec::new();
             for run in 0..runs {
@@ -125,6 +144,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     Ok(())
 }
+
+/// Files per gen_corpus.py run.
+const PART: usize = 5_000;
 
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
