@@ -29,8 +29,10 @@ pub fn busy_timeout() -> Duration {
     Duration::from_millis(BUSY_TIMEOUT_MS.load(Ordering::Relaxed))
 }
 
-/// How much of a database file a read-only open maps into memory.
-const READ_MMAP_BYTES: u64 = 8 << 30;
+/// How much of a database file a read-only open maps into memory. Mapped pages
+/// count as the process's resident memory, so the map is capped: a report over a
+/// million jobs (a 1.1 GB file) must stay well under 1 GB of RSS.
+const READ_MMAP_BYTES: u64 = 256 << 20;
 
 /// An open Fabric database.
 ///
