@@ -47,34 +47,38 @@ impl SqliteMirror {
         }
     }
 
+    /// The stored hash and observation time of row `id`, parsed.
+    fn hash_and_time(
+        &self,
+        id: &str,
+        hash: &str,
+        observed_at: &str,
+    ) -> Result<(ContentHash, time::OffsetDateTime)> {
+        let content_sha256 = hash
+            .parse()
+            .map_err(|e: crate::hash::BadHash| self.bad_row(id, e.to_string()))?;
+        let observed_at_utc = crate::timestamp::parse(observed_at).ok_or_else(|| {
+            self.bad_row(id, format!("observed_at_utc {observed_at:?} is not a time"))
+        })?;
+        Ok((content_sha256, observed_at_utc))
+    }
+
     fn key_row(&self, row: KeyRow) -> Result<MirrorKeyRow> {
+        let (content_sha256, observed_at_utc) =
+            self.hash_and_time(&row.exchange_id, &row.content_sha256, &row.observed_at_utc)?;
         Ok(MirrorKeyRow {
-            content_sha256: row
-                .content_sha256
-                .parse()
-                .map_err(|e: crate::hash::BadHash| self.bad_row(&row.exchange_id, e.to_string()))?,
-            observed_at_utc: crate::timestamp::parse(&row.observed_at_utc).ok_or_else(|| {
-                self.bad_row(
-                    &row.exchange_id,
-                    format!("observed_at_utc {:?} is not a time", row.observed_at_utc),
-                )
-            })?,
+            content_sha256,
+            observed_at_utc,
             exchange_id: row.exchange_id,
         })
     }
 
     fn record(&self, row: MirrorRow) -> Result<MirrorRecord> {
+        let (content_sha256, observed_at_utc) =
+            self.hash_and_time(&row.exchange_id, &row.content_sha256, &row.observed_at_utc)?;
         Ok(MirrorRecord {
-            content_sha256: row
-                .content_sha256
-                .parse()
-                .map_err(|e: crate::hash::BadHash| self.bad_row(&row.exchange_id, e.to_string()))?,
-            observed_at_utc: crate::timestamp::parse(&row.observed_at_utc).ok_or_else(|| {
-                self.bad_row(
-                    &row.exchange_id,
-                    format!("observed_at_utc {:?} is not a time", row.observed_at_utc),
-                )
-            })?,
+            content_sha256,
+            observed_at_utc,
             exchange_id: row.exchange_id,
             exchange_type: row.exchange_type,
             source_system: row.source_system,
