@@ -25,6 +25,9 @@ fn fast_writer_matches_the_reference_serialiser() -> Result<()> {
         r#"{"rates": [0.0001, 0.00009999000099990002, 1e16, 1e15, 123.0, 5e-324, 1.7976931348623157e308, 0.3333333333333333]}"#,
         r#"{"ｚ": 1, "z": 2, "🎬": 3, "～": 4, "é": 5, "e\u0301": 6}"#,
         r#"{}"#,
+        // Found by the `canonical` fuzz target: 16 significant digits whose value
+        // lies exactly between two shortest spellings (Python prints ...000.2).
+        r#"{"failute_rate": 9.999000099990003e014, "x": 562949953421312.25}"#,
     ];
     for text in docs {
         let value = parse(text);
@@ -39,6 +42,10 @@ fn fast_writer_matches_the_reference_serialiser() -> Result<()> {
 }
 
 #[test]
+#[expect(
+    clippy::excessive_precision,
+    reason = "exact ties are written out in full"
+)]
 fn fast_float_matches_python_repr() {
     let values = [
         0.0,
@@ -61,6 +68,8 @@ fn fast_float_matches_python_repr() {
         1.0 / 10001.0,
         1e100,
         1e-100,
+        999_900_009_999_000.25,
+        700_000_000_000_000.75,
     ];
     for x in values {
         let mut out = Vec::new();
