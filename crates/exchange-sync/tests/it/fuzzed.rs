@@ -94,3 +94,137 @@ fn encrypted_archive_unpacks_from_bytes_with_a_low_iteration_count() -> TestResu
     assert_eq!(manifest.dataset_name, "fabric-interop-sample");
     Ok(())
 }
+
+/// The fuzz target `exchange_manifest`'s property: an accepted manifest round-trips.
+fn check_manifest(bytes: &[u8]) -> TestResult {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Ok(());
+    };
+    let path = Path::new("manifest.json");
+    if let Ok(m) = Manifest::parse(text, path) {
+        let written = m.to_text();
+        let back = Manifest::parse(&written, path)?;
+        assert_eq!(back, m);
+        assert_eq!(back.to_text(), written);
+    }
+    Ok(())
+}
+
+/// The fuzz target `exchange_index`'s property: entries round-trip, alone and as a file.
+fn check_index(bytes: &[u8]) -> TestResult {
+    let (entries, _) = read_index_bytes(bytes)?;
+    let mut file = String::new();
+    for e in &entries {
+        assert_eq!(IndexEntry::parse(&e.to_line()).as_ref(), Some(e));
+        file.push_str(&e.to_line());
+        file.push('\n');
+    }
+    assert_eq!(read_index_bytes(file.as_bytes())?, (entries, 0));
+    Ok(())
+}
+
+/// The fuzz target `exchange_chunk_line`'s property: stable hash, and one write
+/// gives a fixed point with the same hash.
+fn check_chunk_line(bytes: &[u8]) -> TestResult {
+    let end = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(bytes.len(), |i| i + 1);
+    let read = |b: Vec<u8>| {
+        PackLine::from_bytes("c.ndjson", 1, b)
+            .ok()
+            .flatten()
+            .and_then(|l| l.parse(Path::new(".")).ok())
+    };
+    let Some(first) = read(bytes[..end].to_vec()) else {
+        return Ok(());
+    };
+    let hash = first.record.compute_hash();
+    assert_eq!(first.record.compute_hash(), hash);
+    let line = first.record.to_line();
+    let second = read(line.clone().into_bytes()).ok_or("a written line reads back")?;
+    assert_eq!(second.record.compute_hash(), hash);
+    assert_eq!(second.record.to_line(), line);
+    Ok(())
+}
+
+/// The fuzz target `exchange_unpack`'s property: no panic, nothing outside `out`,
+/// success lands in `out/<dataset_name>`, failure leaves `out` empty.
+fn check_unpack(bytes: &[u8]) -> TestResult {
+    let Some((&mode, rest)) = bytes.split_first() else {
+        return Ok(());
+    };
+    let raw = if mode & 1 == 1 {
+        encrypt_with_iterations(KEY, rest, 1).ok_or("encrypt")?
+    } else {
+        rest.to_vec()
+    };
+    let tmp = tempfile::tempdir()?;
+    let out = tmp.path().join("out");
+    let result = unpack_bytes(raw, Path::new("fuzz.zip"), &out, Some(KEY), 1, false);
+    let top: Vec<_> = std::fs::read_dir(tmp.path())?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    assert!(top.iter().all(|p| p == &out), "written beside out: {top:?}");
+    let inside: Vec<_> = match std::fs::read_dir(&out) {
+        Ok(d) => d.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?,
+        Err(_) => Vec::new(),
+    };
+    match result {
+        Ok(target) => assert_eq!(inside, vec![target]),
+        Err(_) => assert!(inside.is_empty(), "a failed unpack left {inside:?}"),
+    }
+    Ok(())
+}
+
+/// The saved crash inputs of `target` plus its vector seeds, through `check`.
+fn replay(target: &str, seeds: &[PathBuf], check: fn(&[u8]) -> TestResult) -> TestResult {
+    let mut inputs = regressions(target)?;
+    for seed in seeds {
+        inputs.push((seed.display().to_string(), std::fs::read(seed)?));
+    }
+    assert!(!inputs.is_empty());
+    for (name, bytes) in inputs {
+        check(&bytes).map_err(|e| format!("{target}/{name}: {e}"))?;
+    }
+    Ok(())
+}
+
+#[test]
+fn fuzz_inputs_replay_for_the_manifest() -> TestResult {
+    replay(
+        "exchange_manifest",
+        &[sample_dir().join("manifest.json")],
+        check_manifest,
+    )
+}
+
+#[test]
+fn fuzz_inputs_replay_for_the_index() -> TestResult {
+    replay(
+        "exchange_index",
+        &[sample_dir().join("index.jsonl")],
+        check_index,
+    )
+}
+
+#[test]
+fn fuzz_inputs_replay_for_chunk_lines() -> TestResult {
+    let chunk = sample_dir().join("records/2024/2024-01-15/chunk-0001.ndjson");
+    replay("exchange_chunk_line", &[chunk], check_chunk_line)
+}
+
+#[test]
+fn fuzz_inputs_replay_for_unpack() -> TestResult {
+    let mut inputs = regressions("exchange_unpack")?;
+    let zip = std::fs::read(sample_dir().with_extension("zip"))?;
+    for mode in [0u8, 1] {
+        let mut seed = vec![mode];
+        seed.extend_from_slice(&zip);
+        inputs.push((format!("sample-{mode}"), seed));
+    }
+    for (name, bytes) in inputs {
+        check_unpack(&bytes).map_err(|e| format!("exchange_unpack/{name}: {e}"))?;
+    }
+    Ok(())
+}
