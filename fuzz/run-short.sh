@@ -3,7 +3,8 @@
 # corpus from the compatibility vectors. Usage: fuzz/run-short.sh [SECONDS] [TARGET...]
 # Needs cargo-fuzz (`cargo install cargo-fuzz`); the stable toolchain works with
 # RUSTC_BOOTSTRAP=1, which this script sets. A crash exits non-zero and leaves the
-# input under fuzz/artifacts/<target>/.
+# input under fuzz/artifacts/<target>/. FUZZ_BUILD_ARGS adds cargo-fuzz build flags
+# (e.g. "--dev -s none" for a faster-building, slower-running smoke check).
 set -euo pipefail
 cd "$(dirname "$0")"
 secs="${1:-30}"
@@ -79,7 +80,7 @@ for target in "${targets[@]}"; do
     echo "== $target (${secs}s)"
     log="$(mktemp)"
     status=0
-    RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- -max_total_time="$secs" -rss_limit_mb=2048 -max_len=262144 \
+    RUSTC_BOOTSTRAP=1 cargo fuzz run ${FUZZ_BUILD_ARGS:-} "$target" -- -max_total_time="$secs" -rss_limit_mb=2048 -max_len=262144 \
         >"$log" 2>&1 || status=$?
     grep -E '^(#[0-9]+ +DONE|==|SUMMARY|Done|.*panicked)' "$log" || true
     echo "corpus: $(ls "corpus/$target" | wc -l) inputs, $(du -sk "corpus/$target" | cut -f1) KiB"

@@ -21,14 +21,12 @@ use libfuzzer_sys::fuzz_target;
 
 const KEY: &[u8] = b"fabric-interop-TEST-KEY-not-a-secret";
 
-/// This process's scratch folder (one per process, so parallel jobs never meet).
+/// This process's scratch folder (one per process, so parallel jobs never meet);
+/// created for each run and removed after it.
 fn scratch() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("fabric-fuzz-unpack-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create the scratch folder");
-        dir
+        std::env::temp_dir().join(format!("fabric-fuzz-unpack-{}", std::process::id()))
     })
 }
 
@@ -56,6 +54,8 @@ fuzz_target!(|data: &[u8]| {
         rest.to_vec()
     };
     let root = scratch();
+    let _ = std::fs::remove_dir_all(root);
+    std::fs::create_dir_all(root).expect("create the scratch folder");
     let out = root.join("out");
     let result = unpack_bytes(raw, Path::new("fuzz.zip"), &out, Some(KEY), 1, false);
     let mut found = Vec::new();
@@ -88,5 +88,5 @@ fuzz_target!(|data: &[u8]| {
             assert!(stray.is_empty(), "a failed unpack left files: {stray:?}");
         }
     }
-    let _ = std::fs::remove_dir_all(&out);
+    let _ = std::fs::remove_dir_all(root);
 });
