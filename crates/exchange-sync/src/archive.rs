@@ -266,6 +266,29 @@ pub fn unpack(
         path: input.to_path_buf(),
         source,
     })?;
+    unpack_bytes(
+        raw,
+        input,
+        out,
+        passphrase,
+        crate::crypto::ITERATIONS,
+        dry_run,
+    )
+}
+
+/// [`unpack`] of an archive already in memory: `raw` is the file's content and
+/// `input` only names it in errors. `iterations` is the PBKDF2 count for an
+/// encrypted archive ([`crypto::ITERATIONS`](crate::crypto::ITERATIONS) for real
+/// files; lower only in tests and fuzzing, see
+/// [`crypto::encrypt_with_iterations`](crate::crypto::encrypt_with_iterations)).
+pub fn unpack_bytes(
+    raw: Vec<u8>,
+    input: &Path,
+    out: &Path,
+    passphrase: Option<&[u8]>,
+    iterations: u32,
+    dry_run: bool,
+) -> Result<PathBuf> {
     let is_zip = raw.starts_with(b"PK\x03\x04") || raw.starts_with(b"PK\x05\x06");
     let data: Zeroizing<Vec<u8>> = if is_zip {
         Zeroizing::new(raw)
@@ -273,8 +296,10 @@ pub fn unpack(
         let key = passphrase.ok_or_else(|| Error::MissingKey {
             var: crate::crypto::KEY_ENV.into(),
         })?;
-        crate::crypto::decrypt(key, &raw).ok_or_else(|| Error::Decrypt {
-            path: input.to_path_buf(),
+        crate::crypto::decrypt_with_iterations(key, &raw, iterations).ok_or_else(|| {
+            Error::Decrypt {
+                path: input.to_path_buf(),
+            }
         })?
     };
     let bad = |reason: String, source: Option<crate::error::BoxError>| Error::Archive {

@@ -23,19 +23,30 @@ pub fn passphrase_from_env(var: &str) -> Option<Zeroizing<Vec<u8>>> {
     (!bytes.is_empty()).then(|| Zeroizing::new(bytes))
 }
 
-fn derive(passphrase: &[u8], salt: &[u8]) -> Zeroizing<[u8; 32]> {
+fn derive(passphrase: &[u8], salt: &[u8], iterations: u32) -> Zeroizing<[u8; 32]> {
     let mut key = Zeroizing::new([0u8; 32]);
-    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(passphrase, salt, ITERATIONS, key.as_mut());
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(passphrase, salt, iterations, key.as_mut());
     key
 }
 
 /// Encrypt `plaintext` with `passphrase` into the reference's layout.
 pub fn encrypt(passphrase: &[u8], plaintext: &[u8]) -> Option<Vec<u8>> {
+    encrypt_with_iterations(passphrase, plaintext, ITERATIONS)
+}
+
+/// [`encrypt`] with another PBKDF2 iteration count. Only [`ITERATIONS`] makes a
+/// file the reference (and [`decrypt`]) can read; a lower count is for tests and
+/// fuzzing, where 480,000 iterations per call would dominate.
+pub fn encrypt_with_iterations(
+    passphrase: &[u8],
+    plaintext: &[u8],
+    iterations: u32,
+) -> Option<Vec<u8>> {
     let mut salt = [0u8; SALT];
     OsRng.fill_bytes(&mut salt);
     let mut nonce = [0u8; NONCE];
     OsRng.fill_bytes(&mut nonce);
-    let key = derive(passphrase, &salt);
+    let key = derive(passphrase, &salt, iterations);
     let cipher = Aes256Gcm::new_from_slice(key.as_ref()).ok()?;
     let body = cipher.encrypt(Nonce::from_slice(&nonce), plaintext).ok()?;
     let mut out = Vec::with_capacity(SALT + NONCE + body.len());
@@ -48,12 +59,22 @@ pub fn encrypt(passphrase: &[u8], plaintext: &[u8]) -> Option<Vec<u8>> {
 /// Decrypt `data`; `None` for a wrong passphrase or a corrupted file. The result
 /// is zeroised when dropped.
 pub fn decrypt(passphrase: &[u8], data: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+    decrypt_with_iterations(passphrase, data, ITERATIONS)
+}
+
+/// [`decrypt`] with another PBKDF2 iteration count (the counterpart of
+/// [`encrypt_with_iterations`]; tests and fuzzing only).
+pub fn decrypt_with_iterations(
+    passphrase: &[u8],
+    data: &[u8],
+    iterations: u32,
+) -> Option<Zeroizing<Vec<u8>>> {
     if data.len() < SALT + NONCE + TAG {
         return None;
     }
     let (salt, rest) = data.split_at(SALT);
     let (nonce, body) = rest.split_at(NONCE);
-    let key = derive(passphrase, salt);
+    let key = derive(passphrase, salt, iterations);
     let cipher = Aes256Gcm::new_from_slice(key.as_ref()).ok()?;
     cipher
         .decrypt(Nonce::from_slice(nonce), body)

@@ -65,7 +65,7 @@ impl IndexEntry {
 /// raw line when unreadable)`. A missing index is empty.
 pub fn read_index(
     dataset_dir: &Path,
-    mut each: impl FnMut(u64, std::result::Result<IndexEntry, String>) -> Result<()>,
+    each: impl FnMut(u64, std::result::Result<IndexEntry, String>) -> Result<()>,
 ) -> Result<()> {
     let path = dataset_dir.join(INDEX_FILE);
     let file = match std::fs::File::open(&path) {
@@ -73,20 +73,44 @@ pub fn read_index(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(source) => return Err(Error::Io { path, source }),
     };
-    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
-    let mut buf = String::new();
+    read_index_from(
+        std::io::BufReader::with_capacity(1 << 16, file),
+        &path,
+        each,
+    )
+}
+
+/// Stream index lines from `reader` (the body of [`read_index`], usable on bytes
+/// in memory); `path` names the source in I/O errors. Lines are split on `\n`, a
+/// trailing `\r` is cut and blank lines are skipped. A line that is not UTF-8, not
+/// JSON or lacks a key goes to `each` as `Err` with its text (lossy), never stopping
+/// the read (spec §3.3 skips such lines).
+pub fn read_index_from(
+    mut reader: impl BufRead,
+    path: &Path,
+    mut each: impl FnMut(u64, std::result::Result<IndexEntry, String>) -> Result<()>,
+) -> Result<()> {
+    let mut buf = Vec::new();
     let mut line_no = 0u64;
     loop {
         buf.clear();
-        let n = reader.read_line(&mut buf).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|source| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
         if n == 0 {
             return Ok(());
         }
         line_no += 1;
-        let line = buf.trim_end_matches(['\n', '\r']);
+        while matches!(buf.last(), Some(b'\n' | b'\r')) {
+            buf.pop();
+        }
+        let Ok(line) = std::str::from_utf8(&buf) else {
+            each(line_no, Err(String::from_utf8_lossy(&buf).into_owned()))?;
+            continue;
+        };
         if line.trim().is_empty() {
             continue;
         }

@@ -69,6 +69,28 @@ pub struct PackLine {
 }
 
 impl PackLine {
+    /// One raw chunk line as read up to and including its `\n`: trailing `\n` and
+    /// `\r` are cut, a blank line (ASCII whitespace only) is `None`, and the text
+    /// must be UTF-8. This is how [`PackReader::for_each_line`] turns bytes into
+    /// lines; with [`PackLine::parse`] it is the whole per-line read path.
+    pub fn from_bytes(
+        file: &str,
+        line: u64,
+        mut bytes: Vec<u8>,
+    ) -> std::result::Result<Option<PackLine>, std::string::FromUtf8Error> {
+        while matches!(bytes.last(), Some(b'\n' | b'\r')) {
+            bytes.pop();
+        }
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        Ok(Some(PackLine {
+            file: file.to_owned(),
+            line,
+            text: String::from_utf8(bytes)?,
+        }))
+    }
+
     /// Parse the line into a record, mapping failures to errors naming file/line.
     pub fn parse(&self, dataset_dir: &Path) -> Result<ParsedLine> {
         ExchangeRecord::parse_line(&self.text).map_err(|e| self.error(dataset_dir, e))
@@ -146,24 +168,22 @@ impl PackReader {
                     break;
                 }
                 line += 1;
-                while matches!(buf.last(), Some(b'\n' | b'\r')) {
-                    buf.pop();
-                }
-                if buf.iter().all(u8::is_ascii_whitespace) {
-                    continue;
-                }
-                let text =
-                    String::from_utf8(std::mem::take(&mut buf)).map_err(|e| Error::Record {
-                        path: path.clone(),
-                        line,
-                        exchange_id: None,
-                        reason: format!("not valid UTF-8 at byte {}", e.utf8_error().valid_up_to()),
-                    })?;
-                each(PackLine {
-                    file: name.clone(),
-                    line,
-                    text,
-                })?;
+                let text = match PackLine::from_bytes(&name, line, std::mem::take(&mut buf)) {
+                    Ok(Some(l)) => l,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        return Err(Error::Record {
+                            path: path.clone(),
+                            line,
+                            exchange_id: None,
+                            reason: format!(
+                                "not valid UTF-8 at byte {}",
+                                e.utf8_error().valid_up_to()
+                            ),
+                        });
+                    }
+                };
+                each(text)?;
             }
         }
         Ok(())

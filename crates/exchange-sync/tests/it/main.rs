@@ -2,6 +2,7 @@
 
 mod canonical;
 mod conformance;
+mod fuzzed;
 mod mssql;
 mod mssql_live;
 mod pack;
