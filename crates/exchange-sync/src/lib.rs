@@ -33,6 +33,7 @@ pub mod crypto;
 mod error;
 mod fsio;
 pub mod hash;
+pub mod lean;
 pub mod manifest;
 pub mod mirror;
 pub mod mssql;
