@@ -76,3 +76,124 @@ fn fast_path_declines_unusual_lines() -> TestResult {
     assert!(check_line(&nan, &ss, &et).is_none());
     Ok(())
 }
+
+mod agree {
+    //! Property: on any line, when the fast path accepts it, the full path gives
+    //! the same hash and values; a stored hash that does not match is never
+    //! accepted.
+
+    use proptest::prelude::*;
+
+    use super::super::check_line;
+    use crate::ExchangeRecord;
+
+    /// JSON number texts the canonical form treats differently: ints, big ints,
+    /// negative zero, floats Python spells its own way.
+    fn number() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<i64>().prop_map(|n| n.to_string()),
+            Just("-0".to_owned()),
+            Just("123456789012345678901234567890".to_owned()),
+            Just("-98765432109876543210".to_owned()),
+            Just("1.0".to_owned()),
+            Just("-0.0".to_owned()),
+            Just("0.1".to_owned()),
+            Just("1e5".to_owned()),
+            Just("1E-7".to_owned()),
+            Just("2.5e+300".to_owned()),
+            Just("1e400".to_owned()),
+            Just("100000000000000000.0".to_owned()),
+            any::<f64>()
+                .prop_filter("finite", |x| x.is_finite())
+                .prop_map(|x| format!("{x:e}")),
+            (any::<i32>(), 0u32..1000).prop_map(|(a, b)| format!("{a}.{b}")),
+        ]
+    }
+
+    /// String bodies (JSON-escaped already): ASCII, NFC and NFD forms of the same
+    /// text, a compatibility character, escapes, astral characters.
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z]{0,6}",
+            Just("\u{e9}".to_owned()),
+            Just("e\u{301}".to_owned()),
+            Just("\u{212b}".to_owned()),
+            Just("A\u{30a}".to_owned()),
+            Just("\\u00e9".to_owned()),
+            Just("\\ud83d\\ude00".to_owned()),
+            Just("\u{1f600}".to_owned()),
+            Just("tab\\tquote\\\"back\\\\".to_owned()),
+            Just("\\u0000\\u001f".to_owned()),
+            Just("\u{2028}".to_owned()),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            Just("null".to_owned()),
+            Just("true".to_owned()),
+            Just("false".to_owned()),
+            number(),
+            text().prop_map(|s| format!("\"{s}\"")),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5)
+                    .prop_map(|v| format!("[{}]", v.join(", "))),
+                prop::collection::vec((text(), inner), 0..5).prop_map(|v| {
+                    let entries: Vec<String> = v
+                        .into_iter()
+                        .map(|(k, v)| format!("\"{k}\": {v}"))
+                        .collect();
+                    format!("{{{}}}", entries.join(", "))
+                }),
+            ]
+        })
+    }
+
+    fn line(key: &str, request: &str, response: &str, hash: &str) -> String {
+        format!(
+            "{{\"exchange_id\": \"0b6f1c1e-2f5d-4d43-9d1e-3c1b8f0f9a11\", \"exchange_type\": \"http\", \
+             \"source_system\": \"s\", \"entity_type\": \"e\", \"natural_key\": {key}, \
+             \"request\": {request}, \"response\": {response}, \
+             \"observed_at_utc\": \"2024-01-15T10:30:00.123456+02:00\", \"provenance\": null, \
+             \"content_sha256\": \"{hash}\", \"schema_version\": 1, \"tags\": [], \
+             \"redactions_applied\": [], \"response_ref\": null}}"
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn fast_and_full_paths_agree(
+            key in prop_oneof![Just("null".to_owned()), text().prop_map(|s| format!("\"{s}\""))],
+            request in value(),
+            response in value(),
+        ) {
+            let zeros = "0".repeat(64);
+            let draft = line(&key, &request, &response, &zeros);
+            let Ok(parsed) = ExchangeRecord::parse_line(&draft) else {
+                // Not a record the full path reads: the fast path must decline too.
+                prop_assert!(check_line(&draft, "s", "e").is_none());
+                return Ok(());
+            };
+            let hash = parsed.record.compute_hash();
+            let good = line(&key, &request, &response, &hash.to_hex());
+            let full = ExchangeRecord::parse_line(&good)
+                .map_err(|_| TestCaseError::fail("full parse of the hashed line"))?
+                .record;
+            if let Some(fast) = check_line(&good, "s", "e") {
+                prop_assert_eq!(fast.content_sha256, hash);
+                prop_assert_eq!(fast.content_sha256, full.content_sha256);
+                prop_assert_eq!(&fast.exchange_id, &full.exchange_id);
+                prop_assert_eq!(fast.lookup_key.as_deref(), full.lookup_key());
+                prop_assert_eq!(Some(fast.observed_at_utc), full.observed_at_utc);
+                prop_assert_eq!(fast.schema_version, full.schema_version);
+            }
+            if hash.to_hex() != zeros {
+                prop_assert!(check_line(&draft, "s", "e").is_none());
+            }
+        }
+    }
+}
