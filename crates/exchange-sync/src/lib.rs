@@ -41,6 +41,7 @@ pub mod nonfinite;
 pub mod pack;
 pub mod record;
 pub mod redaction;
+mod sealed_file;
 pub mod sync;
 pub mod target;
 pub mod timestamp;
