@@ -257,6 +257,15 @@ fn round(dir: &Path, input: &Path, n: usize) -> Res<Round> {
         ),
         (0, 0, 0)
     );
+    // The check at open, both ways, on the same file (the exchange commands use
+    // quick_check; fabric db check keeps integrity_check).
+    for check in [
+        fabric_store::OpenCheck::Integrity,
+        fabric_store::OpenCheck::Quick,
+    ] {
+        let d = fabric_store::Store::open_checked(&db, check)?.integrity_check_duration();
+        println!("  (open with {check:?} check: {:.2}s)", d.as_secs_f64());
+    }
     let out = dir.join("export");
     let mut m2 = Manifest::new("export", "mediawiki", "wookieepedia", "page");
     let m2path = exchange_sync::pack::init_dataset(&out, &mut m2, now())?;

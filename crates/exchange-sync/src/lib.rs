@@ -48,6 +48,6 @@ pub mod timestamp;
 pub mod verify;
 
 pub use error::{BoxError, Error, Result};
-pub use hash::ContentHash;
+pub use hash::{ContentHash, ContentHashSet};
 pub use mirror::{Mirror, MirrorKeyRow, MirrorRecord, MirrorWrite, Scope};
 pub use record::{ExchangeRecord, Provenance};

@@ -1,7 +1,6 @@
 //! The SQLite [`Mirror`] backend: one table of Fabric's store file, through
 //! fabric-store's mirror API (fabric-store owns the file and its schema).
 
-use std::collections::HashSet;
 use std::path::Path;
 
 use fabric_store::Store;
@@ -9,7 +8,7 @@ use fabric_store::mirror::{KeyRow, MirrorRow, MirrorRowRef, MirrorWriteRef};
 
 use super::{Mirror, MirrorKeyRow, MirrorRecord, MirrorWrite, Scope};
 use crate::error::{Error, Result};
-use crate::hash::ContentHash;
+use crate::hash::{ContentHash, ContentHashSet};
 
 /// A mirror table in Fabric's SQLite store (`sqlite://PATH`).
 #[derive(Debug)]
@@ -136,10 +135,21 @@ impl Mirror for SqliteMirror {
         Ok(created)
     }
 
-    fn hashes_in_scope(&mut self, scope: &Scope) -> Result<HashSet<ContentHash>> {
-        let mut out = HashSet::new();
+    fn hashes_in_scope(&mut self, scope: &Scope) -> Result<ContentHashSet> {
+        let mut out = ContentHashSet::default();
+        self.for_each_hash_in_scope(scope, &mut |h| {
+            out.insert(h);
+        })?;
+        Ok(out)
+    }
+
+    fn for_each_hash_in_scope(
+        &mut self,
+        scope: &Scope,
+        each: &mut dyn FnMut(ContentHash),
+    ) -> Result<()> {
         if !self.exists {
-            return Ok(out);
+            return Ok(());
         }
         let mut bad = None;
         self.store.mirror_hashes(
@@ -147,16 +157,14 @@ impl Mirror for SqliteMirror {
             &scope.source_system,
             &scope.entity_type,
             |h| match h.parse() {
-                Ok(h) => {
-                    out.insert(h);
-                }
+                Ok(h) => each(h),
                 Err(_) => bad = Some(h.to_owned()),
             },
         )?;
         if let Some(h) = bad {
             return Err(self.bad_row("?", format!("content_sha256 {h:?} is not 64 hex")));
         }
-        Ok(out)
+        Ok(())
     }
 
     fn find_by_natural_keys(

@@ -113,7 +113,7 @@ pub fn for_each_item(
     dir: &Path,
     scope: &Scope,
     lenient: bool,
-    known: &std::collections::HashSet<ContentHash>,
+    known: &crate::hash::ContentHashSet,
     progress: &mut dyn FnMut(u64),
     each: &mut dyn FnMut(Vec<Parsed>) -> Result<()>,
 ) -> Result<()> {
@@ -249,7 +249,7 @@ struct Envelope<'a> {
 fn known_hash(
     text: &str,
     scope: &Scope,
-    known: &std::collections::HashSet<ContentHash>,
+    known: &crate::hash::ContentHashSet,
 ) -> Option<ContentHash> {
     if known.is_empty() {
         return None;
