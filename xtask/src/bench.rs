@@ -22,14 +22,29 @@ pub const SUITES: &[(&str, &str)] = &[
     ("exchange-sync", "mssql"),
 ];
 
-/// Run the suites named in `args` (all when none; `--quick` is passed through).
+/// Flags that take a value (`--n 1000000`, `--data DIR`).
+const VALUE_FLAGS: &[&str] = &["--n", "--data"];
+
+/// Run the suites named in `args` (all when none; flags such as
+/// `--quick` or `--n N` are passed through).
 pub fn run(args: &[String]) -> ExitCode {
-    let quick = args.iter().any(|a| a == "--quick");
-    let wanted: Vec<&str> = args
-        .iter()
-        .map(String::as_str)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
+    // Suite names are bare words; `--flag` and `--flag VALUE` (e.g. `--n 1000000`)
+    // are passed through to every suite run.
+    let mut wanted: Vec<&str> = Vec::new();
+    let mut passed: Vec<&str> = Vec::new();
+    let mut it = args.iter().map(String::as_str).peekable();
+    while let Some(a) = it.next() {
+        if a.starts_with("--") {
+            passed.push(a);
+            if VALUE_FLAGS.contains(&a)
+                && let Some(v) = it.next()
+            {
+                passed.push(v);
+            }
+        } else {
+            wanted.push(a);
+        }
+    }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut failed = false;
     for (package, bench) in SUITES {
@@ -39,9 +54,7 @@ pub fn run(args: &[String]) -> ExitCode {
         eprintln!("== bench {package}/{bench}");
         let mut cmd = Command::new(&cargo);
         cmd.args(["bench", "--package", package, "--bench", bench, "--"]);
-        if quick {
-            cmd.arg("--quick");
-        }
+        cmd.args(&passed);
         match cmd.status() {
             Ok(status) if status.success() => {}
             Ok(status) => {

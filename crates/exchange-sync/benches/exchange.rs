@@ -5,6 +5,13 @@
 //! `--quick` runs 2,000 records three times (medians); otherwise `--n N`
 //! (default 100,000) runs once. Set `FABRIC_GEN_EXCHANGE` to the generator's path
 //! if it is not at `../shared/bench/gen_exchange.py` beside the workspace.
+//! `--data DIR` (or `FABRIC_BENCH_DATA=DIR`) keeps the generated input in `DIR`
+//! (`gen-N.ndjson`, then `exchange-N.ndjson` in one scope) and reuses it on the next
+//! run: generating 1,000,000 records takes minutes.
+//!
+//! Every phase prints wall and CPU seconds (all threads) and its own peak RSS
+//! (VmHWM reset before the phase); the load average is printed at start and end
+//! (the machine is shared: compare ratios of one run, not seconds across runs).
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -24,6 +31,46 @@ fn now() -> time::OffsetDateTime {
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
+}
+
+/// Reset the peak RSS (VmHWM) to the current RSS, so the next reading is the
+/// peak of what runs in between.
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// Wall time, CPU seconds (all threads) and peak RSS of one phase.
+#[derive(Debug, Clone, Copy, Default)]
+struct Phase {
+    wall: Duration,
+    cpu: f64,
+    rss_mb: f64,
+}
+
+/// Time `f` as one phase.
+fn phase<T>(name: &str, f: impl FnOnce() -> Res<T>) -> Res<(T, Phase)> {
+    reset_peak();
+    let t = Instant::now();
+    let c = cpu_secs();
+    let out = f()?;
+    let p = Phase {
+        wall: t.elapsed(),
+        cpu: cpu_secs() - c,
+        rss_mb: peak_rss_mb(),
+    };
+    println!(
+        "  ({name}: {:.2}s wall, {:.2}s CPU, peak RSS {:.0} MB)",
+        p.wall.as_secs_f64(),
+        p.cpu,
+        p.rss_mb
+    );
+    Ok((out, p))
 }
 
 fn peak_rss_mb() -> f64 {
@@ -61,28 +108,39 @@ fn generator() -> PathBuf {
 }
 
 /// Generate `n` records and put them all in one scope (import refuses records
-/// outside the manifest's scope); returns the file and its size.
-fn make_input(dir: &Path, n: usize) -> Res<Option<(PathBuf, u64)>> {
-    let gen_path = generator();
-    if !gen_path.exists() {
-        println!(
-            "gen_exchange.py not found at {} (set FABRIC_GEN_EXCHANGE): skipped",
-            gen_path.display()
-        );
-        return Ok(None);
+/// outside the manifest's scope); returns the file and its size. With a `data`
+/// folder the files are kept there and reused.
+fn make_input(dir: &Path, data: Option<&Path>, n: usize) -> Res<Option<(PathBuf, u64)>> {
+    let folder = data.unwrap_or(dir);
+    std::fs::create_dir_all(folder)?;
+    let out = folder.join(format!("exchange-{n}.ndjson"));
+    if data.is_some() && out.exists() {
+        let size = std::fs::metadata(&out)?.len();
+        println!("reusing {}", out.display());
+        return Ok(Some((out, size)));
     }
-    let raw = dir.join("raw.ndjson");
-    let status = Command::new("python3")
-        .arg(&gen_path)
-        .args(["--n", &n.to_string(), "--seed", "42", "--out"])
-        .arg(&raw)
-        .status()?;
-    if !status.success() {
-        println!("gen_exchange.py failed: skipped");
-        return Ok(None);
+    let raw = folder.join(format!("gen-{n}.ndjson"));
+    if !(data.is_some() && raw.exists()) {
+        let gen_path = generator();
+        if !gen_path.exists() {
+            println!(
+                "gen_exchange.py not found at {} (set FABRIC_GEN_EXCHANGE): skipped",
+                gen_path.display()
+            );
+            return Ok(None);
+        }
+        let status = Command::new("python3")
+            .arg(&gen_path)
+            .args(["--n", &n.to_string(), "--seed", "42", "--out"])
+            .arg(&raw)
+            .status()?;
+        if !status.success() {
+            println!("gen_exchange.py failed: skipped");
+            return Ok(None);
+        }
     }
-    let out = dir.join("input.ndjson");
-    let mut w = std::io::BufWriter::new(std::fs::File::create(&out)?);
+    let tmp = folder.join(format!("exchange-{n}.ndjson.tmp"));
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
     for line in std::io::BufReader::new(std::fs::File::open(&raw)?).lines() {
         let line = line?;
         let mut v: serde_json::Value = serde_json::from_str(&line)?;
@@ -92,7 +150,11 @@ fn make_input(dir: &Path, n: usize) -> Res<Option<(PathBuf, u64)>> {
         writeln!(w, "{}", serde_json::to_string(&v)?)?;
     }
     w.flush()?;
-    std::fs::remove_file(&raw)?;
+    drop(w);
+    std::fs::rename(&tmp, &out)?;
+    if data.is_none() {
+        std::fs::remove_file(&raw)?;
+    }
     let size = std::fs::metadata(&out)?.len();
     Ok(Some((out, size)))
 }
@@ -122,13 +184,16 @@ fn walk(p: &Path) -> u64 {
     })
 }
 
+#[derive(Default)]
 struct Round {
-    add: Duration,
-    import: Duration,
-    resync: Duration,
-    export: Duration,
-    pack: Duration,
-    pack_enc: Duration,
+    add: Phase,
+    import: Phase,
+    resync: Phase,
+    /// Of the no-op resync: opening the store (integrity check included).
+    resync_open: Duration,
+    export: Phase,
+    pack: Phase,
+    pack_enc: Phase,
     pack_bytes: u64,
 }
 
@@ -137,59 +202,52 @@ fn round(dir: &Path, input: &Path, n: usize) -> Res<Round> {
     std::fs::create_dir_all(dir)?;
     let mut manifest = Manifest::new("bench", "mediawiki", "wookieepedia", "page");
     let mpath = exchange_sync::pack::init_dataset(dir, &mut manifest, now())?;
-    let t = Instant::now();
     let add_opts = exchange_sync::add::AddOptions {
         dry_run: false,
         chunk_size: 1000,
         provenance: Default::default(),
     };
-    let c = cpu_secs();
-    let mut reader = std::io::BufReader::new(std::fs::File::open(input)?);
-    let added = exchange_sync::add::add(&mpath, &mut reader, input, &add_opts, now())?;
-    let add = t.elapsed();
-    println!(
-        "  (add: {:.2}s wall, {:.2}s CPU)",
-        add.as_secs_f64(),
-        cpu_secs() - c
-    );
+    let (added, add) = phase("add", || {
+        let mut reader = std::io::BufReader::new(std::fs::File::open(input)?);
+        Ok(exchange_sync::add::add(
+            &mpath,
+            &mut reader,
+            input,
+            &add_opts,
+            now(),
+        )?)
+    })?;
     assert_eq!(added.added as usize, n);
     parse_costs(&dir.join("bench"))?;
     let db = dir.join("fabric.db");
-    let mut mirror = SqliteMirror::open(&db, "lake", "RawExchangeRecord")?;
-    let t = Instant::now();
-    let c = cpu_secs();
-    let r = sync(
-        &mpath,
-        &mut mirror,
-        &options(Direction::JsonToSql),
-        &now,
-        &mut |_, _, _| {},
-    )?;
-    let import = t.elapsed();
-    println!(
-        "  (import: {:.2}s wall, {:.2}s CPU on all threads)",
-        import.as_secs_f64(),
-        cpu_secs() - c
-    );
+    let (r, import) = phase("import (open + sync)", || {
+        let mut mirror = SqliteMirror::open(&db, "lake", "RawExchangeRecord")?;
+        Ok(sync(
+            &mpath,
+            &mut mirror,
+            &options(Direction::JsonToSql),
+            &now,
+            &mut |_, _, _| {},
+        )?)
+    })?;
     assert_eq!(r.json_to_sql.inserted as usize, n);
-    drop(mirror);
-    let t = Instant::now();
-    let c = cpu_secs();
-    let mut mirror = SqliteMirror::open(&db, "lake", "RawExchangeRecord")?;
-    let opened = t.elapsed();
-    let r = sync(
-        &mpath,
-        &mut mirror,
-        &options(Direction::Bidirectional),
-        &now,
-        &mut |_, _, _| {},
-    )?;
-    let resync = t.elapsed();
+    let mut resync_open = Duration::ZERO;
+    let ((r, mut mirror), resync) = phase("no-op resync (open + sync both ways)", || {
+        let t = Instant::now();
+        let mut mirror = SqliteMirror::open(&db, "lake", "RawExchangeRecord")?;
+        resync_open = t.elapsed();
+        let r = sync(
+            &mpath,
+            &mut mirror,
+            &options(Direction::Bidirectional),
+            &now,
+            &mut |_, _, _| {},
+        )?;
+        Ok((r, mirror))
+    })?;
     println!(
-        "  (no-op resync: {:.2}s wall, {:.2}s of it opening the store, {:.2}s CPU)",
-        resync.as_secs_f64(),
-        opened.as_secs_f64(),
-        cpu_secs() - c
+        "  (of the no-op resync, opening the store: {:.2}s)",
+        resync_open.as_secs_f64()
     );
     assert_eq!(
         (
@@ -199,42 +257,51 @@ fn round(dir: &Path, input: &Path, n: usize) -> Res<Round> {
         ),
         (0, 0, 0)
     );
+    // The check at open, both ways, on the same file (the exchange commands use
+    // quick_check; fabric db check keeps integrity_check).
+    for check in [
+        fabric_store::OpenCheck::Integrity,
+        fabric_store::OpenCheck::Quick,
+    ] {
+        let d = fabric_store::Store::open_checked(&db, check)?.integrity_check_duration();
+        println!("  (open with {check:?} check: {:.2}s)", d.as_secs_f64());
+    }
     let out = dir.join("export");
     let mut m2 = Manifest::new("export", "mediawiki", "wookieepedia", "page");
     let m2path = exchange_sync::pack::init_dataset(&out, &mut m2, now())?;
-    let t = Instant::now();
-    let c = cpu_secs();
-    let r = sync(
-        &m2path,
-        &mut mirror,
-        &options(Direction::SqlToJson),
-        &now,
-        &mut |_, _, _| {},
-    )?;
-    let export = t.elapsed();
-    println!(
-        "  (export: {:.2}s wall, {:.2}s CPU)",
-        export.as_secs_f64(),
-        cpu_secs() - c
-    );
+    let (r, export) = phase("export", || {
+        Ok(sync(
+            &m2path,
+            &mut mirror,
+            &options(Direction::SqlToJson),
+            &now,
+            &mut |_, _, _| {},
+        )?)
+    })?;
     assert_eq!(r.sql_to_json.inserted as usize, n);
+    drop(mirror);
     let pack_bytes = dir_bytes(&dir.join("bench"));
-    let t = Instant::now();
-    exchange_sync::archive::pack(&mpath, &dir.join("a.zip"), None, false, &mut |_, _| {})?;
-    let pack = t.elapsed();
-    let t = Instant::now();
-    exchange_sync::archive::pack(
-        &mpath,
-        &dir.join("b.zip"),
-        Some(b"bench passphrase"),
-        false,
-        &mut |_, _| {},
-    )?;
-    let pack_enc = t.elapsed();
+    let ((), pack) = phase("pack", || {
+        exchange_sync::archive::pack(&mpath, &dir.join("a.zip"), None, false, &mut |_, _| {})?;
+        Ok(())
+    })?;
+    let _ = std::fs::remove_file(dir.join("a.zip"));
+    let ((), pack_enc) = phase("pack --encrypt", || {
+        exchange_sync::archive::pack(
+            &mpath,
+            &dir.join("b.zip"),
+            Some(b"bench passphrase"),
+            false,
+            &mut |_, _| {},
+        )?;
+        Ok(())
+    })?;
+    let _ = std::fs::remove_file(dir.join("b.zip"));
     Ok(Round {
         add,
         import,
         resync,
+        resync_open,
         export,
         pack,
         pack_enc,
@@ -269,7 +336,17 @@ fn parse_costs(pack: &Path) -> Res<()> {
     let t = Instant::now();
     let bytes: usize = records.iter().map(|r| r.to_line().len()).sum();
     let write = t.elapsed();
+    let t = Instant::now();
+    let fast = lines
+        .iter()
+        .filter(|l| exchange_sync::lean::check_line(l, "wookieepedia", "page").is_some())
+        .count();
+    let lean = t.elapsed();
     let per = |d: Duration| d.as_secs_f64() * 1e6 / lines.len().max(1) as f64;
+    println!(
+        "  (one thread, per record: import fast path (parse + check + hash) {:.1} us; {fast} lines took it)",
+        per(lean)
+    );
     println!(
         "  (one thread, per record: parse {:.1} us, canonical hash {:.1} us, write line {:.1} us; {ok} hashes ok, {bytes} bytes)",
         per(parse),
@@ -348,26 +425,37 @@ fn peers(dir: &Path, input: &Path, n: usize) {
 fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
-    let n: usize = args
-        .iter()
-        .position(|a| a == "--n")
-        .and_then(|i| args.get(i + 1))
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let n: usize = value("--n")
         .and_then(|s| s.parse().ok())
         .unwrap_or(if quick { 2_000 } else { 100_000 });
+    let data: Option<PathBuf> = value("--data")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("FABRIC_BENCH_DATA").map(PathBuf::from));
     let reps = if quick { 3 } else { 1 };
     let tmp = tempfile::tempdir()?;
-    let Some((input, input_bytes)) = make_input(tmp.path(), n)? else {
+    let Some((input, input_bytes)) = make_input(tmp.path(), data.as_deref(), n)? else {
         return Ok(());
     };
     println!(
-        "exchange bench: {n} records, {:.1} MB input, {reps} run(s), medians",
-        input_bytes as f64 / 1e6
+        "exchange bench: {n} records, {:.1} MB input, {reps} run(s), medians; load average {}",
+        input_bytes as f64 / 1e6,
+        load_average()
     );
     let mut rounds = Vec::new();
     for i in 0..reps {
         rounds.push(round(&tmp.path().join(format!("run{i}")), &input, n)?);
     }
-    let m = |f: fn(&Round) -> Duration| median(rounds.iter().map(f).collect());
+    let m = |f: fn(&Round) -> Phase| {
+        let mut v: Vec<Phase> = rounds.iter().map(f).collect();
+        v.sort_by_key(|p| p.wall);
+        v[v.len() / 2]
+    };
     let (add, import, resync, export, pack, pack_enc) = (
         m(|r| r.add),
         m(|r| r.import),
@@ -376,41 +464,67 @@ fn main() -> Res<()> {
         m(|r| r.pack),
         m(|r| r.pack_enc),
     );
+    let resync_open = median(rounds.iter().map(|r| r.resync_open).collect());
     let pack_mb = rounds.first().map_or(0, |r| r.pack_bytes) as f64 / 1e6;
-    let rate = |d: Duration| n as f64 / d.as_secs_f64();
-    println!(
-        "add:          {:>8.2}s {:>10.0} records/s {:>7.1} MB/s",
-        add.as_secs_f64(),
-        rate(add),
-        input_bytes as f64 / 1e6 / add.as_secs_f64()
+    let in_mb = input_bytes as f64 / 1e6;
+    let rate = |p: Phase| n as f64 / p.wall.as_secs_f64();
+    let mbs = |p: Phase, mb: f64| mb / p.wall.as_secs_f64();
+    let line = |name: &str, p: Phase, what: String| {
+        println!(
+            "{name:<14}{:>8.2}s wall {:>8.2}s CPU {:>6.0} MB peak RSS  {what}",
+            p.wall.as_secs_f64(),
+            p.cpu,
+            p.rss_mb
+        );
+    };
+    line(
+        "add:",
+        add,
+        format!("{:>9.0} records/s {:>6.1} MB/s", rate(add), mbs(add, in_mb)),
+    );
+    line(
+        "import:",
+        import,
+        format!(
+            "{:>9.0} records/s {:>6.1} MB/s (target >= 50,000 records/s on 1M)",
+            rate(import),
+            mbs(import, pack_mb)
+        ),
+    );
+    line(
+        "no-op resync:",
+        resync,
+        format!(
+            "{:>9.0} records/s = {:.0}% of import wall, {:.0}% of its CPU (target <= 30%); open {:.2}s",
+            rate(resync),
+            100.0 * resync.wall.as_secs_f64() / import.wall.as_secs_f64(),
+            100.0 * resync.cpu / import.cpu.max(1e-9),
+            resync_open.as_secs_f64()
+        ),
+    );
+    line(
+        "export:",
+        export,
+        format!(
+            "{:>9.0} records/s {:>6.1} MB/s (target >= 200,000 records/s)",
+            rate(export),
+            mbs(export, pack_mb)
+        ),
+    );
+    line("pack:", pack, format!("{:>6.1} MB/s", mbs(pack, pack_mb)));
+    line(
+        "pack encrypt:",
+        pack_enc,
+        format!("{:>6.1} MB/s", mbs(pack_enc, pack_mb)),
     );
     println!(
-        "import:       {:>8.2}s {:>10.0} records/s (target >= 50,000/s on 1M)",
-        import.as_secs_f64(),
-        rate(import)
+        "peak memory:  {:>8.0} MB (largest phase peak; target < 300 MB on 1M, flat in pack size)",
+        [add, import, resync, export, pack, pack_enc]
+            .iter()
+            .map(|p| p.rss_mb)
+            .fold(0.0, f64::max)
     );
-    println!(
-        "no-op resync: {:>8.2}s {:>10.0} records/s = {:.0}% of import (target <= 30%)",
-        resync.as_secs_f64(),
-        rate(resync),
-        100.0 * resync.as_secs_f64() / import.as_secs_f64()
-    );
-    println!(
-        "export:       {:>8.2}s {:>10.0} records/s (target >= 200,000/s)",
-        export.as_secs_f64(),
-        rate(export)
-    );
-    println!(
-        "pack:         {:>8.2}s {:>10.1} MB/s",
-        pack.as_secs_f64(),
-        pack_mb / pack.as_secs_f64()
-    );
-    println!(
-        "pack encrypt: {:>8.2}s {:>10.1} MB/s",
-        pack_enc.as_secs_f64(),
-        pack_mb / pack_enc.as_secs_f64()
-    );
-    println!("peak memory:  {:>8.0} MB (VmHWM)", peak_rss_mb());
+    println!("load average at end: {}", load_average());
     peers(tmp.path(), &input, n);
     Ok(())
 }

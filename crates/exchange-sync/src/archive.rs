@@ -136,8 +136,8 @@ fn write_zip<W: Write + Seek>(
 /// Pack the dataset of `manifest_path` into `out` (see [`output_path`]). The zip is
 /// deterministic: sorted entries, fixed timestamps and permissions, and
 /// `packed_at` taken from the manifest's `updated_at`, so the same pack gives the
-/// same bytes. With `passphrase`, the zip is built in memory and only its
-/// encryption reaches the disk.
+/// same bytes. With `passphrase`, the zip is encrypted as it is written (the
+/// plaintext never reaches the disk, memory stays flat).
 pub fn pack(
     manifest_path: &Path,
     out: &Path,
@@ -188,11 +188,16 @@ pub fn pack(
             file.0.commit()?;
         }
         Some(key) => {
-            let (zip, _) = write_zip(Cursor::new(Vec::new()), &files, &meta, &mut on_bytes)?;
-            let plain = Zeroizing::new(zip.into_inner());
-            let data = crate::crypto::encrypt(key, &plain)
-                .ok_or_else(|| Error::Internal("encryption failed".into()))?;
-            crate::fsio::write_atomic(&path, &data)?;
+            // Encrypted as it is written (memory flat in the pack size; the
+            // plaintext zip never reaches the disk).
+            let sealed = crate::sealed_file::SealedFile::create(&path, key)?;
+            let sink = std::io::BufWriter::with_capacity(1 << 16, sealed);
+            let (sink, _) = write_zip(sink, &files, &meta, &mut on_bytes)?;
+            let sealed = sink.into_inner().map_err(|e| Error::Io {
+                path: path.clone(),
+                source: e.into_error(),
+            })?;
+            sealed.commit()?;
         }
     }
     Ok(outcome)

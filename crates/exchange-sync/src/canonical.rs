@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
 use crate::hash::ContentHash;
+use crate::lean::Node;
 
 /// The six hashed fields of a record, borrowed.
 #[derive(Debug, Clone, Copy)]
@@ -104,13 +105,100 @@ pub fn write_value(out: &mut String, value: &Value) {
     }
 }
 
+/// The six hashed fields of a record read by the import fast path
+/// ([`crate::lean`]), borrowed.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeInput<'a> {
+    /// `exchange_type`.
+    pub exchange_type: &'a str,
+    /// `source_system`.
+    pub source_system: &'a str,
+    /// `entity_type`.
+    pub entity_type: &'a str,
+    /// `natural_key` (`None` is JSON null).
+    pub natural_key: Option<&'a str>,
+    /// `request`.
+    pub request: &'a Node<'a>,
+    /// `response`.
+    pub response: &'a Node<'a>,
+}
+
+/// SHA-256 of the canonical text of `input`, the same bytes
+/// [`HashInput::canonical_text`] gives for the same record. `None` when an object
+/// holds two keys that are equal after NFC (the full path decides which wins).
+pub fn node_hash(input: &NodeInput<'_>) -> Option<ContentHash> {
+    let mut out = String::with_capacity(4096);
+    out.push_str("{\"entity_type\":");
+    write_str(&mut out, input.entity_type);
+    out.push_str(",\"exchange_type\":");
+    write_str(&mut out, input.exchange_type);
+    out.push_str(",\"natural_key\":");
+    match input.natural_key {
+        Some(k) => write_str(&mut out, k),
+        None => out.push_str("null"),
+    }
+    out.push_str(",\"request\":");
+    write_node(&mut out, input.request)?;
+    out.push_str(",\"response\":");
+    write_node(&mut out, input.response)?;
+    out.push_str(",\"source_system\":");
+    write_str(&mut out, input.source_system);
+    out.push('}');
+    Some(ContentHash(Sha256::digest(out.as_bytes()).into()))
+}
+
+/// Append the canonical form of `node` (as [`write_value`] does for a `Value`);
+/// `None` on keys equal after NFC.
+fn write_node(out: &mut String, node: &Node<'_>) -> Option<()> {
+    match node {
+        Node::Null => out.push_str("null"),
+        Node::Bool(true) => out.push_str("true"),
+        Node::Bool(false) => out.push_str("false"),
+        Node::Num(text) => write_number_text(out, text),
+        Node::Str(s) => write_str(out, s),
+        Node::Arr(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_node(out, item)?;
+            }
+            out.push(']');
+        }
+        Node::Obj(entries) => {
+            let mut sorted: Vec<(std::borrow::Cow<'_, str>, &Node<'_>)> =
+                entries.iter().map(|(k, v)| (nfc(k), v)).collect();
+            sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            if sorted.windows(2).any(|w| matches!(w, [a, b] if a.0 == b.0)) {
+                return None;
+            }
+            out.push('{');
+            for (i, (k, v)) in sorted.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_escaped(out, k);
+                out.push(':');
+                write_node(out, v)?;
+            }
+            out.push('}');
+        }
+    }
+    Some(())
+}
+
 /// Whether a number's text is a float (has `.`, `e` or `E`).
 pub fn is_float_text(text: &str) -> bool {
     text.bytes().any(|b| matches!(b, b'.' | b'e' | b'E'))
 }
 
 fn write_number(out: &mut String, n: &Number) {
-    let text = n.as_str();
+    write_number_text(out, n.as_str());
+}
+
+/// Append the canonical form of a JSON number written as `text`.
+fn write_number_text(out: &mut String, text: &str) {
     if !is_float_text(text) {
         let digits = text.strip_prefix('-').unwrap_or(text);
         if digits.bytes().all(|b| b == b'0') {

@@ -29,7 +29,23 @@ fn derive(passphrase: &[u8], salt: &[u8], iterations: u32) -> Zeroizing<[u8; 32]
     key
 }
 
-/// Encrypt `plaintext` with `passphrase` into the reference's layout.
+/// The AES key for `passphrase` and `salt` (for the streaming writer).
+pub(crate) fn derive_key(passphrase: &[u8], salt: &[u8]) -> Zeroizing<[u8; 32]> {
+    derive(passphrase, salt, ITERATIONS)
+}
+
+/// A fresh random salt and nonce.
+pub(crate) fn fresh_salt_and_nonce() -> ([u8; SALT], [u8; NONCE]) {
+    let mut salt = [0u8; SALT];
+    OsRng.fill_bytes(&mut salt);
+    let mut nonce = [0u8; NONCE];
+    OsRng.fill_bytes(&mut nonce);
+    (salt, nonce)
+}
+
+/// Encrypt `plaintext` with `passphrase` into the reference's layout. Holds the
+/// whole ciphertext in memory: `fabric exchange pack --encrypt` streams instead
+/// (same bytes, see `sealed_file`).
 pub fn encrypt(passphrase: &[u8], plaintext: &[u8]) -> Option<Vec<u8>> {
     encrypt_with_iterations(passphrase, plaintext, ITERATIONS)
 }
@@ -42,12 +58,18 @@ pub fn encrypt_with_iterations(
     plaintext: &[u8],
     iterations: u32,
 ) -> Option<Vec<u8>> {
-    let mut salt = [0u8; SALT];
-    OsRng.fill_bytes(&mut salt);
-    let mut nonce = [0u8; NONCE];
-    OsRng.fill_bytes(&mut nonce);
-    let key = derive(passphrase, &salt, iterations);
-    let cipher = Aes256Gcm::new_from_slice(key.as_ref()).ok()?;
+    let (salt, nonce) = fresh_salt_and_nonce();
+    seal_with_key(&derive(passphrase, &salt, iterations), salt, nonce, plaintext)
+}
+
+/// [`encrypt`] with a derived key, salt and nonce given.
+pub(crate) fn seal_with_key(
+    key: &[u8; 32],
+    salt: [u8; SALT],
+    nonce: [u8; NONCE],
+    plaintext: &[u8],
+) -> Option<Vec<u8>> {
+    let cipher = Aes256Gcm::new_from_slice(key).ok()?;
     let body = cipher.encrypt(Nonce::from_slice(&nonce), plaintext).ok()?;
     let mut out = Vec::with_capacity(SALT + NONCE + body.len());
     out.extend_from_slice(&salt);

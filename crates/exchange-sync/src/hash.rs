@@ -36,6 +36,42 @@ impl fmt::Debug for ContentHash {
     }
 }
 
+/// A set of content hashes, hashed by their first 8 bytes (they are SHA-256
+/// digests, already uniform: SipHash over 32 bytes was the largest cost of
+/// loading a million of them).
+pub type ContentHashSet = std::collections::HashSet<ContentHash, BuildPrefixHasher>;
+
+/// Builds [`PrefixHasher`]s.
+pub type BuildPrefixHasher = std::hash::BuildHasherDefault<PrefixHasher>;
+
+/// A `Hasher` for [`ContentHash`] keys: the digest's first 8 bytes are the hash.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PrefixHasher(u64);
+
+impl std::hash::Hasher for PrefixHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // `[u8; 32]` hashes as its bytes in one call; other keys still get a
+        // (weaker) mix of every byte.
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            for (w, b) in word.iter_mut().zip(chunk) {
+                *w = *b;
+            }
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x517c_c1b7_2722_0a95);
+            if bytes.len() == 32 {
+                // A digest: its first word is uniform already.
+                self.0 = u64::from_le_bytes(word);
+                return;
+            }
+        }
+    }
+}
+
 /// The text is not 64 hex characters.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("not a SHA-256 hex digest (64 hex characters): {0:?}")]
@@ -46,10 +82,25 @@ impl FromStr for ContentHash {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut out = [0u8; 32];
-        if s.len() != 64 {
+        let bytes = s.as_bytes();
+        if bytes.len() != 64 {
             return Err(BadHash(s.to_owned()));
         }
-        hex::decode_to_slice(s, &mut out).map_err(|_| BadHash(s.to_owned()))?;
+        let nibble = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        };
+        for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+            match pair {
+                [hi, lo] => match (nibble(*hi), nibble(*lo)) {
+                    (Some(h), Some(l)) => *o = h << 4 | l,
+                    _ => return Err(BadHash(s.to_owned())),
+                },
+                _ => return Err(BadHash(s.to_owned())),
+            }
+        }
         Ok(ContentHash(out))
     }
 }
@@ -65,6 +116,10 @@ mod tests {
         assert_eq!(h.to_hex(), text);
         assert_eq!(h.short(), "0123456789abcdef...");
         assert!("xyz".parse::<ContentHash>().is_err());
+        assert_eq!(text.to_uppercase().parse::<ContentHash>(), Ok(h));
+        assert!(text.replacen('0', "g", 1).parse::<ContentHash>().is_err());
+        let mut set = ContentHashSet::default();
+        assert!(set.insert(h) && !set.insert(h) && set.contains(&h));
         Ok(())
     }
 }

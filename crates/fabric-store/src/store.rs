@@ -37,6 +37,21 @@ const CACHE_KIB: i64 = 64 * 1024;
 /// million jobs (a 1.1 GB file) must stay well under 1 GB of RSS.
 const READ_MMAP_BYTES: u64 = 256 << 20;
 
+/// How much of the file the check at open reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OpenCheck {
+    /// `PRAGMA integrity_check`: every page, every index checked against its table
+    /// (O(size), with the cross checks O(rows x indexes)). The default.
+    #[default]
+    Integrity,
+    /// `PRAGMA quick_check`: every page is still read and its structure checked
+    /// (damaged pages, broken B-trees, bad free lists are still refused), but the
+    /// index-versus-table cross checks and UNIQUE checks are skipped. For bulk
+    /// commands whose budget the full check alone would take (the exchange
+    /// mirror); `fabric db check` keeps the full check.
+    Quick,
+}
+
 /// An open Fabric database.
 ///
 /// Opening runs `PRAGMA integrity_check` (corruption is an error, never repaired),
@@ -58,6 +73,11 @@ impl Store {
     /// What this creates is private: folders `0700`, the file `0600` (SQLite gives
     /// its journal the file's mode). Existing folders and files keep their modes.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_checked(path, OpenCheck::Integrity)
+    }
+
+    /// [`Store::open`] with the given check at open (see [`OpenCheck`]).
+    pub fn open_checked(path: impl AsRef<Path>, check: OpenCheck) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         create_private(&path).map_err(|e| Error::Open {
             path: path.clone(),
@@ -70,7 +90,7 @@ impl Store {
             path: path.clone(),
             source: Box::new(e),
         })?;
-        Self::init(conn, path, true)
+        Self::init(conn, path, true, check)
     }
 
     /// Open `path` for reading only. A missing or 0-byte file gives an empty
@@ -91,7 +111,7 @@ impl Store {
                 path: path.clone(),
                 source: Box::new(e),
             })?;
-            return Self::init(conn, path, true);
+            return Self::init(conn, path, true, OpenCheck::Integrity);
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&path, flags).map_err(|e| Error::Open {
@@ -109,12 +129,12 @@ impl Store {
                 path: path.clone(),
                 source: Box::new(e),
             })?;
-            return Self::init(conn, path, false);
+            return Self::init(conn, path, false, OpenCheck::Integrity);
         }
-        Self::init(conn, path, false)
+        Self::init(conn, path, false, OpenCheck::Integrity)
     }
 
-    fn init(conn: Connection, path: PathBuf, may_create: bool) -> Result<Self> {
+    fn init(conn: Connection, path: PathBuf, may_create: bool, check: OpenCheck) -> Result<Self> {
         conn.busy_timeout(busy_timeout())
             .map_err(|e| classify(&path, "setting the busy timeout", e))?;
         conn.pragma_update(None, "foreign_keys", true)
@@ -133,7 +153,7 @@ impl Store {
             .map_err(|e| classify(&path, "setting mmap_size", e))?;
         }
         let started = std::time::Instant::now();
-        check_integrity(&conn, &path)?;
+        check_integrity(&conn, &path, check)?;
         let integrity_check = started.elapsed();
         let mut store = Store {
             conn,
@@ -221,7 +241,7 @@ impl Store {
             })?;
         conn.busy_timeout(busy_timeout())
             .map_err(|e| classify(&path, "setting the busy timeout", e))?;
-        check_integrity(&conn, &path)?;
+        check_integrity(&conn, &path, OpenCheck::Integrity)?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| classify(&path, "starting the upgrade", e))?;
@@ -262,7 +282,8 @@ impl Store {
         &self.path
     }
 
-    /// How long `PRAGMA integrity_check` took when the store was opened.
+    /// How long the check at open (`PRAGMA integrity_check`, or `quick_check` for
+    /// [`OpenCheck::Quick`]) took.
     pub fn integrity_check_duration(&self) -> Duration {
         self.integrity_check
     }
@@ -341,9 +362,12 @@ fn roll_back_hot_journal(path: &Path) -> Result<()> {
     .map_err(|e| classify(path, "rolling back an interrupted transaction", e))
 }
 
-fn check_integrity(conn: &Connection, path: &Path) -> Result<()> {
-    let answer: rusqlite::Result<String> =
-        conn.query_row("PRAGMA integrity_check", [], |row| row.get(0));
+fn check_integrity(conn: &Connection, path: &Path, check: OpenCheck) -> Result<()> {
+    let pragma = match check {
+        OpenCheck::Integrity => "PRAGMA integrity_check",
+        OpenCheck::Quick => "PRAGMA quick_check",
+    };
+    let answer: rusqlite::Result<String> = conn.query_row(pragma, [], |row| row.get(0));
     match answer {
         Ok(first) if first == "ok" => Ok(()),
         Ok(first) => Err(Error::Corrupt {

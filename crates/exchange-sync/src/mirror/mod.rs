@@ -12,10 +12,8 @@
 //! conformance suite (`tests/it/conformance.rs`), which is the executable form of the
 //! contract written in the doc comments below.
 
-use std::collections::HashSet;
-
 use crate::error::Result;
-use crate::hash::ContentHash;
+use crate::hash::{ContentHash, ContentHashSet};
 
 pub mod sqlite;
 
@@ -178,7 +176,22 @@ pub trait Mirror {
     fn apply_schema(&mut self) -> Result<Vec<String>>;
 
     /// All `content_sha256` values of the rows in `scope`, in no particular order.
-    fn hashes_in_scope(&mut self, scope: &Scope) -> Result<HashSet<ContentHash>>;
+    fn hashes_in_scope(&mut self, scope: &Scope) -> Result<ContentHashSet>;
+
+    /// Hand every `content_sha256` of the rows in `scope` to `each`, in no
+    /// particular order, without collecting them (export only counts them). The
+    /// default collects through [`Mirror::hashes_in_scope`]; backends that can
+    /// stream should.
+    fn for_each_hash_in_scope(
+        &mut self,
+        scope: &Scope,
+        each: &mut dyn FnMut(ContentHash),
+    ) -> Result<()> {
+        for h in self.hashes_in_scope(scope)? {
+            each(h);
+        }
+        Ok(())
+    }
 
     /// For each key of `keys` (in that order), the row in `scope` whose
     /// `natural_key` equals it, or `None`. The result has exactly `keys.len()`

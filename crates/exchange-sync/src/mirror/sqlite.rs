@@ -1,15 +1,14 @@
 //! The SQLite [`Mirror`] backend: one table of Fabric's store file, through
 //! fabric-store's mirror API (fabric-store owns the file and its schema).
 
-use std::collections::HashSet;
 use std::path::Path;
 
 use fabric_store::Store;
-use fabric_store::mirror::{KeyRow, MirrorRow};
+use fabric_store::mirror::{KeyRow, MirrorRow, MirrorRowRef, MirrorWriteRef};
 
 use super::{Mirror, MirrorKeyRow, MirrorRecord, MirrorWrite, Scope};
 use crate::error::{Error, Result};
-use crate::hash::ContentHash;
+use crate::hash::{ContentHash, ContentHashSet};
 
 /// A mirror table in Fabric's SQLite store (`sqlite://PATH`).
 #[derive(Debug)]
@@ -25,7 +24,9 @@ impl SqliteMirror {
     /// `sql_target` `schema.table` (`<schema>_<table>` in SQLite).
     pub fn open(path: &Path, schema: &str, table: &str) -> Result<Self> {
         let table = fabric_store::mirror::table_name(schema, table)?;
-        let store = Store::open(path)?;
+        // quick_check, not integrity_check: at a million rows the full check alone
+        // takes longer than a whole no-op sync may (see the crate README).
+        let store = Store::open_checked(path, fabric_store::OpenCheck::Quick)?;
         let exists = !store.mirror_missing_objects(&table)?.contains(&table);
         Ok(SqliteMirror {
             store,
@@ -101,16 +102,16 @@ impl SqliteMirror {
     }
 }
 
-fn row_of(r: &MirrorRecord) -> MirrorRow {
-    MirrorRow {
-        exchange_id: r.exchange_id.clone(),
-        exchange_type: r.exchange_type.clone(),
-        source_system: r.source_system.clone(),
-        entity_type: r.entity_type.clone(),
-        natural_key: r.natural_key.clone(),
-        observed_at_utc: r.observed_at_text(),
-        content_sha256: r.content_sha256.to_hex(),
-        payload_json: r.payload_json.clone(),
+fn row_ref<'a>(r: &'a MirrorRecord, hash: &'a str, time: &'a str) -> MirrorRowRef<'a> {
+    MirrorRowRef {
+        exchange_id: &r.exchange_id,
+        exchange_type: &r.exchange_type,
+        source_system: &r.source_system,
+        entity_type: &r.entity_type,
+        natural_key: r.natural_key.as_deref(),
+        observed_at_utc: time,
+        content_sha256: hash,
+        payload_json: &r.payload_json,
         schema_version: r.schema_version,
     }
 }
@@ -134,10 +135,21 @@ impl Mirror for SqliteMirror {
         Ok(created)
     }
 
-    fn hashes_in_scope(&mut self, scope: &Scope) -> Result<HashSet<ContentHash>> {
-        let mut out = HashSet::new();
+    fn hashes_in_scope(&mut self, scope: &Scope) -> Result<ContentHashSet> {
+        let mut out = ContentHashSet::default();
+        self.for_each_hash_in_scope(scope, &mut |h| {
+            out.insert(h);
+        })?;
+        Ok(out)
+    }
+
+    fn for_each_hash_in_scope(
+        &mut self,
+        scope: &Scope,
+        each: &mut dyn FnMut(ContentHash),
+    ) -> Result<()> {
         if !self.exists {
-            return Ok(out);
+            return Ok(());
         }
         let mut bad = None;
         self.store.mirror_hashes(
@@ -145,16 +157,14 @@ impl Mirror for SqliteMirror {
             &scope.source_system,
             &scope.entity_type,
             |h| match h.parse() {
-                Ok(h) => {
-                    out.insert(h);
-                }
+                Ok(h) => each(h),
                 Err(_) => bad = Some(h.to_owned()),
             },
         )?;
         if let Some(h) = bad {
             return Err(self.bad_row("?", format!("content_sha256 {h:?} is not 64 hex")));
         }
-        Ok(out)
+        Ok(())
     }
 
     fn find_by_natural_keys(
@@ -219,18 +229,32 @@ impl Mirror for SqliteMirror {
 
     fn write_batch(&mut self, writes: &[MirrorWrite]) -> Result<()> {
         self.ensure_tx()?;
-        for w in writes {
-            match w {
-                MirrorWrite::Insert(r) => self.store.mirror_insert(&self.table, &row_of(r))?,
+        // The two derived texts of each row, then rows borrowing everything else
+        // (the payload line is bound in place, never copied).
+        let texts: Vec<(String, String)> = writes
+            .iter()
+            .map(|w| {
+                let r = match w {
+                    MirrorWrite::Insert(r) | MirrorWrite::Update { record: r, .. } => r,
+                };
+                (r.content_sha256.to_hex(), r.observed_at_text())
+            })
+            .collect();
+        let refs: Vec<MirrorWriteRef<'_>> = writes
+            .iter()
+            .zip(&texts)
+            .map(|(w, (hash, time))| match w {
+                MirrorWrite::Insert(r) => MirrorWriteRef::Insert(row_ref(r, hash, time)),
                 MirrorWrite::Update {
                     exchange_id,
                     record,
-                } => self
-                    .store
-                    .mirror_update(&self.table, exchange_id, &row_of(record))?,
-            }
-        }
-        Ok(())
+                } => MirrorWriteRef::Update {
+                    exchange_id,
+                    row: row_ref(record, hash, time),
+                },
+            })
+            .collect();
+        Ok(self.store.mirror_write_batch(&self.table, &refs)?)
     }
 
     fn commit(&mut self) -> Result<()> {

@@ -7,8 +7,6 @@
 //! per request (10 parameters each, under the 2,100-parameter limit), and every
 //! statement must touch exactly one row.
 
-use std::collections::HashSet;
-
 use tiberius::{ColumnData, Row, ToSql, TokenRow, Uuid};
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
@@ -302,8 +300,8 @@ impl Mirror for SqlServerMirror {
         Ok(missing)
     }
 
-    fn hashes_in_scope(&mut self, scope: &Scope) -> Result<HashSet<ContentHash>> {
-        let mut out = HashSet::new();
+    fn hashes_in_scope(&mut self, scope: &Scope) -> Result<crate::hash::ContentHashSet> {
+        let mut out = crate::hash::ContentHashSet::default();
         let sql = tsql::hashes_in_scope(&self.table);
         let target = self.target.clone();
         self.conn

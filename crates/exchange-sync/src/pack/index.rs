@@ -1,5 +1,6 @@
 //! `index.jsonl`: one line per distinct content hash (spec §3.3).
 
+use std::borrow::Cow;
 use std::io::BufRead;
 use std::path::Path;
 
@@ -47,6 +48,31 @@ impl IndexEntry {
     /// Parse one line; `None` when it is not JSON or lacks `h`, `k`, `id` or `t`
     /// (the reference skips such lines). `f` is read with `\` turned into `/`.
     pub fn parse(line: &str) -> Option<Self> {
+        // Fast path: the five fields borrowed from the line (no `Value` tree, one
+        // index line per record is read at every sync). Anything unusual (a
+        // missing or non-string field, a duplicate key, bad JSON) goes through
+        // the general reading below, which decides.
+        // (A derived struct also reads a JSON array: only objects take this path.)
+        if line.trim_start().starts_with('{')
+            && let Ok(e) = serde_json::from_str::<Borrowed<'_>>(line)
+        {
+            return Some(IndexEntry {
+                h: e.h.into_owned(),
+                k: e.k.into_owned(),
+                id: e.id.into_owned(),
+                t: e.t.into_owned(),
+                f: match e.f {
+                    Some(f) if f.contains('\\') => f.replace('\\', "/"),
+                    Some(f) => f.into_owned(),
+                    None => String::new(),
+                },
+            });
+        }
+        Self::parse_general(line)
+    }
+
+    /// [`IndexEntry::parse`] through a `serde_json::Value` (the reference's reading).
+    fn parse_general(line: &str) -> Option<Self> {
         let Ok(Value::Object(map)) = serde_json::from_str::<Value>(line) else {
             return None;
         };
@@ -59,6 +85,22 @@ impl IndexEntry {
             f: s("f").unwrap_or_default().replace('\\', "/"),
         })
     }
+}
+
+/// An index line read without building a `Value` (unknown keys are skipped; a
+/// duplicate or non-string field is an error, left to the general reading).
+#[derive(serde::Deserialize)]
+struct Borrowed<'a> {
+    #[serde(borrow)]
+    h: Cow<'a, str>,
+    #[serde(borrow)]
+    k: Cow<'a, str>,
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(borrow)]
+    t: Cow<'a, str>,
+    #[serde(borrow, default)]
+    f: Option<Cow<'a, str>>,
 }
 
 /// Stream the index of `dataset_dir` to `each` as `(line number, entry or the
@@ -117,6 +159,36 @@ pub fn read_index_from(
         match IndexEntry::parse(line) {
             Some(e) => each(line_no, Ok(e))?,
             None => each(line_no, Err(line.to_owned()))?,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_and_general_readings_agree() {
+        let lines = [
+            r#"{"h": "ab", "k": "s|e|k", "id": "x", "t": "", "f": "records/2024/a.ndjson"}"#,
+            r#"{"h": "ab", "k": "s|e|\u00e9", "id": "x", "t": "t", "f": "records\\2024\\a.ndjson"}"#,
+            r#"{"h": "ab", "k": "k", "id": "x", "t": "t"}"#,
+            r#"{"h": "ab", "k": "k", "id": "x", "t": "t", "f": null}"#,
+            r#"{"h": "ab", "k": "k", "id": "x", "t": "t", "f": 3}"#,
+            r#"{"h": "ab", "h": "cd", "k": "k", "id": "x", "t": "t", "f": "a"}"#,
+            r#"{"h": "ab", "k": "k", "id": "x", "t": 1, "f": "a"}"#,
+            r#"{"h": "ab", "k": "k", "id": "x", "f": "a"}"#,
+            r#"{"h": "ab", "k": "k", "id": "x", "t": "t", "f": "a", "extra": [1, 2.0]}"#,
+            r#"["ab", "k", "x", "t", "a"]"#,
+            r#"{"h": "ab""#,
+            "null",
+        ];
+        for line in lines {
+            assert_eq!(
+                IndexEntry::parse(line),
+                IndexEntry::parse_general(line),
+                "{line}"
+            );
         }
     }
 }

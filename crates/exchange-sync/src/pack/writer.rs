@@ -1,6 +1,6 @@
 //! Appending records to a pack (spec §3.2 with the Fabric fixes).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
@@ -64,7 +64,7 @@ pub struct PackWriter {
     next_chunk: u64,
     buffer: Vec<PackEntry>,
     /// Every hash indexed (old and new).
-    seen: HashSet<ContentHash>,
+    seen: crate::hash::ContentHashSet,
     /// Hashes whose `f` moved to a chunk written now.
     relocated: HashMap<ContentHash, String>,
     /// New index lines, streamed to a side file until close.
@@ -95,7 +95,7 @@ impl PackWriter {
             })
             .max()
             .unwrap_or(0);
-        let mut seen = HashSet::new();
+        let mut seen = crate::hash::ContentHashSet::default();
         read_index(dir, |_, entry| {
             if let Ok(e) = entry
                 && let Ok(h) = e.h.parse()

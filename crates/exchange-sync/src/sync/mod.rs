@@ -21,7 +21,7 @@ pub use pipeline::error_chain;
 pub use report::{Conflict, ExportCounts, ImportCounts, Resolution, SyncReport};
 
 use crate::error::Result;
-use crate::hash::ContentHash;
+use crate::hash::{ContentHash, ContentHashSet};
 use crate::manifest::{ConflictStrategy, Direction, Manifest, dataset_dir};
 use crate::mirror::{Mirror, MirrorKeyRow, MirrorWrite, Scope};
 use crate::pack::{PackEntry, PackWriter, read_index};
@@ -133,7 +133,15 @@ fn import(
     report: &mut SyncReport,
     progress: ProgressFn<'_>,
 ) -> Result<bool> {
-    let mut hashes: HashSet<ContentHash> = mirror.hashes_in_scope(scope)?;
+    // H (spec §6.1) is read once and never changes; what this run writes and
+    // replaces is kept beside it, so the workers can read H while the writer
+    // thread keeps its view current (no copy of a million hashes).
+    let start: ContentHashSet = mirror.hashes_in_scope(scope)?;
+    let mut hashes = HashView {
+        start: &start,
+        added: ContentHashSet::default(),
+        removed: ContentHashSet::default(),
+    };
     let total_bytes = crate::pack::PackReader::open(dir)?.total_bytes();
     // Rows written by this run (all of them in a dry run, this batch otherwise: a
     // real run reads its own writes back from the mirror).
@@ -157,12 +165,11 @@ fn import(
     // Lines whose stored hash the mirror already holds are only checked for form
     // and scope (they are skipped, nothing of them reaches SQL); `verify` re-hashes
     // everything.
-    let known = hashes.clone();
     for_each_item(
         dir,
         scope,
         options.lenient,
-        &known,
+        &start,
         &mut on_bytes,
         &mut |batch| {
             // A known line whose hash this run removed (its row was updated since) is
@@ -269,7 +276,7 @@ fn import(
                             }
                             Resolution::JsonWins => {
                                 report.json_to_sql.updated += 1;
-                                hashes.remove(&old.content_sha256);
+                                hashes.remove(old.content_sha256);
                                 MirrorWrite::Update {
                                     exchange_id: old.exchange_id,
                                     record: rec,
@@ -318,6 +325,34 @@ fn import(
     Ok(failed)
 }
 
+/// The hashes in scope as this run sees them: H from the start, plus what it
+/// wrote, minus what its updates replaced.
+struct HashView<'a> {
+    start: &'a ContentHashSet,
+    added: ContentHashSet,
+    removed: ContentHashSet,
+}
+
+impl HashView<'_> {
+    fn contains(&self, h: &ContentHash) -> bool {
+        self.added.contains(h) || (self.start.contains(h) && !self.removed.contains(h))
+    }
+
+    fn insert(&mut self, h: ContentHash) {
+        self.removed.remove(&h);
+        if !self.start.contains(&h) {
+            self.added.insert(h);
+        }
+    }
+
+    fn remove(&mut self, h: ContentHash) {
+        self.added.remove(&h);
+        if self.start.contains(&h) {
+            self.removed.insert(h);
+        }
+    }
+}
+
 fn rec_key_of(write: &MirrorWrite) -> Option<&str> {
     match write {
         MirrorWrite::Insert(r) | MirrorWrite::Update { record: r, .. } => r.natural_key.as_deref(),
@@ -336,7 +371,7 @@ fn export(
     clock: &dyn Fn() -> OffsetDateTime,
     progress: ProgressFn<'_>,
 ) -> Result<()> {
-    let mut in_pack: HashSet<ContentHash> = HashSet::new();
+    let mut in_pack = ContentHashSet::default();
     read_index(dir, |_, entry| {
         if let Ok(Ok(h)) = entry.map(|e| e.h.parse::<ContentHash>()) {
             in_pack.insert(h);
@@ -344,10 +379,12 @@ fn export(
         Ok(())
     })?;
     let json_count = in_pack.len() as u64;
-    let in_sql = mirror.hashes_in_scope(scope)?;
-    let sql_count = in_sql.len() as u64;
-    let missing = in_sql.iter().filter(|h| !in_pack.contains(h)).count() as u64;
-    drop(in_sql);
+    // Counted as they stream by: only J is held in memory.
+    let (mut sql_count, mut missing) = (0u64, 0u64);
+    mirror.for_each_hash_in_scope(scope, &mut |h| {
+        sql_count += 1;
+        missing += u64::from(!in_pack.contains(&h));
+    })?;
     report.sql_to_json = ExportCounts {
         inserted: missing,
         skipped: sql_count - missing,

@@ -33,6 +33,23 @@ const BATCH: usize = 512;
 
 /// Parse and verify one line (hash recomputed, scope checked, time present).
 pub fn verify_line(dir: &Path, scope: &Scope, line: &PackLine, file: &Arc<str>) -> Result<Item> {
+    // The fast path accepts only lines that pass every check below with the same
+    // values; anything else (including every error) goes through the full parse.
+    if let Some(c) = crate::lean::check_line(&line.text, &scope.source_system, &scope.entity_type) {
+        return Ok(Item {
+            record: MirrorRecord {
+                payload_json: line.text.clone(),
+                natural_key: c.lookup_key,
+                exchange_id: c.exchange_id,
+                exchange_type: c.exchange_type,
+                source_system: c.source_system,
+                entity_type: c.entity_type,
+                observed_at_utc: crate::timestamp::truncate_micros(c.observed_at_utc),
+                content_sha256: c.content_sha256,
+                schema_version: c.schema_version,
+            },
+        });
+    }
     let parsed = line.parse(dir)?;
     // The record as read is the payload (spec §5), unless it holds the bare
     // NaN/Infinity literals Fabric never writes: then its Fabric spelling.
@@ -96,7 +113,7 @@ pub fn for_each_item(
     dir: &Path,
     scope: &Scope,
     lenient: bool,
-    known: &std::collections::HashSet<ContentHash>,
+    known: &crate::hash::ContentHashSet,
     progress: &mut dyn FnMut(u64),
     each: &mut dyn FnMut(Vec<Parsed>) -> Result<()>,
 ) -> Result<()> {
@@ -232,7 +249,7 @@ struct Envelope<'a> {
 fn known_hash(
     text: &str,
     scope: &Scope,
-    known: &std::collections::HashSet<ContentHash>,
+    known: &crate::hash::ContentHashSet,
 ) -> Option<ContentHash> {
     if known.is_empty() {
         return None;

@@ -281,8 +281,13 @@ fn add(ctx: &Ctx, a: AddArgs) -> CmdResult {
                 what: "cannot read",
                 source: Box::new(e),
             })?;
-            let mut reader = std::io::BufReader::new(file);
-            exchange_sync::add::add(&a.manifest, &mut reader, path, &options, now())?
+            // Progress in bytes of the input file (hidden when not a terminal).
+            let total = file.metadata().map_or(0, |m| m.len());
+            let bar = ctx.progress(total, "add");
+            let mut reader = bar.wrap_read(std::io::BufReader::new(file));
+            let report = exchange_sync::add::add(&a.manifest, &mut reader, path, &options, now());
+            bar.finish_and_clear();
+            report?
         }
         None => {
             let stdin = std::io::stdin();

@@ -98,6 +98,48 @@ fn sample_pack_imports_then_a_second_sync_changes_nothing() -> TestResult {
     Ok(())
 }
 
+/// The exchange commands open the store with `PRAGMA quick_check` (not the full
+/// integrity check, see crates/exchange-sync/README.md): a damaged file is still
+/// refused, exit 3, naming the file, and nothing is written.
+#[test]
+fn a_damaged_store_is_refused_with_exit_3() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let ds = home.path().join("ds");
+    copy_dir(&sample(), &ds)?;
+    let manifest = ds.join("manifest.json");
+    let m = manifest.to_str().ok_or("path")?;
+    let (code, _) = run_json(home.path(), &["import", "--manifest", m])?;
+    assert_eq!(code, 0);
+    // Break the page-type byte of every B-tree page after the first.
+    let db = home.path().join("fabric.db");
+    let mut bytes = std::fs::read(&db)?;
+    let page = 4096;
+    let mut at = page;
+    while at < bytes.len() {
+        if let Some(b) = bytes.get_mut(at) {
+            *b = 0x07;
+        }
+        at += page;
+    }
+    std::fs::write(&db, &bytes)?;
+    for command in ["import", "sync", "export"] {
+        let out = fabric(home.path())
+            .arg("--db")
+            .arg(&db)
+            .arg("exchange")
+            .args([command, "--manifest", m])
+            .output()?;
+        assert_eq!(out.status.code(), Some(3), "{command}: {out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("fabric.db"),
+            "{command}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(std::fs::read(&db)?, bytes, "nothing was written");
+    Ok(())
+}
+
 #[test]
 fn export_into_a_fresh_pack_keeps_every_hash() -> TestResult {
     let home = tempfile::tempdir()?;

@@ -1,0 +1,199 @@
+//! The fast path agrees with the full parse on every canonical vector and
+//! declines whatever it is unsure about.
+
+use super::*;
+use crate::ExchangeRecord;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn vectors() -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/vectors/exchange/canonical.jsonl");
+    let text = std::fs::read_to_string(path)?;
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let case: serde_json::Value = serde_json::from_str(line)?;
+        out.push(
+            case["record_line"]
+                .as_str()
+                .ok_or("record_line")?
+                .to_owned(),
+        );
+    }
+    Ok(out)
+}
+
+#[test]
+fn fast_path_agrees_with_full_parse_on_vectors() -> TestResult {
+    let mut accepted = 0;
+    for line in vectors()? {
+        let full = ExchangeRecord::parse_line(&line)
+            .ok()
+            .filter(|p| !p.had_nan_literals)
+            .map(|p| p.record);
+        let (ss, et) = full.as_ref().map_or(("x", "y"), |r| {
+            (r.source_system.as_str(), r.entity_type.as_str())
+        });
+        let Some(fast) = check_line(&line, ss, et) else {
+            continue;
+        };
+        accepted += 1;
+        let r = full
+            .as_ref()
+            .ok_or("fast path accepted a line the full parse refuses")?;
+        assert_eq!(r.compute_hash(), r.content_sha256, "{line}");
+        assert_eq!(fast.content_sha256, r.content_sha256);
+        assert_eq!(fast.exchange_id, r.exchange_id);
+        assert_eq!(fast.exchange_type, r.exchange_type);
+        assert_eq!(fast.lookup_key.as_deref(), r.lookup_key());
+        assert_eq!(Some(fast.observed_at_utc), r.observed_at_utc);
+        assert_eq!(fast.schema_version, r.schema_version);
+    }
+    assert!(accepted >= 30, "only {accepted} vectors took the fast path");
+    Ok(())
+}
+
+#[test]
+fn fast_path_declines_unusual_lines() -> TestResult {
+    let base = vectors()?.into_iter().next().ok_or("no vectors")?;
+    let r = ExchangeRecord::parse_line(&base)
+        .map_err(|_| "vector")?
+        .record;
+    let (ss, et) = (r.source_system.clone(), r.entity_type.clone());
+    assert!(check_line(&base, &ss, &et).is_some());
+    // Out of scope, duplicate key, array envelope, bad provenance, float version.
+    assert!(check_line(&base, "other", &et).is_none());
+    let dup = base.replacen("\"request\": null", "\"request\": null, \"request\": 1", 1);
+    assert!(check_line(&dup, &ss, &et).is_none());
+    let nested = base.replacen("\"request\": null", "\"request\": {\"a\": 1, \"a\": 2}", 1);
+    assert!(check_line(&nested, &ss, &et).is_none());
+    assert!(check_line(&format!("[{base}]"), &ss, &et).is_none());
+    let prov = base.replacen("\"provenance\": null", "\"provenance\": [1]", 1);
+    assert!(check_line(&prov, &ss, &et).is_none());
+    let ver = base.replacen("\"schema_version\": 1", "\"schema_version\": 1.0", 1);
+    assert!(check_line(&ver, &ss, &et).is_none());
+    let nan = base.replacen("\"request\": null", "\"request\": NaN", 1);
+    assert!(check_line(&nan, &ss, &et).is_none());
+    Ok(())
+}
+
+mod agree {
+    //! Property: on any line, when the fast path accepts it, the full path gives
+    //! the same hash and values; a stored hash that does not match is never
+    //! accepted.
+
+    use proptest::prelude::*;
+
+    use super::super::check_line;
+    use crate::ExchangeRecord;
+
+    /// JSON number texts the canonical form treats differently: ints, big ints,
+    /// negative zero, floats Python spells its own way.
+    fn number() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<i64>().prop_map(|n| n.to_string()),
+            Just("-0".to_owned()),
+            Just("123456789012345678901234567890".to_owned()),
+            Just("-98765432109876543210".to_owned()),
+            Just("1.0".to_owned()),
+            Just("-0.0".to_owned()),
+            Just("0.1".to_owned()),
+            Just("1e5".to_owned()),
+            Just("1E-7".to_owned()),
+            Just("2.5e+300".to_owned()),
+            Just("1e400".to_owned()),
+            Just("100000000000000000.0".to_owned()),
+            any::<f64>()
+                .prop_filter("finite", |x| x.is_finite())
+                .prop_map(|x| format!("{x:e}")),
+            (any::<i32>(), 0u32..1000).prop_map(|(a, b)| format!("{a}.{b}")),
+        ]
+    }
+
+    /// String bodies (JSON-escaped already): ASCII, NFC and NFD forms of the same
+    /// text, a compatibility character, escapes, astral characters.
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-z]{0,6}",
+            Just("\u{e9}".to_owned()),
+            Just("e\u{301}".to_owned()),
+            Just("\u{212b}".to_owned()),
+            Just("A\u{30a}".to_owned()),
+            Just("\\u00e9".to_owned()),
+            Just("\\ud83d\\ude00".to_owned()),
+            Just("\u{1f600}".to_owned()),
+            Just("tab\\tquote\\\"back\\\\".to_owned()),
+            Just("\\u0000\\u001f".to_owned()),
+            Just("\u{2028}".to_owned()),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = String> {
+        let leaf = prop_oneof![
+            Just("null".to_owned()),
+            Just("true".to_owned()),
+            Just("false".to_owned()),
+            number(),
+            text().prop_map(|s| format!("\"{s}\"")),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5)
+                    .prop_map(|v| format!("[{}]", v.join(", "))),
+                prop::collection::vec((text(), inner), 0..5).prop_map(|v| {
+                    let entries: Vec<String> = v
+                        .into_iter()
+                        .map(|(k, v)| format!("\"{k}\": {v}"))
+                        .collect();
+                    format!("{{{}}}", entries.join(", "))
+                }),
+            ]
+        })
+    }
+
+    fn line(key: &str, request: &str, response: &str, hash: &str) -> String {
+        format!(
+            "{{\"exchange_id\": \"0b6f1c1e-2f5d-4d43-9d1e-3c1b8f0f9a11\", \"exchange_type\": \"http\", \
+             \"source_system\": \"s\", \"entity_type\": \"e\", \"natural_key\": {key}, \
+             \"request\": {request}, \"response\": {response}, \
+             \"observed_at_utc\": \"2024-01-15T10:30:00.123456+02:00\", \"provenance\": null, \
+             \"content_sha256\": \"{hash}\", \"schema_version\": 1, \"tags\": [], \
+             \"redactions_applied\": [], \"response_ref\": null}}"
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn fast_and_full_paths_agree(
+            key in prop_oneof![Just("null".to_owned()), text().prop_map(|s| format!("\"{s}\""))],
+            request in value(),
+            response in value(),
+        ) {
+            let zeros = "0".repeat(64);
+            let draft = line(&key, &request, &response, &zeros);
+            let Ok(parsed) = ExchangeRecord::parse_line(&draft) else {
+                // Not a record the full path reads: the fast path must decline too.
+                prop_assert!(check_line(&draft, "s", "e").is_none());
+                return Ok(());
+            };
+            let hash = parsed.record.compute_hash();
+            let good = line(&key, &request, &response, &hash.to_hex());
+            let full = ExchangeRecord::parse_line(&good)
+                .map_err(|_| TestCaseError::fail("full parse of the hashed line"))?
+                .record;
+            if let Some(fast) = check_line(&good, "s", "e") {
+                prop_assert_eq!(fast.content_sha256, hash);
+                prop_assert_eq!(fast.content_sha256, full.content_sha256);
+                prop_assert_eq!(&fast.exchange_id, &full.exchange_id);
+                prop_assert_eq!(fast.lookup_key.as_deref(), full.lookup_key());
+                prop_assert_eq!(Some(fast.observed_at_utc), full.observed_at_utc);
+                prop_assert_eq!(fast.schema_version, full.schema_version);
+            }
+            if hash.to_hex() != zeros {
+                prop_assert!(check_line(&draft, "s", "e").is_none());
+            }
+        }
+    }
+}

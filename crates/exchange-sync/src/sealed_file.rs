@@ -1,0 +1,281 @@
+//! An encrypted archive written straight to disk, in the reference's format
+//! (`salt(16) ‖ nonce(12) ‖ AES-256-GCM(ciphertext ‖ tag(16))`, see
+//! [`crate::crypto`]), without holding the plaintext in memory or on disk.
+//!
+//! AES-GCM is counter mode plus a GHASH over the ciphertext, so a byte's
+//! ciphertext depends only on its position: [`SealedFile`] encrypts every write at
+//! its offset, which lets the zip writer seek back and patch its headers as it does
+//! on a plain file. [`SealedFile::commit`] then reads the finished ciphertext back
+//! once for the GHASH, appends the tag, syncs and renames the temporary file into
+//! place. The bytes are the same as [`crate::crypto::encrypt`] gives for the same
+//! salt and nonce (tested).
+
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use aes::Aes256;
+use aes::cipher::{BlockEncrypt, KeyInit, KeyIvInit, StreamCipher, StreamCipherSeek};
+use ghash::GHash;
+use ghash::universal_hash::UniversalHash;
+
+use crate::error::{Error, Result};
+
+const SALT: usize = 16;
+const NONCE: usize = 12;
+const HEADER: u64 = (SALT + NONCE) as u64;
+
+type Ctr = ctr::Ctr32BE<Aes256>;
+
+/// An encrypted file being written under a temporary name next to its final
+/// path (`Write + Seek` over the plaintext positions). Removed if dropped before
+/// [`SealedFile::commit`].
+pub struct SealedFile {
+    file: Option<std::fs::File>,
+    tmp: PathBuf,
+    path: PathBuf,
+    key: zeroize::Zeroizing<[u8; 32]>,
+    nonce: [u8; NONCE],
+    ctr: Ctr,
+    /// Plaintext position of the next write.
+    pos: u64,
+    /// Plaintext length so far.
+    len: u64,
+    scratch: Vec<u8>,
+}
+
+impl std::fmt::Debug for SealedFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedFile")
+            .field("path", &self.path)
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+fn j0(nonce: &[u8; NONCE]) -> [u8; 16] {
+    let mut j0 = [0u8; 16];
+    j0[..NONCE].copy_from_slice(nonce);
+    j0[15] = 1;
+    j0
+}
+
+impl SealedFile {
+    /// Start writing `path` encrypted with `passphrase` (fresh random salt and
+    /// nonce). Its folder must exist.
+    pub fn create(path: &Path, passphrase: &[u8]) -> Result<Self> {
+        let (salt, nonce) = crate::crypto::fresh_salt_and_nonce();
+        Self::create_with(path, passphrase, salt, nonce)
+    }
+
+    fn create_with(
+        path: &Path,
+        passphrase: &[u8],
+        salt: [u8; SALT],
+        nonce: [u8; NONCE],
+    ) -> Result<Self> {
+        Self::create_with_key(
+            path,
+            crate::crypto::derive_key(passphrase, &salt),
+            salt,
+            nonce,
+        )
+    }
+
+    /// [`SealedFile::create`] with the key (PBKDF2 of the passphrase and `salt`),
+    /// salt and nonce given (tests compare bytes without the slow derivation).
+    fn create_with_key(
+        path: &Path,
+        key: zeroize::Zeroizing<[u8; 32]>,
+        salt: [u8; SALT],
+        nonce: [u8; NONCE],
+    ) -> Result<Self> {
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        let io = |source| Error::Io {
+            path: tmp.clone(),
+            source,
+        };
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(io)?;
+        let mut header = [0u8; HEADER as usize];
+        header[..SALT].copy_from_slice(&salt);
+        header[SALT..].copy_from_slice(&nonce);
+        let ctr = Ctr::new(key.as_ref().into(), &j0(&nonce).into());
+        let this = SealedFile {
+            key,
+            ctr,
+            file: Some(file),
+            tmp: tmp.clone(),
+            path: path.to_path_buf(),
+            nonce,
+            pos: 0,
+            len: 0,
+            scratch: Vec::new(),
+        };
+        this.file_ref()
+            .and_then(|f| f.write_all_at(&header, 0))
+            .map_err(io)?;
+        Ok(this)
+    }
+
+    fn file_ref(&self) -> std::io::Result<&std::fs::File> {
+        self.file
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("file already committed"))
+    }
+
+    /// Compute the tag over the ciphertext written, append it, sync and rename
+    /// into place.
+    pub fn commit(mut self) -> Result<()> {
+        let io = |source| Error::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| Error::Internal("encrypted file committed twice".into()))?;
+        let cipher = Aes256::new(self.key.as_ref().into());
+        let mut h = [0u8; 16].into();
+        cipher.encrypt_block(&mut h);
+        let mut ghash = GHash::new(&h);
+        let mut reader = std::io::BufReader::with_capacity(1 << 16, &file);
+        reader.seek(SeekFrom::Start(HEADER)).map_err(io)?;
+        let mut left = self.len;
+        let mut buf = vec![0u8; 1 << 16];
+        while left > 0 {
+            let n = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
+            let chunk = buf.get_mut(..n).unwrap_or_default();
+            reader.read_exact(chunk).map_err(io)?;
+            // Every chunk but the last is a whole number of blocks.
+            ghash.update_padded(chunk);
+            left -= n as u64;
+        }
+        let mut lengths = [0u8; 16];
+        lengths[8..].copy_from_slice(&(self.len * 8).to_be_bytes());
+        ghash.update(&[lengths.into()]);
+        let s = ghash.finalize();
+        let mut tag = j0(&self.nonce).into();
+        cipher.encrypt_block(&mut tag);
+        for (t, x) in tag.iter_mut().zip(s.iter()) {
+            *t ^= x;
+        }
+        drop(reader);
+        file.write_all_at(&tag, HEADER + self.len).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        drop(file);
+        std::fs::rename(&self.tmp, &self.path).map_err(|e| {
+            let _ = std::fs::remove_file(&self.tmp);
+            io(e)
+        })
+    }
+}
+
+impl Write for SealedFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.scratch.clear();
+        self.scratch.extend_from_slice(buf);
+        // Keystream block 0 masks the tag; the plaintext starts at block 1.
+        self.ctr
+            .try_seek(16 + self.pos)
+            .map_err(|_| std::io::Error::other("archive too large for AES-GCM"))?;
+        self.ctr
+            .try_apply_keystream(&mut self.scratch)
+            .map_err(|_| std::io::Error::other("archive too large for AES-GCM"))?;
+        self.file_ref()?
+            .write_all_at(&self.scratch, HEADER + self.pos)?;
+        self.pos += buf.len() as u64;
+        self.len = self.len.max(self.pos);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Seek for SealedFile {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        let new = match pos {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+        };
+        self.pos = new.ok_or_else(|| std::io::Error::other("seek before the start"))?;
+        Ok(self.pos)
+    }
+}
+
+impl Drop for SealedFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    #[test]
+    fn same_bytes_as_one_shot_encryption_with_seeks() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        for len in [0usize, 1, 15, 16, 17, 100_000, 200_003] {
+            let plain: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+            let salt = [7u8; SALT];
+            let nonce = [9u8; NONCE];
+            let path = dir.path().join(format!("x{len}.zip.enc"));
+            let key = zeroize::Zeroizing::new([len as u8; 32]);
+            let mut f = SealedFile::create_with_key(&path, key.clone(), salt, nonce)?;
+            // Write garbage first, then overwrite it after a seek (as the zip writer
+            // patches its headers).
+            let cut = len / 3;
+            f.write_all(&plain[..cut])?;
+            f.write_all(&vec![0xAA; len - cut])?;
+            f.seek(SeekFrom::Start(cut as u64))?;
+            for piece in plain[cut..].chunks(4097) {
+                f.write_all(piece)?;
+            }
+            f.commit()?;
+            let got = std::fs::read(&path)?;
+            let want = crate::crypto::seal_with_key(&key, salt, nonce, &plain)
+                .ok_or("one-shot encryption")?;
+            assert_eq!(got, want, "length {len}");
+        }
+        // With the passphrase: the reference's decryption reads it back.
+        let plain = b"PK zip bytes".repeat(1000);
+        let path = dir.path().join("p.zip.enc");
+        let mut f = SealedFile::create_with(&path, b"pass", [1; SALT], [2; NONCE])?;
+        f.write_all(&plain)?;
+        f.commit()?;
+        let back = crate::crypto::decrypt(b"pass", &std::fs::read(&path)?).ok_or("decrypt")?;
+        assert_eq!(back.as_slice(), plain.as_slice());
+        Ok(())
+    }
+
+    #[test]
+    fn dropped_before_commit_leaves_nothing() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("a.zip.enc");
+        let mut f = SealedFile::create(&path, b"pass")?;
+        f.write_all(b"secret")?;
+        drop(f);
+        assert_eq!(std::fs::read_dir(dir.path())?.count(), 0);
+        Ok(())
+    }
+}
