@@ -59,7 +59,12 @@ pub fn encrypt_with_iterations(
     iterations: u32,
 ) -> Option<Vec<u8>> {
     let (salt, nonce) = fresh_salt_and_nonce();
-    seal_with_key(&derive(passphrase, &salt, iterations), salt, nonce, plaintext)
+    seal_with_key(
+        &derive(passphrase, &salt, iterations),
+        salt,
+        nonce,
+        plaintext,
+    )
 }
 
 /// [`encrypt`] with a derived key, salt and nonce given.

@@ -17,6 +17,11 @@ pub struct SqliteMirror {
     table: String,
     /// Whether the table exists (reads of a missing table see no rows).
     exists: bool,
+    /// The open transaction started on an empty table: the first write drops the
+    /// hash and time indexes (a bulk load), see `Store::mirror_defer_indexes`.
+    bulk_candidate: bool,
+    /// Those indexes are dropped and must be rebuilt before a read or the commit.
+    deferred: bool,
 }
 
 impl SqliteMirror {
@@ -32,12 +37,23 @@ impl SqliteMirror {
             store,
             table,
             exists,
+            bulk_candidate: false,
+            deferred: false,
         })
     }
 
     /// The SQLite table name.
     pub fn table(&self) -> &str {
         &self.table
+    }
+
+    /// Rebuild the indexes dropped for a bulk load, if any.
+    fn restore_indexes(&mut self) -> Result<()> {
+        if self.deferred {
+            self.store.mirror_restore_indexes(&self.table)?;
+            self.deferred = false;
+        }
+        Ok(())
     }
 
     fn bad_row(&self, id: &str, reason: String) -> Error {
@@ -126,6 +142,7 @@ impl Mirror for SqliteMirror {
     }
 
     fn missing_schema_objects(&mut self) -> Result<Vec<String>> {
+        self.restore_indexes()?;
         Ok(self.store.mirror_missing_objects(&self.table)?)
     }
 
@@ -151,6 +168,7 @@ impl Mirror for SqliteMirror {
         if !self.exists {
             return Ok(());
         }
+        self.restore_indexes()?;
         let mut bad = None;
         self.store.mirror_hashes(
             &self.table,
@@ -193,6 +211,7 @@ impl Mirror for SqliteMirror {
         if !self.exists {
             return Ok(0);
         }
+        self.restore_indexes()?;
         let this = &*self;
         this.store.mirror_scan(
             &this.table,
@@ -206,6 +225,7 @@ impl Mirror for SqliteMirror {
         if !self.exists {
             return Ok(0);
         }
+        self.restore_indexes()?;
         Ok(self.store.mirror_count(
             &self.table,
             scope.map(|s| (s.source_system.as_str(), s.entity_type.as_str())),
@@ -224,11 +244,17 @@ impl Mirror for SqliteMirror {
             self.store.mirror_apply_schema(&self.table)?;
         }
         self.exists = true;
-        Ok(self.store.mirror_begin()?)
+        self.store.mirror_begin()?;
+        self.bulk_candidate = true;
+        self.deferred = false;
+        Ok(())
     }
 
     fn write_batch(&mut self, writes: &[MirrorWrite]) -> Result<()> {
         self.ensure_tx()?;
+        if std::mem::take(&mut self.bulk_candidate) {
+            self.deferred = self.store.mirror_defer_indexes(&self.table)?;
+        }
         // The two derived texts of each row, then rows borrowing everything else
         // (the payload line is bound in place, never copied).
         let texts: Vec<(String, String)> = writes
@@ -258,10 +284,17 @@ impl Mirror for SqliteMirror {
     }
 
     fn commit(&mut self) -> Result<()> {
+        self.bulk_candidate = false;
+        if let Err(e) = self.restore_indexes() {
+            let _ = self.rollback();
+            return Err(e);
+        }
         Ok(self.store.mirror_commit()?)
     }
 
     fn rollback(&mut self) -> Result<()> {
+        self.bulk_candidate = false;
+        self.deferred = false;
         Ok(self.store.mirror_rollback()?)
     }
 }

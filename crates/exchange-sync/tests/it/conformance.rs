@@ -19,7 +19,7 @@ pub type NamedCheck = (&'static str, fn(&mut dyn Mirror) -> Check);
 pub fn run_all(
     make: &mut dyn FnMut() -> Result<Box<dyn Mirror>, Box<dyn std::error::Error>>,
 ) -> Check {
-    let checks: [NamedCheck; 9] = [
+    let checks: [NamedCheck; 10] = [
         ("empty", check_empty),
         ("insert_and_read_back", check_insert_and_read_back),
         ("update_by_exchange_id", check_update_by_exchange_id),
@@ -29,6 +29,7 @@ pub fn run_all(
         ("update_missing_row", check_update_missing_row),
         ("writes_need_a_transaction", check_writes_need_a_transaction),
         ("schema_is_idempotent", check_schema_is_idempotent),
+        ("first_load", check_first_load),
     ];
     for (name, check) in checks {
         let mut mirror = make()?;
@@ -207,6 +208,40 @@ pub fn check_uniqueness(mirror: &mut dyn Mirror) -> Check {
     // The same key in another scope is fine.
     insert(mirror, &[record(5, "b", Some("k"), 0)])?;
     assert_eq!(mirror.count(None)?, 2);
+    Ok(())
+}
+
+/// The first load into an empty table (which a backend may run as a bulk load,
+/// building some indexes once at the end) ends with every schema object there,
+/// and a duplicate hash in it fails by the commit at the latest, leaving nothing.
+pub fn check_first_load(mirror: &mut dyn Mirror) -> Check {
+    let mut dup = record(2, "a", Some("k2"), 0);
+    dup.content_sha256 = hash(1);
+    mirror.begin()?;
+    let result = mirror
+        .write_batch(&[MirrorWrite::Insert(record(1, "a", Some("k"), 0))])
+        .and_then(|()| mirror.write_batch(&[MirrorWrite::Insert(dup)]))
+        .and_then(|()| mirror.commit());
+    assert!(result.is_err(), "a duplicate hash must fail");
+    mirror.rollback()?;
+    assert_eq!(mirror.count(None)?, 0);
+    assert!(mirror.missing_schema_objects()?.is_empty());
+
+    let a = scope("a");
+    let records: Vec<MirrorRecord> = (1..=20)
+        .map(|n| record(n, "a", Some(&format!("k{n}")), i64::from(n)))
+        .collect();
+    insert(mirror, &records)?;
+    assert!(mirror.missing_schema_objects()?.is_empty());
+    assert_eq!(mirror.count(Some(&a))?, 20);
+    assert_eq!(mirror.hashes_in_scope(&a)?.len(), 20);
+    let mut newest_first = Vec::new();
+    mirror.export_scope(&a, &mut |r| {
+        newest_first.push(r.content_sha256);
+        Ok(())
+    })?;
+    let expected: Vec<ContentHash> = (1..=20).rev().map(hash).collect();
+    assert_eq!(newest_first, expected);
     Ok(())
 }
 
