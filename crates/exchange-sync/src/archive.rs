@@ -70,7 +70,11 @@ pub fn dataset_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if name == PACK_META || base.starts_with(".index.pending-") || base.contains(".tmp-") {
+        if name == PACK_META
+            || base.starts_with(".index.pending-")
+            || base.starts_with(".chunks.pending-")
+            || base.contains(".tmp-")
+        {
             continue;
         }
         files.push((name, entry.path().to_path_buf()));

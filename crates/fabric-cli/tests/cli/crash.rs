@@ -15,6 +15,7 @@ fn killed_commands_leave_whole_batches_and_rerun_to_the_same_result()
         kills: 3,
         seed: 11,
         jobs: 300,
+        records: 600,
         only: Vec::new(),
     };
     let outcomes = xtask::crash::run(&opts)?;
