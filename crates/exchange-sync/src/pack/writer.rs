@@ -444,6 +444,12 @@ impl Drop for PackWriter {
 
 /// Create a new dataset: `out/<name>/manifest.json` and an empty `records/`.
 pub fn init_dataset(out: &Path, manifest: &mut Manifest, now: OffsetDateTime) -> Result<PathBuf> {
+    crate::manifest::check_dataset_name(&manifest.dataset_name).map_err(|reason| {
+        Error::Invalid {
+            what: "dataset name".into(),
+            reason,
+        }
+    })?;
     let dir = out.join(&manifest.dataset_name);
     let path = dir.join(MANIFEST_FILE);
     if path.exists() {

@@ -2,6 +2,7 @@
 
 mod canonical;
 mod conformance;
+mod dataset_name;
 mod mssql;
 mod mssql_live;
 mod pack;

@@ -6,6 +6,7 @@ mod chains;
 mod common;
 mod crash;
 mod dashboard;
+mod escape;
 mod exchange;
 mod faults;
 mod hostile;
