@@ -83,8 +83,10 @@ pub fn dataset_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     Ok(files)
 }
 
+/// Write the zip to `sink`; `out` (the archive) names write failures.
 fn write_zip<W: Write + Seek>(
     sink: W,
+    out: &Path,
     files: &[(String, PathBuf)],
     meta: &str,
     progress: &mut dyn FnMut(u64),
@@ -97,10 +99,17 @@ fn write_zip<W: Write + Seek>(
         .last_modified_time(zip::DateTime::default())
         .unix_permissions(0o644);
     let mut zip = zip::ZipWriter::new(sink);
-    let zerr = |path: &Path, e: zip::result::ZipError| Error::Archive {
-        path: path.to_path_buf(),
-        reason: "writing the zip".into(),
-        source: Some(Box::new(e)),
+    // The zip library fails on writes to the archive (I/O) or on a bad entry.
+    let zerr = |path: &Path, e: zip::result::ZipError| match e {
+        zip::result::ZipError::Io(source) => Error::Write {
+            path: out.to_path_buf(),
+            source,
+        },
+        e => Error::Archive {
+            path: path.to_path_buf(),
+            reason: "writing the zip".into(),
+            source: Some(Box::new(e)),
+        },
     };
     let mut bytes = 0u64;
     let mut buf = vec![0u8; 1 << 16];
@@ -119,8 +128,8 @@ fn write_zip<W: Write + Seek>(
             if n == 0 {
                 break;
             }
-            zip.write_all(&buf[..n]).map_err(|source| Error::Io {
-                path: path.clone(),
+            zip.write_all(&buf[..n]).map_err(|source| Error::Write {
+                path: out.to_path_buf(),
                 source,
             })?;
             bytes += n as u64;
@@ -129,10 +138,11 @@ fn write_zip<W: Write + Seek>(
     }
     zip.start_file(PACK_META, options)
         .map_err(|e| zerr(Path::new(PACK_META), e))?;
-    zip.write_all(meta.as_bytes()).map_err(|source| Error::Io {
-        path: PACK_META.into(),
-        source,
-    })?;
+    zip.write_all(meta.as_bytes())
+        .map_err(|source| Error::Write {
+            path: out.to_path_buf(),
+            source,
+        })?;
     let sink = zip.finish().map_err(|e| zerr(Path::new(PACK_META), e))?;
     Ok((sink, bytes))
 }
@@ -178,7 +188,7 @@ pub fn pack(
         return Ok(outcome);
     }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|source| Error::Io {
+        std::fs::create_dir_all(parent).map_err(|source| Error::Write {
             path: parent.to_path_buf(),
             source,
         })?;
@@ -188,11 +198,11 @@ pub fn pack(
         None => {
             let file = crate::fsio::AtomicFile::create(&path)?;
             let seekable = SeekableAtomic(file);
-            let (file, _) = write_zip(seekable, &files, &meta, &mut on_bytes)?;
+            let (file, _) = write_zip(seekable, &path, &files, &meta, &mut on_bytes)?;
             file.0.commit()?;
         }
         Some(key) => {
-            let (zip, _) = write_zip(Cursor::new(Vec::new()), &files, &meta, &mut on_bytes)?;
+            let (zip, _) = write_zip(Cursor::new(Vec::new()), &path, &files, &meta, &mut on_bytes)?;
             let plain = Zeroizing::new(zip.into_inner());
             let data = crate::crypto::encrypt(key, &plain)
                 .ok_or_else(|| Error::Internal("encryption failed".into()))?;
@@ -364,14 +374,14 @@ pub fn unpack(
     if dry_run {
         return Ok(target);
     }
-    std::fs::create_dir_all(out).map_err(|source| Error::Io {
+    std::fs::create_dir_all(out).map_err(|source| Error::Write {
         path: out.to_path_buf(),
         source,
     })?;
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}.unpack-"))
         .tempdir_in(out)
-        .map_err(|source| Error::Io {
+        .map_err(|source| Error::Write {
             path: out.to_path_buf(),
             source,
         })?;
@@ -386,14 +396,14 @@ pub fn unpack(
         }
         let dest: PathBuf = rel.iter().fold(tmp.path().to_path_buf(), |p, c| p.join(c));
         if *is_dir {
-            std::fs::create_dir_all(&dest).map_err(|source| Error::Io {
+            std::fs::create_dir_all(&dest).map_err(|source| Error::Write {
                 path: dest.clone(),
                 source,
             })?;
             continue;
         }
         if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| Error::Io {
+            std::fs::create_dir_all(parent).map_err(|source| Error::Write {
                 path: parent.to_path_buf(),
                 source,
             })?;
@@ -402,7 +412,7 @@ pub fn unpack(
             .by_index(i)
             .map_err(|e| bad(format!("entry {}", parts.join("/")), Some(Box::new(e))))?;
         let mut limited = entry.take(MAX_TOTAL_BYTES - total + 1);
-        let mut file = std::fs::File::create(&dest).map_err(|source| Error::Io {
+        let mut file = std::fs::File::create(&dest).map_err(|source| Error::Write {
             path: dest.clone(),
             source,
         })?;
@@ -417,7 +427,7 @@ pub fn unpack(
         }
     }
     if target.exists() {
-        std::fs::remove_dir(&target).map_err(|source| Error::Io {
+        std::fs::remove_dir(&target).map_err(|source| Error::Write {
             path: target.clone(),
             source,
         })?;
@@ -425,7 +435,7 @@ pub fn unpack(
     let tmp_path = tmp.keep();
     std::fs::rename(&tmp_path, &target).map_err(|source| {
         let _ = std::fs::remove_dir_all(&tmp_path);
-        Error::Io {
+        Error::Write {
             path: target.clone(),
             source,
         }

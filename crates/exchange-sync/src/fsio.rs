@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 /// Write `bytes` to `path` atomically. On failure nothing is left behind.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut file = AtomicFile::create(path)?;
-    file.write_all(bytes).map_err(|source| Error::Io {
+    file.write_all(bytes).map_err(|source| Error::Write {
         path: path.to_path_buf(),
         source,
     })?;
@@ -41,8 +41,9 @@ impl AtomicFile {
         let prefix = format!(".{name}.tmp-");
         remove_stale(dir, &prefix);
         let tmp = dir.join(format!("{prefix}{}", std::process::id()));
-        let file = std::fs::File::create(&tmp).map_err(|source| Error::Io {
-            path: tmp.clone(),
+        // Errors name the file the user asked for, not the temporary name.
+        let file = std::fs::File::create(&tmp).map_err(|source| Error::Write {
+            path: path.to_path_buf(),
             source,
         })?;
         Ok(AtomicFile {
@@ -54,7 +55,7 @@ impl AtomicFile {
 
     /// Flush, sync and rename into place.
     pub fn commit(mut self) -> Result<()> {
-        let io = |source| Error::Io {
+        let io = |source| Error::Write {
             path: self.path.clone(),
             source,
         };

@@ -148,7 +148,7 @@ impl PackWriter {
         chunk_size: usize,
         now: OffsetDateTime,
     ) -> Result<Self> {
-        std::fs::create_dir_all(dir.join(super::RECORDS_DIR)).map_err(|source| Error::Io {
+        std::fs::create_dir_all(dir.join(super::RECORDS_DIR)).map_err(|source| Error::Write {
             path: dir.join(super::RECORDS_DIR),
             source,
         })?;
@@ -182,7 +182,7 @@ impl PackWriter {
             relocated: HashMap::new(),
             pending: Some(std::io::BufWriter::with_capacity(
                 1 << 16,
-                std::fs::File::create(&pending_path).map_err(|source| Error::Io {
+                std::fs::File::create(&pending_path).map_err(|source| Error::Write {
                     path: pending_path.clone(),
                     source,
                 })?,
@@ -219,7 +219,7 @@ impl PackWriter {
             .take()
             .ok_or_else(|| Error::Internal("writer closed twice".into()))?;
         // A scratch file read back below: flushed, not synced (it never outlives us).
-        pending.into_inner().map_err(|e| Error::Io {
+        pending.into_inner().map_err(|e| Error::Write {
             path: self.pending_path.clone(),
             source: e.into_error(),
         })?;
@@ -253,7 +253,7 @@ impl PackWriter {
         );
         let rel = format!("{folder}/chunk-{:04}.ndjson", self.next_chunk);
         let path = self.dir.join(&rel);
-        std::fs::create_dir_all(self.dir.join(&folder)).map_err(|source| Error::Io {
+        std::fs::create_dir_all(self.dir.join(&folder)).map_err(|source| Error::Write {
             path: self.dir.join(&folder),
             source,
         })?;
@@ -268,7 +268,7 @@ impl PackWriter {
         }
         self.journal_chunk(&rel)?;
         let mut file = AtomicFile::create(&path)?;
-        let io = |source| Error::Io {
+        let io = |source| Error::Write {
             path: path.clone(),
             source,
         };
@@ -295,7 +295,7 @@ impl PackWriter {
                 pending
                     .write_all(line.as_bytes())
                     .and_then(|()| pending.write_all(b"\n"))
-                    .map_err(|source| Error::Io {
+                    .map_err(|source| Error::Write {
                         path: self.pending_path.clone(),
                         source,
                     })?;
@@ -314,7 +314,7 @@ impl PackWriter {
         }
         let path = self.dir.join(INDEX_FILE);
         let mut out = AtomicFile::create(&path)?;
-        let io = |source| Error::Io {
+        let io = |source| Error::Write {
             path: path.clone(),
             source,
         };
@@ -373,7 +373,7 @@ impl PackWriter {
     fn append_index(&mut self) -> Result<()> {
         let path = self.dir.join(INDEX_FILE);
         let mut out = AtomicFile::create(&path)?;
-        let io = |source| Error::Io {
+        let io = |source| Error::Write {
             path: path.clone(),
             source,
         };
@@ -406,7 +406,7 @@ impl PackWriter {
 impl PackWriter {
     /// Record (synced) that chunk `rel` is about to be created.
     fn journal_chunk(&mut self, rel: &str) -> Result<()> {
-        let io = |source| Error::Io {
+        let io = |source| Error::Write {
             path: self.journal_path.clone(),
             source,
         };
@@ -455,7 +455,7 @@ pub fn init_dataset(out: &Path, manifest: &mut Manifest, now: OffsetDateTime) ->
     if path.exists() {
         return Err(Error::OutputExists { path });
     }
-    std::fs::create_dir_all(dir.join(super::RECORDS_DIR)).map_err(|source| Error::Io {
+    std::fs::create_dir_all(dir.join(super::RECORDS_DIR)).map_err(|source| Error::Write {
         path: dir.join(super::RECORDS_DIR),
         source,
     })?;
