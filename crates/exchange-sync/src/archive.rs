@@ -188,7 +188,7 @@ pub fn pack(
         return Ok(outcome);
     }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|source| Error::Write {
+        crate::fsio::create_private_dir_all(parent).map_err(|source| Error::Write {
             path: parent.to_path_buf(),
             source,
         })?;
@@ -202,7 +202,16 @@ pub fn pack(
             file.0.commit()?;
         }
         Some(key) => {
-            let (zip, _) = write_zip(Cursor::new(Vec::new()), &path, &files, &meta, &mut on_bytes)?;
+            // Room for the whole zip up front: a growing buffer would leave copies
+            // of the plaintext behind in freed memory (only the final one is wiped).
+            let room = usize::try_from(total.min(1 << 30)).unwrap_or(0) + (1 << 20);
+            let (zip, _) = write_zip(
+                Cursor::new(Vec::with_capacity(room)),
+                &path,
+                &files,
+                &meta,
+                &mut on_bytes,
+            )?;
             let plain = Zeroizing::new(zip.into_inner());
             let data = crate::crypto::encrypt(key, &plain)
                 .ok_or_else(|| Error::Internal("encryption failed".into()))?;
@@ -374,7 +383,7 @@ pub fn unpack(
     if dry_run {
         return Ok(target);
     }
-    std::fs::create_dir_all(out).map_err(|source| Error::Write {
+    crate::fsio::create_private_dir_all(out).map_err(|source| Error::Write {
         path: out.to_path_buf(),
         source,
     })?;
@@ -385,6 +394,17 @@ pub fn unpack(
             path: out.to_path_buf(),
             source,
         })?;
+    // The folder becomes OUT/<dataset_name>: owner-only, whatever tempfile chose.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o700)).map_err(
+            |source| Error::Write {
+                path: tmp.path().to_path_buf(),
+                source,
+            },
+        )?;
+    }
     let mut total = 0u64;
     for (i, (parts, is_dir)) in names.iter().enumerate() {
         let rel: Vec<&String> = match &strip {
@@ -396,14 +416,14 @@ pub fn unpack(
         }
         let dest: PathBuf = rel.iter().fold(tmp.path().to_path_buf(), |p, c| p.join(c));
         if *is_dir {
-            std::fs::create_dir_all(&dest).map_err(|source| Error::Write {
+            crate::fsio::create_private_dir_all(&dest).map_err(|source| Error::Write {
                 path: dest.clone(),
                 source,
             })?;
             continue;
         }
         if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| Error::Write {
+            crate::fsio::create_private_dir_all(parent).map_err(|source| Error::Write {
                 path: parent.to_path_buf(),
                 source,
             })?;
@@ -412,7 +432,7 @@ pub fn unpack(
             .by_index(i)
             .map_err(|e| bad(format!("entry {}", parts.join("/")), Some(Box::new(e))))?;
         let mut limited = entry.take(MAX_TOTAL_BYTES - total + 1);
-        let mut file = std::fs::File::create(&dest).map_err(|source| Error::Write {
+        let mut file = crate::fsio::create_private(&dest).map_err(|source| Error::Write {
             path: dest.clone(),
             source,
         })?;

@@ -3,6 +3,12 @@
 //! Temporary names carry the writer's process id (`.NAME.tmp-PID`); a process
 //! killed mid-write leaves its file behind, and the next writer of the same path
 //! removes it ([`remove_stale`]) once no process of that id runs.
+//!
+//! What Fabric creates is private: new files `0600`, new folders `0700` (Unix), so
+//! packs, archives and unpacked datasets are readable by their owner only. The
+//! umask can only narrow this further. A file that already exists keeps its mode
+//! when it is replaced (a user who opened one up keeps that choice); to share a
+//! pack, change its modes after writing it.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -42,10 +48,18 @@ impl AtomicFile {
         remove_stale(dir, &prefix);
         let tmp = dir.join(format!("{prefix}{}", std::process::id()));
         // Errors name the file the user asked for, not the temporary name.
-        let file = std::fs::File::create(&tmp).map_err(|source| Error::Write {
+        let write_err = |source| Error::Write {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let file = create_private(&tmp).map_err(write_err)?;
+        if let Ok(meta) = std::fs::metadata(path) {
+            // Replacing a file: keep the mode its owner gave it.
+            file.set_permissions(meta.permissions()).map_err(|source| {
+                let _ = std::fs::remove_file(&tmp);
+                write_err(source)
+            })?;
+        }
         Ok(AtomicFile {
             file: Some(std::io::BufWriter::with_capacity(1 << 16, file)),
             tmp,
@@ -68,6 +82,30 @@ impl AtomicFile {
             io(e)
         })
     }
+}
+
+/// Create (truncate) `path` readable and writable by its owner only (`0600`).
+pub fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}
+
+/// Create `dir` and its missing parents, each new one owner-only (`0700`).
+pub fn create_private_dir_all(dir: impl AsRef<Path>) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir.as_ref())
 }
 
 /// Remove the files of `dir` named `PREFIX<pid>` whose process is gone (left by a

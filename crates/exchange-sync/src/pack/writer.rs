@@ -148,9 +148,11 @@ impl PackWriter {
         chunk_size: usize,
         now: OffsetDateTime,
     ) -> Result<Self> {
-        std::fs::create_dir_all(dir.join(super::RECORDS_DIR)).map_err(|source| Error::Write {
-            path: dir.join(super::RECORDS_DIR),
-            source,
+        crate::fsio::create_private_dir_all(dir.join(super::RECORDS_DIR)).map_err(|source| {
+            Error::Write {
+                path: dir.join(super::RECORDS_DIR),
+                source,
+            }
         })?;
         recover_killed_writers(dir)?;
         let highest = chunk_files(dir)?
@@ -182,7 +184,7 @@ impl PackWriter {
             relocated: HashMap::new(),
             pending: Some(std::io::BufWriter::with_capacity(
                 1 << 16,
-                std::fs::File::create(&pending_path).map_err(|source| Error::Write {
+                crate::fsio::create_private(&pending_path).map_err(|source| Error::Write {
                     path: pending_path.clone(),
                     source,
                 })?,
@@ -253,9 +255,11 @@ impl PackWriter {
         );
         let rel = format!("{folder}/chunk-{:04}.ndjson", self.next_chunk);
         let path = self.dir.join(&rel);
-        std::fs::create_dir_all(self.dir.join(&folder)).map_err(|source| Error::Write {
-            path: self.dir.join(&folder),
-            source,
+        crate::fsio::create_private_dir_all(self.dir.join(&folder)).map_err(|source| {
+            Error::Write {
+                path: self.dir.join(&folder),
+                source,
+            }
         })?;
         if path.exists() {
             return Err(Error::Io {
@@ -455,9 +459,11 @@ pub fn init_dataset(out: &Path, manifest: &mut Manifest, now: OffsetDateTime) ->
     if path.exists() {
         return Err(Error::OutputExists { path });
     }
-    std::fs::create_dir_all(dir.join(super::RECORDS_DIR)).map_err(|source| Error::Write {
-        path: dir.join(super::RECORDS_DIR),
-        source,
+    crate::fsio::create_private_dir_all(dir.join(super::RECORDS_DIR)).map_err(|source| {
+        Error::Write {
+            path: dir.join(super::RECORDS_DIR),
+            source,
+        }
     })?;
     manifest.save(&path, now)?;
     let _ = write_atomic;

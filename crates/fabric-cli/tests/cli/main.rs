@@ -13,3 +13,4 @@ mod faults;
 mod hostile;
 mod jobs;
 mod mssql;
+mod secrets;
