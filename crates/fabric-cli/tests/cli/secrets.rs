@@ -106,8 +106,11 @@ impl Seen {
     }
 }
 
+/// Files read back: (name, bytes).
+type Files = Vec<(String, Vec<u8>)>;
+
 /// Every file under `dir` (zip entries opened), as (name, bytes).
-fn written(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, Box<dyn std::error::Error>> {
+fn written(dir: &Path) -> Result<Files, Box<dyn std::error::Error>> {
     let mut files = Vec::new();
     for entry in walkdir::WalkDir::new(dir) {
         let entry = entry?;
