@@ -49,6 +49,8 @@ pub fn output_path(out: &Path, encrypt: bool) -> PathBuf {
 /// The files of a dataset folder to archive, relative with `/`, sorted. Skips an
 /// old `_pack_meta.json` and Fabric's own temporary files.
 pub fn dataset_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    // Best effort: a killed writer's unindexed chunks are not part of the pack.
+    let _ = crate::pack::recover_killed_writers(dir);
     let mut files = Vec::new();
     for entry in walkdir::WalkDir::new(dir).follow_links(false) {
         let entry = entry.map_err(|e| Error::Io {

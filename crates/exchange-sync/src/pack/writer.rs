@@ -89,8 +89,10 @@ const JOURNAL_PREFIX: &str = ".chunks.pending-";
 
 /// Undo what killed writers left in `dir`: the chunks of a journal that the index
 /// does not name (the writer died before its index was written), the journal, and
-/// its pending index lines.
-fn recover_killed_writers(dir: &Path) -> Result<()> {
+/// its pending index lines. Writers run it before writing; readers (the pack
+/// reader, verify, pack) run it too and ignore its failure, like SQLite's readers
+/// roll back a hot journal: after a kill, nobody sees the half-written export.
+pub fn recover_killed_writers(dir: &Path) -> Result<()> {
     crate::fsio::remove_stale(dir, ".index.pending-");
     let journals = crate::fsio::stale_files(dir, JOURNAL_PREFIX);
     if journals.is_empty() {

@@ -200,6 +200,10 @@ fn a_killed_writers_chunks_are_removed_by_the_next_writer() -> TestResult {
         "two chunks written, not indexed"
     );
     as_if_killed(&out)?;
+    // The next reader does not see them (and clears them, with the journal).
+    assert!(PackReader::open(&out)?.files().is_empty());
+    assert!(chunk_files(&out)?.is_empty());
+    assert_eq!(std::fs::read_dir(&out)?.count(), 1, "only records/ is left");
     let mut writer = PackWriter::open(&out, manifest, 10, now())?;
     for r in &records {
         writer.write(PackEntry::from_record(r))?;
