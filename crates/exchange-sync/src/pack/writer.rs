@@ -94,6 +94,9 @@ const JOURNAL_PREFIX: &str = ".chunks.pending-";
 /// roll back a hot journal: after a kill, nobody sees the half-written export.
 pub fn recover_killed_writers(dir: &Path) -> Result<()> {
     crate::fsio::remove_stale(dir, ".index.pending-");
+    // A kill while the index or the manifest was being replaced.
+    crate::fsio::remove_stale(dir, &format!(".{INDEX_FILE}.tmp-"));
+    crate::fsio::remove_stale(dir, &format!(".{MANIFEST_FILE}.tmp-"));
     let journals = crate::fsio::stale_files(dir, JOURNAL_PREFIX);
     if journals.is_empty() {
         return Ok(());
@@ -112,8 +115,15 @@ pub fn recover_killed_writers(dir: &Path) -> Result<()> {
         })?;
         let chunks: Vec<&str> = text.lines().filter(|l| is_chunk_path(l)).collect();
         if !chunks.iter().any(|c| indexed.contains(*c)) {
-            for chunk in chunks {
+            for chunk in &chunks {
                 remove_if_present(&dir.join(chunk))?;
+            }
+        }
+        // A kill while a chunk was being written leaves its temporary file.
+        for chunk in chunks {
+            let path = dir.join(chunk);
+            if let (Some(folder), Some(name)) = (path.parent(), path.file_name()) {
+                crate::fsio::remove_stale(folder, &format!(".{}.tmp-", name.to_string_lossy()));
             }
         }
         remove_if_present(&journal)?;

@@ -194,6 +194,14 @@ fn a_killed_writers_chunks_are_removed_by_the_next_writer() -> TestResult {
         killed.write(PackEntry::from_record(r))?;
     }
     std::mem::forget(killed);
+    // What a kill mid-chunk and mid-index leaves: their temporary files.
+    let folder = out.join("records/2024/2024-01-15");
+    std::fs::write(folder.join(".chunk-0003.ndjson.tmp-4294967294"), b"half")?;
+    std::fs::write(out.join(".index.jsonl.tmp-4294967294"), b"half")?;
+    std::fs::write(
+        out.join(".chunks.pending-4294967294"),
+        b"records/2024/2024-01-15/chunk-0003.ndjson\n",
+    )?;
     assert_eq!(
         chunk_files(&out)?.len(),
         2,
