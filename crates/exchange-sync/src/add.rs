@@ -203,7 +203,7 @@ pub fn add(
     let redactor = Redactor::for_policy(&manifest.redaction_policy, manifest_path)?;
     let dir = dataset_dir(manifest_path);
     // Prepare everything first: a bad line must not leave half a pack behind.
-    let spool = tempfile::tempfile_in(&dir).map_err(|source| Error::Io {
+    let spool = tempfile::tempfile_in(&dir).map_err(|source| Error::Write {
         path: dir.clone(),
         source,
     })?;
@@ -258,7 +258,7 @@ pub fn add(
             .and_then(|()| spool.write_all(b"\n"))
             .and_then(|()| spool.write_all(entry.line.as_bytes()))
             .and_then(|()| spool.write_all(b"\n"))
-            .map_err(|source| Error::Io {
+            .map_err(|source| Error::Write {
                 path: dir.clone(),
                 source,
             })?;
@@ -266,7 +266,7 @@ pub fn add(
     if options.dry_run || report.added == 0 {
         return Ok(report);
     }
-    let spool = spool.into_inner().map_err(|e| Error::Io {
+    let spool = spool.into_inner().map_err(|e| Error::Write {
         path: dir.clone(),
         source: e.into_error(),
     })?;

@@ -49,6 +49,8 @@ pub fn output_path(out: &Path, encrypt: bool) -> PathBuf {
 /// The files of a dataset folder to archive, relative with `/`, sorted. Skips an
 /// old `_pack_meta.json` and Fabric's own temporary files.
 pub fn dataset_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
+    // Best effort: a killed writer's unindexed chunks are not part of the pack.
+    let _ = crate::pack::recover_killed_writers(dir);
     let mut files = Vec::new();
     for entry in walkdir::WalkDir::new(dir).follow_links(false) {
         let entry = entry.map_err(|e| Error::Io {
@@ -70,7 +72,11 @@ pub fn dataset_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        if name == PACK_META || base.starts_with(".index.pending-") || base.contains(".tmp-") {
+        if name == PACK_META
+            || base.starts_with(".index.pending-")
+            || base.starts_with(".chunks.pending-")
+            || base.contains(".tmp-")
+        {
             continue;
         }
         files.push((name, entry.path().to_path_buf()));
@@ -79,8 +85,10 @@ pub fn dataset_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     Ok(files)
 }
 
+/// Write the zip to `sink`; `out` (the archive) names write failures.
 fn write_zip<W: Write + Seek>(
     sink: W,
+    out: &Path,
     files: &[(String, PathBuf)],
     meta: &str,
     progress: &mut dyn FnMut(u64),
@@ -93,10 +101,17 @@ fn write_zip<W: Write + Seek>(
         .last_modified_time(zip::DateTime::default())
         .unix_permissions(0o644);
     let mut zip = zip::ZipWriter::new(sink);
-    let zerr = |path: &Path, e: zip::result::ZipError| Error::Archive {
-        path: path.to_path_buf(),
-        reason: "writing the zip".into(),
-        source: Some(Box::new(e)),
+    // The zip library fails on writes to the archive (I/O) or on a bad entry.
+    let zerr = |path: &Path, e: zip::result::ZipError| match e {
+        zip::result::ZipError::Io(source) => Error::Write {
+            path: out.to_path_buf(),
+            source,
+        },
+        e => Error::Archive {
+            path: path.to_path_buf(),
+            reason: "writing the zip".into(),
+            source: Some(Box::new(e)),
+        },
     };
     let mut bytes = 0u64;
     let mut buf = vec![0u8; 1 << 16];
@@ -115,8 +130,8 @@ fn write_zip<W: Write + Seek>(
             if n == 0 {
                 break;
             }
-            zip.write_all(&buf[..n]).map_err(|source| Error::Io {
-                path: path.clone(),
+            zip.write_all(&buf[..n]).map_err(|source| Error::Write {
+                path: out.to_path_buf(),
                 source,
             })?;
             bytes += n as u64;
@@ -125,10 +140,11 @@ fn write_zip<W: Write + Seek>(
     }
     zip.start_file(PACK_META, options)
         .map_err(|e| zerr(Path::new(PACK_META), e))?;
-    zip.write_all(meta.as_bytes()).map_err(|source| Error::Io {
-        path: PACK_META.into(),
-        source,
-    })?;
+    zip.write_all(meta.as_bytes())
+        .map_err(|source| Error::Write {
+            path: out.to_path_buf(),
+            source,
+        })?;
     let sink = zip.finish().map_err(|e| zerr(Path::new(PACK_META), e))?;
     Ok((sink, bytes))
 }
@@ -174,7 +190,7 @@ pub fn pack(
         return Ok(outcome);
     }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|source| Error::Io {
+        crate::fsio::create_private_dir_all(parent).map_err(|source| Error::Write {
             path: parent.to_path_buf(),
             source,
         })?;
@@ -184,7 +200,7 @@ pub fn pack(
         None => {
             let file = crate::fsio::AtomicFile::create(&path)?;
             let seekable = SeekableAtomic(file);
-            let (file, _) = write_zip(seekable, &files, &meta, &mut on_bytes)?;
+            let (file, _) = write_zip(seekable, &path, &files, &meta, &mut on_bytes)?;
             file.0.commit()?;
         }
         Some(key) => {
@@ -192,8 +208,8 @@ pub fn pack(
             // plaintext zip never reaches the disk).
             let sealed = crate::sealed_file::SealedFile::create(&path, key)?;
             let sink = std::io::BufWriter::with_capacity(1 << 16, sealed);
-            let (sink, _) = write_zip(sink, &files, &meta, &mut on_bytes)?;
-            let sealed = sink.into_inner().map_err(|e| Error::Io {
+            let (sink, _) = write_zip(sink, &path, &files, &meta, &mut on_bytes)?;
+            let sealed = sink.into_inner().map_err(|e| Error::Write {
                 path: path.clone(),
                 source: e.into_error(),
             })?;
@@ -390,17 +406,28 @@ pub fn unpack_bytes(
     if dry_run {
         return Ok(target);
     }
-    std::fs::create_dir_all(out).map_err(|source| Error::Io {
+    crate::fsio::create_private_dir_all(out).map_err(|source| Error::Write {
         path: out.to_path_buf(),
         source,
     })?;
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}.unpack-"))
         .tempdir_in(out)
-        .map_err(|source| Error::Io {
+        .map_err(|source| Error::Write {
             path: out.to_path_buf(),
             source,
         })?;
+    // The folder becomes OUT/<dataset_name>: owner-only, whatever tempfile chose.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o700)).map_err(
+            |source| Error::Write {
+                path: tmp.path().to_path_buf(),
+                source,
+            },
+        )?;
+    }
     let mut total = 0u64;
     for (i, (parts, is_dir)) in names.iter().enumerate() {
         let rel: Vec<&String> = match &strip {
@@ -412,14 +439,14 @@ pub fn unpack_bytes(
         }
         let dest: PathBuf = rel.iter().fold(tmp.path().to_path_buf(), |p, c| p.join(c));
         if *is_dir {
-            std::fs::create_dir_all(&dest).map_err(|source| Error::Io {
+            crate::fsio::create_private_dir_all(&dest).map_err(|source| Error::Write {
                 path: dest.clone(),
                 source,
             })?;
             continue;
         }
         if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| Error::Io {
+            crate::fsio::create_private_dir_all(parent).map_err(|source| Error::Write {
                 path: parent.to_path_buf(),
                 source,
             })?;
@@ -428,7 +455,7 @@ pub fn unpack_bytes(
             .by_index(i)
             .map_err(|e| bad(format!("entry {}", parts.join("/")), Some(Box::new(e))))?;
         let mut limited = entry.take(MAX_TOTAL_BYTES - total + 1);
-        let mut file = std::fs::File::create(&dest).map_err(|source| Error::Io {
+        let mut file = crate::fsio::create_private(&dest).map_err(|source| Error::Write {
             path: dest.clone(),
             source,
         })?;
@@ -443,7 +470,7 @@ pub fn unpack_bytes(
         }
     }
     if target.exists() {
-        std::fs::remove_dir(&target).map_err(|source| Error::Io {
+        std::fs::remove_dir(&target).map_err(|source| Error::Write {
             path: target.clone(),
             source,
         })?;
@@ -451,7 +478,7 @@ pub fn unpack_bytes(
     let tmp_path = tmp.keep();
     std::fs::rename(&tmp_path, &target).map_err(|source| {
         let _ = std::fs::remove_dir_all(&tmp_path);
-        Error::Io {
+        Error::Write {
             path: target.clone(),
             source,
         }

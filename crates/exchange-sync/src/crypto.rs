@@ -1,6 +1,10 @@
 //! The reference's encrypted-archive format (spec §8.2), byte-compatible:
 //! `salt(16) ‖ nonce(12) ‖ AES-256-GCM(ciphertext ‖ tag(16))`, key =
 //! PBKDF2-HMAC-SHA256(passphrase, salt, 480 000 iterations, 32 bytes), no AAD.
+//!
+//! Key material is wiped from memory when dropped: the passphrase and the derived
+//! key are held in [`Zeroizing`], the cipher's key schedule is zeroised on drop
+//! (the `zeroize` features of `aes` and `aes-gcm`), and so is decrypted plaintext.
 
 use aes_gcm::aead::rand_core::RngCore;
 use aes_gcm::aead::{Aead, KeyInit, OsRng};
@@ -112,6 +116,20 @@ pub fn decrypt_with_iterations(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Compile-time checks that every holder of key material wipes it on drop.
+    #[test]
+    fn key_material_is_zeroised_on_drop() {
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        wiped_on_drop::<aes::Aes256>();
+        wiped_on_drop::<Zeroizing<[u8; 32]>>();
+        wiped_on_drop::<Zeroizing<Vec<u8>>>();
+        let key: Zeroizing<[u8; 32]> = derive(b"pass", &[0u8; SALT], 1);
+        assert_ne!(*key, [0u8; 32]);
+        // The passphrase reader hands out a wiping buffer.
+        let from_env: Option<Zeroizing<Vec<u8>>> = passphrase_from_env("FABRIC_TEST_UNSET_KEY");
+        assert!(from_env.is_none());
+    }
 
     #[test]
     fn round_trip_and_wrong_key() {

@@ -22,6 +22,16 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A file or folder could not be created or written (an output: a pack's
+    /// chunk, index or manifest, an archive, an unpacked folder).
+    #[error("cannot write {path}")]
+    Write {
+        /// The file or folder.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
+    },
     /// A line of a chunk, index or input file is not valid JSON.
     #[error("{path} line {line}: not valid JSON")]
     Json {

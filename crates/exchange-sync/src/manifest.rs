@@ -280,8 +280,10 @@ impl Manifest {
             None | Some(Value::Null) => Ok(String::new()),
             Some(_) => Err(bad(format!("`{key}` must be a string"))),
         };
+        let dataset_name = required("dataset_name")?;
+        check_dataset_name(&dataset_name).map_err(|why| bad(format!("`dataset_name` {why}")))?;
         let mut m = Manifest::new(
-            &required("dataset_name")?,
+            &dataset_name,
             &required("exchange_type")?,
             &required("source_system")?,
             &required("entity_type")?,
@@ -393,6 +395,48 @@ impl Manifest {
         self.updated_at = stamp;
         crate::fsio::write_atomic(path, self.to_text().as_bytes())
     }
+}
+
+/// The longest `dataset_name`, in bytes (a folder name, with room for the
+/// temporary `.NAME.unpack-XXXXXX` beside it within the usual 255-byte limit).
+pub const MAX_DATASET_NAME: usize = 200;
+
+/// Windows device names: a file or folder of that name (with any extension) is the
+/// device, not a path.
+const DEVICE_NAMES: &[&str] = &[
+    "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "COM0", "COM1", "COM2", "COM3", "COM4",
+    "COM5", "COM6", "COM7", "COM8", "COM9", "LPT0", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6",
+    "LPT7", "LPT8", "LPT9", "COM¹", "COM²", "COM³", "LPT¹", "LPT²", "LPT³",
+];
+
+/// Whether `name` can be the dataset's folder name on every system a pack travels
+/// to: `OUT/<dataset_name>/` (unpack, init) must stay one folder inside `OUT`.
+/// Refused: empty, `.`/`..` or any leading dot, `/` `\` `:` and the other
+/// characters Windows forbids, control characters (NUL...), a trailing space or
+/// dot, device names (`CON`, `NUL`, `COM1`, `aux.txt`...), more than
+/// [`MAX_DATASET_NAME`] bytes. The error says why (for a message naming the field).
+pub fn check_dataset_name(name: &str) -> std::result::Result<(), String> {
+    let why = if name.is_empty() {
+        "is empty".to_owned()
+    } else if name.len() > MAX_DATASET_NAME {
+        format!("is {} bytes long (at most {MAX_DATASET_NAME})", name.len())
+    } else if let Some(c) = name.chars().find(|c| {
+        c.is_control() || matches!(c, '/' | '\\' | ':' | '<' | '>' | '"' | '|' | '?' | '*')
+    }) {
+        format!("{name:?} holds {c:?}: it must be a single folder name")
+    } else if name.starts_with('.') {
+        format!("{name:?} starts with a dot (`.`, `..` and hidden folders are refused)")
+    } else if name.ends_with(['.', ' ']) {
+        format!("{name:?} ends with a dot or a space")
+    } else if DEVICE_NAMES.iter().any(|d| {
+        let stem = name.split('.').next().unwrap_or(name).trim_end();
+        stem.eq_ignore_ascii_case(d)
+    }) {
+        format!("{name:?} is a device name on Windows")
+    } else {
+        return Ok(());
+    };
+    Err(why)
 }
 
 /// The dataset folder of a manifest path (its parent folder).

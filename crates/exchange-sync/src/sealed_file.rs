@@ -97,18 +97,30 @@ impl SealedFile {
         let name = path
             .file_name()
             .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
-        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-        let io = |source| Error::Io {
-            path: tmp.clone(),
+        // Same rules as `fsio::AtomicFile`: a dead writer's temporary file is
+        // removed, the new file is owner-only (a replaced one keeps its mode), and
+        // errors name the file the user asked for.
+        let prefix = format!(".{name}.tmp-");
+        crate::fsio::remove_stale(dir, &prefix);
+        let tmp = dir.join(format!("{prefix}{}", std::process::id()));
+        let io = |source| Error::Write {
+            path: path.to_path_buf(),
             source,
         };
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .map_err(io)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true).write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let file = options.open(&tmp).map_err(io)?;
+        if let Ok(meta) = std::fs::metadata(path) {
+            file.set_permissions(meta.permissions()).map_err(|source| {
+                let _ = std::fs::remove_file(&tmp);
+                io(source)
+            })?;
+        }
         let mut header = [0u8; HEADER as usize];
         header[..SALT].copy_from_slice(&salt);
         header[SALT..].copy_from_slice(&nonce);
@@ -139,7 +151,7 @@ impl SealedFile {
     /// Compute the tag over the ciphertext written, append it, sync and rename
     /// into place.
     pub fn commit(mut self) -> Result<()> {
-        let io = |source| Error::Io {
+        let io = |source| Error::Write {
             path: self.path.clone(),
             source,
         };

@@ -32,6 +32,14 @@ impl Ctx {
         {
             fabric_store::set_busy_timeout(std::time::Duration::from_millis(ms));
         }
+        // `$FABRIC_SQLITE_MAX_PAGE_COUNT`: caps every store opened for writing (the
+        // jobs and chain paths and the exchange mirror) at that many pages; writes
+        // beyond it fail as "disk full".
+        fabric_store::set_default_max_page_count(
+            std::env::var("FABRIC_SQLITE_MAX_PAGE_COUNT")
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok()),
+        );
         Ctx {
             db,
             json,
@@ -56,17 +64,10 @@ impl Ctx {
         bar
     }
 
-    /// Open the store for writing. `$FABRIC_SQLITE_MAX_PAGE_COUNT`, when set, caps
-    /// the file's size in pages (writes beyond it fail as "disk full").
+    /// Open the store for writing (capped by `$FABRIC_SQLITE_MAX_PAGE_COUNT`, see
+    /// [`Ctx::new`]).
     pub fn store_write(&self) -> Result<fabric_store::Store, fabric_store::Error> {
-        let store = fabric_store::Store::open(&self.db)?;
-        if let Some(pages) = std::env::var("FABRIC_SQLITE_MAX_PAGE_COUNT")
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-        {
-            store.set_max_page_count(pages)?;
-        }
-        Ok(store)
+        fabric_store::Store::open(&self.db)
     }
 
     /// Open the store for reading (a missing file is an empty store; nothing is

@@ -68,6 +68,8 @@ fn exchange_code(e: &exchange_sync::Error) -> u8 {
             std::io::ErrorKind::StorageFull | std::io::ErrorKind::WriteZero => STORAGE,
             _ => BAD_INPUT,
         },
+        // An output that cannot be written: storage is unusable (as CliError::Output).
+        E::Write { .. } => STORAGE,
         E::Json { .. }
         | E::Record { .. }
         | E::HashMismatch { .. }

@@ -22,4 +22,6 @@ pub mod schema;
 mod store;
 
 pub use error::{Error, Result};
-pub use store::{BUSY_TIMEOUT, OpenCheck, Store, busy_timeout, set_busy_timeout};
+pub use store::{
+    BUSY_TIMEOUT, OpenCheck, Store, busy_timeout, set_busy_timeout, set_default_max_page_count,
+};

@@ -29,6 +29,17 @@ pub fn busy_timeout() -> Duration {
     Duration::from_millis(BUSY_TIMEOUT_MS.load(Ordering::Relaxed))
 }
 
+/// The page cap of every store opened for writing from now on (0: none).
+static MAX_PAGE_COUNT: AtomicU64 = AtomicU64::new(0);
+
+/// Cap every store this process opens for writing from now on at `pages` pages
+/// (see [`Store::set_max_page_count`]; `None` lifts the cap). The CLI sets it from
+/// `$FABRIC_SQLITE_MAX_PAGE_COUNT`, so that every write path (jobs, chains, the
+/// exchange mirror) sees the same simulated full disk.
+pub fn set_default_max_page_count(pages: Option<u64>) {
+    MAX_PAGE_COUNT.store(pages.unwrap_or(0), Ordering::Relaxed);
+}
+
 /// The page cache of each connection, in KiB.
 const CACHE_KIB: i64 = 64 * 1024;
 
@@ -160,6 +171,10 @@ impl Store {
             path,
             integrity_check,
         };
+        let cap = MAX_PAGE_COUNT.load(Ordering::Relaxed);
+        if may_create && cap > 0 {
+            store.set_max_page_count(cap)?;
+        }
         let found = store.user_version()?;
         match found {
             0 if may_create => store.create_schema()?,

@@ -11,7 +11,7 @@ mod writer;
 
 pub use index::{INDEX_FILE, IndexEntry, read_index, read_index_from};
 pub use reader::{PackLine, PackReader, chunk_files, slash_path};
-pub use writer::{DEFAULT_CHUNK_SIZE, PackEntry, PackWriter, init_dataset};
+pub use writer::{DEFAULT_CHUNK_SIZE, PackEntry, PackWriter, init_dataset, recover_killed_writers};
 
 /// The folder under the dataset that holds the chunks.
 pub const RECORDS_DIR: &str = "records";

@@ -128,6 +128,8 @@ pub struct PackReader {
 impl PackReader {
     /// List the chunks of the dataset folder `dir`.
     pub fn open(dir: &Path) -> Result<Self> {
+        // Best effort: a killed writer's unindexed chunks are not part of the pack.
+        let _ = super::recover_killed_writers(dir);
         Ok(PackReader {
             dir: dir.to_path_buf(),
             files: chunk_files(dir)?,

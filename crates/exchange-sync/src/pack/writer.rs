@@ -1,6 +1,6 @@
 //! Appending records to a pack (spec §3.2 with the Fabric fixes).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
@@ -55,6 +55,11 @@ impl PackEntry {
 /// already indexed keeps its `id`/`t` and gets `f` = the last chunk that holds it.
 /// Nothing reaches `index.jsonl` or `manifest.json` before [`PackWriter::close`],
 /// and both are replaced atomically then.
+///
+/// The index is the commit point for new chunks: each chunk's path is first
+/// recorded (synced) in a journal `.chunks.pending-PID`. A writer dropped before
+/// its index was written removes its chunks; the next writer removes those of a
+/// killed one (unless its index was written: then they are kept).
 #[derive(Debug)]
 pub struct PackWriter {
     dir: PathBuf,
@@ -68,10 +73,82 @@ pub struct PackWriter {
     /// Hashes whose `f` moved to a chunk written now.
     relocated: HashMap<ContentHash, String>,
     /// New index lines, streamed to a side file until close.
-    pending: Option<AtomicFile>,
+    pending: Option<std::io::BufWriter<std::fs::File>>,
     pending_path: PathBuf,
     written: u64,
     chunks_written: Vec<String>,
+    /// The journal of chunks created, opened at the first chunk.
+    journal: Option<std::fs::File>,
+    journal_path: PathBuf,
+    /// Whether the index naming the new chunks has been written.
+    committed: bool,
+}
+
+/// The journal name prefix of a writer's new chunks (`.chunks.pending-PID`).
+const JOURNAL_PREFIX: &str = ".chunks.pending-";
+
+/// Undo what killed writers left in `dir`: the chunks of a journal that the index
+/// does not name (the writer died before its index was written), the journal, and
+/// its pending index lines. Writers run it before writing; readers (the pack
+/// reader, verify, pack) run it too and ignore its failure, like SQLite's readers
+/// roll back a hot journal: after a kill, nobody sees the half-written export.
+pub fn recover_killed_writers(dir: &Path) -> Result<()> {
+    crate::fsio::remove_stale(dir, ".index.pending-");
+    // A kill while the index or the manifest was being replaced.
+    crate::fsio::remove_stale(dir, &format!(".{INDEX_FILE}.tmp-"));
+    crate::fsio::remove_stale(dir, &format!(".{MANIFEST_FILE}.tmp-"));
+    let journals = crate::fsio::stale_files(dir, JOURNAL_PREFIX);
+    if journals.is_empty() {
+        return Ok(());
+    }
+    let mut indexed: HashSet<String> = HashSet::new();
+    read_index(dir, |_, entry| {
+        if let Ok(e) = entry {
+            indexed.insert(e.f);
+        }
+        Ok(())
+    })?;
+    for journal in journals {
+        let text = std::fs::read_to_string(&journal).map_err(|source| Error::Io {
+            path: journal.clone(),
+            source,
+        })?;
+        let chunks: Vec<&str> = text.lines().filter(|l| is_chunk_path(l)).collect();
+        if !chunks.iter().any(|c| indexed.contains(*c)) {
+            for chunk in &chunks {
+                remove_if_present(&dir.join(chunk))?;
+            }
+        }
+        // A kill while a chunk was being written leaves its temporary file.
+        for chunk in chunks {
+            let path = dir.join(chunk);
+            if let (Some(folder), Some(name)) = (path.parent(), path.file_name()) {
+                crate::fsio::remove_stale(folder, &format!(".{}.tmp-", name.to_string_lossy()));
+            }
+        }
+        remove_if_present(&journal)?;
+    }
+    Ok(())
+}
+
+/// Whether a journal line is a path this writer creates (`records/…/chunk-N.ndjson`,
+/// relative, no `..`): anything else is never removed.
+fn is_chunk_path(line: &str) -> bool {
+    line.starts_with(concat!("records", "/"))
+        && line.ends_with(".ndjson")
+        && !line
+            .split('/')
+            .any(|p| p.is_empty() || p == "." || p == "..")
+}
+
+fn remove_if_present(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
 }
 
 impl PackWriter {
@@ -83,10 +160,13 @@ impl PackWriter {
         chunk_size: usize,
         now: OffsetDateTime,
     ) -> Result<Self> {
-        std::fs::create_dir_all(dir.join(super::RECORDS_DIR)).map_err(|source| Error::Io {
-            path: dir.join(super::RECORDS_DIR),
-            source,
+        crate::fsio::create_private_dir_all(dir.join(super::RECORDS_DIR)).map_err(|source| {
+            Error::Write {
+                path: dir.join(super::RECORDS_DIR),
+                source,
+            }
         })?;
+        recover_killed_writers(dir)?;
         let highest = chunk_files(dir)?
             .iter()
             .filter_map(|p| {
@@ -114,10 +194,19 @@ impl PackWriter {
             buffer: Vec::new(),
             seen,
             relocated: HashMap::new(),
-            pending: Some(AtomicFile::create(&pending_path)?),
+            pending: Some(std::io::BufWriter::with_capacity(
+                1 << 16,
+                crate::fsio::create_private(&pending_path).map_err(|source| Error::Write {
+                    path: pending_path.clone(),
+                    source,
+                })?,
+            )),
             pending_path,
             written: 0,
             chunks_written: Vec::new(),
+            journal: None,
+            journal_path: dir.join(format!("{JOURNAL_PREFIX}{}", std::process::id())),
+            committed: false,
         })
     }
 
@@ -143,12 +232,19 @@ impl PackWriter {
             .pending
             .take()
             .ok_or_else(|| Error::Internal("writer closed twice".into()))?;
-        pending.commit()?;
+        // A scratch file read back below: flushed, not synced (it never outlives us).
+        pending.into_inner().map_err(|e| Error::Write {
+            path: self.pending_path.clone(),
+            source: e.into_error(),
+        })?;
         let result = self.write_index();
         let _ = std::fs::remove_file(&self.pending_path);
         result?;
+        self.committed = true;
         self.manifest
             .save(&self.dir.join(MANIFEST_FILE), self.now)?;
+        self.journal = None;
+        remove_if_present(&self.journal_path)?;
         Ok(std::mem::take(&mut self.chunks_written))
     }
 
@@ -171,9 +267,11 @@ impl PackWriter {
         );
         let rel = format!("{folder}/chunk-{:04}.ndjson", self.next_chunk);
         let path = self.dir.join(&rel);
-        std::fs::create_dir_all(self.dir.join(&folder)).map_err(|source| Error::Io {
-            path: self.dir.join(&folder),
-            source,
+        crate::fsio::create_private_dir_all(self.dir.join(&folder)).map_err(|source| {
+            Error::Write {
+                path: self.dir.join(&folder),
+                source,
+            }
         })?;
         if path.exists() {
             return Err(Error::Io {
@@ -184,8 +282,9 @@ impl PackWriter {
                 ),
             });
         }
+        self.journal_chunk(&rel)?;
         let mut file = AtomicFile::create(&path)?;
-        let io = |source| Error::Io {
+        let io = |source| Error::Write {
             path: path.clone(),
             source,
         };
@@ -194,6 +293,7 @@ impl PackWriter {
             file.write_all(b"\n").map_err(io)?;
         }
         file.commit()?;
+        self.chunks_written.push(rel.clone());
         let pending = self
             .pending
             .as_mut()
@@ -211,7 +311,7 @@ impl PackWriter {
                 pending
                     .write_all(line.as_bytes())
                     .and_then(|()| pending.write_all(b"\n"))
-                    .map_err(|source| Error::Io {
+                    .map_err(|source| Error::Write {
                         path: self.pending_path.clone(),
                         source,
                     })?;
@@ -221,7 +321,6 @@ impl PackWriter {
             self.written += 1;
         }
         self.next_chunk += 1;
-        self.chunks_written.push(rel);
         Ok(())
     }
 
@@ -231,7 +330,7 @@ impl PackWriter {
         }
         let path = self.dir.join(INDEX_FILE);
         let mut out = AtomicFile::create(&path)?;
-        let io = |source| Error::Io {
+        let io = |source| Error::Write {
             path: path.clone(),
             source,
         };
@@ -290,7 +389,7 @@ impl PackWriter {
     fn append_index(&mut self) -> Result<()> {
         let path = self.dir.join(INDEX_FILE);
         let mut out = AtomicFile::create(&path)?;
-        let io = |source| Error::Io {
+        let io = |source| Error::Write {
             path: path.clone(),
             source,
         };
@@ -320,22 +419,63 @@ impl PackWriter {
     }
 }
 
+impl PackWriter {
+    /// Record (synced) that chunk `rel` is about to be created.
+    fn journal_chunk(&mut self, rel: &str) -> Result<()> {
+        let io = |source| Error::Write {
+            path: self.journal_path.clone(),
+            source,
+        };
+        if self.journal.is_none() {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.journal_path)
+                .map_err(io)?;
+            self.journal = Some(file);
+        }
+        if let Some(journal) = self.journal.as_mut() {
+            journal
+                .write_all(format!("{rel}\n").as_bytes())
+                .and_then(|()| journal.sync_data())
+                .map_err(io)?;
+        }
+        Ok(())
+    }
+}
+
 impl Drop for PackWriter {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.pending_path);
+        if !self.committed {
+            // Failed before the index named them: the new chunks go.
+            for rel in &self.chunks_written {
+                let _ = std::fs::remove_file(self.dir.join(rel));
+            }
+        }
+        self.journal = None;
+        let _ = std::fs::remove_file(&self.journal_path);
     }
 }
 
 /// Create a new dataset: `out/<name>/manifest.json` and an empty `records/`.
 pub fn init_dataset(out: &Path, manifest: &mut Manifest, now: OffsetDateTime) -> Result<PathBuf> {
+    crate::manifest::check_dataset_name(&manifest.dataset_name).map_err(|reason| {
+        Error::Invalid {
+            what: "dataset name".into(),
+            reason,
+        }
+    })?;
     let dir = out.join(&manifest.dataset_name);
     let path = dir.join(MANIFEST_FILE);
     if path.exists() {
         return Err(Error::OutputExists { path });
     }
-    std::fs::create_dir_all(dir.join(super::RECORDS_DIR)).map_err(|source| Error::Io {
-        path: dir.join(super::RECORDS_DIR),
-        source,
+    crate::fsio::create_private_dir_all(dir.join(super::RECORDS_DIR)).map_err(|source| {
+        Error::Write {
+            path: dir.join(super::RECORDS_DIR),
+            source,
+        }
     })?;
     manifest.save(&path, now)?;
     let _ = write_atomic;

@@ -2,6 +2,7 @@
 
 mod canonical;
 mod conformance;
+mod dataset_name;
 mod fuzzed;
 mod mssql;
 mod mssql_live;

@@ -137,3 +137,129 @@ fn appending_keeps_old_chunks_and_extends_the_index() -> TestResult {
     );
     Ok(())
 }
+
+/// A pack file read back: relative path and bytes.
+type PackFile = (String, Vec<u8>);
+
+/// Every file of a pack folder but the manifest (its `updated_at` is the clock),
+/// with its bytes.
+fn pack_bytes(dir: &Path) -> Result<Vec<PackFile>, Box<dyn std::error::Error>> {
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry?;
+        if entry.file_type().is_file() && entry.file_name() != "manifest.json" {
+            let rel = entry
+                .path()
+                .strip_prefix(dir)?
+                .to_string_lossy()
+                .into_owned();
+            files.push((rel, std::fs::read(entry.path())?));
+        }
+    }
+    Ok(files)
+}
+
+/// Rename this process's scratch files in `dir` as if a process that no longer
+/// runs had left them (what a SIGKILL leaves).
+fn as_if_killed(dir: &Path) -> TestResult {
+    let me = std::process::id().to_string();
+    for entry in std::fs::read_dir(dir)? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name.contains(&me) {
+            std::fs::rename(dir.join(&name), dir.join(name.replace(&me, "4294967294")))?;
+        }
+    }
+    Ok(())
+}
+
+/// A writer killed after some chunks but before its index: the next writer
+/// removes those chunks and the scratch files, and the pack ends as if the killed
+/// run had never happened (regression: the chunks stayed, unindexed, and the
+/// re-run wrote the records a second time).
+#[test]
+fn a_killed_writers_chunks_are_removed_by_the_next_writer() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let manifest = Manifest::load(&sample_dir().join("manifest.json"))?;
+    let records = read_all(&sample_dir())?;
+    let want = tmp.path().join("want");
+    let mut writer = PackWriter::open(&want, manifest.clone(), 10, now())?;
+    for r in &records {
+        writer.write(PackEntry::from_record(r))?;
+    }
+    writer.close()?;
+
+    let out = tmp.path().join("ds");
+    let mut killed = PackWriter::open(&out, manifest.clone(), 10, now())?;
+    for r in &records[..25] {
+        killed.write(PackEntry::from_record(r))?;
+    }
+    std::mem::forget(killed);
+    // What a kill mid-chunk and mid-index leaves: their temporary files.
+    let folder = out.join("records/2024/2024-01-15");
+    std::fs::write(folder.join(".chunk-0003.ndjson.tmp-4294967294"), b"half")?;
+    std::fs::write(out.join(".index.jsonl.tmp-4294967294"), b"half")?;
+    std::fs::write(
+        out.join(".chunks.pending-4294967294"),
+        b"records/2024/2024-01-15/chunk-0003.ndjson\n",
+    )?;
+    assert_eq!(
+        chunk_files(&out)?.len(),
+        2,
+        "two chunks written, not indexed"
+    );
+    as_if_killed(&out)?;
+    // The next reader does not see them (and clears them, with the journal).
+    assert!(PackReader::open(&out)?.files().is_empty());
+    assert!(chunk_files(&out)?.is_empty());
+    assert_eq!(std::fs::read_dir(&out)?.count(), 1, "only records/ is left");
+    let mut writer = PackWriter::open(&out, manifest, 10, now())?;
+    for r in &records {
+        writer.write(PackEntry::from_record(r))?;
+    }
+    writer.close()?;
+    assert_eq!(pack_bytes(&out)?, pack_bytes(&want)?);
+    assert_eq!(read_all(&out)?, records);
+    Ok(())
+}
+
+/// A writer killed after its index was written keeps its chunks (they are the
+/// pack now); only the journal goes.
+#[test]
+fn a_writer_killed_after_its_index_keeps_its_chunks() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let manifest = Manifest::load(&sample_dir().join("manifest.json"))?;
+    let records = read_all(&sample_dir())?;
+    let out = tmp.path().join("ds");
+    let mut writer = PackWriter::open(&out, manifest.clone(), 10, now())?;
+    for r in &records {
+        writer.write(PackEntry::from_record(r))?;
+    }
+    writer.close()?;
+    let before = pack_bytes(&out)?;
+    // The journal of a run that died between its index and its manifest.
+    let chunks: Vec<String> = chunk_files(&out)?
+        .iter()
+        .map(|p| p.to_string_lossy().replace('\\', "/"))
+        .collect();
+    std::fs::write(out.join(".chunks.pending-4294967294"), chunks.join("\n"))?;
+    PackWriter::open(&out, manifest, 10, now())?.close()?;
+    assert_eq!(pack_bytes(&out)?, before);
+    Ok(())
+}
+
+/// A writer dropped without `close` (a failed export) removes the chunks it wrote.
+#[test]
+fn a_dropped_writer_removes_its_chunks() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let manifest = Manifest::load(&sample_dir().join("manifest.json"))?;
+    let records = read_all(&sample_dir())?;
+    let out = tmp.path().join("ds");
+    let mut writer = PackWriter::open(&out, manifest, 10, now())?;
+    for r in &records[..25] {
+        writer.write(PackEntry::from_record(r))?;
+    }
+    drop(writer);
+    assert!(chunk_files(&out)?.is_empty());
+    assert_eq!(std::fs::read_dir(&out)?.count(), 1, "only records/ is left");
+    Ok(())
+}

@@ -183,7 +183,12 @@ fn export(ctx: &Ctx, args: &ExportArgs) -> CmdResult {
         source,
     };
     let result = (|| -> Result<_, CliError> {
-        let mut file = std::fs::File::create(&tmp).map_err(io_err)?;
+        // Owner-only, like every archive Fabric writes.
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&tmp).map_err(io_err)?;
         let manifest = write_zip(&plan, &bundle, &mut file, &Telemetry::none())?;
         file.flush()
             .and_then(|()| file.sync_all())

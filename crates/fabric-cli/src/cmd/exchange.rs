@@ -212,12 +212,8 @@ fn init(ctx: &Ctx, a: InitArgs) -> CmdResult {
     let mut manifest = Manifest::new(&a.name, &a.exchange_type, &a.source, &a.entity);
     manifest.description = a.description;
     manifest.owner = a.owner;
-    exchange_sync::archive::safe_entry_path(&a.name)
-        .ok()
-        .filter(|p| p.len() == 1 && p[0] == a.name)
-        .ok_or_else(|| {
-            CliError::Usage(format!("--name {:?} must be a single folder name", a.name))
-        })?;
+    exchange_sync::manifest::check_dataset_name(&a.name)
+        .map_err(|why| CliError::Usage(format!("--name {why}")))?;
     let path = a
         .out
         .join(&a.name)

@@ -15,6 +15,7 @@ fn killed_commands_leave_whole_batches_and_rerun_to_the_same_result()
         kills: 3,
         seed: 11,
         jobs: 300,
+        records: 600,
         only: Vec::new(),
     };
     let outcomes = xtask::crash::run(&opts)?;
@@ -27,7 +28,12 @@ fn killed_commands_leave_whole_batches_and_rerun_to_the_same_result()
             outcome.failures
         );
         assert_eq!(
-            outcome.left_before + outcome.left_after + outcome.finished_first,
+            // "between": a command of several batches (sync: pack export, then
+            // the mirror commit) killed after one whole batch and before another.
+            outcome.left_before
+                + outcome.left_after
+                + outcome.left_between
+                + outcome.finished_first,
             outcome.kills,
             "{outcome}"
         );

@@ -95,6 +95,9 @@ fn assemble_export_verify() -> TestResult {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // The archive is owner-only.
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&zip)?.permissions().mode() & 0o777, 0o600);
     let printed: Value = serde_json::from_slice(&out.stdout)?;
     let mut archive = zip::ZipArchive::new(std::fs::File::open(&zip)?)?;
     let mut stored = String::new();

@@ -5,15 +5,17 @@
 //! 1. `fabric db check` opens the store and passes the integrity check (exit 0);
 //! 2. the store holds either the state before the command or the state after an
 //!    uninterrupted run, nothing in between (every batch entirely or not at all);
-//! 3. no file is left beside the store or the inputs except SQLite's own hot
-//!    journal, and that one is gone once the next command has opened the store;
+//! 3. the inputs are untouched; SQLite's hot journal is gone once the next command
+//!    has opened the store; any other file the kill left in the trial folder (a
+//!    temporary zip, chunk or index) is gone after the re-run, which leaves exactly
+//!    the files of an uninterrupted run;
 //! 4. running the same command again completes and gives the same result as an
 //!    uninterrupted run.
 //!
-//! The commands live in one table, [`COMMANDS`]: a new command (the exchange
-//! `import`, `sync` and `pack`) is one entry with its own preparation, arguments and
-//! state/result probes. `cargo xtask crash [--kills N]` runs the long version; the
-//! root `tests/` package runs a short one in `cargo test`.
+//! The commands live in one table, [`COMMANDS`]: each is one entry with its own
+//! preparation, arguments and state/result probes (the exchange ones are in
+//! `exchange.rs`). `cargo xtask crash [--release] [--kills N]` runs the long version;
+//! `crates/fabric-cli/tests/cli/crash.rs` runs a short one in `cargo test`.
 //!
 //! This module drives the built `fabric` binary only: it links no workspace crate.
 
@@ -25,6 +27,8 @@ use std::process::{Command, ExitCode, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+mod exchange;
 
 /// What a harness run needs.
 #[derive(Debug, Clone)]
@@ -41,19 +45,30 @@ pub struct Options {
     pub seed: u64,
     /// Jobs in the generated corpus (larger: longer commands).
     pub jobs: usize,
+    /// Records in the generated exchange packs (larger: longer commands).
+    pub records: usize,
     /// Only the commands whose name contains one of these (all when empty).
     pub only: Vec<String>,
 }
 
-/// Where one trial happens: the prepared inputs and the trial's store.
+/// Where one trial happens: the prepared inputs and the trial's folder.
 #[derive(Debug, Clone)]
 pub struct Env {
     /// The built `fabric` binary.
     pub fabric: PathBuf,
     /// The command's prepared inputs (shared by its trials, never written by them).
     pub inputs: PathBuf,
-    /// The store of this trial (a copy of the prepared template).
+    /// The store of this trial, `fabric.db` in the trial folder. The trial folder
+    /// is a copy of the prepared template folder (the store and whatever else the
+    /// command writes, e.g. a pack that `sync` extends).
     pub db: PathBuf,
+}
+
+impl Env {
+    /// The trial folder (holds the store and the files the command writes).
+    pub fn folder(&self) -> &Path {
+        self.db.parent().unwrap_or(&self.db)
+    }
 }
 
 /// One command under test: a table row.
@@ -66,14 +81,16 @@ pub struct CrashCommand {
     pub prepare: fn(&Env, &Options) -> Result<(), String>,
     /// The command's arguments (after `--db DB`).
     pub args: fn(&Env) -> Vec<OsString>,
-    /// The store's state as the atomicity check sees it (before / after the command).
-    pub state: fn(&Env) -> Result<String, String>,
+    /// The state as the atomicity check sees it, one part per batch (the store's
+    /// rows, a pack's records...): after a kill every part must be either its
+    /// state before the command or after an uninterrupted run.
+    pub state: fn(&Env) -> Result<Vec<String>, String>,
     /// The command's result to compare with an uninterrupted run, from its stdout
     /// and the store after it.
     pub result: fn(&Env, &[u8]) -> Result<String, String>,
 }
 
-/// The commands, one line each. Exchange `import`, `sync` and `pack` join here.
+/// The commands, one entry each.
 pub const COMMANDS: &[CrashCommand] = &[
     CrashCommand {
         name: "ingest",
@@ -86,8 +103,29 @@ pub const COMMANDS: &[CrashCommand] = &[
         name: "snapshot create --save",
         prepare: snapshot_prepare,
         args: snapshot_args,
-        state: chain_state,
+        state: |env| chain_state(env).map(|s| vec![s]),
         result: snapshot_result,
+    },
+    CrashCommand {
+        name: "exchange import",
+        prepare: exchange::import_prepare,
+        args: exchange::import_args,
+        state: exchange::mirror_state,
+        result: exchange::mirror_result,
+    },
+    CrashCommand {
+        name: "exchange sync",
+        prepare: exchange::sync_prepare,
+        args: exchange::sync_args,
+        state: exchange::sync_state,
+        result: exchange::sync_result,
+    },
+    CrashCommand {
+        name: "exchange pack",
+        prepare: exchange::pack_prepare,
+        args: exchange::pack_args,
+        state: exchange::pack_state,
+        result: exchange::pack_result,
     },
 ];
 
@@ -104,11 +142,17 @@ pub struct Outcome {
     pub left_before: usize,
     /// Killed while running, but the store already held the whole result.
     pub left_after: usize,
+    /// Killed while running, some batches before and the others after (e.g. a
+    /// sync whose export reached the pack, its import not yet committed).
+    pub left_between: usize,
     /// The process had already exited when the kill came.
     pub finished_first: usize,
     /// Kills after which SQLite's hot journal was beside the store (rolled back by
     /// the next reader).
     pub hot_journals: usize,
+    /// Kills that left another file in the trial folder (a temporary file), gone
+    /// after the re-run.
+    pub temp_left: usize,
     /// Lost or partial batches, unreadable stores, stray files, wrong re-runs.
     pub failures: Vec<String>,
 }
@@ -118,14 +162,17 @@ impl fmt::Display for Outcome {
         write!(
             f,
             "{:<24} kills {:>3} (baseline {:>6.0} ms): before {:>3}, after {:>3}, \
-             finished first {:>3}, hot journal {:>3}, failures {}",
+             between {:>3}, finished first {:>3}, hot journal {:>3}, temp files {:>3}, \
+             failures {}",
             self.command,
             self.kills,
             self.baseline.as_secs_f64() * 1000.0,
             self.left_before,
             self.left_after,
+            self.left_between,
             self.finished_first,
             self.hot_journals,
+            self.temp_left,
             self.failures.len()
         )
     }
@@ -162,6 +209,7 @@ fn run_command(
     };
     (cmd.prepare)(&template, opts)?;
     let input_files = listing(&inputs)?;
+    let template_files = listing(&template_dir)?;
     let before = (cmd.state)(&template)?;
 
     // The uninterrupted run: its duration bounds the kill moments, its state and
@@ -173,18 +221,26 @@ fn run_command(
     expect_success(&out, cmd.name)?;
     let after = (cmd.state)(&clean)?;
     let expected = (cmd.result)(&clean, &out.stdout)?;
-    if before == after {
+    if before.len() != after.len() || before.iter().zip(&after).any(|(b, a)| b == a) {
         return Err(format!(
-            "{}: the command does not change the store",
+            "{}: the command does not change every part of the state",
             cmd.name
         ));
     }
+    let files_once = listing(clean.folder())?;
     // A kill after the commit leaves the "after" state; the re-run then is a second
     // run (ingest replaces, snapshot --save adds a version), compared with this.
     let again = fabric(&clean, &(cmd.args)(&clean))?;
     expect_success(&again, cmd.name)?;
     let expected_twice = (cmd.result)(&clean, &again.stdout)?;
-    let expected = [expected, expected_twice];
+    let expected = Expected {
+        input_files,
+        template_files,
+        before,
+        after,
+        results: [expected, expected_twice],
+        files: [files_once, listing(clean.folder())?],
+    };
 
     let mut outcome = Outcome {
         command: cmd.name,
@@ -212,21 +268,20 @@ fn run_command(
         }
         child.wait().map_err(|e| format!("{label}: wait: {e}"))?;
 
-        let problems =
-            check_after_kill(cmd, &env, &input_files, &inputs, &before, &after, &expected);
-        match problems {
+        match check_after_kill(cmd, &env, &inputs, &expected) {
             Ok(found) => {
                 if finished {
                     outcome.finished_first += 1;
-                } else if found.state_after {
-                    outcome.left_after += 1;
                 } else {
-                    outcome.left_before += 1;
+                    match found.state {
+                        Left::Before => outcome.left_before += 1,
+                        Left::After => outcome.left_after += 1,
+                        Left::Between => outcome.left_between += 1,
+                    }
                 }
-                if found.hot_journal {
-                    outcome.hot_journals += 1;
-                }
-                remove_all(env.db.parent().unwrap_or(&env.db))?;
+                outcome.hot_journals += usize::from(found.hot_journal);
+                outcome.temp_left += usize::from(found.temp_files);
+                remove_all(env.folder())?;
             }
             // The trial folder stays for inspection.
             Err(problem) => outcome.failures.push(format!("{label}: {problem}")),
@@ -236,35 +291,52 @@ fn run_command(
     Ok(outcome)
 }
 
+/// What an uninterrupted run gives, to compare the killed trials with.
+struct Expected {
+    /// The files of the inputs folder (never written).
+    input_files: BTreeSet<String>,
+    /// The files of the template folder (the state before).
+    template_files: BTreeSet<String>,
+    /// The state parts before the command.
+    before: Vec<String>,
+    /// The state parts after an uninterrupted run.
+    after: Vec<String>,
+    /// The result of a first and of a second uninterrupted run.
+    results: [String; 2],
+    /// The trial folder's files after a first and after a second run.
+    files: [BTreeSet<String>; 2],
+}
+
+/// Where a killed trial's state stood.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Left {
+    Before,
+    After,
+    Between,
+}
+
 /// What the checks saw after one kill.
 struct Found {
-    state_after: bool,
+    state: Left,
     hot_journal: bool,
+    temp_files: bool,
 }
 
 fn check_after_kill(
     cmd: &CrashCommand,
     env: &Env,
-    input_files: &BTreeSet<String>,
     inputs: &Path,
-    before: &str,
-    after: &str,
-    expected: &[String; 2],
+    expected: &Expected,
 ) -> Result<Found, String> {
-    let folder = env.db.parent().ok_or("the store has no folder")?;
-    let db_name = file_name(&env.db);
-    let journal = format!("{db_name}-journal");
-    let left = listing(folder)?;
-    let stray: Vec<&String> = left
-        .iter()
-        .filter(|f| **f != db_name && **f != journal)
-        .collect();
-    if !stray.is_empty() {
-        return Err(format!("files left beside the store: {stray:?}"));
-    }
-    if listing(inputs)? != *input_files {
+    let folder = env.folder();
+    let journal = format!("{}-journal", file_name(&env.db));
+    if listing(inputs)? != expected.input_files {
         return Err("files appeared or vanished among the inputs".to_owned());
     }
+    let known = |f: &String| {
+        expected.template_files.contains(f) || expected.files.iter().any(|s| s.contains(f))
+    };
+    let temp_files = listing(folder)?.iter().any(|f| *f != journal && !known(f));
     let journal_path = folder.join(&journal);
     let hot_journal = is_hot(&journal_path)?;
 
@@ -278,43 +350,54 @@ fn check_after_kill(
     if is_hot(&journal_path)? {
         return Err("after db check, the hot journal is still there".to_owned());
     }
-    let left = listing(folder)?;
-    if left.iter().any(|f| *f != db_name && *f != journal) {
+    let state = (cmd.state)(env)?;
+    if state.len() != expected.before.len() {
         return Err(format!(
-            "after db check, files left beside the store: {left:?}"
+            "{} state parts, want {}",
+            state.len(),
+            expected.before.len()
         ));
     }
-    let state = (cmd.state)(env)?;
-    let state_after = if state == before {
-        false
-    } else if state == after {
-        true
-    } else {
-        return Err(format!(
-            "partial state: {}",
-            first_difference(&state, after)
-        ));
+    let mut befores = 0;
+    for (i, part) in state.iter().enumerate() {
+        if *part == expected.before[i] {
+            befores += 1;
+        } else if *part != expected.after[i] {
+            return Err(format!(
+                "partial state (part {}): {}",
+                i + 1,
+                first_difference(part, &expected.after[i])
+            ));
+        }
+    }
+    let left = match befores {
+        0 => Left::After,
+        n if n == state.len() => Left::Before,
+        _ => Left::Between,
     };
 
     let out = fabric(env, &(cmd.args)(env))?;
     expect_success(&out, "re-run")?;
     let result = (cmd.result)(env, &out.stdout)?;
-    let want = &expected[usize::from(state_after)];
-    if result != *want {
+    let which = usize::from(left == Left::After);
+    if result != expected.results[which] {
         return Err(format!(
             "re-run differs: {}",
-            first_difference(&result, want)
+            first_difference(&result, &expected.results[which])
         ));
     }
-    let left = listing(folder)?;
-    if left.iter().any(|f| *f != db_name) {
+    let left_files = listing(folder)?;
+    if left_files != expected.files[which] {
+        let extra: Vec<&String> = left_files.difference(&expected.files[which]).collect();
+        let missing: Vec<&String> = expected.files[which].difference(&left_files).collect();
         return Err(format!(
-            "after the re-run, files left beside the store: {left:?}"
+            "after the re-run, the files differ from an uninterrupted run's: extra {extra:?}, missing {missing:?}"
         ));
     }
     Ok(Found {
-        state_after,
+        state: left,
         hot_journal,
+        temp_files,
     })
 }
 
@@ -338,7 +421,7 @@ pub fn report(outcomes: &[Outcome]) -> ExitCode {
     }
 }
 
-/// `cargo xtask crash [--kills N] [--seed S] [--jobs J] [COMMAND...]`.
+/// `cargo xtask crash [--release] [--kills N] [--seed S] [--jobs J] [--records R] [COMMAND...]`.
 pub fn main(args: &[String]) -> ExitCode {
     match parse_and_run(args) {
         Ok(outcomes) => report(&outcomes),
@@ -361,8 +444,10 @@ fn parse_and_run(args: &[String]) -> Result<Vec<Outcome>, String> {
         kills: 50,
         seed: 7,
         jobs: 32_000,
+        records: 40_000,
         only: Vec::new(),
     };
+    let mut profile = "debug";
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         let mut number = |what: &str| -> Result<u64, String> {
@@ -374,23 +459,32 @@ fn parse_and_run(args: &[String]) -> Result<Vec<Outcome>, String> {
             "--kills" => opts.kills = number("--kills")? as usize,
             "--seed" => opts.seed = number("--seed")?,
             "--jobs" => opts.jobs = number("--jobs")? as usize,
+            "--records" => opts.records = number("--records")? as usize,
+            "--release" => profile = "release",
             other if other.starts_with("--") => return Err(format!("unknown option {other}")),
             other => opts.only.push(other.to_owned()),
         }
     }
+    opts.fabric = root.join("target").join(profile).join("fabric");
+    let mut build = vec!["build", "--quiet", "-p", "fabric-cli"];
+    if profile == "release" {
+        build.push("--release");
+    }
     let status = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["build", "--quiet", "-p", "fabric-cli"])
+        .args(&build)
         .current_dir(&root)
         .status()
         .map_err(|e| format!("cargo build: {e}"))?;
     if !status.success() {
-        return Err("cargo build -p fabric-cli failed".to_owned());
+        return Err(format!("cargo {} failed", build.join(" ")));
     }
     println!(
-        "crash: {} kills per command, seed {}, {} jobs, work folder {}",
+        "crash: {} kills per command, seed {}, {} jobs, {} records, {} build, work folder {}",
         opts.kills,
         opts.seed,
         opts.jobs,
+        opts.records,
+        profile,
         opts.work.display()
     );
     run(&opts)
@@ -414,14 +508,14 @@ fn ingest_args(env: &Env) -> Vec<OsString> {
 }
 
 /// The report minus `generated_at`, and the job ids: all of the store's jobs.
-fn report_state(env: &Env) -> Result<String, String> {
+fn report_state(env: &Env) -> Result<Vec<String>, String> {
     let jobs = fabric(env, &["jobs".into()])?;
     expect_success(&jobs, "jobs")?;
-    Ok(format!(
+    Ok(vec![format!(
         "jobs: {}\n{}",
         String::from_utf8_lossy(&jobs.stdout).lines().count(),
         report_json(env)?
-    ))
+    )])
 }
 
 fn ingest_result(env: &Env, _stdout: &[u8]) -> Result<String, String> {
@@ -498,12 +592,21 @@ fn report_json(env: &Env) -> Result<String, String> {
     serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())
 }
 
-/// A fresh trial folder holding a copy of the template store.
+/// A fresh trial folder holding a copy of the template folder (the store and
+/// whatever else the command writes).
 fn trial_env(template: &Env, folder: &Path) -> Result<Env, String> {
     remove_all(folder)?;
     mkdir(folder)?;
+    let from = template.folder();
+    for rel in listing(from)? {
+        let to = folder.join(&rel);
+        if let Some(parent) = to.parent() {
+            mkdir(parent)?;
+        }
+        std::fs::copy(from.join(&rel), &to)
+            .map_err(|e| format!("copying the template's {rel}: {e}"))?;
+    }
     let db = folder.join("fabric.db");
-    std::fs::copy(&template.db, &db).map_err(|e| format!("copying the template store: {e}"))?;
     Ok(Env {
         fabric: template.fabric.clone(),
         inputs: template.inputs.clone(),
