@@ -37,29 +37,12 @@ pub struct AtomicFile {
 impl AtomicFile {
     /// Start writing `path` (its folder must exist).
     pub fn create(path: &Path) -> Result<Self> {
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let name = path
-            .file_name()
-            .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
-        let prefix = format!(".{name}.tmp-");
-        remove_stale(dir, &prefix);
-        let tmp = dir.join(format!("{prefix}{}", std::process::id()));
-        // Errors name the file the user asked for, not the temporary name.
-        let write_err = |source| Error::Write {
+        let tmp = temp_path(path);
+        let file = create_private(&tmp).map_err(|source| Error::Write {
             path: path.to_path_buf(),
             source,
-        };
-        let file = create_private(&tmp).map_err(write_err)?;
-        if let Ok(meta) = std::fs::metadata(path) {
-            // Replacing a file: keep the mode its owner gave it.
-            file.set_permissions(meta.permissions()).map_err(|source| {
-                let _ = std::fs::remove_file(&tmp);
-                write_err(source)
-            })?;
-        }
+        })?;
+        keep_mode(&file, path, &tmp)?;
         Ok(AtomicFile {
             file: Some(std::io::BufWriter::with_capacity(1 << 16, file)),
             tmp,
@@ -82,6 +65,37 @@ impl AtomicFile {
             io(e)
         })
     }
+}
+
+/// The temporary name `.NAME.tmp-PID` beside `path`, after removing the ones a
+/// dead writer of the same path left.
+pub(crate) fn temp_path(path: &Path) -> PathBuf {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
+    let prefix = format!(".{name}.tmp-");
+    remove_stale(dir, &prefix);
+    dir.join(format!("{prefix}{}", std::process::id()))
+}
+
+/// When `file` (being written at `tmp`) replaces an existing `path`, give it the
+/// mode the owner gave `path`. On failure `tmp` is removed and the error names
+/// `path`, the file the user asked for.
+pub(crate) fn keep_mode(file: &std::fs::File, path: &Path, tmp: &Path) -> Result<()> {
+    if let Ok(meta) = std::fs::metadata(path) {
+        file.set_permissions(meta.permissions()).map_err(|source| {
+            let _ = std::fs::remove_file(tmp);
+            Error::Write {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+    }
+    Ok(())
 }
 
 /// Create (truncate) `path` readable and writable by its owner only (`0600`).

@@ -90,19 +90,10 @@ impl SealedFile {
         salt: [u8; SALT],
         nonce: [u8; NONCE],
     ) -> Result<Self> {
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        let name = path
-            .file_name()
-            .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
         // Same rules as `fsio::AtomicFile`: a dead writer's temporary file is
         // removed, the new file is owner-only (a replaced one keeps its mode), and
         // errors name the file the user asked for.
-        let prefix = format!(".{name}.tmp-");
-        crate::fsio::remove_stale(dir, &prefix);
-        let tmp = dir.join(format!("{prefix}{}", std::process::id()));
+        let tmp = crate::fsio::temp_path(path);
         let io = |source| Error::Write {
             path: path.to_path_buf(),
             source,
@@ -115,12 +106,7 @@ impl SealedFile {
             options.mode(0o600);
         }
         let file = options.open(&tmp).map_err(io)?;
-        if let Ok(meta) = std::fs::metadata(path) {
-            file.set_permissions(meta.permissions()).map_err(|source| {
-                let _ = std::fs::remove_file(&tmp);
-                io(source)
-            })?;
-        }
+        crate::fsio::keep_mode(&file, path, &tmp)?;
         let mut header = [0u8; HEADER as usize];
         header[..SALT].copy_from_slice(&salt);
         header[SALT..].copy_from_slice(&nonce);
