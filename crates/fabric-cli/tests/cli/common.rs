@@ -18,3 +18,31 @@ pub fn fabric(home: &std::path::Path) -> assert_cmd::Command {
         .env("NO_COLOR", "1");
     cmd
 }
+
+/// `chattr +i` on a file or folder for the life of the guard: tests run as root,
+/// whom file modes cannot stop.
+pub struct Immutable(std::path::PathBuf);
+
+impl Immutable {
+    /// `None` when chattr is unavailable or refused (the caller skips that case).
+    pub fn set(path: &std::path::Path) -> Option<Self> {
+        let ok = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(path)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()?
+            .success();
+        ok.then(|| Immutable(path.to_path_buf()))
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        // Best effort: the temporary folder cannot be removed while this is set.
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+    }
+}

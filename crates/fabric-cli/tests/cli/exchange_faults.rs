@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::common::{fabric, vectors};
+use crate::common::{Immutable, fabric, vectors};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -127,32 +127,6 @@ fn snapshot(dir: &Path) -> Result<BTreeMap<String, Vec<u8>>, Box<dyn std::error:
 
 fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
-}
-
-/// `chattr +i` for the life of the guard (tests run as root, who ignores modes).
-struct Immutable(PathBuf);
-
-impl Immutable {
-    /// `None` when this user can write anyway and chattr is unavailable.
-    fn set(path: &Path) -> Option<Self> {
-        let ok = std::process::Command::new("chattr")
-            .arg("+i")
-            .arg(path)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .ok()?
-            .success();
-        ok.then(|| Immutable(path.to_path_buf()))
-    }
-}
-
-impl Drop for Immutable {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("chattr")
-            .arg("-i")
-            .arg(&self.0)
-            .status();
-    }
 }
 
 /// Disk full during an import (`PRAGMA max_page_count` at the file's size): exit

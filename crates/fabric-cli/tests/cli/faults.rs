@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{fabric, vectors};
+use crate::common::{Immutable, fabric, vectors};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -301,31 +301,6 @@ fn a_hot_journal_is_rolled_back_by_the_next_reader() -> TestResult {
     assert_eq!(jobs_after.stdout, jobs_before.stdout);
     assert!(!jobs_after.stdout.is_empty());
     Ok(())
-}
-
-/// `chattr +i` on a file for the life of the guard (root cannot be stopped by modes).
-struct Immutable(PathBuf);
-
-impl Immutable {
-    fn set(path: &Path) -> Option<Self> {
-        let status = std::process::Command::new("chattr")
-            .arg("+i")
-            .arg(path)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .ok()?;
-        status.success().then(|| Immutable(path.to_path_buf()))
-    }
-}
-
-impl Drop for Immutable {
-    fn drop(&mut self) {
-        // Best effort: the temporary folder cannot be removed while this is set.
-        let _ = std::process::Command::new("chattr")
-            .arg("-i")
-            .arg(&self.0)
-            .status();
-    }
 }
 
 /// A full disk on the chain write path (`PRAGMA max_page_count` capped at the
