@@ -38,6 +38,23 @@ pub struct MirrorRow {
     pub schema_version: i64,
 }
 
+impl MirrorRow {
+    /// The row borrowed, for [`Store::mirror_write_batch`].
+    pub fn as_ref(&self) -> MirrorRowRef<'_> {
+        MirrorRowRef {
+            exchange_id: &self.exchange_id,
+            exchange_type: &self.exchange_type,
+            source_system: &self.source_system,
+            entity_type: &self.entity_type,
+            natural_key: self.natural_key.as_deref(),
+            observed_at_utc: &self.observed_at_utc,
+            content_sha256: &self.content_sha256,
+            payload_json: &self.payload_json,
+            schema_version: self.schema_version,
+        }
+    }
+}
+
 /// One mirror row to write, borrowed from the caller (no copies of the payload).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MirrorRowRef<'a> {
@@ -435,7 +452,7 @@ impl Store {
                     .map_err(|e| self.row_err(table, row.exchange_id, e))?;
                 }
                 MirrorWriteRef::Update { exchange_id, row } => {
-                    self.update_row(table, exchange_id, row, Some(&now))?;
+                    self.update_row(table, exchange_id, row, &now)?;
                 }
             }
         }
@@ -444,61 +461,33 @@ impl Store {
 
     /// Insert a new row (inside the open transaction).
     pub fn mirror_insert(&self, table: &str, row: &MirrorRow) -> Result<()> {
-        let sql = format!(
-            "INSERT INTO {} (exchange_id, exchange_type, source_system, entity_type, natural_key, \
-             observed_at_utc, content_sha256, payload_json, schema_version) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            quoted(table)
-        );
-        let mut stmt = self
-            .conn()
-            .prepare_cached(&sql)
-            .map_err(|e| self.err(format!("preparing inserts into {table}"), e))?;
-        stmt.execute(params![
-            row.exchange_id,
-            row.exchange_type,
-            row.source_system,
-            row.entity_type,
-            row.natural_key,
-            row.observed_at_utc,
-            row.content_sha256,
-            row.payload_json,
-            row.schema_version
-        ])
-        .map_err(|e| self.row_err(table, &row.exchange_id, e))?;
-        Ok(())
+        self.mirror_write_batch(table, &[MirrorWriteRef::Insert(row.as_ref())])
     }
 
     /// Replace the single row whose primary key is `exchange_id` with `row`.
     pub fn mirror_update(&self, table: &str, exchange_id: &str, row: &MirrorRow) -> Result<()> {
-        let row = MirrorRowRef {
-            exchange_id: &row.exchange_id,
-            exchange_type: &row.exchange_type,
-            source_system: &row.source_system,
-            entity_type: &row.entity_type,
-            natural_key: row.natural_key.as_deref(),
-            observed_at_utc: &row.observed_at_utc,
-            content_sha256: &row.content_sha256,
-            payload_json: &row.payload_json,
-            schema_version: row.schema_version,
-        };
-        self.update_row(table, exchange_id, &row, None)
+        self.mirror_write_batch(
+            table,
+            &[MirrorWriteRef::Update {
+                exchange_id,
+                row: row.as_ref(),
+            }],
+        )
     }
 
-    /// The update of [`Store::mirror_update`]; `now` is the audit time (SQLite's
-    /// clock when `None`).
+    /// One update of [`Store::mirror_write_batch`]; `now` is the audit time.
     fn update_row(
         &self,
         table: &str,
         exchange_id: &str,
         row: &MirrorRowRef<'_>,
-        now: Option<&str>,
+        now: &str,
     ) -> Result<()> {
         let sql = format!(
             "UPDATE {} SET exchange_id = ?1, exchange_type = ?2, source_system = ?3, entity_type = ?4, \
              natural_key = ?5, observed_at_utc = ?6, content_sha256 = ?7, payload_json = ?8, \
              schema_version = ?9, \
-             updated_at_utc = coalesce(?11, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) \
+             updated_at_utc = ?11 \
              WHERE exchange_id = ?10",
             quoted(table)
         );
