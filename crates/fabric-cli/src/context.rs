@@ -40,6 +40,13 @@ impl Ctx {
                 .ok()
                 .and_then(|v| v.parse::<u64>().ok()),
         );
+        // `$FABRIC_SQLITE_PAGE_SIZE`: the page size of a store this run creates
+        // (default 32768; files that exist keep theirs).
+        fabric_store::set_default_page_size(
+            std::env::var("FABRIC_SQLITE_PAGE_SIZE")
+                .ok()
+                .and_then(|v| v.parse::<u32>().ok()),
+        );
         Ctx {
             db,
             json,

@@ -23,5 +23,6 @@ mod store;
 
 pub use error::{Error, Result};
 pub use store::{
-    BUSY_TIMEOUT, OpenCheck, Store, busy_timeout, set_busy_timeout, set_default_max_page_count,
+    BUSY_TIMEOUT, OpenCheck, PAGE_SIZE, Store, busy_timeout, check_file, default_page_size,
+    set_busy_timeout, set_default_max_page_count, set_default_page_size,
 };

@@ -40,8 +40,38 @@ pub fn set_default_max_page_count(pages: Option<u64>) {
     MAX_PAGE_COUNT.store(pages.unwrap_or(0), Ordering::Relaxed);
 }
 
+/// The page size of stores created from now on (0: [`PAGE_SIZE`]).
+static DEFAULT_PAGE_SIZE: AtomicU64 = AtomicU64::new(0);
+
+/// Create every new store of this process from now on with `bytes`-byte pages (a
+/// power of two from 512 to 65536; `None` or anything else: [`PAGE_SIZE`]). Files
+/// that exist keep theirs. The CLI sets it from `$FABRIC_SQLITE_PAGE_SIZE`: small
+/// pages suit a store of small jobs only, and make a page cap
+/// ([`set_default_max_page_count`]) bite at small sizes in tests.
+pub fn set_default_page_size(bytes: Option<u32>) {
+    let valid = bytes.filter(|b| b.is_power_of_two() && (512..=65536).contains(b));
+    DEFAULT_PAGE_SIZE.store(valid.map_or(0, u64::from), Ordering::Relaxed);
+}
+
+/// The page size a store created now gets (see [`set_default_page_size`]).
+pub fn default_page_size() -> u32 {
+    match DEFAULT_PAGE_SIZE.load(Ordering::Relaxed) {
+        0 => PAGE_SIZE,
+        n => u32::try_from(n).unwrap_or(PAGE_SIZE),
+    }
+}
+
 /// The page cache of each connection, in KiB.
 const CACHE_KIB: i64 = 64 * 1024;
+
+/// The page size of a store this code creates (SQLite's default is 4 KiB; a file
+/// keeps the size it was created with). An exchange mirror row is about 2 KB: with
+/// 4 KiB pages one row fills a page and a million rows take 4 GB, with 32 KiB
+/// pages they pack fifteen to a page. Measured here: the SQLite writes of a
+/// million-record import 3.4x faster (33.7 s -> 10.0 s), its index builds 3.3x;
+/// a report over a million stored jobs 1.4x faster (4.25 s -> 2.98 s, 13% smaller
+/// file); ingest of 100,000 job files and chain creates unchanged within noise.
+pub const PAGE_SIZE: u32 = 32 * 1024;
 
 /// How much of a database file a read-only open maps into memory. Mapped pages
 /// count as the process's resident memory, so the map is capped: a report over a
@@ -61,6 +91,21 @@ pub enum OpenCheck {
     /// commands whose budget the full check alone would take (the exchange
     /// mirror); `fabric db check` keeps the full check.
     Quick,
+    /// No check at open: the caller runs [`check_file`] itself, on another thread
+    /// while it reads, and must wait for its answer before it writes anything or
+    /// reports a result (the exchange mirror does: see its `settle`).
+    Caller,
+}
+
+/// Run `check` on the database file at `path` through a connection of its own
+/// (read-only, no memory map), and return how long it took: corruption is
+/// [`Error::Corrupt`]. Safe to run while another connection of this process reads
+/// the file; a writer must wait for it (its shared lock blocks a commit).
+pub fn check_file(path: &Path, check: OpenCheck) -> Result<Duration> {
+    let conn = open_side_connection(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let started = std::time::Instant::now();
+    check_integrity(&conn, path, check)?;
+    Ok(started.elapsed())
 }
 
 /// An open Fabric database.
@@ -226,6 +271,11 @@ impl Store {
 
     fn create_schema(&mut self) -> Result<()> {
         let path = self.path.clone();
+        // Only takes effect on a file with nothing in it yet (another process may
+        // have created the schema meanwhile: then it is a no-op).
+        self.conn
+            .pragma_update(None, "page_size", default_page_size())
+            .map_err(|e| classify(&path, "setting the page size", e))?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -360,16 +410,24 @@ fn needs_rollback(conn: &Connection) -> bool {
     )
 }
 
+/// A short-lived connection to an existing file (`flags` plus no mutex), with the
+/// busy timeout in effect: for checks and recovery beside a store's own connection.
+fn open_side_connection(path: &Path, flags: OpenFlags) -> Result<Connection> {
+    let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(
+        |e| Error::Open {
+            path: path.to_path_buf(),
+            source: Box::new(e),
+        },
+    )?;
+    conn.busy_timeout(busy_timeout())
+        .map_err(|e| classify(path, "setting the busy timeout", e))?;
+    Ok(conn)
+}
+
 /// Roll back the hot journal left by a killed writer: the first read on a read-write
 /// connection does it (SQLite's own recovery). Nothing is created.
 fn roll_back_hot_journal(path: &Path) -> Result<()> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags).map_err(|e| Error::Open {
-        path: path.to_path_buf(),
-        source: Box::new(e),
-    })?;
-    conn.busy_timeout(busy_timeout())
-        .map_err(|e| classify(path, "setting the busy timeout", e))?;
+    let conn = open_side_connection(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
     conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| {
         row.get::<_, i64>(0)
     })
@@ -381,6 +439,7 @@ fn check_integrity(conn: &Connection, path: &Path, check: OpenCheck) -> Result<(
     let pragma = match check {
         OpenCheck::Integrity => "PRAGMA integrity_check",
         OpenCheck::Quick => "PRAGMA quick_check",
+        OpenCheck::Caller => return Ok(()),
     };
     let answer: rusqlite::Result<String> = conn.query_row(pragma, [], |row| row.get(0));
     match answer {

@@ -235,4 +235,12 @@ pub trait Mirror {
     /// Undo every write since [`Mirror::begin`]. Calling it with no open transaction
     /// does nothing and succeeds.
     fn rollback(&mut self) -> Result<()>;
+
+    /// Wait for whatever the backend checks in the background (the SQLite backend's
+    /// integrity check of the file, started at open) and return its failure. Called
+    /// before a result is reported and before the first write; the default has
+    /// nothing to wait for.
+    fn settle(&mut self) -> Result<()> {
+        Ok(())
+    }
 }

@@ -18,10 +18,15 @@ pub struct SqliteMirror {
     /// Whether the table exists (reads of a missing table see no rows).
     exists: bool,
     /// The open transaction started on an empty table: the first write drops the
-    /// hash and time indexes (a bulk load), see `Store::mirror_defer_indexes`.
+    /// indexes (a bulk load), see `Store::mirror_defer_indexes`.
     bulk_candidate: bool,
     /// Those indexes are dropped and must be rebuilt before a read or the commit.
     deferred: bool,
+    /// The check of the file (`quick_check`), running on its own connection while
+    /// the command reads; every write and every result waits for it ([`Mirror::settle`]).
+    check: Option<std::thread::JoinHandle<fabric_store::Result<std::time::Duration>>>,
+    /// How long that check took, once it has answered.
+    check_took: Option<std::time::Duration>,
 }
 
 impl SqliteMirror {
@@ -30,16 +35,39 @@ impl SqliteMirror {
     pub fn open(path: &Path, schema: &str, table: &str) -> Result<Self> {
         let table = fabric_store::mirror::table_name(schema, table)?;
         // quick_check, not integrity_check: at a million rows the full check alone
-        // takes longer than a whole no-op sync may (see the crate README).
-        let store = Store::open_checked(path, fabric_store::OpenCheck::Quick)?;
-        let exists = !store.mirror_missing_objects(&table)?.contains(&table);
-        Ok(SqliteMirror {
+        // takes longer than a whole no-op sync may (see the crate README). It runs
+        // on a second connection while the sync reads the mirror and the pack (a
+        // no-op sync is mostly that check): nothing is written and no result is
+        // given before it has answered `ok`.
+        let store = Store::open_checked(path, fabric_store::OpenCheck::Caller)?;
+        let check_path = store.path().to_path_buf();
+        let check = std::thread::Builder::new()
+            .name("fabric-quick-check".into())
+            .spawn(move || fabric_store::check_file(&check_path, fabric_store::OpenCheck::Quick))
+            .map_err(|e| Error::Internal(format!("cannot start the integrity check: {e}")))?;
+        let mut mirror = SqliteMirror {
             store,
             table,
-            exists,
+            exists: false,
             bulk_candidate: false,
             deferred: false,
-        })
+            check: Some(check),
+            check_took: None,
+        };
+        match mirror.store.mirror_missing_objects(&mirror.table) {
+            Ok(missing) => mirror.exists = !missing.contains(&mirror.table),
+            Err(e) => {
+                // A damaged file: the check's answer says more than the read's.
+                mirror.settle()?;
+                return Err(e.into());
+            }
+        }
+        Ok(mirror)
+    }
+
+    /// How long the check of the file at open took (once it has answered).
+    pub fn check_duration(&self) -> Option<std::time::Duration> {
+        self.check_took
     }
 
     /// The SQLite table name.
@@ -147,6 +175,7 @@ impl Mirror for SqliteMirror {
     }
 
     fn apply_schema(&mut self) -> Result<Vec<String>> {
+        self.settle()?;
         let created = self.store.mirror_apply_schema(&self.table)?;
         self.exists = true;
         Ok(created)
@@ -193,6 +222,9 @@ impl Mirror for SqliteMirror {
         if !self.exists {
             return Ok(vec![None; keys.len()]);
         }
+        // A bulk load that needs a lookup (a key the pack holds twice) builds the
+        // indexes now and goes on row by row.
+        self.restore_indexes()?;
         keys.iter()
             .map(|k| {
                 self.store
@@ -241,6 +273,7 @@ impl Mirror for SqliteMirror {
         }
         let missing = self.store.mirror_missing_objects(&self.table)?;
         if !missing.is_empty() {
+            self.settle()?;
             self.store.mirror_apply_schema(&self.table)?;
         }
         self.exists = true;
@@ -252,8 +285,16 @@ impl Mirror for SqliteMirror {
 
     fn write_batch(&mut self, writes: &[MirrorWrite]) -> Result<()> {
         self.ensure_tx()?;
+        self.settle()?;
         if std::mem::take(&mut self.bulk_candidate) {
             self.deferred = self.store.mirror_defer_indexes(&self.table)?;
+        }
+        if writes
+            .iter()
+            .any(|w| matches!(w, MirrorWrite::Update { .. }))
+        {
+            // An update finds its row through the exchange_id index.
+            self.restore_indexes()?;
         }
         // The two derived texts of each row, then rows borrowing everything else
         // (the payload line is bound in place, never copied).
@@ -285,6 +326,10 @@ impl Mirror for SqliteMirror {
 
     fn commit(&mut self) -> Result<()> {
         self.bulk_candidate = false;
+        if let Err(e) = self.settle() {
+            let _ = self.rollback();
+            return Err(e);
+        }
         if let Err(e) = self.restore_indexes() {
             let _ = self.rollback();
             return Err(e);
@@ -297,10 +342,23 @@ impl Mirror for SqliteMirror {
         self.deferred = false;
         Ok(self.store.mirror_rollback()?)
     }
+
+    fn settle(&mut self) -> Result<()> {
+        let Some(check) = self.check.take() else {
+            return Ok(());
+        };
+        let took = check
+            .join()
+            .map_err(|_| Error::Internal("the integrity check stopped unexpectedly".into()))??;
+        self.check_took = Some(took);
+        Ok(())
+    }
 }
 
 impl Drop for SqliteMirror {
     fn drop(&mut self) {
         let _ = self.store.mirror_rollback();
+        // Do not leave the check's connection (and its shared lock) behind.
+        let _ = self.settle();
     }
 }

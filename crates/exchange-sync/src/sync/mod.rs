@@ -105,16 +105,21 @@ pub fn sync(
     })();
     match result {
         Ok(()) => {
-            if !options.dry_run {
+            if options.dry_run {
+                mirror.settle()?;
+            } else {
                 mirror.commit()?;
             }
         }
         Err(crate::Error::Internal(msg)) if msg.is_empty() => {
             // Conflicts under `fail`: reported, nothing written.
             mirror.rollback()?;
+            mirror.settle()?;
         }
         Err(e) => {
             let _ = mirror.rollback();
+            // A damaged store explains a failed read better than the read does.
+            mirror.settle()?;
             return Err(e);
         }
     }

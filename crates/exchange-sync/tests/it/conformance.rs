@@ -213,16 +213,43 @@ pub fn check_uniqueness(mirror: &mut dyn Mirror) -> Check {
 
 /// The first load into an empty table (which a backend may run as a bulk load,
 /// building some indexes once at the end) ends with every schema object there,
-/// and a duplicate hash in it fails by the commit at the latest, leaving nothing.
+/// and a duplicate hash or exchange_id in it fails by the commit at the latest,
+/// leaving nothing.
 pub fn check_first_load(mirror: &mut dyn Mirror) -> Check {
-    let mut dup = record(2, "a", Some("k2"), 0);
-    dup.content_sha256 = hash(1);
+    let mut same_hash = record(2, "a", Some("k2"), 0);
+    same_hash.content_sha256 = hash(1);
+    let mut same_id = record(2, "a", Some("k2"), 0);
+    same_id.exchange_id = record(1, "a", None, 0).exchange_id;
+    for (what, dup) in [("hash", same_hash), ("exchange_id", same_id)] {
+        mirror.begin()?;
+        let result = mirror
+            .write_batch(&[MirrorWrite::Insert(record(1, "a", Some("k"), 0))])
+            .and_then(|()| mirror.write_batch(&[MirrorWrite::Insert(dup)]))
+            .and_then(|()| mirror.commit());
+        assert!(result.is_err(), "a duplicate {what} must fail");
+        mirror.rollback()?;
+        assert_eq!(mirror.count(None)?, 0);
+        assert!(mirror.missing_schema_objects()?.is_empty());
+    }
+
+    // Lookups and updates in the middle of a first load see its earlier rows.
+    let first = record(1, "a", Some("k"), 0);
     mirror.begin()?;
-    let result = mirror
-        .write_batch(&[MirrorWrite::Insert(record(1, "a", Some("k"), 0))])
-        .and_then(|()| mirror.write_batch(&[MirrorWrite::Insert(dup)]))
-        .and_then(|()| mirror.commit());
-    assert!(result.is_err(), "a duplicate hash must fail");
+    mirror.write_batch(&[MirrorWrite::Insert(first.clone())])?;
+    let found = mirror.find_by_natural_keys(&scope("a"), &["k", "nope"])?;
+    assert_eq!(
+        found
+            .iter()
+            .map(|r| r.as_ref().map(|r| r.content_sha256))
+            .collect::<Vec<_>>(),
+        [Some(hash(1)), None]
+    );
+    mirror.write_batch(&[MirrorWrite::Update {
+        exchange_id: first.exchange_id.clone(),
+        record: record(2, "a", Some("k"), 1),
+    }])?;
+    assert_eq!(mirror.count(None)?, 1);
+    assert!(mirror.hashes_in_scope(&scope("a"))?.contains(&hash(2)));
     mirror.rollback()?;
     assert_eq!(mirror.count(None)?, 0);
     assert!(mirror.missing_schema_objects()?.is_empty());
@@ -303,6 +330,38 @@ fn sqlite_backend_conforms_on_a_custom_table() -> Check {
     run_all(&mut || {
         n += 1;
         let m = SqliteMirror::open(&dir.path().join(format!("c{n}.db")), "ops", "Other")?;
+        Ok(Box::new(m) as Box<dyn Mirror>)
+    })
+}
+
+/// A store made before exchange_id got its own unique index (4 KiB pages, the
+/// table's PRIMARY KEY doing that job): every check still holds.
+#[test]
+fn sqlite_backend_conforms_on_a_store_made_by_the_previous_release() -> Check {
+    let dir = tempfile::tempdir()?;
+    let mut n = 0;
+    run_all(&mut || {
+        n += 1;
+        let path = dir.path().join(format!("old{n}.db"));
+        {
+            fabric_store::set_default_page_size(Some(4096));
+            let store = fabric_store::Store::open(&path);
+            fabric_store::set_default_page_size(None);
+            drop(store?);
+            let conn = rusqlite::Connection::open(&path)?;
+            let ddl = fabric_store::mirror::ddl("lake_RawExchangeRecord").replace(
+                "exchange_id     TEXT    NOT NULL,",
+                "exchange_id     TEXT    NOT NULL PRIMARY KEY,",
+            );
+            assert!(ddl.contains("PRIMARY KEY"));
+            conn.execute_batch(&format!(
+                "DROP TABLE lake_RawExchangeRecord; {ddl} \
+                 DROP INDEX lake_RawExchangeRecord_exchange_id;"
+            ))?;
+            let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            assert_eq!(page_size, 4096);
+        }
+        let m = SqliteMirror::open(&path, "lake", "RawExchangeRecord")?;
         Ok(Box::new(m) as Box<dyn Mirror>)
     })
 }

@@ -481,6 +481,8 @@ fn schema(ctx: &Ctx, a: SchemaArgs) -> CmdResult {
     }
     // ---- end mssql ----
     let mut mirror = open_target(ctx, a.target.as_deref(), &manifest)?;
+    // Nothing to read in parallel with the store's check: wait for it now.
+    mirror.settle()?;
     if a.print {
         let ddl = mirror.schema_script();
         if ctx.json {

@@ -134,6 +134,14 @@ fn strs(v: &[String]) -> Vec<&str> {
 #[test]
 fn a_full_disk_fails_import_and_sync_with_exit_3_and_changes_nothing() -> TestResult {
     let s = Setup::new()?;
+    // A store of 4 KiB pages: with the default 32 KiB ones the small sample pack
+    // fits in the free space of the pages the file already has.
+    std::fs::remove_file(s.db())?;
+    let (code, err) = s.run(
+        &["exchange", "schema", "--apply", "--manifest", &s.m()],
+        &[("FABRIC_SQLITE_PAGE_SIZE", "4096")],
+    )?;
+    assert_eq!(code, 0, "{err}");
     let pages: i64 = {
         let conn = rusqlite::Connection::open(s.db())?;
         conn.execute_batch("VACUUM")?;

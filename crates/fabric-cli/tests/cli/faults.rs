@@ -42,12 +42,25 @@ struct Store {
 
 impl Store {
     fn new() -> Result<Self, Box<dyn std::error::Error>> {
+        Self::with_env(&[])
+    }
+
+    /// A store created under `env` (e.g. another page size).
+    fn with_env(env: &[(&str, &str)]) -> Result<Self, Box<dyn std::error::Error>> {
         let store = Store {
             dir: tempfile::tempdir()?,
         };
         let one = vectors().join("fabric/cases/02-one-job/results");
-        store.ok(&["ingest", &one.display().to_string()])?;
-        store.ok(&["snapshot", "create", "--save"])?;
+        for args in [
+            vec!["ingest", &one.display().to_string()],
+            vec!["snapshot", "create", "--save"],
+        ] {
+            let (code, stderr) =
+                store.run(&args.iter().map(|a| a.as_ref()).collect::<Vec<_>>(), env)?;
+            if code != 0 {
+                return Err(format!("fabric {args:?} exited {code}: {stderr}").into());
+            }
+        }
         Ok(store)
     }
 
@@ -307,7 +320,9 @@ fn a_hot_journal_is_rolled_back_by_the_next_reader() -> TestResult {
 /// file's size): exit 3, "full", the path; the chain and the file are unchanged.
 #[test]
 fn a_full_disk_fails_a_chain_save_with_exit_3_and_changes_nothing() -> TestResult {
-    let store = Store::new()?;
+    // 4 KiB pages: with the default 32 KiB ones the report fits in the free space
+    // of the pages the file already has.
+    let store = Store::with_env(&[("FABRIC_SQLITE_PAGE_SIZE", "4096")])?;
     // A varied corpus: its report is several pages even compressed.
     let corpus = store.dir.path().join("corpus");
     let status = std::process::Command::new("python3")

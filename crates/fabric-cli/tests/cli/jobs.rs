@@ -335,8 +335,12 @@ fn garbage_in_the_middle_of_the_file_is_reported_corrupt() -> TestResult {
         "store too small to damage: {}",
         bytes.len()
     );
+    // A whole page's worth: whatever the page size (32 KiB by default), the
+    // damage covers the start of a page.
     let middle = bytes.len() / 2;
-    for b in &mut bytes[middle - 1024..middle + 1024] {
+    let page = usize::try_from(fabric_store::PAGE_SIZE)?;
+    assert!(bytes.len() >= 2 * page, "store too small: {}", bytes.len());
+    for b in &mut bytes[middle - page / 2..middle + page / 2] {
         *b = 0xA5;
     }
     std::fs::write(env.db(), &bytes)?;

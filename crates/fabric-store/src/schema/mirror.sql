@@ -3,8 +3,12 @@
 -- (`lake.RawExchangeRecord`). Other names get the same DDL with the name replaced
 -- (fabric_store::mirror::ddl). observed_at_utc is fixed-width UTC text
 -- (YYYY-MM-DDTHH:MM:SS.ffffffZ), so text order is time order.
+-- exchange_id is unique through a named index rather than a PRIMARY KEY: a first
+-- load into an empty table drops the four indexes and builds each once at the end
+-- (fabric_store::Store::mirror_defer_indexes); a primary key's index cannot be
+-- dropped. Files made before this change keep their PRIMARY KEY and work as well.
 CREATE TABLE IF NOT EXISTS lake_RawExchangeRecord (
-    exchange_id     TEXT    NOT NULL PRIMARY KEY,
+    exchange_id     TEXT    NOT NULL,
     exchange_type   TEXT    NOT NULL,
     source_system   TEXT    NOT NULL,
     entity_type     TEXT    NOT NULL,
@@ -16,6 +20,8 @@ CREATE TABLE IF NOT EXISTS lake_RawExchangeRecord (
     created_at_utc  TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     updated_at_utc  TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );
+CREATE UNIQUE INDEX IF NOT EXISTS lake_RawExchangeRecord_exchange_id
+    ON lake_RawExchangeRecord (exchange_id);
 CREATE UNIQUE INDEX IF NOT EXISTS lake_RawExchangeRecord_content_sha256
     ON lake_RawExchangeRecord (content_sha256);
 CREATE UNIQUE INDEX IF NOT EXISTS lake_RawExchangeRecord_natural_key
