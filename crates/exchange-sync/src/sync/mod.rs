@@ -402,31 +402,91 @@ fn export(
         }
         return Ok(());
     }
-    let mut writer = PackWriter::open(dir, manifest.clone(), options.chunk_size, clock())?;
-    let mut done = 0u64;
-    mirror.export_scope(scope, &mut |row| {
-        if in_pack.contains(&row.content_sha256) {
-            return Ok(());
-        }
-        let entry = PackEntry {
-            key: format!(
-                "{}|{}|{}",
-                row.source_system,
-                row.entity_type,
-                row.natural_key.as_deref().unwrap_or("")
-            ),
-            hash: row.content_sha256,
-            exchange_id: row.exchange_id,
-            observed_at: crate::timestamp::reference_text(row.observed_at_utc),
-            date: Some(row.observed_at_utc.date()),
-            line: row.payload_json,
-        };
-        writer.write(entry)?;
-        done += 1;
-        progress("export", done, missing);
-        Ok(())
+    let writer = PackWriter::open(dir, manifest.clone(), options.chunk_size, clock())?;
+    write_pack_from(mirror, scope, &in_pack, writer, &mut |done| {
+        progress("export", done, missing)
     })?;
-    writer.close()?;
     report.json_record_count += missing;
     Ok(())
+}
+
+/// Records handed from the SQL scan to the pack writer at a time.
+const EXPORT_BATCH: usize = 256;
+
+/// Stream the rows in scope that `in_pack` lacks (newest first) into `writer` and
+/// close it. The scan of the mirror runs on this thread, the chunk and index files
+/// are written on another, so reading SQL and writing files overlap. Any error on
+/// either side stops both; the writer is then dropped unclosed, which removes the
+/// chunks it wrote (see [`PackWriter`]).
+fn write_pack_from(
+    mirror: &mut dyn Mirror,
+    scope: &Scope,
+    in_pack: &ContentHashSet,
+    mut writer: PackWriter,
+    progress: &mut dyn FnMut(u64),
+) -> Result<()> {
+    // `None` last says the scan is complete: only then is the pack committed.
+    let (tx, rx) = crossbeam_channel::bounded::<Option<Vec<PackEntry>>>(8);
+    std::thread::scope(|s| {
+        let files = s.spawn(move || -> Result<()> {
+            for batch in rx {
+                let Some(batch) = batch else {
+                    return writer.close().map(drop);
+                };
+                for entry in batch {
+                    writer.write(entry)?;
+                }
+            }
+            // The scan failed: drop the writer unclosed (its chunks go with it).
+            Ok(())
+        });
+        let mut batch = Vec::with_capacity(EXPORT_BATCH);
+        let mut done = 0u64;
+        let scanned = mirror.export_scope(scope, &mut |row| {
+            if in_pack.contains(&row.content_sha256) {
+                return Ok(());
+            }
+            batch.push(PackEntry {
+                key: format!(
+                    "{}|{}|{}",
+                    row.source_system,
+                    row.entity_type,
+                    row.natural_key.as_deref().unwrap_or("")
+                ),
+                hash: row.content_sha256,
+                exchange_id: row.exchange_id,
+                observed_at: crate::timestamp::reference_text(row.observed_at_utc),
+                date: Some(row.observed_at_utc.date()),
+                line: row.payload_json,
+            });
+            if batch.len() >= EXPORT_BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(EXPORT_BATCH));
+                done += full.len() as u64;
+                // A closed channel means the writer failed: its error is returned below.
+                if tx.send(Some(full)).is_err() {
+                    return Err(crate::Error::Internal("pack writer stopped".into()));
+                }
+                progress(done);
+            }
+            Ok(())
+        });
+        let scanned = scanned.and_then(|_| {
+            done += batch.len() as u64;
+            if tx.send(Some(batch)).and_then(|()| tx.send(None)).is_err() {
+                return Err(crate::Error::Internal("pack writer stopped".into()));
+            }
+            progress(done);
+            Ok(())
+        });
+        drop(tx);
+        let written = files
+            .join()
+            .unwrap_or_else(|_| Err(crate::Error::Internal("the pack writer panicked".into())));
+        match (scanned, written) {
+            // The writer's own error says more than "stopped".
+            (Err(crate::Error::Internal(_)), Err(e)) | (Ok(()), Err(e)) => Err(e),
+            (Err(e), _) => Err(e),
+            (Ok(()), Ok(())) => Ok(()),
+        }
+    })
 }

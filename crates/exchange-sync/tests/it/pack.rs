@@ -139,11 +139,11 @@ fn appending_keeps_old_chunks_and_extends_the_index() -> TestResult {
 }
 
 /// A pack file read back: relative path and bytes.
-type PackFile = (String, Vec<u8>);
+pub type PackFile = (String, Vec<u8>);
 
 /// Every file of a pack folder but the manifest (its `updated_at` is the clock),
 /// with its bytes.
-fn pack_bytes(dir: &Path) -> Result<Vec<PackFile>, Box<dyn std::error::Error>> {
+pub fn pack_bytes(dir: &Path) -> Result<Vec<PackFile>, Box<dyn std::error::Error>> {
     let mut files = Vec::new();
     for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
         let entry = entry?;

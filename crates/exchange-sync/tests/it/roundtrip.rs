@@ -199,3 +199,66 @@ fn unsafe_archives_are_refused_and_write_nothing() -> Result<(), Box<dyn std::er
     assert!(out.join("manifest.json").exists());
     Ok(())
 }
+
+/// An export whose scan of the mirror fails half-way (a damaged row, met after
+/// several chunks were written on the writer's thread) leaves the target pack as
+/// it was: no chunk, no index line, the manifest unchanged.
+#[test]
+fn an_export_failing_half_way_leaves_the_pack_as_it_was() -> Result<(), Box<dyn std::error::Error>>
+{
+    let tmp = tempfile::tempdir()?;
+    let mut manifest = Manifest::new("ds", "http", "src", "page");
+    let src = tmp.path().join("ds");
+    let mut w = PackWriter::open(&src, manifest.clone(), 3, now())?;
+    for i in 0..40 {
+        w.write(PackEntry::from_record(&record(
+            i,
+            Some(format!("k{i}")),
+            json!(i),
+            0,
+        )))?;
+    }
+    w.close()?;
+    let db = tmp.path().join("f.db");
+    let mut mirror = SqliteMirror::open(&db, "lake", "RawExchangeRecord")?;
+    sync(
+        &src.join("manifest.json"),
+        &mut mirror,
+        &options(Direction::JsonToSql),
+        &now,
+        &mut |_, _, _| {},
+    )?;
+    drop(mirror);
+    // Damage one row's time so that it sorts oldest: the export (newest first)
+    // meets it after 39 good rows, 13 chunks of 3.
+    let damaged = record(0, Some("k0".into()), json!(0), 0).exchange_id;
+    let changed = rusqlite::Connection::open(&db)?.execute(
+        "UPDATE lake_RawExchangeRecord SET observed_at_utc = '0000-not-a-time' \
+         WHERE exchange_id = ?1",
+        [&damaged],
+    )?;
+    assert_eq!(changed, 1);
+    let dst = tmp.path().join("out");
+    std::fs::create_dir_all(&dst)?;
+    manifest.save(&dst.join("manifest.json"), now())?;
+    let snapshot = || -> Result<_, Box<dyn std::error::Error>> {
+        Ok((
+            crate::pack::pack_bytes(&dst)?,
+            std::fs::read(dst.join("manifest.json"))?,
+        ))
+    };
+    let before = snapshot()?;
+    let mut mirror = SqliteMirror::open(&db, "lake", "RawExchangeRecord")?;
+    let err = sync(
+        &dst.join("manifest.json"),
+        &mut mirror,
+        &options(Direction::SqlToJson),
+        &now,
+        &mut |_, _, _| {},
+    )
+    .err()
+    .ok_or("the export must fail")?;
+    assert!(err.to_string().contains(&damaged), "{err}");
+    assert_eq!(snapshot()?, before);
+    Ok(())
+}
