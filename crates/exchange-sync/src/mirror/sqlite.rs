@@ -18,7 +18,7 @@ pub struct SqliteMirror {
     /// Whether the table exists (reads of a missing table see no rows).
     exists: bool,
     /// The open transaction started on an empty table: the first write drops the
-    /// indexes (a bulk load), see `Store::mirror_defer_indexes`.
+    /// exchange_id and hash indexes (a bulk load), see `Store::mirror_defer_indexes`.
     bulk_candidate: bool,
     /// Those indexes are dropped and must be rebuilt before a read or the commit.
     deferred: bool,
@@ -222,9 +222,6 @@ impl Mirror for SqliteMirror {
         if !self.exists {
             return Ok(vec![None; keys.len()]);
         }
-        // A bulk load that needs a lookup (a key the pack holds twice) builds the
-        // indexes now and goes on row by row.
-        self.restore_indexes()?;
         keys.iter()
             .map(|k| {
                 self.store

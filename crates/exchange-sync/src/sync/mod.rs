@@ -384,12 +384,18 @@ fn export(
         Ok(())
     })?;
     let json_count = in_pack.len() as u64;
-    // Counted as they stream by: only J is held in memory.
+    // Counted as they stream by: only J is held in memory. An empty pack lacks
+    // every row: a count says as much without reading a million hashes.
     let (mut sql_count, mut missing) = (0u64, 0u64);
-    mirror.for_each_hash_in_scope(scope, &mut |h| {
-        sql_count += 1;
-        missing += u64::from(!in_pack.contains(&h));
-    })?;
+    if in_pack.is_empty() {
+        sql_count = mirror.count(Some(scope))?;
+        missing = sql_count;
+    } else {
+        mirror.for_each_hash_in_scope(scope, &mut |h| {
+            sql_count += 1;
+            missing += u64::from(!in_pack.contains(&h));
+        })?;
+    }
     report.sql_to_json = ExportCounts {
         inserted: missing,
         skipped: sql_count - missing,

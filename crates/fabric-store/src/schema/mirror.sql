@@ -4,9 +4,10 @@
 -- (fabric_store::mirror::ddl). observed_at_utc is fixed-width UTC text
 -- (YYYY-MM-DDTHH:MM:SS.ffffffZ), so text order is time order.
 -- exchange_id is unique through a named index rather than a PRIMARY KEY: a first
--- load into an empty table drops the four indexes and builds each once at the end
--- (fabric_store::Store::mirror_defer_indexes); a primary key's index cannot be
--- dropped. Files made before this change keep their PRIMARY KEY and work as well.
+-- load into an empty table drops the exchange_id and content_sha256 indexes and
+-- builds each once at the end (fabric_store::Store::mirror_defer_indexes); a
+-- primary key's index cannot be dropped. Files made before this change keep their
+-- PRIMARY KEY and work as well.
 CREATE TABLE IF NOT EXISTS lake_RawExchangeRecord (
     exchange_id     TEXT    NOT NULL,
     exchange_type   TEXT    NOT NULL,
