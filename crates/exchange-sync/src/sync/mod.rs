@@ -80,8 +80,13 @@ pub fn sync(
     let result = (|| -> Result<()> {
         let mut aborted = false;
         let mut import_counts = (0, 0);
+        // The hashes in scope once the import is done (kept as it ran), so that the
+        // export need not read them from SQL again.
+        let mut in_sql = None;
         if options.direction != Direction::SqlToJson {
-            aborted = import(&dir, &scope, mirror, options, &mut report, progress)?;
+            let (failed, hashes) = import(&dir, &scope, mirror, options, &mut report, progress)?;
+            aborted = failed;
+            in_sql = Some(hashes);
             import_counts = (report.json_record_count, report.sql_record_count);
         }
         if options.direction != Direction::JsonToSql && !aborted {
@@ -93,6 +98,7 @@ pub fn sync(
                 options,
                 &mut report,
                 clock,
+                in_sql.take(),
                 progress,
             )?;
             report.json_record_count = report.json_record_count.max(import_counts.0);
@@ -129,7 +135,8 @@ pub fn sync(
 
 const WRITE_BATCH: usize = 2048;
 
-/// JSON → SQL. Returns whether a `fail` conflict aborted it.
+/// JSON → SQL. Returns whether a `fail` conflict aborted it, and the hashes in
+/// scope as the run leaves them (in a dry run: as a real run would).
 fn import(
     dir: &Path,
     scope: &Scope,
@@ -137,7 +144,7 @@ fn import(
     options: &SyncOptions,
     report: &mut SyncReport,
     progress: ProgressFn<'_>,
-) -> Result<bool> {
+) -> Result<(bool, ContentHashSet)> {
     // H (spec §6.1) is read once and never changes; what this run writes and
     // replaces is kept beside it, so the workers can read H while the writer
     // thread keeps its view current (no copy of a million hashes).
@@ -327,7 +334,13 @@ fn import(
         ));
     }
     report.sql_record_count = sql_count;
-    Ok(failed)
+    let HashView { added, removed, .. } = hashes;
+    let mut now = start;
+    for h in &removed {
+        now.remove(h);
+    }
+    now.extend(added);
+    Ok((failed, now))
 }
 
 /// The hashes in scope as this run sees them: H from the start, plus what it
@@ -374,28 +387,60 @@ fn export(
     options: &SyncOptions,
     report: &mut SyncReport,
     clock: &dyn Fn() -> OffsetDateTime,
+    in_sql: Option<ContentHashSet>,
     progress: ProgressFn<'_>,
 ) -> Result<()> {
-    let mut in_pack = ContentHashSet::default();
-    read_index(dir, |_, entry| {
-        if let Ok(Ok(h)) = entry.map(|e| e.h.parse::<ContentHash>()) {
-            in_pack.insert(h);
+    // Which rows of S (the mirror's hashes in scope) the pack's index J lacks.
+    // Only one set of a million hashes is held at a time.
+    let (json_count, sql_count, lacking) = match in_sql {
+        Some(mut lacking) => {
+            // S is known from the import that just ran: take J out of it as the
+            // index streams by; what is left is what the pack lacks. (A hash the
+            // index names twice, which Fabric never writes, counts twice in J.)
+            let sql_count = lacking.len() as u64;
+            let mut matched = 0u64;
+            let mut only_in_pack = ContentHashSet::default();
+            read_index(dir, |_, entry| {
+                if let Ok(Ok(h)) = entry.map(|e| e.h.parse::<ContentHash>()) {
+                    if lacking.remove(&h) {
+                        matched += 1;
+                    } else {
+                        only_in_pack.insert(h);
+                    }
+                }
+                Ok(())
+            })?;
+            let json_count = matched + only_in_pack.len() as u64;
+            (json_count, sql_count, Lacking::These(lacking))
         }
-        Ok(())
-    })?;
-    let json_count = in_pack.len() as u64;
-    // Counted as they stream by: only J is held in memory. An empty pack lacks
-    // every row: a count says as much without reading a million hashes.
-    let (mut sql_count, mut missing) = (0u64, 0u64);
-    if in_pack.is_empty() {
-        sql_count = mirror.count(Some(scope))?;
-        missing = sql_count;
-    } else {
-        mirror.for_each_hash_in_scope(scope, &mut |h| {
-            sql_count += 1;
-            missing += u64::from(!in_pack.contains(&h));
-        })?;
-    }
+        None => {
+            let mut in_pack = ContentHashSet::default();
+            read_index(dir, |_, entry| {
+                if let Ok(Ok(h)) = entry.map(|e| e.h.parse::<ContentHash>()) {
+                    in_pack.insert(h);
+                }
+                Ok(())
+            })?;
+            let json_count = in_pack.len() as u64;
+            // Counted as they stream by. An empty pack lacks every row: a count
+            // says as much without reading a million hashes.
+            let (mut sql_count, mut missing) = (0u64, 0u64);
+            if in_pack.is_empty() {
+                sql_count = mirror.count(Some(scope))?;
+                missing = sql_count;
+            } else {
+                mirror.for_each_hash_in_scope(scope, &mut |h| {
+                    sql_count += 1;
+                    missing += u64::from(!in_pack.contains(&h));
+                })?;
+            }
+            (json_count, sql_count, Lacking::NotIn(in_pack, missing))
+        }
+    };
+    let missing = match &lacking {
+        Lacking::These(set) => set.len() as u64,
+        Lacking::NotIn(_, n) => *n,
+    };
     report.sql_to_json = ExportCounts {
         inserted: missing,
         skipped: sql_count - missing,
@@ -409,17 +454,34 @@ fn export(
         return Ok(());
     }
     let writer = PackWriter::open(dir, manifest.clone(), options.chunk_size, clock())?;
-    write_pack_from(mirror, scope, &in_pack, writer, &mut |done| {
+    write_pack_from(mirror, scope, &lacking, writer, &mut |done| {
         progress("export", done, missing)
     })?;
     report.json_record_count += missing;
     Ok(())
 }
 
+/// The rows an export writes.
+enum Lacking {
+    /// Exactly these hashes.
+    These(ContentHashSet),
+    /// Every hash not in this set (the pack's index); how many there are.
+    NotIn(ContentHashSet, u64),
+}
+
+impl Lacking {
+    fn wants(&self, h: &ContentHash) -> bool {
+        match self {
+            Lacking::These(set) => set.contains(h),
+            Lacking::NotIn(in_pack, _) => !in_pack.contains(h),
+        }
+    }
+}
+
 /// Records handed from the SQL scan to the pack writer at a time.
 const EXPORT_BATCH: usize = 256;
 
-/// Stream the rows in scope that `in_pack` lacks (newest first) into `writer` and
+/// Stream the rows in scope that the pack lacks (newest first) into `writer` and
 /// close it. The scan of the mirror runs on this thread, the chunk and index files
 /// are written on another, so reading SQL and writing files overlap. Any error on
 /// either side stops both; the writer is then dropped unclosed, which removes the
@@ -427,7 +489,7 @@ const EXPORT_BATCH: usize = 256;
 fn write_pack_from(
     mirror: &mut dyn Mirror,
     scope: &Scope,
-    in_pack: &ContentHashSet,
+    lacking: &Lacking,
     mut writer: PackWriter,
     progress: &mut dyn FnMut(u64),
 ) -> Result<()> {
@@ -449,7 +511,7 @@ fn write_pack_from(
         let mut batch = Vec::with_capacity(EXPORT_BATCH);
         let mut done = 0u64;
         let scanned = mirror.export_scope(scope, &mut |row| {
-            if in_pack.contains(&row.content_sha256) {
+            if !lacking.wants(&row.content_sha256) {
                 return Ok(());
             }
             batch.push(PackEntry {

@@ -262,3 +262,66 @@ fn an_export_failing_half_way_leaves_the_pack_as_it_was() -> Result<(), Box<dyn 
     assert_eq!(snapshot()?, before);
     Ok(())
 }
+
+/// A two-way sync exports what the mirror holds beyond the pack (rows another pack
+/// brought), counts the same in a dry run, and is a no-op the second time.
+#[test]
+fn a_two_way_sync_exports_what_only_the_mirror_has() -> Result<(), Box<dyn std::error::Error>> {
+    let tmp = tempfile::tempdir()?;
+    let db = tmp.path().join("f.db");
+    let manifest = Manifest::new("ds", "http", "src", "page");
+    let pack_of =
+        |name: &str, range: std::ops::Range<usize>| -> Result<_, Box<dyn std::error::Error>> {
+            let dir = tmp.path().join(name);
+            let mut w = PackWriter::open(&dir, manifest.clone(), 4, now())?;
+            for i in range {
+                w.write(PackEntry::from_record(&record(
+                    i,
+                    Some(format!("k{i}")),
+                    json!(i),
+                    1,
+                )))?;
+            }
+            w.close()?;
+            Ok(dir.join("manifest.json"))
+        };
+    let (a, b) = (pack_of("a", 0..10)?, pack_of("b", 10..25)?);
+    let mut mirror = SqliteMirror::open(&db, "lake", "RawExchangeRecord")?;
+    for m in [&a, &b] {
+        sync(
+            m,
+            &mut mirror,
+            &options(Direction::JsonToSql),
+            &now,
+            &mut |_, _, _| {},
+        )?;
+    }
+    let counts = |r: &exchange_sync::sync::SyncReport| {
+        (
+            r.json_to_sql.inserted,
+            r.json_to_sql.skipped,
+            r.sql_to_json.inserted,
+            r.sql_to_json.skipped,
+            r.json_record_count,
+            r.sql_record_count,
+        )
+    };
+    let both = options(Direction::Bidirectional);
+    let dry = sync(
+        &a,
+        &mut mirror,
+        &SyncOptions {
+            dry_run: true,
+            ..both
+        },
+        &now,
+        &mut |_, _, _| {},
+    )?;
+    let real = sync(&a, &mut mirror, &both, &now, &mut |_, _, _| {})?;
+    assert_eq!(counts(&real), (0, 10, 15, 10, 25, 25));
+    assert_eq!(counts(&dry), counts(&real));
+    assert_eq!(read_all(a.parent().ok_or("dir")?)?.len(), 25);
+    let again = sync(&a, &mut mirror, &both, &now, &mut |_, _, _| {})?;
+    assert_eq!(counts(&again), (0, 25, 0, 25, 25, 25));
+    Ok(())
+}
