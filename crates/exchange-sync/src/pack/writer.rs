@@ -219,6 +219,13 @@ impl PackWriter {
         Ok(())
     }
 
+    /// Make room for `additional` more distinct hashes in the index bookkeeping up
+    /// front (a set grown one insert at a time briefly holds its old and its new
+    /// table: at a million hashes that is ~100 MB instead of ~70 MB).
+    pub fn reserve(&mut self, additional: usize) {
+        self.seen.reserve(additional);
+    }
+
     /// Records written so far.
     pub fn written(&self) -> u64 {
         self.written

@@ -335,11 +335,18 @@ fn import(
     }
     report.sql_record_count = sql_count;
     let HashView { added, removed, .. } = hashes;
-    let mut now = start;
+    let mut kept = start;
     for h in &removed {
-        now.remove(h);
+        kept.remove(h);
     }
-    now.extend(added);
+    // Grow the larger set by the smaller (a first load: all of it is `added`;
+    // copying it into the empty `kept` would hold both at once).
+    let (mut now, rest) = if kept.len() >= added.len() {
+        (kept, added)
+    } else {
+        (added, kept)
+    };
+    now.extend(rest);
     Ok((failed, now))
 }
 
@@ -453,7 +460,8 @@ fn export(
         }
         return Ok(());
     }
-    let writer = PackWriter::open(dir, manifest.clone(), options.chunk_size, clock())?;
+    let mut writer = PackWriter::open(dir, manifest.clone(), options.chunk_size, clock())?;
+    writer.reserve(usize::try_from(missing).unwrap_or(0));
     write_pack_from(mirror, scope, &lacking, writer, &mut |done| {
         progress("export", done, missing)
     })?;
