@@ -60,7 +60,12 @@ pub enum Node<'a> {
     Null,
     /// `true` / `false`.
     Bool(bool),
-    /// A number, as written.
+    /// An integer that fits 64 bits (serde_json hands these over as values; their
+    /// decimal form is their text).
+    U64(u64),
+    /// A negative integer that fits 64 bits.
+    I64(i64),
+    /// Any other number, as written.
     Num(Cow<'a, str>),
     /// A string.
     Str(Cow<'a, str>),
@@ -99,13 +104,14 @@ impl<'de: 'a, 'a> Visitor<'de> for NodeVisitor<'a> {
 
     // With `arbitrary_precision`, serde_json hands integers that fit 64 bits over
     // as such (their text is exactly the decimal form) and every other number as
-    // a one-entry map (see `visit_map`).
+    // a one-entry map (see `visit_map`). Kept as values: a record holds dozens of
+    // them, and a string each was an allocation each.
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(Node::Num(Cow::Owned(v.to_string())))
+        Ok(Node::U64(v))
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(Node::Num(Cow::Owned(v.to_string())))
+        Ok(Node::I64(v))
     }
 
     fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
@@ -237,6 +243,8 @@ pub fn check_line(text: &str, source_system: &str, entity_type: &str) -> Option<
     }
     let schema_version = match &r.schema_version {
         None | Some(Node::Null) => 1,
+        Some(Node::U64(n)) => i64::try_from(*n).ok()?,
+        Some(Node::I64(n)) => *n,
         Some(Node::Num(n)) => n.parse::<i64>().ok()?,
         Some(_) => return None,
     };

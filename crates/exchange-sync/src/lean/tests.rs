@@ -92,6 +92,9 @@ mod agree {
     fn number() -> impl Strategy<Value = String> {
         prop_oneof![
             any::<i64>().prop_map(|n| n.to_string()),
+            any::<u64>().prop_map(|n| n.to_string()),
+            Just(u64::MAX.to_string()),
+            Just(i64::MIN.to_string()),
             Just("-0".to_owned()),
             Just("123456789012345678901234567890".to_owned()),
             Just("-98765432109876543210".to_owned()),
