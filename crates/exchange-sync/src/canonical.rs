@@ -137,10 +137,13 @@ pub fn node_hash(input: &NodeInput<'_>) -> Option<ContentHash> {
         Some(k) => write_str(&mut out, k),
         None => out.push_str("null"),
     }
+    // One scratch list for every object's sorted keys (a stack: each object pushes
+    // its entries, and pops them when done), instead of a Vec per object.
+    let mut keys = Vec::with_capacity(64);
     out.push_str(",\"request\":");
-    write_node(&mut out, input.request)?;
+    write_node(&mut out, input.request, &mut keys)?;
     out.push_str(",\"response\":");
-    write_node(&mut out, input.response)?;
+    write_node(&mut out, input.response, &mut keys)?;
     out.push_str(",\"source_system\":");
     write_str(&mut out, input.source_system);
     out.push('}');
@@ -149,7 +152,11 @@ pub fn node_hash(input: &NodeInput<'_>) -> Option<ContentHash> {
 
 /// Append the canonical form of `node` (as [`write_value`] does for a `Value`);
 /// `None` on keys equal after NFC.
-fn write_node(out: &mut String, node: &Node<'_>) -> Option<()> {
+fn write_node<'n>(
+    out: &mut String,
+    node: &'n Node<'n>,
+    keys: &mut Vec<(std::borrow::Cow<'n, str>, &'n Node<'n>)>,
+) -> Option<()> {
     match node {
         Node::Null => out.push_str("null"),
         Node::Bool(true) => out.push_str("true"),
@@ -169,26 +176,29 @@ fn write_node(out: &mut String, node: &Node<'_>) -> Option<()> {
                 if i > 0 {
                     out.push(',');
                 }
-                write_node(out, item)?;
+                write_node(out, item, keys)?;
             }
             out.push(']');
         }
         Node::Obj(entries) => {
-            let mut sorted: Vec<(std::borrow::Cow<'_, str>, &Node<'_>)> =
-                entries.iter().map(|(k, v)| (nfc(k), v)).collect();
+            let start = keys.len();
+            keys.extend(entries.iter().map(|(k, v)| (nfc(k), v)));
+            let sorted = keys.get_mut(start..)?;
             sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             if sorted.windows(2).any(|w| matches!(w, [a, b] if a.0 == b.0)) {
                 return None;
             }
             out.push('{');
-            for (i, (k, v)) in sorted.iter().enumerate() {
-                if i > 0 {
+            for i in start..keys.len() {
+                if i > start {
                     out.push(',');
                 }
-                write_escaped(out, k);
+                let (k, v) = keys.get(i).map(|(k, v)| (k.clone(), *v))?;
+                write_escaped(out, &k);
                 out.push(':');
-                write_node(out, v)?;
+                write_node(out, v, keys)?;
             }
+            keys.truncate(start);
             out.push('}');
         }
     }
