@@ -6,7 +6,7 @@
 //! keys. exchange-sync's SQLite `Mirror` backend is the only caller; it decides every
 //! write, this module only stores and fetches rows.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, params, params_from_iter};
 
 use crate::Store;
 use crate::error::{Error, Result};
@@ -76,6 +76,24 @@ pub struct MirrorRowRef<'a> {
     pub payload_json: &'a str,
     /// Envelope schema version.
     pub schema_version: i64,
+}
+
+impl MirrorRowRef<'_> {
+    /// The nine stored columns in the order both the INSERT and the UPDATE of
+    /// [`Store::mirror_write_batch`] bind them (`?1`..`?9`).
+    fn columns(&self) -> [&dyn rusqlite::ToSql; 9] {
+        [
+            &self.exchange_id,
+            &self.exchange_type,
+            &self.source_system,
+            &self.entity_type,
+            &self.natural_key,
+            &self.observed_at_utc,
+            &self.content_sha256,
+            &self.payload_json,
+            &self.schema_version,
+        ]
+    }
 }
 
 /// One write of a batch ([`Store::mirror_write_batch`]).
@@ -466,19 +484,9 @@ impl Store {
                     let Some(stmt) = insert.as_mut() else {
                         continue;
                     };
-                    stmt.execute(params![
-                        row.exchange_id,
-                        row.exchange_type,
-                        row.source_system,
-                        row.entity_type,
-                        row.natural_key,
-                        row.observed_at_utc,
-                        row.content_sha256,
-                        row.payload_json,
-                        row.schema_version,
-                        now
-                    ])
-                    .map_err(|e| self.row_err(table, row.exchange_id, e))?;
+                    let now: &dyn rusqlite::ToSql = &now;
+                    stmt.execute(params_from_iter(row.columns().into_iter().chain([now])))
+                        .map_err(|e| self.row_err(table, row.exchange_id, e))?;
                 }
                 MirrorWriteRef::Update { exchange_id, row } => {
                     self.update_row(table, exchange_id, row, &now)?;
@@ -515,29 +523,17 @@ impl Store {
         let sql = format!(
             "UPDATE {} SET exchange_id = ?1, exchange_type = ?2, source_system = ?3, entity_type = ?4, \
              natural_key = ?5, observed_at_utc = ?6, content_sha256 = ?7, payload_json = ?8, \
-             schema_version = ?9, \
-             updated_at_utc = ?11 \
-             WHERE exchange_id = ?10",
+             schema_version = ?9, updated_at_utc = ?10 \
+             WHERE exchange_id = ?11",
             quoted(table)
         );
         let mut stmt = self
             .conn()
             .prepare_cached(&sql)
             .map_err(|e| self.err(format!("preparing updates of {table}"), e))?;
+        let tail: [&dyn rusqlite::ToSql; 2] = [&now, &exchange_id];
         let n = stmt
-            .execute(params![
-                row.exchange_id,
-                row.exchange_type,
-                row.source_system,
-                row.entity_type,
-                row.natural_key,
-                row.observed_at_utc,
-                row.content_sha256,
-                row.payload_json,
-                row.schema_version,
-                exchange_id,
-                now
-            ])
+            .execute(params_from_iter(row.columns().into_iter().chain(tail)))
             .map_err(|e| self.row_err(table, row.exchange_id, e))?;
         if n != 1 {
             return Err(Error::MirrorNoRow {
