@@ -80,6 +80,28 @@ impl Setup {
         ))
     }
 
+    /// Run `args` under `env` and check the refusal every storage fault gives: exit
+    /// 3, each of `words` and the database's path in the message, the pack unchanged.
+    fn refused(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+        words: &[&str],
+        pack: &Snapshot,
+    ) -> TestResult {
+        let (code, err) = self.run(args, env)?;
+        assert_eq!(code, STORAGE, "{args:?}: {err}");
+        for word in words {
+            assert!(err.contains(word), "{args:?}: {err}");
+        }
+        assert!(
+            err.contains(&self.db().display().to_string()),
+            "{args:?}: {err}"
+        );
+        assert_eq!(&snapshot(&self.ds())?, pack, "{args:?} changed the pack");
+        Ok(())
+    }
+
     /// The write commands on the target database.
     fn db_writes(&self) -> Vec<Vec<String>> {
         let m = self.m();
@@ -109,8 +131,11 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Every file of a folder with its bytes (see [`snapshot`]).
+type Snapshot = BTreeMap<String, Vec<u8>>;
+
 /// Every file under `dir` with its bytes (and every folder, as empty).
-fn snapshot(dir: &Path) -> Result<BTreeMap<String, Vec<u8>>, Box<dyn std::error::Error>> {
+fn snapshot(dir: &Path) -> Result<Snapshot, Box<dyn std::error::Error>> {
     let mut files = BTreeMap::new();
     for entry in walkdir::WalkDir::new(dir).min_depth(1) {
         let entry = entry?;
@@ -154,21 +179,16 @@ fn a_full_disk_fails_import_and_sync_with_exit_3_and_changes_nothing() -> TestRe
         vec!["exchange", "import", "--manifest", &m],
         vec!["exchange", "sync", "--manifest", &m],
     ] {
-        let (code, err) = s.run(
+        s.refused(
             &args,
             &[("FABRIC_SQLITE_MAX_PAGE_COUNT", &pages.to_string())],
+            &["full"],
+            &pack,
         )?;
-        assert_eq!(code, STORAGE, "{args:?}: {err}");
-        assert!(err.contains("full"), "{args:?}: {err}");
-        assert!(
-            err.contains(&s.db().display().to_string()),
-            "{args:?}: {err}"
-        );
         assert!(
             std::fs::read(s.db())? == db,
             "{args:?} changed the database"
         );
-        assert_eq!(snapshot(&s.ds())?, pack, "{args:?} changed the pack");
     }
     Ok(())
 }
@@ -194,18 +214,11 @@ fn a_read_only_target_fails_each_write_with_exit_3_and_changes_nothing() -> Test
     let db = std::fs::read(s.db())?;
     let pack = snapshot(&s.ds())?;
     for args in s.db_writes() {
-        let (code, err) = s.run(&strs(&args), &[])?;
-        assert_eq!(code, STORAGE, "{args:?}: {err}");
-        assert!(err.contains("read-only"), "{args:?}: {err}");
-        assert!(
-            err.contains(&s.db().display().to_string()),
-            "{args:?}: {err}"
-        );
+        s.refused(&strs(&args), &[], &["read-only"], &pack)?;
         assert!(
             std::fs::read(s.db())? == db,
             "{args:?} changed the database"
         );
-        assert_eq!(snapshot(&s.ds())?, pack, "{args:?} changed the pack");
     }
     Ok(())
 }
@@ -221,16 +234,13 @@ fn a_locked_target_fails_each_write_with_exit_3_and_changes_nothing() -> TestRes
     holder.execute_batch("BEGIN IMMEDIATE")?;
     for args in s.db_writes() {
         let started = std::time::Instant::now();
-        let (code, err) = s.run(&strs(&args), &[("FABRIC_SQLITE_BUSY_TIMEOUT_MS", "150")])?;
-        assert_eq!(code, STORAGE, "{args:?}: {err}");
-        assert!(err.contains("locked"), "{args:?}: {err}");
-        assert!(err.contains("waited 150 ms"), "{args:?}: {err}");
-        assert!(
-            err.contains(&s.db().display().to_string()),
-            "{args:?}: {err}"
-        );
+        s.refused(
+            &strs(&args),
+            &[("FABRIC_SQLITE_BUSY_TIMEOUT_MS", "150")],
+            &["locked", "waited 150 ms"],
+            &pack,
+        )?;
         assert!(started.elapsed().as_secs() < 5, "{args:?}: no busy timeout");
-        assert_eq!(snapshot(&s.ds())?, pack, "{args:?} changed the pack");
     }
     holder.execute_batch("ROLLBACK")?;
     drop(holder);
@@ -257,18 +267,12 @@ fn a_directory_in_place_of_the_target_is_exit_3_and_stays_empty() -> TestResult 
             .to_vec(),
     );
     for args in commands {
-        let (code, err) = s.run(&strs(&args), &[])?;
-        assert_eq!(code, STORAGE, "{args:?}: {err}");
-        assert!(
-            err.contains(&s.db().display().to_string()),
-            "{args:?}: {err}"
-        );
+        s.refused(&strs(&args), &[], &[], &pack)?;
         assert_eq!(
             std::fs::read_dir(s.db())?.count(),
             0,
             "{args:?} wrote into it"
         );
-        assert_eq!(snapshot(&s.ds())?, pack, "{args:?} changed the pack");
     }
     Ok(())
 }
