@@ -345,11 +345,9 @@ fn planted_secrets_appear_in_no_output_and_no_file() -> TestResult {
     Ok(())
 }
 
-/// The planted header really was there to redact: the chunk says so.
-#[test]
-fn the_planted_record_is_redacted_not_dropped() -> TestResult {
-    let home = tempfile::tempdir()?;
-    let h = home.path();
+/// `h/packs/ds`, made by `exchange init` and holding the planted [`records`]
+/// (`exchange add`); returns `h/packs`.
+fn planted_dataset(h: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
     let packs = h.join("packs");
     fabric(h)
         .args([
@@ -367,6 +365,15 @@ fn the_planted_record_is_redacted_not_dropped() -> TestResult {
         .arg(&input)
         .assert()
         .success();
+    Ok(packs)
+}
+
+/// The planted header really was there to redact: the chunk says so.
+#[test]
+fn the_planted_record_is_redacted_not_dropped() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let h = home.path();
+    let packs = planted_dataset(h)?;
     let chunk: PathBuf = packs.join("ds/records/2024/2024-03-01/chunk-0001.ndjson");
     let text = std::fs::read_to_string(chunk)?;
     assert!(text.contains(r#""Authorization": "[REDACTED]""#), "{text}");
@@ -403,24 +410,8 @@ fn assert_owner_only(dir: &Path) -> TestResult {
 fn exchange_outputs_are_owner_only() -> TestResult {
     let home = tempfile::tempdir()?;
     let h = home.path();
-    let packs = h.join("packs");
-    fabric(h)
-        .args([
-            "exchange", "init", "--name", "ds", "--source", "api", "--entity", "item", "--type",
-            "http", "--out",
-        ])
-        .arg(&packs)
-        .assert()
-        .success();
+    let packs = planted_dataset(h)?;
     let m = packs.join("ds/manifest.json");
-    let input = h.join("in.ndjson");
-    std::fs::write(&input, records())?;
-    fabric(h)
-        .args(["exchange", "add", "--manifest"])
-        .arg(&m)
-        .arg(&input)
-        .assert()
-        .success();
     assert_owner_only(&packs)?;
     // Export into a second, empty dataset: its new chunks and index are private.
     let db = h.join("fabric.db");
@@ -483,6 +474,7 @@ fn exchange_outputs_are_owner_only() -> TestResult {
     let more = records()
         .replace("00000000000a", "00000000000c")
         .replace("00000000000b", "00000000000d");
+    let input = h.join("more.ndjson");
     std::fs::write(
         &input,
         more.replace("\"k1\"", "\"k3\"").replace("\"k2\"", "\"k4\""),
