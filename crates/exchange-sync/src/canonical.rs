@@ -302,6 +302,14 @@ fn write_str(out: &mut String, s: &str) {
 /// U+0020 are escaped (lowercase `\u00xx`), everything else is raw UTF-8.
 pub fn write_escaped(out: &mut String, s: &str) {
     out.push('"');
+    write_escaped_body(out, s);
+    out.push('"');
+}
+
+/// [`write_escaped`] without the quotes: the escaped characters of `s` (escaping
+/// works character by character, so the body of a concatenation is the
+/// concatenation of the bodies).
+pub fn write_escaped_body(out: &mut String, s: &str) {
     let bytes = s.as_bytes();
     let mut start = 0;
     let mut i = 0;
@@ -329,7 +337,6 @@ pub fn write_escaped(out: &mut String, s: &str) {
         start = i;
     }
     out.push_str(&s[start..]);
-    out.push('"');
 }
 
 #[cfg(test)]

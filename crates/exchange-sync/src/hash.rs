@@ -13,13 +13,19 @@ pub struct ContentHash(pub [u8; 32]);
 impl ContentHash {
     /// The 64-character lowercase hex form.
     pub fn to_hex(&self) -> String {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut s = String::with_capacity(64);
-        for b in self.0 {
-            s.push(char::from(DIGITS[usize::from(b >> 4)]));
-            s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-        }
+        self.write_hex(&mut s);
         s
+    }
+
+    /// Append the 64-character lowercase hex form to `out`.
+    pub fn write_hex(&self, out: &mut String) {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        out.reserve(64);
+        for b in self.0 {
+            out.push(char::from(DIGITS[usize::from(b >> 4)]));
+            out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+        }
     }
 
     /// The first 16 hex characters followed by `...` (the reference's short form).

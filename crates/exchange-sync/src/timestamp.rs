@@ -44,8 +44,17 @@ pub fn parse(text: &str) -> Option<OffsetDateTime> {
 /// Write `t` in the reference form, converted to UTC:
 /// `YYYY-MM-DDTHH:MM:SS+00:00` or `YYYY-MM-DDTHH:MM:SS.ffffff+00:00`.
 pub fn reference_text(t: OffsetDateTime) -> String {
+    let mut s = String::with_capacity(32);
+    write_reference_text(&mut s, t);
+    s
+}
+
+/// [`reference_text`] appended to `out`.
+pub fn write_reference_text(out: &mut String, t: OffsetDateTime) {
+    use std::fmt::Write;
     let t = t.to_offset(UtcOffset::UTC);
-    let mut s = format!(
+    let _ = write!(
+        out,
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
         t.year(),
         u8::from(t.month()),
@@ -55,10 +64,9 @@ pub fn reference_text(t: OffsetDateTime) -> String {
         t.second()
     );
     if t.microsecond() != 0 {
-        s.push_str(&format!(".{:06}", t.microsecond()));
+        let _ = write!(out, ".{:06}", t.microsecond());
     }
-    s.push_str("+00:00");
-    s
+    out.push_str("+00:00");
 }
 
 /// `t` (any offset) as UTC in fixed-width text, `YYYY-MM-DDTHH:MM:SS.ffffffZ`, so

@@ -7,7 +7,7 @@
 
 mod index;
 mod reader;
-mod writer;
+pub(crate) mod writer;
 
 pub use index::{INDEX_FILE, IndexEntry, read_index, read_index_from};
 pub use reader::{PackLine, PackReader, chunk_files, slash_path};

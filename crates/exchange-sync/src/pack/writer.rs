@@ -1,13 +1,14 @@
 //! Appending records to a pack (spec §3.2 with the Fabric fixes).
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use time::{Date, OffsetDateTime};
 
-use super::index::{INDEX_FILE, IndexEntry, read_index};
+use super::index::{INDEX_FILE, read_index};
 use super::reader::{chunk_files, chunk_number};
+use crate::canonical::{write_escaped, write_escaped_body};
 use crate::error::{Error, Result};
 use crate::fsio::{AtomicFile, write_atomic};
 use crate::hash::ContentHash;
@@ -60,28 +61,13 @@ impl PackEntry {
 /// recorded (synced) in a journal `.chunks.pending-PID`. A writer dropped before
 /// its index was written removes its chunks; the next writer removes those of a
 /// killed one (unless its index was written: then they are kept).
+///
+/// It is two halves, which an export runs on two threads: [`ChunkBuilder`] lays
+/// out chunks and their index lines in memory, [`PackFiles`] writes them.
 #[derive(Debug)]
 pub struct PackWriter {
-    dir: PathBuf,
-    manifest: Manifest,
-    now: OffsetDateTime,
-    chunk_size: usize,
-    next_chunk: u64,
-    buffer: Vec<PackEntry>,
-    /// Every hash indexed (old and new).
-    seen: crate::hash::ContentHashSet,
-    /// Hashes whose `f` moved to a chunk written now.
-    relocated: HashMap<ContentHash, String>,
-    /// New index lines, streamed to a side file until close.
-    pending: Option<std::io::BufWriter<std::fs::File>>,
-    pending_path: PathBuf,
-    written: u64,
-    chunks_written: Vec<String>,
-    /// The journal of chunks created, opened at the first chunk.
-    journal: Option<std::fs::File>,
-    journal_path: PathBuf,
-    /// Whether the index naming the new chunks has been written.
-    committed: bool,
+    chunks: ChunkBuilder,
+    files: PackFiles,
 }
 
 /// The journal name prefix of a writer's new chunks (`.chunks.pending-PID`).
@@ -160,6 +146,242 @@ impl PackWriter {
         chunk_size: usize,
         now: OffsetDateTime,
     ) -> Result<Self> {
+        let files = PackFiles::open(dir, manifest, now)?;
+        let mut seen = crate::hash::ContentHashSet::default();
+        read_index(dir, |_, entry| {
+            if let Ok(e) = entry
+                && let Ok(h) = e.h.parse()
+            {
+                seen.insert(h);
+            }
+            Ok(())
+        })?;
+        let chunks = ChunkBuilder::new(chunk_size, files.next_chunk(), now, Some(seen));
+        Ok(PackWriter { chunks, files })
+    }
+
+    /// Add one record.
+    pub fn write(&mut self, entry: PackEntry) -> Result<()> {
+        let full = self.chunks.push(&EntryRef {
+            line: &entry.line,
+            hash: entry.hash,
+            key: &[&entry.key],
+            exchange_id: &entry.exchange_id,
+            observed_at: &entry.observed_at,
+            date: entry.date,
+        });
+        match full {
+            Some(chunk) => {
+                self.files.write_chunk(&chunk)?;
+                self.chunks.recycle(chunk);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Make room for `additional` more distinct hashes in the index bookkeeping up
+    /// front (a set grown one insert at a time briefly holds its old and its new
+    /// table: at a million hashes that is ~100 MB instead of ~70 MB).
+    pub fn reserve(&mut self, additional: usize) {
+        self.chunks.reserve(additional);
+    }
+
+    /// Records written so far (in chunk files).
+    pub fn written(&self) -> u64 {
+        self.files.written()
+    }
+
+    /// Write the last chunk, the index and the manifest. Returns the chunks written
+    /// (relative paths).
+    pub fn close(mut self) -> Result<Vec<String>> {
+        if let Some(chunk) = self.chunks.finish() {
+            self.files.write_chunk(&chunk)?;
+        }
+        self.files.close(&self.chunks.relocated)
+    }
+}
+
+/// One record as the writer takes it, borrowed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct EntryRef<'a> {
+    /// The whole record line (no newline).
+    pub line: &'a str,
+    pub hash: ContentHash,
+    /// The index `k`: these parts joined by `|`.
+    pub key: &'a [&'a str],
+    pub exchange_id: &'a str,
+    /// `observed_at_utc` in the reference form, or `""`.
+    pub observed_at: &'a str,
+    /// The date that names a chunk this record starts.
+    pub date: Option<Date>,
+}
+
+/// A chunk laid out in memory: its path, its lines, and the index lines of the
+/// hashes it brings first (their `f` is this chunk).
+#[derive(Debug)]
+pub(crate) struct Chunk {
+    /// `records/YYYY/YYYY-MM-DD/chunk-NNNN.ndjson`.
+    rel: String,
+    /// `rel[..folder_len]` is its folder.
+    folder_len: usize,
+    lines: String,
+    index: String,
+    records: usize,
+}
+
+/// The layout half of a writer: which chunk a record goes to, the chunk's bytes
+/// and its index lines. No I/O.
+#[derive(Debug)]
+pub(crate) struct ChunkBuilder {
+    chunk_size: usize,
+    next_chunk: u64,
+    today: Date,
+    /// Every hash indexed (old and new); `None` when the caller vouches that each
+    /// hash it writes is distinct and not in the index yet (an export of the rows
+    /// the index lacks): no set of a million hashes is then kept.
+    seen: Option<crate::hash::ContentHashSet>,
+    /// Hashes whose `f` moved to a chunk written now.
+    relocated: HashMap<ContentHash, String>,
+    current: Option<Chunk>,
+    /// Written chunks' buffers, for the next chunks (allocating megabytes per
+    /// chunk costs a fresh mapping and page faults each time).
+    spare: Vec<Chunk>,
+}
+
+impl ChunkBuilder {
+    /// Chunks of `chunk_size` records numbered from `next_chunk`; `now` dates a
+    /// chunk whose first record has no time. `seen`: the hashes indexed already
+    /// (see the field).
+    pub(crate) fn new(
+        chunk_size: usize,
+        next_chunk: u64,
+        now: OffsetDateTime,
+        seen: Option<crate::hash::ContentHashSet>,
+    ) -> Self {
+        ChunkBuilder {
+            chunk_size: chunk_size.max(1),
+            next_chunk,
+            today: now.date(),
+            seen,
+            relocated: HashMap::new(),
+            current: None,
+            spare: Vec::new(),
+        }
+    }
+
+    fn reserve(&mut self, additional: usize) {
+        if let Some(seen) = &mut self.seen {
+            seen.reserve(additional);
+        }
+    }
+
+    /// Add one record; returns the chunk it filled.
+    pub(crate) fn push(&mut self, entry: &EntryRef<'_>) -> Option<Chunk> {
+        if self.current.is_none() {
+            self.current = Some(self.start(entry.date));
+        }
+        let chunk = self.current.as_mut()?;
+        chunk.lines.push_str(entry.line);
+        chunk.lines.push('\n');
+        let fresh = self
+            .seen
+            .as_mut()
+            .is_none_or(|seen| seen.insert(entry.hash));
+        if fresh {
+            let out = &mut chunk.index;
+            out.push_str("{\"h\": \"");
+            entry.hash.write_hex(out);
+            out.push_str("\", \"k\": \"");
+            for (i, part) in entry.key.iter().enumerate() {
+                if i > 0 {
+                    out.push('|');
+                }
+                write_escaped_body(out, part);
+            }
+            out.push_str("\", \"id\": ");
+            write_escaped(out, entry.exchange_id);
+            out.push_str(", \"t\": ");
+            write_escaped(out, entry.observed_at);
+            out.push_str(", \"f\": ");
+            write_escaped(out, &chunk.rel);
+            out.push_str("}\n");
+        } else {
+            self.relocated.insert(entry.hash, chunk.rel.clone());
+        }
+        chunk.records += 1;
+        if chunk.records >= self.chunk_size {
+            return self.finish();
+        }
+        None
+    }
+
+    /// The chunk not yet full, if any.
+    pub(crate) fn finish(&mut self) -> Option<Chunk> {
+        self.current.take()
+    }
+
+    /// Take back a written chunk: its buffers serve a next one.
+    pub(crate) fn recycle(&mut self, chunk: Chunk) {
+        if self.spare.len() < 8 {
+            self.spare.push(chunk);
+        }
+    }
+
+    fn start(&mut self, date: Option<Date>) -> Chunk {
+        let date = date.unwrap_or(self.today);
+        let folder = format!(
+            "{}/{:04}/{:04}-{:02}-{:02}",
+            super::RECORDS_DIR,
+            date.year(),
+            date.year(),
+            u8::from(date.month()),
+            date.day()
+        );
+        let rel = format!("{folder}/chunk-{:04}.ndjson", self.next_chunk);
+        self.next_chunk += 1;
+        let (mut lines, mut index) = match self.spare.pop() {
+            Some(old) => (old.lines, old.index),
+            None => (String::new(), String::new()),
+        };
+        lines.clear();
+        index.clear();
+        Chunk {
+            rel,
+            folder_len: folder.len(),
+            lines,
+            index,
+            records: 0,
+        }
+    }
+}
+
+/// The file half of a writer: the journal, the chunk files, the growing index,
+/// the manifest; the commit at [`PackFiles::close`], the rollback on drop.
+#[derive(Debug)]
+pub(crate) struct PackFiles {
+    dir: PathBuf,
+    manifest: Manifest,
+    now: OffsetDateTime,
+    next_chunk: u64,
+    /// The index being built: the old index's bytes, then the new lines. It becomes
+    /// `index.jsonl` at close.
+    index: Option<std::io::BufWriter<std::fs::File>>,
+    index_path: PathBuf,
+    written: u64,
+    chunks_written: Vec<String>,
+    /// The journal of chunks created, opened at the first chunk.
+    journal: Option<std::fs::File>,
+    journal_path: PathBuf,
+    /// Whether the index naming the new chunks has been written.
+    committed: bool,
+}
+
+impl PackFiles {
+    /// Open the dataset folder `dir` (created if missing): recover what a killed
+    /// writer left, find the highest chunk number, start the new index as a copy
+    /// of the old one.
+    pub(crate) fn open(dir: &Path, manifest: Manifest, now: OffsetDateTime) -> Result<Self> {
         crate::fsio::create_private_dir_all(dir.join(super::RECORDS_DIR)).map_err(|source| {
             Error::Write {
                 path: dir.join(super::RECORDS_DIR),
@@ -175,110 +397,53 @@ impl PackWriter {
             })
             .max()
             .unwrap_or(0);
-        let mut seen = crate::hash::ContentHashSet::default();
-        read_index(dir, |_, entry| {
-            if let Ok(e) = entry
-                && let Ok(h) = e.h.parse()
-            {
-                seen.insert(h);
-            }
-            Ok(())
-        })?;
-        let pending_path = dir.join(format!(".index.pending-{}", std::process::id()));
-        Ok(PackWriter {
+        let index_path = dir.join(format!(".index.pending-{}", std::process::id()));
+        let mut files = PackFiles {
             dir: dir.to_path_buf(),
             manifest,
             now,
-            chunk_size: chunk_size.max(1),
             next_chunk: highest + 1,
-            buffer: Vec::new(),
-            seen,
-            relocated: HashMap::new(),
-            pending: Some(std::io::BufWriter::with_capacity(
-                1 << 16,
-                crate::fsio::create_private(&pending_path).map_err(|source| Error::Write {
-                    path: pending_path.clone(),
-                    source,
-                })?,
-            )),
-            pending_path,
+            index: None,
+            index_path,
             written: 0,
             chunks_written: Vec::new(),
             journal: None,
             journal_path: dir.join(format!("{JOURNAL_PREFIX}{}", std::process::id())),
             committed: false,
-        })
+        };
+        let file =
+            crate::fsio::create_private(&files.index_path).map_err(|source| Error::Write {
+                path: files.index_path.clone(),
+                source,
+            })?;
+        // It replaces index.jsonl: with the mode its owner gave that.
+        crate::fsio::keep_mode(&file, &dir.join(INDEX_FILE), &files.index_path)?;
+        // Set before the copy: from here on, drop removes the file.
+        let index = files
+            .index
+            .insert(std::io::BufWriter::with_capacity(1 << 16, file));
+        copy_old_index(dir, index, &files.index_path)?;
+        Ok(files)
     }
 
-    /// Add one record.
-    pub fn write(&mut self, entry: PackEntry) -> Result<()> {
-        self.buffer.push(entry);
-        if self.buffer.len() >= self.chunk_size {
-            self.flush_chunk()?;
-        }
-        Ok(())
+    /// The number of the first chunk this writer creates.
+    pub(crate) fn next_chunk(&self) -> u64 {
+        self.next_chunk
     }
 
-    /// Make room for `additional` more distinct hashes in the index bookkeeping up
-    /// front (a set grown one insert at a time briefly holds its old and its new
-    /// table: at a million hashes that is ~100 MB instead of ~70 MB).
-    pub fn reserve(&mut self, additional: usize) {
-        self.seen.reserve(additional);
-    }
-
-    /// Records written so far.
-    pub fn written(&self) -> u64 {
+    /// Records in the chunks written so far.
+    pub(crate) fn written(&self) -> u64 {
         self.written
     }
 
-    /// Write the last chunk, the index and the manifest. Returns the chunks written
-    /// (relative paths).
-    pub fn close(mut self) -> Result<Vec<String>> {
-        self.flush_chunk()?;
-        let pending = self
-            .pending
-            .take()
-            .ok_or_else(|| Error::Internal("writer closed twice".into()))?;
-        // A scratch file read back below: flushed, not synced (it never outlives us).
-        pending.into_inner().map_err(|e| Error::Write {
-            path: self.pending_path.clone(),
-            source: e.into_error(),
-        })?;
-        let result = self.write_index();
-        let _ = std::fs::remove_file(&self.pending_path);
-        result?;
-        self.committed = true;
-        self.manifest
-            .save(&self.dir.join(MANIFEST_FILE), self.now)?;
-        self.journal = None;
-        remove_if_present(&self.journal_path)?;
-        Ok(std::mem::take(&mut self.chunks_written))
-    }
-
-    fn flush_chunk(&mut self) -> Result<()> {
-        if self.buffer.is_empty() {
-            return Ok(());
-        }
-        let date = self
-            .buffer
-            .first()
-            .and_then(|e| e.date)
-            .unwrap_or(self.now.date());
-        let folder = format!(
-            "{}/{:04}/{:04}-{:02}-{:02}",
-            super::RECORDS_DIR,
-            date.year(),
-            date.year(),
-            u8::from(date.month()),
-            date.day()
-        );
-        let rel = format!("{folder}/chunk-{:04}.ndjson", self.next_chunk);
-        let path = self.dir.join(&rel);
-        crate::fsio::create_private_dir_all(self.dir.join(&folder)).map_err(|source| {
-            Error::Write {
-                path: self.dir.join(&folder),
-                source,
-            }
+    /// Create `chunk`'s file (journaled, synced, renamed into place) and add its
+    /// index lines to the new index.
+    pub(crate) fn write_chunk(&mut self, chunk: &Chunk) -> Result<()> {
+        let path = self.dir.join(&chunk.rel);
+        let folder = self.dir.join(&chunk.rel[..chunk.folder_len]);
+        crate::fsio::create_private_dir_all(&folder).map_err(|source| Error::Write {
+            path: folder.clone(),
+            source,
         })?;
         if path.exists() {
             return Err(Error::Io {
@@ -289,144 +454,106 @@ impl PackWriter {
                 ),
             });
         }
-        self.journal_chunk(&rel)?;
+        self.journal_chunk(&chunk.rel)?;
         let mut file = AtomicFile::create(&path)?;
-        let io = |source| Error::Write {
-            path: path.clone(),
-            source,
-        };
-        for entry in &self.buffer {
-            file.write_all(entry.line.as_bytes()).map_err(io)?;
-            file.write_all(b"\n").map_err(io)?;
-        }
+        file.write_all(chunk.lines.as_bytes())
+            .map_err(|source| Error::Write {
+                path: path.clone(),
+                source,
+            })?;
         file.commit()?;
-        self.chunks_written.push(rel.clone());
-        let pending = self
-            .pending
+        self.chunks_written.push(chunk.rel.clone());
+        let index = self
+            .index
             .as_mut()
             .ok_or_else(|| Error::Internal("writer closed".into()))?;
-        for entry in self.buffer.drain(..) {
-            if self.seen.insert(entry.hash) {
-                let line = IndexEntry {
-                    h: entry.hash.to_hex(),
-                    k: entry.key,
-                    id: entry.exchange_id,
-                    t: entry.observed_at,
-                    f: rel.clone(),
-                }
-                .to_line();
-                pending
-                    .write_all(line.as_bytes())
-                    .and_then(|()| pending.write_all(b"\n"))
-                    .map_err(|source| Error::Write {
-                        path: self.pending_path.clone(),
-                        source,
-                    })?;
-            } else {
-                self.relocated.insert(entry.hash, rel.clone());
-            }
-            self.written += 1;
-        }
-        self.next_chunk += 1;
+        index
+            .write_all(chunk.index.as_bytes())
+            .map_err(|source| Error::Write {
+                path: self.index_path.clone(),
+                source,
+            })?;
+        self.written += chunk.records as u64;
         Ok(())
     }
 
-    fn write_index(&mut self) -> Result<()> {
-        if self.relocated.is_empty() {
-            return self.append_index();
-        }
-        let path = self.dir.join(INDEX_FILE);
-        let mut out = AtomicFile::create(&path)?;
+    /// Commit: the new index replaces `index.jsonl` (with `f` moved for the
+    /// `relocated` hashes), then the manifest is stamped. Returns the chunks
+    /// written (relative paths).
+    pub(crate) fn close(mut self, relocated: &HashMap<ContentHash, String>) -> Result<Vec<String>> {
+        let index = self
+            .index
+            .take()
+            .ok_or_else(|| Error::Internal("writer closed twice".into()))?;
+        let target = self.dir.join(INDEX_FILE);
         let io = |source| Error::Write {
-            path: path.clone(),
+            path: target.clone(),
             source,
         };
-        let relocated = &self.relocated;
-        let emit = |out: &mut AtomicFile, line: String| {
-            out.write_all(line.as_bytes())
-                .and_then(|()| out.write_all(b"\n"))
-        };
-        read_index(&self.dir, |_, entry| {
-            let line = match entry {
-                Ok(mut e) => {
-                    if let Some(f) =
-                        e.h.parse()
-                            .ok()
-                            .and_then(|h: ContentHash| relocated.get(&h))
-                    {
-                        e.f = f.clone();
-                        e.to_line()
-                    } else {
-                        e.to_line()
-                    }
-                }
-                // Keep lines we cannot read as they were (verify reports them).
-                Err(raw) => raw,
-            };
-            emit(&mut out, line).map_err(io)
-        })?;
-        let pending = std::fs::File::open(&self.pending_path).map_err(|source| Error::Io {
-            path: self.pending_path.clone(),
-            source,
-        })?;
-        for line in std::io::BufReader::new(pending).lines() {
-            let line = line.map_err(io)?;
-            let line = match IndexEntry::parse(&line) {
-                Some(mut e) => {
-                    if let Some(f) =
-                        e.h.parse()
-                            .ok()
-                            .and_then(|h: ContentHash| relocated.get(&h))
-                    {
-                        e.f = f.clone();
-                    }
-                    e.to_line()
-                }
-                None => line,
-            };
-            emit(&mut out, line).map_err(io)?;
-        }
-        out.commit()
-    }
-}
-
-impl PackWriter {
-    /// No existing line changes: the new index is the old bytes plus the pending
-    /// lines, copied without parsing.
-    fn append_index(&mut self) -> Result<()> {
-        let path = self.dir.join(INDEX_FILE);
-        let mut out = AtomicFile::create(&path)?;
-        let io = |source| Error::Write {
-            path: path.clone(),
-            source,
-        };
-        match std::fs::File::open(&path) {
-            Ok(mut old) => {
-                let mut last = [0u8; 1];
-                let len = old.metadata().map_err(io)?.len();
-                std::io::copy(&mut old, &mut out).map_err(io)?;
-                if len > 0 {
-                    use std::io::{Read, Seek, SeekFrom};
-                    old.seek(SeekFrom::End(-1)).map_err(io)?;
-                    old.read_exact(&mut last).map_err(io)?;
-                    if last[0] != b'\n' {
-                        out.write_all(b"\n").map_err(io)?;
-                    }
-                }
+        let file = index.into_inner().map_err(|e| io(e.into_error()))?;
+        if relocated.is_empty() {
+            // No line changes: the new index is complete as it stands.
+            let result = file
+                .sync_all()
+                .and_then(|()| std::fs::rename(&self.index_path, &target))
+                .map_err(io);
+            if result.is_err() {
+                let _ = std::fs::remove_file(&self.index_path);
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io(e)),
+            result?;
+        } else {
+            drop(file);
+            let result = self.rewrite_index(relocated);
+            let _ = std::fs::remove_file(&self.index_path);
+            result?;
         }
-        let mut pending = std::fs::File::open(&self.pending_path).map_err(|source| Error::Io {
-            path: self.pending_path.clone(),
+        self.committed = true;
+        self.manifest
+            .save(&self.dir.join(MANIFEST_FILE), self.now)?;
+        self.journal = None;
+        remove_if_present(&self.journal_path)?;
+        Ok(std::mem::take(&mut self.chunks_written))
+    }
+
+    /// Write `index.jsonl` from the new index with `f` moved for the relocated
+    /// hashes (every line is read and written again; an unreadable one is kept as
+    /// it was, for verify to report).
+    fn rewrite_index(&self, relocated: &HashMap<ContentHash, String>) -> Result<()> {
+        let path = self.dir.join(INDEX_FILE);
+        let mut out = AtomicFile::create(&path)?;
+        let io = |source| Error::Write {
+            path: path.clone(),
+            source,
+        };
+        let built = std::fs::File::open(&self.index_path).map_err(|source| Error::Io {
+            path: self.index_path.clone(),
             source,
         })?;
-        std::io::copy(&mut pending, &mut out).map_err(io)?;
+        super::index::read_index_from(
+            std::io::BufReader::with_capacity(1 << 16, built),
+            &self.index_path,
+            |_, entry| {
+                let line = match entry {
+                    Ok(mut e) => {
+                        if let Some(f) =
+                            e.h.parse()
+                                .ok()
+                                .and_then(|h: ContentHash| relocated.get(&h))
+                        {
+                            e.f = f.clone();
+                        }
+                        e.to_line()
+                    }
+                    Err(raw) => raw,
+                };
+                out.write_all(line.as_bytes())
+                    .and_then(|()| out.write_all(b"\n"))
+                    .map_err(io)
+            },
+        )?;
         out.commit()
     }
-}
 
-impl PackWriter {
     /// Record (synced) that chunk `rel` is about to be created.
     fn journal_chunk(&mut self, rel: &str) -> Result<()> {
         let io = |source| Error::Write {
@@ -451,9 +578,46 @@ impl PackWriter {
     }
 }
 
-impl Drop for PackWriter {
+/// Copy `dir`'s `index.jsonl` as it is (no parsing) into the new index `out`,
+/// ending it with a newline if it lacks one. A missing index copies nothing.
+fn copy_old_index(
+    dir: &Path,
+    out: &mut std::io::BufWriter<std::fs::File>,
+    out_path: &Path,
+) -> Result<()> {
+    let path = dir.join(INDEX_FILE);
+    let mut old = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => return Err(Error::Io { path, source }),
+    };
+    let read = |source| Error::Io {
+        path: path.clone(),
+        source,
+    };
+    let write = |source| Error::Write {
+        path: out_path.to_path_buf(),
+        source,
+    };
+    let len = old.metadata().map_err(read)?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    std::io::copy(&mut old, out).map_err(write)?;
+    use std::io::{Read, Seek, SeekFrom};
+    let mut last = [0u8; 1];
+    old.seek(SeekFrom::End(-1)).map_err(read)?;
+    old.read_exact(&mut last).map_err(read)?;
+    if last[0] != b'\n' {
+        out.write_all(b"\n").map_err(write)?;
+    }
+    Ok(())
+}
+
+impl Drop for PackFiles {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.pending_path);
+        self.index = None;
+        let _ = std::fs::remove_file(&self.index_path);
         if !self.committed {
             // Failed before the index named them: the new chunks go.
             for rel in &self.chunks_written {

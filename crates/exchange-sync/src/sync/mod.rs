@@ -24,7 +24,8 @@ use crate::error::Result;
 use crate::hash::{ContentHash, ContentHashSet};
 use crate::manifest::{ConflictStrategy, Direction, Manifest, dataset_dir};
 use crate::mirror::{Mirror, MirrorKeyRow, MirrorWrite, Scope};
-use crate::pack::{PackEntry, PackWriter, read_index};
+use crate::pack::read_index;
+use crate::pack::writer::{Chunk, ChunkBuilder, EntryRef, PackFiles};
 use pipeline::{Parsed, for_each_item};
 
 /// How a sync runs.
@@ -460,9 +461,11 @@ fn export(
         }
         return Ok(());
     }
-    let mut writer = PackWriter::open(dir, manifest.clone(), options.chunk_size, clock())?;
-    writer.reserve(usize::try_from(missing).unwrap_or(0));
-    write_pack_from(mirror, scope, &lacking, writer, &mut |done| {
+    // Every row written is one the index lacks, and the mirror holds each hash
+    // once: the layout needs no set of the hashes it wrote.
+    let files = PackFiles::open(dir, manifest.clone(), clock())?;
+    let chunks = ChunkBuilder::new(options.chunk_size, files.next_chunk(), clock(), None);
+    write_pack_from(mirror, scope, &lacking, chunks, files, &mut |done| {
         progress("export", done, missing)
     })?;
     report.json_record_count += missing;
@@ -486,76 +489,77 @@ impl Lacking {
     }
 }
 
-/// Records handed from the SQL scan to the pack writer at a time.
-const EXPORT_BATCH: usize = 256;
-
-/// Stream the rows in scope that the pack lacks (newest first) into `writer` and
-/// close it. The scan of the mirror runs on this thread, the chunk and index files
-/// are written on another, so reading SQL and writing files overlap. Any error on
-/// either side stops both; the writer is then dropped unclosed, which removes the
-/// chunks it wrote (see [`PackWriter`]).
+/// Stream the rows in scope that the pack lacks (newest first) into new chunks and
+/// commit them. The scan of the mirror and the layout of the chunks run on this
+/// thread, the chunk and index files are written on another, so reading SQL and
+/// writing files overlap. Any error on either side stops both; the files are then
+/// dropped uncommitted, which removes the chunks written (see [`PackWriter`]).
 fn write_pack_from(
     mirror: &mut dyn Mirror,
     scope: &Scope,
     lacking: &Lacking,
-    mut writer: PackWriter,
+    mut chunks: ChunkBuilder,
+    mut files: PackFiles,
     progress: &mut dyn FnMut(u64),
 ) -> Result<()> {
     // `None` last says the scan is complete: only then is the pack committed.
-    let (tx, rx) = crossbeam_channel::bounded::<Option<Vec<PackEntry>>>(8);
+    let (tx, rx) = crossbeam_channel::bounded::<Option<Chunk>>(4);
+    // Written chunks go back, so their buffers are reused.
+    let (back_tx, back_rx) = crossbeam_channel::bounded::<Chunk>(8);
     std::thread::scope(|s| {
-        let files = s.spawn(move || -> Result<()> {
-            for batch in rx {
-                let Some(batch) = batch else {
-                    return writer.close().map(drop);
+        let writer = s.spawn(move || -> Result<()> {
+            for chunk in rx {
+                let Some(chunk) = chunk else {
+                    return files.close(&HashMap::new()).map(drop);
                 };
-                for entry in batch {
-                    writer.write(entry)?;
-                }
+                files.write_chunk(&chunk)?;
+                let _ = back_tx.try_send(chunk);
             }
-            // The scan failed: drop the writer unclosed (its chunks go with it).
+            // The scan failed: drop the files uncommitted (their chunks go).
             Ok(())
         });
-        let mut batch = Vec::with_capacity(EXPORT_BATCH);
+        let stopped = || crate::Error::Internal("pack writer stopped".into());
         let mut done = 0u64;
+        let mut observed_at = String::new();
         let scanned = mirror.export_scope(scope, &mut |row| {
             if !lacking.wants(&row.content_sha256) {
                 return Ok(());
             }
-            batch.push(PackEntry {
-                key: format!(
-                    "{}|{}|{}",
-                    row.source_system,
-                    row.entity_type,
-                    row.natural_key.as_deref().unwrap_or("")
-                ),
+            observed_at.clear();
+            crate::timestamp::write_reference_text(&mut observed_at, row.observed_at_utc);
+            let full = chunks.push(&EntryRef {
+                line: &row.payload_json,
                 hash: row.content_sha256,
-                exchange_id: row.exchange_id,
-                observed_at: crate::timestamp::reference_text(row.observed_at_utc),
+                key: &[
+                    &row.source_system,
+                    &row.entity_type,
+                    row.natural_key.as_deref().unwrap_or(""),
+                ],
+                exchange_id: &row.exchange_id,
+                observed_at: &observed_at,
                 date: Some(row.observed_at_utc.date()),
-                line: row.payload_json,
             });
-            if batch.len() >= EXPORT_BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(EXPORT_BATCH));
-                done += full.len() as u64;
+            done += 1;
+            if let Some(full) = full {
                 // A closed channel means the writer failed: its error is returned below.
-                if tx.send(Some(full)).is_err() {
-                    return Err(crate::Error::Internal("pack writer stopped".into()));
+                tx.send(Some(full)).map_err(|_| stopped())?;
+                for chunk in back_rx.try_iter() {
+                    chunks.recycle(chunk);
                 }
                 progress(done);
             }
             Ok(())
         });
         let scanned = scanned.and_then(|_| {
-            done += batch.len() as u64;
-            if tx.send(Some(batch)).and_then(|()| tx.send(None)).is_err() {
-                return Err(crate::Error::Internal("pack writer stopped".into()));
+            if let Some(last) = chunks.finish() {
+                tx.send(Some(last)).map_err(|_| stopped())?;
             }
+            tx.send(None).map_err(|_| stopped())?;
             progress(done);
             Ok(())
         });
         drop(tx);
-        let written = files
+        let written = writer
             .join()
             .unwrap_or_else(|_| Err(crate::Error::Internal("the pack writer panicked".into())));
         match (scanned, written) {
