@@ -375,6 +375,7 @@ pub(crate) struct PackFiles {
     journal_path: PathBuf,
     /// Whether the index naming the new chunks has been written.
     committed: bool,
+    direct: crate::fsio::DirectWriter,
 }
 
 impl PackFiles {
@@ -410,6 +411,7 @@ impl PackFiles {
             journal: None,
             journal_path: dir.join(format!("{JOURNAL_PREFIX}{}", std::process::id())),
             committed: false,
+            direct: crate::fsio::DirectWriter::new(),
         };
         let file =
             crate::fsio::create_private(&files.index_path).map_err(|source| Error::Write {
@@ -455,13 +457,7 @@ impl PackFiles {
             });
         }
         self.journal_chunk(&chunk.rel)?;
-        let mut file = AtomicFile::create(&path)?;
-        file.write_all(chunk.lines.as_bytes())
-            .map_err(|source| Error::Write {
-                path: path.clone(),
-                source,
-            })?;
-        file.commit()?;
+        self.direct.write_atomic(&path, chunk.lines.as_bytes())?;
         self.chunks_written.push(chunk.rel.clone());
         let index = self
             .index
