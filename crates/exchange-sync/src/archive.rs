@@ -114,34 +114,26 @@ fn write_zip<W: Write + Seek>(
         },
     };
     let mut bytes = 0u64;
-    use std::io::BufRead;
-    // Each file is read once, front to back: past the page cache, one buffer.
-    let mut reader: Option<crate::fsio::DirectReader> = None;
+    let mut buf = vec![0u8; 1 << 16];
     for (name, path) in files {
         zip.start_file(name.as_str(), options)
             .map_err(|e| zerr(path, e))?;
-        let read = |source| Error::Io {
+        let mut f = std::fs::File::open(path).map_err(|source| Error::Io {
             path: path.clone(),
             source,
-        };
-        let f = match &mut reader {
-            Some(r) => {
-                r.reopen(path).map_err(read)?;
-                r
-            }
-            None => reader.insert(crate::fsio::DirectReader::open(path).map_err(read)?),
-        };
+        })?;
         loop {
-            let piece = f.fill_buf().map_err(read)?;
-            if piece.is_empty() {
+            let n = f.read(&mut buf).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+            if n == 0 {
                 break;
             }
-            zip.write_all(piece).map_err(|source| Error::Write {
+            zip.write_all(&buf[..n]).map_err(|source| Error::Write {
                 path: out.to_path_buf(),
                 source,
             })?;
-            let n = piece.len();
-            f.consume(n);
             bytes += n as u64;
             progress(bytes);
         }

@@ -153,21 +153,14 @@ impl PackReader {
     /// Hand every non-blank line to `each`, in order. Lines are split on `\n` only
     /// (a raw U+2028 inside a string is not a line break); a trailing `\r` is cut.
     pub fn for_each_line(&self, mut each: impl FnMut(PackLine) -> Result<()>) -> Result<()> {
-        let mut reader: Option<crate::fsio::DirectReader> = None;
         for rel in &self.files {
             let path = self.dir.join(rel);
             let io = |source| Error::Io {
                 path: path.clone(),
                 source,
             };
-            // Chunks are read once, front to back: past the page cache.
-            let reader = match &mut reader {
-                Some(r) => {
-                    r.reopen(&path).map_err(io)?;
-                    r
-                }
-                None => reader.insert(crate::fsio::DirectReader::open(&path).map_err(io)?),
-            };
+            let file = std::fs::File::open(&path).map_err(io)?;
+            let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
             let name = slash_path(rel);
             let mut buf = Vec::with_capacity(4096);
             let mut line = 0u64;

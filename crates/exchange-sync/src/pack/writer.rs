@@ -375,7 +375,8 @@ pub(crate) struct PackFiles {
     journal_path: PathBuf,
     /// Whether the index naming the new chunks has been written.
     committed: bool,
-    direct: crate::fsio::DirectWriter,
+    /// Chunk files go past the page cache (see [`PackFiles::write_past_page_cache`]).
+    direct: Option<crate::fsio::DirectWriter>,
 }
 
 impl PackFiles {
@@ -411,7 +412,7 @@ impl PackFiles {
             journal: None,
             journal_path: dir.join(format!("{JOURNAL_PREFIX}{}", std::process::id())),
             committed: false,
-            direct: crate::fsio::DirectWriter::new(),
+            direct: None,
         };
         let file =
             crate::fsio::create_private(&files.index_path).map_err(|source| Error::Write {
@@ -426,6 +427,16 @@ impl PackFiles {
             .insert(std::io::BufWriter::with_capacity(1 << 16, file));
         copy_old_index(dir, index, &files.index_path)?;
         Ok(files)
+    }
+
+    /// Write chunk files with direct I/O where the filesystem takes it
+    /// ([`crate::fsio::DirectWriter`]), not through the page cache. For an export:
+    /// gigabytes written once and synced at once, which through the cache cost a
+    /// copy of every byte and push out what the next command reads (the store).
+    /// Not for `add`, whose pack the next command (import) usually reads: through
+    /// the cache, that read finds it there.
+    pub(crate) fn write_past_page_cache(&mut self) {
+        self.direct = Some(crate::fsio::DirectWriter::new());
     }
 
     /// The number of the first chunk this writer creates.
@@ -457,7 +468,18 @@ impl PackFiles {
             });
         }
         self.journal_chunk(&chunk.rel)?;
-        self.direct.write_atomic(&path, chunk.lines.as_bytes())?;
+        match &mut self.direct {
+            Some(direct) => direct.write_atomic(&path, chunk.lines.as_bytes())?,
+            None => {
+                let mut file = AtomicFile::create(&path)?;
+                file.write_all(chunk.lines.as_bytes())
+                    .map_err(|source| Error::Write {
+                        path: path.clone(),
+                        source,
+                    })?;
+                file.commit()?;
+            }
+        }
         self.chunks_written.push(chunk.rel.clone());
         let index = self
             .index

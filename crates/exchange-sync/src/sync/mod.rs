@@ -464,7 +464,8 @@ fn export(
     // Every row written is one the index lacks, and the mirror holds each hash
     // once: the layout needs no set of the hashes it wrote.
     let now = clock();
-    let files = PackFiles::open(dir, manifest.clone(), now)?;
+    let mut files = PackFiles::open(dir, manifest.clone(), now)?;
+    files.write_past_page_cache();
     let chunks = ChunkBuilder::new(options.chunk_size, files.next_chunk(), now, None);
     write_pack_from(mirror, scope, &lacking, chunks, files, &mut |done| {
         progress("export", done, missing)
