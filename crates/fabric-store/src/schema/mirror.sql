@@ -8,6 +8,9 @@
 -- builds each once at the end (fabric_store::Store::mirror_defer_indexes); a
 -- primary key's index cannot be dropped. Files made before this change keep their
 -- PRIMARY KEY and work as well.
+-- The scope index ends with exchange_id DESC: read backwards it gives the export
+-- order (observed_at_utc DESC, exchange_id ASC) with no sort step. Tables made
+-- before have it without exchange_id; SQLite then sorts each run of equal times.
 CREATE TABLE IF NOT EXISTS lake_RawExchangeRecord (
     exchange_id     TEXT    NOT NULL,
     exchange_type   TEXT    NOT NULL,
@@ -29,4 +32,4 @@ CREATE UNIQUE INDEX IF NOT EXISTS lake_RawExchangeRecord_natural_key
     ON lake_RawExchangeRecord (source_system, entity_type, natural_key)
     WHERE natural_key IS NOT NULL;
 CREATE INDEX IF NOT EXISTS lake_RawExchangeRecord_scope_time
-    ON lake_RawExchangeRecord (source_system, entity_type, observed_at_utc);
+    ON lake_RawExchangeRecord (source_system, entity_type, observed_at_utc, exchange_id DESC);
