@@ -354,7 +354,8 @@ fn parse_costs(pack: &Path) -> Res<()> {
     Ok(())
 }
 
-/// Time `cmd`; on failure print the first line of its error output.
+/// Time `cmd`; on failure print the last line of its error output (where a Python
+/// traceback says what went wrong).
 fn time_cmd(name: &str, cmd: &mut Command) -> Option<Duration> {
     let t = Instant::now();
     let out = cmd.stdout(std::process::Stdio::null()).output().ok()?;
@@ -362,10 +363,10 @@ fn time_cmd(name: &str, cmd: &mut Command) -> Option<Duration> {
         return Some(t.elapsed());
     }
     let err = String::from_utf8_lossy(&out.stderr);
-    let first = err.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let last = err.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("");
     println!(
         "peer sqlite-utils {name}: failed ({}): {:.200}",
-        out.status, first
+        out.status, last
     );
     None
 }
@@ -541,16 +542,19 @@ fn main() -> Res<()> {
     );
     println!("load average at end: {}", load_average());
     if let Some(p) = peers(tmp.path(), &input, n) {
-        let ratio = |ours: Phase, theirs: Option<Duration>| {
-            theirs.map_or("failed".to_owned(), |d| {
-                format!("{:.1}x", d.as_secs_f64() / ours.wall.as_secs_f64())
+        let ratio = |ours: Phase, theirs: Option<Duration>, peer: &str| {
+            theirs.map_or(format!("no ratio ({peer} failed)"), |d| {
+                format!(
+                    "{:.1}x faster than {peer}",
+                    d.as_secs_f64() / ours.wall.as_secs_f64()
+                )
             })
         };
         println!(
-            "vs sqlite-utils: import {} faster than insert --nl (target >= 6x), no-op resync {} faster than upsert --nl, export {} faster than rows --nl",
-            ratio(import, p.insert),
-            ratio(resync, p.upsert),
-            ratio(export, p.rows)
+            "vs sqlite-utils: import {} (target >= 6x), no-op resync {}, export {}",
+            ratio(import, p.insert, "insert --nl"),
+            ratio(resync, p.upsert, "upsert --nl"),
+            ratio(export, p.rows, "rows --nl")
         );
     }
     Ok(())
