@@ -407,26 +407,15 @@ fn peers(dir: &Path, input: &Path, n: usize) -> Option<Peers> {
         cmd.arg(verb).arg(&db).arg("r");
         cmd
     };
-    let insert = report(
-        "insert --nl",
-        time_cmd(
-            "insert --nl",
-            sqlite_utils("insert")
-                .arg(input)
-                .arg("--nl")
-                .args(["--pk", "exchange_id"]),
-        ),
-    );
-    let upsert = report(
-        "upsert --nl",
-        time_cmd(
-            "upsert --nl",
-            sqlite_utils("upsert")
-                .arg(input)
-                .arg("--nl")
-                .args(["--pk", "exchange_id"]),
-        ),
-    );
+    // Keyed by exchange_id, as our mirror is.
+    let keyed = |verb: &str| {
+        let name = format!("{verb} --nl");
+        let mut cmd = sqlite_utils(verb);
+        cmd.arg(input).arg("--nl").args(["--pk", "exchange_id"]);
+        report(&name, time_cmd(&name, &mut cmd))
+    };
+    let insert = keyed("insert");
+    let upsert = keyed("upsert");
     let rows = report(
         "rows --nl",
         time_cmd("rows --nl", sqlite_utils("rows").arg("--nl")),

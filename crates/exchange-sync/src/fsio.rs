@@ -97,9 +97,7 @@ impl DirectWriter {
         }
         let mut file = options.open(&tmp)?;
         let written = (|| {
-            if let Ok(meta) = std::fs::metadata(path) {
-                file.set_permissions(meta.permissions())?;
-            }
+            copy_mode(&file, path)?;
             let buffer = &mut self.raw[self.off..self.off + DIRECT_BUFFER];
             for piece in bytes.chunks(DIRECT_BUFFER) {
                 buffer[..piece.len()].copy_from_slice(piece);
@@ -188,16 +186,21 @@ pub(crate) fn temp_path(path: &Path) -> PathBuf {
 /// mode the owner gave `path`. On failure `tmp` is removed and the error names
 /// `path`, the file the user asked for.
 pub(crate) fn keep_mode(file: &std::fs::File, path: &Path, tmp: &Path) -> Result<()> {
-    if let Ok(meta) = std::fs::metadata(path) {
-        file.set_permissions(meta.permissions()).map_err(|source| {
-            let _ = std::fs::remove_file(tmp);
-            Error::Write {
-                path: path.to_path_buf(),
-                source,
-            }
-        })?;
+    copy_mode(file, path).map_err(|source| {
+        let _ = std::fs::remove_file(tmp);
+        Error::Write {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
+/// Give `file` the mode of `path`, when `path` exists.
+fn copy_mode(file: &std::fs::File, path: &Path) -> std::io::Result<()> {
+    match std::fs::metadata(path) {
+        Ok(meta) => file.set_permissions(meta.permissions()),
+        Err(_) => Ok(()),
     }
-    Ok(())
 }
 
 /// Create (truncate) `path` readable and writable by its owner only (`0600`).
