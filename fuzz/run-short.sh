@@ -12,7 +12,7 @@ shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
     targets=(job_parser canonical snapshot_doc chain_diff dashboard_scope dashboard_oracles
-             exchange_manifest exchange_index exchange_chunk_line exchange_unpack)
+             exchange_manifest exchange_index exchange_chunk_line exchange_lean exchange_unpack)
 fi
 vectors=../tests/vectors
 pack="$vectors/exchange/pack/fabric-interop-sample"
@@ -34,7 +34,7 @@ seed() {
         exchange_index)
             cp -n "$pack/index.jsonl" "$dir/" 2>/dev/null || true
             head -n 3 "$pack/index.jsonl" > "$dir/index-head.jsonl" 2>/dev/null || true ;;
-        exchange_chunk_line)
+        exchange_chunk_line|exchange_lean)
             # One seed per record line: each chunk line, and each vector's record_line.
             for f in "$pack"/records/*/*/chunk-*.ndjson; do
                 awk -v out="$dir/$(basename "$f" .ndjson)-line-" '{ print > (out NR) }' "$f" 2>/dev/null || true

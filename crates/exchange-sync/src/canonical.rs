@@ -161,15 +161,13 @@ fn write_node<'n>(
         Node::Null => out.push_str("null"),
         Node::Bool(true) => out.push_str("true"),
         Node::Bool(false) => out.push_str("false"),
-        // An integer's canonical form is its decimal form (`-0` arrives as 0).
-        Node::U64(v) => {
-            let _ = write!(out, "{v}");
-        }
-        Node::I64(v) => {
-            let _ = write!(out, "{v}");
-        }
         Node::Num(text) => write_number_text(out, text),
         Node::Str(s) => write_str(out, s),
+        Node::Plain(p) => {
+            out.push('"');
+            out.push_str(p.as_str());
+            out.push('"');
+        }
         Node::Arr(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {

@@ -9,48 +9,10 @@
 //! fast path can only save time, never change a result.
 
 use std::borrow::Cow;
-use std::fmt;
-
-use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::hash::ContentHash;
 
-/// The key serde_json (with `arbitrary_precision`) uses to hand a number's text
-/// to `deserialize_any` visitors.
-const NUMBER_TOKEN: &str = "$serde_json::private::Number";
-
-/// A JSON string borrowed from the line when it holds no escapes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Text<'a>(pub Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_str(TextVisitor(std::marker::PhantomData))
-    }
-}
-
-struct TextVisitor<'a>(std::marker::PhantomData<&'a ()>);
-
-impl<'de: 'a, 'a> Visitor<'de> for TextVisitor<'a> {
-    type Value = Text<'a>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a string")
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Text(Cow::Borrowed(v)))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Text(Cow::Owned(v.to_owned())))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Text(Cow::Owned(v)))
-    }
-}
+mod parse;
 
 /// A JSON value borrowed from its text. Numbers keep their text; objects keep
 /// their entries in input order (duplicates included).
@@ -60,137 +22,135 @@ pub enum Node<'a> {
     Null,
     /// `true` / `false`.
     Bool(bool),
-    /// An integer that fits 64 bits (serde_json hands these over as values; their
-    /// decimal form is their text).
-    U64(u64),
-    /// A negative integer that fits 64 bits.
-    I64(i64),
-    /// Any other number, as written.
+    /// A number, as written (valid JSON number text).
     Num(Cow<'a, str>),
     /// A string.
     Str(Cow<'a, str>),
+    /// A string of ASCII text with no character JSON escapes: its canonical form
+    /// is its text in quotes (no NFC or escaping pass needed).
+    Plain(Plain<'a>),
     /// An array.
     Arr(Vec<Node<'a>>),
     /// An object, entries in input order.
     Obj(Vec<(Cow<'a, str>, Node<'a>)>),
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for Node<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(NodeVisitor(std::marker::PhantomData))
+/// Text known to be ASCII without `"`, `\\` or control characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plain<'a>(&'a str);
+
+impl<'a> Plain<'a> {
+    /// `text`, if it is plain.
+    pub fn new(text: &'a str) -> Option<Self> {
+        text.bytes()
+            .all(|b| (0x20..0x80).contains(&b) && b != b'"' && b != b'\\')
+            .then_some(Plain(text))
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &'a str {
+        self.0
     }
 }
 
-struct NodeVisitor<'a>(std::marker::PhantomData<&'a ()>);
-
-impl<'de: 'a, 'a> Visitor<'de> for NodeVisitor<'a> {
-    type Value = Node<'a>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Node::Null)
-    }
-
-    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Node::Null)
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
-        Ok(Node::Bool(v))
-    }
-
-    // With `arbitrary_precision`, serde_json hands integers that fit 64 bits over
-    // as such (their text is exactly the decimal form) and every other number as
-    // a one-entry map (see `visit_map`). Kept as values: a record holds dozens of
-    // them, and a string each was an allocation each.
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        Ok(Node::U64(v))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        Ok(Node::I64(v))
-    }
-
-    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok(Node::Str(Cow::Borrowed(v)))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(Node::Str(Cow::Owned(v.to_owned())))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-        Ok(Node::Str(Cow::Owned(v)))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(item) = seq.next_element::<Node<'a>>()? {
-            items.push(item);
-        }
-        Ok(Node::Arr(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let Some(first) = map.next_key::<Text<'a>>()? else {
-            return Ok(Node::Obj(Vec::new()));
-        };
-        if first.0 == NUMBER_TOKEN {
-            // A number (arbitrary_precision): its text is the only value.
-            let text = map.next_value::<Text<'a>>()?.0;
-            let number_like = !text.is_empty()
-                && text
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E'));
-            if !number_like || map.next_key::<Text<'a>>()?.is_some() {
-                return Err(de::Error::custom("not a number"));
-            }
-            return Ok(Node::Num(text));
-        }
-        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(4));
-        entries.push((first.0, map.next_value::<Node<'a>>()?));
-        while let Some(k) = map.next_key::<Text<'a>>()? {
-            entries.push((k.0, map.next_value::<Node<'a>>()?));
-        }
-        Ok(Node::Obj(entries))
-    }
-}
-
-/// The envelope as the fast path reads it (unknown keys skipped; a duplicate
-/// known key is an error, which sends the line to the full parse).
-#[derive(Deserialize)]
+/// The envelope as the fast path reads it. Each field is `None` while absent;
+/// a nullable one is `Some(None)` for `null`. Unknown keys are read and dropped;
+/// a known key given twice, or a value of the wrong type, sends the line to the
+/// full parse (serde's derive refuses both too).
+#[derive(Default)]
 struct Lean<'a> {
-    #[serde(borrow)]
-    exchange_id: Text<'a>,
-    #[serde(borrow)]
-    exchange_type: Text<'a>,
-    #[serde(borrow)]
-    source_system: Text<'a>,
-    #[serde(borrow)]
-    entity_type: Text<'a>,
-    #[serde(borrow)]
-    natural_key: Option<Text<'a>>,
-    #[serde(borrow)]
+    exchange_id: Option<Cow<'a, str>>,
+    exchange_type: Option<Cow<'a, str>>,
+    source_system: Option<Cow<'a, str>>,
+    entity_type: Option<Cow<'a, str>>,
+    content_sha256: Option<Cow<'a, str>>,
+    natural_key: Option<Option<Cow<'a, str>>>,
+    observed_at_utc: Option<Option<Cow<'a, str>>>,
+    response_ref: Option<Option<Cow<'a, str>>>,
     request: Option<Node<'a>>,
-    #[serde(borrow)]
     response: Option<Node<'a>>,
-    #[serde(borrow)]
-    observed_at_utc: Option<Text<'a>>,
-    #[serde(borrow)]
     provenance: Option<Node<'a>>,
-    #[serde(borrow)]
-    content_sha256: Text<'a>,
-    #[serde(borrow)]
     schema_version: Option<Node<'a>>,
-    #[serde(borrow)]
-    tags: Option<Vec<Text<'a>>>,
-    #[serde(borrow)]
-    redactions_applied: Option<Vec<Text<'a>>>,
-    #[serde(borrow)]
-    response_ref: Option<Text<'a>>,
+    tags: Option<()>,
+    redactions_applied: Option<()>,
+}
+
+/// Fill `slot` unless it is already filled (a duplicate key).
+fn once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+    match slot {
+        Some(_) => None,
+        None => {
+            *slot = Some(value);
+            Some(())
+        }
+    }
+}
+
+fn text(v: Node<'_>) -> Option<Cow<'_, str>> {
+    match v {
+        Node::Str(s) => Some(s),
+        Node::Plain(p) => Some(Cow::Borrowed(p.as_str())),
+        _ => None,
+    }
+}
+
+fn nullable_text(v: Node<'_>) -> Option<Option<Cow<'_, str>>> {
+    match v {
+        Node::Null => Some(None),
+        v => text(v).map(Some),
+    }
+}
+
+/// A list of strings or null, checked and dropped.
+fn text_list(v: Node<'_>) -> Option<()> {
+    match v {
+        Node::Null => Some(()),
+        Node::Arr(items)
+            if items
+                .iter()
+                .all(|v| matches!(v, Node::Str(_) | Node::Plain(_))) =>
+        {
+            Some(())
+        }
+        _ => None,
+    }
+}
+
+impl<'a> Lean<'a> {
+    /// Read one line: an object, then only whitespace.
+    fn read(line: &'a str) -> Option<Self> {
+        let mut r = parse::Reader::new(line);
+        let mut lean = Lean::default();
+        r.expect(b'{')?;
+        if !r.eat(b'}') {
+            loop {
+                let key = r.key()?;
+                let v = r.value()?;
+                match key.as_ref() {
+                    "exchange_id" => once(&mut lean.exchange_id, text(v)?),
+                    "exchange_type" => once(&mut lean.exchange_type, text(v)?),
+                    "source_system" => once(&mut lean.source_system, text(v)?),
+                    "entity_type" => once(&mut lean.entity_type, text(v)?),
+                    "content_sha256" => once(&mut lean.content_sha256, text(v)?),
+                    "natural_key" => once(&mut lean.natural_key, nullable_text(v)?),
+                    "observed_at_utc" => once(&mut lean.observed_at_utc, nullable_text(v)?),
+                    "response_ref" => once(&mut lean.response_ref, nullable_text(v)?),
+                    "request" => once(&mut lean.request, v),
+                    "response" => once(&mut lean.response, v),
+                    "provenance" => once(&mut lean.provenance, v),
+                    "schema_version" => once(&mut lean.schema_version, v),
+                    "tags" => once(&mut lean.tags, text_list(v)?),
+                    "redactions_applied" => once(&mut lean.redactions_applied, text_list(v)?),
+                    _ => Some(()),
+                }?;
+                if !r.eat(b',') {
+                    r.expect(b'}')?;
+                    break;
+                }
+            }
+        }
+        r.at_end().then_some(lean)
+    }
 }
 
 /// What a line that passed every check holds (everything the mirror row needs
@@ -220,11 +180,10 @@ pub struct Checked {
 /// time present. `None` whenever anything is off or unusual: the caller must
 /// then run the full parse and checks.
 pub fn check_line(text: &str, source_system: &str, entity_type: &str) -> Option<Checked> {
-    if !text.trim_start().starts_with('{') {
-        return None;
-    }
-    let r: Lean<'_> = serde_json::from_str(text).ok()?;
-    if r.source_system.0 != source_system || r.entity_type.0 != entity_type {
+    let r = Lean::read(text)?;
+    let (exchange_id, exchange_type) = (r.exchange_id?, r.exchange_type?);
+    let (ss, et) = (r.source_system?, r.entity_type?);
+    if ss != source_system || et != entity_type {
         return None;
     }
     if let Some(p) = &r.provenance {
@@ -233,7 +192,9 @@ pub fn check_line(text: &str, source_system: &str, entity_type: &str) -> Option<
             Node::Obj(entries) => {
                 let fields = ["runner_name", "host", "git_sha", "connector_version"];
                 for (k, v) in entries {
-                    if fields.contains(&k.as_ref()) && !matches!(v, Node::Null | Node::Str(_)) {
+                    if fields.contains(&k.as_ref())
+                        && !matches!(v, Node::Null | Node::Str(_) | Node::Plain(_))
+                    {
                         return None;
                     }
                 }
@@ -243,20 +204,18 @@ pub fn check_line(text: &str, source_system: &str, entity_type: &str) -> Option<
     }
     let schema_version = match &r.schema_version {
         None | Some(Node::Null) => 1,
-        Some(Node::U64(n)) => i64::try_from(*n).ok()?,
-        Some(Node::I64(n)) => *n,
         Some(Node::Num(n)) => n.parse::<i64>().ok()?,
         Some(_) => return None,
     };
-    let _ = (&r.tags, &r.redactions_applied, &r.response_ref);
-    let content_sha256: ContentHash = r.content_sha256.0.parse().ok()?;
-    let observed = crate::timestamp::parse(r.observed_at_utc.as_ref()?.0.as_ref())?;
+    let content_sha256: ContentHash = r.content_sha256?.parse().ok()?;
+    let observed = crate::timestamp::parse(r.observed_at_utc.flatten()?.as_ref())?;
+    let natural_key = r.natural_key.flatten();
     let null = Node::Null;
     let computed = crate::canonical::node_hash(&crate::canonical::NodeInput {
-        exchange_type: &r.exchange_type.0,
-        source_system: &r.source_system.0,
-        entity_type: &r.entity_type.0,
-        natural_key: r.natural_key.as_ref().map(|k| k.0.as_ref()),
+        exchange_type: &exchange_type,
+        source_system: &ss,
+        entity_type: &et,
+        natural_key: natural_key.as_deref(),
         request: r.request.as_ref().unwrap_or(&null),
         response: r.response.as_ref().unwrap_or(&null),
     })?;
@@ -264,16 +223,11 @@ pub fn check_line(text: &str, source_system: &str, entity_type: &str) -> Option<
         return None;
     }
     Some(Checked {
-        lookup_key: r
-            .natural_key
-            .as_ref()
-            .map(|k| k.0.as_ref())
-            .filter(|k| !k.is_empty())
-            .map(str::to_owned),
-        exchange_id: r.exchange_id.0.into_owned(),
-        exchange_type: r.exchange_type.0.into_owned(),
-        source_system: r.source_system.0.into_owned(),
-        entity_type: r.entity_type.0.into_owned(),
+        lookup_key: natural_key.filter(|k| !k.is_empty()).map(Cow::into_owned),
+        exchange_id: exchange_id.into_owned(),
+        exchange_type: exchange_type.into_owned(),
+        source_system: ss.into_owned(),
+        entity_type: et.into_owned(),
         observed_at_utc: observed,
         content_sha256,
         schema_version,

@@ -158,7 +158,10 @@ fn import(
     let total_bytes = crate::pack::PackReader::open(dir)?.total_bytes();
     // Rows written by this run (all of them in a dry run, this batch otherwise: a
     // real run reads its own writes back from the mirror).
-    let mut overlay: HashMap<String, MirrorKeyRow> = HashMap::new();
+    // The writer thread keeps these per row: foldhash (seeded per process), not
+    // SipHash, for the natural keys.
+    let keyed = foldhash::fast::RandomState::default();
+    let mut overlay: HashMap<String, MirrorKeyRow, _> = HashMap::with_hasher(keyed.clone());
     let mut simulate = options.dry_run;
     let mut failed = false;
     let mut writes: Vec<MirrorWrite> = Vec::with_capacity(WRITE_BATCH);
@@ -167,13 +170,8 @@ fn import(
     // found: remember them compactly (64-bit digests) and skip the lookups of
     // keys never seen. A digest collision only costs a lookup.
     let empty_at_start = sql_count == 0;
-    let mut written_keys: HashSet<u64> = HashSet::new();
-    let digest = |k: &str| {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::hash::DefaultHasher::new();
-        k.hash(&mut h);
-        h.finish()
-    };
+    let mut written_keys: HashSet<u64, crate::hash::BuildPrefixHasher> = HashSet::default();
+    let digest = |k: &str| std::hash::BuildHasher::hash_one(&keyed, k);
     let mut on_bytes = |done: u64| progress("import", done, total_bytes);
     // Lines whose stored hash the mirror already holds are only checked for form
     // and scope (they are skipped, nothing of them reaches SQL); `verify` re-hashes
@@ -198,7 +196,7 @@ fn import(
             }
             // Look up, in one call, the natural keys the batch needs from SQL.
             let mut keys: Vec<&str> = Vec::new();
-            let mut seen_keys: HashSet<&str> = HashSet::new();
+            let mut seen_keys: HashSet<&str, _> = HashSet::with_hasher(keyed.clone());
             for p in &batch {
                 if let Parsed::Item(item) = p
                     && let Some(k) = item.record.natural_key.as_deref()
@@ -215,7 +213,8 @@ fn import(
             } else {
                 mirror.find_by_natural_keys(scope, &keys)?
             };
-            let mut from_sql: HashMap<String, MirrorKeyRow> = HashMap::new();
+            let mut from_sql: HashMap<String, MirrorKeyRow, _> =
+                HashMap::with_hasher(keyed.clone());
             for (k, row) in keys.iter().zip(found) {
                 if let Some(row) = row {
                     from_sql.insert((*k).to_owned(), row);
