@@ -13,7 +13,6 @@ use sha2::{Digest, Sha256};
 use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
 use crate::hash::ContentHash;
-use crate::lean::Node;
 
 /// The six hashed fields of a record, borrowed.
 #[derive(Debug, Clone, Copy)]
@@ -106,9 +105,10 @@ pub fn write_value(out: &mut String, value: &Value) {
 }
 
 /// The six hashed fields of a record read by the import fast path
-/// ([`crate::lean`]), borrowed.
+/// ([`crate::lean`]): the strings as read, `request` and `response` already in
+/// canonical form.
 #[derive(Debug, Clone, Copy)]
-pub struct NodeInput<'a> {
+pub struct CanonicalParts<'a> {
     /// `exchange_type`.
     pub exchange_type: &'a str,
     /// `source_system`.
@@ -117,90 +117,38 @@ pub struct NodeInput<'a> {
     pub entity_type: &'a str,
     /// `natural_key` (`None` is JSON null).
     pub natural_key: Option<&'a str>,
-    /// `request`.
-    pub request: &'a Node<'a>,
-    /// `response`.
-    pub response: &'a Node<'a>,
+    /// The canonical text of `request` (`null` when missing).
+    pub request: &'a str,
+    /// The canonical text of `response` (`null` when missing).
+    pub response: &'a str,
 }
 
-/// SHA-256 of the canonical text of `input`, the same bytes
-/// [`HashInput::canonical_text`] gives for the same record. `None` when an object
-/// holds two keys that are equal after NFC (the full path decides which wins).
-pub fn node_hash(input: &NodeInput<'_>) -> Option<ContentHash> {
-    let mut out = String::with_capacity(4096);
-    out.push_str("{\"entity_type\":");
-    write_str(&mut out, input.entity_type);
-    out.push_str(",\"exchange_type\":");
-    write_str(&mut out, input.exchange_type);
-    out.push_str(",\"natural_key\":");
-    match input.natural_key {
-        Some(k) => write_str(&mut out, k),
-        None => out.push_str("null"),
+impl CanonicalParts<'_> {
+    /// SHA-256 of the canonical text, the same bytes [`HashInput::canonical_text`]
+    /// gives for the same record (when `request` and `response` are the
+    /// canonical texts of its values).
+    pub fn hash(&self) -> ContentHash {
+        let mut out = String::with_capacity(
+            self.request.len() + self.response.len() + 192 + self.natural_key.map_or(0, str::len),
+        );
+        out.push_str("{\"entity_type\":");
+        write_str(&mut out, self.entity_type);
+        out.push_str(",\"exchange_type\":");
+        write_str(&mut out, self.exchange_type);
+        out.push_str(",\"natural_key\":");
+        match self.natural_key {
+            Some(k) => write_str(&mut out, k),
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"request\":");
+        out.push_str(self.request);
+        out.push_str(",\"response\":");
+        out.push_str(self.response);
+        out.push_str(",\"source_system\":");
+        write_str(&mut out, self.source_system);
+        out.push('}');
+        ContentHash(Sha256::digest(out.as_bytes()).into())
     }
-    // One scratch list for every object's sorted keys (a stack: each object pushes
-    // its entries, and pops them when done), instead of a Vec per object.
-    let mut keys = Vec::with_capacity(64);
-    out.push_str(",\"request\":");
-    write_node(&mut out, input.request, &mut keys)?;
-    out.push_str(",\"response\":");
-    write_node(&mut out, input.response, &mut keys)?;
-    out.push_str(",\"source_system\":");
-    write_str(&mut out, input.source_system);
-    out.push('}');
-    Some(ContentHash(Sha256::digest(out.as_bytes()).into()))
-}
-
-/// Append the canonical form of `node` (as [`write_value`] does for a `Value`);
-/// `None` on keys equal after NFC.
-fn write_node<'n>(
-    out: &mut String,
-    node: &'n Node<'n>,
-    keys: &mut Vec<(std::borrow::Cow<'n, str>, &'n Node<'n>)>,
-) -> Option<()> {
-    match node {
-        Node::Null => out.push_str("null"),
-        Node::Bool(true) => out.push_str("true"),
-        Node::Bool(false) => out.push_str("false"),
-        Node::Num(text) => write_number_text(out, text),
-        Node::Str(s) => write_str(out, s),
-        Node::Plain(p) => {
-            out.push('"');
-            out.push_str(p.as_str());
-            out.push('"');
-        }
-        Node::Arr(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_node(out, item, keys)?;
-            }
-            out.push(']');
-        }
-        Node::Obj(entries) => {
-            let start = keys.len();
-            keys.extend(entries.iter().map(|(k, v)| (nfc(k), v)));
-            let sorted = keys.get_mut(start..)?;
-            sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            if sorted.windows(2).any(|w| matches!(w, [a, b] if a.0 == b.0)) {
-                return None;
-            }
-            out.push('{');
-            for i in start..keys.len() {
-                if i > start {
-                    out.push(',');
-                }
-                let (k, v) = keys.get(i).map(|(k, v)| (k.clone(), *v))?;
-                write_escaped(out, &k);
-                out.push(':');
-                write_node(out, v, keys)?;
-            }
-            keys.truncate(start);
-            out.push('}');
-        }
-    }
-    Some(())
 }
 
 /// Whether a number's text is a float (has `.`, `e` or `E`).
@@ -213,7 +161,7 @@ fn write_number(out: &mut String, n: &Number) {
 }
 
 /// Append the canonical form of a JSON number written as `text`.
-fn write_number_text(out: &mut String, text: &str) {
+pub(crate) fn write_number_text(out: &mut String, text: &str) {
     if !is_float_text(text) {
         let digits = text.strip_prefix('-').unwrap_or(text);
         if digits.bytes().all(|b| b == b'0') {
@@ -280,7 +228,7 @@ fn significant_digits(text: &str) -> usize {
         .count()
 }
 
-fn nfc(s: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn nfc(s: &str) -> std::borrow::Cow<'_, str> {
     if s.is_ascii() {
         // ASCII text is always in NFC.
         return std::borrow::Cow::Borrowed(s);
@@ -291,7 +239,7 @@ fn nfc(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-fn write_str(out: &mut String, s: &str) {
+pub(crate) fn write_str(out: &mut String, s: &str) {
     write_escaped(out, &nfc(s));
 }
 

@@ -67,8 +67,12 @@ struct Lean<'a> {
     natural_key: Option<Option<Cow<'a, str>>>,
     observed_at_utc: Option<Option<Cow<'a, str>>>,
     response_ref: Option<Option<Cow<'a, str>>>,
-    request: Option<Node<'a>>,
-    response: Option<Node<'a>>,
+    /// Where the canonical text of `request` lies in `canonical`.
+    request: Option<std::ops::Range<usize>>,
+    /// The same for `response`.
+    response: Option<std::ops::Range<usize>>,
+    /// The canonical texts of `request` and `response`, written as they are read.
+    canonical: String,
     provenance: Option<Node<'a>>,
     schema_version: Option<Node<'a>>,
     tags: Option<()>,
@@ -120,29 +124,26 @@ impl<'a> Lean<'a> {
     /// Read one line: an object, then only whitespace.
     fn read(line: &'a str) -> Option<Self> {
         let mut r = parse::Reader::new(line);
-        let mut lean = Lean::default();
+        let mut lean = Lean {
+            canonical: String::with_capacity(line.len()),
+            ..Lean::default()
+        };
         r.expect(b'{')?;
         if !r.eat(b'}') {
             loop {
                 let key = r.key()?;
-                let v = r.value()?;
-                match key.as_ref() {
-                    "exchange_id" => once(&mut lean.exchange_id, text(v)?),
-                    "exchange_type" => once(&mut lean.exchange_type, text(v)?),
-                    "source_system" => once(&mut lean.source_system, text(v)?),
-                    "entity_type" => once(&mut lean.entity_type, text(v)?),
-                    "content_sha256" => once(&mut lean.content_sha256, text(v)?),
-                    "natural_key" => once(&mut lean.natural_key, nullable_text(v)?),
-                    "observed_at_utc" => once(&mut lean.observed_at_utc, nullable_text(v)?),
-                    "response_ref" => once(&mut lean.response_ref, nullable_text(v)?),
-                    "request" => once(&mut lean.request, v),
-                    "response" => once(&mut lean.response, v),
-                    "provenance" => once(&mut lean.provenance, v),
-                    "schema_version" => once(&mut lean.schema_version, v),
-                    "tags" => once(&mut lean.tags, text_list(v)?),
-                    "redactions_applied" => once(&mut lean.redactions_applied, text_list(v)?),
-                    _ => Some(()),
-                }?;
+                if let k @ ("request" | "response") = key.as_ref() {
+                    let start = lean.canonical.len();
+                    r.canonical(&mut lean.canonical)?;
+                    let slot = if k == "request" {
+                        &mut lean.request
+                    } else {
+                        &mut lean.response
+                    };
+                    once(slot, start..lean.canonical.len())?;
+                } else {
+                    lean.set(&key, r.value()?)?;
+                }
                 if !r.eat(b',') {
                     r.expect(b'}')?;
                     break;
@@ -150,6 +151,25 @@ impl<'a> Lean<'a> {
             }
         }
         r.at_end().then_some(lean)
+    }
+
+    /// Take the value `v` of key `key` (not `request` or `response`).
+    fn set(&mut self, key: &str, v: Node<'a>) -> Option<()> {
+        match key {
+            "exchange_id" => once(&mut self.exchange_id, text(v)?),
+            "exchange_type" => once(&mut self.exchange_type, text(v)?),
+            "source_system" => once(&mut self.source_system, text(v)?),
+            "entity_type" => once(&mut self.entity_type, text(v)?),
+            "content_sha256" => once(&mut self.content_sha256, text(v)?),
+            "natural_key" => once(&mut self.natural_key, nullable_text(v)?),
+            "observed_at_utc" => once(&mut self.observed_at_utc, nullable_text(v)?),
+            "response_ref" => once(&mut self.response_ref, nullable_text(v)?),
+            "provenance" => once(&mut self.provenance, v),
+            "schema_version" => once(&mut self.schema_version, v),
+            "tags" => once(&mut self.tags, text_list(v)?),
+            "redactions_applied" => once(&mut self.redactions_applied, text_list(v)?),
+            _ => Some(()),
+        }
     }
 }
 
@@ -210,15 +230,19 @@ pub fn check_line(text: &str, source_system: &str, entity_type: &str) -> Option<
     let content_sha256: ContentHash = r.content_sha256?.parse().ok()?;
     let observed = crate::timestamp::parse(r.observed_at_utc.flatten()?.as_ref())?;
     let natural_key = r.natural_key.flatten();
-    let null = Node::Null;
-    let computed = crate::canonical::node_hash(&crate::canonical::NodeInput {
+    let part = |range: &Option<std::ops::Range<usize>>| match range {
+        Some(range) => r.canonical.get(range.clone()),
+        None => Some("null"),
+    };
+    let computed = crate::canonical::CanonicalParts {
         exchange_type: &exchange_type,
         source_system: &ss,
         entity_type: &et,
         natural_key: natural_key.as_deref(),
-        request: r.request.as_ref().unwrap_or(&null),
-        response: r.response.as_ref().unwrap_or(&null),
-    })?;
+        request: part(&r.request)?,
+        response: part(&r.response)?,
+    }
+    .hash();
     if computed != content_sha256 {
         return None;
     }

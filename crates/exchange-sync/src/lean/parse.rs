@@ -12,6 +12,7 @@
 use std::borrow::Cow;
 
 use super::{Node, Plain};
+use crate::canonical;
 
 /// With `arbitrary_precision`, serde_json reads an object whose key is
 /// `$serde_json::private::Number` as a number: the full parse would see another
@@ -31,6 +32,13 @@ pub(super) struct Reader<'a> {
     items: Vec<Node<'a>>,
     /// The same for object entries.
     entries: Vec<(Cow<'a, str>, Node<'a>)>,
+    /// For [`Reader::canonical`]: the entries of the objects being written, each
+    /// an NFC key and where its value's canonical text lies in that object's
+    /// buffer, innermost object last.
+    keys: Vec<(Cow<'a, str>, usize, usize)>,
+    /// Spare buffers for the values of objects being written (one per level in
+    /// use; kept for the next object).
+    spare: Vec<String>,
 }
 
 impl<'a> Reader<'a> {
@@ -41,6 +49,8 @@ impl<'a> Reader<'a> {
             pos: 0,
             items: Vec::with_capacity(32),
             entries: Vec::with_capacity(32),
+            keys: Vec::new(),
+            spare: Vec::new(),
         }
     }
 
@@ -141,22 +151,40 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Move to the next `"` or `\` of a string; `None` at the end of the line or
-    /// when a control character (never raw in JSON text) comes first.
-    /// Whether the bytes passed were all ASCII.
+    /// Move to the next `"` or `\\` of a string; `None` at the end of the line or
+    /// when a control character (never raw in JSON text) comes first. Answers
+    /// whether the bytes passed were all ASCII.
     fn skip_plain(&mut self) -> Option<bool> {
-        let rest = self.bytes.get(self.pos..)?;
-        let len = memchr::memchr2(b'"', b'\\', rest)?;
-        // One pass with no early exit (the compiler checks many bytes at a
-        // time): bit 0 for a control character, bit 1 for a non-ASCII byte.
-        let seen = rest.get(..len)?.iter().fold(0u8, |c, &b| {
-            c | u8::from(b < 0x20) | (u8::from(b >= 0x80) << 1)
-        });
-        if seen & 1 != 0 {
-            return None;
+        const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+        const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+        /// Whether a byte of `x` is below `n` (n <= 128): exact as a yes/no.
+        const fn has_less(x: u64, n: u8) -> bool {
+            x.wrapping_sub(ONES * n as u64) & !x & HIGH != 0
         }
-        self.pos += len;
-        Some(seen == 0)
+        const fn has_byte(x: u64, b: u8) -> bool {
+            has_less(x ^ (ONES * b as u64), 1)
+        }
+        let mut ascii = true;
+        let mut i = self.pos;
+        // Eight bytes at a time while none of them ends the run, then byte by byte.
+        while let Some(word) = self.bytes.get(i..i + 8) {
+            let x = u64::from_ne_bytes(word.try_into().ok()?);
+            if has_byte(x, b'"') || has_byte(x, b'\\') || has_less(x, 0x20) {
+                break;
+            }
+            ascii &= x & HIGH == 0;
+            i += 8;
+        }
+        loop {
+            match *self.bytes.get(i)? {
+                b'"' | b'\\' => break,
+                0..=0x1f => return None,
+                b => ascii &= b < 0x80,
+            }
+            i += 1;
+        }
+        self.pos = i;
+        Some(ascii)
     }
 
     /// An object key and the colon after it.
@@ -302,6 +330,130 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// The canonical form of the values read by [`Reader::canonical`]: what
+/// [`crate::canonical::write_value`] writes for the same value parsed by
+/// serde_json, without building it.
+impl<'a> Reader<'a> {
+    /// Read the next value (after whitespace) and append its canonical text to
+    /// `out`. `None` also when an object holds two keys equal after NFC (the full
+    /// parse decides which one wins).
+    pub(super) fn canonical(&mut self, out: &mut String) -> Option<()> {
+        self.canonical_at(out, 0)
+    }
+
+    fn canonical_at(&mut self, out: &mut String, depth: usize) -> Option<()> {
+        self.skip_ws();
+        match self.peek()? {
+            b'"' => match self.string_node()? {
+                Node::Plain(p) => {
+                    out.push('"');
+                    out.push_str(p.as_str());
+                    out.push('"');
+                }
+                Node::Str(s) => canonical::write_str(out, &s),
+                _ => return None,
+            },
+            b'[' => {
+                let depth = depth + 1;
+                if depth > MAX_DEPTH {
+                    return None;
+                }
+                self.pos += 1;
+                out.push('[');
+                if !self.eat(b']') {
+                    loop {
+                        self.canonical_at(out, depth)?;
+                        if !self.eat(b',') {
+                            self.expect(b']')?;
+                            break;
+                        }
+                        out.push(',');
+                    }
+                }
+                out.push(']');
+            }
+            b'{' => {
+                let depth = depth + 1;
+                if depth > MAX_DEPTH {
+                    return None;
+                }
+                self.pos += 1;
+                self.canonical_object(out, depth)?;
+            }
+            b't' => {
+                self.literal(b"true")?;
+                out.push_str("true");
+            }
+            b'f' => {
+                self.literal(b"false")?;
+                out.push_str("false");
+            }
+            b'n' => {
+                self.literal(b"null")?;
+                out.push_str("null");
+            }
+            b'-' | b'0'..=b'9' => canonical::write_number_text(out, self.number()?),
+            _ => return None,
+        }
+        Some(())
+    }
+
+    /// After `{`: the entries' values go to a buffer of their own, then out in
+    /// the order of their NFC keys.
+    fn canonical_object(&mut self, out: &mut String, depth: usize) -> Option<()> {
+        let mut values = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| String::with_capacity(1024));
+        values.clear();
+        let mark = self.keys.len();
+        if !self.eat(b'}') {
+            loop {
+                let key = nfc_key(self.key()?);
+                let start = values.len();
+                self.canonical_at(&mut values, depth)?;
+                self.keys.push((key, start, values.len()));
+                if !self.eat(b',') {
+                    self.expect(b'}')?;
+                    break;
+                }
+            }
+        }
+        let entries = self.keys.get_mut(mark..)?;
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        if entries
+            .windows(2)
+            .any(|w| matches!(w, [a, b] if a.0 == b.0))
+        {
+            return None;
+        }
+        out.push('{');
+        for (i, (key, start, end)) in entries.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            canonical::write_escaped(out, key);
+            out.push(':');
+            out.push_str(values.get(*start..*end)?);
+        }
+        out.push('}');
+        self.keys.truncate(mark);
+        self.spare.push(values);
+        Some(())
+    }
+}
+
+/// `key` in NFC, borrowed from the line when it already is.
+fn nfc_key(key: Cow<'_, str>) -> Cow<'_, str> {
+    match key {
+        Cow::Borrowed(k) => canonical::nfc(k),
+        Cow::Owned(k) => match canonical::nfc(&k) {
+            Cow::Borrowed(_) => Cow::Owned(k),
+            Cow::Owned(n) => Cow::Owned(n),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,7 +542,7 @@ mod tests {
 
         use proptest::prelude::*;
 
-        use super::{SERDE_TOKEN, read, to_value};
+        use super::{Reader, SERDE_TOKEN, read, to_value};
 
         const BASE: &str = r#"{"a": [1, -0.5e3, "x\"y\u00e9\ud83d\ude00", {"b": null}], "c": true, "d": {"e": [], "f": {}}, "g": "café", "h": 12345678901234567890123}"#;
 
@@ -451,6 +603,17 @@ mod tests {
             ) {
                 let text = mutate(BASE, &edits);
                 let theirs = serde_json::from_str::<serde_json::Value>(&text);
+                // The canonical text written while reading is the full path's.
+                let mut ours = String::new();
+                let mut r = Reader::new(&text);
+                if r.canonical(&mut ours).is_some() && r.at_end() {
+                    let value = theirs.as_ref().map_err(|e| {
+                        TestCaseError::fail(format!("canonical accepted {text:?}: {e}"))
+                    })?;
+                    let mut full = String::new();
+                    crate::canonical::write_value(&mut full, value);
+                    prop_assert_eq!(ours, full, "{}", text);
+                }
                 match read(&text) {
                     Some(ours) => {
                         let theirs = theirs.map_err(|e| {
