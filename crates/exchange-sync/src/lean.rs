@@ -14,6 +14,8 @@ use crate::hash::ContentHash;
 
 mod parse;
 
+use parse::text_of as text;
+
 /// A JSON value borrowed from its text. Numbers keep their text; objects keep
 /// their entries in input order (duplicates included).
 #[derive(Debug, Clone, PartialEq)]
@@ -73,7 +75,7 @@ struct Lean<'a> {
     response: Option<std::ops::Range<usize>>,
     /// The canonical texts of `request` and `response`, written as they are read.
     canonical: String,
-    provenance: Option<Node<'a>>,
+    provenance: Option<()>,
     schema_version: Option<Node<'a>>,
     tags: Option<()>,
     redactions_applied: Option<()>,
@@ -90,14 +92,6 @@ fn once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
     }
 }
 
-fn text(v: Node<'_>) -> Option<Cow<'_, str>> {
-    match v {
-        Node::Str(s) => Some(s),
-        Node::Plain(p) => Some(Cow::Borrowed(p.as_str())),
-        _ => None,
-    }
-}
-
 fn nullable_text(v: Node<'_>) -> Option<Option<Cow<'_, str>>> {
     match v {
         Node::Null => Some(None),
@@ -105,27 +99,24 @@ fn nullable_text(v: Node<'_>) -> Option<Option<Cow<'_, str>>> {
     }
 }
 
-/// A list of strings or null, checked and dropped.
-fn text_list(v: Node<'_>) -> Option<()> {
-    match v {
-        Node::Null => Some(()),
-        Node::Arr(items)
-            if items
-                .iter()
-                .all(|v| matches!(v, Node::Str(_) | Node::Plain(_))) =>
-        {
-            Some(())
-        }
-        _ => None,
-    }
-}
+/// The provenance keys whose values must be null or a string.
+const PROVENANCE: [&str; 4] = ["runner_name", "host", "git_sha", "connector_version"];
 
 impl<'a> Lean<'a> {
     /// Read one line: an object, then only whitespace.
-    fn read(line: &'a str) -> Option<Self> {
-        let mut r = parse::Reader::new(line);
+    /// `canonical` is the buffer for the canonical texts, `spare` the reader's
+    /// object buffers (both taken from and given back to the thread's scratch).
+    fn read(line: &'a str, canonical: String, spare: &mut Vec<String>) -> Option<Self> {
+        let mut r = parse::Reader::with_spare(line, std::mem::take(spare));
+        let lean = Lean::read_with(&mut r, canonical);
+        *spare = r.into_spare();
+        lean
+    }
+
+    fn read_with(r: &mut parse::Reader<'a>, mut canonical: String) -> Option<Self> {
+        canonical.clear();
         let mut lean = Lean {
-            canonical: String::with_capacity(line.len()),
+            canonical,
             ..Lean::default()
         };
         r.expect(b'{')?;
@@ -141,6 +132,15 @@ impl<'a> Lean<'a> {
                         &mut lean.response
                     };
                     once(slot, start..lean.canonical.len())?;
+                } else if key == "provenance" {
+                    once(&mut lean.provenance, r.object_of_texts(&PROVENANCE)?)?;
+                } else if let k @ ("tags" | "redactions_applied") = key.as_ref() {
+                    let slot = if k == "tags" {
+                        &mut lean.tags
+                    } else {
+                        &mut lean.redactions_applied
+                    };
+                    once(slot, r.string_list()?)?;
                 } else {
                     lean.set(&key, r.value()?)?;
                 }
@@ -153,7 +153,8 @@ impl<'a> Lean<'a> {
         r.at_end().then_some(lean)
     }
 
-    /// Take the value `v` of key `key` (not `request` or `response`).
+    /// Take the value `v` of key `key` (a scalar field, or a key the record does
+    /// not know).
     fn set(&mut self, key: &str, v: Node<'a>) -> Option<()> {
         match key {
             "exchange_id" => once(&mut self.exchange_id, text(v)?),
@@ -164,10 +165,7 @@ impl<'a> Lean<'a> {
             "natural_key" => once(&mut self.natural_key, nullable_text(v)?),
             "observed_at_utc" => once(&mut self.observed_at_utc, nullable_text(v)?),
             "response_ref" => once(&mut self.response_ref, nullable_text(v)?),
-            "provenance" => once(&mut self.provenance, v),
             "schema_version" => once(&mut self.schema_version, v),
-            "tags" => once(&mut self.tags, text_list(v)?),
-            "redactions_applied" => once(&mut self.redactions_applied, text_list(v)?),
             _ => Some(()),
         }
     }
@@ -200,27 +198,44 @@ pub struct Checked {
 /// time present. `None` whenever anything is off or unusual: the caller must
 /// then run the full parse and checks.
 pub fn check_line(text: &str, source_system: &str, entity_type: &str) -> Option<Checked> {
-    let r = Lean::read(text)?;
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut scratch) => check_in(text, source_system, entity_type, &mut scratch),
+        Err(_) => check_in(text, source_system, entity_type, &mut Scratch::default()),
+    })
+}
+
+/// Buffers [`check_line`] keeps from one line to the next on each thread: a
+/// record's canonical texts are a few KB, past the sizes malloc serves from its
+/// per-thread cache, and allocating them per line showed in the profile.
+#[derive(Default)]
+struct Scratch {
+    /// The canonical texts of `request` and `response`.
+    canonical: String,
+    /// The whole hashed text.
+    hashed: String,
+    /// The reader's object buffers.
+    spare: Vec<String>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
+fn check_in(
+    text: &str,
+    source_system: &str,
+    entity_type: &str,
+    scratch: &mut Scratch,
+) -> Option<Checked> {
+    let mut r = Lean::read(
+        text,
+        std::mem::take(&mut scratch.canonical),
+        &mut scratch.spare,
+    )?;
     let (exchange_id, exchange_type) = (r.exchange_id?, r.exchange_type?);
     let (ss, et) = (r.source_system?, r.entity_type?);
     if ss != source_system || et != entity_type {
         return None;
-    }
-    if let Some(p) = &r.provenance {
-        match p {
-            Node::Null => {}
-            Node::Obj(entries) => {
-                let fields = ["runner_name", "host", "git_sha", "connector_version"];
-                for (k, v) in entries {
-                    if fields.contains(&k.as_ref())
-                        && !matches!(v, Node::Null | Node::Str(_) | Node::Plain(_))
-                    {
-                        return None;
-                    }
-                }
-            }
-            _ => return None,
-        }
     }
     let schema_version = match &r.schema_version {
         None | Some(Node::Null) => 1,
@@ -242,7 +257,8 @@ pub fn check_line(text: &str, source_system: &str, entity_type: &str) -> Option<
         request: part(&r.request)?,
         response: part(&r.response)?,
     }
-    .hash();
+    .hash_in(&mut scratch.hashed);
+    scratch.canonical = std::mem::take(&mut r.canonical);
     if computed != content_sha256 {
         return None;
     }

@@ -35,21 +35,35 @@ pub(super) struct Reader<'a> {
     /// For [`Reader::canonical`]: the entries of the objects being written, each
     /// an NFC key and where its value's canonical text lies in that object's
     /// buffer, innermost object last.
-    keys: Vec<(Cow<'a, str>, usize, usize)>,
+    keys: Vec<(Key<'a>, usize, usize)>,
     /// Spare buffers for the values of objects being written (one per level in
     /// use; kept for the next object).
     spare: Vec<String>,
 }
 
 impl<'a> Reader<'a> {
+    /// A reader of `text` that takes its object buffers from `spare` (give
+    /// them back with [`Reader::into_spare`] to reuse them for the next line).
+    pub(super) fn with_spare(text: &'a str, spare: Vec<String>) -> Self {
+        Reader {
+            spare,
+            ..Reader::new(text)
+        }
+    }
+
+    /// The object buffers, for the next reader.
+    pub(super) fn into_spare(self) -> Vec<String> {
+        self.spare
+    }
+
     pub(super) fn new(text: &'a str) -> Self {
         Reader {
             text,
             bytes: text.as_bytes(),
             pos: 0,
-            items: Vec::with_capacity(32),
-            entries: Vec::with_capacity(32),
-            keys: Vec::new(),
+            items: Vec::new(),
+            entries: Vec::new(),
+            keys: Vec::with_capacity(16),
             spare: Vec::new(),
         }
     }
@@ -90,15 +104,6 @@ impl<'a> Reader<'a> {
     fn literal(&mut self, word: &[u8]) -> Option<()> {
         let end = self.pos.checked_add(word.len())?;
         (self.bytes.get(self.pos..end)? == word).then(|| self.pos = end)
-    }
-
-    /// A string (after whitespace), borrowed when it holds no escape.
-    pub(super) fn string(&mut self) -> Option<Cow<'a, str>> {
-        self.string_node().and_then(|n| match n {
-            Node::Str(s) => Some(s),
-            Node::Plain(p) => Some(Cow::Borrowed(p.as_str())),
-            _ => None,
-        })
     }
 
     /// A string (after whitespace) as a node: [`Node::Plain`] when it is ASCII
@@ -189,8 +194,13 @@ impl<'a> Reader<'a> {
 
     /// An object key and the colon after it.
     pub(super) fn key(&mut self) -> Option<Cow<'a, str>> {
-        let key = self.string()?;
-        if key.starts_with(SERDE_TOKEN) {
+        self.key_node().and_then(text_of)
+    }
+
+    /// [`Reader::key`] as a node: [`Node::Plain`] or [`Node::Str`].
+    fn key_node(&mut self) -> Option<Node<'a>> {
+        let key = self.string_node()?;
+        if text_of_ref(&key)?.starts_with(SERDE_TOKEN) {
             return None;
         }
         self.expect(b':')?;
@@ -262,6 +272,49 @@ impl<'a> Reader<'a> {
             }
         }
         self.text.get(start..self.pos)
+    }
+
+    /// `null` or an array of strings (after whitespace), checked and dropped.
+    pub(super) fn string_list(&mut self) -> Option<()> {
+        self.skip_ws();
+        if self.peek()? == b'n' {
+            return self.literal(b"null");
+        }
+        self.expect(b'[')?;
+        if !self.eat(b']') {
+            loop {
+                self.string_node()?;
+                if !self.eat(b',') {
+                    return self.expect(b']');
+                }
+            }
+        }
+        Some(())
+    }
+
+    /// `null` or an object (after whitespace) in which each key of `texts` holds
+    /// null or a string (other keys: any value), checked and dropped.
+    pub(super) fn object_of_texts(&mut self, texts: &[&str]) -> Option<()> {
+        self.skip_ws();
+        if self.peek()? == b'n' {
+            return self.literal(b"null");
+        }
+        self.expect(b'{')?;
+        if !self.eat(b'}') {
+            loop {
+                let key = self.key()?;
+                let value = self.value()?;
+                if texts.contains(&key.as_ref())
+                    && !matches!(value, Node::Null | Node::Str(_) | Node::Plain(_))
+                {
+                    return None;
+                }
+                if !self.eat(b',') {
+                    return self.expect(b'}');
+                }
+            }
+        }
+        Some(())
     }
 
     /// Any value (after whitespace).
@@ -409,7 +462,10 @@ impl<'a> Reader<'a> {
         let mark = self.keys.len();
         if !self.eat(b'}') {
             loop {
-                let key = nfc_key(self.key()?);
+                let key = match self.key_node()? {
+                    Node::Plain(p) => Key::Plain(p.as_str()),
+                    node => Key::Nfc(nfc_key(text_of(node)?)),
+                };
                 let start = values.len();
                 self.canonical_at(&mut values, depth)?;
                 self.keys.push((key, start, values.len()));
@@ -420,10 +476,10 @@ impl<'a> Reader<'a> {
             }
         }
         let entries = self.keys.get_mut(mark..)?;
-        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        entries.sort_unstable_by(|a, b| a.0.text().cmp(b.0.text()));
         if entries
             .windows(2)
-            .any(|w| matches!(w, [a, b] if a.0 == b.0))
+            .any(|w| matches!(w, [a, b] if a.0.text() == b.0.text()))
         {
             return None;
         }
@@ -432,7 +488,14 @@ impl<'a> Reader<'a> {
             if i > 0 {
                 out.push(',');
             }
-            canonical::write_escaped(out, key);
+            match key {
+                Key::Plain(k) => {
+                    out.push('"');
+                    out.push_str(k);
+                    out.push('"');
+                }
+                Key::Nfc(k) => canonical::write_escaped(out, k),
+            }
             out.push(':');
             out.push_str(values.get(*start..*end)?);
         }
@@ -440,6 +503,40 @@ impl<'a> Reader<'a> {
         self.keys.truncate(mark);
         self.spare.push(values);
         Some(())
+    }
+}
+
+/// An object key on its way to canonical text.
+enum Key<'a> {
+    /// ASCII with nothing to escape: already NFC, written as is.
+    Plain(&'a str),
+    /// Any other key, in NFC (still to escape).
+    Nfc(Cow<'a, str>),
+}
+
+impl Key<'_> {
+    fn text(&self) -> &str {
+        match self {
+            Key::Plain(k) => k,
+            Key::Nfc(k) => k,
+        }
+    }
+}
+
+/// The text of a string node.
+pub(super) fn text_of(node: Node<'_>) -> Option<Cow<'_, str>> {
+    match node {
+        Node::Str(s) => Some(s),
+        Node::Plain(p) => Some(Cow::Borrowed(p.as_str())),
+        _ => None,
+    }
+}
+
+fn text_of_ref<'n>(node: &'n Node<'_>) -> Option<&'n str> {
+    match node {
+        Node::Str(s) => Some(s),
+        Node::Plain(p) => Some(p.as_str()),
+        _ => None,
     }
 }
 

@@ -70,6 +70,43 @@ fn fast_path_declines_unusual_lines() -> TestResult {
     assert!(check_line(&format!("[{base}]"), &ss, &et).is_none());
     let prov = base.replacen("\"provenance\": null", "\"provenance\": [1]", 1);
     assert!(check_line(&prov, &ss, &et).is_none());
+    // Provenance, tags and redactions are checked as the full parse checks them,
+    // and accepted when well-formed.
+    for (from, to, accepted) in [
+        (
+            "\"provenance\": null",
+            "\"provenance\": {\"host\": 1}",
+            false,
+        ),
+        (
+            "\"provenance\": null",
+            "\"provenance\": {\"host\": null, \"x\": [1, {}]}",
+            true,
+        ),
+        (
+            "\"provenance\": null",
+            "\"provenance\": {\"git_sha\": \"a\\u00e9\"}",
+            true,
+        ),
+        ("\"tags\": []", "\"tags\": [1]", false),
+        ("\"tags\": []", "\"tags\": [\"a\", \"b\\n\"]", true),
+        (
+            "\"redactions_applied\": []",
+            "\"redactions_applied\": \"x\"",
+            false,
+        ),
+        (
+            "\"redactions_applied\": []",
+            "\"redactions_applied\": null",
+            true,
+        ),
+    ] {
+        let line = base.replacen(from, to, 1);
+        assert_ne!(line, base);
+        let full = ExchangeRecord::parse_line(&line).is_ok();
+        assert_eq!(full, accepted, "{line}");
+        assert_eq!(check_line(&line, &ss, &et).is_some(), accepted, "{line}");
+    }
     let ver = base.replacen("\"schema_version\": 1", "\"schema_version\": 1.0", 1);
     assert!(check_line(&ver, &ss, &et).is_none());
     let nan = base.replacen("\"request\": null", "\"request\": NaN", 1);
