@@ -10,6 +10,7 @@ use rusqlite::{OptionalExtension, params, params_from_iter};
 
 use crate::Store;
 use crate::error::{Error, Result};
+use crate::store::CACHE_KIB;
 
 /// The default table's DDL (also run when the schema is created).
 const DEFAULT_DDL: &str = include_str!("schema/mirror.sql");
@@ -159,6 +160,9 @@ fn object_names(table: &str) -> [String; 5] {
     ]
 }
 
+/// The page cache (KiB) while [`Store::mirror_restore_indexes`] builds indexes.
+const INDEX_BUILD_CACHE_KIB: i64 = 8 * 1024;
+
 impl Store {
     /// The schema objects (table, indexes) of mirror `table` that do not exist.
     pub fn mirror_missing_objects(&self, table: &str) -> Result<Vec<String>> {
@@ -203,7 +207,9 @@ impl Store {
     /// transaction is faster with it.
     pub fn mirror_begin(&mut self) -> Result<()> {
         self.conn()
-            .execute_batch("PRAGMA cache_size = -65536; PRAGMA threads = 2; BEGIN IMMEDIATE")
+            .execute_batch(&format!(
+                "PRAGMA cache_size = -{CACHE_KIB}; PRAGMA threads = 2; BEGIN IMMEDIATE"
+            ))
             .map_err(|e| self.err("starting the mirror transaction", e))
     }
 
@@ -256,10 +262,24 @@ impl Store {
     /// [`Store::mirror_defer_indexes`]), inside the open transaction. A duplicate
     /// exchange_id or hash among the loaded rows is [`Error::MirrorConstraint`]
     /// naming the record.
+    ///
+    /// The builds run with an 8 MB page cache: SQLite's sorter keeps as much
+    /// in memory as the cache allows before it writes a sorted run, and sorting
+    /// many 8 MB runs (then merging them) was twice as fast as sorting 64 MB ones:
+    /// both indexes over 1M rows, same file, warm, 2.7 s with 64 MB, 1.3-1.5 s with
+    /// 2 to 8 MB.
     pub fn mirror_restore_indexes(&mut self, table: &str) -> Result<()> {
-        let Err(e) = self.conn().execute_batch(&ddl(table)) else {
+        let build = format!(
+            "PRAGMA cache_size = -{INDEX_BUILD_CACHE_KIB}; {} PRAGMA cache_size = -{CACHE_KIB};",
+            ddl(table)
+        );
+        let Err(e) = self.conn().execute_batch(&build) else {
             return Ok(());
         };
+        // The builds stopped before the cache size was set back.
+        let _ = self
+            .conn()
+            .execute_batch(&format!("PRAGMA cache_size = -{CACHE_KIB}"));
         if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
             && let Some(id) = self.mirror_duplicate(table)?
         {

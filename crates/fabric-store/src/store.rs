@@ -62,7 +62,7 @@ pub fn default_page_size() -> u32 {
 }
 
 /// The page cache of each connection, in KiB.
-const CACHE_KIB: i64 = 64 * 1024;
+pub(crate) const CACHE_KIB: i64 = 64 * 1024;
 
 /// The page size of a store this code creates (SQLite's default is 4 KiB; a file
 /// keeps the size it was created with). An exchange mirror row is about 2 KB: with

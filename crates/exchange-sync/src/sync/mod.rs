@@ -134,8 +134,6 @@ pub fn sync(
     Ok(report)
 }
 
-const WRITE_BATCH: usize = 2048;
-
 /// JSON → SQL. Returns whether a `fail` conflict aborted it, and the hashes in
 /// scope as the run leaves them (in a dry run: as a real run would).
 fn import(
@@ -164,7 +162,9 @@ fn import(
     let mut overlay: HashMap<String, MirrorKeyRow, _> = HashMap::with_hasher(keyed.clone());
     let mut simulate = options.dry_run;
     let mut failed = false;
-    let mut writes: Vec<MirrorWrite> = Vec::with_capacity(WRITE_BATCH);
+    // One batch of the pipeline's writes at a time; each goes to the workers to
+    // be dropped once written.
+    let mut writes: Vec<MirrorWrite> = Vec::new();
     let mut sql_count = mirror.count(Some(scope))?;
     // On a scope that was empty at the start, only keys this run wrote can be
     // found: remember them compactly (64-bit digests) and skip the lookups of
@@ -182,10 +182,11 @@ fn import(
         options.lenient,
         &start,
         &mut on_bytes,
-        &mut |batch| {
+        &mut |batch, discard| {
             // A known line whose hash this run removed (its row was updated since) is
             // verified in full here, from its text.
             let mut batch = batch;
+            writes.reserve(batch.len());
             for p in batch.iter_mut() {
                 if let Parsed::Known(h, line) = p
                     && !hashes.contains(h)
@@ -319,7 +320,7 @@ fn import(
             }
             if !simulate && !writes.is_empty() {
                 mirror.write_batch(&writes)?;
-                writes.clear();
+                discard.drop_later(std::mem::take(&mut writes));
             }
             if !simulate {
                 overlay.clear();
