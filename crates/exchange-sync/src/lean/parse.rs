@@ -156,25 +156,32 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Move to the next `"` or `\\` of a string; `None` at the end of the line or
+    /// Move to the next `"` or `\` of a string; `None` at the end of the line or
     /// when a control character (never raw in JSON text) comes first. Answers
     /// whether the bytes passed were all ASCII.
     fn skip_plain(&mut self) -> Option<bool> {
-        const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-        const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-        /// Whether a byte of `x` is below `n` (n <= 128): exact as a yes/no.
-        const fn has_less(x: u64, n: u8) -> bool {
-            x.wrapping_sub(ONES * n as u64) & !x & HIGH != 0
-        }
-        const fn has_byte(x: u64, b: u8) -> bool {
-            has_less(x ^ (ONES * b as u64), 1)
+        const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+        const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+        /// The high bit of each byte of `x` below `n` (n <= 128). Only the lowest
+        /// flag is exact (a borrow may flag a byte above it): enough to find the
+        /// first such byte.
+        const fn below(x: u64, n: u8) -> u64 {
+            x.wrapping_sub(ONES * n as u64) & !x & HIGH
         }
         let mut ascii = true;
         let mut i = self.pos;
-        // Eight bytes at a time while none of them ends the run, then byte by byte.
+        // Eight bytes at a time: the first quote, backslash or control byte is
+        // the lowest flagged one.
         while let Some(word) = self.bytes.get(i..i + 8) {
-            let x = u64::from_ne_bytes(word.try_into().ok()?);
-            if has_byte(x, b'"') || has_byte(x, b'\\') || has_less(x, 0x20) {
+            let x = u64::from_le_bytes(word.try_into().ok()?);
+            let stop = below(x ^ (ONES * u64::from(b'"')), 1)
+                | below(x ^ (ONES * u64::from(b'\\')), 1)
+                | below(x, 0x20);
+            if stop != 0 {
+                let k = stop.trailing_zeros() / 8;
+                // The bytes before it (k < 8, so the shift is in range).
+                ascii &= x & HIGH & ((1u64 << (8 * k)) - 1) == 0;
+                i += k as usize;
                 break;
             }
             ascii &= x & HIGH == 0;

@@ -2,12 +2,13 @@
 
 use std::borrow::Cow;
 use std::io::BufRead;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use crate::canonical::write_escaped;
 use crate::error::{Error, Result};
+use crate::hash::ContentHash;
 
 /// The index file name inside a dataset folder.
 pub const INDEX_FILE: &str = "index.jsonl";
@@ -71,6 +72,17 @@ impl IndexEntry {
         Self::parse_general(line)
     }
 
+    /// The hash [`IndexEntry::parse`] reads from `line`, parsed, without the
+    /// other fields' copies; `None` when it skips the line or `h` is not 64 hex.
+    pub fn hash_of(line: &str) -> Option<ContentHash> {
+        if line.trim_start().starts_with('{')
+            && let Ok(e) = serde_json::from_str::<Borrowed<'_>>(line)
+        {
+            return e.h.parse().ok();
+        }
+        Self::parse_general(line)?.h.parse().ok()
+    }
+
     /// [`IndexEntry::parse`] through a `serde_json::Value` (the reference's reading).
     fn parse_general(line: &str) -> Option<Self> {
         let Ok(Value::Object(map)) = serde_json::from_str::<Value>(line) else {
@@ -109,17 +121,37 @@ pub fn read_index(
     dataset_dir: &Path,
     each: impl FnMut(u64, std::result::Result<IndexEntry, String>) -> Result<()>,
 ) -> Result<()> {
-    let path = dataset_dir.join(INDEX_FILE);
-    let file = match std::fs::File::open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(source) => return Err(Error::Io { path, source }),
+    match open_index(dataset_dir)? {
+        Some((file, path)) => read_index_from(file, &path, each),
+        None => Ok(()),
+    }
+}
+
+/// The content hash of each line of the index of `dataset_dir` that
+/// [`IndexEntry::parse`] reads, in file order, without building the entries
+/// (a sync that only compares hashes reads a million lines). Lines it skips, and
+/// hashes that are not 64 hex, are skipped. A missing index is empty.
+pub fn read_index_hashes(dataset_dir: &Path, mut each: impl FnMut(ContentHash)) -> Result<()> {
+    let Some((file, path)) = open_index(dataset_dir)? else {
+        return Ok(());
     };
-    read_index_from(
-        std::io::BufReader::with_capacity(1 << 16, file),
-        &path,
-        each,
-    )
+    for_each_line(file, &path, |_, line| {
+        if let Ok(line) = line
+            && let Some(h) = IndexEntry::hash_of(line)
+        {
+            each(h);
+        }
+        Ok(())
+    })
+}
+
+fn open_index(dataset_dir: &Path) -> Result<Option<(std::io::BufReader<std::fs::File>, PathBuf)>> {
+    let path = dataset_dir.join(INDEX_FILE);
+    match std::fs::File::open(&path) {
+        Ok(f) => Ok(Some((std::io::BufReader::with_capacity(1 << 16, f), path))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(Error::Io { path, source }),
+    }
 }
 
 /// Stream index lines from `reader` (the body of [`read_index`], usable on bytes
@@ -128,9 +160,25 @@ pub fn read_index(
 /// JSON or lacks a key goes to `each` as `Err` with its text (lossy), never stopping
 /// the read (spec §3.3 skips such lines).
 pub fn read_index_from(
-    mut reader: impl BufRead,
+    reader: impl BufRead,
     path: &Path,
     mut each: impl FnMut(u64, std::result::Result<IndexEntry, String>) -> Result<()>,
+) -> Result<()> {
+    for_each_line(reader, path, |line_no, line| match line {
+        Err(bytes) => each(line_no, Err(String::from_utf8_lossy(bytes).into_owned())),
+        Ok(line) => match IndexEntry::parse(line) {
+            Some(e) => each(line_no, Ok(e)),
+            None => each(line_no, Err(line.to_owned())),
+        },
+    })
+}
+
+/// The non-blank lines of `reader` with their numbers: text, or the bytes when
+/// they are not UTF-8.
+fn for_each_line(
+    mut reader: impl BufRead,
+    path: &Path,
+    mut each: impl FnMut(u64, std::result::Result<&str, &[u8]>) -> Result<()>,
 ) -> Result<()> {
     let mut buf = Vec::new();
     let mut line_no = 0u64;
@@ -149,16 +197,10 @@ pub fn read_index_from(
         while matches!(buf.last(), Some(b'\n' | b'\r')) {
             buf.pop();
         }
-        let Ok(line) = std::str::from_utf8(&buf) else {
-            each(line_no, Err(String::from_utf8_lossy(&buf).into_owned()))?;
-            continue;
-        };
-        if line.trim().is_empty() {
-            continue;
-        }
-        match IndexEntry::parse(line) {
-            Some(e) => each(line_no, Ok(e))?,
-            None => each(line_no, Err(line.to_owned()))?,
+        match std::str::from_utf8(&buf) {
+            Ok(line) if line.trim().is_empty() => {}
+            Ok(line) => each(line_no, Ok(line))?,
+            Err(_) => each(line_no, Err(&buf))?,
         }
     }
 }
@@ -190,5 +232,45 @@ mod tests {
                 "{line}"
             );
         }
+    }
+
+    #[test]
+    fn hashes_are_the_hashes_of_the_entries() -> Result<()> {
+        let h1 = "6c7a510600d0989e9ba3191a3feb6a1e359dfb365fbae3658ac7534df7971eac";
+        let h2 = "bd62da47aac118ca0bc3c6d11b6db039c5b0000000000000000000000000abcd";
+        let text = format!(
+            "{{\"h\": \"{h1}\", \"k\": \"k\", \"id\": \"a\", \"t\": \"\"}}\r\n\
+             \n\
+             {{\"h\": \"{h2}\", \"k\": \"k\", \"id\": \"b\"}}\n\
+             {{\"h\": \"not hex\", \"k\": \"k\", \"id\": \"c\", \"t\": \"\"}}\n\
+             {{\"h\": \"{h2}\", \"h\": \"{h2}\", \"k\": \"k\", \"id\": \"d\", \"t\": \"\"}}\n\
+             [\"{h1}\", \"k\", \"e\", \"\"]\n"
+        );
+        // And a line that is not UTF-8.
+        let bytes = [text.as_bytes(), b"\xff{\"h\": 1}\n"].concat();
+        let dir = tempfile::tempdir().map_err(|source| Error::Io {
+            path: PathBuf::from("tempdir"),
+            source,
+        })?;
+        std::fs::write(dir.path().join(INDEX_FILE), bytes).map_err(|source| Error::Io {
+            path: dir.path().join(INDEX_FILE),
+            source,
+        })?;
+        let mut from_entries = Vec::new();
+        read_index(dir.path(), |_, entry| {
+            if let Ok(Ok(h)) = entry.map(|e| e.h.parse::<ContentHash>()) {
+                from_entries.push(h);
+            }
+            Ok(())
+        })?;
+        let mut hashes = Vec::new();
+        read_index_hashes(dir.path(), |h| hashes.push(h))?;
+        assert_eq!(hashes, from_entries);
+        // The first line, and the duplicate-key line the general reading takes.
+        assert_eq!(hashes.len(), 2, "{hashes:?}");
+        let mut none = Vec::new();
+        read_index_hashes(&dir.path().join("missing"), |h| none.push(h))?;
+        assert!(none.is_empty());
+        Ok(())
     }
 }

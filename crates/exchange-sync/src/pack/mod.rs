@@ -9,7 +9,7 @@ mod index;
 mod reader;
 pub(crate) mod writer;
 
-pub use index::{INDEX_FILE, IndexEntry, read_index, read_index_from};
+pub use index::{INDEX_FILE, IndexEntry, read_index, read_index_from, read_index_hashes};
 pub use reader::{PackLine, PackReader, chunk_files, slash_path};
 pub use writer::{DEFAULT_CHUNK_SIZE, PackEntry, PackWriter, init_dataset, recover_killed_writers};
 

@@ -24,7 +24,7 @@ use crate::error::Result;
 use crate::hash::{ContentHash, ContentHashSet};
 use crate::manifest::{ConflictStrategy, Direction, Manifest, dataset_dir};
 use crate::mirror::{Mirror, MirrorKeyRow, MirrorWrite, Scope};
-use crate::pack::read_index;
+use crate::pack::read_index_hashes;
 use crate::pack::writer::{Chunk, ChunkBuilder, EntryRef, PackFiles};
 use pipeline::{Parsed, for_each_item};
 
@@ -408,26 +408,20 @@ fn export(
             let sql_count = lacking.len() as u64;
             let mut matched = 0u64;
             let mut only_in_pack = ContentHashSet::default();
-            read_index(dir, |_, entry| {
-                if let Ok(Ok(h)) = entry.map(|e| e.h.parse::<ContentHash>()) {
-                    if lacking.remove(&h) {
-                        matched += 1;
-                    } else {
-                        only_in_pack.insert(h);
-                    }
+            read_index_hashes(dir, |h| {
+                if lacking.remove(&h) {
+                    matched += 1;
+                } else {
+                    only_in_pack.insert(h);
                 }
-                Ok(())
             })?;
             let json_count = matched + only_in_pack.len() as u64;
             (json_count, sql_count, Lacking::These(lacking))
         }
         None => {
             let mut in_pack = ContentHashSet::default();
-            read_index(dir, |_, entry| {
-                if let Ok(Ok(h)) = entry.map(|e| e.h.parse::<ContentHash>()) {
-                    in_pack.insert(h);
-                }
-                Ok(())
+            read_index_hashes(dir, |h| {
+                in_pack.insert(h);
             })?;
             let json_count = in_pack.len() as u64;
             // Counted as they stream by. An empty pack lacks every row: a count

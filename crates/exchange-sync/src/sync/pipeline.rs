@@ -272,6 +272,10 @@ fn known_hash(
     if known.is_empty() {
         return None;
     }
+    // (A derived struct also reads a JSON array: only objects are records.)
+    if !text.trim_start().starts_with('{') {
+        return None;
+    }
     let env: Envelope<'_> = serde_json::from_str(text).ok()?;
     let h: ContentHash = env.content_sha256.parse().ok()?;
     let ok = known.contains(&h)
@@ -292,4 +296,34 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         src = c.source();
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: &str = "6c7a510600d0989e9ba3191a3feb6a1e359dfb365fbae3658ac7534df7971eac";
+
+    #[test]
+    fn only_an_object_line_in_scope_with_a_known_hash_is_known() {
+        let scope = Scope {
+            source_system: "s".into(),
+            entity_type: "e".into(),
+        };
+        let h: ContentHash = H.parse().unwrap_or_else(|e| panic!("{e}"));
+        let known: crate::hash::ContentHashSet = [h].into_iter().collect();
+        let object = format!(
+            r#"{{"exchange_id": "i", "exchange_type": "t", "source_system": "s", "entity_type": "e", "content_sha256": "{H}", "request": [1, {{"a": null}}]}}"#
+        );
+        assert_eq!(known_hash(&object, &scope, &known), Some(h));
+        // serde's derive would read the same fields from an array: that line is
+        // no record, so it goes to the full parse (which names the error).
+        let array = format!(r#"["i", "t", "s", "e", "{H}"]"#);
+        assert_eq!(known_hash(&array, &scope, &known), None);
+        let elsewhere = object.replace(r#""entity_type": "e""#, r#""entity_type": "x""#);
+        assert_eq!(known_hash(&elsewhere, &scope, &known), None);
+        let broken = object.replace("[1, ", "[1,, ");
+        assert_eq!(known_hash(&broken, &scope, &known), None);
+        assert_eq!(known_hash(&object, &scope, &Default::default()), None);
+    }
 }
