@@ -84,8 +84,27 @@ pub fn sync(
         // The hashes in scope once the import is done (kept as it ran), so that the
         // export need not read them from SQL again.
         let mut in_sql = None;
+        let mut in_index = None;
         if options.direction != Direction::SqlToJson {
-            let (failed, hashes) = import(&dir, &scope, mirror, options, &mut report, progress)?;
+            // Both ways: the export compares with the index's hashes, which the
+            // import does not change; read them on a thread of their own while the
+            // import runs (the last serial second of a no-op sync otherwise).
+            let both = options.direction == Direction::Bidirectional;
+            let (imported, index) = std::thread::scope(|s| {
+                let index = both.then(|| s.spawn(|| IndexHashes::read(&dir)));
+                let imported = import(&dir, &scope, mirror, options, &mut report, progress);
+                (imported, index.map(std::thread::ScopedJoinHandle::join))
+            });
+            let (failed, hashes) = imported?;
+            in_index = match index {
+                Some(Ok(read)) => Some(read?),
+                Some(Err(_)) => {
+                    return Err(crate::Error::Internal(
+                        "the thread reading index.jsonl stopped unexpectedly".into(),
+                    ));
+                }
+                None => None,
+            };
             aborted = failed;
             in_sql = Some(hashes);
             import_counts = (report.json_record_count, report.sql_record_count);
@@ -99,7 +118,7 @@ pub fn sync(
                 options,
                 &mut report,
                 clock,
-                in_sql.take(),
+                in_sql.take().map(|sql| (sql, in_index.take())),
                 progress,
             )?;
             report.json_record_count = report.json_record_count.max(import_counts.0);
@@ -351,6 +370,31 @@ fn import(
     Ok((failed, now))
 }
 
+/// The hashes of index.jsonl in file order, as [`read_index_hashes`] gives
+/// them, kept in blocks (no reallocation of one large array as it grows).
+struct IndexHashes(Vec<Vec<ContentHash>>);
+
+impl IndexHashes {
+    const BLOCK: usize = 1 << 16;
+
+    fn read(dir: &Path) -> Result<Self> {
+        let mut blocks: Vec<Vec<ContentHash>> = Vec::new();
+        read_index_hashes(dir, |h| match blocks.last_mut() {
+            Some(block) if block.len() < Self::BLOCK => block.push(h),
+            _ => {
+                let mut block = Vec::with_capacity(Self::BLOCK);
+                block.push(h);
+                blocks.push(block);
+            }
+        })?;
+        Ok(IndexHashes(blocks))
+    }
+
+    fn into_iter(self) -> impl Iterator<Item = ContentHash> {
+        self.0.into_iter().flatten()
+    }
+}
+
 /// The hashes in scope as this run sees them: H from the start, plus what it
 /// wrote, minus what its updates replaced.
 struct HashView<'a> {
@@ -395,26 +439,31 @@ fn export(
     options: &SyncOptions,
     report: &mut SyncReport,
     clock: &dyn Fn() -> OffsetDateTime,
-    in_sql: Option<ContentHashSet>,
+    in_sql: Option<(ContentHashSet, Option<IndexHashes>)>,
     progress: ProgressFn<'_>,
 ) -> Result<()> {
     // Which rows of S (the mirror's hashes in scope) the pack's index J lacks.
     // Only one set of a million hashes is held at a time.
     let (json_count, sql_count, lacking) = match in_sql {
-        Some(mut lacking) => {
-            // S is known from the import that just ran: take J out of it as the
-            // index streams by; what is left is what the pack lacks. (A hash the
-            // index names twice, which Fabric never writes, counts twice in J.)
+        Some((mut lacking, in_index)) => {
+            // S is known from the import that just ran: take J out of it (read
+            // beside the import, or now as the index streams by); what is left is
+            // what the pack lacks. (A hash the index names twice, which Fabric
+            // never writes, counts twice in J.)
             let sql_count = lacking.len() as u64;
             let mut matched = 0u64;
             let mut only_in_pack = ContentHashSet::default();
-            read_index_hashes(dir, |h| {
+            let mut take = |h: ContentHash| {
                 if lacking.remove(&h) {
                     matched += 1;
                 } else {
                     only_in_pack.insert(h);
                 }
-            })?;
+            };
+            match in_index {
+                Some(read) => read.into_iter().for_each(&mut take),
+                None => read_index_hashes(dir, &mut take)?,
+            }
             let json_count = matched + only_in_pack.len() as u64;
             (json_count, sql_count, Lacking::These(lacking))
         }
