@@ -1,5 +1,7 @@
-//! The import fast path: read a pack line into a tree that borrows from the line
-//! (no `serde_json::Value`, no per-object hash map) and check it.
+//! The import fast path: read a pack line in one pass with a strict JSON reader
+//! of its own (`lean::parse`): the envelope fields borrowed from the line, `request`
+//! and `response` written straight into their canonical form (no tree), then the
+//! hash recomputed and checked.
 //!
 //! [`check_line`] accepts a line only when it is sure the full parse
 //! ([`crate::ExchangeRecord::parse_line`]) would accept it with the same values: in

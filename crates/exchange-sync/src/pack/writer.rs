@@ -62,8 +62,8 @@ impl PackEntry {
 /// its index was written removes its chunks; the next writer removes those of a
 /// killed one (unless its index was written: then they are kept).
 ///
-/// It is two halves, which an export runs on two threads: [`ChunkBuilder`] lays
-/// out chunks and their index lines in memory, [`PackFiles`] writes them.
+/// It is two halves, which an export runs on two threads: `ChunkBuilder` lays
+/// out chunks and their index lines in memory, `PackFiles` writes them.
 #[derive(Debug)]
 pub struct PackWriter {
     chunks: ChunkBuilder,
