@@ -195,6 +195,24 @@ pub struct Checked {
     pub schema_version: i64,
 }
 
+impl Checked {
+    /// What [`check_line`] gives for a line whose full parse is `record`: the
+    /// contract the fast path keeps. `None` when the record has no time (a line
+    /// the fast path never accepts).
+    pub fn of_record(record: &crate::ExchangeRecord) -> Option<Checked> {
+        Some(Checked {
+            exchange_id: record.exchange_id.clone(),
+            exchange_type: record.exchange_type.clone(),
+            source_system: record.source_system.clone(),
+            entity_type: record.entity_type.clone(),
+            lookup_key: record.lookup_key().map(str::to_owned),
+            observed_at_utc: record.observed_at_utc?,
+            content_sha256: record.content_sha256,
+            schema_version: record.schema_version,
+        })
+    }
+}
+
 /// Check `text` (one pack line) the fast way: well-formed, in scope
 /// (`source_system`, `entity_type`), hash recomputed and equal to the stored one,
 /// time present. `None` whenever anything is off or unusual: the caller must

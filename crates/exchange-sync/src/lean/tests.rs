@@ -42,12 +42,7 @@ fn fast_path_agrees_with_full_parse_on_vectors() -> TestResult {
             .as_ref()
             .ok_or("fast path accepted a line the full parse refuses")?;
         assert_eq!(r.compute_hash(), r.content_sha256, "{line}");
-        assert_eq!(fast.content_sha256, r.content_sha256);
-        assert_eq!(fast.exchange_id, r.exchange_id);
-        assert_eq!(fast.exchange_type, r.exchange_type);
-        assert_eq!(fast.lookup_key.as_deref(), r.lookup_key());
-        assert_eq!(Some(fast.observed_at_utc), r.observed_at_utc);
-        assert_eq!(fast.schema_version, r.schema_version);
+        assert_eq!(Some(fast), Checked::of_record(r), "{line}");
     }
     assert!(accepted >= 30, "only {accepted} vectors took the fast path");
     Ok(())
@@ -121,7 +116,7 @@ mod agree {
 
     use proptest::prelude::*;
 
-    use super::super::check_line;
+    use super::super::{Checked, check_line};
     use crate::ExchangeRecord;
 
     /// JSON number texts the canonical form treats differently: ints, big ints,
@@ -225,11 +220,7 @@ mod agree {
                 .record;
             if let Some(fast) = check_line(&good, "s", "e") {
                 prop_assert_eq!(fast.content_sha256, hash);
-                prop_assert_eq!(fast.content_sha256, full.content_sha256);
-                prop_assert_eq!(&fast.exchange_id, &full.exchange_id);
-                prop_assert_eq!(fast.lookup_key.as_deref(), full.lookup_key());
-                prop_assert_eq!(Some(fast.observed_at_utc), full.observed_at_utc);
-                prop_assert_eq!(fast.schema_version, full.schema_version);
+                prop_assert_eq!(Some(fast), Checked::of_record(&full));
             }
             if hash.to_hex() != zeros {
                 prop_assert!(check_line(&draft, "s", "e").is_none());
