@@ -1,8 +1,10 @@
-//! A strict JSON reader for the fast path: one pass over the line's bytes into a
-//! [`Node`] tree that borrows every string without escapes and every number's
-//! text. It accepts a subset of what serde_json accepts (RFC 8259, no trailing
-//! commas, no comments, at most [`MAX_DEPTH`] levels) and answers `None` for
-//! everything else, so the caller falls back to the full parse.
+//! A strict JSON reader for the fast path: one pass over the line's bytes, each
+//! value read either into a [`Node`] (borrowing every string without escapes and
+//! every number's text; for the envelope's small fields) or straight into its
+//! canonical text ([`Reader::canonical`]; for `request` and `response`). It
+//! accepts a subset of what serde_json accepts (RFC 8259, no trailing commas, no
+//! comments, at most [`MAX_DEPTH`] levels) and answers `None` for everything
+//! else, so the caller falls back to the full parse.
 //!
 //! Why not serde_json here: with `arbitrary_precision` every number reaches a
 //! visitor as a one-entry map holding its text, and each value goes through the
