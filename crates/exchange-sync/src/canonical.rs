@@ -126,13 +126,8 @@ pub struct CanonicalParts<'a> {
 impl CanonicalParts<'_> {
     /// SHA-256 of the canonical text, the same bytes [`HashInput::canonical_text`]
     /// gives for the same record (when `request` and `response` are the
-    /// canonical texts of its values).
-    pub fn hash(&self) -> ContentHash {
-        self.hash_in(&mut String::new())
-    }
-
-    /// [`CanonicalParts::hash`], writing the text in `out` (cleared first; a
-    /// buffer kept from one record to the next saves an allocation each).
+    /// canonical texts of its values). The text is written in `out` (cleared
+    /// first; a buffer kept from one record to the next saves an allocation each).
     pub fn hash_in(&self, out: &mut String) -> ContentHash {
         out.clear();
         out.push_str("{\"entity_type\":");

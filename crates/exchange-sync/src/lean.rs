@@ -122,36 +122,30 @@ impl<'a> Lean<'a> {
             ..Lean::default()
         };
         r.expect(b'{')?;
-        if !r.eat(b'}') {
-            loop {
-                let key = r.key()?;
-                if let k @ ("request" | "response") = key.as_ref() {
-                    let start = lean.canonical.len();
-                    r.canonical(&mut lean.canonical)?;
-                    let slot = if k == "request" {
-                        &mut lean.request
-                    } else {
-                        &mut lean.response
-                    };
-                    once(slot, start..lean.canonical.len())?;
-                } else if key == "provenance" {
-                    once(&mut lean.provenance, r.object_of_texts(&PROVENANCE)?)?;
-                } else if let k @ ("tags" | "redactions_applied") = key.as_ref() {
-                    let slot = if k == "tags" {
-                        &mut lean.tags
-                    } else {
-                        &mut lean.redactions_applied
-                    };
-                    once(slot, r.string_list()?)?;
+        r.items(b'}', |r| {
+            let key = r.key()?;
+            if let k @ ("request" | "response") = key.as_ref() {
+                let start = lean.canonical.len();
+                r.canonical(&mut lean.canonical)?;
+                let slot = if k == "request" {
+                    &mut lean.request
                 } else {
-                    lean.set(&key, r.value()?)?;
-                }
-                if !r.eat(b',') {
-                    r.expect(b'}')?;
-                    break;
-                }
+                    &mut lean.response
+                };
+                once(slot, start..lean.canonical.len())
+            } else if key == "provenance" {
+                once(&mut lean.provenance, r.object_of_texts(&PROVENANCE)?)
+            } else if let k @ ("tags" | "redactions_applied") = key.as_ref() {
+                let slot = if k == "tags" {
+                    &mut lean.tags
+                } else {
+                    &mut lean.redactions_applied
+                };
+                once(slot, r.string_list()?)
+            } else {
+                lean.set(&key, r.value()?)
             }
-        }
+        })?;
         r.at_end().then_some(lean)
     }
 

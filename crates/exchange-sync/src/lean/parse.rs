@@ -103,6 +103,24 @@ impl<'a> Reader<'a> {
         self.pos == self.bytes.len()
     }
 
+    /// After an opening bracket: `item` for each element up to `close`, the
+    /// elements separated by commas (none trailing).
+    pub(super) fn items(
+        &mut self,
+        close: u8,
+        mut item: impl FnMut(&mut Self) -> Option<()>,
+    ) -> Option<()> {
+        if self.eat(close) {
+            return Some(());
+        }
+        loop {
+            item(self)?;
+            if !self.eat(b',') {
+                return self.expect(close);
+            }
+        }
+    }
+
     fn literal(&mut self, word: &[u8]) -> Option<()> {
         let end = self.pos.checked_add(word.len())?;
         (self.bytes.get(self.pos..end)? == word).then(|| self.pos = end)
@@ -290,15 +308,7 @@ impl<'a> Reader<'a> {
             return self.literal(b"null");
         }
         self.expect(b'[')?;
-        if !self.eat(b']') {
-            loop {
-                self.string_node()?;
-                if !self.eat(b',') {
-                    return self.expect(b']');
-                }
-            }
-        }
-        Some(())
+        self.items(b']', |r| r.string_node().map(drop))
     }
 
     /// `null` or an object (after whitespace) in which each key of `texts` holds
@@ -309,21 +319,12 @@ impl<'a> Reader<'a> {
             return self.literal(b"null");
         }
         self.expect(b'{')?;
-        if !self.eat(b'}') {
-            loop {
-                let key = self.key()?;
-                let value = self.value()?;
-                if texts.contains(&key.as_ref())
-                    && !matches!(value, Node::Null | Node::Str(_) | Node::Plain(_))
-                {
-                    return None;
-                }
-                if !self.eat(b',') {
-                    return self.expect(b'}');
-                }
-            }
-        }
-        Some(())
+        self.items(b'}', |r| {
+            let key = r.key()?;
+            let value = r.value()?;
+            let text = matches!(value, Node::Null | Node::Str(_) | Node::Plain(_));
+            (text || !texts.contains(&key.as_ref())).then_some(())
+        })
     }
 
     /// Any value (after whitespace).
@@ -342,17 +343,12 @@ impl<'a> Reader<'a> {
                 }
                 self.pos += 1;
                 let mark = self.entries.len();
-                if !self.eat(b'}') {
-                    loop {
-                        let key = self.key()?;
-                        let value = self.value_at(depth)?;
-                        self.entries.push((key, value));
-                        if !self.eat(b',') {
-                            self.expect(b'}')?;
-                            break;
-                        }
-                    }
-                }
+                self.items(b'}', |r| {
+                    let key = r.key()?;
+                    let value = r.value_at(depth)?;
+                    r.entries.push((key, value));
+                    Some(())
+                })?;
                 Node::Obj(self.entries.drain(mark..).collect())
             }
             b'[' => {
@@ -362,16 +358,11 @@ impl<'a> Reader<'a> {
                 }
                 self.pos += 1;
                 let mark = self.items.len();
-                if !self.eat(b']') {
-                    loop {
-                        let item = self.value_at(depth)?;
-                        self.items.push(item);
-                        if !self.eat(b',') {
-                            self.expect(b']')?;
-                            break;
-                        }
-                    }
-                }
+                self.items(b']', |r| {
+                    let item = r.value_at(depth)?;
+                    r.items.push(item);
+                    Some(())
+                })?;
                 Node::Arr(self.items.drain(mark..).collect())
             }
             b't' => {
@@ -422,16 +413,13 @@ impl<'a> Reader<'a> {
                 }
                 self.pos += 1;
                 out.push('[');
-                if !self.eat(b']') {
-                    loop {
-                        self.canonical_at(out, depth)?;
-                        if !self.eat(b',') {
-                            self.expect(b']')?;
-                            break;
-                        }
+                let mut first = true;
+                self.items(b']', |r| {
+                    if !std::mem::take(&mut first) {
                         out.push(',');
                     }
-                }
+                    r.canonical_at(out, depth)
+                })?;
                 out.push(']');
             }
             b'{' => {
@@ -469,21 +457,16 @@ impl<'a> Reader<'a> {
             .unwrap_or_else(|| String::with_capacity(1024));
         values.clear();
         let mark = self.keys.len();
-        if !self.eat(b'}') {
-            loop {
-                let key = match self.key_node()? {
-                    Node::Plain(p) => Key::Plain(p.as_str()),
-                    node => Key::Nfc(nfc_key(text_of(node)?)),
-                };
-                let start = values.len();
-                self.canonical_at(&mut values, depth)?;
-                self.keys.push((key, start, values.len()));
-                if !self.eat(b',') {
-                    self.expect(b'}')?;
-                    break;
-                }
-            }
-        }
+        self.items(b'}', |r| {
+            let key = match r.key_node()? {
+                Node::Plain(p) => Key::Plain(p.as_str()),
+                node => Key::Nfc(nfc_key(text_of(node)?)),
+            };
+            let start = values.len();
+            r.canonical_at(&mut values, depth)?;
+            r.keys.push((key, start, values.len()));
+            Some(())
+        })?;
         let entries = self.keys.get_mut(mark..)?;
         entries.sort_unstable_by(|a, b| a.0.text().cmp(b.0.text()));
         if entries

@@ -53,10 +53,7 @@ impl IndexEntry {
         // index line per record is read at every sync). Anything unusual (a
         // missing or non-string field, a duplicate key, bad JSON) goes through
         // the general reading below, which decides.
-        // (A derived struct also reads a JSON array: only objects take this path.)
-        if line.trim_start().starts_with('{')
-            && let Ok(e) = serde_json::from_str::<Borrowed<'_>>(line)
-        {
+        if let Some(e) = Borrowed::read(line) {
             return Some(IndexEntry {
                 h: e.h.into_owned(),
                 k: e.k.into_owned(),
@@ -75,9 +72,7 @@ impl IndexEntry {
     /// The hash [`IndexEntry::parse`] reads from `line`, parsed, without the
     /// other fields' copies; `None` when it skips the line or `h` is not 64 hex.
     pub fn hash_of(line: &str) -> Option<ContentHash> {
-        if line.trim_start().starts_with('{')
-            && let Ok(e) = serde_json::from_str::<Borrowed<'_>>(line)
-        {
+        if let Some(e) = Borrowed::read(line) {
             return e.h.parse().ok();
         }
         Self::parse_general(line)?.h.parse().ok()
@@ -113,6 +108,17 @@ struct Borrowed<'a> {
     t: Cow<'a, str>,
     #[serde(borrow, default)]
     f: Option<Cow<'a, str>>,
+}
+
+impl<'a> Borrowed<'a> {
+    /// `line` read the fast way; `None` leaves it to the general reading.
+    fn read(line: &'a str) -> Option<Self> {
+        // (A derived struct also reads a JSON array: only objects take this path.)
+        if !line.trim_start().starts_with('{') {
+            return None;
+        }
+        serde_json::from_str(line).ok()
+    }
 }
 
 /// Stream the index of `dataset_dir` to `each` as `(line number, entry or the

@@ -210,8 +210,7 @@ fn import(
                 if let Parsed::Known(h, line) = p
                     && !hashes.contains(h)
                 {
-                    let file: std::sync::Arc<str> = std::sync::Arc::from(line.file.as_str());
-                    *p = Parsed::Item(pipeline::verify_line(dir, scope, line, &file)?);
+                    *p = Parsed::Item(pipeline::verify_line(dir, scope, line)?);
                 }
             }
             // Look up, in one call, the natural keys the batch needs from SQL.

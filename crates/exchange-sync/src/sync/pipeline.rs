@@ -3,7 +3,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::hash::ContentHash;
@@ -32,7 +31,7 @@ pub enum Parsed {
 const BATCH: usize = 512;
 
 /// Parse and verify one line (hash recomputed, scope checked, time present).
-pub fn verify_line(dir: &Path, scope: &Scope, line: &PackLine, file: &Arc<str>) -> Result<Item> {
+pub fn verify_line(dir: &Path, scope: &Scope, line: &PackLine) -> Result<Item> {
     // The fast path accepts only lines that pass every check below with the same
     // values; anything else (including every error) goes through the full parse.
     if let Some(c) = crate::lean::check_line(&line.text, &scope.source_system, &scope.entity_type) {
@@ -103,7 +102,6 @@ pub fn verify_line(dir: &Path, scope: &Scope, line: &PackLine, file: &Arc<str>) 
         content_sha256: r.content_sha256,
         schema_version: r.schema_version,
     };
-    let _ = file;
     Ok(Item { record })
 }
 
@@ -177,7 +175,6 @@ pub fn for_each_item(
             let trash = trash_rx.clone();
             let dir = &dir;
             s.spawn(move || {
-                let mut last_file: Option<Arc<str>> = None;
                 for (seq, lines) in rx {
                     trash.try_iter().for_each(drop);
                     let mut bytes = 0u64;
@@ -185,19 +182,11 @@ pub fn for_each_item(
                     let mut failed = None;
                     for line in lines {
                         bytes += line.text.len() as u64 + 1;
-                        let file = match &last_file {
-                            Some(f) if **f == *line.file => f.clone(),
-                            _ => {
-                                let f: Arc<str> = Arc::from(line.file.as_str());
-                                last_file = Some(f.clone());
-                                f
-                            }
-                        };
                         if let Some(h) = known_hash(&line.text, scope, known) {
                             out.push(Parsed::Known(h, line));
                             continue;
                         }
-                        match verify_line(dir, scope, &line, &file) {
+                        match verify_line(dir, scope, &line) {
                             Ok(item) => out.push(Parsed::Item(item)),
                             Err(e @ (Error::Json { .. } | Error::Record { .. })) if lenient => {
                                 out.push(Parsed::Skipped(error_chain(&e)));
