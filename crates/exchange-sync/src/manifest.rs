@@ -1,4 +1,4 @@
-//! `manifest.json`: a dataset's configuration (spec §3.1).
+//! `manifest.json`: a dataset's configuration.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -205,7 +205,7 @@ fn default_encryption_policy() -> Value {
 }
 
 impl Manifest {
-    /// A new manifest with the defaults of spec §3.1.
+    /// A new manifest with the defaults of `docs/formats/pack.md`.
     pub fn new(
         dataset_name: &str,
         exchange_type: &str,

@@ -1,4 +1,4 @@
-//! `exchange verify` (spec §3.5): the six checks of a pack's integrity.
+//! `exchange verify`: the six checks of a pack's integrity.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;

@@ -1,4 +1,4 @@
-//! Exit codes (cli.md "Conventions") and the one mapping from errors to them.
+//! Exit codes (the README's table) and the one mapping from errors to them.
 
 use crate::error::CliError;
 

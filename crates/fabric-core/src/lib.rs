@@ -44,3 +44,8 @@ pub mod snapshot;
 pub mod timestamp;
 
 pub use error::{Cause, DiffError, Error, ExportError, Result, SnapshotError, ValidationError};
+
+/// The crate README's examples, compiled and run as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

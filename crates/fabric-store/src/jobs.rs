@@ -1,7 +1,7 @@
-//! The `jobs` table (seed 001): batch ingestion and reading back in store order.
+//! The `jobs` table: batch ingestion and reading back in store order.
 //!
 //! Store order is `ingested_at` ascending, ties by `rowid` (write order): a
-//! re-ingested job gets a new row and so moves to the end (spec §5.7).
+//! re-ingested job gets a new row and so moves to the end.
 
 use fabric_core::ingest::{outputs_from_json, outputs_to_json};
 use fabric_core::model::{FinalStatus, IngestedJob};

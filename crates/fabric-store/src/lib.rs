@@ -1,9 +1,9 @@
 //! # fabric-store
 //!
 //! The one SQLite database file of Fabric and its whole schema: job history
-//! (seed 001, byte-compatible with the reference system's `jobs` table), versioned
-//! snapshot chains with their activity log (seed 002) and the exchange mirror table
-//! (seed 003). It owns the schema version and the integrity check; nothing else
+//! (byte-compatible with the reference system's `jobs` table), versioned
+//! snapshot chains with their activity log and the exchange mirror table.
+//! It owns the schema version and the integrity check; nothing else
 //! opens the file.
 //!
 //! ```
@@ -26,3 +26,8 @@ pub use store::{
     BUSY_TIMEOUT, OpenCheck, PAGE_SIZE, Store, busy_timeout, check_file, default_page_size,
     set_busy_timeout, set_default_max_page_count, set_default_page_size,
 };
+
+/// The crate README's examples, compiled and run as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

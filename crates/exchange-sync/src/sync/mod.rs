@@ -1,4 +1,4 @@
-//! The sync engine (spec §6 with the Fabric fixes): JSON → SQL (`import`),
+//! The sync engine (Fabric fixes): JSON → SQL (`import`),
 //! SQL → JSON (`export`) and both (`sync`), in one mirror transaction per command.
 //!
 //! * The view of SQL is kept current while importing (hashes and natural keys this
@@ -163,7 +163,7 @@ fn import(
     report: &mut SyncReport,
     progress: ProgressFn<'_>,
 ) -> Result<(bool, ContentHashSet)> {
-    // H (spec §6.1) is read once and never changes; what this run writes and
+    // The mirror's hashes in scope (H) are read once and never changes; what this run writes and
     // replaces is kept beside it, so the workers can read H while the writer
     // thread keeps its view current (no copy of a million hashes).
     let start: ContentHashSet = mirror.hashes_in_scope(scope)?;

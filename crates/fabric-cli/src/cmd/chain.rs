@@ -1,5 +1,5 @@
 //! `fabric snapshot list|show|rollback|compare|verify|log|deprecate|import-reports`:
-//! the versioned snapshot chains (seed 002) over fabric-store's chain API.
+//! the versioned snapshot chains over fabric-store's chain API.
 
 mod import;
 mod render;

@@ -1,4 +1,4 @@
-//! `fabric exchange`: exchange packs, JSON <-> SQL sync, cold storage (seed 003).
+//! `fabric exchange`: exchange packs, JSON <-> SQL sync, cold storage.
 //! Every subcommand parses, calls one exchange-sync function and prints.
 
 use std::io::BufRead;
