@@ -70,6 +70,13 @@ pub enum Direction {
 }
 
 impl Direction {
+    /// Every direction, in the order they are listed in help and errors.
+    pub const ALL: [Direction; 3] = [
+        Direction::Bidirectional,
+        Direction::JsonToSql,
+        Direction::SqlToJson,
+    ];
+
     /// The spelling used in manifests, flags and reports.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -109,6 +116,14 @@ pub enum ConflictStrategy {
 }
 
 impl ConflictStrategy {
+    /// Every strategy, in the order they are listed in help and errors.
+    pub const ALL: [ConflictStrategy; 4] = [
+        ConflictStrategy::PreferNewest,
+        ConflictStrategy::PreferSql,
+        ConflictStrategy::PreferJson,
+        ConflictStrategy::Fail,
+    ];
+
     /// The spelling used in manifests, flags and reports.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -12,6 +12,9 @@ use crate::manifest::SqlTarget;
 use crate::mirror::Mirror;
 use crate::mirror::sqlite::SqliteMirror;
 
+/// The `--target` backends this build can open, by URL scheme.
+pub const BACKENDS: &[&str] = &["sqlite", "mssql"];
+
 /// A parsed `--target`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {

@@ -7,13 +7,18 @@ mod cmd;
 mod context;
 mod error;
 mod exit;
+mod help;
 mod output;
+mod version;
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::context::Ctx;
+
+/// The heading the options every command takes are listed under.
+const GLOBAL: &str = "Global options";
 
 /// Fabric: freeze operational truth into snapshots, show what moved, keep history,
 /// move data between JSON packs and SQL.
@@ -21,16 +26,16 @@ use crate::context::Ctx;
 #[command(name = "fabric", version, about, long_about = None, propagate_version = true)]
 struct Cli {
     /// The SQLite store [default: $FABRIC_DB, else ~/.proxx/fabric/fabric.db].
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", help_heading = GLOBAL)]
     db: Option<std::path::PathBuf>,
     /// Print one machine-readable JSON document on stdout.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     json: bool,
     /// No progress bars and no informational messages on stderr.
-    #[arg(long, short, global = true)]
+    #[arg(long, short, global = true, help_heading = GLOBAL)]
     quiet: bool,
     /// More detail on stderr (timings, the integrity check's duration).
-    #[arg(long, short, global = true)]
+    #[arg(long, short, global = true, help_heading = GLOBAL)]
     verbose: bool,
     #[command(subcommand)]
     command: Command,
@@ -65,10 +70,20 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Print the version; with --verbose also the commit, backends and SQLite version.
+    Version,
+}
+
+/// The whole command tree, with the examples and fixed values of [`help`].
+fn cli() -> clap::Command {
+    help::apply(Cli::command())
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::from_arg_matches(&cli().get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let ctx = Ctx::new(cli.db, cli.json, cli.quiet, cli.verbose);
     let result = match cli.command {
         Command::Ingest(args) => cmd::ingest::run(&ctx, args),
@@ -80,8 +95,9 @@ fn main() -> ExitCode {
         Command::Exchange(command) => cmd::exchange::run(&ctx, command),
         Command::Dashboard(command) => cmd::dashboard::run(&ctx, command),
         Command::Db(command) => cmd::db::run(&ctx, command),
+        Command::Version => version::run(&ctx),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "fabric", &mut std::io::stdout());
+            clap_complete::generate(shell, &mut crate::cli(), "fabric", &mut std::io::stdout());
             Ok(exit::SUCCESS)
         }
     };

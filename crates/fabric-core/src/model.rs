@@ -14,6 +14,13 @@ pub enum FinalStatus {
 }
 
 impl FinalStatus {
+    /// Every status, in the order they are listed in help and errors.
+    pub const ALL: [FinalStatus; 3] = [
+        FinalStatus::Completed,
+        FinalStatus::Failed,
+        FinalStatus::Partial,
+    ];
+
     /// The spelling in files, the store and reports.
     pub fn as_str(self) -> &'static str {
         match self {

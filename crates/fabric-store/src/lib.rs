@@ -27,6 +27,11 @@ pub use store::{
     set_busy_timeout, set_default_max_page_count, set_default_page_size,
 };
 
+/// The version of the SQLite library compiled into this build (e.g. `3.50.4`).
+pub fn sqlite_version() -> &'static str {
+    rusqlite::version()
+}
+
 /// The crate README's examples, compiled and run as doctests so that they stay true.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

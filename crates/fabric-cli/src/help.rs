@@ -1,0 +1,308 @@
+//! Help that teaches: the examples every `--help` ends with, and the fixed value
+//! sets of options, applied to the clap command tree in one place.
+//!
+//! The argument structs stay plain; [`apply`] walks the tree built from them and
+//! adds, per command path, an `Examples:` section ([`EXAMPLES`]) and the possible
+//! values of options whose values are a fixed set taken from the library types
+//! (so completions offer them and a wrong value lists them). A test walks the tree
+//! and fails on any command without examples, on any example that does not parse,
+//! and on any table row that names no command.
+
+use clap::Command;
+use clap::builder::PossibleValuesParser;
+
+/// Examples per command path (`""` is `fabric` itself). Lines starting with `#`
+/// explain the line after them.
+pub const EXAMPLES: &[(&str, &str)] = &[
+    (
+        "",
+        "# Ingest job results, then print the operator report
+fabric --db \"$PWD/fabric.db\" ingest examples/results
+fabric --db \"$PWD/fabric.db\" report
+# The same command for one machine-readable document
+fabric --db \"$PWD/fabric.db\" report --json",
+    ),
+    (
+        "ingest",
+        "# All or nothing: one bad file and nothing is stored
+fabric ingest examples/results
+# Store the valid files, list the rejected ones
+fabric ingest --keep-going incoming/ more/r01.json",
+    ),
+    (
+        "jobs",
+        "fabric jobs --status FAILED --engine ffmpeg
+fabric jobs --reason timeout --json",
+    ),
+    (
+        "job",
+        "fabric job job-00002
+fabric job job-00002 --json",
+    ),
+    (
+        "report",
+        "fabric report
+fabric report --format json > report.json
+fabric report --determinism strict",
+    ),
+    (
+        "snapshot",
+        "fabric snapshot create > before.json
+fabric snapshot create --save
+fabric snapshot list --key fabric",
+    ),
+    (
+        "snapshot create",
+        "# Print a snapshot of the store's report
+fabric snapshot create > before.json
+# Save it as the next version of the chain `fabric`, failing if someone saved first
+fabric snapshot create --save --expect-version 3
+fabric snapshot create --from-report report.json",
+    ),
+    (
+        "snapshot list",
+        "fabric snapshot list
+fabric snapshot list --key fabric --limit 50 --json",
+    ),
+    (
+        "snapshot show",
+        "fabric snapshot show fabric
+fabric snapshot show fabric@2 --json",
+    ),
+    (
+        "snapshot rollback",
+        "fabric snapshot rollback fabric 2 --actor alice",
+    ),
+    (
+        "snapshot compare",
+        "fabric snapshot compare fabric 1 3
+fabric snapshot compare fabric 1 3 --json",
+    ),
+    (
+        "snapshot verify",
+        "fabric snapshot verify
+fabric snapshot verify --key fabric",
+    ),
+    (
+        "snapshot log",
+        "fabric snapshot log
+fabric snapshot log --key fabric --limit 10 --json",
+    ),
+    (
+        "snapshot deprecate",
+        "fabric snapshot deprecate fabric 1 --reason \"bad import\" --actor alice",
+    ),
+    (
+        "snapshot import-reports",
+        "# Oldest first by modification time; one transaction
+fabric snapshot import-reports examples/reports --key ops
+fabric snapshot import-reports reports/ --key ops --order name",
+    ),
+    (
+        "diff",
+        "fabric diff before.json after.json
+# Exit 1 when something moved (for scripts and CI)
+fabric diff before.json after.json --exit-code
+fabric diff fabric@1 fabric@3",
+    ),
+    (
+        "exchange",
+        "fabric exchange init --name orders --source shop --entity order --type http --out packs
+fabric exchange add --manifest packs/orders/manifest.json examples/records.ndjson
+fabric exchange sync --manifest packs/orders/manifest.json",
+    ),
+    (
+        "exchange init",
+        "fabric exchange init --name orders --source shop --entity order --type http --out packs
+fabric exchange init --name pages --source wiki --entity page --type mediawiki --out packs --owner data-team",
+    ),
+    (
+        "exchange add",
+        "fabric exchange add --manifest packs/orders/manifest.json examples/records.ndjson
+# From a pipe
+fabric exchange add --manifest packs/orders/manifest.json - < records.ndjson",
+    ),
+    (
+        "exchange import",
+        "fabric exchange import --manifest packs/orders/manifest.json
+fabric exchange import --manifest packs/orders/manifest.json --conflict fail --dry-run",
+    ),
+    (
+        "exchange export",
+        "fabric exchange export --manifest packs/orders/manifest.json
+fabric exchange export --manifest packs/orders/manifest.json --json",
+    ),
+    (
+        "exchange sync",
+        "fabric exchange sync --manifest packs/orders/manifest.json
+fabric exchange sync --manifest packs/orders/manifest.json --conflict prefer_newest --json
+fabric exchange sync --manifest packs/orders/manifest.json --direction json_to_sql --dry-run",
+    ),
+    (
+        "exchange verify",
+        "fabric exchange verify --manifest packs/orders/manifest.json
+fabric exchange verify --manifest packs/orders/manifest.json --json",
+    ),
+    (
+        "exchange pack",
+        "fabric exchange pack --manifest packs/orders/manifest.json --out orders.zip
+# Encrypted with the passphrase in $SNAPSHOT_ENCRYPTION_KEY: writes orders.zip.enc
+fabric exchange pack --manifest packs/orders/manifest.json --out orders.zip --encrypt",
+    ),
+    (
+        "exchange unpack",
+        "fabric exchange unpack --in orders.zip --out restore
+fabric exchange unpack --in orders.zip.enc --out restore",
+    ),
+    (
+        "exchange schema",
+        "fabric exchange schema --manifest packs/orders/manifest.json --print
+fabric exchange schema --manifest packs/orders/manifest.json --target sqlite:///srv/lake.db --apply",
+    ),
+    (
+        "dashboard",
+        "fabric dashboard assemble --scope examples/dashboard/scope.json --oracles examples/dashboard/oracles.json > bundle.json
+fabric dashboard export --bundle bundle.json --profile instructor_best_effort --out out.zip
+fabric dashboard verify --bundle bundle.json --zip out.zip",
+    ),
+    (
+        "dashboard assemble",
+        "fabric dashboard assemble --scope examples/dashboard/scope.json --oracles examples/dashboard/oracles.json > bundle.json
+fabric dashboard assemble --scope scope.json --oracles oracles.json --token req-1",
+    ),
+    (
+        "dashboard export",
+        "fabric dashboard export --bundle bundle.json --out out.zip
+fabric dashboard export --bundle bundle.json --profile instructor_best_effort --out out.zip --json",
+    ),
+    (
+        "dashboard verify",
+        "# In CI: exit 1 names every component that drifted
+fabric dashboard verify --bundle bundle.json --zip out.zip",
+    ),
+    (
+        "dashboard profiles",
+        "fabric dashboard profiles
+fabric dashboard profiles --json",
+    ),
+    (
+        "db",
+        "fabric db check
+fabric db upgrade",
+    ),
+    (
+        "db check",
+        "fabric db check
+fabric --db /srv/farm/fabric.db db check --json",
+    ),
+    (
+        "db upgrade",
+        "# Adds the snapshot and mirror tables to a jobs-only (version 1) store
+fabric --db /srv/farm/fabric.db db upgrade",
+    ),
+    (
+        "completions",
+        "fabric completions bash > ~/.local/share/bash-completion/completions/fabric
+fabric completions zsh > ~/.zfunc/_fabric",
+    ),
+    (
+        "version",
+        "fabric version
+# With the commit, the enabled backends and the SQLite version
+fabric version --verbose",
+    ),
+];
+
+/// Options whose values are a fixed set: (command path, option id, values).
+fn fixed_values() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
+    use exchange_sync::manifest::{ConflictStrategy, Direction};
+    let conflicts: Vec<&str> = ConflictStrategy::ALL.iter().map(|c| c.as_str()).collect();
+    let directions: Vec<&str> = Direction::ALL.iter().map(|d| d.as_str()).collect();
+    let statuses: Vec<&str> = fabric_core::model::FinalStatus::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    let profiles: Vec<&str> = dashboard_snapshot::export::Registry::instructor()
+        .profiles()
+        .iter()
+        .map(|p| p.name)
+        .collect();
+    vec![
+        ("jobs", "status", statuses),
+        ("exchange import", "conflict", conflicts.clone()),
+        ("exchange export", "conflict", conflicts.clone()),
+        ("exchange sync", "conflict", conflicts),
+        ("exchange sync", "direction", directions),
+        ("dashboard export", "profile", profiles),
+    ]
+}
+
+/// Options that exist in a shared argument struct but do not apply to this command:
+/// hidden from its help and completions (using one is still refused with a message).
+const NOT_APPLICABLE: &[(&str, &str)] = &[
+    ("exchange import", "direction"),
+    ("exchange export", "direction"),
+];
+
+/// `cmd` (the whole `fabric` tree) with examples, fixed values and hidden
+/// options applied. A table row naming a command or option that does not exist is
+/// skipped here and reported by the tests.
+pub fn apply(cmd: Command) -> Command {
+    let mut cmd = cmd;
+    for (path, text) in EXAMPLES {
+        cmd = at(cmd, path, &|c| {
+            c.after_help(format!("Examples:\n{}", indent(text)))
+        });
+    }
+    for (path, id, values) in fixed_values() {
+        cmd = at(cmd, path, &|c| {
+            if !has_arg(&c, id) {
+                return c;
+            }
+            let values = values.clone();
+            c.mut_arg(id, move |a| {
+                a.value_parser(PossibleValuesParser::new(values))
+            })
+        });
+    }
+    for (path, id) in NOT_APPLICABLE {
+        cmd = at(cmd, path, &|c| {
+            if has_arg(&c, id) {
+                c.mut_arg(*id, |a| a.hide(true))
+            } else {
+                c
+            }
+        });
+    }
+    cmd
+}
+
+/// Run `f` on the command at `path` (space-separated names) if it exists.
+fn at(cmd: Command, path: &str, f: &dyn Fn(Command) -> Command) -> Command {
+    let mut names = path.split_whitespace();
+    match names.next() {
+        None => f(cmd),
+        Some(first) => {
+            let rest: Vec<&str> = names.collect();
+            if cmd.find_subcommand(first).is_none() {
+                return cmd;
+            }
+            let rest = rest.join(" ");
+            cmd.mut_subcommand(first, |sub| at(sub, &rest, f))
+        }
+    }
+}
+
+fn has_arg(cmd: &Command, id: &str) -> bool {
+    cmd.get_arguments().any(|a| a.get_id() == id)
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests;
