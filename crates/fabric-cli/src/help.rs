@@ -277,6 +277,18 @@ pub fn apply(cmd: Command) -> Command {
     cmd
 }
 
+/// Write one manual page per visible command into `out` (`fabric.1`,
+/// `fabric-exchange-sync.1`, ...), from the same tree `--help` shows.
+pub fn write_man_pages(out: &std::path::Path) -> crate::error::CmdResult {
+    let io = |source| crate::error::CliError::Output {
+        path: out.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(out).map_err(io)?;
+    clap_mangen::generate_to(crate::cli(), out).map_err(io)?;
+    Ok(crate::exit::SUCCESS)
+}
+
 /// Run `f` on the command at `path` (space-separated names) if it exists.
 fn at(cmd: Command, path: &str, f: &dyn Fn(Command) -> Command) -> Command {
     let mut names = path.split_whitespace();

@@ -72,6 +72,13 @@ enum Command {
     },
     /// Print the version; with --verbose also the commit, backends and SQLite version.
     Version,
+    /// Write the manual pages (one per command) into a folder: `cargo xtask man`.
+    #[command(hide = true)]
+    GenerateMan {
+        /// The folder to write `fabric.1`, `fabric-ingest.1`, ... into.
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+    },
 }
 
 /// The whole command tree, with the examples and fixed values of [`help`].
@@ -96,6 +103,7 @@ fn main() -> ExitCode {
         Command::Dashboard(command) => cmd::dashboard::run(&ctx, command),
         Command::Db(command) => cmd::db::run(&ctx, command),
         Command::Version => version::run(&ctx),
+        Command::GenerateMan { out } => help::write_man_pages(&out),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut crate::cli(), "fabric", &mut std::io::stdout());
             Ok(exit::SUCCESS)

@@ -10,7 +10,7 @@ use super::{EXAMPLES, NOT_APPLICABLE, fixed_values};
 fn walk(cmd: &Command, path: &str, out: &mut Vec<(String, Command)>) {
     out.push((path.to_owned(), cmd.clone()));
     for sub in cmd.get_subcommands() {
-        if sub.get_name() == "help" {
+        if sub.get_name() == "help" || sub.is_hide_set() {
             continue;
         }
         let p = if path.is_empty() {

@@ -10,6 +10,7 @@ mod escape;
 mod exchange;
 mod exchange_faults;
 mod faults;
+mod help;
 mod hostile;
 mod jobs;
 mod mssql;
