@@ -16,3 +16,4 @@ mod jobs;
 mod mssql;
 mod secrets;
 mod standalone;
+mod tour;
