@@ -78,8 +78,14 @@ fn every_command_has_examples() {
     let missing: Vec<String> = all
         .iter()
         .filter(|(_, c)| {
-            let text = c.get_after_help().map(|h| h.to_string()).unwrap_or_default();
-            let examples = text.lines().filter(|l| l.trim_start().starts_with("fabric ")).count();
+            let text = c
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            let examples = text
+                .lines()
+                .filter(|l| l.trim_start().starts_with("fabric "))
+                .count();
             !text.starts_with("Examples:") || examples == 0
         })
         .map(|(p, _)| format!("`fabric {p}`"))
@@ -109,18 +115,27 @@ fn every_example_parses() {
             }
             let used = names.join(" ");
             let under = path.is_empty() || used == *path || used.starts_with(&format!("{path} "));
-            assert!(under, "example of `fabric {path}` runs `fabric {used}`: {line}");
+            assert!(
+                under,
+                "example of `fabric {path}` runs `fabric {used}`: {line}"
+            );
             checked += 1;
         }
     }
-    assert!(checked >= 2 * EXAMPLES.len() - 10, "only {checked} examples checked");
+    assert!(
+        checked >= 2 * EXAMPLES.len() - 10,
+        "only {checked} examples checked"
+    );
 }
 
 #[test]
 fn every_table_row_names_something_that_exists() {
     let cli = crate::cli();
     for (path, _) in EXAMPLES {
-        assert!(find(&cli, path).is_some(), "EXAMPLES names no command: `fabric {path}`");
+        assert!(
+            find(&cli, path).is_some(),
+            "EXAMPLES names no command: `fabric {path}`"
+        );
     }
     for (path, id, values) in fixed_values() {
         let cmd = find(&cli, path).unwrap_or_else(|| panic!("no command `fabric {path}`"));
@@ -128,23 +143,67 @@ fn every_table_row_names_something_that_exists() {
             .get_arguments()
             .find(|a| a.get_id() == id)
             .unwrap_or_else(|| panic!("`fabric {path}` has no --{id}"));
-        let offered: Vec<String> =
-            arg.get_possible_values().iter().map(|v| v.get_name().to_owned()).collect();
-        assert_eq!(offered, values, "`fabric {path} --{id}` offers other values");
+        let offered: Vec<String> = arg
+            .get_possible_values()
+            .iter()
+            .map(|v| v.get_name().to_owned())
+            .collect();
+        assert_eq!(
+            offered, values,
+            "`fabric {path} --{id}` offers other values"
+        );
     }
     for (path, id) in NOT_APPLICABLE {
         let cmd = find(&cli, path).unwrap_or_else(|| panic!("no command `fabric {path}`"));
-        assert!(cmd.get_arguments().any(|a| a.get_id() == *id && a.is_hide_set()));
+        assert!(
+            cmd.get_arguments()
+                .any(|a| a.get_id() == *id && a.is_hide_set())
+        );
     }
 }
 
 #[test]
 fn a_wrong_fixed_value_is_refused_with_the_list() {
     let cases = [
-        (vec!["fabric", "exchange", "sync", "--manifest", "m", "--conflict", "newest"], "prefer_newest"),
-        (vec!["fabric", "exchange", "sync", "--manifest", "m", "--direction", "up"], "json_to_sql"),
+        (
+            vec![
+                "fabric",
+                "exchange",
+                "sync",
+                "--manifest",
+                "m",
+                "--conflict",
+                "newest",
+            ],
+            "prefer_newest",
+        ),
+        (
+            vec![
+                "fabric",
+                "exchange",
+                "sync",
+                "--manifest",
+                "m",
+                "--direction",
+                "up",
+            ],
+            "json_to_sql",
+        ),
         (vec!["fabric", "jobs", "--status", "failed"], "FAILED"),
-        (vec!["fabric", "dashboard", "export", "--bundle", "b", "--out", "o.zip", "--profile", "x"], "instructor_strict"),
+        (
+            vec![
+                "fabric",
+                "dashboard",
+                "export",
+                "--bundle",
+                "b",
+                "--out",
+                "o.zip",
+                "--profile",
+                "x",
+            ],
+            "instructor_strict",
+        ),
         (vec!["fabric", "report", "--format", "yaml"], "json"),
     ];
     for (argv, listed) in cases {
@@ -159,15 +218,24 @@ fn a_wrong_fixed_value_is_refused_with_the_list() {
 fn global_options_have_their_own_heading() {
     let mut cli = crate::cli();
     cli.build();
-    let jobs = cli.find_subcommand_mut("jobs").map(|c| c.render_help().to_string());
+    let jobs = cli
+        .find_subcommand_mut("jobs")
+        .map(|c| c.render_help().to_string());
     let help = jobs.unwrap_or_default();
-    let global = help.find("Global options:").unwrap_or_else(|| panic!("no heading:\n{help}"));
+    let global = help
+        .find("Global options:")
+        .unwrap_or_else(|| panic!("no heading:\n{help}"));
     for flag in ["--db <PATH>", "--json", "--quiet", "--verbose"] {
-        let at = help.find(flag).unwrap_or_else(|| panic!("{flag} missing:\n{help}"));
+        let at = help
+            .find(flag)
+            .unwrap_or_else(|| panic!("{flag} missing:\n{help}"));
         assert!(at > global, "{flag} is not under Global options:\n{help}");
     }
     let own = help.find("--status").unwrap_or(usize::MAX);
-    assert!(own < global, "the command's own options come first:\n{help}");
+    assert!(
+        own < global,
+        "the command's own options come first:\n{help}"
+    );
 }
 
 #[test]

@@ -47,7 +47,10 @@ fn the_man_pages_are_up_to_date() -> TestResult {
         );
     }
     let jobs = String::from_utf8_lossy(&generated["fabric-jobs.1"]).into_owned();
-    assert!(jobs.contains("Examples:") && jobs.contains("COMPLETED"), "{jobs}");
+    assert!(
+        jobs.contains("Examples:") && jobs.contains("COMPLETED"),
+        "{jobs}"
+    );
     Ok(())
 }
 
@@ -71,33 +74,69 @@ fn version_short_and_verbose() -> TestResult {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.first(), Some(&format!("fabric {version}").as_str()));
     assert!(lines.iter().any(|l| l.starts_with("commit:")), "{text}");
-    assert!(lines.iter().any(|l| l.starts_with("backends:") && l.contains("sqlite")), "{text}");
-    let sqlite = lines.iter().find(|l| l.starts_with("sqlite:")).copied().unwrap_or("");
-    assert!(sqlite.trim_start_matches("sqlite:").trim().starts_with("3."), "{text}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("backends:") && l.contains("sqlite")),
+        "{text}"
+    );
+    let sqlite = lines
+        .iter()
+        .find(|l| l.starts_with("sqlite:"))
+        .copied()
+        .unwrap_or("");
+    assert!(
+        sqlite
+            .trim_start_matches("sqlite:")
+            .trim()
+            .starts_with("3."),
+        "{text}"
+    );
     let json: serde_json::Value = serde_json::from_slice(
-        &fabric(tmp.path()).args(["version", "--json"]).output()?.stdout,
+        &fabric(tmp.path())
+            .args(["version", "--json"])
+            .output()?
+            .stdout,
     )?;
     assert_eq!(json["version"], version);
-    assert!(json["backends"].as_array().is_some_and(|b| b.contains(&"sqlite".into())));
+    assert!(
+        json["backends"]
+            .as_array()
+            .is_some_and(|b| b.contains(&"sqlite".into()))
+    );
     Ok(())
 }
 
 #[test]
 fn an_option_that_does_not_apply_is_hidden_and_refused() -> TestResult {
     let tmp = tempfile::tempdir()?;
-    let help = fabric(tmp.path()).args(["exchange", "import", "--help"]).output()?;
+    let help = fabric(tmp.path())
+        .args(["exchange", "import", "--help"])
+        .output()?;
     let help = String::from_utf8(help.stdout)?;
-    assert!(help.contains("--conflict") && !help.contains("--direction"), "{help}");
+    assert!(
+        help.contains("--conflict") && !help.contains("--direction"),
+        "{help}"
+    );
     let packs = tmp.path().join("packs");
     fabric(tmp.path())
-        .args(["exchange", "init", "--name", "o", "--source", "s", "--entity", "e", "--type", "http", "--out"])
+        .args([
+            "exchange", "init", "--name", "o", "--source", "s", "--entity", "e", "--type", "http",
+            "--out",
+        ])
         .arg(&packs)
         .assert()
         .success();
     fabric(tmp.path())
         .args(["--db"])
         .arg(tmp.path().join("f.db"))
-        .args(["exchange", "import", "--direction", "sql_to_json", "--manifest"])
+        .args([
+            "exchange",
+            "import",
+            "--direction",
+            "sql_to_json",
+            "--manifest",
+        ])
         .arg(packs.join("o/manifest.json"))
         .assert()
         .code(2)

@@ -39,9 +39,8 @@ fn outside_reference(line: &str, dir_depth: usize, crate_depth: usize) -> Option
         .collect();
     for (i, w) in words.iter().enumerate() {
         let next = words.get(i + 1).copied().unwrap_or("");
-        let numbered = next.len() == 3
-            && next.starts_with('0')
-            && next.chars().all(|c| c.is_ascii_digit());
+        let numbered =
+            next.len() == 3 && next.starts_with('0') && next.chars().all(|c| c.is_ascii_digit());
         if ((*w == "seed" || *w == "seeds") && numbered)
             || *w == "seed's"
             || (*w == "the" && next == "seed" && words.get(i + 2) != Some(&"of"))
@@ -64,7 +63,9 @@ fn outside_reference(line: &str, dir_depth: usize, crate_depth: usize) -> Option
             i += 3;
         }
         if ups > depth {
-            return Some(format!("climbs {ups} folders up from {depth} below the root"));
+            return Some(format!(
+                "climbs {ups} folders up from {depth} below the root"
+            ));
         }
         i += 1;
         while i < bytes.len() && !line.is_char_boundary(i) {
@@ -109,12 +110,25 @@ fn no_file_refers_outside_the_repository() -> TestResult {
         for (n, line) in text.lines().enumerate() {
             if let Some(why) = outside_reference(line, dir_depth, crate_depth) {
                 let rel = entry.path().strip_prefix(&root)?;
-                found.push(format!("{}:{}: {why}: {}", rel.display(), n + 1, line.trim()));
+                found.push(format!(
+                    "{}:{}: {why}: {}",
+                    rel.display(),
+                    n + 1,
+                    line.trim()
+                ));
             }
         }
     }
-    assert!(scanned > 200, "only {scanned} text files found under {}", root.display());
-    assert!(found.is_empty(), "references outside the repository:\n{}", found.join("\n"));
+    assert!(
+        scanned > 200,
+        "only {scanned} text files found under {}",
+        root.display()
+    );
+    assert!(
+        found.is_empty(),
+        "references outside the repository:\n{}",
+        found.join("\n")
+    );
     Ok(())
 }
 
@@ -127,7 +141,11 @@ fn the_detector_finds_each_kind_of_reference() {
         ("# Fabric test vectors (seeds 000 and 001)", 2, 2),
         ("the seed's layout", 1, 1),
         ("join(\"../../../elsewhere/gen.py\")", 2, 2),
-        ("Path::new(env!(\"CARGO_MANIFEST_DIR\")).join(\"../../../x\")", 3, 2),
+        (
+            "Path::new(env!(\"CARGO_MANIFEST_DIR\")).join(\"../../../x\")",
+            3,
+            2,
+        ),
     ];
     for (line, dir_depth, crate_depth) in cases {
         assert!(
@@ -138,12 +156,24 @@ fn the_detector_finds_each_kind_of_reference() {
     let fine = [
         ("--seed 42 --jobs 40", 0, 0),
         ("let mut seed = seed;", 0, 0),
-        ("/// Seed of the kill moments (same seed, same moments).", 0, 0),
+        (
+            "/// Seed of the kill moments (same seed, same moments).",
+            0,
+            0,
+        ),
         ("join(\"../../tests/vectors\")", 4, 2),
-        ("PathBuf::from(env!(\"CARGO_MANIFEST_DIR\")).join(\"../../tests/vectors\")", 4, 2),
+        (
+            "PathBuf::from(env!(\"CARGO_MANIFEST_DIR\")).join(\"../../tests/vectors\")",
+            4,
+            2,
+        ),
         ("\"/srv/ingest/../ingest/incoming/A.mov\"", 2, 2),
     ];
     for (line, dir_depth, crate_depth) in fine {
-        assert_eq!(outside_reference(line, dir_depth, crate_depth), None, "{line}");
+        assert_eq!(
+            outside_reference(line, dir_depth, crate_depth),
+            None,
+            "{line}"
+        );
     }
 }

@@ -23,7 +23,10 @@ const KEY_LINES: &[(&str, &str)] = &[
     ("fabric report", "FABRIC OPERATOR REPORT"),
     ("jobs --status FAILED", "job-"),
     ("diff \"$DEMO/before.json\"", "\"total_jobs_delta\": 10"),
-    ("import-reports examples/reports", "ops@3 <- 2025-03-03-report.json"),
+    (
+        "import-reports examples/reports",
+        "ops@3 <- 2025-03-03-report.json",
+    ),
     ("snapshot show fabric@2", "(verified)"),
     ("snapshot compare ops 2 3", "ops 2 -> 3:"),
     ("diff fabric@1 fabric@2", "\"from_snapshot\""),
@@ -47,14 +50,15 @@ struct Step {
     expected: i32,
 }
 
-/// The commands of the `sh` blocks of [`RUN_SECTIONS`], in order.
-fn steps(readme: &str) -> Vec<Step> {
+/// The commands of the `sh` blocks of [`RUN_SECTIONS`] (or of every section when
+/// `sections` is empty), in order.
+fn steps_in(readme: &str, sections: &[&str]) -> Vec<Step> {
     let mut out = Vec::new();
-    let mut section_on = false;
+    let mut section_on = sections.is_empty();
     let mut in_block = false;
     for line in readme.lines() {
         if line.starts_with("## ") {
-            section_on = RUN_SECTIONS.iter().any(|s| line.trim_end() == *s);
+            section_on = sections.is_empty() || sections.iter().any(|s| line.trim_end() == *s);
         }
         if line.starts_with("```") {
             in_block = !in_block && section_on && line.trim_end() == "```sh";
@@ -70,10 +74,13 @@ fn steps(readme: &str) -> Vec<Step> {
             .and_then(|r| r.chars().next())
             .and_then(|c| c.to_digit(10))
             .map_or(0, |d| d as i32);
-        let command = ["cargo run -q -p fabric-cli --", "cargo run -p fabric-cli --"]
-            .iter()
-            .find_map(|p| trimmed.strip_prefix(p).map(|rest| format!("fabric{rest}")))
-            .unwrap_or_else(|| trimmed.to_owned());
+        let command = [
+            "cargo run -q -p fabric-cli --",
+            "cargo run -p fabric-cli --",
+        ]
+        .iter()
+        .find_map(|p| trimmed.strip_prefix(p).map(|rest| format!("fabric{rest}")))
+        .unwrap_or_else(|| trimmed.to_owned());
         out.push(Step {
             line: trimmed.to_owned(),
             command,
@@ -83,10 +90,18 @@ fn steps(readme: &str) -> Vec<Step> {
     out
 }
 
+/// The README's quick start and tour.
+fn steps(readme: &str) -> Vec<Step> {
+    steps_in(readme, RUN_SECTIONS)
+}
+
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
     for entry in walkdir::WalkDir::new(from) {
         let entry = entry?;
-        let rel = entry.path().strip_prefix(from).map_err(std::io::Error::other)?;
+        let rel = entry
+            .path()
+            .strip_prefix(from)
+            .map_err(std::io::Error::other)?;
         let dest = to.join(rel);
         if entry.file_type().is_dir() {
             std::fs::create_dir_all(&dest)?;
@@ -102,13 +117,120 @@ fn the_readme_tour_runs_as_written() -> TestResult {
     let root: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let readme = std::fs::read_to_string(root.join("README.md"))?;
     let steps = steps(&readme);
-    assert!(steps.len() >= 35, "only {} tour commands found in README.md", steps.len());
+    assert!(
+        steps.len() >= 35,
+        "only {} tour commands found in README.md",
+        steps.len()
+    );
     assert!(
         steps[0].line.starts_with("cargo run -p fabric-cli --"),
         "the first command shows cargo's build progress (no -q): {}",
         steps[0].line
     );
 
+    let run = run_steps(&root, &steps)?;
+    let failures = failures(&run, &steps, KEY_LINES)?;
+    for (part, _) in KEY_LINES {
+        assert!(
+            steps.iter().any(|s| s.line.contains(part)),
+            "KEY_LINES names a command the tour no longer has: {part}"
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "the README tour broke:\n{}",
+        failures.join("\n")
+    );
+    // What the tour promises to leave behind.
+    let demo = run.copy.join("target/demo");
+    for file in [
+        "fabric.db",
+        "before.json",
+        "after.json",
+        "out.zip",
+        "orders.zip.enc",
+    ] {
+        assert!(
+            demo.join(file).is_file(),
+            "the tour did not write target/demo/{file}"
+        );
+    }
+    assert!(
+        !demo.join("strict.zip").exists(),
+        "a refused export wrote its zip"
+    );
+    assert!(
+        !demo.join("orders.zip").exists(),
+        "--encrypt left the plaintext zip"
+    );
+    Ok(())
+}
+
+/// The guide's blocks run in order too (in their own copy).
+#[test]
+fn the_guide_runs_as_written() -> TestResult {
+    let root: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let guide = std::fs::read_to_string(root.join("docs/guide.md"))?;
+    let steps = steps_in(&guide, &[]);
+    assert!(
+        steps.len() >= 30,
+        "only {} guide commands found",
+        steps.len()
+    );
+    let run = run_steps(&root, &steps)?;
+    let failures = failures(&run, &steps, &[])?;
+    assert!(
+        failures.is_empty(),
+        "docs/guide.md broke:\n{}",
+        failures.join("\n")
+    );
+    Ok(())
+}
+
+/// What went wrong in `run`: a command that exited with another code than its
+/// comment says, or that did not print the key line `key_lines` gives it.
+fn failures(
+    run: &Run,
+    steps: &[Step],
+    key_lines: &[(&str, &str)],
+) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let rc = std::fs::read_to_string(run.logs.join("rc"))?;
+    let codes: Vec<i32> = rc
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .collect();
+    if codes.len() != steps.len() {
+        return Err(format!("{} of {} commands ran", codes.len(), steps.len()).into());
+    }
+    let mut failures = Vec::new();
+    for (i, (step, code)) in steps.iter().zip(&codes).enumerate() {
+        let out = std::fs::read_to_string(run.logs.join(format!("{i}.out")))?;
+        let err = std::fs::read_to_string(run.logs.join(format!("{i}.err")))?;
+        if *code != step.expected {
+            failures.push(format!(
+                "`{}` exited {code}, expected {}\n{err}",
+                step.line, step.expected
+            ));
+        }
+        for (part, key) in key_lines {
+            if step.line.contains(part) && !out.contains(key) && !err.contains(key) {
+                failures.push(format!("`{}` did not print {key:?}\n{out}{err}", step.line));
+            }
+        }
+    }
+    Ok(failures)
+}
+
+/// Where a run of steps happened: the copy of the repository it ran in, and the
+/// folder of per-command logs (`N.out`, `N.err`, and `rc` with "N CODE" lines).
+struct Run {
+    _tmp: tempfile::TempDir,
+    copy: PathBuf,
+    logs: PathBuf,
+}
+
+/// Run `steps` with bash in a temporary copy of the README and `examples/`.
+fn run_steps(root: &Path, steps: &[Step]) -> Result<Run, Box<dyn std::error::Error>> {
     let tmp = tempfile::tempdir()?;
     let copy = tmp.path().join("fabric");
     copy_dir(&root.join("examples"), &copy.join("examples"))?;
@@ -127,58 +249,27 @@ fn the_readme_tour_runs_as_written() -> TestResult {
     let bin = Path::new(env!("CARGO_BIN_EXE_fabric"))
         .parent()
         .ok_or("the fabric binary has no folder")?;
-    let path = std::env::join_paths(
-        std::iter::once(bin.to_path_buf())
-            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
-    )?;
+    let path = std::env::join_paths(std::iter::once(bin.to_path_buf()).chain(
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
+    ))?;
     let status = Command::new("bash")
         .arg("-c")
         .arg(&script)
         .env_clear()
         .env("PATH", path)
         .env("HOME", tmp.path())
+        .env("USER", "ops")
         .env("TOUR", &copy)
         .env("LOGS", &logs)
         .status()?;
-    assert!(status.success(), "the tour script itself failed: {status}");
-
-    let rc = std::fs::read_to_string(logs.join("rc"))?;
-    let codes: Vec<i32> = rc
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .collect();
-    assert_eq!(codes.len(), steps.len(), "not every tour command ran");
-    let mut failures = Vec::new();
-    for (i, (step, code)) in steps.iter().zip(&codes).enumerate() {
-        let out = std::fs::read_to_string(logs.join(format!("{i}.out")))?;
-        let err = std::fs::read_to_string(logs.join(format!("{i}.err")))?;
-        if *code != step.expected {
-            failures.push(format!(
-                "`{}` exited {code}, expected {}\n{err}",
-                step.line, step.expected
-            ));
-        }
-        for (part, key) in KEY_LINES {
-            if step.line.contains(part) && !out.contains(key) && !err.contains(key) {
-                failures.push(format!("`{}` did not print {key:?}\n{out}{err}", step.line));
-            }
-        }
+    if !status.success() {
+        return Err(format!("the script itself failed: {status}").into());
     }
-    for (part, _) in KEY_LINES {
-        assert!(
-            steps.iter().any(|s| s.line.contains(part)),
-            "KEY_LINES names a command the tour no longer has: {part}"
-        );
-    }
-    assert!(failures.is_empty(), "the README tour broke:\n{}", failures.join("\n"));
-    // What the tour promises to leave behind.
-    let demo = copy.join("target/demo");
-    for file in ["fabric.db", "before.json", "after.json", "out.zip", "orders.zip.enc"] {
-        assert!(demo.join(file).is_file(), "the tour did not write target/demo/{file}");
-    }
-    assert!(!demo.join("strict.zip").exists(), "a refused export wrote its zip");
-    assert!(!demo.join("orders.zip").exists(), "--encrypt left the plaintext zip");
-    Ok(())
+    Ok(Run {
+        _tmp: tmp,
+        copy,
+        logs,
+    })
 }
 
 #[test]
@@ -188,7 +279,10 @@ fn the_tour_reader_takes_only_the_tour() {
         ## A tour\n```sh\nfabric diff a b --exit-code   # exit 1: moved\n```\n```text\nfabric no\n```\n\
         ## SQL Server\n```sh\nfabric exchange schema\n```\n";
     let steps = steps(readme);
-    let lines: Vec<(&str, i32)> = steps.iter().map(|s| (s.command.as_str(), s.expected)).collect();
+    let lines: Vec<(&str, i32)> = steps
+        .iter()
+        .map(|s| (s.command.as_str(), s.expected))
+        .collect();
     assert_eq!(
         lines,
         [
