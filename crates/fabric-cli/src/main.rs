@@ -9,6 +9,7 @@ mod error;
 mod exit;
 mod help;
 mod output;
+mod progress;
 mod version;
 
 use std::process::ExitCode;

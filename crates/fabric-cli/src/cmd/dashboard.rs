@@ -147,6 +147,17 @@ fn assemble(ctx: &Ctx, args: &AssembleArgs) -> CmdResult {
 }
 
 fn export(ctx: &Ctx, args: &ExportArgs) -> CmdResult {
+    // The ZIP is written under the name given, so the name must say it is one.
+    let zip_name = args
+        .out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned());
+    if !zip_name.is_some_and(|n| n.len() > 4 && n.ends_with(".zip")) {
+        return Err(CliError::Usage(format!(
+            "--out {}: the export is a zip; name it NAME.zip",
+            args.out.display()
+        )));
+    }
     let bundle = load_bundle(&args.bundle)?;
     let registry = Registry::instructor();
     let plan = match plan_export(&registry, &bundle, &args.profile) {
@@ -189,7 +200,15 @@ fn export(ctx: &Ctx, args: &ExportArgs) -> CmdResult {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let mut file = options.open(&tmp).map_err(io_err)?;
-        let manifest = write_zip(&plan, &bundle, &mut file, &Telemetry::none())?;
+        let bar = crate::progress::counter(ctx.bars(), "export");
+        let written = write_zip(
+            &plan,
+            &bundle,
+            bar.wrap_write(&mut file),
+            &Telemetry::none(),
+        );
+        bar.finish_and_clear();
+        let manifest = written?;
         file.flush()
             .and_then(|()| file.sync_all())
             .map_err(io_err)?;

@@ -279,7 +279,7 @@ fn add(ctx: &Ctx, a: AddArgs) -> CmdResult {
             })?;
             // Progress in bytes of the input file (hidden when not a terminal).
             let total = file.metadata().map_or(0, |m| m.len());
-            let bar = ctx.progress(total, "add");
+            let bar = ctx.progress_bytes(total, "add");
             let mut reader = bar.wrap_read(std::io::BufReader::new(file));
             let report = exchange_sync::add::add(&a.manifest, &mut reader, path, &options, now());
             bar.finish_and_clear();
@@ -287,6 +287,9 @@ fn add(ctx: &Ctx, a: AddArgs) -> CmdResult {
         }
         None => {
             let stdin = std::io::stdin();
+            if std::io::IsTerminal::is_terminal(&stdin) && !ctx.quiet {
+                eprintln!("reading NDJSON records from stdin; Ctrl-D to end");
+            }
             let mut reader: Box<dyn BufRead> = Box::new(stdin.lock());
             exchange_sync::add::add(&a.manifest, &mut reader, Path::new("-"), &options, now())?
         }
@@ -349,7 +352,13 @@ fn sync(ctx: &Ctx, a: SyncArgs, fixed: Option<Direction>) -> CmdResult {
             if let Some((_, b)) = bar.take() {
                 b.finish_and_clear();
             }
-            bar = Some((phase.to_owned(), ctx.progress(total, phase)));
+            // The import half counts bytes of the pack, the export half records.
+            let b = if phase == "import" {
+                ctx.progress_bytes(total, phase)
+            } else {
+                ctx.progress(total, phase)
+            };
+            bar = Some((phase.to_owned(), b));
         }
         if let Some((_, b)) = &bar {
             b.set_position(done);
@@ -404,44 +413,89 @@ fn passphrase() -> Result<exchange_sync::crypto::Zeroizing<Vec<u8>>, CliError> {
 }
 
 fn pack(ctx: &Ctx, a: PackArgs) -> CmdResult {
+    let out = archive_name(&a.out, a.encrypt)?;
     let key = if a.encrypt { Some(passphrase()?) } else { None };
-    let bar = ctx.progress(0, "pack");
+    let bar = ctx.progress_bytes(0, "pack");
     let mut progress = |done: u64, total: u64| {
         bar.set_length(total);
         bar.set_position(done);
     };
     let outcome = exchange_sync::archive::pack(
         &a.manifest,
-        &a.out,
+        &out,
         key.as_deref().map(Vec::as_slice),
         a.dry_run,
         &mut progress,
     )?;
     bar.finish_and_clear();
+    // The size of the file written (none for a dry run), beside the dataset's.
+    let written = if a.dry_run {
+        None
+    } else {
+        Some(
+            std::fs::metadata(&outcome.path)
+                .map_err(|source| CliError::Output {
+                    path: outcome.path.clone(),
+                    source,
+                })?
+                .len(),
+        )
+    };
     if ctx.json {
         print_json(&json!({
             "path": outcome.path,
             "entries": outcome.entries,
-            "bytes": outcome.bytes,
+            "bytes": written,
+            "dataset_bytes": outcome.bytes,
             "encrypted": outcome.encrypted,
             "dry_run": a.dry_run,
         }))?;
     } else {
+        let size = written.map_or_else(
+            || format!("{} of dataset files", crate::progress::size(outcome.bytes)),
+            crate::progress::size,
+        );
         print_text(&format!(
-            "{} {} ({} entries, {} bytes{})",
+            "{} {} ({} entries, {size}{})",
             if a.dry_run { "would write" } else { "wrote" },
             outcome.path.display(),
             outcome.entries,
-            outcome.bytes,
             if outcome.encrypted { ", encrypted" } else { "" }
         ))?;
     }
     Ok(exit::SUCCESS)
 }
 
+/// The `--out` of `pack` as the library takes it: a plain archive must be named
+/// `NAME.zip`; an encrypted one `NAME.zip.enc`, or `NAME.zip`, which is then
+/// written as `NAME.zip.enc` (the original tools' naming). Anything else is
+/// refused rather than renamed.
+fn archive_name(out: &Path, encrypt: bool) -> Result<PathBuf, CliError> {
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned());
+    let name = name.unwrap_or_default();
+    let stem_ok = |suffix: &str| name.len() > suffix.len() && name.ends_with(suffix);
+    if encrypt && stem_ok(".zip.enc") {
+        return Ok(out.with_file_name(&name[..name.len() - ".enc".len()]));
+    }
+    if stem_ok(".zip") {
+        return Ok(out.to_path_buf());
+    }
+    Err(CliError::Usage(format!(
+        "--out {}: an archive is a zip; name it NAME.zip{}",
+        out.display(),
+        if encrypt {
+            " or NAME.zip.enc (an encrypted NAME.zip is written as NAME.zip.enc)"
+        } else {
+            ""
+        }
+    )))
+}
+
 fn unpack(ctx: &Ctx, a: UnpackArgs) -> CmdResult {
     let key = exchange_sync::crypto::passphrase_from_env(exchange_sync::crypto::KEY_ENV);
-    let bar = ctx.progress(0, "unpack");
+    let size = std::fs::metadata(&a.input).map_or(0, |m| m.len());
+    let what = format!("unpacking {}", a.input.display());
+    let bar = crate::progress::spinner(ctx.bars(), &what, size);
     let path = exchange_sync::archive::unpack(
         &a.input,
         &a.out,

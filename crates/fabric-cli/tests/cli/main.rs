@@ -14,6 +14,8 @@ mod help;
 mod hostile;
 mod jobs;
 mod mssql;
+mod progress;
 mod secrets;
+mod spelling;
 mod standalone;
 mod tour;

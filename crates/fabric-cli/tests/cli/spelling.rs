@@ -1,0 +1,155 @@
+//! One spelling per idea: output names are the names given, sizes are the real
+//! sizes in bytes and human units, and reading a terminal says so.
+
+use std::path::Path;
+
+use crate::common::fabric;
+use crate::progress::on_a_terminal;
+use predicates::prelude::PredicateBooleanExt;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn records() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/records.ndjson")
+}
+
+/// A pack of the example records; returns its manifest.
+fn pack_of_examples(home: &Path) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+    let packs = home.join("packs");
+    fabric(home)
+        .args(["exchange", "init", "--name", "orders", "--source", "shop"])
+        .args(["--entity", "order", "--type", "http", "--out"])
+        .arg(&packs)
+        .assert()
+        .success();
+    let manifest = packs.join("orders/manifest.json");
+    fabric(home)
+        .args(["exchange", "add", "--manifest"])
+        .arg(&manifest)
+        .arg(records())
+        .assert()
+        .success();
+    Ok(manifest)
+}
+
+#[test]
+fn pack_reports_the_size_of_the_file_it_wrote() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let manifest = pack_of_examples(home.path())?;
+    let zip = home.path().join("orders.zip");
+    let out = fabric(home.path())
+        .args(["exchange", "pack", "--manifest"])
+        .arg(&manifest)
+        .arg("--out")
+        .arg(&zip)
+        .output()?;
+    assert!(out.status.success());
+    let size = std::fs::metadata(&zip)?.len();
+    let text = String::from_utf8(out.stdout)?;
+    assert!(
+        text.contains(&format!("{size} bytes (")) && text.contains(" KiB)"),
+        "the archive is {size} bytes: {text}"
+    );
+    let json: serde_json::Value = serde_json::from_slice(
+        &fabric(home.path())
+            .args(["--json", "exchange", "pack", "--manifest"])
+            .arg(&manifest)
+            .arg("--out")
+            .arg(&zip)
+            .output()?
+            .stdout,
+    )?;
+    assert_eq!(json["bytes"], size);
+    assert!(json["dataset_bytes"].as_u64().is_some_and(|b| b > 0));
+    Ok(())
+}
+
+#[test]
+fn an_output_name_that_does_not_fit_is_refused() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let manifest = pack_of_examples(home.path())?;
+    for (name, encrypt) in [
+        ("orders.tar", false),
+        ("orders", false),
+        ("orders.zip.enc", false),
+        ("orders.tar", true),
+    ] {
+        let out = home.path().join(name);
+        let mut cmd = fabric(home.path());
+        cmd.env("SNAPSHOT_ENCRYPTION_KEY", "pass phrase")
+            .args(["exchange", "pack", "--manifest"])
+            .arg(&manifest)
+            .arg("--out")
+            .arg(&out);
+        if encrypt {
+            cmd.arg("--encrypt");
+        }
+        cmd.assert()
+            .code(2)
+            .stderr(predicates::str::contains("NAME.zip"));
+        let left: Vec<_> = std::fs::read_dir(home.path())?
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("orders"))
+            .collect();
+        assert!(left.is_empty(), "--out {name} wrote {left:?}");
+    }
+    // With --encrypt, NAME.zip.enc is written under exactly that name.
+    let enc = home.path().join("cold.zip.enc");
+    fabric(home.path())
+        .env("SNAPSHOT_ENCRYPTION_KEY", "pass phrase")
+        .args(["exchange", "pack", "--encrypt", "--manifest"])
+        .arg(&manifest)
+        .arg("--out")
+        .arg(&enc)
+        .assert()
+        .success();
+    assert!(enc.is_file() && !home.path().join("cold.zip.enc.enc").exists());
+    // The dashboard export too: the name given, and only a zip's name.
+    let v = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/dashboard");
+    let bundle = home.path().join("bundle.json");
+    let assembled = fabric(home.path())
+        .args(["dashboard", "assemble", "--scope"])
+        .arg(v.join("scope.json"))
+        .arg("--oracles")
+        .arg(v.join("oracles.json"))
+        .output()?;
+    std::fs::write(&bundle, assembled.stdout)?;
+    fabric(home.path())
+        .args([
+            "dashboard",
+            "export",
+            "--profile",
+            "instructor_best_effort",
+            "--bundle",
+        ])
+        .arg(&bundle)
+        .arg("--out")
+        .arg(home.path().join("export.csv"))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("NAME.zip"));
+    assert!(!home.path().join("export.csv").exists() && !home.path().join("export.zip").exists());
+    Ok(())
+}
+
+#[test]
+fn add_reading_a_terminal_says_how_to_end() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let manifest = pack_of_examples(home.path())?;
+    let hint = "reading NDJSON records from stdin; Ctrl-D to end";
+    let raw = on_a_terminal(
+        home.path(),
+        &format!("exchange add --manifest {}", manifest.display()),
+    )?;
+    assert!(raw.contains(hint), "{raw:?}");
+    // From a pipe or a file: no hint.
+    fabric(home.path())
+        .args(["exchange", "add", "--manifest"])
+        .arg(&manifest)
+        .write_stdin("")
+        .assert()
+        .success()
+        .stderr(predicates::str::contains(hint).not());
+    Ok(())
+}
