@@ -71,12 +71,14 @@ fabric snapshot show fabric@2 --json",
     ),
     (
         "snapshot rollback",
-        "fabric snapshot rollback fabric 2 --actor alice",
+        "fabric snapshot rollback fabric@2 --actor alice",
     ),
     (
         "snapshot compare",
-        "fabric snapshot compare fabric 1 3
-fabric snapshot compare fabric 1 3 --json",
+        "fabric snapshot compare fabric@1 fabric@3
+fabric snapshot compare fabric@1 fabric@3 --json
+# The older spelling: KEY FROM TO
+fabric snapshot compare fabric 1 3",
     ),
     (
         "snapshot verify",
@@ -90,7 +92,7 @@ fabric snapshot log --key fabric --limit 10 --json",
     ),
     (
         "snapshot deprecate",
-        "fabric snapshot deprecate fabric 1 --reason \"bad import\" --actor alice",
+        "fabric snapshot deprecate fabric@1 --reason \"bad import\" --actor alice",
     ),
     (
         "snapshot import-reports",

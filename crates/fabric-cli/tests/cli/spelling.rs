@@ -153,3 +153,93 @@ fn add_reading_a_terminal_says_how_to_end() -> TestResult {
         .stderr(predicates::str::contains(hint).not());
     Ok(())
 }
+
+/// A store with the chain `ops` of three versions (the example reports).
+fn chain_of_three(home: &Path) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+    let db = home.join("f.db");
+    let reports = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/reports");
+    fabric(home)
+        .arg("--db")
+        .arg(&db)
+        .args([
+            "snapshot",
+            "import-reports",
+            "--key",
+            "ops",
+            "--order",
+            "name",
+        ])
+        .arg(reports)
+        .assert()
+        .success();
+    Ok(db)
+}
+
+#[test]
+fn a_saved_version_is_key_at_n_everywhere() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let db = chain_of_three(home.path())?;
+    let run = |args: &[&str]| {
+        let mut cmd = fabric(home.path());
+        cmd.arg("--db").arg(&db).args(args);
+        cmd
+    };
+    let json = |args: &[&str]| -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+        let out = run(args).arg("--json").output()?;
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        Ok(serde_json::from_slice(&out.stdout)?)
+    };
+    // compare: KEY@A KEY@B, and the older KEY A B.
+    let new = json(&["snapshot", "compare", "ops@1", "ops@3"])?;
+    assert_eq!(new, json(&["snapshot", "compare", "ops", "1", "3"])?);
+    assert_eq!(new["to_version"], 3);
+    run(&["snapshot", "compare", "ops@1", "fabric@2"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("one chain"));
+    // rollback and deprecate: KEY@N, and the older KEY N.
+    assert_eq!(json(&["snapshot", "rollback", "ops@2"])?["to_version"], 2);
+    assert_eq!(
+        json(&["snapshot", "rollback", "ops", "1"])?["to_version"],
+        1
+    );
+    run(&["snapshot", "deprecate", "ops@3", "--reason", "test"])
+        .assert()
+        .success();
+    run(&["snapshot", "deprecate", "ops", "2", "--reason", "test"])
+        .assert()
+        .success();
+    // A version named twice, or not at all, is refused.
+    run(&["snapshot", "rollback", "ops@2", "2"])
+        .assert()
+        .code(2);
+    run(&["snapshot", "rollback", "ops"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("ops@VERSION"));
+    assert_eq!(json(&["snapshot", "show", "ops@1"])?["version"], 1);
+    Ok(())
+}
+
+#[test]
+fn a_truncated_list_says_so() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let db = chain_of_three(home.path())?;
+    fabric(home.path())
+        .arg("--db")
+        .arg(&db)
+        .args(["snapshot", "list", "--key", "ops", "--limit", "2"])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains(
+            "showing 2 of 3 versions (use --limit and --offset)",
+        ));
+    fabric(home.path())
+        .arg("--db")
+        .arg(&db)
+        .args(["snapshot", "list", "--key", "ops"])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("showing").not());
+    Ok(())
+}
