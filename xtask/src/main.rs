@@ -51,7 +51,15 @@ fn man() -> ExitCode {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let status = std::process::Command::new(cargo)
         .current_dir(&root)
-        .args(["run", "--quiet", "--package", "fabric-cli", "--", "generate-man", "--out"])
+        .args([
+            "run",
+            "--quiet",
+            "--package",
+            "fabric-cli",
+            "--",
+            "generate-man",
+            "--out",
+        ])
         .arg(&dir)
         .status();
     match status {

@@ -37,7 +37,7 @@ fabric jobs --reason timeout --json",
     (
         "job",
         "fabric job job-00002
-fabric job job-00002 --json",
+fabric job job-00002 --format text",
     ),
     (
         "report",
@@ -103,6 +103,7 @@ fabric snapshot import-reports reports/ --key ops --order name",
     (
         "diff",
         "fabric diff before.json after.json
+fabric diff before.json after.json --format text
 # Exit 1 when something moved (for scripts and CI)
 fabric diff before.json after.json --exit-code
 fabric diff fabric@1 fabric@3",

@@ -94,26 +94,9 @@ fn spinning(enabled: bool, template: &str, message: String) -> ProgressBar {
     bar
 }
 
-/// `1845 bytes (1.80 KiB)`: a size in bytes and in binary units, for messages.
-pub fn size(bytes: u64) -> String {
-    if bytes < 1024 {
-        format!("{bytes} bytes")
-    } else {
-        format!("{bytes} bytes ({})", BinaryBytes(bytes))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_read_in_bytes_and_binary_units() {
-        assert_eq!(size(0), "0 bytes");
-        assert_eq!(size(1023), "1023 bytes");
-        assert_eq!(size(5699), "5699 bytes (5.57 KiB)");
-        assert_eq!(size(1_880_000_000), "1880000000 bytes (1.75 GiB)");
-    }
 
     #[test]
     fn every_layout_parses() {

@@ -11,6 +11,7 @@
 //! assert!(round4(1.0 / 143.0 - 1.0 / 142.0).is_sign_negative());
 //! ```
 
+mod text;
 mod view;
 
 use std::collections::{BTreeMap, BTreeSet};

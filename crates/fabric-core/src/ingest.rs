@@ -16,11 +16,13 @@
 
 mod path;
 mod stored;
+mod text;
 
 use serde_json::{Map, Value};
 
 pub use path::{clip_id, normalize_path};
 pub use stored::{job_to_json, outputs_from_json, outputs_to_json};
+pub use text::job_to_text;
 
 use crate::error::{Error, Result};
 use crate::model::{ClipStatus, FinalStatus, IngestedJob, IngestedOutput};

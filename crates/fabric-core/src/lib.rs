@@ -40,6 +40,7 @@ pub mod ingest;
 pub mod json;
 pub mod model;
 pub mod report;
+pub mod size;
 pub mod snapshot;
 pub mod timestamp;
 

@@ -452,8 +452,13 @@ fn pack(ctx: &Ctx, a: PackArgs) -> CmdResult {
         }))?;
     } else {
         let size = written.map_or_else(
-            || format!("{} of dataset files", crate::progress::size(outcome.bytes)),
-            crate::progress::size,
+            || {
+                format!(
+                    "{} of dataset files",
+                    fabric_core::size::describe(outcome.bytes)
+                )
+            },
+            fabric_core::size::describe,
         );
         print_text(&format!(
             "{} {} ({} entries, {size}{})",

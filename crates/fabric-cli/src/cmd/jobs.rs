@@ -33,6 +33,9 @@ pub struct ListArgs {
 pub struct ShowArgs {
     /// The job id.
     id: String,
+    /// json (the job with its outputs) or text.
+    #[arg(long, value_enum, default_value_t = super::Format::Json)]
+    format: super::Format,
 }
 
 /// Run `fabric jobs`.
@@ -80,6 +83,10 @@ pub fn show(ctx: &Ctx, args: ShowArgs) -> CmdResult {
     let job = store
         .job(&args.id)?
         .ok_or_else(|| CliError::Usage(format!("no job {:?} in {}", args.id, ctx.db.display())))?;
-    output::print_json(&fabric_core::ingest::job_to_json(&job))?;
+    if args.format == super::Format::Text && !ctx.json {
+        output::print_text(&fabric_core::ingest::job_to_text(&job))?;
+    } else {
+        output::print_json(&fabric_core::ingest::job_to_json(&job))?;
+    }
     Ok(exit::SUCCESS)
 }

@@ -243,3 +243,41 @@ fn a_truncated_list_says_so() -> TestResult {
         .stderr(predicates::str::contains("showing").not());
     Ok(())
 }
+
+#[test]
+fn diff_and_job_have_a_text_rendering() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let db = home.path().join("f.db");
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let run = |args: &[&str]| {
+        let mut cmd = fabric(home.path());
+        cmd.arg("--db").arg(&db).args(args);
+        cmd
+    };
+    run(&["ingest"])
+        .arg(examples.join("results"))
+        .assert()
+        .success();
+    let before = run(&["snapshot", "create", "--save"]).output()?.stdout;
+    run(&["ingest"])
+        .arg(examples.join("more-results"))
+        .assert()
+        .success();
+    run(&["snapshot", "create", "--save"]).assert().success();
+    let text = run(&["diff", "fabric@1", "fabric@2", "--format", "text"]).output()?;
+    let text = String::from_utf8(text.stdout)?;
+    assert!(
+        text.starts_with("Diff ") && text.contains("Total jobs: +10\n"),
+        "{text}"
+    );
+    // --json wins over --format text: one machine-readable document.
+    let json = run(&["--json", "diff", "fabric@1", "fabric@2", "--format", "text"]).output()?;
+    let json: serde_json::Value = serde_json::from_slice(&json.stdout)?;
+    assert_eq!(json["changes"]["execution_summary"]["total_jobs_delta"], 10);
+    assert!(!before.is_empty());
+    let job = run(&["job", "job-00002", "--format", "text"]).output()?;
+    let job = String::from_utf8(job.stdout)?;
+    assert!(job.starts_with("job-00002  COMPLETED\n"), "{job}");
+    assert!(job.contains("566997733 bytes (540.73 MiB)"), "{job}");
+    Ok(())
+}
