@@ -25,7 +25,7 @@ const OUTPUT_KEYS: [&str; 11] = [
 ];
 
 /// The `outputs_json` column: a JSON array with one object per output, keys in
-/// [`OUTPUT_KEYS`] order, `null` for none, ASCII-escaped, `", "` and `": "` separators
+/// the order of `fabric job`'s outputs, `null` for none, ASCII-escaped, `", "` and `": "` separators
 /// (Python's `json.dumps` defaults, as the reference writes it).
 ///
 /// ```
