@@ -106,6 +106,15 @@ impl VerifyReport {
 
 /// Run the six checks on the dataset folder `dir`.
 pub fn verify(dir: &Path) -> Result<VerifyReport> {
+    verify_with_progress(dir, &mut |_, _| {})
+}
+
+/// [`verify`], calling `progress(bytes read, total bytes)` of the chunk files as
+/// it goes (for a progress bar).
+pub fn verify_with_progress(
+    dir: &Path,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<VerifyReport> {
     // Best effort: a killed writer's unindexed chunks are not part of the pack.
     let _ = crate::pack::recover_killed_writers(dir);
     let mut report = VerifyReport::default();
@@ -155,7 +164,11 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
         .map(|p| crate::pack::slash_path(p))
         .collect();
     report.chunks = chunk_set.len() as u64;
+    let total = reader.total_bytes();
+    let mut done = 0u64;
     reader.for_each_line(|line| {
+        done += line.text.len() as u64 + 1;
+        progress(done.min(total), total);
         let parsed = match crate::record::ExchangeRecord::parse_line(&line.text) {
             Ok(p) => p,
             Err(e) => {

@@ -390,7 +390,16 @@ fn print_report(ctx: &Ctx, report: &SyncReport) -> Result<(), CliError> {
 
 fn verify(ctx: &Ctx, a: ManifestArg) -> CmdResult {
     Manifest::load(&a.manifest)?;
-    let report = exchange_sync::verify::verify(&dataset_dir(&a.manifest))?;
+    let bar = ctx.progress_bytes(0, "verify");
+    let report = exchange_sync::verify::verify_with_progress(
+        &dataset_dir(&a.manifest),
+        &mut |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        },
+    );
+    bar.finish_and_clear();
+    let report = report?;
     if ctx.json {
         print_json(&report.to_json())?;
     } else {

@@ -114,3 +114,35 @@ fn quiet_json_and_pipes_draw_no_bar() -> TestResult {
     assert!(!String::from_utf8_lossy(&out.stderr).contains('\u{1b}'));
     Ok(())
 }
+
+#[test]
+fn exchange_verify_draws_a_bar_in_bytes() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let packs = home.path().join("packs");
+    fabric(home.path())
+        .args([
+            "exchange", "init", "--name", "o", "--source", "shop", "--entity", "order",
+        ])
+        .args(["--type", "http", "--out"])
+        .arg(&packs)
+        .assert()
+        .success();
+    let manifest = packs.join("o/manifest.json");
+    fabric(home.path())
+        .args(["exchange", "add", "--manifest"])
+        .arg(&manifest)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/records.ndjson"))
+        .assert()
+        .success();
+    let raw = on_a_terminal(
+        home.path(),
+        &format!("exchange verify --manifest {}", manifest.display()),
+    )?;
+    let bars: Vec<String> = frames(&raw)
+        .into_iter()
+        .filter(|f| f.contains("verify [") && f.contains("KiB/"))
+        .collect();
+    assert!(!bars.is_empty(), "no bar in bytes was drawn:\n{raw:?}");
+    assert!(raw.contains("Verify: OK"), "{raw:?}");
+    Ok(())
+}
