@@ -245,6 +245,19 @@ fn fixed_values() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
 const NOT_APPLICABLE: &[(&str, &str)] = &[
     ("exchange import", "direction"),
     ("exchange export", "direction"),
+    // Commands that never open the store: the global --db is not shown on them.
+    ("exchange init", "db"),
+    ("exchange add", "db"),
+    ("exchange verify", "db"),
+    ("exchange pack", "db"),
+    ("exchange unpack", "db"),
+    ("dashboard", "db"),
+    ("dashboard assemble", "db"),
+    ("dashboard export", "db"),
+    ("dashboard verify", "db"),
+    ("dashboard profiles", "db"),
+    ("completions", "db"),
+    ("version", "db"),
 ];
 
 /// `cmd` (the whole `fabric` tree) with examples, fixed values and hidden
@@ -269,9 +282,14 @@ pub fn apply(cmd: Command) -> Command {
         });
     }
     for (path, id) in NOT_APPLICABLE {
+        let global = cmd.get_arguments().find(|a| a.get_id() == *id).cloned();
         cmd = at(cmd, path, &|c| {
             if has_arg(&c, id) {
                 c.mut_arg(*id, |a| a.hide(true))
+            } else if let Some(global) = &global {
+                // A global option: a hidden copy here keeps clap from adding the
+                // visible one when it propagates global options.
+                c.arg(global.clone().hide(true))
             } else {
                 c
             }

@@ -143,3 +143,29 @@ fn an_option_that_does_not_apply_is_hidden_and_refused() -> TestResult {
         .stderr(predicates::str::contains("--direction"));
     Ok(())
 }
+
+#[test]
+fn db_is_not_listed_where_no_store_is_opened() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    for args in [
+        &["dashboard", "export", "--help"][..],
+        &["exchange", "pack", "--help"],
+        &["version", "--help"],
+    ] {
+        let help = String::from_utf8(fabric(tmp.path()).args(args).output()?.stdout)?;
+        assert!(
+            help.contains("--json") && !help.contains("--db"),
+            "{args:?}:\n{help}"
+        );
+    }
+    let jobs = String::from_utf8(fabric(tmp.path()).args(["jobs", "--help"]).output()?.stdout)?;
+    assert!(jobs.contains("--db <PATH>"), "{jobs}");
+    // Still accepted anywhere, as a global option.
+    fabric(tmp.path())
+        .args(["dashboard", "profiles", "--db"])
+        .arg(tmp.path().join("unused.db"))
+        .assert()
+        .success();
+    assert!(!tmp.path().join("unused.db").exists());
+    Ok(())
+}
