@@ -24,7 +24,7 @@ const GLOBAL: &str = "Global options";
 /// Fabric: freeze operational truth into snapshots, show what moved, keep history,
 /// move data between JSON packs and SQL.
 #[derive(Debug, Parser)]
-#[command(name = "fabric", version, about, long_about = None, propagate_version = true)]
+#[command(name = "fabric", version, long_about = None, propagate_version = true)]
 struct Cli {
     /// The SQLite store [default: $FABRIC_DB, else ~/.proxx/fabric/fabric.db].
     #[arg(long, global = true, value_name = "PATH", help_heading = GLOBAL)]
