@@ -47,14 +47,47 @@ pub enum CliError {
 /// problem), an error otherwise.
 pub type CmdResult = Result<u8, CliError>;
 
-/// Print `err` and its chain to stderr.
-pub fn print(err: &CliError) {
-    eprintln!("error: {err}");
+/// The message of `err` and of each error in its chain, outermost first.
+fn chain(err: &CliError) -> (String, Vec<String>) {
+    let mut causes = Vec::new();
     let mut source = std::error::Error::source(err);
     // `transparent` variants forward `source()` to the inner error's source, so the
     // first line already is the inner error's message.
     while let Some(cause) = source {
-        eprintln!("caused by: {cause}");
+        causes.push(cause.to_string());
         source = cause.source();
     }
+    (err.to_string(), causes)
+}
+
+/// Print `err` and its chain to stderr (a closed or full stderr is ignored: there
+/// is nowhere left to report it).
+pub fn print(err: &CliError) {
+    let (message, causes) = chain(err);
+    errln!("error: {message}");
+    for cause in causes {
+        errln!("caused by: {cause}");
+    }
+}
+
+/// The `--json` form of a failure, printed on stdout beside the text on stderr:
+/// `{"error": {"code", "message", "causes", "exit"}}`.
+pub fn to_json(err: &CliError) -> serde_json::Value {
+    let (message, causes) = chain(err);
+    error_json(
+        crate::exit::error_code(err),
+        &message,
+        &causes,
+        crate::exit::code(err),
+    )
+}
+
+/// One error document (also used for usage errors found by the argument parser).
+pub fn error_json(code: &str, message: &str, causes: &[String], exit: u8) -> serde_json::Value {
+    serde_json::json!({"error": {
+        "code": code,
+        "message": message,
+        "causes": causes,
+        "exit": exit,
+    }})
 }

@@ -16,7 +16,19 @@ pub fn print_json(value: &serde_json::Value) -> Result<(), CliError> {
 /// Print `text` and one newline on stdout (a closed pipe is not an error).
 pub fn print_text(text: &str) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
-    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+    finish(writeln!(out, "{text}").and_then(|()| out.flush()))
+}
+
+/// Print `bytes` as they are on stdout (a closed pipe is not an error).
+pub fn print_bytes(bytes: &[u8]) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    finish(out.write_all(bytes).and_then(|()| out.flush()))
+}
+
+/// A write to stdout: a reader that went away (`| head`) is success, anything
+/// else (a full device) is an output error, exit 3.
+fn finish(written: std::io::Result<()>) -> Result<(), CliError> {
+    match written {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::Output {
             path: "<stdout>".into(),
             source: e,

@@ -18,6 +18,36 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
+    /// Nothing exists at the store path: a read never creates a store.
+    #[error(
+        "no store at {path} (create one with `fabric ingest` or `fabric db init`, or point --db / $FABRIC_DB at an existing store)"
+    )]
+    NoStore {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// Something exists at the store path, but it is not a Fabric store: a folder,
+    /// a FIFO, a device, a pseudo-file, or a file that is not a SQLite database.
+    #[error("{path} is not a Fabric store: {reason}")]
+    NotAStore {
+        /// The path given.
+        path: PathBuf,
+        /// What stands there instead, and what to do.
+        reason: &'static str,
+    },
+    /// A table that the file's schema version requires is missing: the file was
+    /// edited by hand or by another tool. Nothing is read or written.
+    #[error(
+        "database {path} is missing table {table} that schema version {version} requires (restore it from a backup)"
+    )]
+    MissingTable {
+        /// The database file.
+        path: PathBuf,
+        /// The missing table.
+        table: &'static str,
+        /// The schema version the file declares.
+        version: i64,
+    },
     /// `PRAGMA integrity_check` did not answer `ok`, or could not run.
     #[error("database {path} is corrupt: integrity check says {detail:?}")]
     Corrupt {

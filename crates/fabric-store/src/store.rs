@@ -111,9 +111,12 @@ pub fn check_file(path: &Path, check: OpenCheck) -> Result<Duration> {
 /// An open Fabric database.
 ///
 /// Opening runs `PRAGMA integrity_check` (corruption is an error, never repaired),
-/// then checks `PRAGMA user_version` against [`SCHEMA_VERSION`]. A missing or empty
-/// file is a fresh store: [`Store::open`] creates it, [`Store::open_read`] gives an
-/// empty in-memory store and creates nothing.
+/// then checks `PRAGMA user_version` against [`SCHEMA_VERSION`] and that every
+/// table the version requires exists ([`Error::MissingTable`]). A missing path is
+/// created by [`Store::open`] and refused by [`Store::open_read`]
+/// ([`Error::NoStore`]); an empty file is a fresh store (the read gives an empty
+/// in-memory store and writes nothing). A folder, FIFO, device, pseudo-file or
+/// non-SQLite file at the path is [`Error::NotAStore`], from either.
 #[derive(Debug)]
 pub struct Store {
     conn: Connection,
@@ -135,6 +138,7 @@ impl Store {
     /// [`Store::open`] with the given check at open (see [`OpenCheck`]).
     pub fn open_checked(path: impl AsRef<Path>, check: OpenCheck) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
+        presence(&path)?;
         create_private(&path).map_err(|e| Error::Open {
             path: path.clone(),
             source: Box::new(e),
@@ -149,25 +153,21 @@ impl Store {
         Self::init(conn, path, true, check)
     }
 
-    /// Open `path` for reading only. A missing or 0-byte file gives an empty
-    /// in-memory store (nothing is created on disk).
+    /// Open `path` for reading only. A missing path is [`Error::NoStore`] (a read
+    /// never creates a store); a 0-byte file gives an empty in-memory store
+    /// (nothing is written to disk).
     pub fn open_read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let exists_with_data = std::fs::metadata(&path).is_ok_and(|m| m.len() > 0);
-        if !exists_with_data {
-            if let Ok(meta) = std::fs::metadata(&path)
-                && meta.is_dir()
-            {
-                return Err(Error::Open {
-                    path,
-                    source: "a directory stands where the database file should be".into(),
-                });
+        match presence(&path)? {
+            Presence::Missing => return Err(Error::NoStore { path }),
+            Presence::Data => {}
+            Presence::Empty => {
+                let conn = Connection::open_in_memory().map_err(|e| Error::Open {
+                    path: path.clone(),
+                    source: Box::new(e),
+                })?;
+                return Self::init(conn, path, true, OpenCheck::Integrity);
             }
-            let conn = Connection::open_in_memory().map_err(|e| Error::Open {
-                path: path.clone(),
-                source: Box::new(e),
-            })?;
-            return Self::init(conn, path, true, OpenCheck::Integrity);
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&path, flags).map_err(|e| Error::Open {
@@ -217,7 +217,10 @@ impl Store {
             integrity_check,
         };
         let cap = MAX_PAGE_COUNT.load(Ordering::Relaxed);
-        if may_create && cap > 0 {
+        // The cap bounds the file; the empty in-memory store a read of a 0-byte
+        // file gets is no file (capping it made that read fail as "full").
+        let on_disk = store.conn.path().is_some_and(|p| !p.is_empty());
+        if may_create && on_disk && cap > 0 {
             store.set_max_page_count(cap)?;
         }
         let found = store.user_version()?;
@@ -234,7 +237,7 @@ impl Store {
                 store.conn = mem;
                 store.create_schema()?;
             }
-            v if v == SCHEMA_VERSION => {}
+            v if v == SCHEMA_VERSION => store.check_tables(v)?,
             _ => return Err(store.version_error(found)),
         }
         Ok(store)
@@ -251,6 +254,28 @@ impl Store {
                 ""
             },
         }
+    }
+
+    /// Every table [`schema::REQUIRED_TABLES`] names exists, or
+    /// [`Error::MissingTable`] naming the first one missing.
+    fn check_tables(&self, version: i64) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")
+            .map_err(|e| classify(&self.path, "listing tables", e))?;
+        for table in schema::REQUIRED_TABLES {
+            let present = stmt
+                .exists([table])
+                .map_err(|e| classify(&self.path, "listing tables", e))?;
+            if !present {
+                return Err(Error::MissingTable {
+                    path: self.path.clone(),
+                    table,
+                    version,
+                });
+            }
+        }
+        Ok(())
     }
 
     fn user_version(&self) -> Result<i64> {
@@ -299,6 +324,9 @@ impl Store {
     /// `jobs` table is not touched. Returns the version found before.
     pub fn upgrade(path: impl AsRef<Path>) -> Result<i64> {
         let path = path.as_ref().to_path_buf();
+        if presence(&path)? == Presence::Missing {
+            return Err(Error::NoStore { path });
+        }
         let mut conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE)
             .map_err(|e| Error::Open {
                 path: path.clone(),
@@ -330,6 +358,35 @@ impl Store {
         tx.commit()
             .map_err(|e| classify(&path, "committing the upgrade", e))?;
         Ok(found)
+    }
+
+    /// Whether any table of the file holds a row (jobs, chains, log, mirror rows,
+    /// anything). A command that created the store and failed removes it only
+    /// while this is false.
+    pub fn holds_data(&self) -> Result<bool> {
+        let tables: Vec<String> = self
+            .conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .and_then(|mut stmt| {
+                stmt.query_map([], |row| row.get(0))?
+                    .collect::<rusqlite::Result<_>>()
+            })
+            .map_err(|e| classify(&self.path, "listing tables", e))?;
+        for table in tables {
+            let quoted = table.replace('"', "\"\"");
+            let any: bool = self
+                .conn
+                .query_row(
+                    &format!("SELECT EXISTS (SELECT 1 FROM \"{quoted}\")"),
+                    [],
+                    |row| row.get(0),
+                )
+                .map_err(|e| classify(&self.path, format!("reading table {table}"), e))?;
+            if any {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Cap the database file at `pages` pages (`PRAGMA max_page_count`) for this
@@ -372,6 +429,71 @@ impl Store {
     pub(crate) fn err(&self, context: impl Into<String>, e: rusqlite::Error) -> Error {
         classify(&self.path, context, e)
     }
+}
+
+/// What stands at a store path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Presence {
+    /// Nothing.
+    Missing,
+    /// A regular file of 0 bytes (a store nobody has written to yet).
+    Empty,
+    /// A regular file with data (SQLite and the checks decide the rest).
+    Data,
+}
+
+/// Look at `path` before SQLite does: SQLite answers a folder with "disk I/O
+/// error", blocks forever on a FIFO, and takes a pseudo-file that claims 0 bytes
+/// (`/proc/self/status`) for an empty database. Symbolic links are followed.
+fn presence(path: &Path) -> Result<Presence> {
+    use std::io::Read;
+    use std::os::unix::fs::FileTypeExt;
+    let not = |reason| Error::NotAStore {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Presence::Missing),
+        Err(e) => {
+            return Err(Error::Open {
+                path: path.to_path_buf(),
+                source: Box::new(e),
+            });
+        }
+    };
+    let kind = meta.file_type();
+    if kind.is_dir() {
+        return Err(not(
+            "it is a folder (give the path of the database file, e.g. FOLDER/fabric.db)",
+        ));
+    }
+    if kind.is_fifo() {
+        return Err(not("it is a FIFO (named pipe), not a database file"));
+    }
+    if kind.is_char_device() || kind.is_block_device() {
+        return Err(not("it is a device, not a database file"));
+    }
+    if kind.is_socket() || !kind.is_file() {
+        return Err(not("it is not a regular file"));
+    }
+    if meta.len() > 0 {
+        return Ok(Presence::Data);
+    }
+    // A regular file that says 0 bytes: empty, unless reading it gives bytes.
+    let mut byte = [0u8; 1];
+    let read = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut byte))
+        .map_err(|e| Error::Open {
+            path: path.to_path_buf(),
+            source: Box::new(e),
+        })?;
+    if read > 0 {
+        return Err(not(
+            "it is a pseudo-file whose size is unknown (like those under /proc), not a database file",
+        ));
+    }
+    Ok(Presence::Empty)
 }
 
 /// Create the missing folders of `path` (`0700`) and an empty file (`0600`) unless
@@ -471,7 +593,11 @@ pub(crate) fn classify(path: &Path, context: impl Into<String>, e: rusqlite::Err
             source: e,
         },
         Some(ErrorCode::ReadOnly) => Error::ReadOnly { path, source: e },
-        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => Error::Corrupt {
+        Some(ErrorCode::NotADatabase) => Error::NotAStore {
+            path,
+            reason: "it is not a SQLite database file (check the --db path or $FABRIC_DB)",
+        },
+        Some(ErrorCode::DatabaseCorrupt) => Error::Corrupt {
             path,
             detail: e.to_string(),
         },

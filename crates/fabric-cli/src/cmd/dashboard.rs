@@ -152,9 +152,9 @@ fn export(ctx: &Ctx, args: &ExportArgs) -> CmdResult {
     let plan = match plan_export(&registry, &bundle, &args.profile) {
         Ok(plan) => plan,
         Err(DashError::ExportBlocked(failure)) => {
-            eprintln!("error: export failed: {failure}");
+            errln!("error: export failed: {failure}");
             for b in &failure.blocking {
-                eprintln!("  blocking: {b}");
+                errln!("  blocking: {b}");
             }
             if ctx.json {
                 print_json(&json!({
@@ -262,12 +262,12 @@ fn verify(ctx: &Ctx, args: &VerifyArgs) -> CmdResult {
         ))?;
     }
     if drifted {
-        eprintln!(
+        errln!(
             "error: parity mismatch: {} component(s) drifted",
             report.comparison.mismatches.len()
         );
         for m in &report.comparison.mismatches {
-            eprintln!(
+            errln!(
                 "  {}: expected {}, actual {}",
                 m.component,
                 m.expected.as_deref().unwrap_or("(absent)"),

@@ -342,6 +342,15 @@ fn sync(ctx: &Ctx, a: SyncArgs, fixed: Option<Direction>) -> CmdResult {
         lenient: a.lenient,
         chunk_size: a.chunk_size.max(1),
     };
+    if direction == Direction::SqlToJson {
+        // An export only reads the store: a mistyped path is not an empty store.
+        if let Target::Sqlite(db) =
+            Target::resolve(a.target.as_deref(), &ctx.db, |k| std::env::var(k).ok())?
+            && !db.exists()
+        {
+            return Err(fabric_store::Error::NoStore { path: db }.into());
+        }
+    }
     let mut mirror = open_target(ctx, a.target.as_deref(), &manifest)?;
     let mut bar: Option<(String, ProgressBar)> = None;
     let mut progress = |phase: &str, done: u64, total: u64| {

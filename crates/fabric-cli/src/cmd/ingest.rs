@@ -44,15 +44,8 @@ pub fn run(ctx: &Ctx, args: Args) -> CmdResult {
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|_| "/".to_owned());
 
-    let fresh = crate::context::FreshStore::note(&ctx.db);
-    match write_batch(ctx, &args, &files, &ingested_at, &cwd) {
-        Ok(code) => Ok(code),
-        Err(err) => {
-            // A failed batch leaves no new store file behind either.
-            fresh.undo();
-            Err(err)
-        }
-    }
+    // A failed batch leaves no new store file behind either (main undoes it).
+    write_batch(ctx, &args, &files, &ingested_at, &cwd)
 }
 
 /// Parse `files` and write them as one batch; print the summary.

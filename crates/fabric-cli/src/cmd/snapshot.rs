@@ -19,7 +19,8 @@ pub enum Command {
     Rollback(super::chain::RollbackArgs),
     /// Compare two versions of a chain: added / modified / deleted paths.
     Compare(super::chain::CompareArgs),
-    /// Re-check every stored checksum (exit 3 when something is damaged).
+    /// Re-check every stored checksum (exit 1 when something is damaged, 3 when the
+    /// store cannot be opened).
     Verify(super::chain::VerifyArgs),
     /// The activity log: creates, rollbacks, deprecations, newest first.
     Log(super::chain::LogArgs),

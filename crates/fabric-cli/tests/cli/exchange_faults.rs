@@ -252,9 +252,10 @@ fn a_locked_target_fails_each_write_with_exit_3_and_changes_nothing() -> TestRes
 }
 
 /// A directory where the database is expected: import, sync, export and schema
-/// --apply exit 3 naming it, and it stays empty.
+/// --apply exit 2 ("not a Fabric store: it is a folder") naming it, and it stays
+/// empty.
 #[test]
-fn a_directory_in_place_of_the_target_is_exit_3_and_stays_empty() -> TestResult {
+fn a_directory_in_place_of_the_target_is_exit_2_and_stays_empty() -> TestResult {
     let s = Setup::new()?;
     std::fs::remove_file(s.db())?;
     std::fs::create_dir(s.db())?;
@@ -267,7 +268,14 @@ fn a_directory_in_place_of_the_target_is_exit_3_and_stays_empty() -> TestResult 
             .to_vec(),
     );
     for args in commands {
-        s.refused(&strs(&args), &[], &[], &pack)?;
+        let (code, err) = s.run(&strs(&args), &[])?;
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains("is not a Fabric store: it is a folder"),
+            "{err}"
+        );
+        assert!(err.contains(&s.db().display().to_string()), "{err}");
+        assert_eq!(snapshot(&s.ds())?, pack, "{args:?} changed the pack");
         assert_eq!(
             std::fs::read_dir(s.db())?.count(),
             0,

@@ -2,6 +2,7 @@
 //!
 //! One module per command group; shared helpers in `common`.
 
+mod answers;
 mod chains;
 mod common;
 mod crash;
