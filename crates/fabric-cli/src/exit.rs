@@ -52,9 +52,11 @@ fn store_code(e: &fabric_store::Error) -> u8 {
         | E::InvalidChainInput { .. }
         | E::ChainNotFound { .. }
         | E::VersionNotFound { .. } => BAD_INPUT,
-        E::VersionConflict { .. } | E::VersionDeprecated { .. } | E::AlreadyDeprecated { .. } => {
-            PROBLEM
-        }
+        E::WrongKind { .. } => BAD_INPUT,
+        E::VersionConflict { .. }
+        | E::VersionDeprecated { .. }
+        | E::AlreadyDeprecated { .. }
+        | E::DeprecateActive { .. } => PROBLEM,
         // A verify that ran and found damage reports a problem; a payload that
         // fails its checksum while a command reads it leaves the store unusable.
         E::VerifyFailed { .. } => PROBLEM,
@@ -150,6 +152,8 @@ fn store_error_code(e: &fabric_store::Error) -> &'static str {
         E::ChainNotFound { .. } | E::VersionNotFound { .. } => "NOT_FOUND",
         E::VersionConflict { .. } => "VERSION_CONFLICT",
         E::VersionDeprecated { .. } | E::AlreadyDeprecated { .. } => "DEPRECATED",
+        E::DeprecateActive { .. } => "ACTIVE_VERSION",
+        E::WrongKind { .. } => "WRONG_KIND",
         E::Integrity { .. } => "INTEGRITY",
         E::VerifyFailed { .. } => "VERIFY_FAILED",
         other => by_exit(store_code(other)),

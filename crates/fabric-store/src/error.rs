@@ -164,9 +164,10 @@ pub enum Error {
         latest: i64,
     },
     /// Optimistic locking: the chain's active version is not the one the caller
-    /// based its change on (VERSION_CONFLICT); nothing was written.
+    /// based its change on (VERSION_CONFLICT); nothing was written. The active
+    /// version, not the newest: after a rollback they differ.
     #[error(
-        "VERSION_CONFLICT on snapshot chain {key:?}: expected active version {expected}, actual {actual}"
+        "VERSION_CONFLICT on snapshot chain {key:?}: expected active version {expected}, actual {actual} (the active version, which after a rollback is not the newest; see `fabric snapshot list --key {key}`)"
     )]
     VersionConflict {
         /// The chain key.
@@ -183,6 +184,29 @@ pub enum Error {
         key: String,
         /// The deprecated version.
         version: i64,
+    },
+    /// The active version cannot be deprecated: that would leave the chain's
+    /// current answer deprecated. Nothing was written.
+    #[error(
+        "version {version} of snapshot chain {key:?} is the active version: roll back first (`fabric snapshot rollback {key} VERSION`), then deprecate it"
+    )]
+    DeprecateActive {
+        /// The chain key.
+        key: String,
+        /// The active version.
+        version: i64,
+    },
+    /// A document that does not fit the chain's kind (a `fabric-report` chain
+    /// holds FabricSnapshots of valid reports only). Nothing was written.
+    #[error(
+        "snapshot chain {key:?} is a fabric-report chain: this document is not a FabricSnapshot of a valid report"
+    )]
+    WrongKind {
+        /// The chain key.
+        key: String,
+        /// What is wrong with the document.
+        #[source]
+        source: fabric_core::Error,
     },
     /// A version can be deprecated only once.
     #[error("version {version} of snapshot chain {key:?} is already deprecated")]

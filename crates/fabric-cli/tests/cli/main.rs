@@ -3,6 +3,7 @@
 //! One module per command group; shared helpers in `common`.
 
 mod answers;
+mod chain_rules;
 mod chains;
 mod common;
 mod crash;
