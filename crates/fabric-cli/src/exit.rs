@@ -168,3 +168,6 @@ fn by_exit(code: u8) -> &'static str {
         _ => "STORAGE",
     }
 }
+
+#[cfg(test)]
+mod tests;
