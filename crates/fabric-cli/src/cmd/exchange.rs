@@ -412,6 +412,24 @@ fn passphrase() -> Result<exchange_sync::crypto::Zeroizing<Vec<u8>>, CliError> {
     })
 }
 
+/// The `--out` to give `pack`: a FIFO, device or folder at the archive's path is
+/// refused (an archive is a regular file, written by rename), and a link is
+/// followed so that its target, not the link, is replaced.
+fn pack_target(a: &PackArgs) -> Result<PathBuf, CliError> {
+    use exchange_sync::archive::output_path;
+    let archive = output_path(&a.out, a.encrypt);
+    match crate::output::output_target("--out", &archive, false)? {
+        crate::output::OutputTarget::File(file) if file == archive => Ok(a.out.clone()),
+        crate::output::OutputTarget::File(file) if output_path(&file, a.encrypt) == file => {
+            Ok(file)
+        }
+        other => Err(CliError::Usage(format!(
+            "--out {}: it links to {other:?}, whose name does not end in the archive's suffix; give the target's path",
+            archive.display()
+        ))),
+    }
+}
+
 fn pack(ctx: &Ctx, a: PackArgs) -> CmdResult {
     let key = if a.encrypt { Some(passphrase()?) } else { None };
     let bar = ctx.progress(0, "pack");
@@ -419,9 +437,10 @@ fn pack(ctx: &Ctx, a: PackArgs) -> CmdResult {
         bar.set_length(total);
         bar.set_position(done);
     };
+    let out = pack_target(&a)?;
     let outcome = exchange_sync::archive::pack(
         &a.manifest,
-        &a.out,
+        &out,
         key.as_deref().map(Vec::as_slice),
         a.dry_run,
         &mut progress,

@@ -15,4 +15,5 @@ mod faults;
 mod hostile;
 mod jobs;
 mod mssql;
+mod outputs;
 mod secrets;
