@@ -29,6 +29,20 @@ pub enum CliError {
         #[source]
         source: std::io::Error,
     },
+    /// An NDJSON input line that ends inside a JSON document: most often a
+    /// pretty-printed document given where one document per line is expected.
+    #[error(
+        "{path} line {line}: expected one JSON document per line (NDJSON), but the document goes on past the end of the line; pretty-printed JSON must be written one document per line (e.g. `jq -c . FILE`)"
+    )]
+    Ndjson {
+        /// The input file (`-` for stdin).
+        path: PathBuf,
+        /// The 1-based line.
+        line: u64,
+        /// The parser's error.
+        #[source]
+        source: serde_json::Error,
+    },
     /// From fabric-core.
     #[error(transparent)]
     Core(#[from] fabric_core::Error),

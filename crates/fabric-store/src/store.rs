@@ -174,7 +174,7 @@ impl Store {
             path: path.clone(),
             source: Box::new(e),
         })?;
-        if needs_rollback(&conn) {
+        if needs_rollback(&conn, &path)? {
             // A writer was killed mid-transaction and left a hot journal: a read-only
             // connection cannot roll it back (SQLITE_READONLY_ROLLBACK), so the first
             // reader after a crash would see "readonly", not the data. Roll it back
@@ -522,14 +522,29 @@ fn create_private(path: &Path) -> std::io::Result<()> {
 /// is read-only".
 const READONLY_ROLLBACK: std::ffi::c_int = 776;
 
-/// Whether a read-only connection is stuck behind a hot journal.
-fn needs_rollback(conn: &Connection) -> bool {
+/// Whether a read-only connection is stuck behind a hot journal. A lock held
+/// past the busy timeout is [`Error::Locked`] at once: the probe used to wait out
+/// the timeout, then the check at open waited it again, so a lock was reported
+/// as "waited 5000 ms" after 10 s.
+fn needs_rollback(conn: &Connection, path: &Path) -> Result<bool> {
+    conn.busy_timeout(busy_timeout())
+        .map_err(|e| classify(path, "setting the busy timeout", e))?;
     let probe: rusqlite::Result<i64> =
         conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0));
-    matches!(
-        probe,
-        Err(rusqlite::Error::SqliteFailure(e, _)) if e.extended_code == READONLY_ROLLBACK
-    )
+    match probe {
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.extended_code == READONLY_ROLLBACK => {
+            Ok(true)
+        }
+        Err(e)
+            if matches!(
+                e.sqlite_error_code(),
+                Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+            ) =>
+        {
+            Err(classify(path, "reading the schema", e))
+        }
+        _ => Ok(false),
+    }
 }
 
 /// A short-lived connection to an existing file (`flags` plus no mutex), with the

@@ -264,6 +264,17 @@ fn provenance(a: &AddArgs) -> Provenance {
     }
 }
 
+/// A line that ends inside a JSON document (EOF while parsing) says what NDJSON
+/// expects instead of only "EOF while parsing an object".
+fn ndjson_hint(e: exchange_sync::Error) -> CliError {
+    match e {
+        exchange_sync::Error::Json { path, line, source } if source.is_eof() => {
+            CliError::Ndjson { path, line, source }
+        }
+        other => other.into(),
+    }
+}
+
 fn add(ctx: &Ctx, a: AddArgs) -> CmdResult {
     let options = exchange_sync::add::AddOptions {
         dry_run: a.dry_run,
@@ -283,12 +294,13 @@ fn add(ctx: &Ctx, a: AddArgs) -> CmdResult {
             let mut reader = bar.wrap_read(std::io::BufReader::new(file));
             let report = exchange_sync::add::add(&a.manifest, &mut reader, path, &options, now());
             bar.finish_and_clear();
-            report?
+            report.map_err(ndjson_hint)?
         }
         None => {
             let stdin = std::io::stdin();
             let mut reader: Box<dyn BufRead> = Box::new(stdin.lock());
-            exchange_sync::add::add(&a.manifest, &mut reader, Path::new("-"), &options, now())?
+            exchange_sync::add::add(&a.manifest, &mut reader, Path::new("-"), &options, now())
+                .map_err(ndjson_hint)?
         }
     };
     if ctx.json {

@@ -224,9 +224,18 @@ fn parse_file(path: &Path, ingested_at: &Timestamp, cwd: &str) -> Result<Ingeste
 
 /// Why a file was rejected, without the file name (listed beside it).
 fn reason_of(err: &CliError) -> String {
-    match err {
-        CliError::Core(fabric_core::Error::Ingest { reason, .. }) => reason.clone(),
-        CliError::Input { source, .. } => source.to_string(),
-        other => other.to_string(),
+    // The reason and every cause after it: a JSON syntax error keeps its line and
+    // column ("not valid JSON: expected ident at line 4 column 0").
+    let (mut reason, mut cause) = match err {
+        CliError::Core(e @ fabric_core::Error::Ingest { reason, .. }) => {
+            (reason.clone(), std::error::Error::source(e))
+        }
+        CliError::Input { source, .. } => (source.to_string(), source.source()),
+        other => (other.to_string(), std::error::Error::source(other)),
+    };
+    while let Some(c) = cause {
+        reason = format!("{reason}: {c}");
+        cause = c.source();
     }
+    reason
 }

@@ -143,6 +143,14 @@ fn samples() -> Vec<CliError> {
             first: "k@1".into(),
         }
         .into(),
+        CliError::Ndjson {
+            path: path.clone(),
+            line: 1,
+            source: serde_json::from_str::<serde_json::Value>("{").map_or_else(
+                |e| e,
+                |_| serde_json::Error::io(std::io::Error::other("parsed")),
+            ),
+        },
         exchange_sync::Error::MissingKey { var: "V".into() }.into(),
         exchange_sync::Error::Store(S::NoStore { path }).into(),
         dashboard_snapshot::Error::Registry("r".into()).into(),

@@ -14,6 +14,7 @@ mod exchange_faults;
 mod faults;
 mod hostile;
 mod jobs;
+mod messages;
 mod mssql;
 mod outputs;
 mod secrets;
