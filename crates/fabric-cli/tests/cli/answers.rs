@@ -7,7 +7,7 @@ use std::process::Stdio;
 
 use serde_json::Value;
 
-use crate::common::{fabric, vectors};
+use crate::common::{Outcome, empty_dataset, fabric, mkfifo, outcome, vectors};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -32,25 +32,12 @@ impl Env {
     }
 
     /// Run `fabric --db DB ARGS`: (exit code, stdout, stderr).
-    fn run(&self, args: &[&str]) -> Result<(i32, String, String), Box<dyn std::error::Error>> {
+    fn run(&self, args: &[&str]) -> Result<Outcome, Box<dyn std::error::Error>> {
         self.run_db(&self.db(), args)
     }
 
-    fn run_db(
-        &self,
-        db: &Path,
-        args: &[&str],
-    ) -> Result<(i32, String, String), Box<dyn std::error::Error>> {
-        let out = fabric(self.home())
-            .arg("--db")
-            .arg(db)
-            .args(args)
-            .output()?;
-        Ok((
-            out.status.code().unwrap_or(-1),
-            String::from_utf8(out.stdout)?,
-            String::from_utf8(out.stderr)?,
-        ))
+    fn run_db(&self, db: &Path, args: &[&str]) -> Result<Outcome, Box<dyn std::error::Error>> {
+        outcome(fabric(self.home()).arg("--db").arg(db).args(args))
     }
 
     fn ok(&self, args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
@@ -78,30 +65,10 @@ fn s(p: &Path) -> String {
     p.display().to_string()
 }
 
-fn mkfifo(path: &Path) -> TestResult {
-    let ok = std::process::Command::new("mkfifo")
-        .arg(path)
-        .status()?
-        .success();
-    if !ok {
-        return Err(format!("mkfifo {} failed", path.display()).into());
-    }
-    Ok(())
-}
-
 /// Every command that only reads the store, with what it needs besides.
 fn read_commands(env: &Env) -> Result<Vec<Vec<String>>, Box<dyn std::error::Error>> {
     // A dataset to export from the store.
-    let packs = env.home().join("packs");
-    fabric(env.home())
-        .args([
-            "exchange", "init", "--name", "ds", "--source", "s", "--entity", "e", "--type", "http",
-            "--out",
-        ])
-        .arg(&packs)
-        .assert()
-        .success();
-    let manifest = s(&packs.join("ds/manifest.json"));
+    let manifest = s(&empty_dataset(env.home())?);
     Ok([
         vec!["jobs"],
         vec!["job", "job-1"],

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::common::{fabric, vectors};
+use crate::common::{Outcome, fabric, outcome, vectors};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -21,18 +21,14 @@ impl Env {
         })
     }
 
-    /// (exit code, stdout, stderr) of `fabric --db DB ARGS`.
-    fn run(&self, args: &[&str]) -> Result<(i32, String, String), Box<dyn std::error::Error>> {
-        let out = fabric(self.dir.path())
-            .arg("--db")
-            .arg(self.dir.path().join("fabric.db"))
-            .args(args)
-            .output()?;
-        Ok((
-            out.status.code().unwrap_or(-1),
-            String::from_utf8(out.stdout)?,
-            String::from_utf8(out.stderr)?,
-        ))
+    /// `fabric --db DB ARGS`.
+    fn run(&self, args: &[&str]) -> Result<Outcome, Box<dyn std::error::Error>> {
+        outcome(
+            fabric(self.dir.path())
+                .arg("--db")
+                .arg(self.dir.path().join("fabric.db"))
+                .args(args),
+        )
     }
 
     fn json(&self, args: &[&str]) -> Result<Value, Box<dyn std::error::Error>> {

@@ -35,7 +35,8 @@ fn write_commands() -> Vec<(&'static str, Vec<String>)> {
     ]
 }
 
-/// A store with the 02-one-job case ingested and one saved snapshot.
+/// A store with the 02-one-job case ingested and two saved snapshots (version 1
+/// is not the active one, so deprecating it is a write the fault must stop).
 struct Store {
     dir: tempfile::TempDir,
 }
@@ -53,6 +54,7 @@ impl Store {
         let one = vectors().join("fabric/cases/02-one-job/results");
         for args in [
             vec!["ingest", &one.display().to_string()],
+            vec!["snapshot", "create", "--save"],
             vec!["snapshot", "create", "--save"],
         ] {
             let (code, stderr) =

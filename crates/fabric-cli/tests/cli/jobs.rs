@@ -304,7 +304,7 @@ fn job_filters_combine_and_validate() -> TestResult {
     insta::assert_snapshot!("jobs_03_failed_ffmpeg", both);
     let (code, _, stderr) = env.run(&["jobs", "--reason", ""])?;
     assert_eq!(code, 2, "{stderr}");
-    let (code, _, stderr) = env.run(&["jobs", "--status", "completed"])?;
+    let (code, _, stderr) = env.run(&["jobs", "--status", "done"])?;
     assert_eq!(code, 2, "{stderr}");
     Ok(())
 }

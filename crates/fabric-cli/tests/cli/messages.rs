@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::common::{fabric, vectors};
+use crate::common::{Outcome, empty_dataset, fabric, outcome, vectors};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -12,18 +12,14 @@ fn results(case: &str) -> PathBuf {
     vectors().join("fabric/cases").join(case).join("results")
 }
 
-/// (exit code, stdout, stderr) of `fabric --db HOME/fabric.db ARGS`.
-fn run(home: &Path, args: &[&str]) -> Result<(i32, String, String), Box<dyn std::error::Error>> {
-    let out = fabric(home)
-        .arg("--db")
-        .arg(home.join("fabric.db"))
-        .args(args)
-        .output()?;
-    Ok((
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stdout)?,
-        String::from_utf8(out.stderr)?,
-    ))
+/// `fabric --db HOME/fabric.db ARGS`.
+fn run(home: &Path, args: &[&str]) -> Result<Outcome, Box<dyn std::error::Error>> {
+    outcome(
+        fabric(home)
+            .arg("--db")
+            .arg(home.join("fabric.db"))
+            .args(args),
+    )
 }
 
 fn s(p: &Path) -> String {
@@ -35,31 +31,12 @@ fn s(p: &Path) -> String {
 #[test]
 fn pretty_json_given_as_ndjson_says_one_document_per_line() -> TestResult {
     let home = tempfile::tempdir()?;
-    let packs = home.path().join("packs");
-    let (code, _, stderr) = run(
-        home.path(),
-        &[
-            "exchange",
-            "init",
-            "--name",
-            "ds",
-            "--source",
-            "s",
-            "--entity",
-            "e",
-            "--type",
-            "http",
-            "--out",
-            &s(&packs),
-        ],
-    )?;
-    assert_eq!(code, 0, "{stderr}");
+    let manifest = s(&empty_dataset(home.path())?);
     let input = home.path().join("pretty.json");
     std::fs::write(
         &input,
         "{\n  \"natural_key\": \"k1\",\n  \"response\": {\"a\": 1}\n}\n",
     )?;
-    let manifest = s(&packs.join("ds/manifest.json"));
     let (code, _, stderr) = run(
         home.path(),
         &["exchange", "add", "--manifest", &manifest, &s(&input)],

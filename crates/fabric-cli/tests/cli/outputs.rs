@@ -5,31 +5,18 @@
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
-use crate::common::{fabric, vectors};
+use crate::common::{empty_dataset, fabric, mkfifo, outcome, vectors};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
+/// `fabric ARGS` in `home`: (exit code, stderr).
 fn run(home: &Path, args: &[&str]) -> Result<(i32, String), Box<dyn std::error::Error>> {
-    let out = fabric(home).args(args).output()?;
-    Ok((
-        out.status.code().unwrap_or(-1),
-        String::from_utf8(out.stderr)?,
-    ))
+    let (code, _, stderr) = outcome(fabric(home).args(args))?;
+    Ok((code, stderr))
 }
 
 fn s(p: &Path) -> String {
     p.display().to_string()
-}
-
-fn mkfifo(path: &Path) -> TestResult {
-    let ok = std::process::Command::new("mkfifo")
-        .arg(path)
-        .status()?
-        .success();
-    if !ok {
-        return Err(format!("mkfifo {} failed", path.display()).into());
-    }
-    Ok(())
 }
 
 /// A bundle of the dashboard example in `home`.
@@ -47,19 +34,25 @@ fn bundle(home: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
     Ok(path)
 }
 
-fn export_args(bundle: &Path, out: &Path) -> Vec<String> {
-    [
-        "dashboard",
-        "export",
-        "--bundle",
-        &s(bundle),
-        "--profile",
-        "instructor_best_effort",
-        "--out",
-        &s(out),
-    ]
-    .map(String::from)
-    .to_vec()
+/// `dashboard export` of `bundle` to `out`: (exit code, stderr).
+fn export(
+    home: &Path,
+    bundle: &Path,
+    out: &Path,
+) -> Result<(i32, String), Box<dyn std::error::Error>> {
+    run(
+        home,
+        &[
+            "dashboard",
+            "export",
+            "--bundle",
+            &s(bundle),
+            "--profile",
+            "instructor_best_effort",
+            "--out",
+            &s(out),
+        ],
+    )
 }
 
 /// `dashboard export --out FIFO` writes the archive through the FIFO (a reader
@@ -75,11 +68,7 @@ fn export_writes_through_a_fifo_and_leaves_it_a_fifo() -> TestResult {
         let fifo = fifo.clone();
         std::thread::spawn(move || std::fs::read(fifo))
     };
-    let args = export_args(&bundle, &fifo);
-    let (code, stderr) = run(
-        home.path(),
-        &args.iter().map(String::as_str).collect::<Vec<_>>(),
-    )?;
+    let (code, stderr) = export(home.path(), &bundle, &fifo)?;
     assert_eq!(code, 0, "{stderr}");
     // Checked before joining: had the FIFO been replaced, the reader would wait
     // on it forever (the thread is then left behind, the test fails).
@@ -106,15 +95,12 @@ fn export_to_a_character_device_writes_through_and_keeps_the_node() -> TestResul
     let device = if made {
         null
     } else {
-        // Without mknod rights, the system's own /dev/null (the fix never replaces it).
+        // Without mknod rights (not root), the system's own /dev/null: a process
+        // that cannot make a device node cannot rename over one in /dev either.
         eprintln!("mknod refused: testing with /dev/null itself");
         PathBuf::from("/dev/null")
     };
-    let args = export_args(&bundle, &device);
-    let (code, stderr) = run(
-        home.path(),
-        &args.iter().map(String::as_str).collect::<Vec<_>>(),
-    )?;
+    let (code, stderr) = export(home.path(), &bundle, &device)?;
     assert_eq!(code, 0, "{stderr}");
     assert!(
         std::fs::symlink_metadata(&device)?
@@ -136,11 +122,7 @@ fn export_to_a_link_writes_its_target_and_a_folder_is_refused() -> TestResult {
     std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644))?;
     let link = home.path().join("link.zip");
     std::os::unix::fs::symlink("real.zip", &link)?;
-    let args = export_args(&bundle, &link);
-    let (code, stderr) = run(
-        home.path(),
-        &args.iter().map(String::as_str).collect::<Vec<_>>(),
-    )?;
+    let (code, stderr) = export(home.path(), &bundle, &link)?;
     assert_eq!(code, 0, "{stderr}");
     assert!(std::fs::symlink_metadata(&link)?.file_type().is_symlink());
     zip::ZipArchive::new(std::fs::File::open(&target)?)?;
@@ -151,11 +133,7 @@ fn export_to_a_link_writes_its_target_and_a_folder_is_refused() -> TestResult {
     // A dangling link: the file it names is created.
     let dangling = home.path().join("dangling.zip");
     std::os::unix::fs::symlink("made.zip", &dangling)?;
-    let args = export_args(&bundle, &dangling);
-    let (code, stderr) = run(
-        home.path(),
-        &args.iter().map(String::as_str).collect::<Vec<_>>(),
-    )?;
+    let (code, stderr) = export(home.path(), &bundle, &dangling)?;
     assert_eq!(code, 0, "{stderr}");
     assert!(
         std::fs::symlink_metadata(&dangling)?
@@ -166,11 +144,7 @@ fn export_to_a_link_writes_its_target_and_a_folder_is_refused() -> TestResult {
 
     let folder = home.path().join("folder.zip");
     std::fs::create_dir(&folder)?;
-    let args = export_args(&bundle, &folder);
-    let (code, stderr) = run(
-        home.path(),
-        &args.iter().map(String::as_str).collect::<Vec<_>>(),
-    )?;
+    let (code, stderr) = export(home.path(), &bundle, &folder)?;
     assert_eq!(code, 2, "{stderr}");
     assert!(
         stderr.contains("is a folder; it is not replaced"),
@@ -185,26 +159,7 @@ fn export_to_a_link_writes_its_target_and_a_folder_is_refused() -> TestResult {
 #[test]
 fn pack_refuses_a_fifo_and_follows_a_link() -> TestResult {
     let home = tempfile::tempdir()?;
-    let packs = home.path().join("packs");
-    let (code, stderr) = run(
-        home.path(),
-        &[
-            "exchange",
-            "init",
-            "--name",
-            "ds",
-            "--source",
-            "s",
-            "--entity",
-            "e",
-            "--type",
-            "http",
-            "--out",
-            &s(&packs),
-        ],
-    )?;
-    assert_eq!(code, 0, "{stderr}");
-    let manifest = s(&packs.join("ds/manifest.json"));
+    let manifest = s(&empty_dataset(home.path())?);
     let fifo = home.path().join("pack.zip");
     mkfifo(&fifo)?;
     let (code, stderr) = run(

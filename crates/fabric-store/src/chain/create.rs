@@ -119,9 +119,28 @@ fn prepare(new: &NewVersion<'_>) -> Result<Encoded> {
 }
 
 fn active_parent<'a>(tx: &Transaction<'_>, path: &Path, key: &str) -> Result<Option<Parent<'a>>> {
-    tx.prepare_cached(
-        "SELECT id, version, checksum FROM chain_versions WHERE chain_key = ?1 AND is_active = 1",
-    )
+    version_ref(tx, path, key, "is_active = 1", "the active version")
+}
+
+/// The first version's document of `key`, read and verified (`None`: no versions).
+fn first_payload(tx: &Transaction<'_>, path: &Path, key: &str) -> Result<Option<Value>> {
+    version_ref(tx, path, key, "version = 1", "the first version")?
+        .map(|first| parent_payload(tx, path, key, &first))
+        .transpose()
+}
+
+/// The version of `key` that `condition` (a fixed SQL condition) picks, without
+/// its payload; `what` names it in an error.
+fn version_ref<'a>(
+    tx: &Transaction<'_>,
+    path: &Path,
+    key: &str,
+    condition: &str,
+    what: &str,
+) -> Result<Option<Parent<'a>>> {
+    tx.prepare_cached(&format!(
+        "SELECT id, version, checksum FROM chain_versions WHERE chain_key = ?1 AND {condition}"
+    ))
     .and_then(|mut stmt| {
         stmt.query_row([key], |row| {
             Ok(Parent {
@@ -133,42 +152,7 @@ fn active_parent<'a>(tx: &Transaction<'_>, path: &Path, key: &str) -> Result<Opt
         })
         .optional()
     })
-    .map_err(|e| {
-        classify(
-            path,
-            format!("reading the active version of chain {key:?}"),
-            e,
-        )
-    })
-}
-
-/// The first version's document of `key`, read and verified (`None`: no versions).
-fn first_payload(tx: &Transaction<'_>, path: &Path, key: &str) -> Result<Option<Value>> {
-    let first = tx
-        .prepare_cached(
-            "SELECT id, version, checksum FROM chain_versions WHERE chain_key = ?1 AND version = 1",
-        )
-        .and_then(|mut stmt| {
-            stmt.query_row([key], |row| {
-                Ok(Parent {
-                    id: row.get(0)?,
-                    version: row.get(1)?,
-                    checksum: row.get(2)?,
-                    payload: None,
-                })
-            })
-            .optional()
-        })
-        .map_err(|e| {
-            classify(
-                path,
-                format!("reading the first version of chain {key:?}"),
-                e,
-            )
-        })?;
-    first
-        .map(|first| parent_payload(tx, path, key, &first))
-        .transpose()
+    .map_err(|e| classify(path, format!("reading {what} of chain {key:?}"), e))
 }
 
 /// The parent's document, read and verified.
