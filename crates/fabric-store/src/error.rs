@@ -199,7 +199,7 @@ pub enum Error {
     /// A document that does not fit the chain's kind (a `fabric-report` chain
     /// holds FabricSnapshots of valid reports only). Nothing was written.
     #[error(
-        "snapshot chain {key:?} is a fabric-report chain: this document is not a FabricSnapshot of a valid report"
+        "snapshot chain {key:?} is a fabric-report chain: this document is not a FabricSnapshot of a valid report (such a chain takes what `fabric snapshot create --save` saves; reports imported with `import-reports` belong in a json chain of another key)"
     )]
     WrongKind {
         /// The chain key.

@@ -633,6 +633,7 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::Store;
+    use crate::error::Error;
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -654,6 +655,58 @@ mod tests {
             before,
             "an existing folder kept its mode"
         );
+        Ok(())
+    }
+
+    #[test]
+    fn a_read_of_a_missing_path_is_no_store_and_creates_nothing() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let db = dir.path().join("no").join("fabric.db");
+        let err = Store::open_read(&db).err();
+        assert!(matches!(err, Some(Error::NoStore { .. })), "{err:?}");
+        assert!(!dir.path().join("no").exists());
+        Ok(())
+    }
+
+    #[test]
+    fn what_is_not_a_database_file_is_not_a_store_for_reads_and_writes() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let text = dir.path().join("notes.txt");
+        std::fs::write(&text, "plain text, long enough to hold a header")?;
+        for path in [
+            dir.path().to_path_buf(),
+            std::path::PathBuf::from("/dev/zero"),
+            std::path::PathBuf::from("/proc/self/status"),
+            text,
+        ] {
+            for err in [Store::open_read(&path).err(), Store::open(&path).err()] {
+                assert!(
+                    matches!(err, Some(Error::NotAStore { .. })),
+                    "{path:?}: {err:?}"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_missing_required_table_is_named_at_open() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let db = dir.path().join("fabric.db");
+        drop(Store::open(&db)?);
+        rusqlite::Connection::open(&db)?.execute_batch("DROP TABLE chain_payloads")?;
+        for err in [Store::open_read(&db).err(), Store::open(&db).err()] {
+            assert!(
+                matches!(
+                    err,
+                    Some(Error::MissingTable {
+                        table: "chain_payloads",
+                        ..
+                    })
+                ),
+                "{err:?}"
+            );
+        }
         Ok(())
     }
 
