@@ -465,3 +465,54 @@ fn a_verify_that_finds_damage_is_exit_1_and_an_unopenable_store_3() -> TestResul
     assert_eq!(code, 3, "{stderr}");
     Ok(())
 }
+
+/// Every command group's failures under `--json`: stdout is exactly one error
+/// document whose exit matches the process's, stderr the human text.
+#[test]
+fn every_command_fails_under_json_with_one_error_document() -> TestResult {
+    let env = Env::new()?;
+    let nosuch = s(&env.home().join("nosuch.json"));
+    let out = s(&env.home().join("out.zip"));
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["ingest", &nosuch],
+        vec!["jobs", "--reason", ""],
+        vec!["job", "x"],
+        vec!["report"],
+        vec!["snapshot", "create", "--from-report", &nosuch],
+        vec!["snapshot", "list"],
+        vec!["snapshot", "show", "k@x"],
+        vec!["snapshot", "rollback", "k", "1"],
+        vec!["snapshot", "compare", "k", "1", "2"],
+        vec!["snapshot", "verify"],
+        vec!["snapshot", "log"],
+        vec!["snapshot", "deprecate", "k", "1", "--reason", "r"],
+        vec!["snapshot", "import-reports", &nosuch, "--key", "k"],
+        vec!["diff", &nosuch, &nosuch],
+        vec!["exchange", "verify", "--manifest", &nosuch],
+        vec!["exchange", "import", "--manifest", &nosuch],
+        vec!["exchange", "pack", "--manifest", &nosuch, "--out", &out],
+        vec!["dashboard", "export", "--bundle", &nosuch, "--out", &out],
+        vec![
+            "dashboard",
+            "assemble",
+            "--scope",
+            &nosuch,
+            "--oracles",
+            &nosuch,
+        ],
+        vec!["db", "check"],
+        vec!["db", "upgrade"],
+        vec!["completions", "nosh"],
+    ];
+    for args in commands {
+        let (code, stdout, stderr) = env.run(&[&["--json"], &args[..]].concat())?;
+        assert!((1..=3).contains(&code), "{args:?} exited {code}: {stderr}");
+        let doc: Value = serde_json::from_str(&stdout)
+            .map_err(|e| format!("{args:?}: stdout is not one JSON document ({e}): {stdout}"))?;
+        assert_eq!(doc["error"]["exit"], code, "{args:?}: {stdout}");
+        assert!(doc["error"]["code"].is_string(), "{args:?}: {stdout}");
+        assert!(doc["error"]["causes"].is_array(), "{args:?}: {stdout}");
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+    }
+    Ok(())
+}
