@@ -115,20 +115,22 @@ fn main() -> ExitCode {
     }
 }
 
-/// What the argument parser found wrong (or `--help` / `--version`, which it
-/// prints itself). Under `--json`, a usage error is also one error document on
-/// stdout.
+/// What the argument parser found wrong, or `--help` / `--version`. Help and
+/// version go to stdout like any output (a closed pipe is success, a full device
+/// exit 3); under `--json` a usage error is also one error document on stdout.
 fn usage_error(e: &clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
-    let _ = e.print();
-    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion)
-        || matches!(
-            e.kind(),
-            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-        )
-    {
-        return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(exit::BAD_INPUT));
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let text = e.render().to_string();
+        return match output::print_bytes(text.as_bytes()) {
+            Ok(()) => ExitCode::from(exit::SUCCESS),
+            Err(err) => {
+                error::print(&err);
+                ExitCode::from(exit::code(&err))
+            }
+        };
     }
+    let _ = e.print();
     if std::env::args_os().any(|a| a == "--json") {
         let message = e.render().to_string();
         let first = message

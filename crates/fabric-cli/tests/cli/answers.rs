@@ -341,7 +341,10 @@ fn a_closed_stdout_is_exit_0_and_a_full_one_exit_3() -> TestResult {
     let snapshot = s(&case("03-typical-mix").join("snapshot.json"));
     let jobs = env.ok(&["jobs"])?;
     let id = jobs.lines().next().ok_or("a job")?;
-    let commands: [Vec<&str>; 12] = [
+    let commands: [Vec<&str>; 15] = [
+        vec!["--help"],
+        vec!["snapshot", "create", "--help"],
+        vec!["--version"],
         vec!["completions", "bash"],
         vec!["completions", "zsh"],
         vec!["jobs"],
