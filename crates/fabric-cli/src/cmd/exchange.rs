@@ -520,6 +520,27 @@ fn schema(ctx: &Ctx, a: SchemaArgs) -> CmdResult {
         }
     }
     // ---- end mssql ----
+    // Printing the DDL needs no store (the SQLite DDL is a pure function of the
+    // table name) and a dry run never creates one.
+    if let Target::Sqlite(db) =
+        Target::resolve(a.target.as_deref(), &ctx.db, |k| std::env::var(k).ok())?
+    {
+        if a.print {
+            let sql = &manifest.sql_target;
+            let table = fabric_store::mirror::table_name(&sql.schema, &sql.table)?;
+            let ddl = fabric_store::mirror::ddl(&table);
+            if ctx.json {
+                let describe = format!("sqlite://{} ({table})", db.display());
+                print_json(&json!({"target": describe, "ddl": ddl}))?;
+            } else {
+                print_text(ddl.trim_end())?;
+            }
+            return Ok(exit::SUCCESS);
+        }
+        if a.dry_run && !db.exists() {
+            return Err(fabric_store::Error::NoStore { path: db }.into());
+        }
+    }
     let mut mirror = open_target(ctx, a.target.as_deref(), &manifest)?;
     // Nothing to read in parallel with the store's check: wait for it now.
     mirror.settle()?;

@@ -84,6 +84,14 @@ fn read_commands(env: &Env) -> Result<Vec<Vec<String>>, Box<dyn std::error::Erro
         vec!["diff", "fabric@1", "fabric@2"],
         vec!["db", "check"],
         vec!["exchange", "export", "--manifest", &manifest],
+        vec![
+            "exchange",
+            "schema",
+            "--apply",
+            "--dry-run",
+            "--manifest",
+            &manifest,
+        ],
         // Commands that change what is there never create a store either.
         vec!["snapshot", "rollback", "fabric", "1"],
         vec!["snapshot", "deprecate", "fabric", "1", "--reason", "r"],
@@ -147,10 +155,12 @@ fn commands_that_need_no_store_never_open_one() -> TestResult {
     mkfifo(&fifo)?;
     let report = s(&case("03-typical-mix").join("report.json"));
     let snapshot = s(&case("03-typical-mix").join("snapshot.json"));
+    let manifest = s(&empty_dataset(env.home())?);
     for db in [env.db(), fifo.clone()] {
         for args in [
             vec!["snapshot", "create", "--from-report", &report],
             vec!["diff", &snapshot, &snapshot],
+            vec!["exchange", "schema", "--print", "--manifest", &manifest],
             vec!["completions", "bash"],
             vec!["dashboard", "profiles"],
         ] {
