@@ -3,7 +3,7 @@
 //! Every subcommand parses its arguments, calls one library function of the crate
 //! that owns the behaviour and prints the result. Exit codes: see [`exit`].
 
-/// `errln!` that cannot panic: a closed or full stderr is ignored (there is
+/// `eprintln!` that cannot panic: a closed or full stderr is ignored (there is
 /// nowhere left to report it).
 macro_rules! errln {
     ($($arg:tt)*) => {{

@@ -24,7 +24,8 @@ pub enum Command {
     Verify(super::chain::VerifyArgs),
     /// The activity log: creates, rollbacks, deprecations, newest first.
     Log(super::chain::LogArgs),
-    /// Deprecate a version (permanent; it can no longer be made active).
+    /// Deprecate a version (permanent; it can no longer be made active). The active
+    /// version is refused (exit 1): roll back first.
     Deprecate(super::chain::DeprecateArgs),
     /// Turn a folder of report JSON files into a chain, oldest first (one transaction).
     ImportReports(super::chain::ImportArgs),
