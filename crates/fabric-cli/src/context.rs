@@ -129,22 +129,14 @@ impl FreshStore {
 
     /// Remove what the failed command created (best effort: the store is closed by
     /// now; a folder is removed only if empty). The file, with its journal, is
-    /// removed only while no table in it holds a row, so a store another process
-    /// created meanwhile and wrote to is never lost.
+    /// removed only if this process created it and, under an exclusive lock, no
+    /// table in it holds a row (see `fabric_store::fresh`): a store another
+    /// process created, or is writing to, is never lost.
     pub fn undo(self) {
-        if let Some(file) = &self.file {
-            let empty = std::fs::metadata(file).is_ok_and(|m| m.is_file() && m.len() == 0)
-                || fabric_store::Store::open_read(file)
-                    .is_ok_and(|store| store.holds_data().is_ok_and(|any| !any));
-            if !empty {
-                return;
-            }
-            let _ = std::fs::remove_file(file);
-            for suffix in ["-journal", "-wal", "-shm"] {
-                let mut side = file.clone().into_os_string();
-                side.push(suffix);
-                let _ = std::fs::remove_file(side);
-            }
+        if let Some(file) = &self.file
+            && !fabric_store::fresh::remove_if_fresh(file).unwrap_or(false)
+        {
+            return;
         }
         for folder in self.folders.iter().rev() {
             let _ = std::fs::remove_dir(folder);

@@ -360,35 +360,6 @@ impl Store {
         Ok(found)
     }
 
-    /// Whether any table of the file holds a row (jobs, chains, log, mirror rows,
-    /// anything). A command that created the store and failed removes it only
-    /// while this is false.
-    pub fn holds_data(&self) -> Result<bool> {
-        let tables: Vec<String> = self
-            .conn
-            .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
-            .and_then(|mut stmt| {
-                stmt.query_map([], |row| row.get(0))?
-                    .collect::<rusqlite::Result<_>>()
-            })
-            .map_err(|e| classify(&self.path, "listing tables", e))?;
-        for table in tables {
-            let quoted = table.replace('"', "\"\"");
-            let any: bool = self
-                .conn
-                .query_row(
-                    &format!("SELECT EXISTS (SELECT 1 FROM \"{quoted}\")"),
-                    [],
-                    |row| row.get(0),
-                )
-                .map_err(|e| classify(&self.path, format!("reading table {table}"), e))?;
-            if any {
-                return Ok(true);
-            }
-        }
-        Ok(false)
-    }
-
     /// Cap the database file at `pages` pages (`PRAGMA max_page_count`) for this
     /// connection: a write that needs more fails with [`Error::DiskFull`] and is
     /// rolled back. Operators use it to bound a store; tests use it to simulate a
@@ -512,7 +483,10 @@ fn create_private(path: &Path) -> std::io::Result<()> {
         .mode(0o600)
         .open(path)
     {
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            crate::fresh::note_created(path);
+            Ok(())
+        }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e),
     }
