@@ -9,6 +9,10 @@ pub enum CliError {
     /// Bad usage detected after parsing (empty filter value, conflicting options).
     #[error("{0}")]
     Usage(String),
+    /// What was asked for is not there (a job id); the message names it and where
+    /// it was looked for.
+    #[error("{0}")]
+    NotFound(String),
     /// An input file could not be read or understood.
     #[error("{what} {path}")]
     Input {

@@ -15,7 +15,10 @@ pub const STORAGE: u8 = 3;
 /// The exit code for `err`.
 pub fn code(err: &CliError) -> u8 {
     match err {
-        CliError::Usage(_) | CliError::Input { .. } | CliError::Ndjson { .. } => BAD_INPUT,
+        CliError::Usage(_)
+        | CliError::NotFound(_)
+        | CliError::Input { .. }
+        | CliError::Ndjson { .. } => BAD_INPUT,
         CliError::Output { .. } => STORAGE,
         CliError::Core(e) => core_code(e),
         CliError::Store(e) => store_code(e),
@@ -122,6 +125,7 @@ fn dashboard_code(e: &dashboard_snapshot::Error) -> u8 {
 pub fn error_code(err: &CliError) -> &'static str {
     match err {
         CliError::Usage(_) => "USAGE",
+        CliError::NotFound(_) => "NOT_FOUND",
         CliError::Input { .. } | CliError::Ndjson { .. } => "BAD_INPUT",
         CliError::Output { .. } => "OUTPUT",
         CliError::Core(e) => match core_code(e) {

@@ -115,9 +115,13 @@ fn parse_status(given: &str) -> Result<FinalStatus, CliError> {
 /// Run `fabric job`.
 pub fn show(ctx: &Ctx, args: ShowArgs) -> CmdResult {
     let store = ctx.store_read()?;
-    let job = store
-        .job(&args.id)?
-        .ok_or_else(|| CliError::Usage(format!("no job {:?} in {}", args.id, ctx.db.display())))?;
+    let job = store.job(&args.id)?.ok_or_else(|| {
+        CliError::NotFound(format!(
+            "no job {:?} in {} (`fabric jobs` lists the ids)",
+            args.id,
+            ctx.db.display()
+        ))
+    })?;
     output::print_json(&fabric_core::ingest::job_to_json(&job))?;
     Ok(exit::SUCCESS)
 }

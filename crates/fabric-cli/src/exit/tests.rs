@@ -49,6 +49,7 @@ fn samples() -> Vec<CliError> {
         .map(|source| CliError::from(S::WrongKind { key: key(), source }));
     let mut all = vec![
         CliError::Usage("u".into()),
+        CliError::NotFound("n".into()),
         CliError::Input {
             path: path.clone(),
             what: "cannot read",

@@ -429,6 +429,7 @@ fn json_failures_are_one_error_document_on_stdout() -> TestResult {
         "json_error_not_found",
         missing(&["snapshot", "show", "fabric@9"])?
     );
+    insta::assert_snapshot!("json_error_no_job", missing(&["job", "nosuch"])?);
     insta::assert_snapshot!(
         "json_error_bad_input",
         missing(&["diff", "nosuch.json", "fabric@1"])?
