@@ -162,8 +162,23 @@ pub enum Error {
         /// Why it is refused.
         reason: String,
     },
+    /// A record breaks a column limit of the mirror table ([`crate::limits`]):
+    /// refused before anything is written, on every backend.
+    #[error("{path} line {line}: record {exchange_id} does not fit the mirror table: {violation}")]
+    Limit {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// The record.
+        exchange_id: String,
+        /// The limit it breaks.
+        violation: crate::limits::Violation,
+    },
     /// The target names a backend this build does not include.
-    #[error("target {target}: {backend} support is not in this build")]
+    #[error(
+        "target {target}: this build has no {backend} support (rebuild with its cargo feature)"
+    )]
     TargetUnsupported {
         /// The target as given (passwords removed).
         target: String,

@@ -83,6 +83,7 @@ fn exchange_code(e: &exchange_sync::Error) -> u8 {
         | E::MissingKey { .. }
         | E::OutputExists { .. }
         | E::Target { .. }
+        | E::Limit { .. }
         | E::TargetUnsupported { .. } => BAD_INPUT,
         E::MirrorUnavailable { .. }
         | E::MirrorWrite { .. }

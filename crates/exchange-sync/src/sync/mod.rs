@@ -9,7 +9,7 @@
 //! * Export appends to the manifest's own folder (new chunks, extended index), so a
 //!   second sync with nothing changed writes nothing.
 
-mod pipeline;
+pub(crate) mod pipeline;
 mod report;
 
 use std::collections::{HashMap, HashSet};

@@ -40,6 +40,21 @@ pub enum Command {
     Unpack(UnpackArgs),
     /// Print or apply the mirror table's DDL.
     Schema(SchemaArgs),
+    /// Would an import be accepted? Checks every record against the mirror's
+    /// column limits (the same on every target) with no connection and no store.
+    Check(CheckArgs),
+}
+
+/// `exchange check`.
+#[derive(Debug, ClapArgs)]
+pub struct CheckArgs {
+    /// The dataset's manifest.json.
+    #[arg(long, value_name = "FILE")]
+    manifest: PathBuf,
+    /// sqlite://PATH (default: the --db file), mssql://... or an ADO connection string;
+    /// only its kind is used: nothing is opened or connected.
+    #[arg(long, value_name = "URL", long_help = TARGET_LONG_HELP)]
+    target: Option<String>,
 }
 
 /// `--manifest M`.
@@ -201,6 +216,7 @@ pub fn run(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Pack(a) => pack(ctx, a),
         Command::Unpack(a) => unpack(ctx, a),
         Command::Schema(a) => schema(ctx, a),
+        Command::Check(a) => check(ctx, a),
     }
 }
 
@@ -461,6 +477,31 @@ fn unpack(ctx: &Ctx, a: UnpackArgs) -> CmdResult {
         ))?;
     }
     Ok(exit::SUCCESS)
+}
+
+fn check(ctx: &Ctx, a: CheckArgs) -> CmdResult {
+    // Only the kind of target matters: the limits are the same on every backend,
+    // and nothing is opened or connected.
+    let target = Target::resolve(a.target.as_deref(), &ctx.db, |k| std::env::var(k).ok())?;
+    let kind = match target {
+        Target::Sqlite(_) => "sqlite",
+        Target::SqlServer(_) => "sqlserver",
+    };
+    let report = exchange_sync::preflight::check_pack(&a.manifest)?;
+    if ctx.json {
+        let mut value = report.to_json();
+        if let Some(map) = value.as_object_mut() {
+            map.insert("target".into(), json!(kind));
+        }
+        print_json(&value)?;
+    } else {
+        print_text(&format!("{kind} {}", report.to_text()))?;
+    }
+    Ok(if report.ok() {
+        exit::SUCCESS
+    } else {
+        exit::PROBLEM
+    })
 }
 
 fn schema(ctx: &Ctx, a: SchemaArgs) -> CmdResult {
