@@ -185,6 +185,19 @@ pub enum Error {
         /// The backend, e.g. `SQL Server`.
         backend: String,
     },
+    /// Another writer held the scope's lock for the whole wait (SQL Server's
+    /// `sp_getapplock`): two syncs of one scope run one after the other.
+    #[error(
+        "mirror {target}: scope {scope} is being written by another sync; waited {waited_secs} s (try again when it has finished)"
+    )]
+    ScopeBusy {
+        /// The target (no password).
+        target: String,
+        /// `source_system/entity_type`.
+        scope: String,
+        /// How long the lock was waited for.
+        waited_secs: u64,
+    },
     /// The mirror database cannot be reached or opened.
     #[error("mirror {target} is unavailable")]
     MirrorUnavailable {

@@ -86,6 +86,7 @@ fn exchange_code(e: &exchange_sync::Error) -> u8 {
         | E::Limit { .. }
         | E::TargetUnsupported { .. } => BAD_INPUT,
         E::MirrorUnavailable { .. }
+        | E::ScopeBusy { .. }
         | E::MirrorWrite { .. }
         | E::Mirror { .. }
         | E::MirrorRow { .. } => STORAGE,
