@@ -298,3 +298,32 @@ impl Connection {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// After a failed bulk load the connection is closed: nothing more goes out
+    /// on it (no ROLLBACK read as bulk data), the rollback the engine then asks for
+    /// succeeds without a request (closing made the server roll back), and every
+    /// other request says why it cannot run.
+    #[test]
+    fn a_closed_connection_sends_nothing() -> Result<(), Box<dyn std::error::Error>> {
+        let rt = tokio::runtime::Builder::new_current_thread().build()?;
+        let mut conn = Connection { rt, client: None };
+        assert!(conn.rollback().is_ok());
+        for err in [
+            conn.execute("SELECT 1", Vec::new()).err(),
+            conn.query("SELECT 1", Vec::new())
+                .err()
+                .map(|e| e as BoxError),
+            conn.bulk_insert("[a].[b]", &["x"], Vec::new()).err(),
+            conn.begin().err(),
+            conn.commit().err(),
+        ] {
+            let err = err.ok_or("a closed connection answered")?;
+            assert!(err.downcast_ref::<Closed>().is_some(), "{err}");
+        }
+        Ok(())
+    }
+}

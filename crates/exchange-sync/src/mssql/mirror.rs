@@ -583,23 +583,24 @@ impl Mirror for SqlServerMirror {
                 "locking scope {}/{}",
                 scope.source_system, scope.entity_type
             )))?;
-        match rows
+        let mode = rows
             .first()
-            .and_then(|r| r.try_get::<i32, _>(0).ok().flatten())
-        {
-            Some(0 | 1) => Ok(()),
-            Some(-1) => Err(Error::ScopeBusy {
+            .and_then(|r| r.try_get::<&str, _>(0).ok().flatten())
+            .map(str::to_owned);
+        match mode.as_deref() {
+            Some(tsql::LOCK_GRANTED) => Ok(()),
+            Some(_) => Err(Error::ScopeBusy {
                 target: self.target.clone(),
                 scope: format!("{}/{}", scope.source_system, scope.entity_type),
                 waited_secs: self.lock_timeout.as_secs(),
             }),
-            other => Err(Error::Mirror {
+            None => Err(Error::Mirror {
                 target: self.target.clone(),
                 context: format!(
                     "locking scope {}/{}",
                     scope.source_system, scope.entity_type
                 ),
-                source: format!("sp_getapplock answered {other:?}").into(),
+                source: "sp_getapplock: APPLOCK_MODE returned no row".into(),
             }),
         }
     }
@@ -786,5 +787,66 @@ fn datetime2(t: PrimitiveDateTime) -> Param {
         ColumnData::DateTime2(v) => ColumnData::DateTime2(v),
         // tiberius maps PrimitiveDateTime to DATETIME2 (tds73); nothing else occurs.
         _ => ColumnData::DateTime2(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, micros: i64) -> Result<MirrorRecord> {
+        Ok(MirrorRecord {
+            exchange_id: id.to_owned(),
+            exchange_type: "http".into(),
+            source_system: "s".into(),
+            entity_type: "e".into(),
+            natural_key: None,
+            observed_at_utc: time::macros::datetime!(2024-01-15 10:00 UTC)
+                + time::Duration::microseconds(micros),
+            content_sha256: "0"
+                .repeat(64)
+                .parse()
+                .map_err(|_| Error::Internal("hash".into()))?,
+            payload_json: "{}".into(),
+            schema_version: 1,
+        })
+    }
+
+    /// Rows come from the server newest first, ties in `UNIQUEIDENTIFIER` order
+    /// (which compares the last six bytes first); they leave ordered by text
+    /// `exchange_id` within each time, as the SQLite backend gives them.
+    #[test]
+    fn ties_leave_in_text_order() -> Result<()> {
+        let server_order = [
+            row("ffffffff-0000-4000-8000-000000000001", 5)?,
+            row("00000000-0000-4000-8000-000000000002", 5)?,
+            row("bbbbbbbb-0000-4000-8000-000000000003", 5)?,
+            row("cccccccc-0000-4000-8000-000000000001", 3)?,
+            row("aaaaaaaa-0000-4000-8000-000000000002", 3)?,
+            row("11111111-0000-4000-8000-000000000009", 1)?,
+        ];
+        let mut ties = Ties::default();
+        let mut out = Vec::new();
+        let mut sink = |r: MirrorRecord| -> Result<()> {
+            out.push(r.exchange_id);
+            Ok(())
+        };
+        for r in server_order {
+            ties.push(r, &mut sink)?;
+        }
+        ties.finish(&mut sink)?;
+        assert_eq!(ties.sent, 6);
+        assert_eq!(
+            out,
+            [
+                "00000000-0000-4000-8000-000000000002",
+                "bbbbbbbb-0000-4000-8000-000000000003",
+                "ffffffff-0000-4000-8000-000000000001",
+                "aaaaaaaa-0000-4000-8000-000000000002",
+                "cccccccc-0000-4000-8000-000000000001",
+                "11111111-0000-4000-8000-000000000009",
+            ]
+        );
+        Ok(())
     }
 }

@@ -7,6 +7,8 @@ mod fuzzed;
 #[cfg(feature = "mssql")]
 mod mssql;
 #[cfg(feature = "mssql")]
+mod mssql_grammar;
+#[cfg(feature = "mssql")]
 mod mssql_live;
 mod pack;
 mod redaction;
