@@ -42,7 +42,8 @@ pub struct SyncOptions {
     /// Records per chunk for export.
     pub chunk_size: usize,
     /// `None` (the default): the whole import is one transaction, all or nothing.
-    /// `Some(n)`: commit every `n` written records, so locks and the log stay small
+    /// `Some(n)`: commit after each write batch (512 lines) that brings the
+    /// uncommitted writes to `n` or more, so locks and the log stay small
     /// on a large import; a failed run keeps the batches it committed, and a re-run
     /// skips them (rows are keyed by `exchange_id` and content hash). The whole pack
     /// is checked first ([`crate::preflight`]), so a bad record stops the run

@@ -205,3 +205,163 @@ fn import_refuses_what_check_refuses_and_writes_nothing() -> TestResult {
     }
     Ok(())
 }
+
+/// NDJSON for `exchange add`: one record per `(n, key, text)`, all on one day.
+fn records(rows: &[(u32, String, &str)]) -> String {
+    rows.iter()
+        .map(|(n, key, text)| {
+            let (m, s) = (n / 60 % 60, n % 60);
+            format!(
+                "{{\"exchange_id\": \"00000000-0000-4000-8000-{n:012x}\", \"natural_key\": \"{key}\", \"request\": null, \"response\": {{\"text\": \"{text}\"}}, \"observed_at_utc\": \"2024-03-01T10:{m:02}:{s:02}Z\", \"provenance\": {{\"runner_name\": \"t\", \"host\": \"h\", \"git_sha\": \"abc\", \"connector_version\": \"1\"}}}}\n"
+            )
+        })
+        .collect()
+}
+
+/// `exchange init` dataset `name` under `home/packs` with `input` added.
+fn dataset(home: &Path, name: &str, input: &str) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    let out = home.join("packs");
+    fabric(home)
+        .args(["exchange", "init", "--name", name])
+        .args([
+            "--source", "src", "--entity", "thing", "--type", "http", "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .success();
+    let m = out.join(name).join("manifest.json");
+    let file = home.join(format!("{name}.ndjson"));
+    std::fs::write(&file, input)?;
+    fabric(home)
+        .args(["exchange", "add", "--manifest"])
+        .arg(&m)
+        .arg(&file)
+        .assert()
+        .success();
+    Ok(m)
+}
+
+fn rows(db: &Path) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let conn = rusqlite::Connection::open(db)?;
+    let mut stmt =
+        conn.prepare("SELECT natural_key FROM lake_RawExchangeRecord ORDER BY natural_key")?;
+    let keys = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(keys)
+}
+
+/// `--batch-commit N` commits every N records: a run stopped by a conflict keeps
+/// what it committed (the default keeps nothing), and a re-run resumes.
+#[test]
+fn batch_commit_keeps_committed_batches_and_resumes() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let db = home.path().join("fabric.db");
+    let target = format!("sqlite://{}", db.display());
+    let first = dataset(home.path(), "first", &records(&[(1, "k1".into(), "a")]))?;
+    // 600 new keys, then a changed k1, then one more: the engine writes in
+    // batches of 512 lines, so the first batch is committed before the conflict.
+    let mut later: Vec<(u32, String, &str)> = (0..600)
+        .map(|n| (100 + n, format!("n{n:03}"), "new"))
+        .collect();
+    later.push((900, "k1".into(), "changed"));
+    later.push((901, "z".into(), "last"));
+    let second = dataset(home.path(), "second", &records(&later))?;
+    let count = |db: &Path| rows(db).map(|r| r.len());
+    let import = |m: &Path, extra: &[&str]| {
+        fabric(home.path())
+            .args(["exchange", "import", "--manifest"])
+            .arg(m)
+            .args(["--target", &target])
+            .args(extra)
+            .output()
+    };
+    assert_eq!(import(&first, &[])?.status.code(), Some(0));
+    // All or nothing by default: the conflict on k1 leaves the table as it was.
+    let out = import(&second, &["--conflict", "fail"])?;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing was written"));
+    assert_eq!(rows(&db)?, ["k1"]);
+    // Commit every record: the first batch (512 records) is committed before the
+    // conflict, and stays.
+    let out = import(&second, &["--conflict", "fail", "--batch-commit", "1"])?;
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("the 512 record(s) committed before it by --batch-commit stay"),
+        "{stdout}"
+    );
+    assert_eq!(count(&db)?, 1 + 512);
+    // The re-run resumes: the committed records are skipped by hash.
+    let out = import(
+        &second,
+        &[
+            "--json",
+            "--conflict",
+            "prefer_json",
+            "--batch-commit",
+            "100",
+        ],
+    )?;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    let counts = &report["json_to_sql"];
+    assert_eq!(
+        (
+            counts["inserted"].as_u64(),
+            counts["updated"].as_u64(),
+            counts["skipped"].as_u64()
+        ),
+        (Some(600 - 512 + 1), Some(1), Some(512)),
+        "{report}"
+    );
+    assert_eq!(count(&db)?, 1 + 600 + 1);
+    Ok(())
+}
+
+/// With `--batch-commit` a record the table would refuse stops the run before
+/// the first commit (the whole pack is checked first), naming it.
+#[test]
+fn batch_commit_checks_the_whole_pack_first() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let late_bad = line(|v| v["natural_key"] = "k".repeat(501).into())?;
+    let m = pack(home.path(), &[late_bad])?;
+    let db = home.path().join("fabric.db");
+    let out = fabric(home.path())
+        .args(["exchange", "import", "--batch-commit", "1", "--manifest"])
+        .arg(&m)
+        .args(["--target", &format!("sqlite://{}", db.display())])
+        .output()?;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line 2: natural_key is 501 characters long"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("fabric exchange check"), "{stderr}");
+    let written = if db.exists() {
+        rows(&db).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    assert!(written.is_empty(), "{written:?}");
+    Ok(())
+}
+
+#[test]
+fn batch_commit_help_states_the_trade_off() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let out = fabric(home.path())
+        .args(["exchange", "import", "--help"])
+        .output()?;
+    let help = String::from_utf8(out.stdout)?;
+    for needle in ["all or nothing", "escalates", "resumes", "--batch-commit"] {
+        assert!(help.contains(needle), "{needle:?} not in {help}");
+    }
+    Ok(())
+}
