@@ -75,9 +75,9 @@ pub enum ConnectError {
         address: String,
         /// Advice when the port is the seed's default 1434 (else empty).
         hint: &'static str,
-        /// tiberius' error (server message, TLS failure...).
+        /// tiberius' error (server message, TLS failure...), boxed: it is large.
         #[source]
-        source: tiberius::error::Error,
+        source: Box<tiberius::error::Error>,
     },
 }
 
@@ -132,14 +132,14 @@ impl Connection {
                             .map_err(|source| ConnectError::Login {
                                 address: address.clone(),
                                 hint,
-                                source,
+                                source: Box::new(source),
                             })?
                             .into_results()
                             .await
                             .map_err(|source| ConnectError::Login {
                                 address,
                                 hint,
-                                source,
+                                source: Box::new(source),
                             })?;
                         return Ok(client);
                     }
@@ -152,7 +152,7 @@ impl Connection {
                         return Err(ConnectError::Login {
                             address,
                             hint,
-                            source,
+                            source: Box::new(source),
                         });
                     }
                 }

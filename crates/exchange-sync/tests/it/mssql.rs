@@ -104,7 +104,7 @@ fn script_runs_under_classic_sqlcmd() -> TestResult {
     let objects = tsql::schema_objects(&lake()?);
     assert_eq!(batches.len(), 1 + objects.len());
     for (batch, o) in batches.iter().skip(1).zip(&objects) {
-        assert!(batch.contains(&format!("IF NOT EXISTS")), "{batch}");
+        assert!(batch.contains("IF NOT EXISTS"), "{batch}");
         assert!(batch.contains(&o.create), "{batch}");
     }
     Ok(())
