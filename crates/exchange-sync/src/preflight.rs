@@ -4,7 +4,11 @@
 //! Every line of the pack goes through exactly what an import does to it before
 //! writing: the parse, the scope, the recomputed hash, the time, and the column
 //! limits of [`crate::limits`] (the same on SQLite and SQL Server, so the answer
-//! holds for both). Unlike an import, the check does not stop at the first bad
+//! holds for both). Natural keys are unique within a scope on both backends (a key
+//! ending in a space, which SQL Server would merge with the key without it, is
+//! refused by the limits); when the manifest's conflict strategy is `fail`, a key
+//! that two records of the pack hold with different content is listed too, since
+//! the import would stop on it (this needs memory for every key of the pack). Unlike an import, the check does not stop at the first bad
 //! line: it lists every failing record by file and line (the first
 //! [`MAX_LISTED`], with a count of the rest).
 //!
@@ -15,12 +19,14 @@
 //! # Ok::<(), exchange_sync::Error>(())
 //! ```
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use serde_json::json;
 
 use crate::error::{Error, Result};
-use crate::manifest::{Manifest, dataset_dir};
+use crate::hash::ContentHash;
+use crate::manifest::{ConflictStrategy, Manifest, dataset_dir};
 use crate::pack::PackReader;
 use crate::sync::pipeline::{error_chain, verify_line};
 
@@ -101,9 +107,18 @@ impl CheckReport {
 }
 
 /// Check every record of the pack at `manifest_path` as an import would, on any
-/// backend. An unreadable manifest, chunk or `sql_target` is an `Err`; refused
-/// records are listed in the report.
+/// backend, under the manifest's conflict strategy. An unreadable manifest, chunk
+/// or `sql_target` is an `Err`; refused records are listed in the report.
 pub fn check_pack(manifest_path: &Path) -> Result<CheckReport> {
+    check_pack_with(manifest_path, None)
+}
+
+/// [`check_pack`] under `conflict` (`None`: the manifest's strategy), as an import
+/// with `--conflict` runs.
+pub fn check_pack_with(
+    manifest_path: &Path,
+    conflict: Option<ConflictStrategy>,
+) -> Result<CheckReport> {
     let manifest = Manifest::load(manifest_path)?;
     manifest.sql_target.validate()?;
     let dir = dataset_dir(manifest_path);
@@ -117,10 +132,32 @@ pub fn check_pack(manifest_path: &Path) -> Result<CheckReport> {
         failed: 0,
         failures: Vec::new(),
     };
+    // Under `fail`: key -> (hash, file, line) of the first record holding it.
+    let keys_fail = conflict.unwrap_or(manifest.conflict_strategy) == ConflictStrategy::Fail;
+    let mut keys: HashMap<String, (ContentHash, String, u64)> = HashMap::new();
     PackReader::open(&dir)?.for_each_line(|line| {
         report.records += 1;
         let (exchange_id, reason) = match verify_line(&dir, &scope, &line) {
-            Ok(_) => return Ok(()),
+            Ok(item) => {
+                let r = item.record;
+                let Some(key) = r.natural_key.filter(|_| keys_fail) else {
+                    return Ok(());
+                };
+                match keys.get(&key) {
+                    Some((hash, file, at)) if *hash != r.content_sha256 => (
+                        Some(r.exchange_id),
+                        format!(
+                            "natural_key {key:?} is also held, with other content, by {file} \
+                             line {at}: the import stops on it under conflict strategy 'fail'"
+                        ),
+                    ),
+                    Some(_) => return Ok(()),
+                    None => {
+                        keys.insert(key, (r.content_sha256, line.file.clone(), line.line));
+                        return Ok(());
+                    }
+                }
+            }
             Err(e) => describe(e),
         };
         report.failed += 1;

@@ -87,7 +87,7 @@ pub fn sync(
         && !options.dry_run
         && options.direction != Direction::SqlToJson
     {
-        refuse_refused_records(manifest_path, n)?;
+        refuse_refused_records(manifest_path, n, options.conflict)?;
     }
     if !options.dry_run {
         begin_locked(mirror, &scope)?;
@@ -179,8 +179,12 @@ fn begin_locked(mirror: &mut dyn Mirror, scope: &Scope) -> Result<()> {
 
 /// Before a `--batch-commit` import (whose early commits stay): refuse a pack that
 /// holds any record an import would refuse, naming the first.
-fn refuse_refused_records(manifest_path: &Path, batch: usize) -> Result<()> {
-    let report = crate::preflight::check_pack(manifest_path)?;
+fn refuse_refused_records(
+    manifest_path: &Path,
+    batch: usize,
+    conflict: ConflictStrategy,
+) -> Result<()> {
+    let report = crate::preflight::check_pack_with(manifest_path, Some(conflict))?;
     match report.failures.first() {
         None => Ok(()),
         Some(f) => Err(crate::Error::Invalid {

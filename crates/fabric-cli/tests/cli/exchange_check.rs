@@ -365,3 +365,45 @@ fn batch_commit_help_states_the_trade_off() -> TestResult {
     }
     Ok(())
 }
+
+/// Under the manifest's conflict strategy `fail`, a natural key that two records of
+/// the pack hold with different content is listed: the import would stop on it.
+/// The same record twice is not a conflict.
+#[test]
+fn check_lists_key_conflicts_under_fail() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let m = dataset(
+        home.path(),
+        "ds",
+        &records(&[
+            (1, "k1".into(), "a"),
+            (2, "k2".into(), "b"),
+            (3, "k1".into(), "changed"),
+        ]),
+    )?;
+    let check = |home: &Path| {
+        fabric(home)
+            .args(["exchange", "check", "--manifest"])
+            .arg(&m)
+            .output()
+    };
+    // prefer_newest (the default): the later k1 replaces the earlier one.
+    assert_eq!(check(home.path())?.status.code(), Some(0));
+    let text = std::fs::read_to_string(&m)?;
+    std::fs::write(&m, text.replace("\"prefer_newest\"", "\"fail\""))?;
+    let out = check(home.path())?;
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8(out.stdout)?;
+    assert!(
+        stdout.contains("line 3 (record 00000000-0000-4000-8000-000000000003): natural_key \"k1\" is also held, with other content, by records/2024/2024-03-01/chunk-0001.ndjson line 1"),
+        "{stdout}"
+    );
+    let db = home.path().join("fabric.db");
+    let import = fabric(home.path())
+        .args(["exchange", "import", "--manifest"])
+        .arg(&m)
+        .args(["--target", &format!("sqlite://{}", db.display())])
+        .output()?;
+    assert_eq!(import.status.code(), Some(1));
+    Ok(())
+}
