@@ -8,8 +8,9 @@
 #
 # Steps: the backend-conformance suite and the other live tests (cargo test), then,
 # through a release `fabric` binary, an import of FABRIC_LIVE_RECORDS records
-# (default 1,000,000), the no-op re-sync, an export into an empty pack, and two
-# syncs of one scope at once. Tables are made in fresh names and dropped by the
+# (default 1,000,000; every 1,000th with a payload past 4,000 characters) into a
+# table that does not exist yet (the import creates it), the no-op re-sync, an
+# export into an empty pack, and two syncs of one scope at once. Tables are made in fresh names and dropped by the
 # tests; the import tables are named live_<pid>_*. Exit 0 when every step passed,
 # 1 when one failed, 3 when there is no server to run against.
 #
@@ -147,7 +148,9 @@ for i in range(first, first + n):
         "exchange_id": "%08x-0000-4000-8000-%012x" % (i >> 16, i),
         "natural_key": "key-%d" % i,
         "request": {"url": "https://api.example/items/%d" % i},
-        "response": {"status": 200, "body": {"id": i, "text": "record %d, café 日本 😀" % i}},
+        # Every 1,000th payload is past 4,000 characters: it takes the parameterized
+        # INSERT path instead of bulk load (tiberius issue #322).
+        "response": {"status": 200, "body": {"id": i, "text": ("record %d, café 日本 😀" % i) + ("x" * 5000 if i % 1000 == 0 else "")}},
         "observed_at_utc": "2024-%02d-%02dT%02d:%02d:%02dZ" % (1 + i % 12, 1 + i % 28, i % 24, i % 60, (i // 60) % 60),
         "provenance": {"runner_name": "mssql-live", "host": "live", "git_sha": "0", "connector_version": "1"},
     }, ensure_ascii=False) + "\n")
