@@ -94,8 +94,10 @@ fn exchange_code(e: &exchange_sync::Error) -> u8 {
         | E::MissingKey { .. }
         | E::OutputExists { .. }
         | E::Target { .. }
+        | E::Limit { .. }
         | E::TargetUnsupported { .. } => BAD_INPUT,
         E::MirrorUnavailable { .. }
+        | E::ScopeBusy { .. }
         | E::MirrorWrite { .. }
         | E::Mirror { .. }
         | E::MirrorRow { .. } => STORAGE,
