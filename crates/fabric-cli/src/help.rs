@@ -9,7 +9,7 @@
 //! and on any table row that names no command.
 
 use clap::Command;
-use clap::builder::PossibleValuesParser;
+use clap::builder::{PossibleValue, PossibleValuesParser};
 
 /// Examples per command path (`""` is `fabric` itself). Lines starting with `#`
 /// explain the line after them.
@@ -128,7 +128,9 @@ fabric exchange add --manifest packs/orders/manifest.json - < records.ndjson",
     (
         "exchange import",
         "fabric exchange import --manifest packs/orders/manifest.json
-fabric exchange import --manifest packs/orders/manifest.json --conflict fail --dry-run",
+fabric exchange import --manifest packs/orders/manifest.json --conflict fail --dry-run
+# Commit every 100,000 records; a stopped run resumes where it stopped
+fabric exchange import --manifest packs/orders/manifest.json --batch-commit 100000",
     ),
     (
         "exchange export",
@@ -140,6 +142,12 @@ fabric exchange export --manifest packs/orders/manifest.json --json",
         "fabric exchange sync --manifest packs/orders/manifest.json
 fabric exchange sync --manifest packs/orders/manifest.json --conflict prefer_newest --json
 fabric exchange sync --manifest packs/orders/manifest.json --direction json_to_sql --dry-run",
+    ),
+    (
+        "exchange check",
+        "# Would an import be accepted? No connection and no store needed
+fabric exchange check --manifest packs/orders/manifest.json
+fabric exchange check --manifest packs/orders/manifest.json --target mssql://fabric:PASSWORD@db.example:1433/lake --json",
     ),
     (
         "exchange verify",
@@ -190,8 +198,15 @@ fabric dashboard profiles --json",
     ),
     (
         "db",
-        "fabric db check
+        "fabric db init
+fabric db check
 fabric db upgrade",
+    ),
+    (
+        "db init",
+        "# An empty store, folders included; an existing one is checked and left alone
+fabric --db /srv/farm/fabric.db db init
+fabric db init --json",
     ),
     (
         "db check",
@@ -216,27 +231,40 @@ fabric version --verbose",
     ),
 ];
 
-/// Options whose values are a fixed set: (command path, option id, values).
-fn fixed_values() -> Vec<(&'static str, &'static str, Vec<&'static str>)> {
+/// Options whose values are a fixed set: (command path, option id, values,
+/// whether case is ignored). The spellings come from the library types.
+fn fixed_values() -> Vec<(&'static str, &'static str, Vec<PossibleValue>, bool)> {
     use exchange_sync::manifest::{ConflictStrategy, Direction};
-    let conflicts: Vec<&str> = ConflictStrategy::ALL.iter().map(|c| c.as_str()).collect();
-    let directions: Vec<&str> = Direction::ALL.iter().map(|d| d.as_str()).collect();
-    let statuses: Vec<&str> = fabric_core::model::FinalStatus::ALL
+    let named = |names: Vec<&'static str>| names.into_iter().map(PossibleValue::new).collect();
+    let conflicts: Vec<PossibleValue> =
+        named(ConflictStrategy::ALL.iter().map(|c| c.as_str()).collect());
+    let directions = named(Direction::ALL.iter().map(|d| d.as_str()).collect());
+    // The report calls PARTIAL jobs "Validation failed"; any case is accepted.
+    let statuses = fabric_core::model::FinalStatus::ALL
         .iter()
-        .map(|s| s.as_str())
+        .map(|s| match s {
+            fabric_core::model::FinalStatus::Partial => PossibleValue::new(s.as_str()).aliases([
+                "VALIDATION FAILED",
+                "VALIDATION_FAILED",
+                "VALIDATION-FAILED",
+            ]),
+            _ => PossibleValue::new(s.as_str()),
+        })
         .collect();
-    let profiles: Vec<&str> = dashboard_snapshot::export::Registry::instructor()
-        .profiles()
-        .iter()
-        .map(|p| p.name)
-        .collect();
+    let profiles = named(
+        dashboard_snapshot::export::Registry::instructor()
+            .profiles()
+            .iter()
+            .map(|p| p.name)
+            .collect(),
+    );
     vec![
-        ("jobs", "status", statuses),
-        ("exchange import", "conflict", conflicts.clone()),
-        ("exchange export", "conflict", conflicts.clone()),
-        ("exchange sync", "conflict", conflicts),
-        ("exchange sync", "direction", directions),
-        ("dashboard export", "profile", profiles),
+        ("jobs", "status", statuses, true),
+        ("exchange import", "conflict", conflicts.clone(), false),
+        ("exchange export", "conflict", conflicts.clone(), false),
+        ("exchange sync", "conflict", conflicts, false),
+        ("exchange sync", "direction", directions, false),
+        ("dashboard export", "profile", profiles, false),
     ]
 }
 
@@ -270,7 +298,7 @@ pub fn apply(cmd: Command) -> Command {
             c.after_help(format!("Examples:\n{}", indent(text)))
         });
     }
-    for (path, id, values) in fixed_values() {
+    for (path, id, values, ignore_case) in fixed_values() {
         cmd = at(cmd, path, &|c| {
             if !has_arg(&c, id) {
                 return c;
@@ -278,6 +306,7 @@ pub fn apply(cmd: Command) -> Command {
             let values = values.clone();
             c.mut_arg(id, move |a| {
                 a.value_parser(PossibleValuesParser::new(values))
+                    .ignore_case(ignore_case)
             })
         });
     }

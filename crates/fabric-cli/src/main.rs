@@ -3,6 +3,15 @@
 //! Every subcommand parses its arguments, calls one library function of the crate
 //! that owns the behaviour and prints the result. Exit codes: see [`exit`].
 
+/// `eprintln!` that cannot panic: a closed or full stderr is ignored (there is
+/// nowhere left to report it).
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod cmd;
 mod context;
 mod error;
@@ -16,7 +25,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::context::Ctx;
+use crate::context::{Ctx, FreshStore};
 
 /// The heading the options every command takes are listed under.
 const GLOBAL: &str = "Global options";
@@ -88,11 +97,17 @@ fn cli() -> clap::Command {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::from_arg_matches(&cli().get_matches()) {
+    let parsed = cli()
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
-        Err(e) => e.exit(),
+        Err(e) => return usage_error(&e),
     };
     let ctx = Ctx::new(cli.db, cli.json, cli.quiet, cli.verbose);
+    // Whatever a failed command created (the store file, its journal, its
+    // folders) is removed again, so a failure leaves the disk as it was.
+    let fresh = FreshStore::note(&ctx.db);
     let result = match cli.command {
         Command::Ingest(args) => cmd::ingest::run(&ctx, args),
         Command::Jobs(args) => cmd::jobs::list(&ctx, args),
@@ -106,15 +121,50 @@ fn main() -> ExitCode {
         Command::Version => version::run(&ctx),
         Command::GenerateMan { out } => help::write_man_pages(&out),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut crate::cli(), "fabric", &mut std::io::stdout());
-            Ok(exit::SUCCESS)
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut crate::cli(), "fabric", &mut script);
+            output::print_bytes(&script).map(|()| exit::SUCCESS)
         }
     };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
+            fresh.undo();
             error::print(&err);
+            if ctx.json {
+                // The text went to stderr; scripts read this one document.
+                let _ = output::print_json(&error::to_json(&err));
+            }
             ExitCode::from(exit::code(&err))
         }
     }
+}
+
+/// What the argument parser found wrong, or `--help` / `--version`. Help and
+/// version go to stdout like any output (a closed pipe is success, a full device
+/// exit 3); under `--json` a usage error is also one error document on stdout.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let text = e.render().to_string();
+        return match output::print_bytes(text.as_bytes()) {
+            Ok(()) => ExitCode::from(exit::SUCCESS),
+            Err(err) => {
+                error::print(&err);
+                ExitCode::from(exit::code(&err))
+            }
+        };
+    }
+    let _ = e.print();
+    if std::env::args_os().any(|a| a == "--json") {
+        let message = e.render().to_string();
+        let first = message
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches("error: ")
+            .to_owned();
+        let _ = output::print_json(&error::error_json("USAGE", &first, &[], exit::BAD_INPUT));
+    }
+    ExitCode::from(exit::BAD_INPUT)
 }
