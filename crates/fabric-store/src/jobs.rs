@@ -78,18 +78,6 @@ impl Store {
         })
     }
 
-    /// Write `jobs` as one batch: all or nothing.
-    pub fn ingest_jobs<'a>(
-        &mut self,
-        jobs: impl IntoIterator<Item = &'a IngestedJob>,
-    ) -> Result<BatchSummary> {
-        let mut batch = self.begin_jobs()?;
-        for job in jobs {
-            batch.put(job)?;
-        }
-        batch.commit()
-    }
-
     /// Number of stored jobs.
     pub fn job_count(&self) -> Result<u64> {
         self.conn()
