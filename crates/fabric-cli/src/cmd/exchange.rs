@@ -40,6 +40,21 @@ pub enum Command {
     Unpack(UnpackArgs),
     /// Print or apply the mirror table's DDL.
     Schema(SchemaArgs),
+    /// Would an import be accepted? Checks every record against the mirror's
+    /// column limits (the same on every target) with no connection and no store.
+    Check(CheckArgs),
+}
+
+/// `exchange check`.
+#[derive(Debug, ClapArgs)]
+pub struct CheckArgs {
+    /// The dataset's manifest.json.
+    #[arg(long, value_name = "FILE")]
+    manifest: PathBuf,
+    /// sqlite://PATH (default: the --db file), mssql://... or an ADO connection string;
+    /// only its kind is used: nothing is opened or connected.
+    #[arg(long, value_name = "URL", long_help = TARGET_LONG_HELP)]
+    target: Option<String>,
 }
 
 /// `--manifest M`.
@@ -125,7 +140,26 @@ pub struct SyncArgs {
     /// Records per chunk file for export.
     #[arg(long, default_value_t = DEFAULT_CHUNK_SIZE)]
     chunk_size: usize,
+    /// Commit every N records written instead of once at the end.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), long_help = BATCH_COMMIT_HELP)]
+    batch_commit: Option<u64>,
 }
+
+/// `--batch-commit --help`: the trade-off.
+const BATCH_COMMIT_HELP: &str = concat!(
+    "Commit every N records written instead of once at the end.\n\n",
+    "Without it an import is all or nothing: one transaction, and a failure leaves the table ",
+    "as it was. On a large import into SQL Server that one transaction escalates its locks ",
+    "(readers of the table wait for the whole run) and the transaction log grows with every ",
+    "record until the commit.\n\n",
+    "With it, the import commits at the end of each batch of records (the engine writes 512 ",
+    "at a time) once N or more are uncommitted, so locks and log stay small, ",
+    "but a failed or interrupted run keeps the batches it ",
+    "committed. Running the same command again resumes: rows are keyed by exchange_id and ",
+    "content hash, so the committed records are skipped. The whole pack is checked first ",
+    "(as `fabric exchange check` does), so a record the table would refuse stops the run ",
+    "before the first commit."
+);
 
 /// `exchange pack`.
 #[derive(Debug, ClapArgs)]
@@ -201,6 +235,7 @@ pub fn run(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Pack(a) => pack(ctx, a),
         Command::Unpack(a) => unpack(ctx, a),
         Command::Schema(a) => schema(ctx, a),
+        Command::Check(a) => check(ctx, a),
     }
 }
 
@@ -353,6 +388,9 @@ fn sync(ctx: &Ctx, a: SyncArgs, fixed: Option<Direction>) -> CmdResult {
         dry_run: a.dry_run,
         lenient: a.lenient,
         chunk_size: a.chunk_size.max(1),
+        batch_commit: a
+            .batch_commit
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
     };
     if direction == Direction::SqlToJson {
         // An export only reads the store: a mistyped path is not an empty store.
@@ -501,6 +539,31 @@ fn unpack(ctx: &Ctx, a: UnpackArgs) -> CmdResult {
         ))?;
     }
     Ok(exit::SUCCESS)
+}
+
+fn check(ctx: &Ctx, a: CheckArgs) -> CmdResult {
+    // Only the kind of target matters: the limits are the same on every backend,
+    // and nothing is opened or connected.
+    let target = Target::resolve(a.target.as_deref(), &ctx.db, |k| std::env::var(k).ok())?;
+    let kind = match target {
+        Target::Sqlite(_) => "sqlite",
+        Target::SqlServer(_) => "sqlserver",
+    };
+    let report = exchange_sync::preflight::check_pack(&a.manifest)?;
+    if ctx.json {
+        let mut value = report.to_json();
+        if let Some(map) = value.as_object_mut() {
+            map.insert("target".into(), json!(kind));
+        }
+        print_json(&value)?;
+    } else {
+        print_text(&format!("{kind} {}", report.to_text()))?;
+    }
+    Ok(if report.ok() {
+        exit::SUCCESS
+    } else {
+        exit::PROBLEM
+    })
 }
 
 fn schema(ctx: &Ctx, a: SchemaArgs) -> CmdResult {

@@ -10,6 +10,7 @@ mod crash;
 mod dashboard;
 mod escape;
 mod exchange;
+mod exchange_check;
 mod exchange_faults;
 mod faults;
 mod hostile;
