@@ -70,7 +70,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let ctx = Ctx::new(cli.db, cli.json, cli.quiet, cli.verbose);
-    let result = match cli.command {
+    let result = context::apply_check_policy().and_then(|()| match cli.command {
         Command::Ingest(args) => cmd::ingest::run(&ctx, args),
         Command::Jobs(args) => cmd::jobs::list(&ctx, args),
         Command::Job(args) => cmd::jobs::show(&ctx, args),
@@ -84,7 +84,7 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut Cli::command(), "fabric", &mut std::io::stdout());
             Ok(exit::SUCCESS)
         }
-    };
+    });
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {

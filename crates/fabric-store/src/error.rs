@@ -18,8 +18,9 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
-    /// `PRAGMA integrity_check` did not answer `ok`, or could not run.
-    #[error("database {path} is corrupt: integrity check says {detail:?}")]
+    /// The check at open did not answer `ok`, or SQLite found a damaged page while
+    /// a command read or wrote it.
+    #[error("database {path} is corrupt: {detail:?}")]
     Corrupt {
         /// The database file.
         path: PathBuf,

@@ -61,6 +61,11 @@ pub struct JobBatch<'s> {
     tx: rusqlite::Transaction<'s>,
     path: &'s std::path::Path,
     summary: BatchSummary,
+    /// The highest rowid before the batch: the batch's rows are the ones above it
+    /// (a replaced job gets a new, higher rowid).
+    rowid_before: i64,
+    /// The distinct ids written, for the read-back before commit.
+    written: std::collections::HashSet<String>,
 }
 
 impl Store {
@@ -71,10 +76,17 @@ impl Store {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| crate::store::classify(path, "starting the ingest transaction", e))?;
+        let rowid_before = tx
+            .query_row("SELECT coalesce(max(rowid), 0) FROM jobs", [], |row| {
+                row.get(0)
+            })
+            .map_err(|e| crate::store::classify(path, "starting the ingest transaction", e))?;
         Ok(JobBatch {
             tx,
             path,
             summary: BatchSummary::default(),
+            rowid_before,
+            written: std::collections::HashSet::new(),
         })
     }
 
@@ -206,6 +218,9 @@ impl JobBatch<'_> {
             outputs_to_json(&job.outputs),
         ])
         .map_err(err)?;
+        if !self.written.contains(&job.job_id) {
+            self.written.insert(job.job_id.clone());
+        }
         if existed {
             self.summary.replaced += 1;
         } else {
@@ -219,9 +234,32 @@ impl JobBatch<'_> {
         self.summary
     }
 
-    /// Commit the batch.
+    /// Read back what the batch wrote, then commit it.
+    ///
+    /// The read-back walks the batch's rows (and only those: the rowids above the
+    /// ones before the batch), so every table page the batch wrote is read and
+    /// checked by SQLite again, and a row lost or doubled on the way is
+    /// [`Error::Corrupt`] before anything is committed. Its cost is that of the
+    /// batch, whatever the size of the store.
     pub fn commit(self) -> Result<BatchSummary> {
         let path = self.path;
+        let rows: i64 = self
+            .tx
+            .query_row(
+                "SELECT count(*) FROM jobs WHERE rowid > ?1 AND length(outputs_json) >= 0",
+                [self.rowid_before],
+                |row| row.get(0),
+            )
+            .map_err(|e| crate::store::classify(path, "reading back the ingest batch", e))?;
+        if usize::try_from(rows).ok() != Some(self.written.len()) {
+            return Err(Error::Corrupt {
+                path: path.to_path_buf(),
+                detail: format!(
+                    "the ingest batch wrote {} jobs but {rows} read back",
+                    self.written.len()
+                ),
+            });
+        }
         self.tx
             .commit()
             .map_err(|e| crate::store::classify(path, "committing the ingest batch", e))?;

@@ -3,6 +3,7 @@
 //! One module per command group; shared helpers in `common`.
 
 mod chains;
+mod check;
 mod common;
 mod crash;
 mod dashboard;
