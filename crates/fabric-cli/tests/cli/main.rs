@@ -15,3 +15,4 @@ mod hostile;
 mod jobs;
 mod mssql;
 mod secrets;
+mod verify;
