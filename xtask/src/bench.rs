@@ -22,11 +22,16 @@ pub const SUITES: &[(&str, &str)] = &[
     ("exchange-sync", "mssql"),
 ];
 
-/// Flags that take a value (`--n 1000000`, `--data DIR`).
-const VALUE_FLAGS: &[&str] = &["--n", "--data"];
+/// The scaling table (`cargo xtask bench --scale`): run alone, not with the suites.
+pub const SCALE: (&str, &str) = ("fabric-cli", "scale");
+
+/// Flags that take a value (`--n 1000000`, `--data DIR`, `--sizes 100000,1000000`).
+const VALUE_FLAGS: &[&str] = &["--n", "--data", "--sizes"];
 
 /// Run the suites named in `args` (all when none; flags such as
-/// `--quick` or `--n N` are passed through).
+/// `--quick` or `--n N` are passed through). `--scale` runs the scaling table
+/// instead: time and peak memory per store size (`--sizes`), and the check that
+/// `snapshot show` stays flat.
 pub fn run(args: &[String]) -> ExitCode {
     // Suite names are bare words; `--flag` and `--flag VALUE` (e.g. `--n 1000000`)
     // are passed through to every suite run.
@@ -47,8 +52,11 @@ pub fn run(args: &[String]) -> ExitCode {
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut failed = false;
-    for (package, bench) in SUITES {
-        if !wanted.is_empty() && !wanted.contains(bench) && !wanted.contains(package) {
+    let scale = passed.contains(&"--scale");
+    let suites: &[(&str, &str)] = if scale { &[SCALE] } else { SUITES };
+    passed.retain(|a| *a != "--scale");
+    for (package, bench) in suites {
+        if !scale && !wanted.is_empty() && !wanted.contains(bench) && !wanted.contains(package) {
             continue;
         }
         eprintln!("== bench {package}/{bench}");

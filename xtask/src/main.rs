@@ -1,7 +1,8 @@
 //! `cargo xtask`: workspace automation.
 //!
 //! * `cargo xtask check-layers`: the dependency-direction check (see `layers.rs`).
-//! * `cargo xtask bench`: the performance harness (see `bench.rs`).
+//! * `cargo xtask bench`: the performance harness (see `bench.rs`); `--scale` for
+//!   the scaling table.
 //! * `cargo xtask crash`: SIGKILL crash-safety harness over real `fabric` processes
 //!   (see `crash.rs`).
 
@@ -24,7 +25,7 @@ fn main() -> ExitCode {
         Some("crash") => xtask::crash::main(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <check-layers | bench [--quick] [SUITE...] | crash [--kills N] [--seed S] [--jobs J] [COMMAND...]>"
+                "usage: cargo xtask <check-layers | bench [--quick] [SUITE...] | bench --scale [--sizes N,N] | crash [--kills N] [--seed S] [--jobs J] [COMMAND...]>"
             );
             ExitCode::from(2)
         }
