@@ -26,7 +26,7 @@ pub const SUITES: &[(&str, &str)] = &[
 pub const SCALE: (&str, &str) = ("fabric-cli", "scale");
 
 /// Flags that take a value (`--n 1000000`, `--data DIR`, `--sizes 100000,1000000`).
-const VALUE_FLAGS: &[&str] = &["--n", "--data", "--sizes"];
+const VALUE_FLAGS: &[&str] = &["--n", "--data", "--sizes", "--keep"];
 
 /// Run the suites named in `args` (all when none; flags such as
 /// `--quick` or `--n N` are passed through). `--scale` runs the scaling table

@@ -11,6 +11,9 @@
 //! * point reads: `fabric snapshot show scale@1` and `fabric job ID` (median of 11),
 //!   beside the sqlite3 CLI reading the same payload row when `sqlite3` is on PATH.
 //!
+//! `--keep DIR` keeps the stores in `DIR` (`scale-N.db`) and reuses them on the
+//! next run instead of filling them again (filling a million jobs takes minutes).
+//!
 //! It prints one table row per size, then the flatness check: `snapshot show` on a
 //! store at least 10x larger must take at most 2x as long (exit 1 otherwise).
 //! Bulk work is expected to grow linearly, point reads to stay flat.
@@ -63,6 +66,11 @@ fn main() -> Res<()> {
         None => vec![100_000, 1_000_000],
     };
     let work = tempfile::tempdir()?;
+    let keep = args
+        .iter()
+        .position(|a| a == "--keep")
+        .and_then(|i| args.get(i + 1))
+        .map(PathBuf::from);
     let fabric = PathBuf::from(env!("CARGO_BIN_EXE_fabric"));
     let sqlite3 = Command::new("sqlite3")
         .arg("-version")
@@ -70,10 +78,19 @@ fn main() -> Res<()> {
         .is_ok_and(|o| o.status.success());
     let mut rows = Vec::new();
     for &jobs in &sizes {
-        let db = work.path().join(format!("scale-{jobs}.db"));
+        let folder = keep.as_deref().unwrap_or(work.path());
+        std::fs::create_dir_all(folder)?;
+        let db = folder.join(format!("scale-{jobs}.db"));
+        let reuse = keep.is_some() && db.exists();
         let started = Instant::now();
-        fill_store(&db, jobs)?;
-        let fill_s = started.elapsed().as_secs_f64();
+        if !reuse {
+            fill_store(&db, jobs)?;
+        }
+        let fill_s = if reuse {
+            f64::NAN
+        } else {
+            started.elapsed().as_secs_f64()
+        };
         let run = |args: &[&str], runs: usize| timed(&fabric, &db, args, runs);
         let create = run(&["snapshot", "create", "--save", "--key", "scale"], 1)?;
         let report = run(&["report", "--format", "json"], 3)?;
@@ -103,7 +120,9 @@ fn main() -> Res<()> {
         };
         print_row(&row, rows.is_empty());
         rows.push(row);
-        std::fs::remove_file(&db)?;
+        if keep.is_none() {
+            std::fs::remove_file(&db)?;
+        }
     }
     flatness(&rows)
 }
