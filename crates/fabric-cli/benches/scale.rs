@@ -36,7 +36,8 @@ const FLAT_LIMIT: f64 = 2.0;
 struct Row {
     jobs: usize,
     store_mb: f64,
-    fill_s: f64,
+    /// `None` when the store was reused (`--keep`).
+    fill_s: Option<f64>,
     report: Timed,
     create: Timed,
     check: Timed,
@@ -86,11 +87,7 @@ fn main() -> Res<()> {
         if !reuse {
             fill_store(&db, jobs)?;
         }
-        let fill_s = if reuse {
-            f64::NAN
-        } else {
-            started.elapsed().as_secs_f64()
-        };
+        let fill_s = (!reuse).then(|| started.elapsed().as_secs_f64());
         let run = |args: &[&str], runs: usize| timed(&fabric, &db, args, runs);
         let create = run(&["snapshot", "create", "--save", "--key", "scale"], 1)?;
         let report = run(&["report", "--format", "json"], 3)?;
@@ -159,10 +156,11 @@ fn print_row(row: &Row, header: bool) {
     let ms = |t: &Timed| format!("{:.1} ms, {:.0} MB", t.secs * 1000.0, t.rss_mb);
     let s = |t: &Timed| format!("{:.2} s, {:.0} MB", t.secs, t.rss_mb);
     println!(
-        "| {} | {:.0} MB | {:.1} s | {} | {} | {} | {} | {} | {} |",
+        "| {} | {:.0} MB | {} | {} | {} | {} | {} | {} | {} |",
         row.jobs,
         row.store_mb,
-        row.fill_s,
+        row.fill_s
+            .map_or_else(|| "reused".to_owned(), |s| format!("{s:.1} s")),
         s(&row.report),
         s(&row.create),
         s(&row.check),
