@@ -25,7 +25,16 @@ pub const SUITES: &[(&str, &str)] = &[
 /// The scaling table (`cargo xtask bench --scale`): run alone, not with the suites.
 pub const SCALE: (&str, &str) = ("fabric-cli", "scale");
 
-/// Flags that take a value (`--n 1000000`, `--data DIR`, `--sizes 100000,1000000`).
+/// The cargo feature a suite needs, if any (the backend it times is optional).
+fn feature_of(bench: &str) -> Option<&'static str> {
+    match bench {
+        "mssql" => Some("mssql"),
+        _ => None,
+    }
+}
+
+/// Flags that take a value (`--n 1000000`, `--data DIR`, `--sizes 100000,1000000`,
+/// `--keep DIR`).
 const VALUE_FLAGS: &[&str] = &["--n", "--data", "--sizes", "--keep"];
 
 /// Run the suites named in `args` (all when none; flags such as
@@ -61,7 +70,11 @@ pub fn run(args: &[String]) -> ExitCode {
         }
         eprintln!("== bench {package}/{bench}");
         let mut cmd = Command::new(&cargo);
-        cmd.args(["bench", "--package", package, "--bench", bench, "--"]);
+        cmd.args(["bench", "--package", package, "--bench", bench]);
+        if let Some(feature) = feature_of(bench) {
+            cmd.args(["--features", feature]);
+        }
+        cmd.arg("--");
         cmd.args(&passed);
         match cmd.status() {
             Ok(status) if status.success() => {}

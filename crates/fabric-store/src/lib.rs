@@ -17,6 +17,7 @@
 pub mod chain;
 pub mod check;
 mod error;
+pub mod fresh;
 pub mod jobs;
 pub mod mirror;
 pub mod schema;

@@ -1,4 +1,5 @@
-//! `fabric db`: integrity check and the explicit schema upgrade.
+//! `fabric db`: creating an empty store, the integrity check and the explicit
+//! schema upgrade.
 
 use clap::Subcommand;
 
@@ -13,10 +14,14 @@ use crate::output;
 /// `fabric db ...`
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create an empty store at --db (its folders too); a store that is already
+    /// there is checked and left as it is.
+    Init,
     /// The full integrity check of the whole file (`PRAGMA integrity_check`),
-    /// whatever `$FABRIC_CHECK` says, and the schema version. A pass is recorded
-    /// in the store; the output says how long it took and when the one before
-    /// passed.
+    /// whatever `$FABRIC_CHECK` says, the schema version and the tables. A pass
+    /// is recorded in the store; the output says how long it took and when the
+    /// one before passed. A missing path or one that is not a database file is
+    /// exit 2.
     Check,
     /// Upgrade a version-1 store (the reference system's jobs-only file) to the
     /// current schema by adding the missing tables. Never drops anything.
@@ -26,6 +31,29 @@ pub enum Command {
 /// Run a `fabric db` command.
 pub fn run(ctx: &Ctx, command: Command) -> CmdResult {
     match command {
+        Command::Init => {
+            let existed = ctx.db.exists();
+            drop(ctx.store_write()?);
+            if ctx.json {
+                output::print_json(&serde_json::json!({
+                    "path": ctx.db.display().to_string(),
+                    "created": !existed,
+                    "schema_version": fabric_store::schema::SCHEMA_VERSION,
+                }))?;
+            } else {
+                output::print_text(&format!(
+                    "{}: {} (schema version {})",
+                    ctx.db.display(),
+                    if existed {
+                        "already a store; left as it is"
+                    } else {
+                        "created an empty store"
+                    },
+                    fabric_store::schema::SCHEMA_VERSION
+                ))?;
+            }
+            Ok(exit::SUCCESS)
+        }
         Command::Check => check(ctx),
         Command::Upgrade => {
             let found = fabric_store::Store::upgrade(&ctx.db)?;
