@@ -15,7 +15,8 @@
 //! next run instead of filling them again (filling a million jobs takes minutes).
 //!
 //! It prints one table row per size, then the flatness check: `snapshot show` on a
-//! store at least 10x larger must take at most 2x as long (exit 1 otherwise).
+//! store at least 10x larger must take at most 2x as long, as the median of 21
+//! alternating pairs (exit 1 otherwise).
 //! Bulk work is expected to grow linearly, point reads to stay flat.
 
 mod common;
@@ -35,6 +36,7 @@ const FLAT_LIMIT: f64 = 2.0;
 #[derive(Debug)]
 struct Row {
     jobs: usize,
+    db: PathBuf,
     store_mb: f64,
     /// `None` when the store was reused (`--keep`).
     fill_s: Option<f64>,
@@ -106,6 +108,7 @@ fn main() -> Res<()> {
         };
         let row = Row {
             jobs,
+            db: db.clone(),
             store_mb: std::fs::metadata(&db)?.len() as f64 / 1e6,
             fill_s,
             report,
@@ -117,20 +120,25 @@ fn main() -> Res<()> {
         };
         print_row(&row, rows.is_empty());
         rows.push(row);
-        if keep.is_none() {
-            std::fs::remove_file(&db)?;
+    }
+    let flat = flatness(&fabric, &rows);
+    if keep.is_none() {
+        for row in &rows {
+            std::fs::remove_file(&row.db)?;
         }
     }
-    flatness(&rows)
+    flat
 }
 
 /// `snapshot show` on every store at least 10x larger than another must stay
-/// within [`FLAT_LIMIT`] of its time.
-fn flatness(rows: &[Row]) -> Res<()> {
+/// within [`FLAT_LIMIT`] of its time: timed in pairs (small, large, small,
+/// large...), the median of the pair ratios, so that a machine whose speed
+/// drifts between the two sizes' rows does not decide it.
+fn flatness(fabric: &Path, rows: &[Row]) -> Res<()> {
     let mut failed = false;
     for small in rows {
         for large in rows.iter().filter(|r| r.jobs >= 10 * small.jobs) {
-            let ratio = large.show.secs / small.show.secs;
+            let ratio = paired_ratio(fabric, &small.db, &large.db, 21)?;
             let verdict = if ratio <= FLAT_LIMIT { "ok" } else { "FAIL" };
             println!(
                 "flat: snapshot show on {} jobs / on {} jobs = {ratio:.2}x (limit {FLAT_LIMIT}x): {verdict}",
@@ -144,6 +152,37 @@ fn flatness(rows: &[Row]) -> Res<()> {
     } else {
         Ok(())
     }
+}
+
+/// The median of `pairs` ratios large/small of `snapshot show scale@1` wall time.
+fn paired_ratio(fabric: &Path, small: &Path, large: &Path, pairs: usize) -> Res<f64> {
+    let once = |db: &Path| -> Res<f64> {
+        let started = Instant::now();
+        let status = Command::new(fabric)
+            .arg("--db")
+            .arg(db)
+            .args(["--quiet", "snapshot", "show", "scale@1"])
+            .stdout(Stdio::null())
+            .status()?;
+        if !status.success() {
+            return Err(format!("snapshot show on {} failed: {status}", db.display()).into());
+        }
+        Ok(started.elapsed().as_secs_f64())
+    };
+    // One run of each first, not counted: the file's first pages come into the cache.
+    once(small)?;
+    once(large)?;
+    let mut ratios = Vec::with_capacity(pairs);
+    for _ in 0..pairs {
+        let a = once(small)?;
+        let b = once(large)?;
+        ratios.push(b / a);
+    }
+    ratios.sort_by(f64::total_cmp);
+    ratios
+        .get(ratios.len() / 2)
+        .copied()
+        .ok_or_else(|| "no pair".into())
 }
 
 fn print_row(row: &Row, header: bool) {

@@ -118,28 +118,43 @@ fn a_damaged_payload_is_exit_3_under_every_policy() -> TestResult {
 }
 
 /// A damaged header is refused at open under the default policy, whatever the
-/// command reads: the magic string, the page size, a page count beyond the file.
+/// command reads: a magic string or page size SQLite does not know makes the file
+/// not a store (exit 2, as any file that is not SQLite), a page count beyond the
+/// file is corruption (exit 3).
 #[test]
-fn a_damaged_header_is_exit_3_at_open() -> TestResult {
-    let cases: [(&str, u64, &[u8]); 3] = [
-        ("magic string", 0, b"SQLite format 4\0"),
-        ("page size", 16, &[0x00, 0x03]),
-        ("page count", 28, &[0x7f, 0xff, 0xff, 0xff]),
+fn a_damaged_header_is_refused_at_open() -> TestResult {
+    let cases: [(&str, u64, &[u8], i32, &str); 3] = [
+        (
+            "magic string",
+            0,
+            b"SQLite format 4\0",
+            2,
+            "is not a Fabric store",
+        ),
+        ("page size", 16, &[0x00, 0x03], 2, "is not a Fabric store"),
+        (
+            "page count",
+            28,
+            &[0x7f, 0xff, 0xff, 0xff],
+            STORAGE,
+            "is corrupt",
+        ),
     ];
-    for (what, offset, bytes) in cases {
+    for (what, offset, bytes, code, says) in cases {
         let (_dir, db) = store()?;
         patch(&db, offset, bytes)?;
         for args in [vec!["snapshot", "list"], vec!["snapshot", "show", "k"]] {
-            let (code, out) = run(&db, &args, &[])?;
-            assert_eq!(code, STORAGE, "{what}, {args:?}: {out}");
+            let (got, out) = run(&db, &args, &[])?;
+            assert_eq!(got, code, "{what}, {args:?}: {out}");
+            assert!(out.contains(says), "{what}, {args:?}: {out}");
             assert!(out.contains(&db.display().to_string()), "{what}: {out}");
         }
     }
     Ok(())
 }
 
-/// A file that is not a store at all, and a store of another schema version, are
-/// refused at open without a whole-file check.
+/// A file that is not a store at all (exit 2), and a store of another schema
+/// version (exit 3), are refused at open without a whole-file check.
 #[test]
 fn not_a_store_and_another_version_are_refused_at_open() -> TestResult {
     let dir = tempfile::tempdir()?;
@@ -149,7 +164,8 @@ fn not_a_store_and_another_version_are_refused_at_open() -> TestResult {
         "these are not the pages you are looking for\n".repeat(200),
     )?;
     let (code, out) = run(&text, &["snapshot", "list"], &[])?;
-    assert_eq!(code, STORAGE, "{out}");
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("is not a Fabric store"), "{out}");
     let (_dir, db) = store()?;
     rusqlite::Connection::open(&db)?.pragma_update(None, "user_version", 9)?;
     let (code, out) = run(&db, &["snapshot", "list"], &[])?;
