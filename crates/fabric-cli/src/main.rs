@@ -38,7 +38,7 @@ struct Cli {
     /// No progress bars and no informational messages on stderr.
     #[arg(long, short, global = true)]
     quiet: bool,
-    /// More detail on stderr (timings, the integrity check's duration).
+    /// More detail on stderr (timings, how long the store check at open took).
     #[arg(long, short, global = true)]
     verbose: bool,
     #[command(subcommand)]
