@@ -3,7 +3,8 @@
 //! * `cargo xtask check-layers`: the dependency-direction check (see `layers.rs`).
 //! * `cargo xtask check-snapshots`: no insta snapshot left unreferenced or pending
 //!   (see `snapshots.rs`).
-//! * `cargo xtask bench`: the performance harness (see `bench.rs`).
+//! * `cargo xtask bench`: the performance harness (see `bench.rs`); `--scale` for
+//!   the scaling table.
 //! * `cargo xtask crash`: SIGKILL crash-safety harness over real `fabric` processes
 //!   (see `crash.rs`).
 
@@ -44,7 +45,7 @@ fn main() -> ExitCode {
         Some("crash") => xtask::crash::main(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <check-layers | check-snapshots | bench [--quick] [SUITE...] | crash [--kills N] [--seed S] [--jobs J] [COMMAND...]>"
+                "usage: cargo xtask <check-layers | check-snapshots | bench [--quick] [SUITE...] | bench --scale [--sizes N,N] | crash [--kills N] [--seed S] [--jobs J] [COMMAND...]>"
             );
             ExitCode::from(2)
         }

@@ -50,8 +50,9 @@ pub enum Error {
         /// The schema version the file declares.
         version: i64,
     },
-    /// `PRAGMA integrity_check` did not answer `ok`, or could not run.
-    #[error("database {path} is corrupt: integrity check says {detail:?}")]
+    /// The check at open did not answer `ok`, or SQLite found a damaged page while
+    /// a command read or wrote it.
+    #[error("database {path} is corrupt: {detail:?}")]
     Corrupt {
         /// The database file.
         path: PathBuf,

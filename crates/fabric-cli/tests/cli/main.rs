@@ -5,6 +5,7 @@
 mod answers;
 mod chain_rules;
 mod chains;
+mod check;
 mod common;
 mod crash;
 mod dashboard;
@@ -19,3 +20,4 @@ mod messages;
 mod mssql;
 mod outputs;
 mod secrets;
+mod verify;
