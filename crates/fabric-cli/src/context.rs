@@ -70,6 +70,12 @@ impl Ctx {
         crate::progress::enabled(self.quiet, self.json)
     }
 
+    /// A spinner on stderr saying `what` with the time elapsed, for work whose
+    /// length is unknown; hidden like [`Ctx::progress`].
+    pub fn spinner(&self, what: &str) -> ProgressBar {
+        crate::progress::ticking(self.bars(), what)
+    }
+
     /// Open the store for writing (capped by `$FABRIC_SQLITE_MAX_PAGE_COUNT`, see
     /// [`Ctx::new`]).
     pub fn store_write(&self) -> Result<fabric_store::Store, fabric_store::Error> {
@@ -99,6 +105,31 @@ impl Ctx {
             errln!("{line}");
         }
     }
+}
+
+/// Apply `$FABRIC_CHECK` (`full`, `quick` or `touched`, the default): what every
+/// store this run opens checks at open. Any other value is bad usage, refused
+/// before anything is opened.
+pub fn apply_check_policy() -> Result<(), crate::error::CliError> {
+    let Some(value) = std::env::var_os("FABRIC_CHECK") else {
+        return Ok(());
+    };
+    let policy = value
+        .to_str()
+        .and_then(fabric_store::CheckPolicy::parse)
+        .ok_or_else(|| {
+            let names: Vec<&str> = fabric_store::CheckPolicy::ALL
+                .iter()
+                .map(|p| p.as_str())
+                .collect();
+            crate::error::CliError::Usage(format!(
+                "FABRIC_CHECK={} is not a check policy: use one of {}",
+                value.to_string_lossy(),
+                names.join(", ")
+            ))
+        })?;
+    fabric_store::set_check_policy(policy);
+    Ok(())
 }
 
 /// What a write would create where nothing exists yet: the store file and its

@@ -44,7 +44,7 @@ struct Cli {
     /// No progress bars and no informational messages on stderr.
     #[arg(long, short, global = true, help_heading = GLOBAL)]
     quiet: bool,
-    /// More detail on stderr (timings, the integrity check's duration).
+    /// More detail on stderr (timings, how long the store check at open took).
     #[arg(long, short, global = true, help_heading = GLOBAL)]
     verbose: bool,
     #[command(subcommand)]
@@ -108,7 +108,7 @@ fn main() -> ExitCode {
     // Whatever a failed command created (the store file, its journal, its
     // folders) is removed again, so a failure leaves the disk as it was.
     let fresh = FreshStore::note(&ctx.db);
-    let result = match cli.command {
+    let result = context::apply_check_policy().and_then(|()| match cli.command {
         Command::Ingest(args) => cmd::ingest::run(&ctx, args),
         Command::Jobs(args) => cmd::jobs::list(&ctx, args),
         Command::Job(args) => cmd::jobs::show(&ctx, args),
@@ -125,7 +125,7 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut crate::cli(), "fabric", &mut script);
             output::print_bytes(&script).map(|()| exit::SUCCESS)
         }
-    };
+    });
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {

@@ -71,7 +71,13 @@ fn bar_style(unit: Unit) -> Result<ProgressStyle, indicatif::style::TemplateErro
 /// A spinner for work whose size is not known, e.g. `unpacking orders.zip.enc
 /// (6.67 KiB)`; hidden unless `enabled`.
 pub fn spinner(enabled: bool, what: &str, size: u64) -> ProgressBar {
-    let bar = spinning(enabled, SPINNER, format!("{what} ({})", BinaryBytes(size)));
+    ticking(enabled, &format!("{what} ({})", BinaryBytes(size)))
+}
+
+/// A spinner saying `what` with the time elapsed, turning on its own while the
+/// work (of unknown length) goes on; hidden unless `enabled`.
+pub fn ticking(enabled: bool, what: &str) -> ProgressBar {
+    let bar = spinning(enabled, SPINNER, what.to_owned());
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     bar
 }

@@ -44,7 +44,9 @@ pub mod size;
 pub mod snapshot;
 pub mod timestamp;
 
-pub use error::{Cause, DiffError, Error, ExportError, Result, SnapshotError, ValidationError};
+pub use error::{
+    Cause, DiffError, Error, ErrorClass, ExportError, Result, SnapshotError, ValidationError,
+};
 
 /// The crate README's examples, compiled and run as doctests so that they stay true.
 #[cfg(doctest)]

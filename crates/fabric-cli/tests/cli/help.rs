@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::common::fabric;
+use crate::common::{StderrText, fabric};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -140,7 +140,7 @@ fn an_option_that_does_not_apply_is_hidden_and_refused() -> TestResult {
         .arg(packs.join("o/manifest.json"))
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("--direction"));
+        .stderr_has("--direction");
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 mod answers;
 mod chain_rules;
 mod chains;
+mod check;
 mod common;
 mod crash;
 mod dashboard;
@@ -24,3 +25,4 @@ mod secrets;
 mod spelling;
 mod standalone;
 mod tour;
+mod verify;

@@ -3,9 +3,8 @@
 
 use std::path::Path;
 
-use crate::common::fabric;
+use crate::common::{StderrText, fabric};
 use crate::progress::on_a_terminal;
-use predicates::prelude::PredicateBooleanExt;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -84,9 +83,7 @@ fn an_output_name_that_does_not_fit_is_refused() -> TestResult {
         if encrypt {
             cmd.arg("--encrypt");
         }
-        cmd.assert()
-            .code(2)
-            .stderr(predicates::str::contains("NAME.zip"));
+        cmd.assert().code(2).stderr_has("NAME.zip");
         let left: Vec<_> = std::fs::read_dir(home.path())?
             .filter_map(Result::ok)
             .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -128,7 +125,7 @@ fn an_output_name_that_does_not_fit_is_refused() -> TestResult {
         .arg(home.path().join("export.csv"))
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("NAME.zip"));
+        .stderr_has("NAME.zip");
     assert!(!home.path().join("export.csv").exists() && !home.path().join("export.zip").exists());
     Ok(())
 }
@@ -150,7 +147,7 @@ fn add_reading_a_terminal_says_how_to_end() -> TestResult {
         .write_stdin("")
         .assert()
         .success()
-        .stderr(predicates::str::contains(hint).not());
+        .stderr_lacks(hint);
     Ok(())
 }
 
@@ -196,7 +193,7 @@ fn a_saved_version_is_key_at_n_everywhere() -> TestResult {
     run(&["snapshot", "compare", "ops@1", "fabric@2"])
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("one chain"));
+        .stderr_has("one chain");
     // rollback and deprecate: KEY@N, and the older KEY N.
     assert_eq!(json(&["snapshot", "rollback", "ops@2"])?["to_version"], 2);
     assert_eq!(
@@ -216,7 +213,7 @@ fn a_saved_version_is_key_at_n_everywhere() -> TestResult {
     run(&["snapshot", "rollback", "ops"])
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("ops@VERSION"));
+        .stderr_has("ops@VERSION");
     assert_eq!(json(&["snapshot", "show", "ops@1"])?["version"], 1);
     Ok(())
 }
@@ -231,16 +228,14 @@ fn a_truncated_list_says_so() -> TestResult {
         .args(["snapshot", "list", "--key", "ops", "--limit", "2"])
         .assert()
         .success()
-        .stderr(predicates::str::contains(
-            "showing 2 of 3 versions (use --limit and --offset)",
-        ));
+        .stderr_has("showing 2 of 3 versions (use --limit and --offset)");
     fabric(home.path())
         .arg("--db")
         .arg(&db)
         .args(["snapshot", "list", "--key", "ops"])
         .assert()
         .success()
-        .stderr(predicates::str::contains("showing").not());
+        .stderr_lacks("showing");
     Ok(())
 }
 
