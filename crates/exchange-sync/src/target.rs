@@ -13,7 +13,11 @@ use crate::mirror::Mirror;
 use crate::mirror::sqlite::SqliteMirror;
 
 /// The `--target` backends this build can open, by URL scheme.
+#[cfg(feature = "mssql")]
 pub const BACKENDS: &[&str] = &["sqlite", "mssql"];
+/// The `--target` backends this build can open, by URL scheme.
+#[cfg(not(feature = "mssql"))]
+pub const BACKENDS: &[&str] = &["sqlite"];
 
 /// A parsed `--target`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -80,6 +80,11 @@ fn version_short_and_verbose() -> TestResult {
             .any(|l| l.starts_with("backends:") && l.contains("sqlite")),
         "{text}"
     );
+    // The SQL Server backend is listed exactly when this build has it.
+    let mssql = lines
+        .iter()
+        .any(|l| l.starts_with("backends:") && l.contains("mssql"));
+    assert_eq!(mssql, cfg!(feature = "mssql"), "{text}");
     let sqlite = lines
         .iter()
         .find(|l| l.starts_with("sqlite:"))
