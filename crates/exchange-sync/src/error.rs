@@ -162,6 +162,15 @@ pub enum Error {
         /// Why it is refused.
         reason: String,
     },
+    /// A connection URL the driver's parser refused (passwords removed).
+    #[error("target {target} is not a valid connection URL")]
+    TargetParse {
+        /// The target as given (passwords removed).
+        target: String,
+        /// The parser's error.
+        #[source]
+        source: BoxError,
+    },
     /// The target names a backend this build does not include.
     #[error("target {target}: {backend} support is not in this build")]
     TargetUnsupported {
@@ -191,6 +200,30 @@ pub enum Error {
         /// The driver's error, if any.
         #[source]
         source: Option<BoxError>,
+    },
+    /// A write the mirror refused, located in the pack: `source` is the
+    /// [`Error::MirrorWrite`] (or server error) and `file`/`line` the pack line that
+    /// holds the record.
+    #[error("{file} line {line}: the mirror refused this record (exchange_id {exchange_id})")]
+    RecordRefused {
+        /// The chunk, relative to the dataset folder.
+        file: String,
+        /// 1-based line number in `file`.
+        line: u64,
+        /// The record's `exchange_id`.
+        exchange_id: String,
+        /// The refusal.
+        #[source]
+        source: Box<Error>,
+    },
+    /// The command was interrupted (Ctrl-C): the running statement was cancelled on
+    /// the server and the transaction rolled back.
+    #[error(
+        "mirror {target}: interrupted; the running statement was cancelled and nothing was committed"
+    )]
+    Interrupted {
+        /// The target (no password).
+        target: String,
     },
     /// Any other mirror failure, with what was being done.
     #[error("mirror {target}: {context}")]

@@ -39,6 +39,8 @@ pub mod mirror;
 pub mod mssql;
 pub mod nonfinite;
 pub mod pack;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod record;
 pub mod redaction;
 mod sealed_file;

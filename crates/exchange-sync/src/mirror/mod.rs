@@ -7,10 +7,11 @@
 //! insert, update and skip itself and hands the mirror explicit writes, so a backend
 //! only stores and fetches rows; it holds no sync policy.
 //!
-//! Backends: SQLite through fabric-store (`sqlite://PATH`, the default) and SQL
-//! Server through tiberius (`mssql://...`, in `crate::mssql`). Both must pass the same
-//! conformance suite (`tests/it/conformance.rs`), which is the executable form of the
-//! contract written in the doc comments below.
+//! Backends: SQLite through fabric-store (`sqlite://PATH`, the default), SQL
+//! Server through tiberius (`mssql://...`, in `crate::mssql`) and PostgreSQL through
+//! tokio-postgres (`postgres://...`, in `crate::postgres`, behind the `postgres`
+//! feature). All must pass the same conformance suite (`tests/it/conformance.rs`),
+//! which is the executable form of the contract written in the doc comments below.
 
 use crate::error::Result;
 use crate::hash::{ContentHash, ContentHashSet};
@@ -222,6 +223,17 @@ pub trait Mirror {
 
     /// Open the command's transaction. Error if one is already open.
     fn begin(&mut self) -> Result<()>;
+
+    /// Serialize writers on `scope` until the open transaction ends: a second
+    /// command that calls this for the same scope (on the same table, from any
+    /// process) waits here until the first commits or rolls back, and then reads
+    /// what it committed. The engine calls it right after [`Mirror::begin`], before
+    /// its first read. The default does nothing (a backend whose `begin` already
+    /// excludes other writers, like SQLite's, needs nothing more).
+    fn lock_scope(&mut self, scope: &Scope) -> Result<()> {
+        let _ = scope;
+        Ok(())
+    }
 
     /// Carry out `writes` in order inside the open transaction. On error the
     /// transaction stays open but its outcome is undefined: the engine then calls

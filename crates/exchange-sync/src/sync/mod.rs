@@ -77,6 +77,10 @@ pub fn sync(
     };
     if !options.dry_run {
         mirror.begin()?;
+        if let Err(e) = mirror.lock_scope(&scope) {
+            let _ = mirror.rollback();
+            return Err(e);
+        }
     }
     let result = (|| -> Result<()> {
         let mut aborted = false;

@@ -7,5 +7,7 @@ mod fuzzed;
 mod mssql;
 mod mssql_live;
 mod pack;
+#[cfg(feature = "postgres")]
+mod postgres_live;
 mod redaction;
 mod roundtrip;
