@@ -11,6 +11,9 @@ pub const PROBLEM: u8 = 1;
 pub const BAD_INPUT: u8 = 2;
 /// Storage is unusable (schema version mismatch, corruption, disk full, locked).
 pub const STORAGE: u8 = 3;
+/// Interrupted by Ctrl-C (128 + SIGINT, as shells report it): the running mirror
+/// statement was cancelled and nothing was committed.
+pub const INTERRUPTED: u8 = 130;
 
 /// The exit code for `err`.
 pub fn code(err: &CliError) -> u8 {
@@ -84,6 +87,9 @@ fn exchange_code(e: &exchange_sync::Error) -> u8 {
         | E::OutputExists { .. }
         | E::Target { .. }
         | E::TargetUnsupported { .. } => BAD_INPUT,
+        E::Interrupted { .. } => INTERRUPTED,
+        E::RecordRefused { source, .. } => exchange_code(source),
+        E::TargetParse { .. } => BAD_INPUT,
         E::MirrorUnavailable { .. }
         | E::MirrorWrite { .. }
         | E::Mirror { .. }

@@ -110,7 +110,14 @@ impl PostgresMirror {
             },
             Failure::Db(e) => Error::Mirror {
                 target: self.target.clone(),
-                context,
+                context: if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) {
+                    format!(
+                        "{context}: the table is missing; create it with \
+                         `fabric exchange schema --manifest FILE --target URL --apply`"
+                    )
+                } else {
+                    context
+                },
                 source: Box::new(e),
             },
         }

@@ -13,4 +13,5 @@ mod faults;
 mod hostile;
 mod jobs;
 mod mssql;
+mod postgres;
 mod secrets;
