@@ -20,6 +20,8 @@ pub const SUITES: &[(&str, &str)] = &[
     ("exchange-sync", "exchange"),
     // bulk insert and friends against a live SQL Server (FABRIC_TEST_MSSQL), else SKIPPED
     ("exchange-sync", "mssql"),
+    // import / no-op re-sync / export beside psql \copy, live (FABRIC_TEST_POSTGRES), else SKIPPED
+    ("exchange-sync", "postgres"),
 ];
 
 /// Flags that take a value (`--n 1000000`, `--data DIR`).
@@ -53,7 +55,11 @@ pub fn run(args: &[String]) -> ExitCode {
         }
         eprintln!("== bench {package}/{bench}");
         let mut cmd = Command::new(&cargo);
-        cmd.args(["bench", "--package", package, "--bench", bench, "--"]);
+        cmd.args(["bench", "--package", package, "--bench", bench]);
+        if *bench == "postgres" {
+            cmd.args(["--features", "postgres"]);
+        }
+        cmd.arg("--");
         cmd.args(&passed);
         match cmd.status() {
             Ok(status) if status.success() => {}

@@ -26,6 +26,15 @@ fn live(test: &str) -> Res<Option<String>> {
     }
 }
 
+/// The shared cluster's URL, a home folder and a fresh schema; `None` as [`live`].
+fn setup(test: &str, schema: &str) -> Res<Option<(String, tempfile::TempDir, Schema)>> {
+    let Some(url) = live(test)? else {
+        return Ok(None);
+    };
+    let schema = Schema::new(&url, schema);
+    Ok(Some((url, tempfile::tempdir()?, schema)))
+}
+
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -150,11 +159,9 @@ fn counts(v: &serde_json::Value) -> (u64, u64, u64, u64) {
 
 #[test]
 fn the_whole_engine_runs_against_postgres() -> TestResult {
-    let Some(url) = live("whole_engine")? else {
+    let Some((url, home, schema)) = setup("whole_engine", "engine")? else {
         return Ok(());
     };
-    let home = tempfile::tempdir()?;
-    let schema = Schema::new(&url, "engine");
     let m = dataset(home.path(), "a", &schema.name, &records(50, 1, "old", 1))?;
     let m = m.to_str().ok_or("path")?;
 
@@ -284,11 +291,9 @@ fn walk(dir: &Path) -> Res<Vec<PathBuf>> {
 /// error names the pack file and line, exit 3, nothing of the run is kept.
 #[test]
 fn a_server_side_constraint_error_names_the_pack_line() -> TestResult {
-    let Some(url) = live("constraint_line")? else {
+    let Some((url, home, schema)) = setup("constraint_line", "constraint")? else {
         return Ok(());
     };
-    let home = tempfile::tempdir()?;
-    let schema = Schema::new(&url, "constraint");
     let m = dataset(home.path(), "a", &schema.name, &records(5, 1, "a", 7))?;
     // Without the table: a clear refusal, exit 3.
     let (code, _, err) = exchange(
@@ -366,11 +371,9 @@ fn a_server_side_constraint_error_names_the_pack_line() -> TestResult {
 /// contents win whichever runs first.
 #[test]
 fn two_concurrent_syncs_on_one_scope_neither_duplicate_nor_lose_updates() -> TestResult {
-    let Some(url) = live("concurrent")? else {
+    let Some((url, home, schema)) = setup("concurrent", "concurrent")? else {
         return Ok(());
     };
-    let home = tempfile::tempdir()?;
-    let schema = Schema::new(&url, "concurrent");
     let n = 3000;
     let old = dataset(home.path(), "old", &schema.name, &records(n, 1, "old", 3))?;
     let new = dataset(home.path(), "new", &schema.name, &records(n, 9, "new", 4))?;
@@ -431,6 +434,32 @@ fn two_concurrent_syncs_on_one_scope_neither_duplicate_nor_lose_updates() -> Tes
     Ok(())
 }
 
+/// A row trigger that sleeps `secs` per row: keeps a COPY on the server long
+/// enough to interrupt it.
+fn slow_trigger(url: &str, schema: &str, secs: &str) -> Res<()> {
+    psql(
+        url,
+        &format!(
+            "CREATE FUNCTION \"{schema}\".slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep({secs}); RETURN NEW; END $$; \
+         CREATE TRIGGER slow BEFORE INSERT ON \"{schema}\".\"RawExchangeRecord\" FOR EACH ROW EXECUTE FUNCTION \"{schema}\".slow()"
+        ),
+    )?;
+    Ok(())
+}
+
+/// `fabric exchange import` in the background, stderr piped.
+fn spawn_import(home: &Path, m: &Path, url: &str) -> Res<Child> {
+    Ok(Command::new(env!("CARGO_BIN_EXE_fabric"))
+        .env_clear()
+        .env("HOME", home)
+        .args(["--quiet", "exchange", "import", "--manifest"])
+        .arg(m)
+        .args(["--target", url])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?)
+}
+
 /// Wait (up to 60 s) until a COPY into `schema` is running on the server.
 fn wait_for_copy(url: &str, schema: &str, child: &mut Child) -> Res<()> {
     let started = Instant::now();
@@ -458,11 +487,9 @@ fn wait_for_copy(url: &str, schema: &str, child: &mut Child) -> Res<()> {
 /// exit 130, nothing kept, the server's session idle again.
 #[test]
 fn ctrl_c_cancels_the_running_statement_and_keeps_nothing() -> TestResult {
-    let Some(url) = live("ctrl_c")? else {
+    let Some((url, home, schema)) = setup("ctrl_c", "ctrlc")? else {
         return Ok(());
     };
-    let home = tempfile::tempdir()?;
-    let schema = Schema::new(&url, "ctrlc");
     let m = dataset(
         home.path(),
         "big",
@@ -476,23 +503,8 @@ fn ctrl_c_cancels_the_running_statement_and_keeps_nothing() -> TestResult {
     )?;
     assert_eq!(code, 0, "{err}");
     // A trigger that sleeps keeps the COPY on the server long enough to interrupt.
-    psql(
-        &url,
-        &format!(
-            "CREATE FUNCTION \"{s}\".slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.001); RETURN NEW; END $$; \
-         CREATE TRIGGER slow BEFORE INSERT ON \"{s}\".\"RawExchangeRecord\" FOR EACH ROW EXECUTE FUNCTION \"{s}\".slow()",
-            s = schema.name
-        ),
-    )?;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fabric"))
-        .env_clear()
-        .env("HOME", home.path())
-        .args(["--quiet", "exchange", "import", "--manifest"])
-        .arg(&m)
-        .args(["--target", &url])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()?;
+    slow_trigger(&url, &schema.name, "0.001")?;
+    let mut child = spawn_import(home.path(), &m, &url)?;
     wait_for_copy(&url, &schema.name, &mut child)?;
     let sent = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -554,23 +566,8 @@ fn a_server_killed_mid_import_leaves_nothing_and_a_rerun_completes() -> TestResu
         &["schema", "--manifest", m.to_str().ok_or("p")?, "--apply"],
     )?;
     assert_eq!(code, 0, "{err}");
-    psql(
-        &url,
-        &format!(
-            "CREATE FUNCTION \"{s}\".slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.0005); RETURN NEW; END $$; \
-         CREATE TRIGGER slow BEFORE INSERT ON \"{s}\".\"RawExchangeRecord\" FOR EACH ROW EXECUTE FUNCTION \"{s}\".slow()",
-            s = schema.name
-        ),
-    )?;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fabric"))
-        .env_clear()
-        .env("HOME", home.path())
-        .args(["--quiet", "exchange", "import", "--manifest"])
-        .arg(&m)
-        .args(["--target", &url])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()?;
+    slow_trigger(&url, &schema.name, "0.0005")?;
+    let mut child = spawn_import(home.path(), &m, &url)?;
     wait_for_copy(&url, &schema.name, &mut child)?;
     let killed = Command::new("bash")
         .arg(&script)
@@ -626,5 +623,67 @@ fn a_server_killed_mid_import_leaves_nothing_and_a_rerun_completes() -> TestResu
     assert_eq!(code, 0, "{err}");
     assert_eq!(counts(&report).0, n as u64);
     assert_eq!(schema.count()?, n as u64);
+    Ok(())
+}
+
+/// The grants POSTGRES.md documents for the syncing role (CONNECT, USAGE on the
+/// schema, SELECT/INSERT/UPDATE on the table; no DDL) are enough for import,
+/// conflict updates, export and `schema --apply` on a complete schema.
+#[test]
+fn a_least_privilege_role_can_sync() -> TestResult {
+    let Some((url, home, schema)) = setup("least_privilege", "grants")? else {
+        return Ok(());
+    };
+    let role = format!("fabric_sync_{}", std::process::id());
+    let password = format!("pw-{role}");
+    struct DropRole(String, String);
+    impl Drop for DropRole {
+        fn drop(&mut self) {
+            let _ = psql(
+                &self.0,
+                &format!("DROP OWNED BY {r}; DROP ROLE IF EXISTS {r}", r = self.1),
+            );
+        }
+    }
+    let _drop_role = DropRole(url.clone(), role.clone());
+    let m = dataset(home.path(), "a", &schema.name, &records(20, 1, "old", 9))?;
+    let (code, _, err) = exchange(
+        home.path(),
+        &url,
+        &["schema", "--manifest", m.to_str().ok_or("p")?, "--apply"],
+    )?;
+    assert_eq!(code, 0, "{err}");
+    psql(
+        &url,
+        &format!(
+            "CREATE ROLE {role} LOGIN PASSWORD '{password}'; \
+         DO $$ BEGIN EXECUTE format('GRANT CONNECT ON DATABASE %I TO {role}', current_database()); END $$; \
+         GRANT USAGE ON SCHEMA \"{s}\" TO {role}; \
+         GRANT SELECT, INSERT, UPDATE ON \"{s}\".\"RawExchangeRecord\" TO {role}",
+            s = schema.name
+        ),
+    )?;
+    let (head, rest) = url.split_once('@').ok_or("no @ in the URL")?;
+    let scheme = head.split_once("://").map_or("postgres", |(s, _)| s);
+    let app = format!("{scheme}://{role}:{password}@{rest}");
+    let m = m.to_str().ok_or("p")?;
+    let (code, _, err) = exchange(home.path(), &app, &["schema", "--manifest", m, "--apply"])?;
+    assert_eq!(code, 0, "{err}");
+    let (code, r, err) = exchange(home.path(), &app, &["import", "--manifest", m])?;
+    assert_eq!((code, counts(&r)), (0, (20, 0, 0, 0)), "{err}");
+    let m2 = dataset(home.path(), "b", &schema.name, &records(20, 9, "new", 10))?;
+    let (code, r, err) = exchange(
+        home.path(),
+        &app,
+        &["sync", "--manifest", m2.to_str().ok_or("p")?],
+    )?;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(counts(&r).1, 20);
+    // And nothing more: the role cannot create a table.
+    let denied = psql(
+        &app,
+        &format!("CREATE TABLE \"{}\".nope (x int)", schema.name),
+    );
+    assert!(denied.is_err_and(|e| e.to_string().contains("permission denied")));
     Ok(())
 }
