@@ -214,7 +214,18 @@ pub fn redact(t: &str) -> String {
             out.push(part.to_owned());
         }
     }
-    let s = out.join(";");
+    let mut s = out.join(";");
+    // URL query parameters: ?password=...&... (postgres://, mssql://).
+    if let Some((base, query)) = s.split_once('?') {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|p| match p.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => p.to_owned(),
+            })
+            .collect();
+        s = format!("{base}?{}", params.join("&"));
+    }
     // mssql://user:pass@host
     match (s.find("://"), s.find('@')) {
         (Some(a), Some(b)) if b > a => {
@@ -225,5 +236,48 @@ pub fn redact(t: &str) -> String {
             }
         }
         _ => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(target: Option<&str>, vars: &[(&str, &str)]) -> Result<Target> {
+        Target::resolve(target, Path::new("/db"), |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn postgres_targets_and_variables() -> Result<()> {
+        for t in ["postgres://u@h/d", "POSTGRESQL://u@h/d"] {
+            assert_eq!(resolve(Some(t), &[])?, Target::Postgres(Some(t.to_owned())));
+        }
+        assert_eq!(resolve(None, &[("PGHOST", "h")])?, Target::Postgres(None));
+        assert_eq!(
+            resolve(None, &[("PGDATABASE", "d")])?,
+            Target::Postgres(None)
+        );
+        // SQL Server's variables win; PGUSER alone selects nothing.
+        assert_eq!(
+            resolve(None, &[("PGHOST", "h"), ("INGEST_SQLSERVER_HOST", "s")])?,
+            Target::SqlServer(None)
+        );
+        assert_eq!(
+            resolve(None, &[("PGUSER", "u")])?,
+            Target::Sqlite(PathBuf::from("/db"))
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn passwords_in_urls_are_masked() {
+        assert_eq!(
+            redact("postgres://u:pw1@h/d?password=pw2&sslmode=require"),
+            "postgres://u:***@h/d?password=***&sslmode=require"
+        );
     }
 }

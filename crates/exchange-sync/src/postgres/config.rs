@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio_postgres::config::{Host, SslMode as DriverSslMode};
 
 use crate::error::{Error, Result};
+
 use crate::target::redact;
 
 /// Port used when neither the URL nor `PGPORT` names one.
@@ -122,6 +123,16 @@ impl PgConfig {
         let rest = match rest.find("://") {
             Some(i) => format!("postgresql{}", &rest[i..]),
             None => rest,
+        };
+        // tokio-postgres puts 5432 in when the URL names no port; libpq would use
+        // PGPORT then.
+        let rest = match env("PGPORT").filter(|p| !p.is_empty()) {
+            Some(p) if !names_port(&rest) => {
+                p.parse::<u16>()
+                    .map_err(|_| bad(target, "PGPORT is not a port number"))?;
+                with_port(&rest, &p)
+            }
+            _ => rest,
         };
         let driver: tokio_postgres::Config = rest.parse().map_err(|source| Error::TargetParse {
             target: redact(target),
@@ -264,6 +275,40 @@ impl PgConfig {
     }
 }
 
+/// `url` with `:port` after each host of its authority (which names none).
+fn with_port(url: &str, port: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let (userinfo, hosts) = match authority.rsplit_once('@') {
+        Some((u, h)) => (format!("{u}@"), h),
+        None => (String::new(), authority),
+    };
+    if hosts.is_empty() {
+        // `postgres://u@/db?host=/run/pg`: no host in the authority, no port put in.
+        let sep = if url.contains('?') { '&' } else { '?' };
+        return format!("{url}{sep}port={port}");
+    }
+    let hosts: Vec<String> = hosts.split(',').map(|h| format!("{h}:{port}")).collect();
+    format!("{scheme}://{userinfo}{}{tail}", hosts.join(","))
+}
+
+/// Whether a `scheme://...` URL names a port (`host:port` or `port=`).
+fn names_port(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let (authority, query) = match rest.split_once('?') {
+        Some((a, q)) => (a, q),
+        None => (rest, ""),
+    };
+    let authority = authority.split('/').next().unwrap_or("");
+    let hosts = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    // `[::1]:5433`: only a colon after the closing bracket names a port.
+    let hosts = hosts.rsplit_once(']').map_or(hosts, |(_, h)| h);
+    hosts.contains(':') || query.split('&').any(|p| p.starts_with("port="))
+}
+
 fn bad(target: &str, reason: &str) -> Error {
     Error::Target {
         target: redact(target),
@@ -347,6 +392,10 @@ mod tests {
         assert_eq!(c.ssl_mode, SslMode::Disable);
         let c = PgConfig::from_target("postgres://other@h/x", env(&vars))?;
         assert_eq!(c.describe(), "postgres://other@h:5433/x");
+        let c = PgConfig::from_target("postgres://other@/x?host=/run/pg", env(&vars))?;
+        assert_eq!(c.describe(), "postgres://other@/run/pg:5433/x");
+        let c = PgConfig::from_target("postgres://other@h:6000/x", env(&vars))?;
+        assert_eq!(c.describe(), "postgres://other@h:6000/x");
         assert_eq!(c.driver.get_password(), Some(&b"pw"[..]));
         Ok(())
     }
@@ -360,6 +409,7 @@ mod tests {
                 "sslrootcert",
             ),
             ("postgres://u:topsecret@h/d?nonsense=1", "not a valid"),
+            ("postgres://u@h/d?password=topsecret&sslmode=no", "sslmode"),
         ] {
             let e = PgConfig::from_target(t, env(&[]))
                 .err()

@@ -490,12 +490,7 @@ fn ctrl_c_cancels_the_running_statement_and_keeps_nothing() -> TestResult {
     let Some((url, home, schema)) = setup("ctrl_c", "ctrlc")? else {
         return Ok(());
     };
-    let m = dataset(
-        home.path(),
-        "big",
-        &schema.name,
-        &records(20_000, 1, "x", 5),
-    )?;
+    let m = dataset(home.path(), "big", &schema.name, &records(6_000, 1, "x", 5))?;
     let (code, _, err) = exchange(
         home.path(),
         &url,
@@ -558,7 +553,7 @@ fn a_server_killed_mid_import_leaves_nothing_and_a_rerun_completes() -> TestResu
         .ok_or("no URL from the cluster script")?
         .to_owned();
     let schema = Schema::new(&url, "killed");
-    let n = 20_000;
+    let n = 6_000;
     let m = dataset(home.path(), "big", &schema.name, &records(n, 1, "x", 6))?;
     let (code, _, err) = exchange(
         home.path(),
