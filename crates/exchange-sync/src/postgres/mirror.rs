@@ -665,11 +665,31 @@ impl ToSql for Uuid {
 
 /// The record's own spelling of `observed_at_utc`, read from its payload (the
 /// envelope's top-level field); the fixed microsecond text if it cannot be found.
+///
+/// Fast path: the last `"observed_at_utc":` in the line (the writer puts the field
+/// after `request` and `response`, where a nested key of that name could sit), taken
+/// only if its text parses to the record's own instant; else the whole line is
+/// parsed.
 fn observed_at_text(r: &MirrorRecord) -> String {
     #[derive(serde::Deserialize)]
     struct Envelope<'a> {
         #[serde(borrow)]
         observed_at_utc: Option<std::borrow::Cow<'a, str>>,
+    }
+    let fast = r
+        .payload_json
+        .rfind("\"observed_at_utc\":")
+        .and_then(|i| r.payload_json.get(i + "\"observed_at_utc\":".len()..))
+        .and_then(|rest| rest.trim_start().strip_prefix('"'))
+        .and_then(|rest| rest.split_once('"'))
+        .map(|(text, _)| text)
+        .filter(|text| {
+            !text.contains('\\')
+                && crate::timestamp::parse(text).map(crate::timestamp::truncate_micros)
+                    == Some(r.observed_at_utc)
+        });
+    if let Some(text) = fast {
+        return text.to_owned();
     }
     serde_json::from_str::<Envelope<'_>>(&r.payload_json)
         .ok()
@@ -750,4 +770,52 @@ fn record_from_row(
         ),
         exchange_id: id,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(payload: &str) -> MirrorRecord {
+        MirrorRecord {
+            exchange_id: "00000000-0000-4000-8000-000000000001".into(),
+            exchange_type: "http".into(),
+            source_system: "s".into(),
+            entity_type: "e".into(),
+            natural_key: None,
+            observed_at_utc: time::macros::datetime!(2024-01-15 10:00:00.123456 UTC),
+            content_sha256: ContentHash([1; 32]),
+            payload_json: payload.into(),
+            schema_version: 1,
+        }
+    }
+
+    #[test]
+    fn the_original_time_text_is_found_and_checked() {
+        let top = "2024-01-15T10:00:00.1234567Z";
+        // A nested key of the same name before the envelope's own field.
+        let r = rec(&format!(
+            "{{\"response\": {{\"observed_at_utc\": \"1999-01-01\"}}, \"observed_at_utc\": \"{top}\"}}"
+        ));
+        assert_eq!(observed_at_text(&r), top);
+        // A nested key after it, naming another time: the full parse decides.
+        let r = rec(&format!(
+            "{{\"observed_at_utc\": \"{top}\", \"tags\": {{\"observed_at_utc\": \"1999-01-01\"}}}}"
+        ));
+        assert_eq!(observed_at_text(&r), top);
+        // No such field: the fixed text of the instant.
+        assert_eq!(observed_at_text(&rec("{}")), "2024-01-15T10:00:00.123456Z");
+    }
+
+    #[test]
+    fn uuids_parse_in_either_case_and_nothing_else() {
+        assert!(Uuid::parse("00000000-0000-4000-8000-00000000ABCD").is_some());
+        for bad in [
+            "",
+            "0000000-00000-4000-8000-000000000000",
+            "zzzzzzzz-0000-4000-8000-000000000000",
+        ] {
+            assert!(Uuid::parse(bad).is_none(), "{bad}");
+        }
+    }
 }
