@@ -682,3 +682,48 @@ fn a_least_privilege_role_can_sync() -> TestResult {
     assert!(denied.is_err_and(|e| e.to_string().contains("permission denied")));
     Ok(())
 }
+
+/// Nothing listens: exit 3, naming the host and the operating system's answer,
+/// never the password. Needs no server, so it runs everywhere.
+#[cfg(feature = "postgres")]
+#[test]
+fn an_unreachable_server_is_exit_3_naming_the_host_not_the_password() -> TestResult {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let home = tempfile::tempdir()?;
+    let m = dataset(home.path(), "a", "lake", &records(1, 1, "x", 11))?;
+    let url = format!("postgres://fabric:hunter2@127.0.0.1:{port}/lake?connect_timeout=5");
+    let (code, _, err) = exchange(
+        home.path(),
+        &url,
+        &["import", "--manifest", m.to_str().ok_or("p")?],
+    )?;
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains(&format!("postgres://fabric@127.0.0.1:{port}/lake")),
+        "{err}"
+    );
+    assert!(err.contains("refused"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    Ok(())
+}
+
+/// A `fabric` built without the `postgres` feature says so, exit 2.
+#[cfg(not(feature = "postgres"))]
+#[test]
+fn a_build_without_postgres_says_so() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let m = dataset(home.path(), "a", "lake", &records(1, 1, "x", 11))?;
+    let (code, _, err) = exchange(
+        home.path(),
+        "postgres://fabric:hunter2@localhost/lake",
+        &["import", "--manifest", m.to_str().ok_or("p")?],
+    )?;
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("PostgreSQL") && !err.contains("hunter2"),
+        "{err}"
+    );
+    Ok(())
+}
