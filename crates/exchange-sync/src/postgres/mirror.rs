@@ -126,11 +126,17 @@ impl PostgresMirror {
     fn write_failure(&self, f: Failure, records: &[&MirrorRecord], what: String) -> Error {
         match f {
             Failure::Db(e) if e.as_db_error().is_some() && !is_admin_shutdown(&e) => {
-                let culprit = culprit(&e, records).or(records.first().copied());
+                let (record, reason) = match culprit(&e, records) {
+                    Some(r) => (Some(r), format!("the server refused it ({what})")),
+                    None => (
+                        records.first().copied(),
+                        format!("{what} refused; the server named no record, this is the first"),
+                    ),
+                };
                 Error::MirrorWrite {
                     target: self.target.clone(),
-                    exchange_id: culprit.map_or_else(String::new, |r| r.exchange_id.clone()),
-                    reason: what,
+                    exchange_id: record.map_or_else(String::new, |r| r.exchange_id.clone()),
+                    reason,
                     source: Some(Box::new(e)),
                 }
             }
@@ -186,15 +192,8 @@ impl PostgresMirror {
             }
             Ok(w.finish().await?)
         });
-        let taken = taken.map_err(|f| {
-            self.write_failure(
-                f,
-                records,
-                format!(
-                    "COPY of {n} new rows refused (this record is the one named, or the first)"
-                ),
-            )
-        })?;
+        let taken =
+            taken.map_err(|f| self.write_failure(f, records, format!("COPY of {n} new rows")))?;
         if taken != n {
             return Err(Error::MirrorWrite {
                 target: self.target.clone(),
@@ -264,13 +263,8 @@ impl PostgresMirror {
             Ok(out)
         });
         let n = updates.len();
-        let touched = touched.map_err(|f| {
-            self.write_failure(
-                f,
-                &records,
-                format!("UPDATE of {n} rows refused (this record is the one named, or the first)"),
-            )
-        })?;
+        let touched =
+            touched.map_err(|f| self.write_failure(f, &records, format!("UPDATE of {n} rows")))?;
         if touched.len() != n {
             let set: std::collections::HashSet<&str> = touched.iter().map(String::as_str).collect();
             let missing = updates
