@@ -24,6 +24,15 @@ pub const SUITES: &[(&str, &str)] = &[
     ("exchange-sync", "postgres"),
 ];
 
+/// The cargo feature a suite needs, if any (the backend it times is optional).
+fn feature_of(bench: &str) -> Option<&'static str> {
+    match bench {
+        "mssql" => Some("mssql"),
+        "postgres" => Some("postgres"),
+        _ => None,
+    }
+}
+
 /// Flags that take a value (`--n 1000000`, `--data DIR`).
 const VALUE_FLAGS: &[&str] = &["--n", "--data"];
 
@@ -56,8 +65,8 @@ pub fn run(args: &[String]) -> ExitCode {
         eprintln!("== bench {package}/{bench}");
         let mut cmd = Command::new(&cargo);
         cmd.args(["bench", "--package", package, "--bench", bench]);
-        if *bench == "postgres" {
-            cmd.args(["--features", "postgres"]);
+        if let Some(feature) = feature_of(bench) {
+            cmd.args(["--features", feature]);
         }
         cmd.arg("--");
         cmd.args(&passed);

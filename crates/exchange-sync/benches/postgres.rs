@@ -85,6 +85,7 @@ fn options(direction: Direction) -> SyncOptions {
         dry_run: false,
         lenient: false,
         chunk_size: 1000,
+        batch_commit: None,
     }
 }
 

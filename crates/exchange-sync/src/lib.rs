@@ -10,7 +10,7 @@
 //!   `records/YYYY/YYYY-MM-DD/chunk-NNNN.ndjson`), an appending writer and a reader
 //!   that names file and line on every error; [`verify`] runs the six checks.
 //! * [`Mirror`]: the SQL mirror trait (SQLite here via fabric-store, SQL Server via
-//!   tiberius); [`sync`] is the engine (`import`, `export`, `sync`), one transaction
+//!   tiberius behind the `mssql` feature); [`sync`] is the engine (`import`, `export`, `sync`), one transaction
 //!   per command.
 //! * [`add`] with [`redaction`]; [`archive`] packs and unpacks zips, [`crypto`]
 //!   encrypts them in the reference's format; [`target`] parses `--target`.
@@ -34,13 +34,16 @@ mod error;
 mod fsio;
 pub mod hash;
 pub mod lean;
+pub mod limits;
 pub mod manifest;
 pub mod mirror;
+#[cfg(feature = "mssql")]
 pub mod mssql;
 pub mod nonfinite;
 pub mod pack;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod preflight;
 pub mod record;
 pub mod redaction;
 mod sealed_file;

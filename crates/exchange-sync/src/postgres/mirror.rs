@@ -27,7 +27,14 @@ pub struct PostgresMirror {
     table: TableName,
     target: String,
     in_transaction: bool,
+    /// Whether the table exists (reads of a missing table see no rows; `begin`
+    /// creates it).
+    exists: bool,
 }
+
+/// How long [`Mirror::lock_scope`] waits for another writer of the scope before
+/// [`Error::ScopeBusy`]: long enough for another sync of a million records.
+pub const SCOPE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 
 impl std::fmt::Debug for PostgresMirror {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -55,6 +62,7 @@ impl PostgresMirror {
             table,
             target,
             in_transaction: false,
+            exists: true,
         };
         let encoding: String = m
             .conn
@@ -73,6 +81,8 @@ impl PostgresMirror {
                 .into(),
             });
         }
+        let table_object = m.table.plain();
+        m.exists = !m.missing_schema_objects()?.contains(&table_object);
         Ok(m)
     }
 
@@ -286,14 +296,31 @@ impl PostgresMirror {
 
     fn scope_lock(&mut self, scope: &Scope) -> Result<()> {
         let key = sql::scope_lock_key(&self.table, &scope.source_system, &scope.entity_type);
+        let wait = format!(
+            "SET LOCAL lock_timeout = '{}ms'",
+            SCOPE_LOCK_WAIT.as_millis()
+        );
         let r = self.conn.run(|c| async move {
+            c.batch_execute(&wait).await?;
             c.execute(sql::ADVISORY_LOCK, &[&key]).await?;
+            c.batch_execute("SET LOCAL lock_timeout TO DEFAULT").await?;
             Ok(())
         });
-        r.map_err(self.err(format!(
-            "waiting for the lock of scope {}/{}",
-            scope.source_system, scope.entity_type
-        )))
+        match r {
+            Err(Failure::Db(e))
+                if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) =>
+            {
+                Err(Error::ScopeBusy {
+                    target: self.target.clone(),
+                    scope: format!("{}/{}", scope.source_system, scope.entity_type),
+                    waited_secs: SCOPE_LOCK_WAIT.as_secs(),
+                })
+            }
+            r => r.map_err(self.err(format!(
+                "waiting for the lock of scope {}/{}",
+                scope.source_system, scope.entity_type
+            ))),
+        }
     }
 }
 
@@ -347,7 +374,12 @@ impl Mirror for PostgresMirror {
         if missing.is_empty() {
             return Ok(missing);
         }
-        let mut script = String::from("BEGIN;\n");
+        // Two commands creating one table at once would race in the catalog: the
+        // table's own advisory key serializes them (the second then creates nothing).
+        let mut script = format!(
+            "BEGIN;\nSELECT pg_advisory_xact_lock({});\n",
+            sql::scope_lock_key(&self.table, "", "")
+        );
         for o in sql::schema_objects(&self.table) {
             if missing.contains(&o.name) {
                 script.push_str(&o.create);
@@ -359,10 +391,14 @@ impl Mirror for PostgresMirror {
             let _ = self.conn.batch("ROLLBACK");
             return Err(self.failure(f, format!("creating {}", missing.join(", "))));
         }
+        self.exists = true;
         Ok(missing)
     }
 
     fn hashes_in_scope(&mut self, scope: &Scope) -> Result<ContentHashSet> {
+        if !self.exists {
+            return Ok(ContentHashSet::default());
+        }
         let q = sql::hashes_in_scope(&self.table);
         let (a, b) = (scope.source_system.as_str(), scope.entity_type.as_str());
         let r = self.conn.run(|c| async move {
@@ -397,7 +433,7 @@ impl Mirror for PostgresMirror {
         keys: &[&str],
     ) -> Result<Vec<Option<MirrorKeyRow>>> {
         let mut out: Vec<Option<MirrorKeyRow>> = vec![None; keys.len()];
-        if keys.is_empty() {
+        if keys.is_empty() || !self.exists {
             return Ok(out);
         }
         let q = sql::find_by_natural_keys(&self.table);
@@ -441,6 +477,9 @@ impl Mirror for PostgresMirror {
         scope: &Scope,
         sink: &mut dyn FnMut(MirrorRecord) -> Result<()>,
     ) -> Result<u64> {
+        if !self.exists {
+            return Ok(0);
+        }
         let q = sql::export_scope(&self.table);
         let target = self.target.clone();
         let (a, b) = (scope.source_system.as_str(), scope.entity_type.as_str());
@@ -473,6 +512,9 @@ impl Mirror for PostgresMirror {
     }
 
     fn count(&mut self, scope: Option<&Scope>) -> Result<u64> {
+        if !self.exists {
+            return Ok(0);
+        }
         let q = sql::count(&self.table, scope.is_some());
         let n = self
             .conn
@@ -496,6 +538,10 @@ impl Mirror for PostgresMirror {
                 "begin called with a transaction already open".into(),
             ));
         }
+        if !self.exists {
+            // Like the other backends: a sync into a new table creates it.
+            self.apply_schema()?;
+        }
         let r = self.conn.batch("BEGIN");
         r.map_err(self.err("starting the transaction"))?;
         self.in_transaction = true;
@@ -517,6 +563,8 @@ impl Mirror for PostgresMirror {
                 "write_batch called outside a transaction".into(),
             ));
         }
+        // The same column limits as the other backends: a record one takes, all take.
+        crate::limits::check_writes(&self.target, writes)?;
         let mut rest = writes;
         while let Some(first) = rest.first() {
             match first {

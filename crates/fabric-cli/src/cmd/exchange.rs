@@ -40,6 +40,21 @@ pub enum Command {
     Unpack(UnpackArgs),
     /// Print or apply the mirror table's DDL.
     Schema(SchemaArgs),
+    /// Would an import be accepted? Checks every record against the mirror's
+    /// column limits (the same on every target) with no connection and no store.
+    Check(CheckArgs),
+}
+
+/// `exchange check`.
+#[derive(Debug, ClapArgs)]
+pub struct CheckArgs {
+    /// The dataset's manifest.json.
+    #[arg(long, value_name = "FILE")]
+    manifest: PathBuf,
+    /// sqlite://PATH (default: the --db file), mssql://... or an ADO connection string;
+    /// only its kind is used: nothing is opened or connected.
+    #[arg(long, value_name = "URL", long_help = TARGET_LONG_HELP)]
+    target: Option<String>,
 }
 
 /// `--manifest M`.
@@ -125,7 +140,26 @@ pub struct SyncArgs {
     /// Records per chunk file for export.
     #[arg(long, default_value_t = DEFAULT_CHUNK_SIZE)]
     chunk_size: usize,
+    /// Commit every N records written instead of once at the end.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), long_help = BATCH_COMMIT_HELP)]
+    batch_commit: Option<u64>,
 }
+
+/// `--batch-commit --help`: the trade-off.
+const BATCH_COMMIT_HELP: &str = concat!(
+    "Commit every N records written instead of once at the end.\n\n",
+    "Without it an import is all or nothing: one transaction, and a failure leaves the table ",
+    "as it was. On a large import into SQL Server that one transaction escalates its locks ",
+    "(readers of the table wait for the whole run) and the transaction log grows with every ",
+    "record until the commit.\n\n",
+    "With it, the import commits at the end of each batch of records (the engine writes 512 ",
+    "at a time) once N or more are uncommitted, so locks and log stay small, ",
+    "but a failed or interrupted run keeps the batches it ",
+    "committed. Running the same command again resumes: rows are keyed by exchange_id and ",
+    "content hash, so the committed records are skipped. The whole pack is checked first ",
+    "(as `fabric exchange check` does), so a record the table would refuse stops the run ",
+    "before the first commit."
+);
 
 /// `exchange pack`.
 #[derive(Debug, ClapArgs)]
@@ -206,6 +240,7 @@ pub fn run(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Pack(a) => pack(ctx, a),
         Command::Unpack(a) => unpack(ctx, a),
         Command::Schema(a) => schema(ctx, a),
+        Command::Check(a) => check(ctx, a),
     }
 }
 
@@ -269,6 +304,17 @@ fn provenance(a: &AddArgs) -> Provenance {
     }
 }
 
+/// A line that ends inside a JSON document (EOF while parsing) says what NDJSON
+/// expects instead of only "EOF while parsing an object".
+fn ndjson_hint(e: exchange_sync::Error) -> CliError {
+    match e {
+        exchange_sync::Error::Json { path, line, source } if source.is_eof() => {
+            CliError::Ndjson { path, line, source }
+        }
+        other => other.into(),
+    }
+}
+
 fn add(ctx: &Ctx, a: AddArgs) -> CmdResult {
     let options = exchange_sync::add::AddOptions {
         dry_run: a.dry_run,
@@ -288,12 +334,13 @@ fn add(ctx: &Ctx, a: AddArgs) -> CmdResult {
             let mut reader = bar.wrap_read(std::io::BufReader::new(file));
             let report = exchange_sync::add::add(&a.manifest, &mut reader, path, &options, now());
             bar.finish_and_clear();
-            report?
+            report.map_err(ndjson_hint)?
         }
         None => {
             let stdin = std::io::stdin();
             let mut reader: Box<dyn BufRead> = Box::new(stdin.lock());
-            exchange_sync::add::add(&a.manifest, &mut reader, Path::new("-"), &options, now())?
+            exchange_sync::add::add(&a.manifest, &mut reader, Path::new("-"), &options, now())
+                .map_err(ndjson_hint)?
         }
     };
     if ctx.json {
@@ -346,7 +393,19 @@ fn sync(ctx: &Ctx, a: SyncArgs, fixed: Option<Direction>) -> CmdResult {
         dry_run: a.dry_run,
         lenient: a.lenient,
         chunk_size: a.chunk_size.max(1),
+        batch_commit: a
+            .batch_commit
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
     };
+    if direction == Direction::SqlToJson {
+        // An export only reads the store: a mistyped path is not an empty store.
+        if let Target::Sqlite(db) =
+            Target::resolve(a.target.as_deref(), &ctx.db, |k| std::env::var(k).ok())?
+            && !db.exists()
+        {
+            return Err(fabric_store::Error::NoStore { path: db }.into());
+        }
+    }
     let mut mirror = open_target(ctx, a.target.as_deref(), &manifest)?;
     let mut bar: Option<(String, ProgressBar)> = None;
     let mut progress = |phase: &str, done: u64, total: u64| {
@@ -408,6 +467,24 @@ fn passphrase() -> Result<exchange_sync::crypto::Zeroizing<Vec<u8>>, CliError> {
     })
 }
 
+/// The `--out` to give `pack`: a FIFO, device or folder at the archive's path is
+/// refused (an archive is a regular file, written by rename), and a link is
+/// followed so that its target, not the link, is replaced.
+fn pack_target(a: &PackArgs) -> Result<PathBuf, CliError> {
+    use exchange_sync::archive::output_path;
+    let archive = output_path(&a.out, a.encrypt);
+    match crate::output::output_target("--out", &archive, false)? {
+        crate::output::OutputTarget::File(file) if file == archive => Ok(a.out.clone()),
+        crate::output::OutputTarget::File(file) if output_path(&file, a.encrypt) == file => {
+            Ok(file)
+        }
+        other => Err(CliError::Usage(format!(
+            "--out {}: it links to {other:?}, whose name does not end in the archive's suffix; give the target's path",
+            archive.display()
+        ))),
+    }
+}
+
 fn pack(ctx: &Ctx, a: PackArgs) -> CmdResult {
     let key = if a.encrypt { Some(passphrase()?) } else { None };
     let bar = ctx.progress(0, "pack");
@@ -415,9 +492,10 @@ fn pack(ctx: &Ctx, a: PackArgs) -> CmdResult {
         bar.set_length(total);
         bar.set_position(done);
     };
+    let out = pack_target(&a)?;
     let outcome = exchange_sync::archive::pack(
         &a.manifest,
-        &a.out,
+        &out,
         key.as_deref().map(Vec::as_slice),
         a.dry_run,
         &mut progress,
@@ -468,6 +546,32 @@ fn unpack(ctx: &Ctx, a: UnpackArgs) -> CmdResult {
     Ok(exit::SUCCESS)
 }
 
+fn check(ctx: &Ctx, a: CheckArgs) -> CmdResult {
+    // Only the kind of target matters: the limits are the same on every backend,
+    // and nothing is opened or connected.
+    let target = Target::resolve(a.target.as_deref(), &ctx.db, |k| std::env::var(k).ok())?;
+    let kind = match target {
+        Target::Sqlite(_) => "sqlite",
+        Target::SqlServer(_) => "sqlserver",
+        Target::Postgres(_) => "postgres",
+    };
+    let report = exchange_sync::preflight::check_pack(&a.manifest)?;
+    if ctx.json {
+        let mut value = report.to_json();
+        if let Some(map) = value.as_object_mut() {
+            map.insert("target".into(), json!(kind));
+        }
+        print_json(&value)?;
+    } else {
+        print_text(&format!("{kind} {}", report.to_text()))?;
+    }
+    Ok(if report.ok() {
+        exit::SUCCESS
+    } else {
+        exit::PROBLEM
+    })
+}
+
 fn schema(ctx: &Ctx, a: SchemaArgs) -> CmdResult {
     let manifest = Manifest::load(&a.manifest)?;
     // ---- mssql: --print needs no server (the DDL is a pure function) ----
@@ -497,6 +601,27 @@ fn schema(ctx: &Ctx, a: SchemaArgs) -> CmdResult {
         }
     }
     // ---- end mssql ----
+    // Printing the DDL needs no store (the SQLite DDL is a pure function of the
+    // table name) and a dry run never creates one.
+    if let Target::Sqlite(db) =
+        Target::resolve(a.target.as_deref(), &ctx.db, |k| std::env::var(k).ok())?
+    {
+        if a.print {
+            let sql = &manifest.sql_target;
+            let table = fabric_store::mirror::table_name(&sql.schema, &sql.table)?;
+            let ddl = fabric_store::mirror::ddl(&table);
+            if ctx.json {
+                let describe = format!("sqlite://{} ({table})", db.display());
+                print_json(&json!({"target": describe, "ddl": ddl}))?;
+            } else {
+                print_text(ddl.trim_end())?;
+            }
+            return Ok(exit::SUCCESS);
+        }
+        if a.dry_run && !db.exists() {
+            return Err(fabric_store::Error::NoStore { path: db }.into());
+        }
+    }
     let mut mirror = open_target(ctx, a.target.as_deref(), &manifest)?;
     // Nothing to read in parallel with the store's check: wait for it now.
     mirror.settle()?;
