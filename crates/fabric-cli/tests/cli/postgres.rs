@@ -239,6 +239,35 @@ fn the_whole_engine_runs_against_postgres() -> TestResult {
     assert_eq!((code, counts(&json_wins)), (0, (0, 50, 0, 0)));
     assert_eq!(schema.count()?, 50);
 
+    // --batch-commit: the same end state, committed in steps (each step relocks).
+    let m4 = dataset(
+        home.path(),
+        "d",
+        &schema.name,
+        &records(30, 12, "batched", 12),
+    )?;
+    let (code, batched, err) = exchange(
+        home.path(),
+        &url,
+        &[
+            "import",
+            "--manifest",
+            m4.to_str().ok_or("p")?,
+            "--batch-commit",
+            "7",
+            "--conflict",
+            "prefer_json",
+        ],
+    )?;
+    assert_eq!((code, counts(&batched)), (0, (0, 30, 0, 0)), "{err}");
+    let (code, _, err) = exchange(
+        home.path(),
+        &url,
+        &["import", "--manifest", m, "--conflict", "prefer_json"],
+    )?;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(schema.count()?, 50);
+
     // Export into a fresh dataset: byte-identical record lines.
     let m3 = dataset(home.path(), "c", &schema.name, "")?;
     let (code, exported, err) = exchange(
