@@ -20,10 +20,10 @@ set -euo pipefail
 
 cmd=${1:-}
 dir=${2:-}
-[ -n "$cmd" ] && [ -n "$dir" ] || {
+if [ -z "$cmd" ] || [ -z "$dir" ]; then
     echo "usage: $0 start|kill|restart|stop DIR [--install]" >&2
     exit 2
-}
+fi
 
 find_bindir() {
     local d
@@ -31,7 +31,7 @@ find_bindir() {
         pg_config --bindir
         return
     fi
-    for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    for d in $(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin -type d 2>/dev/null | sort -V -r); do
         if [ -x "$d/initdb" ]; then
             echo "$d"
             return
