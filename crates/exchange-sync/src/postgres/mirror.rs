@@ -33,7 +33,9 @@ pub struct PostgresMirror {
 }
 
 /// How long [`Mirror::lock_scope`] waits for another writer of the scope before
-/// [`Error::ScopeBusy`]: long enough for another sync of a million records.
+/// [`Error::ScopeBusy`], unless the session sets its own `lock_timeout` (e.g.
+/// `options=-c%20lock_timeout%3D5000` in the URL): long enough for another sync of
+/// a million records.
 pub const SCOPE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 
 impl std::fmt::Debug for PostgresMirror {
@@ -296,12 +298,13 @@ impl PostgresMirror {
 
     fn scope_lock(&mut self, scope: &Scope) -> Result<()> {
         let key = sql::scope_lock_key(&self.table, &scope.source_system, &scope.entity_type);
-        let wait = format!(
-            "SET LOCAL lock_timeout = '{}ms'",
-            SCOPE_LOCK_WAIT.as_millis()
-        );
+        let started = std::time::Instant::now();
         let r = self.conn.run(|c| async move {
-            c.batch_execute(&wait).await?;
+            c.execute(
+                sql::LOCK_WAIT,
+                &[&(SCOPE_LOCK_WAIT.as_millis().to_string() + "ms")],
+            )
+            .await?;
             c.execute(sql::ADVISORY_LOCK, &[&key]).await?;
             c.batch_execute("SET LOCAL lock_timeout TO DEFAULT").await?;
             Ok(())
@@ -313,7 +316,7 @@ impl PostgresMirror {
                 Err(Error::ScopeBusy {
                     target: self.target.clone(),
                     scope: format!("{}/{}", scope.source_system, scope.entity_type),
-                    waited_secs: SCOPE_LOCK_WAIT.as_secs(),
+                    waited_secs: started.elapsed().as_secs(),
                 })
             }
             r => r.map_err(self.err(format!(

@@ -250,6 +250,11 @@ pub fn count(t: &TableName, scoped: bool) -> String {
     }
 }
 
+/// Bound the lock wait of the rest of the transaction: the session's own
+/// `lock_timeout` when it has one, else `$1` (e.g. `600000ms`).
+pub const LOCK_WAIT: &str = "SELECT set_config('lock_timeout', CASE current_setting('lock_timeout') \
+     WHEN '0' THEN $1::text ELSE current_setting('lock_timeout') END, true)";
+
 /// Take the transaction-scoped advisory lock `$1` (a bigint), waiting for it.
 pub const ADVISORY_LOCK: &str = "SELECT pg_advisory_xact_lock($1)";
 

@@ -749,3 +749,44 @@ fn a_build_without_postgres_says_so() -> TestResult {
     );
     Ok(())
 }
+
+/// A second sync of a scope another sync is writing waits for its lock; when the
+/// wait runs out (here the session's own `lock_timeout`, 500 ms) it stops with
+/// "being written by another sync", exit 3, having written nothing.
+#[test]
+fn a_sync_that_waits_too_long_for_the_scope_says_it_is_busy() -> TestResult {
+    let Some((url, home, schema)) = setup("scope_busy", "busy")? else {
+        return Ok(());
+    };
+    let m = dataset(
+        home.path(),
+        "big",
+        &schema.name,
+        &records(6_000, 1, "x", 13),
+    )?;
+    let other = dataset(home.path(), "other", &schema.name, &records(5, 2, "y", 14))?;
+    let (code, _, err) = exchange(
+        home.path(),
+        &url,
+        &["schema", "--manifest", m.to_str().ok_or("p")?, "--apply"],
+    )?;
+    assert_eq!(code, 0, "{err}");
+    slow_trigger(&url, &schema.name, "0.001")?;
+    let mut first = spawn_import(home.path(), &m, &url)?;
+    wait_for_copy(&url, &schema.name, &mut first)?;
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let impatient = format!("{url}{sep}options=-c%20lock_timeout%3D500");
+    let (code, _, err) = exchange(
+        home.path(),
+        &impatient,
+        &["sync", "--manifest", other.to_str().ok_or("p")?],
+    )?;
+    let _ = Command::new("kill")
+        .args(["-INT", &first.id().to_string()])
+        .status();
+    let _ = first.wait_with_output();
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("is being written by another sync"), "{err}");
+    assert_eq!(schema.count()?, 0);
+    Ok(())
+}
