@@ -482,6 +482,21 @@ fn spawn_import(home: &Path, m: &Path, url: &str) -> Res<Child> {
         .spawn()?)
 }
 
+/// Create the table, add a row trigger sleeping `secs` per row, start `fabric
+/// exchange import` of `m` and return once its COPY runs on the server.
+fn start_slow_import(home: &Path, url: &str, schema: &str, m: &Path, secs: &str) -> Res<Child> {
+    let (code, _, err) = exchange(
+        home,
+        url,
+        &["schema", "--manifest", m.to_str().ok_or("p")?, "--apply"],
+    )?;
+    assert_eq!(code, 0, "{err}");
+    slow_trigger(url, schema, secs)?;
+    let mut child = spawn_import(home, m, url)?;
+    wait_for_copy(url, schema, &mut child)?;
+    Ok(child)
+}
+
 /// Wait (up to 60 s) until a COPY into `schema` is running on the server.
 fn wait_for_copy(url: &str, schema: &str, child: &mut Child) -> Res<()> {
     let started = Instant::now();
@@ -513,16 +528,7 @@ fn ctrl_c_cancels_the_running_statement_and_keeps_nothing() -> TestResult {
         return Ok(());
     };
     let m = dataset(home.path(), "big", &schema.name, &records(6_000, 1, "x", 5))?;
-    let (code, _, err) = exchange(
-        home.path(),
-        &url,
-        &["schema", "--manifest", m.to_str().ok_or("p")?, "--apply"],
-    )?;
-    assert_eq!(code, 0, "{err}");
-    // A trigger that sleeps keeps the COPY on the server long enough to interrupt.
-    slow_trigger(&url, &schema.name, "0.001")?;
-    let mut child = spawn_import(home.path(), &m, &url)?;
-    wait_for_copy(&url, &schema.name, &mut child)?;
+    let child = start_slow_import(home.path(), &url, &schema.name, &m, "0.001")?;
     let sent = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()?;
@@ -577,15 +583,7 @@ fn a_server_killed_mid_import_leaves_nothing_and_a_rerun_completes() -> TestResu
     let schema = Schema::new(&url, "killed");
     let n = 6_000;
     let m = dataset(home.path(), "big", &schema.name, &records(n, 1, "x", 6))?;
-    let (code, _, err) = exchange(
-        home.path(),
-        &url,
-        &["schema", "--manifest", m.to_str().ok_or("p")?, "--apply"],
-    )?;
-    assert_eq!(code, 0, "{err}");
-    slow_trigger(&url, &schema.name, "0.0005")?;
-    let mut child = spawn_import(home.path(), &m, &url)?;
-    wait_for_copy(&url, &schema.name, &mut child)?;
+    let child = start_slow_import(home.path(), &url, &schema.name, &m, "0.0005")?;
     let killed = Command::new("bash")
         .arg(&script)
         .arg("kill")
@@ -765,15 +763,7 @@ fn a_sync_that_waits_too_long_for_the_scope_says_it_is_busy() -> TestResult {
         &records(6_000, 1, "x", 13),
     )?;
     let other = dataset(home.path(), "other", &schema.name, &records(5, 2, "y", 14))?;
-    let (code, _, err) = exchange(
-        home.path(),
-        &url,
-        &["schema", "--manifest", m.to_str().ok_or("p")?, "--apply"],
-    )?;
-    assert_eq!(code, 0, "{err}");
-    slow_trigger(&url, &schema.name, "0.001")?;
-    let mut first = spawn_import(home.path(), &m, &url)?;
-    wait_for_copy(&url, &schema.name, &mut first)?;
+    let first = start_slow_import(home.path(), &url, &schema.name, &m, "0.001")?;
     let sep = if url.contains('?') { '&' } else { '?' };
     let impatient = format!("{url}{sep}options=-c%20lock_timeout%3D500");
     let (code, _, err) = exchange(
