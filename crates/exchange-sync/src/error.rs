@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use fabric_core::ErrorClass;
+
 /// Result alias for this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -280,6 +282,50 @@ pub enum Error {
     /// A worker thread died (a bug, not bad input).
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl Error {
+    /// The class of this error, from which the `fabric` binary picks its exit code.
+    /// Exhaustive on purpose: a new variant does not compile until it has a class.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::Io { source, .. } => match source.kind() {
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::WriteZero => {
+                    ErrorClass::Storage
+                }
+                _ => ErrorClass::BadInput,
+            },
+            // An output that cannot be written: storage is unusable.
+            Error::Write { .. } => ErrorClass::Storage,
+            Error::Json { .. }
+            | Error::Record { .. }
+            | Error::HashMismatch { .. }
+            | Error::OutOfScope { .. }
+            | Error::NonFinite { .. }
+            | Error::Manifest { .. }
+            | Error::Invalid { .. }
+            | Error::Pattern { .. }
+            | Error::Archive { .. }
+            | Error::Decrypt { .. }
+            | Error::MissingKey { .. }
+            | Error::OutputExists { .. }
+            | Error::Target { .. }
+            | Error::TargetParse { .. }
+            | Error::Limit { .. }
+            | Error::TargetUnsupported { .. } => ErrorClass::BadInput,
+            Error::MirrorUnavailable { .. }
+            | Error::ScopeBusy { .. }
+            | Error::MirrorWrite { .. }
+            | Error::Mirror { .. }
+            | Error::MirrorRow { .. } => ErrorClass::Storage,
+            Error::Store(e) => e.class(),
+            // Located in the pack, the refusal keeps its own class.
+            Error::RecordRefused { source, .. } => source.class(),
+            // Nothing was committed; fabric-cli exits 130 for it.
+            Error::Interrupted { .. } => ErrorClass::Storage,
+            Error::Internal(_) => ErrorClass::Storage,
+        }
+    }
 }
 
 fn id_suffix(id: Option<&str>) -> String {
