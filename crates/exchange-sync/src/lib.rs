@@ -41,6 +41,8 @@ pub mod mirror;
 pub mod mssql;
 pub mod nonfinite;
 pub mod pack;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod preflight;
 pub mod record;
 pub mod redaction;

@@ -128,7 +128,7 @@ pub struct SyncArgs {
     /// prefer_newest, prefer_sql, prefer_json or fail (default from the manifest).
     #[arg(long)]
     conflict: Option<String>,
-    /// sqlite://PATH (default: the --db file), mssql://... or an ADO connection string.
+    /// sqlite://PATH (default: the --db file), mssql://..., an ADO connection string or postgres://...
     #[arg(long, value_name = "URL", long_help = TARGET_LONG_HELP)]
     target: Option<String>,
     /// Compute the same counts; write nothing.
@@ -200,7 +200,12 @@ const TARGET_LONG_HELP: &str = concat!(
     "(Server=HOST,PORT;Database=..;User Id=..;Password=..;Encrypt=..;TrustServerCertificate=..): SQL Server.\n",
     "Without --target, INGEST_SQLSERVER_CONN_STR, or INGEST_SQLSERVER_HOST with _PORT (default 1434), ",
     "_DATABASE (Holocron), _USER (sa) and _PASSWORD, select SQL Server; otherwise SQLite. ",
-    "INGEST_SQLSERVER_DRIVER and DRIVER= are accepted and ignored: Fabric uses its native driver, not ODBC."
+    "INGEST_SQLSERVER_DRIVER and DRIVER= are accepted and ignored: Fabric uses its native driver, not ODBC.\n",
+    "postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require|verify-ca|verify-full",
+    "&sslrootcert=FILE&options=-c%20statement_timeout%3D60000&connect_timeout=SECS] (also postgresql://; ",
+    "a Unix socket folder as a %2F-encoded HOST or host=/run/postgresql): PostgreSQL. Settings the URL leaves out ",
+    "come from PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE, PGSSLROOTCERT, PGOPTIONS; ",
+    "without --target (and no INGEST_SQLSERVER_*), PGHOST or PGDATABASE select PostgreSQL."
 );
 
 /// `exchange schema`.
@@ -209,7 +214,7 @@ pub struct SchemaArgs {
     /// The dataset's manifest.json (its sql_target names the table).
     #[arg(long, value_name = "FILE")]
     manifest: PathBuf,
-    /// sqlite://PATH (default: the --db file), mssql://... or an ADO connection string.
+    /// sqlite://PATH (default: the --db file), mssql://..., an ADO connection string or postgres://...
     #[arg(long, value_name = "URL", long_help = TARGET_LONG_HELP)]
     target: Option<String>,
     /// Print the DDL.
@@ -614,6 +619,7 @@ fn check(ctx: &Ctx, a: CheckArgs) -> CmdResult {
     let kind = match target {
         Target::Sqlite(_) => "sqlite",
         Target::SqlServer(_) => "sqlserver",
+        Target::Postgres(_) => "postgres",
     };
     let report = exchange_sync::preflight::check_pack(&a.manifest)?;
     if ctx.json {
@@ -640,6 +646,18 @@ fn schema(ctx: &Ctx, a: SchemaArgs) -> CmdResult {
         if let Target::SqlServer(conn) = &target {
             let (describe, ddl) =
                 exchange_sync::target::mssql_schema_offline(conn.as_deref(), &manifest.sql_target)?;
+            if ctx.json {
+                print_json(&json!({"target": describe, "ddl": ddl}))?;
+            } else {
+                print_text(ddl.trim_end())?;
+            }
+            return Ok(exit::SUCCESS);
+        }
+        if let Target::Postgres(conn) = &target {
+            let (describe, ddl) = exchange_sync::target::postgres_schema_offline(
+                conn.as_deref(),
+                &manifest.sql_target,
+            )?;
             if ctx.json {
                 print_json(&json!({"target": describe, "ddl": ddl}))?;
             } else {

@@ -20,6 +20,7 @@ mod jobs;
 mod messages;
 mod mssql;
 mod outputs;
+mod postgres;
 mod progress;
 mod secrets;
 mod spelling;
