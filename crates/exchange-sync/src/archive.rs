@@ -49,8 +49,6 @@ pub fn output_path(out: &Path, encrypt: bool) -> PathBuf {
 /// The files of a dataset folder to archive, relative with `/`, sorted. Skips an
 /// old `_pack_meta.json` and Fabric's own temporary files.
 pub fn dataset_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
-    // Best effort: a killed writer's unindexed chunks are not part of the pack.
-    let _ = crate::pack::recover_killed_writers(dir);
     let mut files = Vec::new();
     for entry in walkdir::WalkDir::new(dir).follow_links(false) {
         let entry = entry.map_err(|e| Error::Io {
@@ -73,6 +71,7 @@ pub fn dataset_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         if name == PACK_META
+            || base == crate::pack::LOCK_FILE
             || base.starts_with(".index.pending-")
             || base.starts_with(".chunks.pending-")
             || base.contains(".tmp-")
@@ -163,6 +162,8 @@ pub fn pack(
 ) -> Result<PackOutcome> {
     let manifest = Manifest::load(manifest_path)?;
     let dir = dataset_dir(manifest_path);
+    // Read under the pack lock: no live writer's files, no killed writer's.
+    let _lock = crate::pack::PackLock::reader(&dir)?;
     let files = dataset_files(&dir)?;
     let total: u64 = files
         .iter()

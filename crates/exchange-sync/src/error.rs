@@ -216,9 +216,62 @@ pub enum Error {
     /// The SQLite store (fabric-store) failed.
     #[error(transparent)]
     Store(#[from] fabric_store::Error),
+    /// Another process holds the pack's lock for longer than this one waits.
+    #[error("{}", busy_message(name, *holder, *wait))]
+    PackBusy {
+        /// The dataset folder's name.
+        name: String,
+        /// The writer's process id; `None` when readers hold the lock.
+        holder: Option<u32>,
+        /// How long this process waited.
+        wait: std::time::Duration,
+    },
+    /// An input is larger than its limit.
+    #[error("{path}: {what} is larger than its limit of {limit} bytes ({flag} raises it)")]
+    TooLarge {
+        /// The file (`-` for stdin).
+        path: PathBuf,
+        /// What kind of input, e.g. `manifest`, `pack line 3`.
+        what: String,
+        /// The limit in bytes.
+        limit: u64,
+        /// The flag or environment variable that raises the limit.
+        flag: String,
+    },
+    /// An input that must be a regular file is a FIFO, a device, a folder...
+    #[error("{path}: {what} must be a regular file, not {kind}")]
+    NotRegularFile {
+        /// The file.
+        path: PathBuf,
+        /// What it was given as, e.g. `chunk`, `archive`.
+        what: String,
+        /// What it is (`a FIFO`, `a character device`, `a symbolic link`...).
+        kind: String,
+    },
+    /// The target's filesystem has not enough room for the output.
+    #[error("{path}: not enough free space: {needed} bytes needed, {free} free (margin included)")]
+    NoSpace {
+        /// The output folder.
+        path: PathBuf,
+        /// Bytes the output needs (plus the margin).
+        needed: u64,
+        /// Bytes free on the filesystem.
+        free: u64,
+    },
     /// A worker thread died (a bug, not bad input).
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+fn busy_message(name: &str, holder: Option<u32>, wait: std::time::Duration) -> String {
+    let who = match holder {
+        Some(pid) => format!("is being written by process {pid}"),
+        None => "is being read or written by another process".to_owned(),
+    };
+    format!(
+        "pack {name} {who} (waited {}s; FABRIC_LOCK_WAIT=SECONDS waits longer)",
+        wait.as_secs()
+    )
 }
 
 fn id_suffix(id: Option<&str>) -> String {

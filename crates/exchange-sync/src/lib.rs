@@ -34,6 +34,7 @@ mod error;
 mod fsio;
 pub mod hash;
 pub mod lean;
+pub mod limits;
 pub mod manifest;
 pub mod mirror;
 pub mod mssql;

@@ -238,20 +238,27 @@ impl Manifest {
         }
     }
 
-    /// Read and check `path`.
+    /// Read and check `path`: a regular file of at most
+    /// [`Limits::manifest`](crate::limits::Limits::manifest) bytes.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| {
-            if source.kind() == std::io::ErrorKind::NotFound {
+        let bytes = crate::limits::read_file(
+            path,
+            "manifest",
+            crate::limits::get().manifest,
+            "FABRIC_MAX_MANIFEST_BYTES",
+        )
+        .map_err(|e| match e {
+            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 Error::Manifest {
                     path: path.to_path_buf(),
                     reason: "not found (create one with `fabric exchange init`)".into(),
                 }
-            } else {
-                Error::Io {
-                    path: path.to_path_buf(),
-                    source,
-                }
             }
+            e => e,
+        })?;
+        let text = String::from_utf8(bytes).map_err(|_| Error::Manifest {
+            path: path.to_path_buf(),
+            reason: "not valid UTF-8".into(),
         })?;
         Self::parse(&text, path)
     }

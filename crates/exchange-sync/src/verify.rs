@@ -106,8 +106,8 @@ impl VerifyReport {
 
 /// Run the six checks on the dataset folder `dir`.
 pub fn verify(dir: &Path) -> Result<VerifyReport> {
-    // Best effort: a killed writer's unindexed chunks are not part of the pack.
-    let _ = crate::pack::recover_killed_writers(dir);
+    // Read under the pack lock: no live writer's files, no killed writer's.
+    let _lock = crate::pack::PackLock::reader(dir)?;
     let mut report = VerifyReport::default();
     let mut index: HashMap<ContentHash, IndexSlot> = HashMap::new();
     read_index(dir, |line, entry| {

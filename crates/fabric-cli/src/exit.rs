@@ -83,7 +83,10 @@ fn exchange_code(e: &exchange_sync::Error) -> u8 {
         | E::MissingKey { .. }
         | E::OutputExists { .. }
         | E::Target { .. }
-        | E::TargetUnsupported { .. } => BAD_INPUT,
+        | E::TargetUnsupported { .. }
+        | E::TooLarge { .. }
+        | E::NotRegularFile { .. } => BAD_INPUT,
+        E::PackBusy { .. } | E::NoSpace { .. } => STORAGE,
         E::MirrorUnavailable { .. }
         | E::MirrorWrite { .. }
         | E::Mirror { .. }

@@ -61,6 +61,12 @@ pub fn sync(
 ) -> Result<SyncReport> {
     let manifest = Manifest::load(manifest_path)?;
     let dir = dataset_dir(manifest_path);
+    // Held for the whole command: a writer's if this run may append to the pack.
+    let _lock = if options.direction != Direction::JsonToSql && !options.dry_run {
+        crate::pack::PackLock::writer(&dir)?
+    } else {
+        crate::pack::PackLock::reader(&dir)?
+    };
     let scope = manifest.scope();
     let mut report = SyncReport {
         direction: options.direction,

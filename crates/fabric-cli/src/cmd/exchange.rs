@@ -93,6 +93,13 @@ pub struct AddArgs {
     /// provenance.runner_name for records without one.
     #[arg(long, default_value = "fabric exchange add")]
     runner: String,
+    /// Each line is a raw payload (any JSON value), stored as the `response` of a
+    /// new envelope; without it, each line must be an envelope.
+    #[arg(long)]
+    raw: bool,
+    /// Longest input line accepted, in bytes (default 256 MiB; also FABRIC_MAX_LINE_BYTES).
+    #[arg(long, value_name = "BYTES")]
+    max_line_bytes: Option<u64>,
     /// provenance.connector_version for records without one.
     #[arg(long)]
     connector_version: Option<String>,
@@ -191,6 +198,7 @@ pub struct SchemaArgs {
 
 /// Run a `fabric exchange` command.
 pub fn run(ctx: &Ctx, command: Command) -> CmdResult {
+    configure_from_env()?;
     match command {
         Command::Init(a) => init(ctx, a),
         Command::Add(a) => add(ctx, a),
@@ -202,6 +210,33 @@ pub fn run(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Unpack(a) => unpack(ctx, a),
         Command::Schema(a) => schema(ctx, a),
     }
+}
+
+/// The pack lock wait and the input limits from the environment
+/// (`FABRIC_LOCK_WAIT` seconds, `FABRIC_MAX_MANIFEST_BYTES`, `FABRIC_MAX_LINE_BYTES`).
+fn configure_from_env() -> Result<(), CliError> {
+    let number = |var: &str| -> Result<Option<u64>, CliError> {
+        match std::env::var(var) {
+            Ok(v) => v
+                .trim()
+                .parse::<u64>()
+                .map(Some)
+                .map_err(|_| CliError::Usage(format!("{var}={v:?} is not a whole number"))),
+            Err(_) => Ok(None),
+        }
+    };
+    if let Some(secs) = number("FABRIC_LOCK_WAIT")? {
+        exchange_sync::pack::set_lock_wait(std::time::Duration::from_secs(secs));
+    }
+    let mut limits = exchange_sync::limits::get();
+    if let Some(n) = number("FABRIC_MAX_MANIFEST_BYTES")? {
+        limits.manifest = n;
+    }
+    if let Some(n) = number("FABRIC_MAX_LINE_BYTES")? {
+        limits.line = n;
+    }
+    exchange_sync::limits::set(limits);
+    Ok(())
 }
 
 fn now() -> OffsetDateTime {
@@ -265,8 +300,15 @@ fn provenance(a: &AddArgs) -> Provenance {
 }
 
 fn add(ctx: &Ctx, a: AddArgs) -> CmdResult {
+    if let Some(max) = a.max_line_bytes {
+        exchange_sync::limits::set(exchange_sync::limits::Limits {
+            line: max,
+            ..exchange_sync::limits::get()
+        });
+    }
     let options = exchange_sync::add::AddOptions {
         dry_run: a.dry_run,
+        raw: a.raw,
         chunk_size: a.chunk_size,
         provenance: provenance(&a),
     };
@@ -277,6 +319,8 @@ fn add(ctx: &Ctx, a: AddArgs) -> CmdResult {
                 what: "cannot read",
                 source: Box::new(e),
             })?;
+            // A FIFO or a device is read as a stream, like stdin: every line is
+            // bounded by the line limit, so an endless one fails, never grows.
             // Progress in bytes of the input file (hidden when not a terminal).
             let total = file.metadata().map_or(0, |m| m.len());
             let bar = ctx.progress(total, "add");
@@ -291,14 +335,22 @@ fn add(ctx: &Ctx, a: AddArgs) -> CmdResult {
             exchange_sync::add::add(&a.manifest, &mut reader, Path::new("-"), &options, now())?
         }
     };
+    if report.redaction_off {
+        // Not silenced by --quiet or --json: the user must know.
+        eprintln!(
+            "warning: {}: redaction_policy.enabled is false: records are stored unredacted",
+            a.manifest.display()
+        );
+    }
     if ctx.json {
         print_json(&report.to_json())?;
     } else {
         print_text(&format!(
-            "{} {} record(s) ({} redacted) to {}{}",
+            "{} {} record(s) ({} redacted, {} duplicate(s) of an earlier record) to {}{}",
             if a.dry_run { "would add" } else { "added" },
             report.added,
             report.redacted,
+            report.duplicates,
             dataset_dir(&a.manifest).display(),
             if report.chunks.is_empty() {
                 String::new()
