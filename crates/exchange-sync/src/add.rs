@@ -258,7 +258,10 @@ pub fn add(
             && let Ok(h) = e.h.parse::<ContentHash>()
         {
             hashes.insert(h);
-            ids.insert(e.id, (h, format!("{} line {line}", crate::pack::INDEX_FILE)));
+            ids.insert(
+                e.id,
+                (h, format!("{} line {line}", crate::pack::INDEX_FILE)),
+            );
         }
         Ok(())
     })?;
@@ -332,7 +335,11 @@ pub fn add(
         if !hashes.insert(record.content_sha256) {
             report.duplicates += 1;
         }
-        if record.redactions_applied.iter().any(|l| l.starts_with("rule:")) {
+        if record
+            .redactions_applied
+            .iter()
+            .any(|l| l.starts_with("rule:"))
+        {
             report.redacted += 1;
         }
         report.added += 1;

@@ -29,6 +29,45 @@ pub struct PackOutcome {
     pub encrypted: bool,
 }
 
+/// Whether `pack` encrypts, decided before anything is read or written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encryption {
+    /// Encrypt (asked for, or the manifest's policy).
+    On,
+    /// Plaintext: neither asked for nor required.
+    Off,
+    /// Plaintext although the manifest's policy requires encryption:
+    /// `--no-encrypt` overrode it (the command says so).
+    Overridden,
+}
+
+impl Encryption {
+    /// The decision for a manifest whose `encryption_policy.enabled` is `policy`,
+    /// given `--encrypt` and `--no-encrypt`. Both flags at once is an error.
+    pub fn decide(policy: bool, encrypt: bool, no_encrypt: bool) -> Result<Self> {
+        match (encrypt, no_encrypt) {
+            (true, true) => Err(Error::Invalid {
+                what: "--encrypt with --no-encrypt".into(),
+                reason: "choose one".into(),
+            }),
+            (true, false) => Ok(Encryption::On),
+            (false, true) if policy => Ok(Encryption::Overridden),
+            (false, true) => Ok(Encryption::Off),
+            (false, false) if policy => Ok(Encryption::On),
+            (false, false) => Ok(Encryption::Off),
+        }
+    }
+}
+
+/// Whether a manifest's `encryption_policy` says `"enabled": true`.
+pub fn policy_requires_encryption(manifest: &Manifest) -> bool {
+    manifest
+        .encryption_policy
+        .get("enabled")
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false)
+}
+
 /// The output name: `--out` with its last suffix replaced by `.zip`, plus `.enc`
 /// when encrypting.
 pub fn output_path(out: &Path, encrypt: bool) -> PathBuf {
@@ -275,19 +314,61 @@ pub fn safe_entry_path(name: &str) -> std::result::Result<Vec<String>, String> {
     Ok(parts)
 }
 
+/// The limits `unpack` checks before it writes anything (zip bombs), each
+/// raised by a flag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnpackLimits {
+    /// No entry larger than this, declared or inflated (`--max-entry-bytes`,
+    /// default 4 GiB).
+    pub max_entry: u64,
+    /// No entry over [`RATIO_FLOOR`] bytes inflating more than this many times its
+    /// compressed size (`--max-ratio`, default 200).
+    pub max_ratio: u64,
+    /// No more than this in total; `None`: the free space of the target's
+    /// filesystem minus [`FREE_SPACE_MARGIN`] (`--max-total-bytes`).
+    pub max_total: Option<u64>,
+    /// No more entries than this.
+    pub max_entries: usize,
+}
+
+/// 4 GiB.
+pub const DEFAULT_MAX_ENTRY: u64 = 4 << 30;
+/// 1:200.
+pub const DEFAULT_MAX_RATIO: u64 = 200;
+/// Entries this small are not held to the ratio (1 MiB).
+pub const RATIO_FLOOR: u64 = 1 << 20;
+/// Left free on the target's filesystem (256 MiB).
+pub const FREE_SPACE_MARGIN: u64 = 256 << 20;
+
+impl Default for UnpackLimits {
+    fn default() -> Self {
+        UnpackLimits {
+            max_entry: DEFAULT_MAX_ENTRY,
+            max_ratio: DEFAULT_MAX_RATIO,
+            max_total: None,
+            max_entries: MAX_ENTRIES,
+        }
+    }
+}
+
 /// Extract the archive `input` into `out/<dataset_name>/` (through a temporary
 /// folder and a rename). `passphrase` is needed for an encrypted archive (a name
 /// ending in `.enc` or content not starting with a zip header). Returns the folder.
+///
+/// The archive must be a regular file of at most
+/// [`Limits::archive`](crate::limits::Limits::archive) bytes. Every entry is
+/// checked against `limits` before the first byte is written (a refusal is
+/// [`Error::Archive`] and writes nothing); inflated bytes are counted too, since
+/// headers lie. Running out of space is [`Error::Write`] or [`Error::NoSpace`].
 pub fn unpack(
     input: &Path,
     out: &Path,
     passphrase: Option<&[u8]>,
     dry_run: bool,
+    limits: &UnpackLimits,
 ) -> Result<PathBuf> {
-    let raw = std::fs::read(input).map_err(|source| Error::Io {
-        path: input.to_path_buf(),
-        source,
-    })?;
+    let max = crate::limits::get().archive;
+    let raw = crate::limits::read_file(input, "archive", max, "--max-archive-bytes")?;
     unpack_bytes(
         raw,
         input,
@@ -295,6 +376,7 @@ pub fn unpack(
         passphrase,
         crate::crypto::ITERATIONS,
         dry_run,
+        limits,
     )
 }
 
@@ -310,6 +392,7 @@ pub fn unpack_bytes(
     passphrase: Option<&[u8]>,
     iterations: u32,
     dry_run: bool,
+    limits: &UnpackLimits,
 ) -> Result<PathBuf> {
     let is_zip = raw.starts_with(b"PK\x03\x04") || raw.starts_with(b"PK\x05\x06");
     let data: Zeroizing<Vec<u8>> = if is_zip {
@@ -331,14 +414,16 @@ pub fn unpack_bytes(
     };
     let mut zip = zip::ZipArchive::new(Cursor::new(data.as_slice()))
         .map_err(|e| bad("not a readable zip".into(), Some(Box::new(e))))?;
-    if zip.len() > MAX_ENTRIES {
+    if zip.len() > limits.max_entries {
         return Err(bad(
-            format!("{} entries (limit {MAX_ENTRIES})", zip.len()),
+            format!("{} entries (limit {})", zip.len(), limits.max_entries),
             None,
         ));
     }
-    // Check every name first; find the manifest and an optional top-level folder.
+    // Check every name and size first; find the manifest and an optional
+    // top-level folder.
     let mut names = Vec::with_capacity(zip.len());
+    let mut declared_total = 0u64;
     for i in 0..zip.len() {
         let f = zip
             .by_index_raw(i)
@@ -350,21 +435,54 @@ pub fn unpack_bytes(
         let is_dir = f.is_dir();
         let parts = safe_entry_path(&name)
             .map_err(|why| bad(format!("unsafe entry {name:?}: {why}"), None))?;
-        names.push((parts, is_dir));
+        let size = f.size();
+        let packed = f.compressed_size();
+        if size > limits.max_entry {
+            return Err(bad(
+                format!(
+                    "entry {name:?} declares {size} bytes, over the limit of {} \
+                     (--max-entry-bytes raises it)",
+                    limits.max_entry
+                ),
+                None,
+            ));
+        }
+        if size > RATIO_FLOOR && size / packed.max(1) > limits.max_ratio {
+            return Err(bad(
+                format!(
+                    "entry {name:?} inflates {packed} bytes to {size}, a ratio over 1:{} \
+                     (--max-ratio raises it)",
+                    limits.max_ratio
+                ),
+                None,
+            ));
+        }
+        declared_total = declared_total.saturating_add(size);
+        names.push((parts, is_dir, size));
+    }
+    // One name, one entry: a second manifest or chunk would silently replace the
+    // first. Only `_pack_meta.json` may repeat (an unpacked folder packed again
+    // by the reference; the last one wins).
+    let mut seen = std::collections::HashSet::new();
+    for (parts, is_dir, _) in &names {
+        let key = parts.join("/");
+        if !is_dir && !seen.insert(key.clone()) && parts.last().is_none_or(|n| n != PACK_META) {
+            return Err(bad(format!("entry {key:?} appears more than once"), None));
+        }
     }
     let root_manifest = names
         .iter()
-        .any(|(p, d)| !d && p.len() == 1 && p[0] == MANIFEST_FILE);
+        .any(|(p, d, _)| !d && p.len() == 1 && p[0] == MANIFEST_FILE);
     let strip = if root_manifest {
         None
     } else {
-        let first = names.first().map(|(p, _)| p[0].clone());
+        let first = names.first().map(|(p, _, _)| p[0].clone());
         match first {
             Some(top)
-                if names.iter().all(|(p, _)| p[0] == top)
+                if names.iter().all(|(p, _, _)| p[0] == top)
                     && names
                         .iter()
-                        .any(|(p, d)| !d && p.len() == 2 && p[1] == MANIFEST_FILE) =>
+                        .any(|(p, d, _)| !d && p.len() == 2 && p[1] == MANIFEST_FILE) =>
             {
                 Some(top)
             }
@@ -373,17 +491,28 @@ pub fn unpack_bytes(
     };
     let manifest_index = names
         .iter()
-        .position(|(p, d)| {
+        .position(|(p, d, _)| {
             !d && p.len() == 1 + usize::from(strip.is_some())
                 && p.last().is_some_and(|n| n == MANIFEST_FILE)
         })
         .ok_or_else(|| bad("no manifest.json in the archive".into(), None))?;
-    let mut manifest_text = String::new();
+    let manifest_limit = crate::limits::get().manifest;
+    let mut manifest_bytes = Vec::new();
     zip.by_index(manifest_index)
         .map_err(|e| bad("reading manifest.json".into(), Some(Box::new(e))))?
-        .take(16 << 20)
-        .read_to_string(&mut manifest_text)
+        .take(manifest_limit + 1)
+        .read_to_end(&mut manifest_bytes)
         .map_err(|e| bad("reading manifest.json".into(), Some(Box::new(e))))?;
+    if manifest_bytes.len() as u64 > manifest_limit {
+        return Err(Error::TooLarge {
+            path: input.join(MANIFEST_FILE),
+            what: "manifest".into(),
+            limit: manifest_limit,
+            flag: "FABRIC_MAX_MANIFEST_BYTES".into(),
+        });
+    }
+    let manifest_text = String::from_utf8(manifest_bytes)
+        .map_err(|_| bad("manifest.json is not UTF-8".into(), None))?;
     let manifest = Manifest::parse(&manifest_text, &input.join(MANIFEST_FILE))?;
     let name = manifest.dataset_name.as_str();
     if safe_entry_path(name)
@@ -404,33 +533,42 @@ pub fn unpack_bytes(
     {
         return Err(Error::OutputExists { path: target });
     }
+    if let Some(max) = limits.max_total
+        && declared_total > max
+    {
+        return Err(bad(
+            format!(
+                "entries declare {declared_total} bytes in total, over the limit of {max} \
+                 (--max-total-bytes raises it)"
+            ),
+            None,
+        ));
+    }
     if dry_run {
         return Ok(target);
+    }
+    crate::unpack_temp::remove_dead(out);
+    if limits.max_total.is_none() {
+        let free = crate::fsio::free_space(out).map_err(|source| Error::Io {
+            path: out.to_path_buf(),
+            source,
+        })?;
+        let needed = declared_total.saturating_add(FREE_SPACE_MARGIN);
+        if needed > free {
+            return Err(Error::NoSpace {
+                path: out.to_path_buf(),
+                needed,
+                free,
+            });
+        }
     }
     crate::fsio::create_private_dir_all(out).map_err(|source| Error::Write {
         path: out.to_path_buf(),
         source,
     })?;
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}.unpack-"))
-        .tempdir_in(out)
-        .map_err(|source| Error::Write {
-            path: out.to_path_buf(),
-            source,
-        })?;
-    // The folder becomes OUT/<dataset_name>: owner-only, whatever tempfile chose.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o700)).map_err(
-            |source| Error::Write {
-                path: tmp.path().to_path_buf(),
-                source,
-            },
-        )?;
-    }
-    let mut total = 0u64;
-    for (i, (parts, is_dir)) in names.iter().enumerate() {
+    let tmp = crate::unpack_temp::UnpackTemp::create(out, name)?;
+    let mut buf = vec![0u8; 1 << 16];
+    for (i, (parts, is_dir, declared)) in names.iter().enumerate() {
         let rel: Vec<&String> = match &strip {
             Some(_) => parts.iter().skip(1).collect(),
             None => parts.iter().collect(),
@@ -439,11 +577,12 @@ pub fn unpack_bytes(
             continue;
         }
         let dest: PathBuf = rel.iter().fold(tmp.path().to_path_buf(), |p, c| p.join(c));
+        let write = |source| Error::Write {
+            path: dest.clone(),
+            source,
+        };
         if *is_dir {
-            crate::fsio::create_private_dir_all(&dest).map_err(|source| Error::Write {
-                path: dest.clone(),
-                source,
-            })?;
+            crate::fsio::create_private_dir_all(&dest).map_err(write)?;
             continue;
         }
         if let Some(parent) = dest.parent() {
@@ -452,22 +591,29 @@ pub fn unpack_bytes(
                 source,
             })?;
         }
+        let entry_name = parts.join("/");
         let entry = zip
             .by_index(i)
-            .map_err(|e| bad(format!("entry {}", parts.join("/")), Some(Box::new(e))))?;
-        let mut limited = entry.take(MAX_TOTAL_BYTES - total + 1);
-        let mut file = crate::fsio::create_private(&dest).map_err(|source| Error::Write {
-            path: dest.clone(),
-            source,
-        })?;
-        let n = std::io::copy(&mut limited, &mut file)
-            .map_err(|e| bad(format!("extracting {}", parts.join("/")), Some(Box::new(e))))?;
-        total += n;
-        if total > MAX_TOTAL_BYTES {
-            return Err(bad(
-                format!("more than {MAX_TOTAL_BYTES} bytes uncompressed"),
-                None,
-            ));
+            .map_err(|e| bad(format!("entry {entry_name}"), Some(Box::new(e))))?;
+        // Headers lie: never inflate past the declared size.
+        let mut limited = entry.take(declared.saturating_add(1));
+        let mut file = crate::fsio::create_private(&dest).map_err(write)?;
+        let mut n = 0u64;
+        loop {
+            let got = limited
+                .read(&mut buf)
+                .map_err(|e| bad(format!("extracting {entry_name}"), Some(Box::new(e))))?;
+            if got == 0 {
+                break;
+            }
+            n += got as u64;
+            if n > *declared {
+                return Err(bad(
+                    format!("entry {entry_name:?} inflates past its declared {declared} bytes"),
+                    None,
+                ));
+            }
+            file.write_all(&buf[..got]).map_err(write)?;
         }
     }
     if target.exists() {
@@ -476,13 +622,6 @@ pub fn unpack_bytes(
             source,
         })?;
     }
-    let tmp_path = tmp.keep();
-    std::fs::rename(&tmp_path, &target).map_err(|source| {
-        let _ = std::fs::remove_dir_all(&tmp_path);
-        Error::Write {
-            path: target.clone(),
-            source,
-        }
-    })?;
+    tmp.finish(&target)?;
     Ok(target)
 }

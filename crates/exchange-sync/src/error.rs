@@ -258,6 +258,23 @@ pub enum Error {
         /// Bytes free on the filesystem.
         free: u64,
     },
+    /// A pack record collides with a stored row (same `exchange_id` or content
+    /// hash, different record): bad input, named.
+    #[error(
+        "record {exchange_id} ({}) collides with {stored}: an exchange_id names one record",
+        if lines.is_empty() { "pack line unknown".to_owned() } else { lines.join(", ") }
+    )]
+    Collision {
+        /// The record's id.
+        exchange_id: String,
+        /// Every pack line (`FILE line N`) holding that id.
+        lines: Vec<String>,
+        /// The stored row it met.
+        stored: String,
+        /// The mirror's error.
+        #[source]
+        source: Box<Error>,
+    },
     /// A worker thread died (a bug, not bad input).
     #[error("internal error: {0}")]
     Internal(String),

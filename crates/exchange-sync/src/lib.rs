@@ -46,6 +46,7 @@ mod sealed_file;
 pub mod sync;
 pub mod target;
 pub mod timestamp;
+mod unpack_temp;
 pub mod verify;
 
 pub use error::{BoxError, Error, Result};

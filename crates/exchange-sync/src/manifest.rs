@@ -139,18 +139,19 @@ impl FromStr for ConflictStrategy {
 /// `redaction_policy`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedactionPolicy {
-    /// Whether `add` uses this policy's header list (else the built-in list).
+    /// Whether `add` redacts at all (on unless the manifest says `false`; then
+    /// `add` warns that records are stored unredacted).
     pub enabled: bool,
-    /// Custom regexes, applied after the five built-in patterns.
+    /// Custom regexes, applied after the built-in patterns.
     pub patterns: Vec<String>,
-    /// Sensitive header names.
+    /// Sensitive header names, added to the built-in list.
     pub headers_to_redact: Vec<String>,
 }
 
 impl Default for RedactionPolicy {
     fn default() -> Self {
         RedactionPolicy {
-            enabled: false,
+            enabled: true,
             patterns: Vec::new(),
             headers_to_redact: [
                 "authorization",
@@ -345,7 +346,8 @@ impl Manifest {
                     Some(_) => Err(bad(format!("redaction_policy.{k} must be an array"))),
                 }
             };
-            m.redaction_policy.enabled = p.get("enabled").and_then(Value::as_bool).unwrap_or(false);
+            // On unless the manifest says `false` in so many words.
+            m.redaction_policy.enabled = p.get("enabled").and_then(Value::as_bool).unwrap_or(true);
             if let Some(v) = list("patterns")? {
                 m.redaction_policy.patterns = v;
             }

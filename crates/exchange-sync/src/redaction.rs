@@ -80,14 +80,20 @@ pub const PROVIDER_PATTERNS: [(&str, &str); 14] = [
         r#"["']?(?:access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|api[_-]?token|client[_-]?secret|token)["']?\s*[:=]\s*["']?[^\s"',&]{8,}["']?"#,
     ),
     ("basic", r"\bbasic\s+[a-z0-9+/]{8,}={0,2}"),
-    ("github", r"\b(?:gh[pousr]_[a-z0-9]{30,}|github_pat_[a-z0-9_]{20,})"),
+    (
+        "github",
+        r"\b(?:gh[pousr]_[a-z0-9]{30,}|github_pat_[a-z0-9_]{20,})",
+    ),
     ("gitlab", r"\bglpat-[a-z0-9_-]{20,}"),
     ("slack", r"\bxox[abposr]-[a-z0-9-]{10,}"),
     (
         "slack_webhook",
         r"https://hooks\.slack\.com/services/[a-z0-9_/]+",
     ),
-    ("stripe", r"\b(?:sk|rk|pk)_(?:live|test)_[a-z0-9]{16,}|\bwhsec_[a-z0-9]{16,}"),
+    (
+        "stripe",
+        r"\b(?:sk|rk|pk)_(?:live|test)_[a-z0-9]{16,}|\bwhsec_[a-z0-9]{16,}",
+    ),
     ("google", r"\bAIza[0-9a-z_-]{35}|\bya29\.[0-9a-z_-]{20,}"),
     ("sk_key", r"\bsk-[a-z0-9_-]{20,}"),
     ("npm", r"\bnpm_[a-z0-9]{36}"),
@@ -171,12 +177,13 @@ impl Redactor {
             }
         }
         let compile = |label: &str, p: &str| {
-            Regex::new(&format!("(?i){p}")).map_err(|source| Error::Pattern {
-                path: manifest.to_path_buf(),
-                pattern: p.to_owned(),
-                source,
-            })
-            .map(|re| (format!("rule:{label}"), re))
+            Regex::new(&format!("(?i){p}"))
+                .map_err(|source| Error::Pattern {
+                    path: manifest.to_path_buf(),
+                    pattern: p.to_owned(),
+                    source,
+                })
+                .map(|re| (format!("rule:{label}"), re))
         };
         let mut patterns = Vec::new();
         for (name, p) in BUILTIN_NAMES.iter().zip(BUILTIN_PATTERNS) {
@@ -342,7 +349,9 @@ impl Redactor {
     /// Apply the URL rules and the patterns to one string.
     fn string(&self, s: &mut String, rules: &mut Vec<String>) {
         if s.contains("://") {
-            let new = self.userinfo.replace_all(s, format!("${{1}}{REDACTED}@").as_str());
+            let new = self
+                .userinfo
+                .replace_all(s, format!("${{1}}{REDACTED}@").as_str());
             if new != *s {
                 *s = new.into_owned();
                 rules.push("rule:url_userinfo".to_owned());
@@ -447,7 +456,14 @@ mod tests {
         ] {
             assert!(r.is_secret_key(secret), "{secret}");
         }
-        for plain in ["author", "total_tokens", "keyword", "natural_key", "tokens", "title"] {
+        for plain in [
+            "author",
+            "total_tokens",
+            "keyword",
+            "natural_key",
+            "tokens",
+            "title",
+        ] {
             assert!(!r.is_secret_key(plain), "{plain}");
         }
     }

@@ -77,6 +77,23 @@ impl Target {
     }
 }
 
+impl Target {
+    /// Open the mirror for a dry run: a SQLite file is opened read only and a
+    /// missing one is not created. SQL Server opens as usual (a dry run there
+    /// writes nothing either: no transaction is begun).
+    pub fn open_for_dry_run(&self, sql_target: &SqlTarget) -> Result<Box<dyn Mirror>> {
+        sql_target.validate()?;
+        match self {
+            Target::Sqlite(path) => Ok(Box::new(SqliteMirror::open_read(
+                path,
+                &sql_target.schema,
+                &sql_target.table,
+            )?)),
+            Target::SqlServer(_) => self.open(sql_target),
+        }
+    }
+}
+
 // ---- SQL Server routing (mssql branch) ----
 
 /// The SQL Server settings for `conn` (a `--target` string), or from the

@@ -1,4 +1,5 @@
-//! `exchange verify` (spec §3.5): the six checks of a pack's integrity.
+//! `exchange verify`: the six checks of a pack's integrity, plus a seventh:
+//! no `exchange_id` names two records with different content.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -13,7 +14,7 @@ use crate::pack::{PackReader, read_index};
 /// One failed check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    /// Which check (1-6) failed.
+    /// Which check (1-7) failed.
     pub check: u8,
     /// The file at fault (relative to the dataset folder).
     pub file: String,
@@ -104,7 +105,7 @@ impl VerifyReport {
     }
 }
 
-/// Run the six checks on the dataset folder `dir`.
+/// Run the seven checks on the dataset folder `dir`.
 pub fn verify(dir: &Path) -> Result<VerifyReport> {
     // Read under the pack lock: no live writer's files, no killed writer's.
     let _lock = crate::pack::PackLock::reader(dir)?;
@@ -155,6 +156,8 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
         .map(|p| crate::pack::slash_path(p))
         .collect();
     report.chunks = chunk_set.len() as u64;
+    // Check 7: exchange_id -> (hash, where first seen).
+    let mut ids: HashMap<String, (ContentHash, String, u64)> = HashMap::new();
     reader.for_each_line(|line| {
         let parsed = match crate::record::ExchangeRecord::parse_line(&line.text) {
             Ok(p) => p,
@@ -189,6 +192,24 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
                 exchange_id: Some(r.exchange_id.clone()),
                 message: format!("content_sha256 is {} but the content hashes to {computed}{hint}", r.content_sha256),
             });
+        }
+        match ids.get(&r.exchange_id) {
+            Some((h, file, at)) if *h != r.content_sha256 => report.failures.push(Finding {
+                check: 7,
+                file: line.file.clone(),
+                line: line.line,
+                exchange_id: Some(r.exchange_id.clone()),
+                message: format!(
+                    "exchange_id is also used by {file} line {at} with different content"
+                ),
+            }),
+            Some(_) => {}
+            None => {
+                ids.insert(
+                    r.exchange_id.clone(),
+                    (r.content_sha256, line.file.clone(), line.line),
+                );
+            }
         }
         match index.get_mut(&r.content_sha256) {
             None => report.failures.push(Finding {

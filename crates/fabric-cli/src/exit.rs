@@ -85,7 +85,8 @@ fn exchange_code(e: &exchange_sync::Error) -> u8 {
         | E::Target { .. }
         | E::TargetUnsupported { .. }
         | E::TooLarge { .. }
-        | E::NotRegularFile { .. } => BAD_INPUT,
+        | E::NotRegularFile { .. }
+        | E::Collision { .. } => BAD_INPUT,
         E::PackBusy { .. } | E::NoSpace { .. } => STORAGE,
         E::MirrorUnavailable { .. }
         | E::MirrorWrite { .. }

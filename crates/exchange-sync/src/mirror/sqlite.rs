@@ -65,6 +65,26 @@ impl SqliteMirror {
         Ok(mirror)
     }
 
+    /// Open the store at `path` for reading only (a dry run): a missing file is
+    /// not created (it reads as an empty store), an existing one is opened read
+    /// only. Nothing is ever written.
+    pub fn open_read(path: &Path, schema: &str, table: &str) -> Result<Self> {
+        let table = fabric_store::mirror::table_name(schema, table)?;
+        let store = Store::open_read(path)?;
+        let mut mirror = SqliteMirror {
+            store,
+            table,
+            exists: false,
+            bulk_candidate: false,
+            deferred: false,
+            check: None,
+            check_took: None,
+        };
+        let missing = mirror.store.mirror_missing_objects(&mirror.table)?;
+        mirror.exists = !missing.contains(&mirror.table);
+        Ok(mirror)
+    }
+
     /// How long the check of the file at open took (once it has answered).
     pub fn check_duration(&self) -> Option<std::time::Duration> {
         self.check_took

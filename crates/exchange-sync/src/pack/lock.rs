@@ -91,6 +91,10 @@ impl PackLock {
     /// one has never had a Fabric writer (`init` and every writer create it), and
     /// is read without a lock, like one where it cannot be opened (read only).
     pub fn reader(dir: &Path) -> Result<Self> {
+        // A killed unpack's decrypted records next to this dataset go too.
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            crate::unpack_temp::remove_dead(parent);
+        }
         if let Ok(Some(guard)) = Self::try_exclusive(dir) {
             let _ = super::writer::recover_unlocked(dir);
             drop(guard);
@@ -219,9 +223,10 @@ impl Drop for PackLock {
 /// The error of a lock that stayed taken: the writer's process id when a writer
 /// holds it.
 fn busy(dir: &Path, file: &File, wanted: LockMode) -> Error {
-    let name = dir
-        .file_name()
-        .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let name = dir.file_name().map_or_else(
+        || dir.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     // Readers only (a shared lock is free) or a writer?
     let readers_only = wanted == LockMode::Exclusive && {
         let ok = file.try_lock_shared().is_ok();

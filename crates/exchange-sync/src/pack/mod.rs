@@ -11,8 +11,8 @@ mod reader;
 pub(crate) mod writer;
 
 pub use index::{INDEX_FILE, IndexEntry, read_index, read_index_from, read_index_hashes};
-pub use reader::{PackLine, PackReader, chunk_files, slash_path};
 pub use lock::{LOCK_FILE, PackLock, lock_wait, set_lock_wait};
+pub use reader::{PackLine, PackReader, chunk_files, slash_path};
 pub use writer::{DEFAULT_CHUNK_SIZE, PackEntry, PackWriter, init_dataset, recover_killed_writers};
 
 /// The folder under the dataset that holds the chunks.

@@ -152,11 +152,41 @@ pub fn sync(
             let _ = mirror.rollback();
             // A damaged store explains a failed read better than the read does.
             mirror.settle()?;
-            return Err(e);
+            return Err(collision(&dir, e));
         }
     }
     report.completed_at = clock();
     Ok(report)
+}
+
+/// A uniqueness violation of the mirror while importing is bad input, not a
+/// broken store: [`crate::Error::Collision`] naming the pack lines of that
+/// `exchange_id` and the stored row it met. Other errors pass through.
+fn collision(dir: &Path, e: crate::Error) -> crate::Error {
+    let crate::Error::Store(fabric_store::Error::MirrorConstraint { exchange_id, .. }) = &e else {
+        return e;
+    };
+    let mut lines = Vec::new();
+    if let Ok(reader) = crate::pack::PackReader::open(dir) {
+        let _ = reader.for_each_line(|line| {
+            if let Ok(parsed) = crate::record::ExchangeRecord::parse_line(&line.text)
+                && parsed.record.exchange_id == *exchange_id
+            {
+                lines.push(format!("{} line {}", line.file, line.line));
+            }
+            Ok(())
+        });
+    }
+    let stored = match lines.len() {
+        0 | 1 => "a row already stored with that exchange_id or content hash".to_owned(),
+        _ => format!("the row written from {} in this import", lines[0]),
+    };
+    crate::Error::Collision {
+        exchange_id: exchange_id.clone(),
+        lines,
+        stored,
+        source: Box::new(e),
+    }
 }
 
 /// JSON → SQL. Returns whether a `fail` conflict aborted it, and the hashes in

@@ -143,9 +143,18 @@ pub struct PackArgs {
     /// The archive (its suffix becomes .zip; .zip.enc with --encrypt).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
-    /// Encrypt with the passphrase in SNAPSHOT_ENCRYPTION_KEY.
-    #[arg(long)]
+    /// Encrypt (also the default when the manifest's encryption_policy.enabled is
+    /// true). The passphrase comes from --key-file, SNAPSHOT_ENCRYPTION_KEY, the
+    /// policy's key_file_path, or a prompt when stdin is a terminal.
+    #[arg(long, conflicts_with = "no_encrypt")]
     encrypt: bool,
+    /// Write a plaintext archive although the manifest's encryption_policy asks
+    /// for encryption (the command says that it did).
+    #[arg(long)]
+    no_encrypt: bool,
+    /// Read the passphrase from FILE (refused when group or others can read it).
+    #[arg(long, value_name = "FILE")]
+    key_file: Option<PathBuf>,
     /// Say what would be written; write nothing.
     #[arg(long)]
     dry_run: bool,
@@ -160,6 +169,25 @@ pub struct UnpackArgs {
     /// Parent folder: the dataset lands in OUT/<dataset_name>/.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    /// Read the passphrase of an encrypted archive from FILE (refused when group
+    /// or others can read it); else SNAPSHOT_ENCRYPTION_KEY, else a prompt when
+    /// stdin is a terminal.
+    #[arg(long, value_name = "FILE")]
+    key_file: Option<PathBuf>,
+    /// Refuse an entry larger than this, declared or inflated (default 4 GiB).
+    #[arg(long, value_name = "BYTES")]
+    max_entry_bytes: Option<u64>,
+    /// Refuse an entry over 1 MiB that inflates more than N times its compressed
+    /// size (default 200).
+    #[arg(long, value_name = "N")]
+    max_ratio: Option<u64>,
+    /// Refuse an archive whose entries hold more than this in total (default: the
+    /// free space of OUT's filesystem minus 256 MiB).
+    #[arg(long, value_name = "BYTES")]
+    max_total_bytes: Option<u64>,
+    /// Refuse an archive file larger than this (default 4 GiB; it is read whole).
+    #[arg(long, value_name = "BYTES")]
+    max_archive_bytes: Option<u64>,
     /// Check the archive; write nothing.
     #[arg(long)]
     dry_run: bool,
@@ -371,6 +399,16 @@ fn open_target(
     Ok(target.open(&manifest.sql_target)?)
 }
 
+/// [`open_target`] for a dry run: nothing is created or written.
+fn open_target_read(
+    ctx: &Ctx,
+    target: Option<&str>,
+    manifest: &Manifest,
+) -> Result<Box<dyn exchange_sync::Mirror>, CliError> {
+    let target = Target::resolve(target, &ctx.db, |k| std::env::var(k).ok())?;
+    Ok(target.open_for_dry_run(&manifest.sql_target)?)
+}
+
 fn sync(ctx: &Ctx, a: SyncArgs, fixed: Option<Direction>) -> CmdResult {
     let manifest = Manifest::load(&a.manifest)?;
     let direction = match (fixed, &a.direction) {
@@ -394,7 +432,11 @@ fn sync(ctx: &Ctx, a: SyncArgs, fixed: Option<Direction>) -> CmdResult {
         lenient: a.lenient,
         chunk_size: a.chunk_size.max(1),
     };
-    let mut mirror = open_target(ctx, a.target.as_deref(), &manifest)?;
+    let mut mirror = if a.dry_run {
+        open_target_read(ctx, a.target.as_deref(), &manifest)?
+    } else {
+        open_target(ctx, a.target.as_deref(), &manifest)?
+    };
     let mut bar: Option<(String, ProgressBar)> = None;
     let mut progress = |phase: &str, done: u64, total: u64| {
         if bar.as_ref().is_none_or(|(p, _)| p != phase) {
@@ -446,17 +488,58 @@ fn verify(ctx: &Ctx, a: ManifestArg) -> CmdResult {
     })
 }
 
-fn passphrase() -> Result<exchange_sync::crypto::Zeroizing<Vec<u8>>, CliError> {
-    exchange_sync::crypto::passphrase_from_env(exchange_sync::crypto::KEY_ENV).ok_or_else(|| {
-        exchange_sync::Error::MissingKey {
-            var: exchange_sync::crypto::KEY_ENV.into(),
+/// The passphrase: `--key-file`, else `SNAPSHOT_ENCRYPTION_KEY`, else the
+/// manifest policy's `key_file_path`, else a prompt when stdin is a terminal.
+fn passphrase(
+    key_file: Option<&Path>,
+    manifest: Option<&Manifest>,
+) -> Result<exchange_sync::crypto::Zeroizing<Vec<u8>>, CliError> {
+    use exchange_sync::crypto::{KEY_ENV, passphrase_from_env, passphrase_from_file};
+    if let Some(path) = key_file {
+        return Ok(passphrase_from_file(path)?);
+    }
+    if let Some(key) = passphrase_from_env(KEY_ENV) {
+        return Ok(key);
+    }
+    let policy_file = manifest
+        .and_then(|m| m.encryption_policy.get("key_file_path"))
+        .and_then(serde_json::Value::as_str)
+        .filter(|p| !p.is_empty());
+    if let Some(path) = policy_file {
+        return Ok(passphrase_from_file(Path::new(path))?);
+    }
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        let term = console::Term::stderr();
+        let _ = term.write_str("passphrase: ");
+        if let Ok(line) = term.read_secure_line()
+            && !line.is_empty()
+        {
+            return Ok(exchange_sync::crypto::Zeroizing::new(line.into_bytes()));
         }
-        .into()
-    })
+    }
+    Err(exchange_sync::Error::MissingKey {
+        var: KEY_ENV.into(),
+    }
+    .into())
 }
 
 fn pack(ctx: &Ctx, a: PackArgs) -> CmdResult {
-    let key = if a.encrypt { Some(passphrase()?) } else { None };
+    use exchange_sync::archive::Encryption;
+    let manifest = Manifest::load(&a.manifest)?;
+    let policy = exchange_sync::archive::policy_requires_encryption(&manifest);
+    let decision = Encryption::decide(policy, a.encrypt, a.no_encrypt)?;
+    let key = match decision {
+        Encryption::On => Some(passphrase(a.key_file.as_deref(), Some(&manifest))?),
+        Encryption::Off | Encryption::Overridden => None,
+    };
+    if decision == Encryption::Overridden {
+        // Not silenced by --quiet or --json: the user overrode a policy.
+        eprintln!(
+            "warning: --no-encrypt: {} asks for encryption (encryption_policy.enabled); \
+             writing a plaintext archive",
+            a.manifest.display()
+        );
+    }
     let bar = ctx.progress(0, "pack");
     let mut progress = |done: u64, total: u64| {
         bar.set_length(total);
@@ -476,6 +559,7 @@ fn pack(ctx: &Ctx, a: PackArgs) -> CmdResult {
             "entries": outcome.entries,
             "bytes": outcome.bytes,
             "encrypted": outcome.encrypted,
+            "encryption_policy_overridden": decision == Encryption::Overridden,
             "dry_run": a.dry_run,
         }))?;
     } else {
@@ -485,20 +569,54 @@ fn pack(ctx: &Ctx, a: PackArgs) -> CmdResult {
             outcome.path.display(),
             outcome.entries,
             outcome.bytes,
-            if outcome.encrypted { ", encrypted" } else { "" }
+            match decision {
+                _ if outcome.encrypted => ", encrypted",
+                Encryption::Overridden => ", NOT encrypted: --no-encrypt overrode the policy",
+                _ => "",
+            }
         ))?;
     }
     Ok(exit::SUCCESS)
 }
 
 fn unpack(ctx: &Ctx, a: UnpackArgs) -> CmdResult {
-    let key = exchange_sync::crypto::passphrase_from_env(exchange_sync::crypto::KEY_ENV);
+    let mut limits = exchange_sync::archive::UnpackLimits::default();
+    if let Some(n) = a.max_entry_bytes {
+        limits.max_entry = n;
+    }
+    if let Some(n) = a.max_ratio {
+        limits.max_ratio = n;
+    }
+    limits.max_total = a.max_total_bytes;
+    if let Some(n) = a.max_archive_bytes {
+        exchange_sync::limits::set(exchange_sync::limits::Limits {
+            archive: n,
+            ..exchange_sync::limits::get()
+        });
+    }
+    // The passphrase is asked for only when the archive is encrypted.
+    let encrypted = a.input.to_string_lossy().ends_with(".enc")
+        || exchange_sync::limits::open_regular(&a.input, "archive")
+            .ok()
+            .and_then(|mut f| {
+                let mut magic = [0u8; 4];
+                std::io::Read::read_exact(&mut f, &mut magic)
+                    .ok()
+                    .map(|()| magic != *b"PK\x03\x04")
+            })
+            .unwrap_or(false);
+    let key = if encrypted {
+        Some(passphrase(a.key_file.as_deref(), None)?)
+    } else {
+        None
+    };
     let bar = ctx.progress(0, "unpack");
     let path = exchange_sync::archive::unpack(
         &a.input,
         &a.out,
         key.as_deref().map(Vec::as_slice),
         a.dry_run,
+        &limits,
     )?;
     bar.finish_and_clear();
     if ctx.json {
@@ -532,7 +650,11 @@ fn schema(ctx: &Ctx, a: SchemaArgs) -> CmdResult {
         }
     }
     // ---- end mssql ----
-    let mut mirror = open_target(ctx, a.target.as_deref(), &manifest)?;
+    let mut mirror = if a.dry_run || a.print {
+        open_target_read(ctx, a.target.as_deref(), &manifest)?
+    } else {
+        open_target(ctx, a.target.as_deref(), &manifest)?
+    };
     // Nothing to read in parallel with the store's check: wait for it now.
     mirror.settle()?;
     if a.print {
