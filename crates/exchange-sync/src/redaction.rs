@@ -94,7 +94,7 @@ pub const PROVIDER_PATTERNS: [(&str, &str); 14] = [
         "stripe",
         r"\b(?:sk|rk|pk)_(?:live|test)_[a-z0-9]{16,}|\bwhsec_[a-z0-9]{16,}",
     ),
-    ("google", r"\bAIza[0-9a-z_-]{35}|\bya29\.[0-9a-z_-]{20,}"),
+    ("google", r"\bAIza[0-9a-z_-]{30,}|\bya29\.[0-9a-z_-]{20,}"),
     ("sk_key", r"\bsk-[a-z0-9_-]{20,}"),
     ("npm", r"\bnpm_[a-z0-9]{36}"),
     (

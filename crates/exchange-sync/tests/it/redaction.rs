@@ -74,14 +74,23 @@ fn redaction_vectors() -> TestResult {
         }
         for l in out.labels.iter().filter(|l| !l.starts_with("rule:")) {
             assert!(
-                ["request_headers", "request_secrets", "response_headers", "response_secrets"]
-                    .contains(&l.as_str()),
+                [
+                    "request_headers",
+                    "request_secrets",
+                    "response_headers",
+                    "response_secrets"
+                ]
+                .contains(&l.as_str()),
                 "{name}: label {l}"
             );
         }
-        let changed = out.request != case["input"]["request"]
-            || out.response != case["input"]["response"];
-        assert_eq!(changed, !out.labels.is_empty(), "{name}: labels only when changed");
+        let changed =
+            out.request != case["input"]["request"] || out.response != case["input"]["response"];
+        assert_eq!(
+            changed,
+            !out.labels.is_empty(),
+            "{name}: labels only when changed"
+        );
         n += 1;
     }
     assert_eq!(n, 13);

@@ -14,3 +14,4 @@ mod hostile;
 mod jobs;
 mod mssql;
 mod secrets;
+mod trust;

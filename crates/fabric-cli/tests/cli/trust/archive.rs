@@ -1,0 +1,1 @@
+//! Items 2, 5, 6, 7: hostile archives and the encryption policy.
