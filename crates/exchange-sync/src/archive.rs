@@ -277,6 +277,58 @@ impl Seek for SeekableAtomic {
     }
 }
 
+/// The raw name of every record of a zip's central directory, in order
+/// (duplicates included), or `None` when the directory cannot be walked.
+fn central_directory_names(zip: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let u16_at = |at: usize| -> Option<u64> {
+        Some(u64::from(u16::from_le_bytes(
+            zip.get(at..at + 2)?.try_into().ok()?,
+        )))
+    };
+    let u32_at = |at: usize| -> Option<u64> {
+        Some(u64::from(u32::from_le_bytes(
+            zip.get(at..at + 4)?.try_into().ok()?,
+        )))
+    };
+    let u64_at = |at: usize| -> Option<u64> {
+        Some(u64::from_le_bytes(zip.get(at..at + 8)?.try_into().ok()?))
+    };
+    // The end of central directory record: the last `PK\x05\x06` (a comment of
+    // up to 64 KiB may follow it).
+    let floor = zip.len().saturating_sub(22 + 0xFFFF);
+    let eocd = (floor..=zip.len().checked_sub(22)?)
+        .rev()
+        .find(|&i| zip.get(i..i + 4) == Some(b"PK\x05\x06"))?;
+    let (mut entries, mut size, mut dir_end) = (u16_at(eocd + 10)?, u32_at(eocd + 12)?, eocd);
+    if entries == 0xFFFF || size == 0xFFFF_FFFF {
+        // Zip64: the locator sits right before the record and names the zip64 one.
+        let locator = eocd.checked_sub(20)?;
+        if zip.get(locator..locator + 4) != Some(b"PK\x06\x07") {
+            return None;
+        }
+        let rec = usize::try_from(u64_at(locator + 8)?).ok()?;
+        if zip.get(rec..rec + 4) != Some(b"PK\x06\x06") {
+            return None;
+        }
+        entries = u64_at(rec + 32)?;
+        size = u64_at(rec + 40)?;
+        dir_end = rec;
+    }
+    let mut at = dir_end.checked_sub(usize::try_from(size).ok()?)?;
+    let mut names = Vec::new();
+    for _ in 0..entries {
+        if zip.get(at..at + 4) != Some(b"PK\x01\x02") {
+            return None;
+        }
+        let name_len = usize::try_from(u16_at(at + 28)?).ok()?;
+        let extra_len = usize::try_from(u16_at(at + 30)?).ok()?;
+        let comment_len = usize::try_from(u16_at(at + 32)?).ok()?;
+        names.push(zip.get(at + 46..at + 46 + name_len)?.to_vec());
+        at += 46 + name_len + extra_len + comment_len;
+    }
+    Some(names)
+}
+
 /// A safe relative path for an archive entry, or why it is refused. `\` counts as
 /// a separator; `.` parts are dropped.
 pub fn safe_entry_path(name: &str) -> std::result::Result<Vec<String>, String> {
@@ -462,10 +514,21 @@ pub fn unpack_bytes(
     }
     // One name, one entry: a second manifest or chunk would silently replace the
     // first. Only `_pack_meta.json` may repeat (an unpacked folder packed again
-    // by the reference; the last one wins).
+    // by the reference; the last one wins). The zip reader keeps one entry per
+    // name, so the names are read from the central directory itself.
+    let raw_names = central_directory_names(&data).ok_or_else(|| {
+        bad(
+            "the central directory cannot be read entry by entry".into(),
+            None,
+        )
+    })?;
     let mut seen = std::collections::HashSet::new();
-    for (parts, is_dir, _) in &names {
+    for raw in &raw_names {
+        let name = String::from_utf8_lossy(raw).into_owned();
+        let parts = safe_entry_path(&name)
+            .map_err(|why| bad(format!("unsafe entry {name:?}: {why}"), None))?;
         let key = parts.join("/");
+        let is_dir = name.ends_with('/') || name.ends_with('\\');
         if !is_dir && !seen.insert(key.clone()) && parts.last().is_none_or(|n| n != PACK_META) {
             return Err(bad(format!("entry {key:?} appears more than once"), None));
         }
