@@ -139,8 +139,10 @@ pub fn sync(
         Ok(()) => {
             if options.dry_run {
                 mirror.settle()?;
-            } else {
-                mirror.commit()?;
+            } else if let Err(e) = mirror.commit() {
+                // Deferred index builds find a duplicate only at the commit.
+                let _ = mirror.rollback();
+                return Err(collision(&dir, e));
             }
         }
         Err(crate::Error::Internal(msg)) if msg.is_empty() => {

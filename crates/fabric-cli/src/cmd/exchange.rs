@@ -605,8 +605,14 @@ fn unpack(ctx: &Ctx, a: UnpackArgs) -> CmdResult {
                     .map(|()| magic != *b"PK\x03\x04")
             })
             .unwrap_or(false);
+    // Without a key, the library still checks the file first (size, kind) and
+    // then says that the key is missing.
     let key = if encrypted {
-        Some(passphrase(a.key_file.as_deref(), None)?)
+        match passphrase(a.key_file.as_deref(), None) {
+            Ok(k) => Some(k),
+            Err(CliError::Exchange(exchange_sync::Error::MissingKey { .. })) => None,
+            Err(e) => return Err(e),
+        }
     } else {
         None
     };
