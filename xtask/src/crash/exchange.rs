@@ -224,7 +224,8 @@ pub fn sync_args(env: &Env) -> Vec<OsString> {
     manifest_arg("sync", env.folder().join("work/ds/manifest.json"))
 }
 
-/// The pack's files but the manifest (whose `updated_at` is the clock), each with
+/// The pack's files but the manifest (whose `updated_at` is the clock) and the
+/// lock file, each with
 /// its length and digest; the pack must pass `exchange verify`.
 fn pack_files(env: &Env) -> Result<String, String> {
     let dir = env.folder().join("work/ds");
@@ -232,7 +233,8 @@ fn pack_files(env: &Env) -> Result<String, String> {
     expect_success(&verify, "exchange verify")?;
     let mut text = String::from("pack:");
     for rel in listing(&dir)? {
-        if rel == "manifest.json" {
+        // The lock file holds the last writer's process id: no pack content.
+        if rel == "manifest.json" || rel == ".writer.lock" {
             continue;
         }
         text.push_str(&format!("\n{rel} {}", file_digest(&dir.join(&rel))?));
