@@ -11,6 +11,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::pack::lock::{LockMode, try_flock};
 
 /// The marker in a temporary unpack folder's name.
 const MARKER: &str = ".unpack-";
@@ -42,8 +43,14 @@ impl UnpackTemp {
             .keep();
         let lock_path = lock_path(&dir);
         let made = crate::fsio::create_private(&lock_path).and_then(|f| {
-            f.try_lock().map_err(std::io::Error::from)?;
-            Ok(f)
+            if try_flock(&f, LockMode::Exclusive)? {
+                Ok(f)
+            } else {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::WouldBlock,
+                    "another process holds this unpack folder's lock",
+                ))
+            }
         });
         let lock = match made {
             Ok(f) => f,
@@ -127,7 +134,7 @@ pub fn remove_dead(out: &Path) {
         let dir = entry.path();
         let lock = lock_path(&dir);
         let dead = match File::open(&lock) {
-            Ok(f) => f.try_lock().is_ok(),
+            Ok(f) => try_flock(&f, LockMode::Exclusive).unwrap_or(false),
             Err(_) => entry
                 .metadata()
                 .and_then(|m| m.modified())

@@ -200,10 +200,13 @@ fn one_round(
     if !finished {
         children[victim].kill().map_err(|e| format!("kill: {e}"))?;
     }
-    let survivor = children.remove(1 - victim);
-    let killed = children.remove(0);
-    killed.wait_with_output().map_err(|e| e.to_string())?;
-    let out = survivor.wait_with_output().map_err(|e| e.to_string())?;
+    // Both are waited for before any error is returned.
+    let mut outs = children.into_iter().map(Child::wait_with_output);
+    let (first, second) = (outs.next(), outs.next());
+    let survivor = if victim == 0 { second } else { first };
+    let out = survivor
+        .ok_or("no surviving writer")?
+        .map_err(|e| e.to_string())?;
     expect_success(&out, "the surviving writer")?;
 
     let set_of = |which: usize| {

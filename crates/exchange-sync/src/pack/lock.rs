@@ -19,7 +19,7 @@
 //! that holds it exclusively also holds it for reading.
 
 use std::collections::HashMap;
-use std::fs::{File, TryLockError};
+use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -169,19 +169,13 @@ impl PackLock {
         };
         let deadline = Instant::now() + wait;
         loop {
-            let tried = match mode {
-                LockMode::Exclusive => file.try_lock(),
-                LockMode::Shared => file.try_lock_shared(),
-            };
-            match tried {
-                Ok(()) => break,
-                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+            match try_flock(&file, mode) {
+                Ok(true) => break,
+                Ok(false) if Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(20));
                 }
-                Err(TryLockError::WouldBlock) => {
-                    return Err(busy(dir, &file, mode));
-                }
-                Err(TryLockError::Error(source)) => return Err(Error::Io { path, source }),
+                Ok(false) => return Err(busy(dir, &file, mode)),
+                Err(source) => return Err(Error::Io { path, source }),
             }
         }
         let mut file = file;
@@ -215,7 +209,7 @@ impl Drop for PackLock {
         });
         if last && let Some(h) = table.remove(key) {
             // Closing the file releases the lock; say so explicitly.
-            let _ = h.file.unlock();
+            let _ = rustix::fs::flock(&h.file, rustix::fs::FlockOperation::Unlock);
         }
     }
 }
@@ -229,15 +223,16 @@ fn busy(dir: &Path, file: &File, wanted: LockMode) -> Error {
     );
     // Readers only (a shared lock is free) or a writer?
     let readers_only = wanted == LockMode::Exclusive && {
-        let ok = file.try_lock_shared().is_ok();
+        let ok = try_flock(file, LockMode::Shared).unwrap_or(false);
         if ok {
-            let _ = file.unlock();
+            let _ = rustix::fs::flock(file, rustix::fs::FlockOperation::Unlock);
         }
         ok
     };
     let mut text = String::new();
-    let _ = (&*file).rewind();
-    let _ = (&*file).take(64).read_to_string(&mut text);
+    let mut reader = file;
+    let _ = reader.rewind();
+    let _ = reader.take(64).read_to_string(&mut text);
     Error::PackBusy {
         name,
         holder: if readers_only {
@@ -246,6 +241,20 @@ fn busy(dir: &Path, file: &File, wanted: LockMode) -> Error {
             text.trim().parse().ok()
         },
         wait: lock_wait(),
+    }
+}
+
+/// `flock` without waiting: `Ok(false)` when another open file holds a
+/// conflicting lock.
+pub(crate) fn try_flock(file: &File, mode: LockMode) -> std::io::Result<bool> {
+    let op = match mode {
+        LockMode::Exclusive => rustix::fs::FlockOperation::NonBlockingLockExclusive,
+        LockMode::Shared => rustix::fs::FlockOperation::NonBlockingLockShared,
+    };
+    match rustix::fs::flock(file, op) {
+        Ok(()) => Ok(true),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Ok(false),
+        Err(e) => Err(e.into()),
     }
 }
 

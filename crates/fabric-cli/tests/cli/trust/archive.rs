@@ -375,11 +375,31 @@ fn a_killed_unpacks_folder_is_removed() -> TestResult {
         let _ = std::fs::remove_dir_all(out.join("ds"));
     }
     assert!(killed, "the unpack was never caught mid-extraction");
-    // A live unpacker's folder: its lock is held (here, by this test).
+    // A live unpacker's folder: its lock is held (here, by `flock` in a child).
     let live = out.join(".other.unpack-live");
     std::fs::create_dir_all(live.join("records"))?;
-    let lock = std::fs::File::create(out.join(".other.unpack-live.lock"))?;
-    lock.lock()?;
+    let lock_path = out.join(".other.unpack-live.lock");
+    std::fs::write(&lock_path, b"")?;
+    let mut holder = Command::new("flock")
+        .arg("-x")
+        .arg(&lock_path)
+        .args(["-c", "sleep 120"])
+        .spawn()?;
+    // `flock` holds it once a non-blocking attempt from here fails.
+    let start = Instant::now();
+    while Command::new("flock")
+        .args(["-n", "-x"])
+        .arg(&lock_path)
+        .arg("true")
+        .status()?
+        .success()
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "flock never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     // The next unpack removes the dead folder, keeps the live one, and succeeds.
     let again = home.run(
         &[
@@ -395,7 +415,8 @@ fn a_killed_unpacks_folder_is_removed() -> TestResult {
     )?;
     assert_eq!(again.code, 0, "{again:?}");
     assert_eq!(temp_folders(&out), vec![".other.unpack-live".to_owned()]);
-    drop(lock);
+    holder.kill()?;
+    holder.wait()?;
     // A reader of a dataset in OUT removes a dead one too.
     std::fs::create_dir_all(out.join(".x.unpack-dead/records"))?;
     std::fs::write(out.join(".x.unpack-dead.lock"), b"")?;

@@ -18,6 +18,9 @@ use crate::common::fabric;
 
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 
+/// Files as `(relative name, bytes)`, sorted.
+pub type Files = Vec<(String, Vec<u8>)>;
+
 pub const BAD_INPUT: i32 = 2;
 pub const STORAGE: i32 = 3;
 
@@ -119,13 +122,13 @@ impl Home {
     }
 
     /// Every file under the home folder, relative, sorted, with its bytes.
-    pub fn files(&self) -> Result<Vec<(String, Vec<u8>)>, Box<dyn std::error::Error>> {
+    pub fn files(&self) -> Result<Files, Box<dyn std::error::Error>> {
         files_under(self.path())
     }
 }
 
 /// Every regular file under `dir`, relative, sorted, with its bytes.
-pub fn files_under(dir: &Path) -> Result<Vec<(String, Vec<u8>)>, Box<dyn std::error::Error>> {
+pub fn files_under(dir: &Path) -> Result<Files, Box<dyn std::error::Error>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {

@@ -10,7 +10,7 @@ use std::io::Read;
 
 use serde_json::{Value, json};
 
-use super::{Home, TestResult, files_under};
+use super::{Files, Home, TestResult, files_under};
 
 /// The planted values: `(shape, value)`. Each value is unique and appears only
 /// in the input.
@@ -202,9 +202,7 @@ fn input(c: &[(&'static str, String)]) -> String {
 }
 
 /// Every zip entry's inflated bytes.
-fn zip_entries(
-    path: &std::path::Path,
-) -> Result<Vec<(String, Vec<u8>)>, Box<dyn std::error::Error>> {
+fn zip_entries(path: &std::path::Path) -> Result<Files, Box<dyn std::error::Error>> {
     let mut zip = zip::ZipArchive::new(std::fs::File::open(path)?)?;
     let mut out = Vec::new();
     for i in 0..zip.len() {
