@@ -119,6 +119,30 @@ pub fn read_file(path: &Path, what: &str, limit: u64, flag: &str) -> Result<Vec<
     Ok(out)
 }
 
+/// Read the whole file `path` (a `what`, e.g. `report`), refusing one over
+/// `limit` bytes; any kind of file is read (a FIFO too), at most `limit + 1`
+/// bytes of it.
+pub fn read_bounded(path: &Path, what: &str, limit: u64, flag: &str) -> Result<Vec<u8>> {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut out = Vec::new();
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(io)?;
+    if out.len() as u64 > limit {
+        return Err(Error::TooLarge {
+            path: path.to_path_buf(),
+            what: what.into(),
+            limit,
+            flag: flag.into(),
+        });
+    }
+    Ok(out)
+}
+
 /// Open `path` for reading, refusing anything but a regular file (after
 /// following symbolic links): a FIFO would block, a device never ends.
 pub fn open_regular(path: &Path, what: &str) -> Result<std::fs::File> {

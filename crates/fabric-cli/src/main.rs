@@ -7,6 +7,7 @@ mod cmd;
 mod context;
 mod error;
 mod exit;
+mod input;
 mod output;
 
 use std::process::ExitCode;

@@ -310,3 +310,35 @@ fn a_dry_run_writes_nothing() -> TestResult {
     assert_eq!(home.files()?, before, "add --dry-run wrote something");
     Ok(())
 }
+
+/// Item 3, the documents outside packs: a report, a scope or oracles file that
+/// never ends (`/dev/zero`) is refused past FABRIC_MAX_INPUT_BYTES (default
+/// 1 GiB), exit 2 naming the file and the limit.
+#[test]
+fn documents_have_a_limit() -> TestResult {
+    let home = Home::new()?;
+    let env = [("FABRIC_MAX_INPUT_BYTES", "1000000")];
+    for args in [
+        vec!["snapshot", "create", "--from-report", "/dev/zero"],
+        vec![
+            "dashboard",
+            "assemble",
+            "--scope",
+            "/dev/zero",
+            "--oracles",
+            "/dev/zero",
+        ],
+    ] {
+        let out = home.run(&args, &[], "", &env)?;
+        assert_eq!(out.code, BAD_INPUT, "{args:?}: {out:?}");
+        assert!(
+            out.stderr.contains("/dev/zero: ")
+                && out
+                    .stderr
+                    .contains("is larger than its limit of 1000000 bytes")
+                && out.stderr.contains("FABRIC_MAX_INPUT_BYTES"),
+            "{args:?}: {out:?}"
+        );
+    }
+    Ok(())
+}
