@@ -68,8 +68,10 @@ pub const BUILTIN_PATTERNS: [&str; 5] = [
 const BUILTIN_NAMES: [&str; 5] = ["api_key", "bearer", "jwt", "aws_access_key", "password"];
 
 /// Provider formats and header lines inside text, applied after the built-in
-/// patterns: `(rule name, pattern)`.
-pub const PROVIDER_PATTERNS: [(&str, &str); 14] = [
+/// patterns: `(rule name, pattern)`. A bare `Basic xxx` is not one (prose holds
+/// "basic" followed by long words); under a key naming a header or after
+/// `Authorization:` it is caught by those rules.
+pub const PROVIDER_PATTERNS: [(&str, &str); 13] = [
     (
         "authorization",
         r#"(?:proxy-)?authori[sz]ation["']?\s*[:=]\s*["']?(?:(?:basic|bearer|digest|token|negotiate)\s+)?[^\s"',;]+"#,
@@ -79,7 +81,6 @@ pub const PROVIDER_PATTERNS: [(&str, &str); 14] = [
         "token",
         r#"["']?(?:access[_-]?token|refresh[_-]?token|id[_-]?token|auth[_-]?token|api[_-]?token|client[_-]?secret|token)["']?\s*[:=]\s*["']?[^\s"',&]{8,}["']?"#,
     ),
-    ("basic", r"\bbasic\s+[a-z0-9+/]{8,}={0,2}"),
     (
         "github",
         r"\b(?:gh[pousr]_[a-z0-9]{30,}|github_pat_[a-z0-9_]{20,})",

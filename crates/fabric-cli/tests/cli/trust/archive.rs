@@ -375,15 +375,17 @@ fn a_killed_unpacks_folder_is_removed() -> TestResult {
         let _ = std::fs::remove_dir_all(out.join("ds"));
     }
     assert!(killed, "the unpack was never caught mid-extraction");
-    // A live unpacker's folder: its lock is held (here, by `flock` in a child).
+    // A live unpacker's folder: its lock is held (here, by a child process).
     let live = out.join(".other.unpack-live");
     std::fs::create_dir_all(live.join("records"))?;
     let lock_path = out.join(".other.unpack-live.lock");
     std::fs::write(&lock_path, b"")?;
-    let mut holder = Command::new("flock")
-        .arg("-x")
+    // The shell opens the file on fd 9, `flock` locks that open file and exits,
+    // and the shell becomes `sleep`: killing it releases the lock.
+    let mut holder = Command::new("sh")
+        .arg("-c")
+        .arg("exec 9>>\"$0\" && flock -x 9 && exec sleep 120")
         .arg(&lock_path)
-        .args(["-c", "sleep 120"])
         .spawn()?;
     // `flock` holds it once a non-blocking attempt from here fails.
     let start = Instant::now();
