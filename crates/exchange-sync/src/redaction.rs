@@ -437,12 +437,13 @@ fn key_words(key: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
+    fn builtin() -> Result<Redactor> {
+        Redactor::new(None, &[], std::path::Path::new("m"))
+    }
+
     #[test]
-    fn keys_are_compared_by_words() {
-        let r = Redactor::new(None, &[], std::path::Path::new("m")).map_err(|e| e.to_string());
-        let Ok(r) = r else {
-            panic!("the built-in rules compile");
-        };
+    fn keys_are_compared_by_words() -> Result<()> {
+        let r = builtin()?;
         for secret in [
             "password",
             "clientSecret",
@@ -467,5 +468,20 @@ mod tests {
         ] {
             assert!(!r.is_secret_key(plain), "{plain}");
         }
+        Ok(())
+    }
+
+    /// Ordinary prose and numbers under ordinary keys pass unchanged.
+    #[test]
+    fn prose_is_left_alone() -> Result<()> {
+        let response = serde_json::json!({
+            "text": "This is basic functionality; the author wrote about cookies and tokens.",
+            "usage": {"total_tokens": 1234, "prompt_tokens": 1000},
+            "url": "https://example.org/wiki/Page?action=raw&title=Main",
+        });
+        let out = builtin()?.redact(&Value::Null, &response);
+        assert_eq!(out.response, response);
+        assert!(out.labels.is_empty());
+        Ok(())
     }
 }
