@@ -14,6 +14,8 @@
 //!   per command.
 //! * [`add`] with [`redaction`]; [`archive`] packs and unpacks zips, [`crypto`]
 //!   encrypts them in the reference's format; [`target`] parses `--target`.
+//! * [`pack::PackLock`]: one writer per pack, readers beside no writer;
+//!   [`limits`]: every input's size limit and the bounded readers.
 //!
 //! ```
 //! use exchange_sync::ExchangeRecord;
