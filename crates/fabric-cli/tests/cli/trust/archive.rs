@@ -75,8 +75,10 @@ fn unpack_limited(
     extra: &[&str],
     fsize_kib: u64,
 ) -> Result<(i32, String), Box<dyn std::error::Error>> {
+    // SIGXFSZ ignored: a write past the limit fails with EFBIG (a full disk, as
+    // the unpacker sees it) instead of killing the process.
     let mut script = format!(
-        "ulimit -f {fsize_kib}; exec \"$0\" --db \"$1\" exchange unpack --in \"$2\" --out \"$3\""
+        "trap '' XFSZ; ulimit -f {fsize_kib}; exec \"$0\" --db \"$1\" exchange unpack --in \"$2\" --out \"$3\""
     );
     for (i, _) in extra.iter().enumerate() {
         script.push_str(&format!(" \"${}\"", i + 4));
@@ -163,6 +165,29 @@ fn zip_bombs_are_refused_before_writing() -> TestResult {
         err.contains("inflates past its declared 1048576 bytes"),
         "{err}"
     );
+    assert!(untouched(&out), "{:?}", files_under(&out)?);
+    Ok(())
+}
+
+/// Item 2: an unpack that runs out of room while writing (a file size limit
+/// below the entry's size, which the checks let through) is exit 3, not 2, and
+/// leaves OUT as it was.
+#[test]
+fn running_out_of_space_is_exit_3() -> TestResult {
+    let home = Home::new()?;
+    let man = manifest(&home, "full")?;
+    let path = home.path().join("full.zip");
+    std::fs::write(
+        &path,
+        zip_of(&[
+            ("manifest.json", man),
+            ("records/z.ndjson", vec![b'x'; 3 << 20]),
+        ])?,
+    )?;
+    let out = home.path().join("out");
+    let (code, err) = unpack_limited(&home, &path, &out, &["--max-ratio", "1000000"], 1024)?;
+    assert_eq!(code, STORAGE, "{err}");
+    assert!(err.contains("cannot write"), "{err}");
     assert!(untouched(&out), "{:?}", files_under(&out)?);
     Ok(())
 }
