@@ -238,13 +238,16 @@ pub enum Error {
         /// The flag or environment variable that raises the limit.
         flag: String,
     },
-    /// An input that must be a regular file is a FIFO, a device, a folder...
-    #[error("{path}: {what} must be a regular file, not {kind}")]
+    /// An input that must be a regular file (or a folder) is a FIFO, a device, a
+    /// symbolic link...
+    #[error("{path}: {what} must be {expected}, not {kind}")]
     NotRegularFile {
         /// The file.
         path: PathBuf,
         /// What it was given as, e.g. `chunk`, `archive`.
         what: String,
+        /// What it must be: `a regular file` or `a folder`.
+        expected: String,
         /// What it is (`a FIFO`, `a character device`, `a symbolic link`...).
         kind: String,
     },

@@ -167,6 +167,7 @@ pub fn check_regular(path: &Path, what: &str, kind: &std::fs::FileType) -> Resul
     Err(Error::NotRegularFile {
         path: path.to_path_buf(),
         what: what.into(),
+        expected: "a regular file".into(),
         kind: describe(kind).into(),
     })
 }

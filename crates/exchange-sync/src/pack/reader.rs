@@ -11,8 +11,19 @@ use crate::record::{ExchangeRecord, LineError, ParsedLine};
 /// (`chunk-10000` after `chunk-9999`).
 pub fn chunk_files(dataset_dir: &Path) -> Result<Vec<PathBuf>> {
     let root = dataset_dir.join(super::RECORDS_DIR);
-    if !root.is_dir() {
-        return Ok(Vec::new());
+    match std::fs::symlink_metadata(&root) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(Error::Io { path: root, source }),
+        // `records` itself must be a folder inside the dataset, not a link out.
+        Ok(meta) if !meta.is_dir() => {
+            return Err(Error::NotRegularFile {
+                path: root,
+                what: "the records folder".into(),
+                expected: "a folder inside the dataset".into(),
+                kind: crate::limits::describe(&meta.file_type()).into(),
+            });
+        }
+        Ok(_) => {}
     }
     let mut files = Vec::new();
     for entry in walkdir::WalkDir::new(&root).follow_links(false) {

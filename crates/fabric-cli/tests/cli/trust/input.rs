@@ -345,3 +345,27 @@ fn documents_have_a_limit() -> TestResult {
     }
     Ok(())
 }
+
+/// Item 10: `records` itself may not be a link out of the dataset folder.
+#[test]
+fn the_records_folder_must_be_a_folder() -> TestResult {
+    let home = Home::new()?;
+    let elsewhere = Home::new()?;
+    assert_eq!(elsewhere.add(&records(0, 2), &[])?.code, 0);
+    std::fs::remove_dir_all(home.ds().join("records"))?;
+    std::os::unix::fs::symlink(elsewhere.ds().join("records"), home.ds().join("records"))?;
+    let out = home.run(
+        &["exchange", "import", "--manifest", &home.m()],
+        &[],
+        "",
+        &[],
+    )?;
+    assert_eq!(out.code, BAD_INPUT, "{out:?}");
+    assert!(
+        out.stderr.contains(
+            "the records folder must be a folder inside the dataset, not a symbolic link"
+        ),
+        "{out:?}"
+    );
+    Ok(())
+}
