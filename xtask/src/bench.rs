@@ -22,6 +22,14 @@ pub const SUITES: &[(&str, &str)] = &[
     ("exchange-sync", "mssql"),
 ];
 
+/// The cargo feature a suite needs, if any (the backend it times is optional).
+fn feature_of(bench: &str) -> Option<&'static str> {
+    match bench {
+        "mssql" => Some("mssql"),
+        _ => None,
+    }
+}
+
 /// Flags that take a value (`--n 1000000`, `--data DIR`).
 const VALUE_FLAGS: &[&str] = &["--n", "--data"];
 
@@ -53,7 +61,11 @@ pub fn run(args: &[String]) -> ExitCode {
         }
         eprintln!("== bench {package}/{bench}");
         let mut cmd = Command::new(&cargo);
-        cmd.args(["bench", "--package", package, "--bench", bench, "--"]);
+        cmd.args(["bench", "--package", package, "--bench", bench]);
+        if let Some(feature) = feature_of(bench) {
+            cmd.args(["--features", feature]);
+        }
+        cmd.arg("--");
         cmd.args(&passed);
         match cmd.status() {
             Ok(status) if status.success() => {}

@@ -166,6 +166,7 @@ fn options(direction: Direction) -> SyncOptions {
         dry_run: false,
         lenient: false,
         chunk_size: 1000,
+        batch_commit: None,
     }
 }
 

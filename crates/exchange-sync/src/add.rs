@@ -282,9 +282,9 @@ pub fn add(
     };
     let mut buf = Vec::new();
     let mut line_no = 0u64;
-    let limit = crate::limits::get().line;
+    let limit = crate::input_limits::get().line;
     loop {
-        let n = crate::limits::read_line(input, &mut buf, limit, input_name, || {
+        let n = crate::input_limits::read_line(input, &mut buf, limit, input_name, || {
             format!("input line {}", line_no + 1)
         })?;
         if n == 0 {

@@ -54,7 +54,7 @@ pub fn passphrase_from_file(path: &std::path::Path) -> crate::Result<Zeroizing<V
         }
     }
     let _ = meta;
-    let mut bytes = Zeroizing::new(crate::limits::read_file(
+    let mut bytes = Zeroizing::new(crate::input_limits::read_file(
         path,
         "key file",
         MAX_KEY_FILE_BYTES,

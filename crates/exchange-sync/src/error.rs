@@ -162,13 +162,41 @@ pub enum Error {
         /// Why it is refused.
         reason: String,
     },
+    /// A record breaks a column limit of the mirror table ([`crate::limits`]):
+    /// refused before anything is written, on every backend.
+    #[error("{path} line {line}: record {exchange_id} does not fit the mirror table: {violation}")]
+    Limit {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// The record.
+        exchange_id: String,
+        /// The limit it breaks.
+        violation: crate::limits::Violation,
+    },
     /// The target names a backend this build does not include.
-    #[error("target {target}: {backend} support is not in this build")]
+    #[error(
+        "target {target}: this build has no {backend} support (rebuild with its cargo feature)"
+    )]
     TargetUnsupported {
         /// The target as given (passwords removed).
         target: String,
         /// The backend, e.g. `SQL Server`.
         backend: String,
+    },
+    /// Another writer held the scope's lock for the whole wait (SQL Server's
+    /// `sp_getapplock`): two syncs of one scope run one after the other.
+    #[error(
+        "mirror {target}: scope {scope} is being written by another sync; waited {waited_secs} s (try again when it has finished)"
+    )]
+    ScopeBusy {
+        /// The target (no password).
+        target: String,
+        /// `source_system/entity_type`.
+        scope: String,
+        /// How long the lock was waited for.
+        waited_secs: u64,
     },
     /// The mirror database cannot be reached or opened.
     #[error("mirror {target} is unavailable")]

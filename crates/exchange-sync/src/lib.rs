@@ -10,12 +10,12 @@
 //!   `records/YYYY/YYYY-MM-DD/chunk-NNNN.ndjson`), an appending writer and a reader
 //!   that names file and line on every error; [`verify`] runs the six checks.
 //! * [`Mirror`]: the SQL mirror trait (SQLite here via fabric-store, SQL Server via
-//!   tiberius); [`sync`] is the engine (`import`, `export`, `sync`), one transaction
+//!   tiberius behind the `mssql` feature); [`sync`] is the engine (`import`, `export`, `sync`), one transaction
 //!   per command.
 //! * [`add`] with [`redaction`]; [`archive`] packs and unpacks zips, [`crypto`]
 //!   encrypts them in the reference's format; [`target`] parses `--target`.
 //! * [`pack::PackLock`]: one writer per pack, readers beside no writer;
-//!   [`limits`]: every input's size limit and the bounded readers.
+//!   [`input_limits`]: every input's size limit and the bounded readers.
 //!
 //! ```
 //! use exchange_sync::ExchangeRecord;
@@ -35,13 +35,16 @@ pub mod crypto;
 mod error;
 mod fsio;
 pub mod hash;
+pub mod input_limits;
 pub mod lean;
 pub mod limits;
 pub mod manifest;
 pub mod mirror;
+#[cfg(feature = "mssql")]
 pub mod mssql;
 pub mod nonfinite;
 pub mod pack;
+pub mod preflight;
 pub mod record;
 pub mod redaction;
 mod sealed_file;

@@ -1,202 +1,353 @@
-//! Size limits on every input this crate reads, and the bounded readers that
-//! enforce them.
+//! The column limits of the mirror table, the same for every backend.
 //!
-//! | input | default | raised by |
-//! | --- | --- | --- |
-//! | `manifest.json` | 1 MiB | `FABRIC_MAX_MANIFEST_BYTES` |
-//! | one line (an `add` input line, a chunk line, an index line) | 256 MiB | `--max-line-bytes`, `FABRIC_MAX_LINE_BYTES` |
-//! | an archive read by `unpack` | 4 GiB | `--max-archive-bytes` |
+//! SQL Server's columns are narrower than SQLite's `TEXT`: an `exchange_id` must be
+//! a `UNIQUEIDENTIFIER`, `exchange_type` fits `NVARCHAR(50)`, the scope columns
+//! `NVARCHAR(100)`, `natural_key` `NVARCHAR(500)`, `observed_at_utc` a `DATETIME2`
+//! (years 1 to 9999 in UTC) and `schema_version` an `INT`. A record outside them
+//! would be refused by SQL Server partway through an import, after SQLite took it
+//! quietly. So every backend applies these limits before it writes, and
+//! `fabric exchange check` applies them with no connection at all: a pack one
+//! backend accepts, the other accepts too.
 //!
-//! Past a limit the reader stops at once (memory stays bounded by the limit) and
-//! the command fails with [`Error::TooLarge`] naming the file and the limit.
-//! The archive's entries have limits of their own ([`crate::archive::UnpackLimits`]).
+//! Lengths count UTF-16 code units, as `NVARCHAR(n)` does (a character outside the
+//! Basic Multilingual Plane counts two). SQL Server ignores trailing spaces when it
+//! compares text, even under a binary collation, so `k` and `k ` are one natural
+//! key (and one scope) there and two in SQLite: a key or scope value that ends in a
+//! space is refused, which keeps natural keys unique within a scope on both
+//! backends. Unpaired UTF-16 surrogates (`"\ud800"` in JSON) cannot round-trip
+//! through `NVARCHAR`; the record reader already refuses them as invalid JSON.
 //!
-//! The limits are process-wide: the CLI sets them once from its flags and
-//! environment ([`set`]), and every reader of this crate reads them ([`get`]).
+//! ```
+//! use exchange_sync::limits::{self, Fields};
+//!
+//! let ok = Fields {
+//!     exchange_id: "21636369-8b52-4b4a-97b7-50923ceb3ffd",
+//!     exchange_type: "http",
+//!     source_system: "example-api",
+//!     entity_type: "page",
+//!     natural_key: Some("Main_Page"),
+//!     observed_at_utc: time::macros::datetime!(2024-01-15 10:30 UTC),
+//!     schema_version: 1,
+//! };
+//! assert_eq!(limits::check(&ok), None);
+//! let long = Fields { exchange_type: &"x".repeat(51), ..ok };
+//! assert_eq!(
+//!     limits::check(&long).map(|v| v.to_string()),
+//!     Some("exchange_type is 51 characters long; the limit is 50".to_owned())
+//! );
+//! ```
 
-use std::io::{BufRead, Read};
-use std::path::Path;
-use std::sync::RwLock;
+use std::fmt;
 
-use crate::error::{Error, Result};
+use time::{OffsetDateTime, UtcOffset};
 
-/// The input size limits, in bytes.
+/// `exchange_type`: `NVARCHAR(50)`.
+pub const EXCHANGE_TYPE_MAX: usize = 50;
+/// `source_system` and `entity_type`: `NVARCHAR(100)`.
+pub const SCOPE_MAX: usize = 100;
+/// `natural_key`: `NVARCHAR(500)`.
+pub const NATURAL_KEY_MAX: usize = 500;
+/// The first UTC year a `DATETIME2` holds.
+pub const FIRST_YEAR: i32 = 1;
+/// The last UTC year a `DATETIME2` holds.
+pub const LAST_YEAR: i32 = 9999;
+
+/// The columns of one record that the limits apply to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// A `manifest.json`.
-    pub manifest: u64,
-    /// One line of any line-oriented input.
-    pub line: u64,
-    /// An archive given to `unpack` (read whole, to decrypt it).
-    pub archive: u64,
+pub struct Fields<'a> {
+    /// `exchange_id`.
+    pub exchange_id: &'a str,
+    /// `exchange_type`.
+    pub exchange_type: &'a str,
+    /// `source_system`.
+    pub source_system: &'a str,
+    /// `entity_type`.
+    pub entity_type: &'a str,
+    /// The lookup key (`None` for a null or empty key).
+    pub natural_key: Option<&'a str>,
+    /// `observed_at_utc`, in any offset.
+    pub observed_at_utc: OffsetDateTime,
+    /// The envelope's `schema_version`.
+    pub schema_version: i64,
 }
 
-/// 1 MiB.
-pub const DEFAULT_MANIFEST_BYTES: u64 = 1 << 20;
-/// 256 MiB.
-pub const DEFAULT_LINE_BYTES: u64 = 256 << 20;
-/// 4 GiB.
-pub const DEFAULT_ARCHIVE_BYTES: u64 = 4 << 30;
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            manifest: DEFAULT_MANIFEST_BYTES,
-            line: DEFAULT_LINE_BYTES,
-            archive: DEFAULT_ARCHIVE_BYTES,
+impl<'a> Fields<'a> {
+    /// The fields of a mirror row.
+    pub fn of(r: &'a crate::mirror::MirrorRecord) -> Self {
+        Fields {
+            exchange_id: &r.exchange_id,
+            exchange_type: &r.exchange_type,
+            source_system: &r.source_system,
+            entity_type: &r.entity_type,
+            natural_key: r.natural_key.as_deref(),
+            observed_at_utc: r.observed_at_utc,
+            schema_version: r.schema_version,
         }
     }
 }
 
-static LIMITS: RwLock<Limits> = RwLock::new(Limits {
-    manifest: DEFAULT_MANIFEST_BYTES,
-    line: DEFAULT_LINE_BYTES,
-    archive: DEFAULT_ARCHIVE_BYTES,
-});
-
-/// Set this process's limits.
-pub fn set(limits: Limits) {
-    if let Ok(mut l) = LIMITS.write() {
-        *l = limits;
-    }
+/// The first limit a record breaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Violation {
+    /// `exchange_id` is not a lowercase hyphenated UUID (`8-4-4-4-12` hex digits).
+    NotUuid,
+    /// A text column is longer than its `NVARCHAR(n)`.
+    TooLong {
+        /// The column.
+        column: &'static str,
+        /// Its length in UTF-16 code units.
+        length: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A key or scope value ends in a space, which SQL Server ignores in comparisons.
+    TrailingSpace {
+        /// The column.
+        column: &'static str,
+    },
+    /// `observed_at_utc` falls outside `DATETIME2` (years 1 to 9999, UTC).
+    OutOfRange,
+    /// `schema_version` does not fit an `INT`.
+    SchemaVersion(i64),
 }
 
-/// This process's limits.
-pub fn get() -> Limits {
-    LIMITS.read().map(|l| *l).unwrap_or_default()
-}
-
-/// Read the next line of `input` into `buf` (cleared first, the `\n` kept), at
-/// most `limit` bytes of it. Returns the bytes read (0 at the end), or
-/// [`Error::TooLarge`] naming `path` and `what` when a line is longer: then at
-/// most `limit + 1` bytes were held.
-pub fn read_line(
-    input: &mut dyn BufRead,
-    buf: &mut Vec<u8>,
-    limit: u64,
-    path: &Path,
-    what: impl FnOnce() -> String,
-) -> Result<usize> {
-    buf.clear();
-    let n = input
-        .take(limit.saturating_add(1))
-        .read_until(b'\n', buf)
-        .map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    let body = buf.strip_suffix(b"\n").map_or(buf.len(), <[u8]>::len);
-    if body as u64 > limit {
-        return Err(Error::TooLarge {
-            path: path.to_path_buf(),
-            what: what(),
-            limit,
-            flag: "--max-line-bytes or FABRIC_MAX_LINE_BYTES".into(),
-        });
-    }
-    Ok(n)
-}
-
-/// Read the whole regular file `path` (a `what`, e.g. `manifest`), refusing one
-/// over `limit` bytes and anything that is not a regular file (a FIFO, a device).
-pub fn read_file(path: &Path, what: &str, limit: u64, flag: &str) -> Result<Vec<u8>> {
-    let file = open_regular(path, what)?;
-    let mut out = Vec::new();
-    file.take(limit.saturating_add(1))
-        .read_to_end(&mut out)
-        .map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    if out.len() as u64 > limit {
-        return Err(Error::TooLarge {
-            path: path.to_path_buf(),
-            what: what.into(),
-            limit,
-            flag: flag.into(),
-        });
-    }
-    Ok(out)
-}
-
-/// Read the whole file `path` (a `what`, e.g. `report`), refusing one over
-/// `limit` bytes; any kind of file is read (a FIFO too), at most `limit + 1`
-/// bytes of it.
-pub fn read_bounded(path: &Path, what: &str, limit: u64, flag: &str) -> Result<Vec<u8>> {
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut out = Vec::new();
-    file.take(limit.saturating_add(1))
-        .read_to_end(&mut out)
-        .map_err(io)?;
-    if out.len() as u64 > limit {
-        return Err(Error::TooLarge {
-            path: path.to_path_buf(),
-            what: what.into(),
-            limit,
-            flag: flag.into(),
-        });
-    }
-    Ok(out)
-}
-
-/// Open `path` for reading, refusing anything but a regular file (after
-/// following symbolic links): a FIFO would block, a device never ends.
-pub fn open_regular(path: &Path, what: &str) -> Result<std::fs::File> {
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let meta = std::fs::metadata(path).map_err(io)?;
-    check_regular(path, what, &meta.file_type())?;
-    let file = std::fs::File::open(path).map_err(io)?;
-    // The file may have been swapped between the two calls: look again.
-    let meta = file.metadata().map_err(io)?;
-    check_regular(path, what, &meta.file_type())?;
-    Ok(file)
-}
-
-/// [`Error::NotRegularFile`] unless `kind` is a regular file.
-pub fn check_regular(path: &Path, what: &str, kind: &std::fs::FileType) -> Result<()> {
-    if kind.is_file() {
-        return Ok(());
-    }
-    Err(Error::NotRegularFile {
-        path: path.to_path_buf(),
-        what: what.into(),
-        expected: "a regular file".into(),
-        kind: describe(kind).into(),
-    })
-}
-
-/// "a FIFO", "a folder"... for messages.
-pub fn describe(kind: &std::fs::FileType) -> &'static str {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if kind.is_fifo() {
-            return "a FIFO";
-        }
-        if kind.is_char_device() {
-            return "a character device";
-        }
-        if kind.is_block_device() {
-            return "a block device";
-        }
-        if kind.is_socket() {
-            return "a socket";
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Violation::NotUuid => f.write_str(
+                "exchange_id is not a UUID in lowercase 8-4-4-4-12 form (a UNIQUEIDENTIFIER on SQL Server)",
+            ),
+            Violation::TooLong {
+                column,
+                length,
+                max,
+            } => write!(
+                f,
+                "{column} is {length} characters long; the limit is {max}"
+            ),
+            Violation::TrailingSpace { column } => write!(
+                f,
+                "{column} ends in a space, which SQL Server ignores when it compares keys \
+                 (it would be the same key as the one without the space)"
+            ),
+            Violation::OutOfRange => write!(
+                f,
+                "observed_at_utc is outside years {FIRST_YEAR}..={LAST_YEAR} in UTC (DATETIME2)"
+            ),
+            Violation::SchemaVersion(v) => {
+                write!(f, "schema_version {v} does not fit a 32-bit INT")
+            }
         }
     }
-    if kind.is_dir() {
-        "a folder"
-    } else if kind.is_symlink() {
-        "a symbolic link"
-    } else if kind.is_file() {
-        "a regular file"
-    } else {
-        "not a regular file"
+}
+
+/// The first limit `r` breaks, or `None` when it fits every backend.
+pub fn check(r: &Fields<'_>) -> Option<Violation> {
+    if !is_uuid(r.exchange_id) {
+        return Some(Violation::NotUuid);
+    }
+    for (column, value, max) in [
+        ("exchange_type", Some(r.exchange_type), EXCHANGE_TYPE_MAX),
+        ("source_system", Some(r.source_system), SCOPE_MAX),
+        ("entity_type", Some(r.entity_type), SCOPE_MAX),
+        ("natural_key", r.natural_key, NATURAL_KEY_MAX),
+    ] {
+        let Some(value) = value else { continue };
+        // UTF-16 units <= UTF-8 bytes: count them only when the bytes exceed the limit.
+        if value.len() > max {
+            let length = value.encode_utf16().count();
+            if length > max {
+                return Some(Violation::TooLong {
+                    column,
+                    length,
+                    max,
+                });
+            }
+        }
+        if column != "exchange_type" && value.ends_with(' ') {
+            return Some(Violation::TrailingSpace { column });
+        }
+    }
+    if !in_datetime2_range(r.observed_at_utc) {
+        return Some(Violation::OutOfRange);
+    }
+    if i32::try_from(r.schema_version).is_err() {
+        return Some(Violation::SchemaVersion(r.schema_version));
+    }
+    None
+}
+
+/// Whether `t`, in UTC, falls in years 1..=9999.
+pub fn in_datetime2_range(t: OffsetDateTime) -> bool {
+    t.checked_to_offset(UtcOffset::UTC)
+        .is_some_and(|u| (FIRST_YEAR..=LAST_YEAR).contains(&u.year()))
+}
+
+/// Whether `s` is a lowercase hyphenated UUID: `8-4-4-4-12` hex digits. SQL Server
+/// gives a `UNIQUEIDENTIFIER` back in that form, so any other spelling would not
+/// round-trip.
+pub fn is_uuid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            8 | 13 | 18 | 23 => c == b'-',
+            _ => c.is_ascii_digit() || (b'a'..=b'f').contains(&c),
+        })
+}
+
+/// Every backend's first step in `write_batch`: refuse the first write whose
+/// record breaks a limit, naming it, before anything of the batch is written.
+pub(crate) fn check_writes(
+    target: &str,
+    writes: &[crate::mirror::MirrorWrite],
+) -> crate::Result<()> {
+    for w in writes {
+        let r = match w {
+            crate::mirror::MirrorWrite::Insert(r)
+            | crate::mirror::MirrorWrite::Update { record: r, .. } => r,
+        };
+        if let Some(v) = check(&Fields::of(r)) {
+            return Err(crate::Error::MirrorWrite {
+                target: target.to_owned(),
+                exchange_id: r.exchange_id.clone(),
+                reason: v.to_string(),
+                source: None,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Fields<'static> {
+        Fields {
+            exchange_id: "21636369-8b52-4b4a-97b7-50923ceb3ffd",
+            exchange_type: "http",
+            source_system: "s",
+            entity_type: "e",
+            natural_key: Some("k"),
+            observed_at_utc: time::macros::datetime!(2024-01-15 10:30 UTC),
+            schema_version: 1,
+        }
+    }
+
+    /// `check(fields, expected)`: the violation's text, or `None`.
+    fn check_one(f: Fields<'_>, expected: Option<&str>) {
+        assert_eq!(
+            check(&f).map(|v| v.to_string()).as_deref(),
+            expected,
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn each_limit_and_its_boundary() {
+        let key500 = "k".repeat(500);
+        let key501 = "k".repeat(501);
+        // 250 astral characters are 500 UTF-16 units; 251 are 502.
+        let astral250 = "😀".repeat(250);
+        let astral251 = "😀".repeat(251);
+        let ty50 = "t".repeat(50);
+        let scope101 = "s".repeat(101);
+        check_one(base(), None);
+        check_one(
+            Fields {
+                natural_key: Some(&key500),
+                ..base()
+            },
+            None,
+        );
+        check_one(
+            Fields {
+                natural_key: Some(&astral250),
+                ..base()
+            },
+            None,
+        );
+        check_one(
+            Fields {
+                exchange_type: &ty50,
+                ..base()
+            },
+            None,
+        );
+        check_one(
+            Fields {
+                natural_key: Some(&key501),
+                ..base()
+            },
+            Some("natural_key is 501 characters long; the limit is 500"),
+        );
+        check_one(
+            Fields {
+                natural_key: Some(&astral251),
+                ..base()
+            },
+            Some("natural_key is 502 characters long; the limit is 500"),
+        );
+        check_one(
+            Fields {
+                source_system: &scope101,
+                ..base()
+            },
+            Some("source_system is 101 characters long; the limit is 100"),
+        );
+        for bad_id in [
+            "not-a-uuid",
+            "21636369-8B52-4B4A-97B7-50923CEB3FFD",
+            "{21636369-8b52-4b4a-97b7-50923ceb3ffd}",
+            "216363698b524b4a97b750923ceb3ffd",
+            "21636369-8b52-4b4a-97b7-50923ceb3ffg",
+        ] {
+            assert_eq!(
+                check(&Fields {
+                    exchange_id: bad_id,
+                    ..base()
+                }),
+                Some(Violation::NotUuid),
+                "{bad_id}"
+            );
+        }
+        assert_eq!(
+            check(&Fields {
+                natural_key: Some("k "),
+                ..base()
+            }),
+            Some(Violation::TrailingSpace {
+                column: "natural_key"
+            })
+        );
+        check_one(
+            Fields {
+                natural_key: Some(" k\t"),
+                ..base()
+            },
+            None,
+        );
+        assert_eq!(
+            check(&Fields {
+                schema_version: 1 << 31,
+                ..base()
+            }),
+            Some(Violation::SchemaVersion(1 << 31))
+        );
+    }
+
+    #[test]
+    fn datetime2_range_is_judged_in_utc() {
+        use time::macros::datetime;
+        assert!(in_datetime2_range(datetime!(0001-01-01 00:00 UTC)));
+        assert!(in_datetime2_range(
+            datetime!(9999-12-31 23:59:59.999999 UTC)
+        ));
+        assert!(!in_datetime2_range(datetime!(0000-12-31 23:59 UTC)));
+        // 00:30 on 1 January of year 1 at +01:00 is still year 0 in UTC.
+        assert!(!in_datetime2_range(datetime!(0001-01-01 00:30 +01:00)));
+        // 23:00 on 31 December 9999 at -05:00 is year 10000 in UTC.
+        assert!(!in_datetime2_range(datetime!(9999-12-31 23:00 -05:00)));
     }
 }

@@ -54,9 +54,36 @@ impl SqlTarget {
                 });
             }
         }
+        // SQL Server names are at most 128 characters (`sysname`), and the mirror's
+        // constraint and index names add up to 21 to the table's
+        // (`CK_<table>_ContentHashLength`): check them here, on every backend, so a
+        // manifest that works on one works on the other.
+        for (what, name, max) in [
+            ("sql_target.schema", &self.schema, MAX_SCHEMA_NAME),
+            ("sql_target.table", &self.table, MAX_TABLE_NAME),
+        ] {
+            let length = name.encode_utf16().count();
+            if length > max {
+                return Err(Error::Invalid {
+                    what: what.into(),
+                    reason: format!(
+                        "{name:?} is {length} characters long; the limit is {max} (SQL Server \
+                         names are at most 128 characters, and the mirror's index names \
+                         add up to 21 to the table's)"
+                    ),
+                });
+            }
+        }
         Ok(())
     }
 }
+
+/// The longest `sql_target.schema`: SQL Server's 128-character `sysname`.
+pub const MAX_SCHEMA_NAME: usize = 128;
+
+/// The longest `sql_target.table`: 128 minus the 21 characters the longest derived
+/// name (`CK_<table>_ContentHashLength`, `IX_<table>_Scope_ContentHash`) adds.
+pub const MAX_TABLE_NAME: usize = 107;
 
 /// Which way a sync goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -240,12 +267,12 @@ impl Manifest {
     }
 
     /// Read and check `path`: a regular file of at most
-    /// [`Limits::manifest`](crate::limits::Limits::manifest) bytes.
+    /// [`Limits::manifest`](crate::input_limits::Limits::manifest) bytes.
     pub fn load(path: &Path) -> Result<Self> {
-        let bytes = crate::limits::read_file(
+        let bytes = crate::input_limits::read_file(
             path,
             "manifest",
-            crate::limits::get().manifest,
+            crate::input_limits::get().manifest,
             "FABRIC_MAX_MANIFEST_BYTES",
         )
         .map_err(|e| match e {

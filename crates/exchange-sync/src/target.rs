@@ -63,7 +63,8 @@ impl Target {
         })
     }
 
-    /// Open the mirror for `sql_target` on this target.
+    /// Open the mirror for `sql_target` on this target. Each backend is one arm;
+    /// a backend left out of this build answers [`Error::TargetUnsupported`].
     pub fn open(&self, sql_target: &SqlTarget) -> Result<Box<dyn Mirror>> {
         sql_target.validate()?;
         match self {
@@ -94,10 +95,30 @@ impl Target {
     }
 }
 
-// ---- SQL Server routing (mssql branch) ----
+// ---- SQL Server routing (feature `mssql`) ----
+
+/// The backend name in [`Error::TargetUnsupported`] for SQL Server.
+pub const SQL_SERVER: &str = "SQL Server";
+
+/// Whether this build includes the SQL Server mirror (cargo feature `mssql`).
+pub const HAS_SQL_SERVER: bool = cfg!(feature = "mssql");
+
+/// The refusal for an SQL Server target in a build without the `mssql` feature:
+/// exit 2, "this build has no SQL Server support".
+#[cfg_attr(
+    all(feature = "mssql", not(test)),
+    allow(dead_code) // reason: used only without the feature (and by its test)
+)]
+fn no_sql_server(conn: Option<&str>) -> Error {
+    Error::TargetUnsupported {
+        target: conn.map_or_else(|| "INGEST_SQLSERVER_* variables".to_owned(), redact),
+        backend: SQL_SERVER.to_owned(),
+    }
+}
 
 /// The SQL Server settings for `conn` (a `--target` string), or from the
 /// `INGEST_SQLSERVER_*` variables when `conn` is `None`.
+#[cfg(feature = "mssql")]
 pub fn mssql_config(conn: Option<&str>) -> Result<crate::mssql::SqlServerConfig> {
     use crate::mssql::SqlServerConfig;
     match conn {
@@ -112,27 +133,45 @@ pub fn mssql_config(conn: Option<&str>) -> Result<crate::mssql::SqlServerConfig>
 }
 
 /// Open a SQL Server mirror: parse the connection, validate the table name,
-/// connect. A failed connection is [`Error::MirrorUnavailable`] (exit 3).
+/// connect. A failed connection is [`Error::MirrorUnavailable`] (exit 3). Without
+/// the `mssql` feature: [`Error::TargetUnsupported`].
 pub fn open_mssql(conn: Option<&str>, sql_target: &SqlTarget) -> Result<Box<dyn Mirror>> {
-    let config = mssql_config(conn)?;
-    let table = crate::mssql::TableName::from_sql_target(sql_target)?;
-    Ok(Box::new(crate::mssql::SqlServerMirror::connect(
-        &config, table,
-    )?))
+    #[cfg(feature = "mssql")]
+    {
+        let config = mssql_config(conn)?;
+        let table = crate::mssql::TableName::from_sql_target(sql_target)?;
+        Ok(Box::new(crate::mssql::SqlServerMirror::connect(
+            &config, table,
+        )?))
+    }
+    #[cfg(not(feature = "mssql"))]
+    {
+        let _ = sql_target;
+        Err(no_sql_server(conn))
+    }
 }
 
 /// `(description, DDL script)` of the SQL Server mirror for `sql_target`, without
-/// connecting: the DDL is a pure function of the table name.
+/// connecting: the DDL is a pure function of the table name. Without the `mssql`
+/// feature: [`Error::TargetUnsupported`].
 pub fn mssql_schema_offline(
     conn: Option<&str>,
     sql_target: &SqlTarget,
 ) -> Result<(String, String)> {
-    let config = mssql_config(conn)?;
-    let table = crate::mssql::TableName::from_sql_target(sql_target)?;
-    Ok((
-        format!("{} ({})", config.describe(), table.quoted()),
-        crate::mssql::tsql::schema_script(&table),
-    ))
+    #[cfg(feature = "mssql")]
+    {
+        let config = mssql_config(conn)?;
+        let table = crate::mssql::TableName::from_sql_target(sql_target)?;
+        Ok((
+            format!("{} ({})", config.describe(), table.quoted()),
+            crate::mssql::tsql::schema_script(&table),
+        ))
+    }
+    #[cfg(not(feature = "mssql"))]
+    {
+        let _ = sql_target;
+        Err(no_sql_server(conn))
+    }
 }
 
 // ---- end SQL Server routing ----
@@ -164,5 +203,73 @@ pub fn redact(t: &str) -> String {
             }
         }
         _ => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sql_target() -> SqlTarget {
+        SqlTarget::default()
+    }
+
+    /// The refusal a build without the `mssql` feature gives, checked in every
+    /// build (CI's workspace build has the feature on): exit-2 kind, the message
+    /// the CLI prints, no password.
+    #[test]
+    fn the_refusal_without_sql_server_says_so() {
+        for (conn, shown) in [
+            (
+                Some("mssql://sa:hunter2@h:1433/db"),
+                "target mssql://sa:***@h:1433/db: this build has no SQL Server support",
+            ),
+            (
+                None,
+                "target INGEST_SQLSERVER_* variables: this build has no SQL Server support",
+            ),
+        ] {
+            let err = no_sql_server(conn);
+            assert!(matches!(err, Error::TargetUnsupported { .. }), "{err:?}");
+            let text = err.to_string();
+            assert!(text.starts_with(shown), "{text}");
+            assert!(!text.contains("hunter2"), "{text}");
+        }
+    }
+
+    /// The dispatch of an SQL Server target: without the `mssql` feature it is
+    /// refused (exit 2 in the CLI) with "this build has no SQL Server support" and
+    /// no password; with it, the connection is attempted (a closed port: exit 3).
+    #[test]
+    fn sql_server_dispatch_follows_the_feature() -> Result<()> {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0")
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            l.local_addr()
+                .map_err(|e| Error::Internal(e.to_string()))?
+                .port()
+        };
+        let t = format!("mssql://sa:hunter2@127.0.0.1:{port}/db?connectTimeout=5");
+        let target = Target::resolve(Some(&t), Path::new("x.db"), |_| None)?;
+        assert_eq!(target, Target::SqlServer(Some(t.clone())));
+        let err = match target.open(&sql_target()) {
+            Ok(_) => return Err(Error::Internal("a closed port answered".into())),
+            Err(e) => e,
+        };
+        let offline = mssql_schema_offline(Some(&t), &sql_target());
+        let text = err.to_string();
+        assert!(!text.contains("hunter2"), "{text}");
+        if HAS_SQL_SERVER {
+            assert!(matches!(err, Error::MirrorUnavailable { .. }), "{err:?}");
+            assert!(offline.is_ok(), "{offline:?}");
+        } else {
+            assert!(matches!(err, Error::TargetUnsupported { .. }), "{err:?}");
+            assert!(
+                text.contains("this build has no SQL Server support"),
+                "{text}"
+            );
+            assert!(matches!(offline, Err(Error::TargetUnsupported { .. })));
+        }
+        Ok(())
     }
 }

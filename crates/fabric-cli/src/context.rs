@@ -77,16 +77,27 @@ impl Ctx {
         fabric_store::Store::open(&self.db)
     }
 
-    /// Open the store for reading (a missing file is an empty store; nothing is
+    /// Open the store for reading: a missing store is an error (nothing is
     /// created).
     pub fn store_read(&self) -> Result<fabric_store::Store, fabric_store::Error> {
         fabric_store::Store::open_read(&self.db)
     }
 
+    /// Open a store that must already exist, for writing: commands that change
+    /// what is there (rollback, deprecate) never create a store.
+    pub fn store_existing(&self) -> Result<fabric_store::Store, fabric_store::Error> {
+        if !self.db.exists() {
+            return Err(fabric_store::Error::NoStore {
+                path: self.db.clone(),
+            });
+        }
+        fabric_store::Store::open(&self.db)
+    }
+
     /// Print an informational line on stderr unless `--quiet` or `--json`.
     pub fn info(&self, line: impl std::fmt::Display) {
         if !self.quiet && !self.json {
-            eprintln!("{line}");
+            errln!("{line}");
         }
     }
 }
@@ -117,22 +128,15 @@ impl FreshStore {
     }
 
     /// Remove what the failed command created (best effort: the store is closed by
-    /// now; a folder is removed only if empty). The file is removed only while it
-    /// holds no job and no chain, so a store another process created meanwhile
-    /// and wrote to is never lost.
+    /// now; a folder is removed only if empty). The file, with its journal, is
+    /// removed only if this process created it and, under an exclusive lock, no
+    /// table in it holds a row (see `fabric_store::fresh`): a store another
+    /// process created, or is writing to, is never lost.
     pub fn undo(self) {
-        if let Some(file) = &self.file {
-            let empty = fabric_store::Store::open_read(file).is_ok_and(|store| {
-                store.job_count().is_ok_and(|n| n == 0)
-                    && store.chain_list().is_ok_and(|chains| chains.is_empty())
-            });
-            if !empty {
-                return;
-            }
-            let _ = std::fs::remove_file(file);
-            let mut journal = file.clone().into_os_string();
-            journal.push("-journal");
-            let _ = std::fs::remove_file(journal);
+        if let Some(file) = &self.file
+            && !fabric_store::fresh::remove_if_fresh(file).unwrap_or(false)
+        {
+            return;
         }
         for folder in self.folders.iter().rev() {
             let _ = std::fs::remove_dir(folder);

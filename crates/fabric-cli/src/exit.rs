@@ -15,7 +15,10 @@ pub const STORAGE: u8 = 3;
 /// The exit code for `err`.
 pub fn code(err: &CliError) -> u8 {
     match err {
-        CliError::Usage(_) | CliError::Input { .. } => BAD_INPUT,
+        CliError::Usage(_)
+        | CliError::NotFound(_)
+        | CliError::Input { .. }
+        | CliError::Ndjson { .. } => BAD_INPUT,
         CliError::Output { .. } => STORAGE,
         CliError::Core(e) => core_code(e),
         CliError::Store(e) => store_code(e),
@@ -35,7 +38,10 @@ fn core_code(e: &fabric_core::Error) -> u8 {
 fn store_code(e: &fabric_store::Error) -> u8 {
     use fabric_store::Error as E;
     match e {
+        // A read never creates a store; the path names no store: fix the path.
+        E::NoStore { .. } | E::NotAStore { .. } => BAD_INPUT,
         E::Open { .. }
+        | E::MissingTable { .. }
         | E::Corrupt { .. }
         | E::SchemaVersion { .. }
         | E::DiskFull { .. }
@@ -49,10 +55,15 @@ fn store_code(e: &fabric_store::Error) -> u8 {
         | E::InvalidChainInput { .. }
         | E::ChainNotFound { .. }
         | E::VersionNotFound { .. } => BAD_INPUT,
-        E::VersionConflict { .. } | E::VersionDeprecated { .. } | E::AlreadyDeprecated { .. } => {
-            PROBLEM
-        }
-        E::Integrity { .. } | E::VerifyFailed { .. } => STORAGE,
+        E::WrongKind { .. } => BAD_INPUT,
+        E::VersionConflict { .. }
+        | E::VersionDeprecated { .. }
+        | E::AlreadyDeprecated { .. }
+        | E::DeprecateActive { .. } => PROBLEM,
+        // A verify that ran and found damage reports a problem; a payload that
+        // fails its checksum while a command reads it leaves the store unusable.
+        E::VerifyFailed { .. } => PROBLEM,
+        E::Integrity { .. } => STORAGE,
 
         // ---- exchange mirror ----
         E::MirrorTableName { .. } => BAD_INPUT,
@@ -84,11 +95,13 @@ fn exchange_code(e: &exchange_sync::Error) -> u8 {
         | E::OutputExists { .. }
         | E::Target { .. }
         | E::TargetUnsupported { .. }
+        | E::Limit { .. }
         | E::TooLarge { .. }
         | E::NotRegularFile { .. }
         | E::Collision { .. } => BAD_INPUT,
         E::PackBusy { .. } | E::NoSpace { .. } => STORAGE,
         E::MirrorUnavailable { .. }
+        | E::ScopeBusy { .. }
         | E::MirrorWrite { .. }
         | E::Mirror { .. }
         | E::MirrorRow { .. } => STORAGE,
@@ -112,3 +125,59 @@ fn dashboard_code(e: &dashboard_snapshot::Error) -> u8 {
         _ => BAD_INPUT,
     }
 }
+
+/// The stable `code` of `err` in the `--json` error document (see
+/// [`crate::error::to_json`]): what a script matches on, beside the exit code.
+pub fn error_code(err: &CliError) -> &'static str {
+    match err {
+        CliError::Usage(_) => "USAGE",
+        CliError::NotFound(_) => "NOT_FOUND",
+        CliError::Input { .. } | CliError::Ndjson { .. } => "BAD_INPUT",
+        CliError::Output { .. } => "OUTPUT",
+        CliError::Core(e) => match core_code(e) {
+            STORAGE => "STORAGE",
+            _ => "BAD_INPUT",
+        },
+        CliError::Store(e) => store_error_code(e),
+        CliError::Exchange(exchange_sync::Error::Store(e)) => store_error_code(e),
+        CliError::Exchange(e) => by_exit(exchange_code(e)),
+        CliError::Dashboard(e) => by_exit(dashboard_code(e)),
+    }
+}
+
+fn store_error_code(e: &fabric_store::Error) -> &'static str {
+    use fabric_store::Error as E;
+    match e {
+        E::NoStore { .. } => "NO_STORE",
+        E::NotAStore { .. } => "NOT_A_STORE",
+        E::MissingTable { .. } => "MISSING_TABLE",
+        E::Corrupt { .. } => "CORRUPT",
+        E::SchemaVersion { .. } => "SCHEMA_VERSION",
+        E::DiskFull { .. } => "DISK_FULL",
+        E::Locked { .. } => "LOCKED",
+        E::ReadOnly { .. } => "READ_ONLY",
+        E::InvalidChainKey { .. } | E::InvalidMetadata { .. } | E::InvalidChainInput { .. } => {
+            "BAD_INPUT"
+        }
+        E::ChainNotFound { .. } | E::VersionNotFound { .. } => "NOT_FOUND",
+        E::VersionConflict { .. } => "VERSION_CONFLICT",
+        E::VersionDeprecated { .. } | E::AlreadyDeprecated { .. } => "DEPRECATED",
+        E::DeprecateActive { .. } => "ACTIVE_VERSION",
+        E::WrongKind { .. } => "WRONG_KIND",
+        E::Integrity { .. } => "INTEGRITY",
+        E::VerifyFailed { .. } => "VERIFY_FAILED",
+        other => by_exit(store_code(other)),
+    }
+}
+
+/// The generic code of an error that has no code of its own.
+fn by_exit(code: u8) -> &'static str {
+    match code {
+        PROBLEM => "PROBLEM",
+        BAD_INPUT => "BAD_INPUT",
+        _ => "STORAGE",
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -23,14 +23,14 @@ pub fn max_input_bytes() -> u64 {
 /// [`max_input_bytes`]. A FIFO is read like a file (bounded too).
 pub fn read_document(path: &Path, what: &str) -> Result<Vec<u8>, CliError> {
     let limit = max_input_bytes();
-    exchange_sync::limits::read_bounded(path, what, limit, "FABRIC_MAX_INPUT_BYTES").map_err(|e| {
-        match e {
+    exchange_sync::input_limits::read_bounded(path, what, limit, "FABRIC_MAX_INPUT_BYTES").map_err(
+        |e| match e {
             exchange_sync::Error::Io { source, .. } => CliError::Input {
                 path: path.to_path_buf(),
                 what: "cannot read",
                 source: Box::new(source),
             },
             e => e.into(),
-        }
-    })
+        },
+    )
 }

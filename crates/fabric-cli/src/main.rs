@@ -3,6 +3,15 @@
 //! Every subcommand parses its arguments, calls one library function of the crate
 //! that owns the behaviour and prints the result. Exit codes: see [`exit`].
 
+/// `eprintln!` that cannot panic: a closed or full stderr is ignored (there is
+/// nowhere left to report it).
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod cmd;
 mod context;
 mod error;
@@ -14,7 +23,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-use crate::context::Ctx;
+use crate::context::{Ctx, FreshStore};
 
 /// Fabric: freeze operational truth into snapshots, show what moved, keep history,
 /// move data between JSON packs and SQL.
@@ -69,8 +78,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
     let ctx = Ctx::new(cli.db, cli.json, cli.quiet, cli.verbose);
+    // Whatever a failed command created (the store file, its journal, its
+    // folders) is removed again, so a failure leaves the disk as it was.
+    let fresh = FreshStore::note(&ctx.db);
     let result = match cli.command {
         Command::Ingest(args) => cmd::ingest::run(&ctx, args),
         Command::Jobs(args) => cmd::jobs::list(&ctx, args),
@@ -82,15 +97,50 @@ fn main() -> ExitCode {
         Command::Dashboard(command) => cmd::dashboard::run(&ctx, command),
         Command::Db(command) => cmd::db::run(&ctx, command),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "fabric", &mut std::io::stdout());
-            Ok(exit::SUCCESS)
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "fabric", &mut script);
+            output::print_bytes(&script).map(|()| exit::SUCCESS)
         }
     };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
+            fresh.undo();
             error::print(&err);
+            if ctx.json {
+                // The text went to stderr; scripts read this one document.
+                let _ = output::print_json(&error::to_json(&err));
+            }
             ExitCode::from(exit::code(&err))
         }
     }
+}
+
+/// What the argument parser found wrong, or `--help` / `--version`. Help and
+/// version go to stdout like any output (a closed pipe is success, a full device
+/// exit 3); under `--json` a usage error is also one error document on stdout.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let text = e.render().to_string();
+        return match output::print_bytes(text.as_bytes()) {
+            Ok(()) => ExitCode::from(exit::SUCCESS),
+            Err(err) => {
+                error::print(&err);
+                ExitCode::from(exit::code(&err))
+            }
+        };
+    }
+    let _ = e.print();
+    if std::env::args_os().any(|a| a == "--json") {
+        let message = e.render().to_string();
+        let first = message
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches("error: ")
+            .to_owned();
+        let _ = output::print_json(&error::error_json("USAGE", &first, &[], exit::BAD_INPUT));
+    }
+    ExitCode::from(exit::BAD_INPUT)
 }

@@ -18,6 +18,36 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
+    /// Nothing exists at the store path: a read never creates a store.
+    #[error(
+        "no store at {path} (create one with `fabric ingest` or `fabric db init`, or point --db / $FABRIC_DB at an existing store)"
+    )]
+    NoStore {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// Something exists at the store path, but it is not a Fabric store: a folder,
+    /// a FIFO, a device, a pseudo-file, or a file that is not a SQLite database.
+    #[error("{path} is not a Fabric store: {reason}")]
+    NotAStore {
+        /// The path given.
+        path: PathBuf,
+        /// What stands there instead, and what to do.
+        reason: &'static str,
+    },
+    /// A table that the file's schema version requires is missing: the file was
+    /// edited by hand or by another tool. Nothing is read or written.
+    #[error(
+        "database {path} is missing table {table} that schema version {version} requires (restore it from a backup)"
+    )]
+    MissingTable {
+        /// The database file.
+        path: PathBuf,
+        /// The missing table.
+        table: &'static str,
+        /// The schema version the file declares.
+        version: i64,
+    },
     /// `PRAGMA integrity_check` did not answer `ok`, or could not run.
     #[error("database {path} is corrupt: integrity check says {detail:?}")]
     Corrupt {
@@ -134,9 +164,10 @@ pub enum Error {
         latest: i64,
     },
     /// Optimistic locking: the chain's active version is not the one the caller
-    /// based its change on (VERSION_CONFLICT); nothing was written.
+    /// based its change on (VERSION_CONFLICT); nothing was written. The active
+    /// version, not the newest: after a rollback they differ.
     #[error(
-        "VERSION_CONFLICT on snapshot chain {key:?}: expected active version {expected}, actual {actual}"
+        "VERSION_CONFLICT on snapshot chain {key:?}: expected active version {expected}, actual {actual} (the active version, which after a rollback is not the newest; see `fabric snapshot list --key {key}`)"
     )]
     VersionConflict {
         /// The chain key.
@@ -153,6 +184,29 @@ pub enum Error {
         key: String,
         /// The deprecated version.
         version: i64,
+    },
+    /// The active version cannot be deprecated: that would leave the chain's
+    /// current answer deprecated. Nothing was written.
+    #[error(
+        "version {version} of snapshot chain {key:?} is the active version: roll back first (`fabric snapshot rollback {key} VERSION`), then deprecate it"
+    )]
+    DeprecateActive {
+        /// The chain key.
+        key: String,
+        /// The active version.
+        version: i64,
+    },
+    /// A document that does not fit the chain's kind (a `fabric-report` chain
+    /// holds FabricSnapshots of valid reports only). Nothing was written.
+    #[error(
+        "snapshot chain {key:?} is a fabric-report chain: this document is not a FabricSnapshot of a valid report (such a chain takes what `fabric snapshot create --save` saves; reports imported with `import-reports` belong in a json chain of another key)"
+    )]
+    WrongKind {
+        /// The chain key.
+        key: String,
+        /// What is wrong with the document.
+        #[source]
+        source: fabric_core::Error,
     },
     /// A version can be deprecated only once.
     #[error("version {version} of snapshot chain {key:?} is already deprecated")]

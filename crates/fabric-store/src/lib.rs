@@ -16,6 +16,7 @@
 
 pub mod chain;
 mod error;
+pub mod fresh;
 pub mod jobs;
 pub mod mirror;
 pub mod schema;

@@ -111,9 +111,12 @@ pub fn check_file(path: &Path, check: OpenCheck) -> Result<Duration> {
 /// An open Fabric database.
 ///
 /// Opening runs `PRAGMA integrity_check` (corruption is an error, never repaired),
-/// then checks `PRAGMA user_version` against [`SCHEMA_VERSION`]. A missing or empty
-/// file is a fresh store: [`Store::open`] creates it, [`Store::open_read`] gives an
-/// empty in-memory store and creates nothing.
+/// then checks `PRAGMA user_version` against [`SCHEMA_VERSION`] and that every
+/// table the version requires exists ([`Error::MissingTable`]). A missing path is
+/// created by [`Store::open`] and refused by [`Store::open_read`]
+/// ([`Error::NoStore`]); an empty file is a fresh store (the read gives an empty
+/// in-memory store and writes nothing). A folder, FIFO, device, pseudo-file or
+/// non-SQLite file at the path is [`Error::NotAStore`], from either.
 #[derive(Debug)]
 pub struct Store {
     conn: Connection,
@@ -135,6 +138,7 @@ impl Store {
     /// [`Store::open`] with the given check at open (see [`OpenCheck`]).
     pub fn open_checked(path: impl AsRef<Path>, check: OpenCheck) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
+        presence(&path)?;
         create_private(&path).map_err(|e| Error::Open {
             path: path.clone(),
             source: Box::new(e),
@@ -149,32 +153,28 @@ impl Store {
         Self::init(conn, path, true, check)
     }
 
-    /// Open `path` for reading only. A missing or 0-byte file gives an empty
-    /// in-memory store (nothing is created on disk).
+    /// Open `path` for reading only. A missing path is [`Error::NoStore`] (a read
+    /// never creates a store); a 0-byte file gives an empty in-memory store
+    /// (nothing is written to disk).
     pub fn open_read(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let exists_with_data = std::fs::metadata(&path).is_ok_and(|m| m.len() > 0);
-        if !exists_with_data {
-            if let Ok(meta) = std::fs::metadata(&path)
-                && meta.is_dir()
-            {
-                return Err(Error::Open {
-                    path,
-                    source: "a directory stands where the database file should be".into(),
-                });
+        match presence(&path)? {
+            Presence::Missing => return Err(Error::NoStore { path }),
+            Presence::Data => {}
+            Presence::Empty => {
+                let conn = Connection::open_in_memory().map_err(|e| Error::Open {
+                    path: path.clone(),
+                    source: Box::new(e),
+                })?;
+                return Self::init(conn, path, true, OpenCheck::Integrity);
             }
-            let conn = Connection::open_in_memory().map_err(|e| Error::Open {
-                path: path.clone(),
-                source: Box::new(e),
-            })?;
-            return Self::init(conn, path, true, OpenCheck::Integrity);
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&path, flags).map_err(|e| Error::Open {
             path: path.clone(),
             source: Box::new(e),
         })?;
-        if needs_rollback(&conn) {
+        if needs_rollback(&conn, &path)? {
             // A writer was killed mid-transaction and left a hot journal: a read-only
             // connection cannot roll it back (SQLITE_READONLY_ROLLBACK), so the first
             // reader after a crash would see "readonly", not the data. Roll it back
@@ -217,7 +217,10 @@ impl Store {
             integrity_check,
         };
         let cap = MAX_PAGE_COUNT.load(Ordering::Relaxed);
-        if may_create && cap > 0 {
+        // The cap bounds the file; the empty in-memory store a read of a 0-byte
+        // file gets is no file (capping it made that read fail as "full").
+        let on_disk = store.conn.path().is_some_and(|p| !p.is_empty());
+        if may_create && on_disk && cap > 0 {
             store.set_max_page_count(cap)?;
         }
         let found = store.user_version()?;
@@ -234,7 +237,7 @@ impl Store {
                 store.conn = mem;
                 store.create_schema()?;
             }
-            v if v == SCHEMA_VERSION => {}
+            v if v == SCHEMA_VERSION => store.check_tables(v)?,
             _ => return Err(store.version_error(found)),
         }
         Ok(store)
@@ -251,6 +254,28 @@ impl Store {
                 ""
             },
         }
+    }
+
+    /// Every table [`schema::REQUIRED_TABLES`] names exists, or
+    /// [`Error::MissingTable`] naming the first one missing.
+    fn check_tables(&self, version: i64) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")
+            .map_err(|e| classify(&self.path, "listing tables", e))?;
+        for table in schema::REQUIRED_TABLES {
+            let present = stmt
+                .exists([table])
+                .map_err(|e| classify(&self.path, "listing tables", e))?;
+            if !present {
+                return Err(Error::MissingTable {
+                    path: self.path.clone(),
+                    table,
+                    version,
+                });
+            }
+        }
+        Ok(())
     }
 
     fn user_version(&self) -> Result<i64> {
@@ -299,6 +324,9 @@ impl Store {
     /// `jobs` table is not touched. Returns the version found before.
     pub fn upgrade(path: impl AsRef<Path>) -> Result<i64> {
         let path = path.as_ref().to_path_buf();
+        if presence(&path)? == Presence::Missing {
+            return Err(Error::NoStore { path });
+        }
         let mut conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE)
             .map_err(|e| Error::Open {
                 path: path.clone(),
@@ -374,6 +402,71 @@ impl Store {
     }
 }
 
+/// What stands at a store path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Presence {
+    /// Nothing.
+    Missing,
+    /// A regular file of 0 bytes (a store nobody has written to yet).
+    Empty,
+    /// A regular file with data (SQLite and the checks decide the rest).
+    Data,
+}
+
+/// Look at `path` before SQLite does: SQLite answers a folder with "disk I/O
+/// error", blocks forever on a FIFO, and takes a pseudo-file that claims 0 bytes
+/// (`/proc/self/status`) for an empty database. Symbolic links are followed.
+fn presence(path: &Path) -> Result<Presence> {
+    use std::io::Read;
+    use std::os::unix::fs::FileTypeExt;
+    let not = |reason| Error::NotAStore {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Presence::Missing),
+        Err(e) => {
+            return Err(Error::Open {
+                path: path.to_path_buf(),
+                source: Box::new(e),
+            });
+        }
+    };
+    let kind = meta.file_type();
+    if kind.is_dir() {
+        return Err(not(
+            "it is a folder (give the path of the database file, e.g. FOLDER/fabric.db)",
+        ));
+    }
+    if kind.is_fifo() {
+        return Err(not("it is a FIFO (named pipe), not a database file"));
+    }
+    if kind.is_char_device() || kind.is_block_device() {
+        return Err(not("it is a device, not a database file"));
+    }
+    if kind.is_socket() || !kind.is_file() {
+        return Err(not("it is not a regular file"));
+    }
+    if meta.len() > 0 {
+        return Ok(Presence::Data);
+    }
+    // A regular file that says 0 bytes: empty, unless reading it gives bytes.
+    let mut byte = [0u8; 1];
+    let read = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut byte))
+        .map_err(|e| Error::Open {
+            path: path.to_path_buf(),
+            source: Box::new(e),
+        })?;
+    if read > 0 {
+        return Err(not(
+            "it is a pseudo-file whose size is unknown (like those under /proc), not a database file",
+        ));
+    }
+    Ok(Presence::Empty)
+}
+
 /// Create the missing folders of `path` (`0700`) and an empty file (`0600`) unless
 /// one exists: SQLite would create them with the process's default modes.
 fn create_private(path: &Path) -> std::io::Result<()> {
@@ -390,7 +483,10 @@ fn create_private(path: &Path) -> std::io::Result<()> {
         .mode(0o600)
         .open(path)
     {
-        Ok(_) => Ok(()),
+        Ok(_) => {
+            crate::fresh::note_created(path);
+            Ok(())
+        }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e),
     }
@@ -400,14 +496,29 @@ fn create_private(path: &Path) -> std::io::Result<()> {
 /// is read-only".
 const READONLY_ROLLBACK: std::ffi::c_int = 776;
 
-/// Whether a read-only connection is stuck behind a hot journal.
-fn needs_rollback(conn: &Connection) -> bool {
+/// Whether a read-only connection is stuck behind a hot journal. A lock held
+/// past the busy timeout is [`Error::Locked`] at once: the probe used to wait out
+/// the timeout, then the check at open waited it again, so a lock was reported
+/// as "waited 5000 ms" after 10 s.
+fn needs_rollback(conn: &Connection, path: &Path) -> Result<bool> {
+    conn.busy_timeout(busy_timeout())
+        .map_err(|e| classify(path, "setting the busy timeout", e))?;
     let probe: rusqlite::Result<i64> =
         conn.query_row("SELECT count(*) FROM sqlite_master", [], |row| row.get(0));
-    matches!(
-        probe,
-        Err(rusqlite::Error::SqliteFailure(e, _)) if e.extended_code == READONLY_ROLLBACK
-    )
+    match probe {
+        Err(rusqlite::Error::SqliteFailure(e, _)) if e.extended_code == READONLY_ROLLBACK => {
+            Ok(true)
+        }
+        Err(e)
+            if matches!(
+                e.sqlite_error_code(),
+                Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+            ) =>
+        {
+            Err(classify(path, "reading the schema", e))
+        }
+        _ => Ok(false),
+    }
 }
 
 /// A short-lived connection to an existing file (`flags` plus no mutex), with the
@@ -471,7 +582,11 @@ pub(crate) fn classify(path: &Path, context: impl Into<String>, e: rusqlite::Err
             source: e,
         },
         Some(ErrorCode::ReadOnly) => Error::ReadOnly { path, source: e },
-        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => Error::Corrupt {
+        Some(ErrorCode::NotADatabase) => Error::NotAStore {
+            path,
+            reason: "it is not a SQLite database file (check the --db path or $FABRIC_DB)",
+        },
+        Some(ErrorCode::DatabaseCorrupt) => Error::Corrupt {
             path,
             detail: e.to_string(),
         },
@@ -492,6 +607,7 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::Store;
+    use crate::error::Error;
 
     type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -513,6 +629,58 @@ mod tests {
             before,
             "an existing folder kept its mode"
         );
+        Ok(())
+    }
+
+    #[test]
+    fn a_read_of_a_missing_path_is_no_store_and_creates_nothing() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let db = dir.path().join("no").join("fabric.db");
+        let err = Store::open_read(&db).err();
+        assert!(matches!(err, Some(Error::NoStore { .. })), "{err:?}");
+        assert!(!dir.path().join("no").exists());
+        Ok(())
+    }
+
+    #[test]
+    fn what_is_not_a_database_file_is_not_a_store_for_reads_and_writes() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let text = dir.path().join("notes.txt");
+        std::fs::write(&text, "plain text, long enough to hold a header")?;
+        for path in [
+            dir.path().to_path_buf(),
+            std::path::PathBuf::from("/dev/zero"),
+            std::path::PathBuf::from("/proc/self/status"),
+            text,
+        ] {
+            for err in [Store::open_read(&path).err(), Store::open(&path).err()] {
+                assert!(
+                    matches!(err, Some(Error::NotAStore { .. })),
+                    "{path:?}: {err:?}"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_missing_required_table_is_named_at_open() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let db = dir.path().join("fabric.db");
+        drop(Store::open(&db)?);
+        rusqlite::Connection::open(&db)?.execute_batch("DROP TABLE chain_payloads")?;
+        for err in [Store::open_read(&db).err(), Store::open(&db).err()] {
+            assert!(
+                matches!(
+                    err,
+                    Some(Error::MissingTable {
+                        table: "chain_payloads",
+                        ..
+                    })
+                ),
+                "{err:?}"
+            );
+        }
         Ok(())
     }
 

@@ -143,7 +143,7 @@ impl Default for UnpackLimits {
 /// ending in `.enc` or content not starting with a zip header). Returns the folder.
 ///
 /// The archive must be a regular file of at most
-/// [`Limits::archive`](crate::limits::Limits::archive) bytes. Every entry is
+/// [`Limits::archive`](crate::input_limits::Limits::archive) bytes. Every entry is
 /// checked against `limits` before the first byte is written (a refusal is
 /// [`Error::Archive`] and writes nothing); inflated bytes are counted too, since
 /// headers lie. Running out of space is [`Error::Write`] or [`Error::NoSpace`].
@@ -154,8 +154,8 @@ pub fn unpack(
     dry_run: bool,
     limits: &UnpackLimits,
 ) -> Result<PathBuf> {
-    let max = crate::limits::get().archive;
-    let raw = crate::limits::read_file(input, "archive", max, "--max-archive-bytes")?;
+    let max = crate::input_limits::get().archive;
+    let raw = crate::input_limits::read_file(input, "archive", max, "--max-archive-bytes")?;
     unpack_bytes(
         raw,
         input,
@@ -294,7 +294,7 @@ pub fn unpack_bytes(
                 && p.last().is_some_and(|n| n == MANIFEST_FILE)
         })
         .ok_or_else(|| bad("no manifest.json in the archive".into(), None))?;
-    let manifest_limit = crate::limits::get().manifest;
+    let manifest_limit = crate::input_limits::get().manifest;
     let mut manifest_bytes = Vec::new();
     zip.by_index(manifest_index)
         .map_err(|e| bad("reading manifest.json".into(), Some(Box::new(e))))?

@@ -207,9 +207,10 @@ pub trait Mirror {
     ) -> Result<Vec<Option<MirrorKeyRow>>>;
 
     /// Stream every row in `scope` to `sink`, **newest first**: ordered by
-    /// `observed_at_utc` descending, ties by `exchange_id` ascending (so the order is
-    /// deterministic). Rows are streamed, not collected: memory must stay flat in
-    /// the table size. If `sink` returns an error, stop and return that error.
+    /// `observed_at_utc` descending, ties by `exchange_id` ascending in text order
+    /// (so the order is deterministic and the same on every backend). Rows are
+    /// streamed, not collected: memory must stay flat in the table size (a backend
+    /// may hold the rows of one `observed_at_utc` at a time to order ties). If `sink` returns an error, stop and return that error.
     /// Returns the number of rows handed to `sink`.
     fn export_scope(
         &mut self,
@@ -220,8 +221,19 @@ pub trait Mirror {
     /// The number of rows in `scope`, or in the whole table when `scope` is `None`.
     fn count(&mut self, scope: Option<&Scope>) -> Result<u64>;
 
-    /// Open the command's transaction. Error if one is already open.
+    /// Open the command's transaction. Error if one is already open. Creates the
+    /// table first when it is missing (every backend: `sync` and `import` never
+    /// need a separate `schema --apply` for a new table).
     fn begin(&mut self) -> Result<()>;
+
+    /// Serialize writers of `scope`: called right after [`Mirror::begin`], the
+    /// lock is held until [`Mirror::commit`] or [`Mirror::rollback`]. A second
+    /// writer waits, and ends with [`crate::Error::ScopeBusy`] when the wait runs
+    /// out. The default does nothing (SQLite takes one writer per file anyway).
+    fn lock_scope(&mut self, scope: &Scope) -> Result<()> {
+        let _ = scope;
+        Ok(())
+    }
 
     /// Carry out `writes` in order inside the open transaction. On error the
     /// transaction stays open but its outcome is undefined: the engine then calls

@@ -302,6 +302,8 @@ impl Mirror for SqliteMirror {
 
     fn write_batch(&mut self, writes: &[MirrorWrite]) -> Result<()> {
         self.ensure_tx()?;
+        // The same column limits as SQL Server: a record one backend takes, both take.
+        crate::limits::check_writes(&self.describe(), writes)?;
         self.settle()?;
         if std::mem::take(&mut self.bulk_candidate) {
             self.deferred = self.store.mirror_defer_indexes(&self.table)?;

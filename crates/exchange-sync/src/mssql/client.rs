@@ -13,14 +13,27 @@ use super::config::SqlServerConfig;
 use super::tsql;
 use crate::error::BoxError;
 
+/// Said when a connection to the seed's default port 1434 fails: on a default
+/// install that port is the dedicated admin connection or the Browser service.
+pub const PORT_HINT: &str = " (INGEST_SQLSERVER_PORT is unset, so the seed's default port 1434 \
+was used; SQL Server usually listens on 1433: set INGEST_SQLSERVER_PORT to its port)";
+
 /// A bound parameter value.
 pub type Param = ColumnData<'static>;
 
 /// An open connection and the runtime that drives it.
 pub struct Connection {
     rt: Runtime,
-    client: Client<Compat<TcpStream>>,
+    /// `None` once closed after a failed bulk load (see [`Connection::bulk_insert`]).
+    client: Option<Client<Compat<TcpStream>>>,
 }
+
+/// A request on a connection that was closed after a failed bulk load.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the connection was closed after a failed bulk load (the server rolls its transaction back)"
+)]
+pub struct Closed;
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -35,30 +48,36 @@ pub enum ConnectError {
     #[error("starting the I/O runtime")]
     Runtime(#[source] std::io::Error),
     /// TCP connect did not finish within the connect timeout.
-    #[error("connecting to {address}: no answer within {seconds} s (connect timeout)")]
+    #[error("connecting to {address}: no answer within {seconds} s (connect timeout){hint}")]
     Timeout {
         /// `host:port`.
         address: String,
         /// The timeout.
         seconds: u64,
+        /// Advice when the port is the seed's default 1434 (else empty).
+        hint: &'static str,
     },
     /// TCP connect failed (refused, unreachable, unknown host).
-    #[error("connecting to {address}")]
+    #[error("connecting to {address}{hint}")]
     Tcp {
         /// `host:port`.
         address: String,
+        /// Advice when the port is the seed's default 1434 (else empty).
+        hint: &'static str,
         /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
     /// TLS or login failed; the source holds the server's message.
-    #[error("logging in to {address}")]
+    #[error("logging in to {address}{hint}")]
     Login {
         /// `host:port`.
         address: String,
-        /// tiberius' error (server message, TLS failure...).
+        /// Advice when the port is the seed's default 1434 (else empty).
+        hint: &'static str,
+        /// tiberius' error (server message, TLS failure...), boxed: it is large.
         #[source]
-        source: tiberius::error::Error,
+        source: Box<tiberius::error::Error>,
     },
 }
 
@@ -71,6 +90,11 @@ impl Connection {
             .enable_time()
             .build()
             .map_err(ConnectError::Runtime)?;
+        let hint = if config.port_is_env_default {
+            PORT_HINT
+        } else {
+            ""
+        };
         let client = rt.block_on(async {
             let mut cfg = config.clone();
             let mut redirected = false;
@@ -86,9 +110,16 @@ impl Connection {
                         return Err(ConnectError::Timeout {
                             address,
                             seconds: cfg.connect_timeout.as_secs(),
+                            hint,
                         });
                     }
-                    Ok(Err(source)) => return Err(ConnectError::Tcp { address, source }),
+                    Ok(Err(source)) => {
+                        return Err(ConnectError::Tcp {
+                            address,
+                            hint,
+                            source,
+                        });
+                    }
                     Ok(Ok(tcp)) => tcp,
                 };
                 // Best effort: small requests should not wait for Nagle.
@@ -100,11 +131,16 @@ impl Connection {
                             .await
                             .map_err(|source| ConnectError::Login {
                                 address: address.clone(),
-                                source,
+                                hint,
+                                source: Box::new(source),
                             })?
                             .into_results()
                             .await
-                            .map_err(|source| ConnectError::Login { address, source })?;
+                            .map_err(|source| ConnectError::Login {
+                                address,
+                                hint,
+                                source: Box::new(source),
+                            })?;
                         return Ok(client);
                     }
                     Err(tiberius::error::Error::Routing { host, port }) if !redirected => {
@@ -112,16 +148,26 @@ impl Connection {
                         cfg.host = host;
                         cfg.port = port;
                     }
-                    Err(source) => return Err(ConnectError::Login { address, source }),
+                    Err(source) => {
+                        return Err(ConnectError::Login {
+                            address,
+                            hint,
+                            source: Box::new(source),
+                        });
+                    }
                 }
             }
         })?;
-        Ok(Self { rt, client })
+        Ok(Self {
+            rt,
+            client: Some(client),
+        })
     }
 
     /// Run a batch with parameters; the row count of each statement, in order.
     pub fn execute(&mut self, sql: &str, params: Vec<Param>) -> Result<Vec<u64>, BoxError> {
         let Self { rt, client } = self;
+        let client = client.as_mut().ok_or(Closed)?;
         rt.block_on(async {
             let mut q = Query::new(sql);
             for p in params {
@@ -135,6 +181,7 @@ impl Connection {
     /// Run a query and collect the rows of its first result set.
     pub fn query(&mut self, sql: &str, params: Vec<Param>) -> Result<Vec<Row>, BoxError> {
         let Self { rt, client } = self;
+        let client = client.as_mut().ok_or(Closed)?;
         rt.block_on(async {
             let mut q = Query::new(sql);
             for p in params {
@@ -154,6 +201,7 @@ impl Connection {
     ) -> Result<u64, BoxError> {
         use futures_util::TryStreamExt as _;
         let Self { rt, client } = self;
+        let client = client.as_mut().ok_or(Closed)?;
         rt.block_on(async {
             let mut q = Query::new(sql);
             for p in params {
@@ -180,6 +228,13 @@ impl Connection {
 
     /// Bulk-insert `rows` into `table` (`[schema].[table]`) over the listed columns,
     /// with constraint checks on. Returns the number of rows the server took.
+    ///
+    /// A bulk load that fails part way (a row refused while it streams, a broken
+    /// socket) leaves the request half sent: nothing more may go out on that
+    /// connection, not even a `ROLLBACK`, which the server would read as bulk data.
+    /// So on any failure after the request started the connection is closed (the
+    /// server then rolls the open transaction back itself) and the failure that
+    /// happened is returned; every later request answers [`Closed`].
     pub fn bulk_insert(
         &mut self,
         table: &str,
@@ -187,8 +242,9 @@ impl Connection {
         rows: Vec<TokenRow<'static>>,
     ) -> Result<u64, BoxError> {
         let Self { rt, client } = self;
-        rt.block_on(async {
-            let mut req = client
+        let conn = client.as_mut().ok_or(Closed)?;
+        let res: Result<u64, tiberius::error::Error> = rt.block_on(async {
+            let mut req = conn
                 .bulk_insert_with_options(
                     table,
                     columns,
@@ -200,24 +256,38 @@ impl Connection {
                 req.send(row).await?;
             }
             Ok(req.finalize().await?.total())
-        })
+        });
+        match res {
+            Ok(n) => Ok(n),
+            Err(e) => {
+                // Drop the client: its socket closes, the server rolls back.
+                *client = None;
+                Err(Box::new(e))
+            }
+        }
     }
 
     /// `BEGIN TRANSACTION`.
     pub fn begin(&mut self) -> Result<(), BoxError> {
         let Self { rt, client } = self;
+        let client = client.as_mut().ok_or(Closed)?;
         Ok(rt.block_on(client.begin_transaction())?)
     }
 
     /// `COMMIT`.
     pub fn commit(&mut self) -> Result<(), BoxError> {
         let Self { rt, client } = self;
+        let client = client.as_mut().ok_or(Closed)?;
         Ok(rt.block_on(client.commit_transaction())?)
     }
 
-    /// `ROLLBACK`.
+    /// `ROLLBACK`. On a connection closed after a failed bulk load there is
+    /// nothing to send: the server rolled back when it closed.
     pub fn rollback(&mut self) -> Result<(), BoxError> {
         let Self { rt, client } = self;
+        let Some(client) = client.as_mut() else {
+            return Ok(());
+        };
         rt.block_on(async {
             client
                 .simple_query(tsql::ROLLBACK)
@@ -226,5 +296,34 @@ impl Connection {
                 .await?;
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// After a failed bulk load the connection is closed: nothing more goes out
+    /// on it (no ROLLBACK read as bulk data), the rollback the engine then asks for
+    /// succeeds without a request (closing made the server roll back), and every
+    /// other request says why it cannot run.
+    #[test]
+    fn a_closed_connection_sends_nothing() -> Result<(), Box<dyn std::error::Error>> {
+        let rt = tokio::runtime::Builder::new_current_thread().build()?;
+        let mut conn = Connection { rt, client: None };
+        assert!(conn.rollback().is_ok());
+        for err in [
+            conn.execute("SELECT 1", Vec::new()).err(),
+            conn.query("SELECT 1", Vec::new())
+                .err()
+                .map(|e| e as BoxError),
+            conn.bulk_insert("[a].[b]", &["x"], Vec::new()).err(),
+            conn.begin().err(),
+            conn.commit().err(),
+        ] {
+            let err = err.ok_or("a closed connection answered")?;
+            assert!(err.downcast_ref::<Closed>().is_some(), "{err}");
+        }
+        Ok(())
     }
 }

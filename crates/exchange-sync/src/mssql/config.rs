@@ -108,6 +108,9 @@ pub struct SqlServerConfig {
     pub command_timeout: Duration,
     /// `Packet Size` in bytes (512..=32767).
     pub packet_size: u32,
+    /// The port is the seed's default 1434 because `INGEST_SQLSERVER_PORT` was
+    /// unset: a failed connection then says that SQL Server usually listens on 1433.
+    pub port_is_env_default: bool,
 }
 
 impl SqlServerConfig {
@@ -126,6 +129,7 @@ impl SqlServerConfig {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             command_timeout: DEFAULT_COMMAND_TIMEOUT,
             packet_size: DEFAULT_PACKET_SIZE,
+            port_is_env_default: false,
         }
     }
 
@@ -174,14 +178,18 @@ impl SqlServerConfig {
         let Some(host) = var("INGEST_SQLSERVER_HOST").filter(|s| !s.trim().is_empty()) else {
             return Ok(None);
         };
-        let port = match var("INGEST_SQLSERVER_PORT").filter(|s| !s.trim().is_empty()) {
+        let port = var("INGEST_SQLSERVER_PORT").filter(|s| !s.trim().is_empty());
+        let defaulted = port.is_none();
+        let port = match port {
             Some(p) => p.trim().parse::<u16>().map_err(|_| Error::Target {
                 target: "INGEST_SQLSERVER_PORT".to_owned(),
                 reason: format!("{p:?} is not a port number"),
             })?,
+            // Kept for the original tool's environments; see `port_is_env_default`.
             None => DEFAULT_ENV_PORT,
         };
         let mut c = Self::base(host.trim().to_owned(), port);
+        c.port_is_env_default = defaulted;
         c.database = Some(var("INGEST_SQLSERVER_DATABASE").unwrap_or_else(|| "Holocron".into()));
         c.user = var("INGEST_SQLSERVER_USER").unwrap_or_else(|| "sa".into());
         c.password = Password::new(var("INGEST_SQLSERVER_PASSWORD").unwrap_or_default());

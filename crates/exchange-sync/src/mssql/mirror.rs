@@ -1,11 +1,22 @@
 //! [`SqlServerMirror`]: the [`Mirror`] trait on SQL Server through tiberius.
 //!
 //! Statements come from [`super::tsql`]; this file binds values, runs them through
-//! the synchronous [`Connection`] and maps rows and errors. Writes: each run of
-//! consecutive inserts is one `INSERT BULK` (tiberius `bulk_insert`, constraint
-//! checks on); each run of updates is sent [`tsql::UPDATES_PER_REQUEST`] statements
-//! per request (10 parameters each, under the 2,100-parameter limit), and every
-//! statement must touch exactly one row.
+//! the synchronous [`Connection`] and maps rows and errors.
+//!
+//! * Inserts: rows whose payload fits [`tsql::BULK_PAYLOAD_MAX`] are gathered and
+//!   sent as one `INSERT BULK` (constraint checks on) when the next read, update or
+//!   commit needs them, or at [`PENDING_MAX_BYTES`]: one metadata query per bulk
+//!   load, not per batch. Longer payloads go through a parameterized `INSERT`
+//!   ([`tsql::insert_path`], tiberius issue #322).
+//! * The server clock for the audit columns is read once per command.
+//! * Updates: [`tsql::UPDATES_PER_REQUEST`] statements per request (10 parameters
+//!   each, under the 2,100-parameter limit); every one must touch exactly one row.
+//! * Writers of one scope are serialized by `sp_getapplock` ([`tsql::LOCK_SCOPE`]).
+//! * Export reads keyset pages of [`tsql::EXPORT_PAGE`] rows in index order and
+//!   orders the rows of one `observed_at_utc` by text `exchange_id` (the contract's
+//!   tie order, which SQL Server's `UNIQUEIDENTIFIER` order is not).
+
+use std::time::Duration;
 
 use tiberius::{ColumnData, Row, ToSql, TokenRow, Uuid};
 use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
@@ -17,12 +28,33 @@ use crate::error::{BoxError, Error, Result};
 use crate::hash::ContentHash;
 use crate::mirror::{Mirror, MirrorKeyRow, MirrorRecord, MirrorWrite, Scope};
 
+/// Bulk rows gathered before they are sent anyway (see the module docs).
+pub const PENDING_MAX_BYTES: usize = 32 << 20;
+
 /// A mirror table on SQL Server. Construct with [`SqlServerMirror::connect`].
 pub struct SqlServerMirror {
     conn: Connection,
     table: TableName,
     target: String,
     in_transaction: bool,
+    /// Whether the table exists (reads of a missing table see no rows; `begin`
+    /// creates it).
+    exists: bool,
+    /// The server clock, read once per command for the audit columns.
+    server_now: Option<PrimitiveDateTime>,
+    /// Bulk rows not sent yet.
+    pending: Pending,
+    /// How long [`Mirror::lock_scope`] waits for another writer.
+    lock_timeout: Duration,
+}
+
+/// Rows waiting for one `INSERT BULK`.
+#[derive(Default)]
+struct Pending {
+    rows: Vec<TokenRow<'static>>,
+    first: String,
+    last: String,
+    bytes: usize,
 }
 
 impl std::fmt::Debug for SqlServerMirror {
@@ -44,12 +76,77 @@ impl SqlServerMirror {
             target: target.clone(),
             source: Box::new(e),
         })?;
-        Ok(Self {
+        let mut mirror = Self {
             conn,
             table,
             target,
             in_transaction: false,
-        })
+            exists: true,
+            server_now: None,
+            pending: Pending::default(),
+            // Inside the command timeout, so the lock's own answer comes first.
+            lock_timeout: config
+                .command_timeout
+                .saturating_sub(Duration::from_secs(1))
+                .max(Duration::from_secs(1)),
+        };
+        let table_object = tsql::schema_objects(&mirror.table)
+            .get(1)
+            .map(|o| o.name.clone())
+            .unwrap_or_default();
+        mirror.exists = !mirror.missing_schema_objects()?.contains(&table_object);
+        Ok(mirror)
+    }
+
+    /// The server clock, read on first use and kept for the command.
+    fn server_now(&mut self, first: &str) -> Result<PrimitiveDateTime> {
+        if let Some(now) = self.server_now {
+            return Ok(now);
+        }
+        let rows = self
+            .conn
+            .query(tsql::SERVER_TIME, Vec::new())
+            .map_err(self.err("reading the server clock"))?;
+        let now = rows
+            .first()
+            .and_then(|r| r.try_get::<PrimitiveDateTime, _>(0).ok().flatten())
+            .ok_or_else(|| {
+                self.write_error(first, "the server clock is unreadable".into(), None)
+            })?;
+        self.server_now = Some(now);
+        Ok(now)
+    }
+
+    /// Send the gathered bulk rows, if any, as one `INSERT BULK`.
+    fn flush(&mut self) -> Result<()> {
+        let Pending {
+            rows, first, last, ..
+        } = std::mem::take(&mut self.pending);
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let n = rows.len();
+        let table = self.table.quoted();
+        let taken = self
+            .conn
+            .bulk_insert(&table, &tsql::INSERT_COLUMNS, rows)
+            .map_err(|source| Error::Mirror {
+                target: self.target.clone(),
+                // The server does not say which row it refused.
+                context: format!(
+                    "bulk insert of {n} rows (records {first} .. {last}) refused; \
+                     `fabric exchange check` lists records that break a column limit"
+                ),
+                source,
+            })?;
+        if taken != n as u64 {
+            return Err(self.write_error(
+                &first,
+                format!("bulk insert of {n} rows (records {first} .. {last}) stored {taken}"),
+                None,
+            ));
+        }
+        Ok(())
     }
 
     /// Run a parameterless T-SQL batch on this connection and return each
@@ -95,42 +192,45 @@ impl SqlServerMirror {
         let Some(first) = records.first() else {
             return Ok(());
         };
-        let now_rows = self
-            .conn
-            .query(tsql::SERVER_TIME, Vec::new())
-            .map_err(self.err("reading the server clock"))?;
-        let now: Option<PrimitiveDateTime> = now_rows
-            .first()
-            .and_then(|r| r.try_get::<PrimitiveDateTime, _>(0).ok().flatten());
-        let Some(now) = now else {
-            return Err(self.write_error(
-                &first.exchange_id,
-                "the server clock is unreadable".into(),
-                None,
-            ));
-        };
-        let mut rows = Vec::with_capacity(records.len());
+        let now = self.server_now(&first.exchange_id)?;
+        let mut parameterized = Vec::new();
         for r in records {
-            rows.push(self.bulk_row(r, now)?);
+            match tsql::insert_path(&r.payload_json) {
+                tsql::InsertPath::Bulk => {
+                    let row = self.bulk_row(r, now)?;
+                    let p = &mut self.pending;
+                    if p.rows.is_empty() {
+                        p.first.clone_from(&r.exchange_id);
+                    }
+                    p.last.clone_from(&r.exchange_id);
+                    p.bytes += r.payload_json.len();
+                    p.rows.push(row);
+                }
+                tsql::InsertPath::Parameterized => parameterized.push(*r),
+            }
         }
-        let table = self.table.quoted();
-        let n = records.len();
-        let taken = self
-            .conn
-            .bulk_insert(&table, &tsql::INSERT_COLUMNS, rows)
-            .map_err(|source| {
+        for chunk in parameterized.chunks(tsql::INSERTS_PER_REQUEST) {
+            let sql = tsql::insert_rows(&self.table, chunk.len());
+            let mut params = Vec::with_capacity(chunk.len() * tsql::PARAMS_PER_INSERT);
+            for r in chunk {
+                params.extend(self.record_values(r)?);
+                params.push(datetime2(now));
+            }
+            let first = chunk.first().map_or("", |r| r.exchange_id.as_str());
+            self.conn.execute(&sql, params).map_err(|source| {
                 self.write_error(
-                    &first.exchange_id,
-                    format!("bulk insert of {n} rows (starting with this record) refused"),
+                    first,
+                    format!(
+                        "insert of {} rows with payloads over {} characters (starting with this one) refused",
+                        chunk.len(),
+                        tsql::BULK_PAYLOAD_MAX
+                    ),
                     Some(source),
                 )
             })?;
-        if taken != n as u64 {
-            return Err(self.write_error(
-                &first.exchange_id,
-                format!("bulk insert of {n} rows stored {taken}"),
-                None,
-            ));
+        }
+        if self.pending.bytes >= PENDING_MAX_BYTES {
+            self.flush()?;
         }
         Ok(())
     }
@@ -176,6 +276,8 @@ impl SqlServerMirror {
     }
 
     fn update_run(&mut self, updates: &[(&str, &MirrorRecord)]) -> Result<()> {
+        // An update may address a row still waiting in the bulk buffer.
+        self.flush()?;
         for chunk in updates.chunks(tsql::UPDATES_PER_REQUEST) {
             let sql = tsql::update_batch(&self.table, chunk.len());
             let mut params = Vec::with_capacity(chunk.len() * tsql::PARAMS_PER_UPDATE);
@@ -297,11 +399,16 @@ impl Mirror for SqlServerMirror {
         self.conn
             .commit()
             .map_err(self.err("committing the schema"))?;
+        self.exists = true;
         Ok(missing)
     }
 
     fn hashes_in_scope(&mut self, scope: &Scope) -> Result<crate::hash::ContentHashSet> {
         let mut out = crate::hash::ContentHashSet::default();
+        self.flush()?;
+        if !self.exists {
+            return Ok(out);
+        }
         let sql = tsql::hashes_in_scope(&self.table);
         let target = self.target.clone();
         self.conn
@@ -328,6 +435,10 @@ impl Mirror for SqlServerMirror {
         keys: &[&str],
     ) -> Result<Vec<Option<MirrorKeyRow>>> {
         let mut out: Vec<Option<MirrorKeyRow>> = vec![None; keys.len()];
+        self.flush()?;
+        if !self.exists {
+            return Ok(out);
+        }
         for (chunk_no, chunk) in keys.chunks(tsql::KEYS_PER_LOOKUP).enumerate() {
             let sql = tsql::find_by_natural_keys(&self.table, chunk.len());
             let mut params = Self::scope_params(scope);
@@ -367,46 +478,65 @@ impl Mirror for SqlServerMirror {
         scope: &Scope,
         sink: &mut dyn FnMut(MirrorRecord) -> Result<()>,
     ) -> Result<u64> {
-        let sql = tsql::export_scope(&self.table);
+        self.flush()?;
+        if !self.exists {
+            return Ok(0);
+        }
         let target = self.target.clone();
-        let mut sink_error: Option<Error> = None;
-        let res = self
-            .conn
-            .query_each(&sql, Self::scope_params(scope), &mut |row: Row| {
+        let page = tsql::EXPORT_PAGE;
+        // Rows of one observed_at_utc, ordered by text exchange_id before they go.
+        let mut ties = Ties::default();
+        let mut after: Option<(PrimitiveDateTime, Uuid)> = None;
+        loop {
+            let sql = tsql::export_page(&self.table, after.is_some());
+            let mut params = Self::scope_params(scope);
+            params.push(ColumnData::I32(i32::try_from(page).ok()));
+            if let Some((at, id)) = after {
+                params.push(datetime2(at));
+                params.push(ColumnData::Guid(Some(id)));
+            }
+            let mut got = 0usize;
+            let mut last = None;
+            let res = self.conn.query_each(&sql, params, &mut |row: Row| {
+                let id = row.try_get::<Uuid, _>(0).ok().flatten();
+                let at = row.try_get::<PrimitiveDateTime, _>(5).ok().flatten();
                 let record = record_from_row(&row).map_err(|reason| -> BoxError {
                     Box::new(Error::MirrorRow {
                         target: target.clone(),
-                        exchange_id: row
-                            .try_get::<Uuid, _>(0)
-                            .ok()
-                            .flatten()
-                            .map_or_else(|| "?".to_owned(), |u| u.to_string()),
+                        exchange_id: id.map_or_else(|| "?".to_owned(), |u| u.to_string()),
                         reason,
                     })
                 })?;
-                if let Err(e) = sink(record) {
-                    sink_error = Some(e);
-                    return Err("export stopped by its sink".into());
-                }
-                Ok(())
+                got += 1;
+                last = at.zip(id);
+                ties.push(record, sink)
+                    .map_err(|e| -> BoxError { Box::new(e) })
             });
-        if let Some(e) = sink_error {
-            return Err(e);
+            res.map_err(|source| match source.downcast::<Error>() {
+                Ok(e) => *e,
+                Err(source) => Error::Mirror {
+                    target: self.target.clone(),
+                    context: format!(
+                        "exporting scope {}/{}",
+                        scope.source_system, scope.entity_type
+                    ),
+                    source,
+                },
+            })?;
+            if got < page || last.is_none() {
+                break;
+            }
+            after = last;
         }
-        res.map_err(|source| match source.downcast::<Error>() {
-            Ok(e) => *e,
-            Err(source) => Error::Mirror {
-                target: self.target.clone(),
-                context: format!(
-                    "exporting scope {}/{}",
-                    scope.source_system, scope.entity_type
-                ),
-                source,
-            },
-        })
+        ties.finish(sink)?;
+        Ok(ties.sent)
     }
 
     fn count(&mut self, scope: Option<&Scope>) -> Result<u64> {
+        self.flush()?;
+        if !self.exists {
+            return Ok(0);
+        }
         let sql = tsql::count(&self.table, scope.is_some());
         let params = scope.map(Self::scope_params).unwrap_or_default();
         let rows = self
@@ -426,11 +556,53 @@ impl Mirror for SqlServerMirror {
                 "begin called with a transaction already open".into(),
             ));
         }
+        if !self.exists {
+            // Like the SQLite backend: a sync into a new table creates it.
+            self.apply_schema()?;
+        }
         self.conn
             .begin()
             .map_err(self.err("starting the transaction"))?;
         self.in_transaction = true;
         Ok(())
+    }
+
+    fn lock_scope(&mut self, scope: &Scope) -> Result<()> {
+        let resource = tsql::lock_resource(&self.table, &scope.source_system, &scope.entity_type);
+        let millis = i32::try_from(self.lock_timeout.as_millis()).unwrap_or(i32::MAX);
+        let rows = self
+            .conn
+            .query(
+                tsql::LOCK_SCOPE,
+                vec![
+                    ColumnData::String(Some(resource.into())),
+                    ColumnData::I32(Some(millis)),
+                ],
+            )
+            .map_err(self.err(format!(
+                "locking scope {}/{}",
+                scope.source_system, scope.entity_type
+            )))?;
+        let mode = rows
+            .first()
+            .and_then(|r| r.try_get::<&str, _>(0).ok().flatten())
+            .map(str::to_owned);
+        match mode.as_deref() {
+            Some(tsql::LOCK_GRANTED) => Ok(()),
+            Some(_) => Err(Error::ScopeBusy {
+                target: self.target.clone(),
+                scope: format!("{}/{}", scope.source_system, scope.entity_type),
+                waited_secs: self.lock_timeout.as_secs(),
+            }),
+            None => Err(Error::Mirror {
+                target: self.target.clone(),
+                context: format!(
+                    "locking scope {}/{}",
+                    scope.source_system, scope.entity_type
+                ),
+                source: "sp_getapplock: APPLOCK_MODE returned no row".into(),
+            }),
+        }
     }
 
     fn write_batch(&mut self, writes: &[MirrorWrite]) -> Result<()> {
@@ -439,6 +611,8 @@ impl Mirror for SqlServerMirror {
                 "write_batch called outside a transaction".into(),
             ));
         }
+        // The same column limits as every backend, before anything is sent.
+        crate::limits::check_writes(&self.target, writes)?;
         let mut i = 0;
         while i < writes.len() {
             match writes.get(i) {
@@ -479,6 +653,11 @@ impl Mirror for SqlServerMirror {
                 "commit called outside a transaction".into(),
             ));
         }
+        if let Err(e) = self.flush() {
+            self.in_transaction = false;
+            let _ = self.conn.rollback();
+            return Err(e);
+        }
         self.in_transaction = false;
         self.conn.commit().map_err(self.err("committing"))
     }
@@ -488,6 +667,7 @@ impl Mirror for SqlServerMirror {
             return Ok(());
         }
         self.in_transaction = false;
+        self.pending = Pending::default();
         self.conn.rollback().map_err(self.err("rolling back"))
     }
 }
@@ -514,7 +694,43 @@ impl SqlServerMirror {
     }
 }
 
-/// Rebuild a [`MirrorRecord`] from a row of [`tsql::export_scope`].
+/// The rows of one `observed_at_utc`, held until the time changes and then sent
+/// in text order of `exchange_id`.
+#[derive(Default)]
+struct Ties {
+    group: Vec<MirrorRecord>,
+    sent: u64,
+}
+
+impl Ties {
+    fn push(
+        &mut self,
+        r: MirrorRecord,
+        sink: &mut dyn FnMut(MirrorRecord) -> Result<()>,
+    ) -> Result<()> {
+        if self
+            .group
+            .first()
+            .is_some_and(|g| g.observed_at_utc != r.observed_at_utc)
+        {
+            self.finish(sink)?;
+        }
+        self.group.push(r);
+        Ok(())
+    }
+
+    fn finish(&mut self, sink: &mut dyn FnMut(MirrorRecord) -> Result<()>) -> Result<()> {
+        self.group
+            .sort_unstable_by(|a, b| a.exchange_id.cmp(&b.exchange_id));
+        for r in self.group.drain(..) {
+            sink(r)?;
+            self.sent += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Rebuild a [`MirrorRecord`] from a row of [`tsql::export_page`].
 fn record_from_row(row: &Row) -> std::result::Result<MirrorRecord, String> {
     let text = |i: usize, name: &str| -> std::result::Result<Option<String>, String> {
         row.try_get::<&str, _>(i)
@@ -571,5 +787,66 @@ fn datetime2(t: PrimitiveDateTime) -> Param {
         ColumnData::DateTime2(v) => ColumnData::DateTime2(v),
         // tiberius maps PrimitiveDateTime to DATETIME2 (tds73); nothing else occurs.
         _ => ColumnData::DateTime2(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, micros: i64) -> Result<MirrorRecord> {
+        Ok(MirrorRecord {
+            exchange_id: id.to_owned(),
+            exchange_type: "http".into(),
+            source_system: "s".into(),
+            entity_type: "e".into(),
+            natural_key: None,
+            observed_at_utc: time::macros::datetime!(2024-01-15 10:00 UTC)
+                + time::Duration::microseconds(micros),
+            content_sha256: "0"
+                .repeat(64)
+                .parse()
+                .map_err(|_| Error::Internal("hash".into()))?,
+            payload_json: "{}".into(),
+            schema_version: 1,
+        })
+    }
+
+    /// Rows come from the server newest first, ties in `UNIQUEIDENTIFIER` order
+    /// (which compares the last six bytes first); they leave ordered by text
+    /// `exchange_id` within each time, as the SQLite backend gives them.
+    #[test]
+    fn ties_leave_in_text_order() -> Result<()> {
+        let server_order = [
+            row("ffffffff-0000-4000-8000-000000000001", 5)?,
+            row("00000000-0000-4000-8000-000000000002", 5)?,
+            row("bbbbbbbb-0000-4000-8000-000000000003", 5)?,
+            row("cccccccc-0000-4000-8000-000000000001", 3)?,
+            row("aaaaaaaa-0000-4000-8000-000000000002", 3)?,
+            row("11111111-0000-4000-8000-000000000009", 1)?,
+        ];
+        let mut ties = Ties::default();
+        let mut out = Vec::new();
+        let mut sink = |r: MirrorRecord| -> Result<()> {
+            out.push(r.exchange_id);
+            Ok(())
+        };
+        for r in server_order {
+            ties.push(r, &mut sink)?;
+        }
+        ties.finish(&mut sink)?;
+        assert_eq!(ties.sent, 6);
+        assert_eq!(
+            out,
+            [
+                "00000000-0000-4000-8000-000000000002",
+                "bbbbbbbb-0000-4000-8000-000000000003",
+                "ffffffff-0000-4000-8000-000000000001",
+                "aaaaaaaa-0000-4000-8000-000000000002",
+                "cccccccc-0000-4000-8000-000000000001",
+                "11111111-0000-4000-8000-000000000009",
+            ]
+        );
+        Ok(())
     }
 }

@@ -60,6 +60,13 @@ impl TableName {
     pub fn new(schema: &str, table: &str) -> Result<Self> {
         check_identifier("sql_target.schema", schema)?;
         check_identifier("sql_target.table", table)?;
+        // The derived constraint and index names must fit 128 characters too.
+        crate::manifest::SqlTarget {
+            schema: schema.to_owned(),
+            table: table.to_owned(),
+            ..crate::manifest::SqlTarget::default()
+        }
+        .validate()?;
         Ok(Self {
             schema: schema.to_owned(),
             table: table.to_owned(),
@@ -125,7 +132,11 @@ pub struct SchemaObject {
     pub create: String,
 }
 
-/// The mirror's objects in creation order: schema, table, then four indexes.
+/// The mirror's objects in creation order: schema, table, then five indexes.
+///
+/// Every name derived from the table stays within SQL Server's 128 characters:
+/// [`TableName::new`] refuses a table longer than
+/// [`crate::manifest::MAX_TABLE_NAME`].
 pub fn schema_objects(t: &TableName) -> Vec<SchemaObject> {
     let q = t.quoted();
     let name = t.table();
@@ -159,12 +170,19 @@ pub fn schema_objects(t: &TableName) -> Vec<SchemaObject> {
     vec![
         SchemaObject {
             name: format!("schema [{}]", t.schema()),
-            missing: format!("SCHEMA_ID(N'{}') IS NULL", t.schema()),
+            missing: format!(
+                "NOT EXISTS (SELECT 1 FROM sys.schemas WHERE name = N'{}')",
+                t.schema()
+            ),
+            // CREATE SCHEMA must be alone in its batch: run it through EXEC.
             create: format!("EXEC(N'CREATE SCHEMA [{}]')", t.schema()),
         },
         SchemaObject {
             name: format!("table {q}"),
-            missing: format!("OBJECT_ID({}, N'U') IS NULL", t.literal()),
+            missing: format!(
+                "NOT EXISTS (SELECT 1 FROM sys.tables WHERE object_id = OBJECT_ID({}))",
+                t.literal()
+            ),
             create: format!(
                 "CREATE TABLE {q} (\n        {}\n    )",
                 table.join(",\n        ")
@@ -182,6 +200,8 @@ pub fn schema_objects(t: &TableName) -> Vec<SchemaObject> {
             "source_system, entity_type, natural_key",
             " WHERE natural_key IS NOT NULL",
         ),
+        // The export order (newest first, then exchange_id, the clustering key
+        // every nonclustered index carries): keyset pages seek it, nothing sorts.
         index(
             &format!("IX_{name}_Scope_ObservedAt"),
             false,
@@ -194,23 +214,61 @@ pub fn schema_objects(t: &TableName) -> Vec<SchemaObject> {
             "observed_at_utc DESC",
             "",
         ),
+        // Fabric: the hashes of a scope by one seek. A new name, so a table made
+        // by the reference DDL (whose unique hash index has no scope columns) gets
+        // it too.
+        index(
+            &format!("IX_{name}_Scope_ContentHash"),
+            false,
+            "source_system, entity_type, content_sha256",
+            "",
+        ),
     ]
 }
 
-/// The whole DDL as one script for people (`fabric exchange schema --print`):
-/// each object behind its `IF <missing>` guard. Safe to run twice; never drops.
+/// The whole DDL as one script for people (`fabric exchange schema --print`),
+/// ready for `sqlcmd` or SSMS: the `SET` options a filtered unique index needs
+/// (classic `sqlcmd` runs with `QUOTED_IDENTIFIER OFF`, which fails it with error
+/// 1934), then each object behind its `IF NOT EXISTS` guard, in batches split by
+/// `GO`. Safe to run twice; never drops.
 pub fn schema_script(t: &TableName) -> String {
     let mut out = format!(
-        "-- Fabric SQL Server mirror for {} (exchange-behaviour §4.1 + Fabric fixes).\n\
-         -- Creates what is missing; never drops or alters anything.\n",
+        "-- Fabric SQL Server mirror for {} (the reference table + Fabric fixes).\n\
+         -- Creates what is missing; never drops or alters anything.\n\
+         {SCRIPT_PREAMBLE}\nGO\n",
         t.quoted()
     );
     for o in schema_objects(t) {
         let _ = write!(
             out,
-            "\n-- {}\nIF {}\n    {};\n",
+            "\n-- {}\nIF {}\n    {};\nGO\n",
             o.name, o.missing, o.create
         );
+    }
+    out
+}
+
+/// The first batch of [`schema_script`]: the options SQL Server requires to
+/// create and write a table with a filtered index.
+pub const SCRIPT_PREAMBLE: &str = "SET ANSI_NULLS ON;\nSET QUOTED_IDENTIFIER ON;";
+
+/// The batches of [`schema_script`] (split at its `GO` lines), as `sqlcmd` sends them.
+pub fn script_batches(script: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut batch = String::new();
+    for line in script.lines() {
+        if line.trim().eq_ignore_ascii_case("GO") {
+            if !batch.trim().is_empty() {
+                out.push(std::mem::take(&mut batch));
+            }
+            batch.clear();
+        } else {
+            batch.push_str(line);
+            batch.push('\n');
+        }
+    }
+    if !batch.trim().is_empty() {
+        out.push(batch);
     }
     out
 }
@@ -267,13 +325,27 @@ pub fn find_by_natural_keys(t: &TableName, n: usize) -> String {
     )
 }
 
-/// Every row of a scope, newest first, ties by `exchange_id` ascending.
-pub fn export_scope(t: &TableName) -> String {
+/// Rows per page of [`export_page`].
+pub const EXPORT_PAGE: usize = 2_000;
+
+/// One keyset page of a scope's rows (`@P1`, `@P2` scope; `@P3` page size), newest
+/// first, ties by `exchange_id` in SQL Server's `UNIQUEIDENTIFIER` order: the order
+/// of the index `IX_<table>_Scope_ObservedAt` (whose rows carry `exchange_id` as
+/// the clustering key), so the server seeks and never sorts a scope. `after`
+/// (`@P4` time, `@P5` id) resumes after the last row of the previous page. Each
+/// page is a short statement; no single one runs long.
+pub fn export_page(t: &TableName, after: bool) -> String {
+    let resume = if after {
+        "\n  AND observed_at_utc <= @P4 \
+         AND NOT (observed_at_utc = @P4 AND exchange_id <= @P5)"
+    } else {
+        ""
+    };
     format!(
-        "SELECT exchange_id, exchange_type, source_system, entity_type, natural_key, \
+        "SELECT TOP (@P3) exchange_id, exchange_type, source_system, entity_type, natural_key, \
          observed_at_utc, content_sha256, payload_json, schema_version\n\
-         FROM {} WHERE {}\n\
-         ORDER BY observed_at_utc DESC, CONVERT(CHAR(36), exchange_id) COLLATE {EXACT} ASC",
+         FROM {} WHERE {}{resume}\n\
+         ORDER BY observed_at_utc DESC, exchange_id ASC",
         t.quoted(),
         scope_where("")
     )
@@ -324,8 +396,95 @@ pub fn update_batch(t: &TableName, n: usize) -> String {
     out
 }
 
-/// The server's clock, used for the audit columns of bulk-inserted rows.
+/// The server's clock, read once per command for the audit columns of inserted rows.
 pub const SERVER_TIME: &str = "SELECT SYSUTCDATETIME()";
+
+/// Bound values per row of [`insert_rows`]: the nine data columns and the time.
+pub const PARAMS_PER_INSERT: usize = 10;
+
+/// Rows per request of [`insert_rows`]: 200 x 10 = 2,000 parameters.
+pub const INSERTS_PER_REQUEST: usize = MAX_PARAMS / PARAMS_PER_INSERT;
+
+/// Payloads longer than this many UTF-16 code units are inserted by [`insert_rows`],
+/// not bulk load: tiberius issue #322 ("Invalid column type from bcp client" for
+/// large `NVARCHAR` values in bulk insert) is still open, and 4,000 is the largest
+/// `NVARCHAR(n)` below `MAX`.
+pub const BULK_PAYLOAD_MAX: usize = 4_000;
+
+/// How a new row is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertPath {
+    /// In an `INSERT BULK` with its neighbours.
+    Bulk,
+    /// By a parameterized `INSERT` ([`insert_rows`]).
+    Parameterized,
+}
+
+/// The path for a row whose payload is `payload_json`: bulk up to
+/// [`BULK_PAYLOAD_MAX`] UTF-16 code units, parameterized past it.
+pub fn insert_path(payload_json: &str) -> InsertPath {
+    // UTF-16 units never exceed UTF-8 bytes: count them only for long payloads.
+    if payload_json.len() <= BULK_PAYLOAD_MAX
+        || payload_json.encode_utf16().count() <= BULK_PAYLOAD_MAX
+    {
+        InsertPath::Bulk
+    } else {
+        InsertPath::Parameterized
+    }
+}
+
+/// `n` rows by one parameterized `INSERT` ([`PARAMS_PER_INSERT`] each: the nine
+/// data columns in table order, then the server time for both audit columns).
+/// `n` must be 1..=[`INSERTS_PER_REQUEST`].
+pub fn insert_rows(t: &TableName, n: usize) -> String {
+    let rows: Vec<String> = (0..n)
+        .map(|i| {
+            let p: Vec<String> = (1..=PARAMS_PER_INSERT)
+                .map(|k| format!("@P{}", i * PARAMS_PER_INSERT + k))
+                .collect();
+            format!("({}, {})", p.join(", "), p[PARAMS_PER_INSERT - 1])
+        })
+        .collect();
+    format!(
+        "INSERT INTO {} ({}) VALUES\n{};",
+        t.quoted(),
+        INSERT_COLUMNS.join(", "),
+        rows.join(",\n")
+    )
+}
+
+/// The scope lock every writer takes right after `BEGIN TRANSACTION`
+/// (`@P1` resource name, `@P2` timeout in ms): `sp_getapplock`, exclusive, owned by
+/// the transaction, so it ends with the commit or rollback. Returns one row, the
+/// lock mode now held: `Exclusive` when granted, `NoLock` when the wait timed out
+/// (or was cancelled, or chosen as a deadlock victim). Asking `APPLOCK_MODE`
+/// rather than capturing the procedure's return status keeps the batch in the
+/// grammar the statement test checks.
+///
+/// Chosen over `UPDLOCK, HOLDLOCK` reads: those lock key ranges of the natural-key
+/// index one lookup at a time, so two imports of the same scope still interleave
+/// their inserts and abort with error 2601 (or, on a table from the reference DDL,
+/// whose key index is not unique, store duplicates); they also escalate on a large
+/// import. One named lock per scope serializes writers whatever the indexes are,
+/// leaves readers alone, and its timeout ends in a clear message.
+pub const LOCK_SCOPE: &str = "EXEC sp_getapplock @Resource = @P1, @LockMode = 'Exclusive', \
+@LockOwner = 'Transaction', @LockTimeout = @P2;\n\
+SELECT APPLOCK_MODE('public', @P1, 'Transaction');";
+
+/// The lock mode [`LOCK_SCOPE`] answers when the lock is held.
+pub const LOCK_GRANTED: &str = "Exclusive";
+
+/// The `sp_getapplock` resource for a scope of a table: at most 255 characters
+/// whatever the names (a hash of the table and scope, after a readable prefix).
+pub fn lock_resource(t: &TableName, source_system: &str, entity_type: &str) -> String {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    for part in [t.schema(), t.table(), source_system, entity_type] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    format!("fabric-sync:{}", hex::encode(h.finalize()))
+}
 
 /// Sent once per connection: the SET options SQL Server requires for writes to a
 /// table with a filtered index (the unique natural-key index), and autocommit off

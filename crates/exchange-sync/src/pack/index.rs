@@ -188,9 +188,9 @@ fn for_each_line(
 ) -> Result<()> {
     let mut buf = Vec::new();
     let mut line_no = 0u64;
-    let limit = crate::limits::get().line;
+    let limit = crate::input_limits::get().line;
     loop {
-        let n = crate::limits::read_line(&mut reader, &mut buf, limit, path, || {
+        let n = crate::input_limits::read_line(&mut reader, &mut buf, limit, path, || {
             format!("index line {}", line_no + 1)
         })?;
         if n == 0 {

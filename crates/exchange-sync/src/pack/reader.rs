@@ -20,7 +20,7 @@ pub fn chunk_files(dataset_dir: &Path) -> Result<Vec<PathBuf>> {
                 path: root,
                 what: "the records folder".into(),
                 expected: "a folder inside the dataset".into(),
-                kind: crate::limits::describe(&meta.file_type()).into(),
+                kind: crate::input_limits::describe(&meta.file_type()).into(),
             });
         }
         Ok(_) => {}
@@ -37,7 +37,7 @@ pub fn chunk_files(dataset_dir: &Path) -> Result<Vec<PathBuf>> {
         if !kind.is_file() && !kind.is_dir() {
             // A FIFO would block, a device never ends, a symbolic link leads out
             // of the dataset folder: never skipped quietly, never read.
-            crate::limits::check_regular(entry.path(), "a file under records/", &kind)?;
+            crate::input_limits::check_regular(entry.path(), "a file under records/", &kind)?;
         }
         if kind.is_file()
             && entry.path().extension().is_some_and(|x| x == "ndjson")
@@ -185,9 +185,9 @@ impl PackReader {
             let name = slash_path(rel);
             let mut buf = Vec::with_capacity(4096);
             let mut line = 0u64;
-            let limit = crate::limits::get().line;
+            let limit = crate::input_limits::get().line;
             loop {
-                if crate::limits::read_line(&mut reader, &mut buf, limit, &path, || {
+                if crate::input_limits::read_line(&mut reader, &mut buf, limit, &path, || {
                     format!("chunk line {}", line + 1)
                 })? == 0
                 {

@@ -9,7 +9,7 @@
 //! * Export appends to the manifest's own folder (new chunks, extended index), so a
 //!   second sync with nothing changed writes nothing.
 
-mod pipeline;
+pub(crate) mod pipeline;
 mod report;
 
 use std::collections::{HashMap, HashSet};
@@ -41,6 +41,14 @@ pub struct SyncOptions {
     pub lenient: bool,
     /// Records per chunk for export.
     pub chunk_size: usize,
+    /// `None` (the default): the whole import is one transaction, all or nothing.
+    /// `Some(n)`: commit after each write batch (512 lines) that brings the
+    /// uncommitted writes to `n` or more, so locks and the log stay small
+    /// on a large import; a failed run keeps the batches it committed, and a re-run
+    /// skips them (rows are keyed by `exchange_id` and content hash). The whole pack
+    /// is checked first ([`crate::preflight`]), so a bad record stops the run
+    /// before the first commit.
+    pub batch_commit: Option<usize>,
 }
 
 /// Progress callbacks: `(phase, done, total)`; `total` is 0 when unknown.
@@ -81,8 +89,14 @@ pub fn sync(
         json_record_count: 0,
         sql_record_count: 0,
     };
+    if let Some(n) = options.batch_commit
+        && !options.dry_run
+        && options.direction != Direction::SqlToJson
+    {
+        refuse_refused_records(manifest_path, n, options.conflict)?;
+    }
     if !options.dry_run {
-        mirror.begin()?;
+        begin_locked(mirror, &scope)?;
     }
     let result = (|| -> Result<()> {
         let mut aborted = false;
@@ -191,6 +205,37 @@ fn collision(dir: &Path, e: crate::Error) -> crate::Error {
     }
 }
 
+/// Open the command's transaction and take the scope's writer lock in it.
+fn begin_locked(mirror: &mut dyn Mirror, scope: &Scope) -> Result<()> {
+    mirror.begin()?;
+    if let Err(e) = mirror.lock_scope(scope) {
+        let _ = mirror.rollback();
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Before a `--batch-commit` import (whose early commits stay): refuse a pack that
+/// holds any record an import would refuse, naming the first.
+fn refuse_refused_records(
+    manifest_path: &Path,
+    batch: usize,
+    conflict: ConflictStrategy,
+) -> Result<()> {
+    let report = crate::preflight::check_pack_with(manifest_path, Some(conflict))?;
+    match report.failures.first() {
+        None => Ok(()),
+        Some(f) => Err(crate::Error::Invalid {
+            what: format!("--batch-commit {batch}"),
+            reason: format!(
+                "{} record(s) would be refused, first {} line {}: {}; nothing was written \
+                 (`fabric exchange check` lists them all)",
+                report.failed, f.file, f.line, f.reason
+            ),
+        }),
+    }
+}
+
 /// JSON → SQL. Returns whether a `fail` conflict aborted it, and the hashes in
 /// scope as the run leaves them (in a dry run: as a real run would).
 fn import(
@@ -223,6 +268,9 @@ fn import(
     // be dropped once written.
     let mut writes: Vec<MirrorWrite> = Vec::new();
     let mut sql_count = mirror.count(Some(scope))?;
+    // Writes since the last commit, and committed so far (`--batch-commit`).
+    let mut uncommitted = 0usize;
+    let mut committed = 0u64;
     // On a scope that was empty at the start, only keys this run wrote can be
     // found: remember them compactly (64-bit digests) and skip the lookups of
     // keys never seen. A digest collision only costs a lookup.
@@ -376,7 +424,16 @@ fn import(
             }
             if !simulate && !writes.is_empty() {
                 mirror.write_batch(&writes)?;
+                uncommitted += writes.len();
                 discard.drop_later(std::mem::take(&mut writes));
+                if let Some(n) = options.batch_commit
+                    && uncommitted >= n.max(1)
+                {
+                    mirror.commit()?;
+                    committed += uncommitted as u64;
+                    uncommitted = 0;
+                    begin_locked(mirror, scope)?;
+                }
             }
             if !simulate {
                 overlay.clear();
@@ -385,10 +442,18 @@ fn import(
         },
     )?;
     if failed {
-        report.errors.push(format!(
-            "aborted: {} conflict(s) under strategy 'fail'; nothing was written",
-            report.errors.len()
-        ));
+        report.errors.push(if committed == 0 {
+            format!(
+                "aborted: {} conflict(s) under strategy 'fail'; nothing was written",
+                report.errors.len()
+            )
+        } else {
+            format!(
+                "aborted: {} conflict(s) under strategy 'fail'; the {committed} record(s) \
+                 committed before it by --batch-commit stay, nothing after",
+                report.errors.len()
+            )
+        });
     }
     report.sql_record_count = sql_count;
     let HashView { added, removed, .. } = hashes;

@@ -30,8 +30,23 @@ pub enum Parsed {
 
 const BATCH: usize = 512;
 
-/// Parse and verify one line (hash recomputed, scope checked, time present).
+/// Parse and verify one line (hash recomputed, scope checked, time present) and
+/// check it against the mirror's column limits ([`crate::limits`]).
 pub fn verify_line(dir: &Path, scope: &Scope, line: &PackLine) -> Result<Item> {
+    let item = verify_form(dir, scope, line)?;
+    match crate::limits::check(&crate::limits::Fields::of(&item.record)) {
+        None => Ok(item),
+        Some(violation) => Err(Error::Limit {
+            path: dir.join(&line.file),
+            line: line.line,
+            exchange_id: item.record.exchange_id,
+            violation,
+        }),
+    }
+}
+
+/// [`verify_line`] without the column limits.
+fn verify_form(dir: &Path, scope: &Scope, line: &PackLine) -> Result<Item> {
     // The fast path accepts only lines that pass every check below with the same
     // values; anything else (including every error) goes through the full parse.
     if let Some(c) = crate::lean::check_line(&line.text, &scope.source_system, &scope.entity_type) {

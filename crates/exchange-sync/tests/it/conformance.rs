@@ -19,7 +19,7 @@ pub type NamedCheck = (&'static str, fn(&mut dyn Mirror) -> Check);
 pub fn run_all(
     make: &mut dyn FnMut() -> Result<Box<dyn Mirror>, Box<dyn std::error::Error>>,
 ) -> Check {
-    let checks: [NamedCheck; 10] = [
+    let checks: [NamedCheck; 11] = [
         ("empty", check_empty),
         ("insert_and_read_back", check_insert_and_read_back),
         ("update_by_exchange_id", check_update_by_exchange_id),
@@ -30,6 +30,7 @@ pub fn run_all(
         ("writes_need_a_transaction", check_writes_need_a_transaction),
         ("schema_is_idempotent", check_schema_is_idempotent),
         ("first_load", check_first_load),
+        ("column_limits", check_column_limits),
     ];
     for (name, check) in checks {
         let mut mirror = make()?;
@@ -188,6 +189,62 @@ pub fn check_read_your_writes(mirror: &mut dyn Mirror) -> Check {
     assert!(mirror.hashes_in_scope(&a)?.contains(&hash(1)));
     assert!(mirror.find_by_natural_keys(&a, &["k"])?[0].is_some());
     mirror.commit()?;
+    Ok(())
+}
+
+/// Every backend refuses, before writing anything of the batch, exactly the
+/// records `limits::check` refuses (so SQLite and SQL Server accept the same
+/// records), naming the record; a record at every limit is accepted.
+pub fn check_column_limits(mirror: &mut dyn Mirror) -> Check {
+    let mut bad = Vec::new();
+    let mut r = record(2, "a", Some("k2"), 0);
+    r.exchange_id = "00000000-0000-4000-8000-0000000000AB".into();
+    bad.push(r);
+    let mut r = record(3, "a", None, 0);
+    r.natural_key = Some("k".repeat(501));
+    bad.push(r);
+    let mut r = record(4, "a", None, 0);
+    r.exchange_type = "t".repeat(51);
+    bad.push(r);
+    let mut r = record(5, "a", Some("k5 "), 0);
+    r.natural_key = Some("k5 ".into());
+    bad.push(r);
+    let mut r = record(6, "a", None, 0);
+    r.observed_at_utc = time::macros::datetime!(0001-01-01 00:30 +01:00);
+    bad.push(r);
+    let mut r = record(7, "a", None, 0);
+    r.schema_version = i64::from(i32::MAX) + 1;
+    bad.push(r);
+    for r in bad {
+        assert!(
+            exchange_sync::limits::check(&exchange_sync::limits::Fields::of(&r)).is_some(),
+            "{r:?}"
+        );
+        mirror.begin()?;
+        let batch = [
+            MirrorWrite::Insert(record(1, "a", Some("k1"), 0)),
+            MirrorWrite::Insert(r.clone()),
+        ];
+        match mirror.write_batch(&batch) {
+            Err(exchange_sync::Error::MirrorWrite { exchange_id, .. }) => {
+                assert_eq!(exchange_id, r.exchange_id);
+            }
+            other => return Err(format!("{r:?} accepted: {other:?}").into()),
+        }
+        mirror.rollback()?;
+        assert_eq!(mirror.count(None)?, 0);
+    }
+    let mut at_limits = record(8, "a", None, 0);
+    at_limits.natural_key = Some("😀".repeat(250));
+    at_limits.exchange_type = "t".repeat(50);
+    at_limits.source_system = "s".repeat(100);
+    at_limits.observed_at_utc = time::macros::datetime!(9999-12-31 23:59:59.999999 UTC);
+    insert(mirror, std::slice::from_ref(&at_limits))?;
+    let scope = Scope {
+        source_system: at_limits.source_system.clone(),
+        entity_type: at_limits.entity_type.clone(),
+    };
+    assert_eq!(export(mirror, &scope)?, vec![at_limits]);
     Ok(())
 }
 

@@ -4,7 +4,11 @@ mod canonical;
 mod conformance;
 mod dataset_name;
 mod fuzzed;
+#[cfg(feature = "mssql")]
 mod mssql;
+#[cfg(feature = "mssql")]
+mod mssql_grammar;
+#[cfg(feature = "mssql")]
 mod mssql_live;
 mod pack;
 mod redaction;

@@ -39,7 +39,10 @@ fn statements() -> TestResult {
     let text = [
         ("hashes_in_scope", tsql::hashes_in_scope(&t)),
         ("find_by_natural_keys(3)", tsql::find_by_natural_keys(&t, 3)),
-        ("export_scope", tsql::export_scope(&t)),
+        ("export_page(first)", tsql::export_page(&t, false)),
+        ("export_page(after)", tsql::export_page(&t, true)),
+        ("insert_rows(2)", tsql::insert_rows(&t, 2)),
+        ("lock_scope", tsql::LOCK_SCOPE.to_owned()),
         ("count(scoped)", tsql::count(&t, true)),
         ("count(table)", tsql::count(&t, false)),
         ("update_batch(2)", tsql::update_batch(&t, 2)),
@@ -88,12 +91,122 @@ fn batches_respect_the_2100_parameter_limit() -> TestResult {
 }
 
 #[test]
+fn script_runs_under_classic_sqlcmd() -> TestResult {
+    // Classic sqlcmd runs with QUOTED_IDENTIFIER OFF: the filtered unique index
+    // then fails with error 1934 unless the script sets it first, in its own batch.
+    let script = tsql::schema_script(&lake()?);
+    let batches = tsql::script_batches(&script);
+    let first = batches.first().ok_or("no batch")?;
+    assert!(first.contains("SET ANSI_NULLS ON;"), "{first}");
+    assert!(first.contains("SET QUOTED_IDENTIFIER ON;"), "{first}");
+    assert!(!first.contains("CREATE"), "{first}");
+    // One object per batch after it, each behind IF NOT EXISTS.
+    let objects = tsql::schema_objects(&lake()?);
+    assert_eq!(batches.len(), 1 + objects.len());
+    for (batch, o) in batches.iter().skip(1).zip(&objects) {
+        assert!(batch.contains("IF NOT EXISTS"), "{batch}");
+        assert!(batch.contains(&o.create), "{batch}");
+    }
+    Ok(())
+}
+
+#[test]
+fn hashes_in_scope_have_a_covering_index() -> TestResult {
+    let t = lake()?;
+    let index = tsql::schema_objects(&t)
+        .into_iter()
+        .find(|o| o.name.ends_with("IX_RawExchangeRecord_Scope_ContentHash"))
+        .ok_or("no scope/hash index")?;
+    assert!(
+        index
+            .create
+            .ends_with("(source_system, entity_type, content_sha256)"),
+        "{}",
+        index.create
+    );
+    // The query reads only columns of that index.
+    assert_eq!(
+        tsql::hashes_in_scope(&t).split(" FROM ").next(),
+        Some("SELECT content_sha256")
+    );
+    Ok(())
+}
+
+#[test]
+fn long_payloads_skip_bulk_load() {
+    use tsql::{BULK_PAYLOAD_MAX, InsertPath, insert_path};
+    assert_eq!(insert_path(""), InsertPath::Bulk);
+    assert_eq!(insert_path(&"x".repeat(BULK_PAYLOAD_MAX)), InsertPath::Bulk);
+    assert_eq!(
+        insert_path(&"x".repeat(BULK_PAYLOAD_MAX + 1)),
+        InsertPath::Parameterized
+    );
+    // 4,000 UTF-16 units of 3-byte characters: 12,000 bytes, still bulk.
+    assert_eq!(
+        insert_path(&"日".repeat(BULK_PAYLOAD_MAX)),
+        InsertPath::Bulk
+    );
+    // 2,001 astral characters are 4,002 UTF-16 units.
+    assert_eq!(insert_path(&"😀".repeat(2_001)), InsertPath::Parameterized);
+    assert_eq!(insert_path(&"😀".repeat(2_000)), InsertPath::Bulk);
+}
+
+#[test]
+fn parameterized_inserts_respect_the_2100_parameter_limit() -> TestResult {
+    let sql = tsql::insert_rows(&lake()?, tsql::INSERTS_PER_REQUEST);
+    assert_eq!(
+        max_param(&sql),
+        tsql::INSERTS_PER_REQUEST * tsql::PARAMS_PER_INSERT
+    );
+    assert!(max_param(&sql) <= 2_100);
+    Ok(())
+}
+
+#[test]
+fn scope_lock_names_fit_sp_getapplock() -> TestResult {
+    let long = "x".repeat(100);
+    let t = TableName::new(&"s".repeat(128), &"t".repeat(107))?;
+    let a = tsql::lock_resource(&t, &long, &long);
+    assert!(a.len() <= 255, "{a}");
+    assert_ne!(a, tsql::lock_resource(&t, &long, "other"));
+    // Scope parts cannot run into each other.
+    assert_ne!(
+        tsql::lock_resource(&lake()?, "ab", "c"),
+        tsql::lock_resource(&lake()?, "a", "bc")
+    );
+    Ok(())
+}
+
+#[test]
+fn derived_names_fit_128_characters() -> TestResult {
+    let t = TableName::new(&"s".repeat(128), &"t".repeat(107))?;
+    for o in tsql::schema_objects(&t) {
+        for name in o
+            .create
+            .split('[')
+            .skip(1)
+            .filter_map(|s| s.split(']').next())
+        {
+            assert!(name.chars().count() <= 128, "{name}");
+        }
+    }
+    match TableName::new("lake", &"t".repeat(108)) {
+        Err(Error::Invalid { what, reason }) => {
+            assert_eq!(what, "sql_target.table");
+            assert!(reason.contains("the limit is 107"), "{reason}");
+        }
+        other => return Err(format!("108 characters accepted: {other:?}").into()),
+    }
+    Ok(())
+}
+
+#[test]
 fn ddl_never_drops_and_guards_every_object() -> TestResult {
     let t = lake()?;
     let script = tsql::schema_script(&t).to_uppercase();
     for o in tsql::schema_objects(&t) {
         let statement = tsql::create_if_missing(&o);
-        assert!(statement.starts_with("IF "), "{}", o.name);
+        assert!(statement.starts_with("IF NOT EXISTS ("), "{}", o.name);
         let upper = statement.to_uppercase();
         assert!(
             !upper.contains("DROP") && !upper.contains("ALTER"),

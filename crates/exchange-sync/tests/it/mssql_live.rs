@@ -51,6 +51,42 @@ fn closed_port_fails_fast_naming_the_host_not_the_password() -> TestResult {
     Ok(())
 }
 
+/// The seed's default port 1434 is usually not the database engine: a failed
+/// connection made with it says where SQL Server usually listens and how to set
+/// the port; one made with a port given says nothing of the kind.
+#[test]
+fn default_port_1434_failure_says_1433() -> TestResult {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+        l.local_addr()?.port()
+    };
+    let vars = |with_port: bool| {
+        move |k: &str| match k {
+            "INGEST_SQLSERVER_HOST" => Some("127.0.0.1".to_owned()),
+            "INGEST_SQLSERVER_PORT" if with_port => Some(port.to_string()),
+            _ => None,
+        }
+    };
+    let mut defaulted = SqlServerConfig::from_env(vars(false))?.ok_or("no config")?;
+    assert_eq!(defaulted.port, 1434);
+    assert!(defaulted.port_is_env_default);
+    // Whatever listens on 1434 here, aim the defaulted config at a closed port.
+    defaulted.port = port;
+    defaulted.connect_timeout = Duration::from_secs(5);
+    let given = SqlServerConfig::from_env(vars(true))?.ok_or("no config")?;
+    assert!(!given.port_is_env_default);
+    for (config, hinted) in [(defaulted, true), (given, false)] {
+        let err = match SqlServerMirror::connect(&config, lake()?) {
+            Err(e) => e,
+            Ok(m) => return Err(format!("connected to a closed port: {m:?}").into()),
+        };
+        let text = chain(&err);
+        assert_eq!(text.contains("usually listens on 1433"), hinted, "{text}");
+        assert_eq!(text.contains("set INGEST_SQLSERVER_PORT"), hinted, "{text}");
+    }
+    Ok(())
+}
+
 // ---- live suite (FABRIC_TEST_MSSQL) ----
 
 /// The live server's settings, or `None` (with a printed notice) when

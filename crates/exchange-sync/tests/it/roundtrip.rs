@@ -24,6 +24,7 @@ fn options(direction: Direction) -> SyncOptions {
         dry_run: false,
         lenient: false,
         chunk_size: 3,
+        batch_commit: None,
     }
 }
 

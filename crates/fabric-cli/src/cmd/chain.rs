@@ -141,7 +141,7 @@ pub struct ImportArgs {
 
 /// `fabric snapshot list`.
 pub fn list(ctx: &Ctx, args: ListArgs) -> CmdResult {
-    let store = Store::open_read(&ctx.db)?;
+    let store = ctx.store_read()?;
     let Some(key) = args.key else {
         let chains = store.chain_list()?;
         let total = chains.len();
@@ -243,7 +243,7 @@ pub fn list(ctx: &Ctx, args: ListArgs) -> CmdResult {
 /// `fabric snapshot show`.
 pub fn show(ctx: &Ctx, args: ShowArgs) -> CmdResult {
     let (key, version) = parse_target(&args.target)?;
-    let store = Store::open_read(&ctx.db)?;
+    let store = ctx.store_read()?;
     let stored = store.chain_get(key, version)?;
     if ctx.json {
         print_json(&version_json(&stored)?)?;
@@ -269,7 +269,7 @@ pub fn show(ctx: &Ctx, args: ShowArgs) -> CmdResult {
 
 /// `fabric snapshot rollback`.
 pub fn rollback(ctx: &Ctx, args: RollbackArgs) -> CmdResult {
-    let mut store = Store::open(&ctx.db)?;
+    let mut store = ctx.store_existing()?;
     let actor = actor(args.actor);
     let outcome =
         store.chain_rollback(&args.key, args.target, &actor, OffsetDateTime::now_utc())?;
@@ -291,7 +291,7 @@ pub fn rollback(ctx: &Ctx, args: RollbackArgs) -> CmdResult {
 
 /// `fabric snapshot compare`.
 pub fn compare(ctx: &Ctx, args: CompareArgs) -> CmdResult {
-    let store = Store::open_read(&ctx.db)?;
+    let store = ctx.store_read()?;
     let cmp = store.chain_compare(&args.key, args.v1, args.v2)?;
     if ctx.json {
         print_json(&to_json(&cmp)?)?;
@@ -303,7 +303,7 @@ pub fn compare(ctx: &Ctx, args: CompareArgs) -> CmdResult {
 
 /// `fabric snapshot verify`.
 pub fn verify(ctx: &Ctx, args: VerifyArgs) -> CmdResult {
-    let store = Store::open_read(&ctx.db)?;
+    let store = ctx.store_read()?;
     if ctx.verbose {
         ctx.info(format_args!(
             "integrity check of {}: {} ms",
@@ -337,13 +337,18 @@ pub fn verify(ctx: &Ctx, args: VerifyArgs) -> CmdResult {
             }
         ))?;
     }
-    report.into_result()?;
+    // Found damage: exit 1. The report above is the one document on stdout; the
+    // summary goes to stderr.
+    if let Err(e) = report.into_result() {
+        crate::error::print(&e.into());
+        return Ok(exit::PROBLEM);
+    }
     Ok(exit::SUCCESS)
 }
 
 /// `fabric snapshot log`.
 pub fn log(ctx: &Ctx, args: LogArgs) -> CmdResult {
-    let store = Store::open_read(&ctx.db)?;
+    let store = ctx.store_read()?;
     let entries = store.chain_log(args.key.as_deref(), args.limit)?;
     if ctx.json {
         print_json(&json!({ "entries": to_json(&entries)? }))?;
@@ -372,7 +377,7 @@ pub fn log(ctx: &Ctx, args: LogArgs) -> CmdResult {
 
 /// `fabric snapshot deprecate`.
 pub fn deprecate(ctx: &Ctx, args: DeprecateArgs) -> CmdResult {
-    let mut store = Store::open(&ctx.db)?;
+    let mut store = ctx.store_existing()?;
     let actor = actor(args.actor);
     let summary = store.chain_deprecate(
         &args.key,

@@ -6,7 +6,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::{Args as ClapArgs, Subcommand};
-use dashboard_snapshot::export::{Registry, plan_export, verify_zip, write_zip};
+use dashboard_snapshot::export::{
+    ExportManifest, ExportPlan, Registry, plan_export, verify_zip, write_zip,
+};
 use dashboard_snapshot::{
     Error as DashError, ProjectionSet, SnapshotBundle, Telemetry, assemble_bundle,
 };
@@ -15,7 +17,7 @@ use serde_json::json;
 use crate::context::Ctx;
 use crate::error::{CliError, CmdResult};
 use crate::exit;
-use crate::output::{print_json, print_text};
+use crate::output::{OutputTarget, output_target, print_json, print_text};
 
 /// `fabric dashboard ...`
 #[derive(Debug, Subcommand)]
@@ -56,7 +58,8 @@ pub struct ExportArgs {
     /// Export profile (see `fabric dashboard profiles`).
     #[arg(long, value_name = "NAME", default_value = "instructor")]
     profile: String,
-    /// The ZIP to write (atomically).
+    /// The ZIP to write (atomically: a regular file, or the file a link names, is
+    /// replaced whole; a FIFO or a device such as /dev/null is written through).
     #[arg(long, value_name = "FILE.zip")]
     out: PathBuf,
 }
@@ -153,9 +156,9 @@ fn export(ctx: &Ctx, args: &ExportArgs) -> CmdResult {
     let plan = match plan_export(&registry, &bundle, &args.profile) {
         Ok(plan) => plan,
         Err(DashError::ExportBlocked(failure)) => {
-            eprintln!("error: export failed: {failure}");
+            errln!("error: export failed: {failure}");
             for b in &failure.blocking {
-                eprintln!("  blocking: {b}");
+                errln!("  blocking: {b}");
             }
             if ctx.json {
                 print_json(&json!({
@@ -171,38 +174,9 @@ fn export(ctx: &Ctx, args: &ExportArgs) -> CmdResult {
         Err(e) => return Err(e.into()),
     };
     let out = &args.out;
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = out
-        .file_name()
-        .map_or_else(|| "export.zip".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let io_err = |source| CliError::Output {
-        path: out.clone(),
-        source,
-    };
-    let result = (|| -> Result<_, CliError> {
-        // Owner-only, like every archive Fabric writes.
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&tmp).map_err(io_err)?;
-        let manifest = write_zip(&plan, &bundle, &mut file, &Telemetry::none())?;
-        file.flush()
-            .and_then(|()| file.sync_all())
-            .map_err(io_err)?;
-        std::fs::rename(&tmp, out).map_err(io_err)?;
-        Ok(manifest)
-    })();
-    let manifest = match result {
-        Ok(m) => m,
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e);
-        }
+    let manifest = match output_target("--out", out, true)? {
+        OutputTarget::File(file) => export_file(&plan, &bundle, out, &file)?,
+        OutputTarget::Stream(stream) => export_stream(&plan, &bundle, out, &stream)?,
     };
     if ctx.json {
         print_text(manifest.to_json_string()?.trim_end_matches('\n'))?;
@@ -224,6 +198,74 @@ fn export(ctx: &Ctx, args: &ExportArgs) -> CmdResult {
         ))?;
     }
     Ok(exit::SUCCESS)
+}
+
+/// Write the archive to the regular file `file` (`out`, or the file the link
+/// `out` names) atomically: a temporary file beside it, synced, renamed.
+fn export_file(
+    plan: &ExportPlan,
+    bundle: &SnapshotBundle,
+    out: &Path,
+    file: &Path,
+) -> Result<ExportManifest, CliError> {
+    let dir = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = file
+        .file_name()
+        .map_or_else(|| "export.zip".into(), |n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let io_err = |source| CliError::Output {
+        path: out.to_path_buf(),
+        source,
+    };
+    let result = (|| -> Result<_, CliError> {
+        // Owner-only, like every archive Fabric writes.
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut tmp_file = options.open(&tmp).map_err(io_err)?;
+        // A file replaced keeps the mode its owner gave it.
+        if let Ok(meta) = std::fs::metadata(file) {
+            tmp_file
+                .set_permissions(meta.permissions())
+                .map_err(io_err)?;
+        }
+        let manifest = write_zip(plan, bundle, &mut tmp_file, &Telemetry::none())?;
+        tmp_file
+            .flush()
+            .and_then(|()| tmp_file.sync_all())
+            .map_err(io_err)?;
+        std::fs::rename(&tmp, file).map_err(io_err)?;
+        Ok(manifest)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Write the archive through a FIFO or a character device (`cat > PATH`): the
+/// zip is built in memory (it needs to seek; an export is small), then written.
+fn export_stream(
+    plan: &ExportPlan,
+    bundle: &SnapshotBundle,
+    out: &Path,
+    stream: &Path,
+) -> Result<ExportManifest, CliError> {
+    let mut zip = std::io::Cursor::new(Vec::new());
+    let manifest = write_zip(plan, bundle, &mut zip, &Telemetry::none())?;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(stream)
+        .and_then(|mut f| f.write_all(zip.get_ref()).and_then(|()| f.flush()))
+        .map_err(|source| CliError::Output {
+            path: out.to_path_buf(),
+            source,
+        })?;
+    Ok(manifest)
 }
 
 fn verify(ctx: &Ctx, args: &VerifyArgs) -> CmdResult {
@@ -263,12 +305,12 @@ fn verify(ctx: &Ctx, args: &VerifyArgs) -> CmdResult {
         ))?;
     }
     if drifted {
-        eprintln!(
+        errln!(
             "error: parity mismatch: {} component(s) drifted",
             report.comparison.mismatches.len()
         );
         for m in &report.comparison.mismatches {
-            eprintln!(
+            errln!(
                 "  {}: expected {}, actual {}",
                 m.component,
                 m.expected.as_deref().unwrap_or("(absent)"),

@@ -1,4 +1,5 @@
-//! `fabric db`: integrity check and the explicit schema upgrade.
+//! `fabric db`: creating an empty store, the integrity check and the explicit
+//! schema upgrade.
 
 use clap::Subcommand;
 
@@ -10,7 +11,11 @@ use crate::output;
 /// `fabric db ...`
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Open the store: integrity check and schema version; prints what it found.
+    /// Create an empty store at --db (its folders too); a store that is already
+    /// there is checked and left as it is.
+    Init,
+    /// Open the store: integrity check, schema version and tables; prints what it
+    /// found. A missing path or one that is not a database file is exit 2.
     Check,
     /// Upgrade a version-1 store (the reference system's jobs-only file) to the
     /// current schema by adding the missing tables. Never drops anything.
@@ -20,6 +25,29 @@ pub enum Command {
 /// Run a `fabric db` command.
 pub fn run(ctx: &Ctx, command: Command) -> CmdResult {
     match command {
+        Command::Init => {
+            let existed = ctx.db.exists();
+            drop(ctx.store_write()?);
+            if ctx.json {
+                output::print_json(&serde_json::json!({
+                    "path": ctx.db.display().to_string(),
+                    "created": !existed,
+                    "schema_version": fabric_store::schema::SCHEMA_VERSION,
+                }))?;
+            } else {
+                output::print_text(&format!(
+                    "{}: {} (schema version {})",
+                    ctx.db.display(),
+                    if existed {
+                        "already a store; left as it is"
+                    } else {
+                        "created an empty store"
+                    },
+                    fabric_store::schema::SCHEMA_VERSION
+                ))?;
+            }
+            Ok(exit::SUCCESS)
+        }
         Command::Check => {
             let store = ctx.store_read()?;
             let ms = store.integrity_check_duration().as_secs_f64() * 1000.0;

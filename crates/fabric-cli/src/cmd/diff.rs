@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use fabric_core::chain::parse_key_version;
 use fabric_core::diff::diff_snapshots;
 use fabric_core::snapshot::FabricSnapshot;
+use fabric_store::chain::ChainKind;
 
 use crate::context::Ctx;
 use crate::error::{CliError, CmdResult};
@@ -31,6 +32,11 @@ fn load(ctx: &Ctx, arg: &str) -> Result<FabricSnapshot, CliError> {
         && let Some((key, Some(version))) = parse_key_version(arg)
     {
         let store = ctx.store_read()?;
+        if store.chain_kind(key)? == ChainKind::Json {
+            return Err(CliError::Usage(format!(
+                "{key:?} is a json chain (free-form documents, not FabricSnapshots): compare two of its versions with `fabric snapshot compare {key} A B`"
+            )));
+        }
         let stored = store.chain_get(key, Some(version))?;
         return FabricSnapshot::from_json(&stored.body.payload).map_err(|e| CliError::Input {
             path: arg.into(),

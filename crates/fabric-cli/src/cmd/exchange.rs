@@ -40,6 +40,21 @@ pub enum Command {
     Unpack(UnpackArgs),
     /// Print or apply the mirror table's DDL.
     Schema(SchemaArgs),
+    /// Would an import be accepted? Checks every record against the mirror's
+    /// column limits (the same on every target) with no connection and no store.
+    Check(CheckArgs),
+}
+
+/// `exchange check`.
+#[derive(Debug, ClapArgs)]
+pub struct CheckArgs {
+    /// The dataset's manifest.json.
+    #[arg(long, value_name = "FILE")]
+    manifest: PathBuf,
+    /// sqlite://PATH (default: the --db file), mssql://... or an ADO connection string;
+    /// only its kind is used: nothing is opened or connected.
+    #[arg(long, value_name = "URL", long_help = TARGET_LONG_HELP)]
+    target: Option<String>,
 }
 
 /// `--manifest M`.
@@ -132,7 +147,26 @@ pub struct SyncArgs {
     /// Records per chunk file for export.
     #[arg(long, default_value_t = DEFAULT_CHUNK_SIZE)]
     chunk_size: usize,
+    /// Commit every N records written instead of once at the end.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), long_help = BATCH_COMMIT_HELP)]
+    batch_commit: Option<u64>,
 }
+
+/// `--batch-commit --help`: the trade-off.
+const BATCH_COMMIT_HELP: &str = concat!(
+    "Commit every N records written instead of once at the end.\n\n",
+    "Without it an import is all or nothing: one transaction, and a failure leaves the table ",
+    "as it was. On a large import into SQL Server that one transaction escalates its locks ",
+    "(readers of the table wait for the whole run) and the transaction log grows with every ",
+    "record until the commit.\n\n",
+    "With it, the import commits at the end of each batch of records (the engine writes 512 ",
+    "at a time) once N or more are uncommitted, so locks and log stay small, ",
+    "but a failed or interrupted run keeps the batches it ",
+    "committed. Running the same command again resumes: rows are keyed by exchange_id and ",
+    "content hash, so the committed records are skipped. The whole pack is checked first ",
+    "(as `fabric exchange check` does), so a record the table would refuse stops the run ",
+    "before the first commit."
+);
 
 /// `exchange pack`.
 #[derive(Debug, ClapArgs)]
@@ -237,6 +271,7 @@ pub fn run(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Pack(a) => pack(ctx, a),
         Command::Unpack(a) => unpack(ctx, a),
         Command::Schema(a) => schema(ctx, a),
+        Command::Check(a) => check(ctx, a),
     }
 }
 
@@ -256,14 +291,14 @@ fn configure_from_env() -> Result<(), CliError> {
     if let Some(secs) = number("FABRIC_LOCK_WAIT")? {
         exchange_sync::pack::set_lock_wait(std::time::Duration::from_secs(secs));
     }
-    let mut limits = exchange_sync::limits::get();
+    let mut limits = exchange_sync::input_limits::get();
     if let Some(n) = number("FABRIC_MAX_MANIFEST_BYTES")? {
         limits.manifest = n;
     }
     if let Some(n) = number("FABRIC_MAX_LINE_BYTES")? {
         limits.line = n;
     }
-    exchange_sync::limits::set(limits);
+    exchange_sync::input_limits::set(limits);
     Ok(())
 }
 
@@ -327,11 +362,22 @@ fn provenance(a: &AddArgs) -> Provenance {
     }
 }
 
+/// A line that ends inside a JSON document (EOF while parsing) says what NDJSON
+/// expects instead of only "EOF while parsing an object".
+fn ndjson_hint(e: exchange_sync::Error) -> CliError {
+    match e {
+        exchange_sync::Error::Json { path, line, source } if source.is_eof() => {
+            CliError::Ndjson { path, line, source }
+        }
+        other => other.into(),
+    }
+}
+
 fn add(ctx: &Ctx, a: AddArgs) -> CmdResult {
     if let Some(max) = a.max_line_bytes {
-        exchange_sync::limits::set(exchange_sync::limits::Limits {
+        exchange_sync::input_limits::set(exchange_sync::input_limits::Limits {
             line: max,
-            ..exchange_sync::limits::get()
+            ..exchange_sync::input_limits::get()
         });
     }
     let options = exchange_sync::add::AddOptions {
@@ -355,12 +401,13 @@ fn add(ctx: &Ctx, a: AddArgs) -> CmdResult {
             let mut reader = bar.wrap_read(std::io::BufReader::new(file));
             let report = exchange_sync::add::add(&a.manifest, &mut reader, path, &options, now());
             bar.finish_and_clear();
-            report?
+            report.map_err(ndjson_hint)?
         }
         None => {
             let stdin = std::io::stdin();
             let mut reader: Box<dyn BufRead> = Box::new(stdin.lock());
-            exchange_sync::add::add(&a.manifest, &mut reader, Path::new("-"), &options, now())?
+            exchange_sync::add::add(&a.manifest, &mut reader, Path::new("-"), &options, now())
+                .map_err(ndjson_hint)?
         }
     };
     if report.redaction_off {
@@ -431,7 +478,19 @@ fn sync(ctx: &Ctx, a: SyncArgs, fixed: Option<Direction>) -> CmdResult {
         dry_run: a.dry_run,
         lenient: a.lenient,
         chunk_size: a.chunk_size.max(1),
+        batch_commit: a
+            .batch_commit
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
     };
+    if direction == Direction::SqlToJson {
+        // An export only reads the store: a mistyped path is not an empty store.
+        if let Target::Sqlite(db) =
+            Target::resolve(a.target.as_deref(), &ctx.db, |k| std::env::var(k).ok())?
+            && !db.exists()
+        {
+            return Err(fabric_store::Error::NoStore { path: db }.into());
+        }
+    }
     let mut mirror = if a.dry_run {
         open_target_read(ctx, a.target.as_deref(), &manifest)?
     } else {
@@ -523,6 +582,24 @@ fn passphrase(
     .into())
 }
 
+/// The `--out` to give `pack`: a FIFO, device or folder at the archive's path is
+/// refused (an archive is a regular file, written by rename), and a link is
+/// followed so that its target, not the link, is replaced.
+fn pack_target(a: &PackArgs) -> Result<PathBuf, CliError> {
+    use exchange_sync::archive::output_path;
+    let archive = output_path(&a.out, a.encrypt);
+    match crate::output::output_target("--out", &archive, false)? {
+        crate::output::OutputTarget::File(file) if file == archive => Ok(a.out.clone()),
+        crate::output::OutputTarget::File(file) if output_path(&file, a.encrypt) == file => {
+            Ok(file)
+        }
+        other => Err(CliError::Usage(format!(
+            "--out {}: it links to {other:?}, whose name does not end in the archive's suffix; give the target's path",
+            archive.display()
+        ))),
+    }
+}
+
 fn pack(ctx: &Ctx, a: PackArgs) -> CmdResult {
     use exchange_sync::archive::Encryption;
     let manifest = Manifest::load(&a.manifest)?;
@@ -545,9 +622,10 @@ fn pack(ctx: &Ctx, a: PackArgs) -> CmdResult {
         bar.set_length(total);
         bar.set_position(done);
     };
+    let out = pack_target(&a)?;
     let outcome = exchange_sync::archive::pack(
         &a.manifest,
-        &a.out,
+        &out,
         key.as_deref().map(Vec::as_slice),
         a.dry_run,
         &mut progress,
@@ -589,14 +667,14 @@ fn unpack(ctx: &Ctx, a: UnpackArgs) -> CmdResult {
     }
     limits.max_total = a.max_total_bytes;
     if let Some(n) = a.max_archive_bytes {
-        exchange_sync::limits::set(exchange_sync::limits::Limits {
+        exchange_sync::input_limits::set(exchange_sync::input_limits::Limits {
             archive: n,
-            ..exchange_sync::limits::get()
+            ..exchange_sync::input_limits::get()
         });
     }
     // The passphrase is asked for only when the archive is encrypted.
     let encrypted = a.input.to_string_lossy().ends_with(".enc")
-        || exchange_sync::limits::open_regular(&a.input, "archive")
+        || exchange_sync::input_limits::open_regular(&a.input, "archive")
             .ok()
             .and_then(|mut f| {
                 let mut magic = [0u8; 4];
@@ -639,6 +717,31 @@ fn unpack(ctx: &Ctx, a: UnpackArgs) -> CmdResult {
     Ok(exit::SUCCESS)
 }
 
+fn check(ctx: &Ctx, a: CheckArgs) -> CmdResult {
+    // Only the kind of target matters: the limits are the same on every backend,
+    // and nothing is opened or connected.
+    let target = Target::resolve(a.target.as_deref(), &ctx.db, |k| std::env::var(k).ok())?;
+    let kind = match target {
+        Target::Sqlite(_) => "sqlite",
+        Target::SqlServer(_) => "sqlserver",
+    };
+    let report = exchange_sync::preflight::check_pack(&a.manifest)?;
+    if ctx.json {
+        let mut value = report.to_json();
+        if let Some(map) = value.as_object_mut() {
+            map.insert("target".into(), json!(kind));
+        }
+        print_json(&value)?;
+    } else {
+        print_text(&format!("{kind} {}", report.to_text()))?;
+    }
+    Ok(if report.ok() {
+        exit::SUCCESS
+    } else {
+        exit::PROBLEM
+    })
+}
+
 fn schema(ctx: &Ctx, a: SchemaArgs) -> CmdResult {
     let manifest = Manifest::load(&a.manifest)?;
     // ---- mssql: --print needs no server (the DDL is a pure function) ----
@@ -656,6 +759,27 @@ fn schema(ctx: &Ctx, a: SchemaArgs) -> CmdResult {
         }
     }
     // ---- end mssql ----
+    // Printing the DDL needs no store (the SQLite DDL is a pure function of the
+    // table name) and a dry run never creates one.
+    if let Target::Sqlite(db) =
+        Target::resolve(a.target.as_deref(), &ctx.db, |k| std::env::var(k).ok())?
+    {
+        if a.print {
+            let sql = &manifest.sql_target;
+            let table = fabric_store::mirror::table_name(&sql.schema, &sql.table)?;
+            let ddl = fabric_store::mirror::ddl(&table);
+            if ctx.json {
+                let describe = format!("sqlite://{} ({table})", db.display());
+                print_json(&json!({"target": describe, "ddl": ddl}))?;
+            } else {
+                print_text(ddl.trim_end())?;
+            }
+            return Ok(exit::SUCCESS);
+        }
+        if a.dry_run && !db.exists() {
+            return Err(fabric_store::Error::NoStore { path: db }.into());
+        }
+    }
     let mut mirror = if a.dry_run || a.print {
         open_target_read(ctx, a.target.as_deref(), &manifest)?
     } else {

@@ -44,15 +44,8 @@ pub fn run(ctx: &Ctx, args: Args) -> CmdResult {
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|_| "/".to_owned());
 
-    let fresh = crate::context::FreshStore::note(&ctx.db);
-    match write_batch(ctx, &args, &files, &ingested_at, &cwd) {
-        Ok(code) => Ok(code),
-        Err(err) => {
-            // A failed batch leaves no new store file behind either.
-            fresh.undo();
-            Err(err)
-        }
-    }
+    // A failed batch leaves no new store file behind either (main undoes it).
+    write_batch(ctx, &args, &files, &ingested_at, &cwd)
 }
 
 /// Parse `files` and write them as one batch; print the summary.
@@ -227,9 +220,18 @@ fn parse_file(path: &Path, ingested_at: &Timestamp, cwd: &str) -> Result<Ingeste
 
 /// Why a file was rejected, without the file name (listed beside it).
 fn reason_of(err: &CliError) -> String {
-    match err {
-        CliError::Core(fabric_core::Error::Ingest { reason, .. }) => reason.clone(),
-        CliError::Input { source, .. } => source.to_string(),
-        other => other.to_string(),
+    // The reason and every cause after it: a JSON syntax error keeps its line and
+    // column ("not valid JSON: expected ident at line 4 column 0").
+    let (mut reason, mut cause) = match err {
+        CliError::Core(e @ fabric_core::Error::Ingest { reason, .. }) => {
+            (reason.clone(), std::error::Error::source(e))
+        }
+        CliError::Input { source, .. } => (source.to_string(), source.source()),
+        other => (other.to_string(), std::error::Error::source(other)),
+    };
+    while let Some(c) = cause {
+        reason = format!("{reason}: {c}");
+        cause = c.source();
     }
+    reason
 }

@@ -10,10 +10,12 @@ use crate::{exit, output};
 /// Arguments of `fabric jobs`. Filters combine with AND.
 #[derive(Debug, clap::Args)]
 pub struct ListArgs {
-    /// Only jobs with this final status (COMPLETED, FAILED or PARTIAL).
+    /// Only jobs with this final status: COMPLETED, FAILED or PARTIAL, in any case;
+    /// the report's "Validation failed" is PARTIAL.
     #[arg(long, value_name = "S")]
     status: Option<String>,
-    /// Only jobs run by this engine (exact value; any engine string).
+    /// Only jobs run by this engine (any engine string, in any case: the report's
+    /// `Ffmpeg` is `ffmpeg`).
     #[arg(long, value_name = "E")]
     engine: Option<String>,
     /// Only jobs with this canonical proxy profile (exact value).
@@ -48,24 +50,45 @@ pub fn list(ctx: &Ctx, args: ListArgs) -> CmdResult {
             return Err(CliError::Usage(format!("{flag} needs a non-empty value")));
         }
     }
-    let status = match args.status.as_deref() {
-        None => None,
-        Some(s) => Some(FinalStatus::parse(s).ok_or_else(|| {
-            CliError::Usage(format!(
-                "--status {s:?} is not one of COMPLETED, FAILED, PARTIAL"
-            ))
-        })?),
-    };
+    let status = args.status.as_deref().map(parse_status).transpose()?;
     let store = ctx.store_read()?;
     let index = FabricIndex::from_jobs(store.jobs()?);
-    let filter = JobFilter {
-        status,
-        engine: args.engine,
-        profile: args.profile,
-        fingerprint: args.fingerprint,
-        reason: args.reason,
+    // The report prints engines capitalised (`Ffmpeg`): an engine matches
+    // whatever its case, and each stored spelling that matches is listed.
+    let engines: Vec<Option<String>> = match &args.engine {
+        None => vec![None],
+        Some(given) => {
+            let wanted = given.to_lowercase();
+            let found: Vec<Option<String>> = index
+                .all_engines()
+                .into_iter()
+                .filter(|e| e.to_lowercase() == wanted)
+                .map(|e| Some(e.to_owned()))
+                .collect();
+            if found.is_empty() {
+                ctx.info(format_args!(
+                    "note: no job ran on engine {given:?}; engines in the store: {}",
+                    index.all_engines().join(", ")
+                ));
+                vec![Some(given.clone())]
+            } else {
+                found
+            }
+        }
     };
-    let ids = index.filter_jobs(&filter)?;
+    let mut ids = Vec::new();
+    for engine in engines {
+        let filter = JobFilter {
+            status,
+            engine,
+            profile: args.profile.clone(),
+            fingerprint: args.fingerprint.clone(),
+            reason: args.reason.clone(),
+        };
+        ids.extend(index.filter_jobs(&filter)?);
+    }
+    ids.sort_unstable();
+    ids.dedup();
     if ctx.json {
         output::print_json(&serde_json::json!(ids))?;
     } else if !ids.is_empty() {
@@ -74,12 +97,31 @@ pub fn list(ctx: &Ctx, args: ListArgs) -> CmdResult {
     Ok(exit::SUCCESS)
 }
 
+/// A `--status` value: COMPLETED, FAILED or PARTIAL in any case, or the words
+/// the report uses for them ("Completed", "Failed", "Validation failed").
+fn parse_status(given: &str) -> Result<FinalStatus, CliError> {
+    let word = given.trim().to_uppercase().replace(['_', '-'], " ");
+    let canonical = match word.as_str() {
+        "VALIDATION FAILED" => "PARTIAL",
+        other => other,
+    };
+    FinalStatus::parse(canonical).ok_or_else(|| {
+        CliError::Usage(format!(
+            "--status {given:?} is not one of COMPLETED, FAILED, PARTIAL (the report's \"Validation failed\" is PARTIAL; any case)"
+        ))
+    })
+}
+
 /// Run `fabric job`.
 pub fn show(ctx: &Ctx, args: ShowArgs) -> CmdResult {
     let store = ctx.store_read()?;
-    let job = store
-        .job(&args.id)?
-        .ok_or_else(|| CliError::Usage(format!("no job {:?} in {}", args.id, ctx.db.display())))?;
+    let job = store.job(&args.id)?.ok_or_else(|| {
+        CliError::NotFound(format!(
+            "no job {:?} in {} (`fabric jobs` lists the ids)",
+            args.id,
+            ctx.db.display()
+        ))
+    })?;
     output::print_json(&fabric_core::ingest::job_to_json(&job))?;
     Ok(exit::SUCCESS)
 }

@@ -62,7 +62,7 @@ pub fn from_store(
     })?;
     let report = builder.finish();
     if ctx.verbose {
-        eprintln!(
+        errln!(
             "report: {:.3} s (integrity check {:.3} s)",
             started.elapsed().as_secs_f64(),
             store.integrity_check_duration().as_secs_f64()

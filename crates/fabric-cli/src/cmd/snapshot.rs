@@ -19,11 +19,13 @@ pub enum Command {
     Rollback(super::chain::RollbackArgs),
     /// Compare two versions of a chain: added / modified / deleted paths.
     Compare(super::chain::CompareArgs),
-    /// Re-check every stored checksum (exit 3 when something is damaged).
+    /// Re-check every stored checksum (exit 1 when something is damaged, 3 when the
+    /// store cannot be opened).
     Verify(super::chain::VerifyArgs),
     /// The activity log: creates, rollbacks, deprecations, newest first.
     Log(super::chain::LogArgs),
-    /// Deprecate a version (permanent; it can no longer be made active).
+    /// Deprecate a version (permanent; it can no longer be made active). The active
+    /// version is refused (exit 1): roll back first.
     Deprecate(super::chain::DeprecateArgs),
     /// Turn a folder of report JSON files into a chain, oldest first (one transaction).
     ImportReports(super::chain::ImportArgs),

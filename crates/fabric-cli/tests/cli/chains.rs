@@ -389,8 +389,9 @@ fn a_flipped_byte_in_a_stored_payload_is_found_by_show_and_verify() -> TestResul
         stderr.contains("snapshot chain \"fabric\" version 1 failed its integrity check"),
         "{stderr}"
     );
+    // A verify that ran and found damage is exit 1, its report the one document.
     let (code, stdout, stderr) = env.output(&["--json", "snapshot", "verify"])?;
-    assert_eq!(code, 3, "{stderr}");
+    assert_eq!(code, 1, "{stderr}");
     let report: Value = serde_json::from_str(&stdout)?;
     assert_eq!(report["failures"][0]["key"], "fabric");
     assert_eq!(report["failures"][0]["version"], 1);
@@ -405,7 +406,9 @@ fn a_flipped_byte_in_a_stored_payload_is_found_by_show_and_verify() -> TestResul
 fn two_fabric_processes_racing_get_distinct_consecutive_versions() -> TestResult {
     let env = Env::new()?;
     let dir = env.reports("reports", &["01-empty", "02-one-job"])?;
-    env.json(&["snapshot", "list"])?; // a read creates nothing
+    // A read on a missing store is exit 2 and creates nothing.
+    let (code, _, stderr) = env.output(&["snapshot", "list"])?;
+    assert_eq!(code, 2, "{stderr}");
     const RUNS: usize = 15;
     let worker = || -> Result<(), String> {
         for _ in 0..RUNS {

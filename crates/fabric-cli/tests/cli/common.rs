@@ -46,3 +46,45 @@ impl Drop for Immutable {
             .status();
     }
 }
+
+/// What a finished command gave: (exit code, stdout, stderr).
+pub type Outcome = (i32, String, String);
+
+/// Run `cmd` to the end: its exit code (-1 for a signal), stdout and stderr.
+pub fn outcome(cmd: &mut assert_cmd::Command) -> Result<Outcome, Box<dyn std::error::Error>> {
+    let out = cmd.output()?;
+    Ok((
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout)?,
+        String::from_utf8(out.stderr)?,
+    ))
+}
+
+/// `mkfifo PATH`.
+pub fn mkfifo(path: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    let ok = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()?
+        .success();
+    if !ok {
+        return Err(format!("mkfifo {} failed", path.display()).into());
+    }
+    Ok(())
+}
+
+/// An empty exchange dataset `ds` under `home/packs`: its manifest's path.
+pub fn empty_dataset(home: &std::path::Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    let packs = home.join("packs");
+    let (code, _, stderr) = outcome(
+        fabric(home)
+            .args([
+                "exchange", "init", "--name", "ds", "--source", "s", "--entity", "e", "--type",
+                "http", "--out",
+            ])
+            .arg(&packs),
+    )?;
+    if code != 0 {
+        return Err(format!("exchange init exited {code}: {stderr}").into());
+    }
+    Ok(packs.join("ds").join("manifest.json"))
+}

@@ -316,16 +316,8 @@ fn a_malformed_line_names_file_and_line_and_writes_nothing() -> TestResult {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("chunk-0002.ndjson line 11"), "{err}");
-    let (_, dry) = run_json(
-        home.path(),
-        &[
-            "export",
-            "--manifest",
-            m.to_str().ok_or("path")?,
-            "--dry-run",
-        ],
-    )?;
-    assert_eq!(dry["sql_record_count"], 0);
+    // Nothing was written: not even the store the failed import created.
+    assert!(!home.path().join("fabric.db").exists());
     let (code, lenient) = run_json(
         home.path(),
         &[

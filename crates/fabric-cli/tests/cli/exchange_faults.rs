@@ -257,9 +257,10 @@ fn a_locked_target_fails_each_write_with_exit_3_and_changes_nothing() -> TestRes
 }
 
 /// A directory where the database is expected: import, sync, export and schema
-/// --apply exit 3 naming it, and it stays empty.
+/// --apply exit 2 ("not a Fabric store: it is a folder") naming it, and it stays
+/// empty.
 #[test]
-fn a_directory_in_place_of_the_target_is_exit_3_and_stays_empty() -> TestResult {
+fn a_directory_in_place_of_the_target_is_exit_2_and_stays_empty() -> TestResult {
     let s = Setup::new()?;
     std::fs::remove_file(s.db())?;
     std::fs::create_dir(s.db())?;
@@ -272,7 +273,14 @@ fn a_directory_in_place_of_the_target_is_exit_3_and_stays_empty() -> TestResult 
             .to_vec(),
     );
     for args in commands {
-        s.refused(&strs(&args), &[], &[], &pack)?;
+        let (code, err) = s.run(&strs(&args), &[])?;
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains("is not a Fabric store: it is a folder"),
+            "{err}"
+        );
+        assert!(err.contains(&s.db().display().to_string()), "{err}");
+        assert_eq!(snapshot(&s.ds())?, pack, "{args:?} changed the pack");
         assert_eq!(
             std::fs::read_dir(s.db())?.count(),
             0,
@@ -282,7 +290,7 @@ fn a_directory_in_place_of_the_target_is_exit_3_and_stays_empty() -> TestResult 
     Ok(())
 }
 
-/// A directory where the archive is expected: `pack` exits 3 naming it (nothing
+/// A directory where the archive is expected: `pack` exits 2 naming it (nothing
 /// written into it, no temporary file beside it); `unpack --in` it exits 2 naming
 /// it; a directory as the manifest exits 2 naming it.
 #[test]
@@ -303,7 +311,8 @@ fn a_directory_in_place_of_an_archive_or_manifest_is_refused() -> TestResult {
         ],
         &[],
     )?;
-    assert_eq!(code, STORAGE, "{err}");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is a folder; it is not replaced"), "{err}");
     assert!(err.contains(&zip.display().to_string()), "{err}");
     let (code, err) = s.run(
         &[

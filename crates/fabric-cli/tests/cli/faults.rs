@@ -35,7 +35,8 @@ fn write_commands() -> Vec<(&'static str, Vec<String>)> {
     ]
 }
 
-/// A store with the 02-one-job case ingested and one saved snapshot.
+/// A store with the 02-one-job case ingested and two saved snapshots (version 1
+/// is not the active one, so deprecating it is a write the fault must stop).
 struct Store {
     dir: tempfile::TempDir,
 }
@@ -53,6 +54,7 @@ impl Store {
         let one = vectors().join("fabric/cases/02-one-job/results");
         for args in [
             vec!["ingest", &one.display().to_string()],
+            vec!["snapshot", "create", "--save"],
             vec!["snapshot", "create", "--save"],
         ] {
             let (code, stderr) =
@@ -172,9 +174,10 @@ fn a_read_only_store_fails_each_write_with_exit_3_and_changes_nothing() -> TestR
 }
 
 /// A directory where the database file should be: every command (write or read)
-/// fails with exit 3 naming the path, and the directory stays empty.
+/// fails with exit 2 naming the path ("not a Fabric store: it is a folder", not
+/// SQLite's "disk I/O error"), and the directory stays empty.
 #[test]
-fn a_directory_in_place_of_the_store_is_exit_3_and_stays_empty() -> TestResult {
+fn a_directory_in_place_of_the_store_is_exit_2_and_stays_empty() -> TestResult {
     let home = tempfile::tempdir()?;
     let db = home.path().join("fabric.db");
     std::fs::create_dir(&db)?;
@@ -190,11 +193,15 @@ fn a_directory_in_place_of_the_store_is_exit_3_and_stays_empty() -> TestResult {
             .args(&args)
             .output()?;
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(STORAGE), "{name}: {stderr}");
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
         assert!(
-            stderr.contains(&db.display().to_string()),
+            stderr.contains(&format!(
+                "{} is not a Fabric store: it is a folder",
+                db.display()
+            )),
             "{name}: {stderr}"
         );
+        assert!(!stderr.contains("disk I/O error"), "{name}: {stderr}");
         assert_eq!(
             std::fs::read_dir(&db)?.count(),
             0,
@@ -204,8 +211,8 @@ fn a_directory_in_place_of_the_store_is_exit_3_and_stays_empty() -> TestResult {
     Ok(())
 }
 
-/// A read whose store folder does not exist is an empty store: exit 0 and no
-/// folder or file is created. Input files under a missing folder are exit 2 naming
+/// A read whose store folder does not exist is refused: exit 2 "no store at", and
+/// no folder or file is created. Input files under a missing folder are exit 2 naming
 /// the file, and no store is created either.
 #[test]
 fn a_missing_folder_on_a_read_creates_nothing() -> TestResult {
@@ -224,7 +231,8 @@ fn a_missing_folder_on_a_read_creates_nothing() -> TestResult {
             .args(&args)
             .output()?;
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("error: no store at"), "{args:?}: {stderr}");
         assert!(
             !home.path().join("no").exists(),
             "{args:?} created the folder"

@@ -2,16 +2,21 @@
 //!
 //! One module per command group; shared helpers in `common`.
 
+mod answers;
+mod chain_rules;
 mod chains;
 mod common;
 mod crash;
 mod dashboard;
 mod escape;
 mod exchange;
+mod exchange_check;
 mod exchange_faults;
 mod faults;
 mod hostile;
 mod jobs;
+mod messages;
 mod mssql;
+mod outputs;
 mod secrets;
 mod trust;

@@ -2,6 +2,7 @@
 //! IMMEDIATE` transaction that numbers, diffs, deactivates the parent, inserts and
 //! logs.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
@@ -10,7 +11,7 @@ use serde_json::Value;
 use fabric_core::chain::{ChangesSummary, VersionSummary, diff, first_non_finite, format_instant};
 
 use super::codec::{self, ENCODING, Encoded};
-use super::{NewVersion, check_key, check_text};
+use super::{ChainKind, NewVersion, check_key, check_text};
 use crate::error::{Error, Result};
 use crate::store::{Store, classify};
 
@@ -50,9 +51,20 @@ impl Store {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| classify(&path, "starting a snapshot chain transaction", e))?;
         let mut created = Vec::with_capacity(items.len());
+        // Each chain's kind, read once per batch (from its first version).
+        let mut kinds: BTreeMap<&str, ChainKind> = BTreeMap::new();
         // The previous item, kept so a batch on one key does not re-read its parent.
         let mut previous: Option<(String, i64, i64, String, &Value)> = None;
         for (new, enc) in items.iter().zip(&encoded) {
+            let kind = match kinds.get(new.key) {
+                Some(kind) => *kind,
+                None => match first_payload(&tx, &path, new.key)? {
+                    Some(first) => ChainKind::of(&first),
+                    None => new.kind,
+                },
+            };
+            kind.check(new.key, new.payload)?;
+            kinds.insert(new.key, kind);
             let parent = match previous.take() {
                 Some((key, id, version, checksum, payload)) if key == new.key => Some(Parent {
                     id,
@@ -107,9 +119,28 @@ fn prepare(new: &NewVersion<'_>) -> Result<Encoded> {
 }
 
 fn active_parent<'a>(tx: &Transaction<'_>, path: &Path, key: &str) -> Result<Option<Parent<'a>>> {
-    tx.prepare_cached(
-        "SELECT id, version, checksum FROM chain_versions WHERE chain_key = ?1 AND is_active = 1",
-    )
+    version_ref(tx, path, key, "is_active = 1", "the active version")
+}
+
+/// The first version's document of `key`, read and verified (`None`: no versions).
+fn first_payload(tx: &Transaction<'_>, path: &Path, key: &str) -> Result<Option<Value>> {
+    version_ref(tx, path, key, "version = 1", "the first version")?
+        .map(|first| parent_payload(tx, path, key, &first))
+        .transpose()
+}
+
+/// The version of `key` that `condition` (a fixed SQL condition) picks, without
+/// its payload; `what` names it in an error.
+fn version_ref<'a>(
+    tx: &Transaction<'_>,
+    path: &Path,
+    key: &str,
+    condition: &str,
+    what: &str,
+) -> Result<Option<Parent<'a>>> {
+    tx.prepare_cached(&format!(
+        "SELECT id, version, checksum FROM chain_versions WHERE chain_key = ?1 AND {condition}"
+    ))
     .and_then(|mut stmt| {
         stmt.query_row([key], |row| {
             Ok(Parent {
@@ -121,13 +152,7 @@ fn active_parent<'a>(tx: &Transaction<'_>, path: &Path, key: &str) -> Result<Opt
         })
         .optional()
     })
-    .map_err(|e| {
-        classify(
-            path,
-            format!("reading the active version of chain {key:?}"),
-            e,
-        )
-    })
+    .map_err(|e| classify(path, format!("reading {what} of chain {key:?}"), e))
 }
 
 /// The parent's document, read and verified.

@@ -105,6 +105,12 @@ impl Store {
                 version,
             });
         }
+        if target.is_active {
+            return Err(Error::DeprecateActive {
+                key: key.to_owned(),
+                version,
+            });
+        }
         let at = format_instant(now);
         let err = |e| classify(&path, format!("deprecating {key}@{version}"), e);
         tx.execute(

@@ -71,8 +71,14 @@ pub struct NewVersion<'a> {
     /// Who creates it (non-empty).
     pub created_by: &'a str,
     /// Optimistic locking: the version that must be active now (0: the chain must
-    /// be empty). `None` skips the check (last write wins, as a new version).
+    /// be empty). The active version, not the newest (after a rollback they
+    /// differ): it is the version the new one descends from and is diffed
+    /// against. `None` skips the check (last write wins, as a new version).
     pub expect_version: Option<i64>,
+    /// The kind of chain this document belongs in. Used when it is the chain's
+    /// first version (the kind is chosen then); afterwards the chain's own kind
+    /// decides, and a `fabric-report` chain refuses a document of another shape.
+    pub kind: ChainKind,
     /// The creation time, from the caller's clock.
     pub now: OffsetDateTime,
 }
@@ -92,7 +98,52 @@ impl<'a> NewVersion<'a> {
             metadata,
             created_by,
             expect_version: None,
+            kind: ChainKind::Json,
             now,
+        }
+    }
+}
+
+/// What a chain's versions are, chosen by its first version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChainKind {
+    /// FabricSnapshots of valid reports (what `fabric snapshot create --save`
+    /// saves): each is checked before saving, and two versions can be diffed.
+    FabricReport,
+    /// Free-form JSON documents (what `import-reports` saves): compared by JSON
+    /// path (`compare`), not diffed as reports.
+    Json,
+}
+
+impl ChainKind {
+    /// `fabric-report` or `json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChainKind::FabricReport => "fabric-report",
+            ChainKind::Json => "json",
+        }
+    }
+
+    /// The kind a chain whose first version is `first` has.
+    pub fn of(first: &Value) -> Self {
+        if fabric_core::snapshot::FabricSnapshot::from_json(first).is_ok() {
+            ChainKind::FabricReport
+        } else {
+            ChainKind::Json
+        }
+    }
+
+    /// Whether `payload` may be a version of chain `key` of this kind.
+    pub fn check(self, key: &str, payload: &Value) -> Result<()> {
+        match self {
+            ChainKind::Json => Ok(()),
+            ChainKind::FabricReport => fabric_core::snapshot::FabricSnapshot::from_json(payload)
+                .map(drop)
+                .map_err(|source| Error::WrongKind {
+                    key: key.to_owned(),
+                    source,
+                }),
         }
     }
 }

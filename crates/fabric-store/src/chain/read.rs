@@ -121,6 +121,16 @@ impl Store {
         })
     }
 
+    /// The kind of chain `key` (from its first version, read and verified), or
+    /// [`Error::ChainNotFound`].
+    pub fn chain_kind(&self, key: &str) -> Result<super::ChainKind> {
+        let first = self.chain_get(key, Some(1)).map_err(|e| match e {
+            Error::VersionNotFound { key, .. } => Error::ChainNotFound { key },
+            other => other,
+        })?;
+        Ok(super::ChainKind::of(&first.body.payload))
+    }
+
     /// Every chain in the store, by key, with its size before and after compression.
     pub fn chain_list(&self) -> Result<Vec<ChainOverview>> {
         self.conn()

@@ -537,3 +537,58 @@ fn two_processes_racing_get_distinct_consecutive_versions() -> TestResult {
     assert!(report.failures.is_empty());
     Ok(())
 }
+
+#[test]
+fn the_active_version_cannot_be_deprecated() -> TestResult {
+    let (_dir, mut store) = fresh()?;
+    create(&mut store, "k", &json!({"a": 1}))?;
+    create(&mut store, "k", &json!({"a": 2}))?;
+    let refused = store.chain_deprecate("k", 2, "bad", "ops", NOW);
+    assert!(
+        matches!(refused, Err(Error::DeprecateActive { version: 2, .. })),
+        "{refused:?}"
+    );
+    assert_eq!(store.chain_log(Some("k"), None)?.len(), 2, "nothing logged");
+    store.chain_rollback("k", 1, "ops", NOW)?;
+    store.chain_deprecate("k", 2, "bad", "ops", NOW)?;
+    Ok(())
+}
+
+/// A snapshot document of vector case 03's report, as `snapshot create` makes it.
+fn snapshot_doc() -> Result<Value, Box<dyn std::error::Error>> {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/vectors/fabric/cases/03-typical-mix/snapshot.json"),
+    )?;
+    Ok(serde_json::from_str(&text)?)
+}
+
+#[test]
+fn a_chains_kind_is_its_first_versions_and_a_fabric_report_chain_checks_each_document() -> TestResult
+{
+    use super::ChainKind;
+    let (_dir, mut store) = fresh()?;
+    let good = snapshot_doc()?;
+    let m = meta();
+    let mut first = NewVersion::new("reports", &good, &m, "tester", NOW);
+    first.kind = ChainKind::FabricReport;
+    store.chain_create(&first)?;
+    assert_eq!(store.chain_kind("reports")?, ChainKind::FabricReport);
+    // Refused whatever kind the caller asks for: the chain's kind decides.
+    let free = json!({"any": "thing"});
+    let refused = create(&mut store, "reports", &free);
+    assert!(
+        matches!(refused, Err(Error::WrongKind { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(store.chain_summary("reports", None)?.version, 1);
+    // A json chain takes anything, a snapshot too.
+    create(&mut store, "free", &free)?;
+    create(&mut store, "free", &good)?;
+    assert_eq!(store.chain_kind("free")?, ChainKind::Json);
+    assert!(matches!(
+        store.chain_kind("none"),
+        Err(Error::ChainNotFound { .. })
+    ));
+    Ok(())
+}

@@ -304,7 +304,11 @@ fn a_dry_run_writes_nothing() -> TestResult {
         vec!["exchange", "schema", "--print", "--manifest", &m],
     ] {
         let out = home.run(&args, &[], "", &[])?;
-        assert_eq!(out.code, 0, "{args:?}: {out:?}");
+        // Export and `schema --apply` only read the store: a missing one is an
+        // error there (a mistyped path is no empty store), never created.
+        if !matches!(args[1], "export") && !args.contains(&"--apply") {
+            assert_eq!(out.code, 0, "{args:?}: {out:?}");
+        }
         assert!(!home.db().exists(), "{args:?} created the store");
         assert_eq!(home.files()?, before, "{args:?} wrote something");
     }

@@ -1,0 +1,149 @@
+//! Undoing a store this process created, when the command that created it fails.
+//!
+//! A failed first write must leave the disk as it was: no 0-byte store, no
+//! journal. But the file may be shared: another process may have created it (then
+//! it is not ours to remove) or may be writing to the one we created. So a store
+//! is removed only when this process created the file ([`created_here`]) and,
+//! under an exclusive lock that no other connection holds, no table in it holds a
+//! row ([`remove_if_fresh`]). A process that opened the file before it was
+//! removed fails loudly on its next write (SQLite refuses writes to a file
+//! unlinked since it was opened), never silently.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+use crate::error::{Error, Result};
+use crate::store::classify;
+
+/// The store files this process created (by [`crate::Store::open`]).
+static CREATED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Note that this process created the file at `path`.
+pub(crate) fn note_created(path: &Path) {
+    if let Ok(mut created) = CREATED.lock() {
+        created.push(path.to_path_buf());
+    }
+}
+
+/// Whether this process created the store file at `path` (it did not exist
+/// when [`crate::Store::open`] or [`crate::Store::open_checked`] ran).
+pub fn created_here(path: &Path) -> bool {
+    CREATED
+        .lock()
+        .is_ok_and(|created| created.iter().any(|p| p == path))
+}
+
+/// Remove the store at `path` with its journal files, if this process created it
+/// and it holds no row in any table; `Ok(true)` when it was removed. Nothing is
+/// removed while another connection holds a lock on it (it is being written).
+/// Call it with every store of this process on that file closed.
+pub fn remove_if_fresh(path: &Path) -> Result<bool> {
+    if !created_here(path) {
+        return Ok(false);
+    }
+    let empty_file = std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0);
+    if !empty_file {
+        let mut conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| Error::Open {
+            path: path.to_path_buf(),
+            source: Box::new(e),
+        })?;
+        // No waiting: a lock held by someone else means the file is in use.
+        conn.busy_timeout(std::time::Duration::ZERO)
+            .map_err(|e| classify(path, "setting the busy timeout", e))?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Exclusive)
+            .map_err(|e| classify(path, "locking a store to remove it", e))?;
+        if holds_rows(&tx).map_err(|e| classify(path, "reading a store to remove", e))? {
+            return Ok(false);
+        }
+        // Unlinked under the exclusive lock; the lock goes with the connection.
+        remove_files(path);
+        drop(tx);
+        return Ok(true);
+    }
+    remove_files(path);
+    Ok(true)
+}
+
+/// Whether any table in the database holds a row.
+pub(crate) fn holds_rows(conn: &Connection) -> rusqlite::Result<bool> {
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")?
+        .query_map([], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for table in tables {
+        let quoted = table.replace('"', "\"\"");
+        let any: bool = conn.query_row(
+            &format!("SELECT EXISTS (SELECT 1 FROM \"{quoted}\")"),
+            [],
+            |row| row.get(0),
+        )?;
+        if any {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The file and SQLite's files beside it (best effort).
+fn remove_files(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    for suffix in ["-journal", "-wal", "-shm"] {
+        let mut side = path.as_os_str().to_os_string();
+        side.push(suffix);
+        let _ = std::fs::remove_file(side);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{created_here, remove_if_fresh};
+    use crate::Store;
+
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    #[test]
+    fn only_an_empty_store_this_process_created_is_removed() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let ours = dir.path().join("ours.db");
+        drop(Store::open(&ours)?);
+        assert!(created_here(&ours));
+        assert!(remove_if_fresh(&ours)?);
+        assert!(!ours.exists());
+
+        // Made by "someone else": a file that existed before this process opened it.
+        let theirs = dir.path().join("theirs.db");
+        std::fs::write(&theirs, b"")?;
+        drop(Store::open(&theirs)?);
+        assert!(!created_here(&theirs));
+        assert!(!remove_if_fresh(&theirs)?);
+        assert!(theirs.exists());
+        Ok(())
+    }
+
+    #[test]
+    fn a_store_with_a_row_or_in_use_is_kept() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let db = dir.path().join("f.db");
+        let store = Store::open(&db)?;
+        // Another connection in a write transaction: the store is in use.
+        let other = rusqlite::Connection::open(&db)?;
+        other.execute_batch("BEGIN IMMEDIATE")?;
+        drop(store);
+        assert!(remove_if_fresh(&db).is_err(), "locked: kept");
+        assert!(db.exists());
+        other.execute_batch(
+            "INSERT INTO chain_activity (chain_key, action, actor, at, to_version) \
+             VALUES ('k', 'create', 'a', 'now', 1); COMMIT",
+        )?;
+        assert!(!remove_if_fresh(&db)?, "a row: kept");
+        assert!(db.exists());
+        Ok(())
+    }
+}
