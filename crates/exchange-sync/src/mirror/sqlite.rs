@@ -66,11 +66,11 @@ impl SqliteMirror {
     }
 
     /// Open the store at `path` for reading only (a dry run): a missing file is
-    /// not created (it reads as an empty store), an existing one is opened read
-    /// only. Nothing is ever written.
+    /// not created (it reads as the empty store a real run would start from), an
+    /// existing one is opened read only. Nothing is ever written.
     pub fn open_read(path: &Path, schema: &str, table: &str) -> Result<Self> {
         let table = fabric_store::mirror::table_name(schema, table)?;
-        let store = Store::open_read(path)?;
+        let store = Store::open_read_or_empty(path)?;
         let mut mirror = SqliteMirror {
             store,
             table,
