@@ -100,7 +100,28 @@ pub fn read_line(
 /// Read the whole regular file `path` (a `what`, e.g. `manifest`), refusing one
 /// over `limit` bytes and anything that is not a regular file (a FIFO, a device).
 pub fn read_file(path: &Path, what: &str, limit: u64, flag: &str) -> Result<Vec<u8>> {
-    let file = open_regular(path, what)?;
+    read_to_limit(open_regular(path, what)?, path, what, limit, flag)
+}
+
+/// Read the whole file `path` (a `what`, e.g. `report`), refusing one over
+/// `limit` bytes; any kind of file is read (a FIFO too), at most `limit + 1`
+/// bytes of it.
+pub fn read_bounded(path: &Path, what: &str, limit: u64, flag: &str) -> Result<Vec<u8>> {
+    let file = std::fs::File::open(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    read_to_limit(file, path, what, limit, flag)
+}
+
+/// `file` whole, or [`Error::TooLarge`] once more than `limit` bytes came.
+fn read_to_limit(
+    file: std::fs::File,
+    path: &Path,
+    what: &str,
+    limit: u64,
+    flag: &str,
+) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     file.take(limit.saturating_add(1))
         .read_to_end(&mut out)
@@ -108,30 +129,6 @@ pub fn read_file(path: &Path, what: &str, limit: u64, flag: &str) -> Result<Vec<
             path: path.to_path_buf(),
             source,
         })?;
-    if out.len() as u64 > limit {
-        return Err(Error::TooLarge {
-            path: path.to_path_buf(),
-            what: what.into(),
-            limit,
-            flag: flag.into(),
-        });
-    }
-    Ok(out)
-}
-
-/// Read the whole file `path` (a `what`, e.g. `report`), refusing one over
-/// `limit` bytes; any kind of file is read (a FIFO too), at most `limit + 1`
-/// bytes of it.
-pub fn read_bounded(path: &Path, what: &str, limit: u64, flag: &str) -> Result<Vec<u8>> {
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut out = Vec::new();
-    file.take(limit.saturating_add(1))
-        .read_to_end(&mut out)
-        .map_err(io)?;
     if out.len() as u64 > limit {
         return Err(Error::TooLarge {
             path: path.to_path_buf(),

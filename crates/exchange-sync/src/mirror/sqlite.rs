@@ -45,15 +45,7 @@ impl SqliteMirror {
             .name("fabric-quick-check".into())
             .spawn(move || fabric_store::check_file(&check_path, fabric_store::OpenCheck::Quick))
             .map_err(|e| Error::Internal(format!("cannot start the integrity check: {e}")))?;
-        let mut mirror = SqliteMirror {
-            store,
-            table,
-            exists: false,
-            bulk_candidate: false,
-            deferred: false,
-            check: Some(check),
-            check_took: None,
-        };
+        let mut mirror = Self::bind(store, table, Some(check));
         match mirror.store.mirror_missing_objects(&mirror.table) {
             Ok(missing) => mirror.exists = !missing.contains(&mirror.table),
             Err(e) => {
@@ -71,18 +63,27 @@ impl SqliteMirror {
     pub fn open_read(path: &Path, schema: &str, table: &str) -> Result<Self> {
         let table = fabric_store::mirror::table_name(schema, table)?;
         let store = Store::open_read_or_empty(path)?;
-        let mut mirror = SqliteMirror {
+        let mut mirror = Self::bind(store, table, None);
+        let missing = mirror.store.mirror_missing_objects(&mirror.table)?;
+        mirror.exists = !missing.contains(&mirror.table);
+        Ok(mirror)
+    }
+
+    /// The mirror of `table` in `store`, its table not looked at yet.
+    fn bind(
+        store: Store,
+        table: String,
+        check: Option<std::thread::JoinHandle<fabric_store::Result<std::time::Duration>>>,
+    ) -> Self {
+        SqliteMirror {
             store,
             table,
             exists: false,
             bulk_candidate: false,
             deferred: false,
-            check: None,
+            check,
             check_took: None,
-        };
-        let missing = mirror.store.mirror_missing_objects(&mirror.table)?;
-        mirror.exists = !missing.contains(&mirror.table);
-        Ok(mirror)
+        }
     }
 
     /// How long the check of the file at open took (once it has answered).

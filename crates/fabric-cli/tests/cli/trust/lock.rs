@@ -8,6 +8,44 @@ use std::time::{Duration, Instant};
 
 use super::{Home, STORAGE, TestResult, records};
 
+/// Start `fabric --db DB ARGS` in `home` with `stdin` written to it (and closed
+/// unless `keep_open`, then returned with the child).
+fn spawn(
+    home: &Home,
+    args: &[&str],
+    stdin: &str,
+    keep_open: bool,
+) -> std::io::Result<(std::process::Child, Option<std::process::ChildStdin>)> {
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("fabric"))
+        .env_clear()
+        .env("HOME", home.path())
+        .arg("--db")
+        .arg(home.db())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut input = child.stdin.take();
+    if let Some(pipe) = input.as_mut() {
+        pipe.write_all(stdin.as_bytes())?;
+        pipe.flush()?;
+    }
+    Ok((child, if keep_open { input } else { None }))
+}
+
+/// Wait for `child`; it must exit 0.
+fn succeeds(child: std::process::Child) -> TestResult {
+    let out = child.wait_with_output()?;
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
 /// Four `add`s into one pack at once (small chunks, so each writes many files):
 /// every one exits 0 and every record is in the pack afterwards. Without the
 /// lock, records were lost (and both commands still exited 0).
@@ -17,29 +55,11 @@ fn concurrent_adds_lose_no_records() -> TestResult {
     let m = home.m();
     let mut children = Vec::new();
     for w in 0..4 {
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("fabric"))
-            .env_clear()
-            .env("HOME", home.path())
-            .arg("--db")
-            .arg(home.db())
-            .args(["exchange", "add", "--chunk-size", "7", "--manifest", &m])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        let mut stdin = child.stdin.take().ok_or("stdin")?;
-        stdin.write_all(records(w * 1000, 60).as_bytes())?;
-        drop(stdin);
-        children.push(child);
+        let args = ["exchange", "add", "--chunk-size", "7", "--manifest", &m];
+        children.push(spawn(&home, &args, &records(w * 1000, 60), false)?.0);
     }
     for child in children {
-        let out = child.wait_with_output()?;
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        succeeds(child)?;
     }
     assert_eq!(home.verify()?, (0, 240));
     Ok(())
@@ -53,20 +73,9 @@ fn concurrent_adds_lose_no_records() -> TestResult {
 fn a_second_writer_waits_then_names_the_holder() -> TestResult {
     let home = Home::new()?;
     let m = home.m();
-    let mut first = Command::new(assert_cmd::cargo::cargo_bin("fabric"))
-        .env_clear()
-        .env("HOME", home.path())
-        .arg("--db")
-        .arg(home.db())
-        .args(["exchange", "add", "--manifest", &m])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
+    let args = ["exchange", "add", "--manifest", &m];
+    let (first, stdin) = spawn(&home, &args, &records(0, 5), true)?;
     let pid = first.id();
-    let mut stdin = first.stdin.take().ok_or("stdin")?;
-    stdin.write_all(records(0, 5).as_bytes())?;
-    stdin.flush()?;
     // The first writer holds the lock once its id is in the lock file.
     let lock = home.ds().join(".writer.lock");
     let start = Instant::now();
@@ -127,39 +136,12 @@ fn add_and_export_at_once_lose_nothing() -> TestResult {
         &[],
     )?;
     assert_eq!(import.code, 0, "{import:?}");
-    let bin = assert_cmd::cargo::cargo_bin("fabric");
-    let spawn = |args: &[&str], stdin: Option<String>| -> std::io::Result<std::process::Child> {
-        let mut child = Command::new(&bin)
-            .env_clear()
-            .env("HOME", home.path())
-            .arg("--db")
-            .arg(home.db())
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?;
-        if let Some(mut s) = child.stdin.take() {
-            s.write_all(stdin.unwrap_or_default().as_bytes())?;
-        }
-        Ok(child)
-    };
-    let add = spawn(
-        &["exchange", "add", "--chunk-size", "5", "--manifest", &m],
-        Some(records(0, 60)),
-    )?;
-    let export = spawn(
-        &["exchange", "export", "--chunk-size", "5", "--manifest", &m],
-        None,
-    )?;
+    let add = ["exchange", "add", "--chunk-size", "5", "--manifest", &m];
+    let export = ["exchange", "export", "--chunk-size", "5", "--manifest", &m];
+    let (add, _) = spawn(&home, &add, &records(0, 60), false)?;
+    let (export, _) = spawn(&home, &export, "", false)?;
     for child in [add, export] {
-        let out = child.wait_with_output()?;
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        succeeds(child)?;
     }
     assert_eq!(home.verify()?, (0, 140));
     Ok(())
