@@ -74,6 +74,11 @@ for mode, top in ((b"\0", ""), (b"\1", "fabric-interop-sample/")):
 PY
             fi ;;
     esac
+    # The saved inputs `cargo test` replays (crates/exchange-sync/tests/fuzz-regressions).
+    local saved="../crates/exchange-sync/tests/fuzz-regressions/$target"
+    if [ -d "$saved" ]; then
+        cp -n "$saved"/* "$dir/" 2>/dev/null || true
+    fi
 }
 for target in "${targets[@]}"; do
     seed "$target"

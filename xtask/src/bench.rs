@@ -22,6 +22,9 @@ pub const SUITES: &[(&str, &str)] = &[
     ("exchange-sync", "mssql"),
 ];
 
+/// The scaling table (`cargo xtask bench --scale`): run alone, not with the suites.
+pub const SCALE: (&str, &str) = ("fabric-cli", "scale");
+
 /// The cargo feature a suite needs, if any (the backend it times is optional).
 fn feature_of(bench: &str) -> Option<&'static str> {
     match bench {
@@ -30,11 +33,14 @@ fn feature_of(bench: &str) -> Option<&'static str> {
     }
 }
 
-/// Flags that take a value (`--n 1000000`, `--data DIR`).
-const VALUE_FLAGS: &[&str] = &["--n", "--data"];
+/// Flags that take a value (`--n 1000000`, `--data DIR`, `--sizes 100000,1000000`,
+/// `--keep DIR`).
+const VALUE_FLAGS: &[&str] = &["--n", "--data", "--sizes", "--keep"];
 
 /// Run the suites named in `args` (all when none; flags such as
-/// `--quick` or `--n N` are passed through).
+/// `--quick` or `--n N` are passed through). `--scale` runs the scaling table
+/// instead: time and peak memory per store size (`--sizes`), and the check that
+/// `snapshot show` stays flat.
 pub fn run(args: &[String]) -> ExitCode {
     // Suite names are bare words; `--flag` and `--flag VALUE` (e.g. `--n 1000000`)
     // are passed through to every suite run.
@@ -55,8 +61,11 @@ pub fn run(args: &[String]) -> ExitCode {
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut failed = false;
-    for (package, bench) in SUITES {
-        if !wanted.is_empty() && !wanted.contains(bench) && !wanted.contains(package) {
+    let scale = passed.contains(&"--scale");
+    let suites: &[(&str, &str)] = if scale { &[SCALE] } else { SUITES };
+    passed.retain(|a| *a != "--scale");
+    for (package, bench) in suites {
+        if !scale && !wanted.is_empty() && !wanted.contains(bench) && !wanted.contains(package) {
             continue;
         }
         eprintln!("== bench {package}/{bench}");

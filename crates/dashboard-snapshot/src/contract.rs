@@ -239,16 +239,11 @@ pub fn parse_utc(text: &str) -> Option<time::OffsetDateTime> {
 
 /// Format a timestamp as `YYYY-MM-DDTHH:MM:SSZ` in UTC.
 pub fn format_utc(t: time::OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    const UTC: &[time::format_description::BorrowedFormatItem<'_>] =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    let mut out = String::with_capacity(20);
+    fabric_core::chain::write_formatted(&mut out, t.to_offset(time::UtcOffset::UTC), UTC);
+    out
 }
 
 /// Readiness of one oracle inside a snapshot.

@@ -1,5 +1,7 @@
 //! The one error type of this crate.
 
+use fabric_core::ErrorClass;
+
 use crate::export::ExportFailure;
 
 /// Result alias for this crate.
@@ -144,6 +146,33 @@ pub enum Error {
 }
 
 impl Error {
+    /// The class of this error, from which the `fabric` binary picks its exit code.
+    /// Exhaustive on purpose: a new variant does not compile until it has a class.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            // Deterministic outcomes the command reports: a blocked plan, an edited bundle.
+            Error::ExportBlocked(_)
+            | Error::BundleTampered { .. }
+            | Error::Csv { .. }
+            | Error::Serialize { .. } => ErrorClass::Problem,
+            // Writing the archive failed (verify maps unreadable archives to bad input itself).
+            Error::Io { .. } | Error::Zip { .. } => ErrorClass::Storage,
+            // Malformed documents, unknown keys, bad versions, foreign or duplicate
+            // results, unknown profiles, unreadable archives.
+            Error::Json { .. }
+            | Error::Field { .. }
+            | Error::UnknownKeys { .. }
+            | Error::UnsupportedVersion { .. }
+            | Error::ForeignResults { .. }
+            | Error::DuplicateOracle { .. }
+            | Error::UnknownProjection { .. }
+            | Error::UnknownProfile { .. }
+            | Error::UnknownDataset { .. }
+            | Error::Registry(_)
+            | Error::ZipContent(_) => ErrorClass::BadInput,
+        }
+    }
+
     /// A `Field` error.
     pub(crate) fn field(
         what: &'static str,

@@ -150,17 +150,6 @@ impl ProjectionSet {
         set.into_iter().map(str::to_owned).collect()
     }
 
-    /// The projections an oracle affects (inverse dependency lookup).
-    pub fn affected_by(&self, oracle: &str) -> Vec<&'static str> {
-        self.projections
-            .iter()
-            .filter(|p| {
-                p.required_oracles().contains(&oracle) || p.optional_oracles().contains(&oracle)
-            })
-            .map(|p| p.key())
-            .collect()
-    }
-
     /// Derive every projection independently.
     pub fn derive_all(
         &self,

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use fabric_core::ErrorClass;
+
 /// Result alias for this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -320,6 +322,50 @@ fn busy_message(name: &str, holder: Option<u32>, wait: std::time::Duration) -> S
         "pack {name} {who} (waited {}s; FABRIC_LOCK_WAIT=SECONDS waits longer)",
         wait.as_secs()
     )
+}
+
+impl Error {
+    /// The class of this error, from which the `fabric` binary picks its exit code.
+    /// Exhaustive on purpose: a new variant does not compile until it has a class.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::Io { source, .. } => match source.kind() {
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::WriteZero => {
+                    ErrorClass::Storage
+                }
+                _ => ErrorClass::BadInput,
+            },
+            // An output that cannot be written: storage is unusable.
+            Error::Write { .. } => ErrorClass::Storage,
+            Error::Json { .. }
+            | Error::Record { .. }
+            | Error::HashMismatch { .. }
+            | Error::OutOfScope { .. }
+            | Error::NonFinite { .. }
+            | Error::Manifest { .. }
+            | Error::Invalid { .. }
+            | Error::Pattern { .. }
+            | Error::Archive { .. }
+            | Error::Decrypt { .. }
+            | Error::MissingKey { .. }
+            | Error::OutputExists { .. }
+            | Error::Target { .. }
+            | Error::Limit { .. }
+            | Error::TargetUnsupported { .. }
+            | Error::TooLarge { .. }
+            | Error::NotRegularFile { .. }
+            | Error::Collision { .. } => ErrorClass::BadInput,
+            // Another process holds the pack; the target lacks room.
+            Error::PackBusy { .. } | Error::NoSpace { .. } => ErrorClass::Storage,
+            Error::MirrorUnavailable { .. }
+            | Error::ScopeBusy { .. }
+            | Error::MirrorWrite { .. }
+            | Error::Mirror { .. }
+            | Error::MirrorRow { .. } => ErrorClass::Storage,
+            Error::Store(e) => e.class(),
+            Error::Internal(_) => ErrorClass::Storage,
+        }
+    }
 }
 
 fn id_suffix(id: Option<&str>) -> String {

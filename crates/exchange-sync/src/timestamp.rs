@@ -49,40 +49,21 @@ pub fn reference_text(t: OffsetDateTime) -> String {
     s
 }
 
-/// [`reference_text`] appended to `out`.
+/// [`reference_text`] appended to `out` (the same spelling as fabric-core's
+/// chain times: one implementation).
 pub fn write_reference_text(out: &mut String, t: OffsetDateTime) {
-    use std::fmt::Write;
-    let t = t.to_offset(UtcOffset::UTC);
-    let _ = write!(
-        out,
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
-    if t.microsecond() != 0 {
-        let _ = write!(out, ".{:06}", t.microsecond());
-    }
-    out.push_str("+00:00");
+    fabric_core::chain::write_instant(out, t);
 }
 
 /// `t` (any offset) as UTC in fixed-width text, `YYYY-MM-DDTHH:MM:SS.ffffffZ`, so
 /// that text order is time order.
 pub fn fixed_utc_text(t: OffsetDateTime) -> String {
-    let t = t.to_offset(UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.microsecond()
-    )
+    const FIXED: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+    );
+    let mut out = String::with_capacity(27);
+    fabric_core::chain::write_formatted(&mut out, t.to_offset(UtcOffset::UTC), FIXED);
+    out
 }
 
 /// `t` truncated to microseconds (what every backend keeps).

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::error::Result;
 use crate::hash::ContentHash;
-use crate::pack::{PackReader, read_index};
+use crate::pack::{PackLine, PackReader, read_index};
 
 /// One failed check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,83 +156,7 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
         .map(|p| crate::pack::slash_path(p))
         .collect();
     report.chunks = chunk_set.len() as u64;
-    // Check 7: exchange_id -> (hash, where first seen).
-    let mut ids: HashMap<String, (ContentHash, String, u64)> = HashMap::new();
-    reader.for_each_line(|line| {
-        let parsed = match crate::record::ExchangeRecord::parse_line(&line.text) {
-            Ok(p) => p,
-            Err(e) => {
-                let (id, message) = match e {
-                    crate::record::LineError::Json(e) => (None, format!("not valid JSON: {e}")),
-                    crate::record::LineError::Record { exchange_id, reason } => (exchange_id, reason),
-                };
-                report.failures.push(Finding {
-                    check: 1,
-                    file: line.file.clone(),
-                    line: line.line,
-                    exchange_id: id,
-                    message,
-                });
-                return Ok(());
-            }
-        };
-        report.records += 1;
-        let r = parsed.record;
-        let computed = r.compute_hash();
-        if computed != r.content_sha256 {
-            let hint = if r.redactions_applied.is_empty() {
-                ""
-            } else {
-                " (redactions_applied is not empty: probably redacted by the reference after hashing)"
-            };
-            report.failures.push(Finding {
-                check: 2,
-                file: line.file.clone(),
-                line: line.line,
-                exchange_id: Some(r.exchange_id.clone()),
-                message: format!("content_sha256 is {} but the content hashes to {computed}{hint}", r.content_sha256),
-            });
-        }
-        match ids.get(&r.exchange_id) {
-            Some((h, file, at)) if *h != r.content_sha256 => report.failures.push(Finding {
-                check: 7,
-                file: line.file.clone(),
-                line: line.line,
-                exchange_id: Some(r.exchange_id.clone()),
-                message: format!(
-                    "exchange_id is also used by {file} line {at} with different content"
-                ),
-            }),
-            Some(_) => {}
-            None => {
-                ids.insert(
-                    r.exchange_id.clone(),
-                    (r.content_sha256, line.file.clone(), line.line),
-                );
-            }
-        }
-        match index.get_mut(&r.content_sha256) {
-            None => report.failures.push(Finding {
-                check: 3,
-                file: line.file.clone(),
-                line: line.line,
-                exchange_id: Some(r.exchange_id.clone()),
-                message: format!("hash {} has no index line", r.content_sha256),
-            }),
-            Some(slot) => {
-                if slot.f == line.file {
-                    slot.found_in_f = true;
-                }
-                if slot.id == r.exchange_id {
-                    slot.id_seen = true;
-                    if slot.t == r.observed_at_text() && slot.k == r.index_key() {
-                        slot.id_ok = true;
-                    }
-                }
-            }
-        }
-        Ok(())
-    })?;
+    let (mut report, index) = check_lines(&reader, report, index)?;
     let mut referenced = BTreeSet::new();
     let mut slots: Vec<(&ContentHash, &IndexSlot)> = index.iter().collect();
     slots.sort_by_key(|(_, s)| s.line);
@@ -280,6 +204,205 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
         });
     }
     Ok(report)
+}
+
+/// Lines handed to a worker at a time.
+const BATCH: usize = 256;
+
+/// What a worker found on one record line: all the in-order step needs.
+enum Checked {
+    /// Check 1 failed: the line is not a record.
+    NotARecord(Finding),
+    /// A record (check 2's finding, if its hash is wrong).
+    Record {
+        file: String,
+        line: u64,
+        exchange_id: String,
+        hash: ContentHash,
+        t: String,
+        k: String,
+        wrong_hash: Option<Finding>,
+    },
+}
+
+/// Checks 1-3 and the index matching of check 4-5 over every chunk line: the
+/// lines are read on this thread, parsed and re-hashed (the cost) on one worker
+/// per core, and matched against the index in line order on one more, so the
+/// findings come out in the order a single thread would give.
+fn check_lines(
+    reader: &PackReader,
+    report: VerifyReport,
+    index: HashMap<ContentHash, IndexSlot>,
+) -> Result<(VerifyReport, HashMap<ContentHash, IndexSlot>)> {
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8));
+    std::thread::scope(|scope| {
+        let (work_tx, work_rx) = crossbeam_channel::bounded::<(u64, Vec<PackLine>)>(workers * 2);
+        let (done_tx, done_rx) = crossbeam_channel::bounded::<(u64, Vec<Checked>)>(workers * 2);
+        for _ in 0..workers {
+            let (rx, tx) = (work_rx.clone(), done_tx.clone());
+            scope.spawn(move || {
+                for (seq, batch) in rx {
+                    let checked = batch.into_iter().map(check_line).collect();
+                    if tx.send((seq, checked)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop((work_rx, done_tx));
+        let merger = scope.spawn(move || {
+            let (mut report, mut index) = (report, index);
+            // Check 7: exchange_id -> (hash, where first seen).
+            let mut ids = HashMap::new();
+            let mut pending = std::collections::BTreeMap::new();
+            let mut next = 0u64;
+            for (seq, checked) in done_rx {
+                pending.insert(seq, checked);
+                while let Some(batch) = pending.remove(&next) {
+                    for c in batch {
+                        match_index(&mut report, &mut index, &mut ids, c);
+                    }
+                    next += 1;
+                }
+            }
+            (report, index)
+        });
+        let mut seq = 0u64;
+        let mut batch = Vec::with_capacity(BATCH);
+        let stopped = || crate::error::Error::Internal("a verify worker stopped".into());
+        let read = reader.for_each_line(|line| {
+            batch.push(line);
+            if batch.len() == BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                work_tx.send((seq, full)).map_err(|_| stopped())?;
+                seq += 1;
+            }
+            Ok(())
+        });
+        let last = match read {
+            Ok(()) if !batch.is_empty() => work_tx.send((seq, batch)).map_err(|_| stopped()),
+            other => other,
+        };
+        drop(work_tx);
+        let merged = merger.join().map_err(|_| stopped())?;
+        last.map(|()| merged)
+    })
+}
+
+/// Check 1 (a record) and 2 (its hash) of one line.
+fn check_line(line: PackLine) -> Checked {
+    let parsed = match crate::record::ExchangeRecord::parse_line(&line.text) {
+        Ok(p) => p,
+        Err(e) => {
+            let (id, message) = match e {
+                crate::record::LineError::Json(e) => (None, format!("not valid JSON: {e}")),
+                crate::record::LineError::Record {
+                    exchange_id,
+                    reason,
+                } => (exchange_id, reason),
+            };
+            return Checked::NotARecord(Finding {
+                check: 1,
+                file: line.file,
+                line: line.line,
+                exchange_id: id,
+                message,
+            });
+        }
+    };
+    let r = parsed.record;
+    let computed = r.compute_hash();
+    let wrong_hash = (computed != r.content_sha256).then(|| {
+        let hint = if r.redactions_applied.is_empty() {
+            ""
+        } else {
+            " (redactions_applied is not empty: probably redacted by the reference after hashing)"
+        };
+        Finding {
+            check: 2,
+            file: line.file.clone(),
+            line: line.line,
+            exchange_id: Some(r.exchange_id.clone()),
+            message: format!(
+                "content_sha256 is {} but the content hashes to {computed}{hint}",
+                r.content_sha256
+            ),
+        }
+    });
+    Checked::Record {
+        t: r.observed_at_text(),
+        k: r.index_key(),
+        file: line.file,
+        line: line.line,
+        hash: r.content_sha256,
+        exchange_id: r.exchange_id,
+        wrong_hash,
+    }
+}
+
+/// Where an `exchange_id` was first seen: its hash, file and line (check 7).
+type SeenIds = HashMap<String, (ContentHash, String, u64)>;
+
+/// Check 3, the line's part of checks 4-5, and check 7 (one `exchange_id`, one
+/// content), in line order.
+fn match_index(
+    report: &mut VerifyReport,
+    index: &mut HashMap<ContentHash, IndexSlot>,
+    ids: &mut SeenIds,
+    c: Checked,
+) {
+    let (file, line, exchange_id, hash, t, k, wrong_hash) = match c {
+        Checked::NotARecord(finding) => {
+            report.failures.push(finding);
+            return;
+        }
+        Checked::Record {
+            file,
+            line,
+            exchange_id,
+            hash,
+            t,
+            k,
+            wrong_hash,
+        } => (file, line, exchange_id, hash, t, k, wrong_hash),
+    };
+    report.records += 1;
+    report.failures.extend(wrong_hash);
+    match ids.get(&exchange_id) {
+        Some((h, first, at)) if *h != hash => report.failures.push(Finding {
+            check: 7,
+            file: file.clone(),
+            line,
+            exchange_id: Some(exchange_id.clone()),
+            message: format!(
+                "exchange_id is also used by {first} line {at} with different content"
+            ),
+        }),
+        Some(_) => {}
+        None => {
+            ids.insert(exchange_id.clone(), (hash, file.clone(), line));
+        }
+    }
+    match index.get_mut(&hash) {
+        None => report.failures.push(Finding {
+            check: 3,
+            message: format!("hash {hash} has no index line"),
+            file,
+            line,
+            exchange_id: Some(exchange_id),
+        }),
+        Some(slot) => {
+            if slot.f == file {
+                slot.found_in_f = true;
+            }
+            if slot.id == exchange_id {
+                slot.id_seen = true;
+                if slot.t == t && slot.k == k {
+                    slot.id_ok = true;
+                }
+            }
+        }
+    }
 }
 
 fn truncate(s: &str) -> String {

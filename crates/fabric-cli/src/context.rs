@@ -71,6 +71,21 @@ impl Ctx {
         bar
     }
 
+    /// A spinner on stderr saying `what` with the time elapsed, for work whose
+    /// length is unknown; hidden like [`Ctx::progress`].
+    pub fn spinner(&self, what: &str) -> ProgressBar {
+        if self.json || self.quiet || !std::io::stderr().is_terminal() {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new_spinner();
+        let style = ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        bar.set_style(style);
+        bar.set_message(what.to_owned());
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        bar
+    }
+
     /// Open the store for writing (capped by `$FABRIC_SQLITE_MAX_PAGE_COUNT`, see
     /// [`Ctx::new`]).
     pub fn store_write(&self) -> Result<fabric_store::Store, fabric_store::Error> {
@@ -100,6 +115,31 @@ impl Ctx {
             errln!("{line}");
         }
     }
+}
+
+/// Apply `$FABRIC_CHECK` (`full`, `quick` or `touched`, the default): what every
+/// store this run opens checks at open. Any other value is bad usage, refused
+/// before anything is opened.
+pub fn apply_check_policy() -> Result<(), crate::error::CliError> {
+    let Some(value) = std::env::var_os("FABRIC_CHECK") else {
+        return Ok(());
+    };
+    let policy = value
+        .to_str()
+        .and_then(fabric_store::CheckPolicy::parse)
+        .ok_or_else(|| {
+            let names: Vec<&str> = fabric_store::CheckPolicy::ALL
+                .iter()
+                .map(|p| p.as_str())
+                .collect();
+            crate::error::CliError::Usage(format!(
+                "FABRIC_CHECK={} is not a check policy: use one of {}",
+                value.to_string_lossy(),
+                names.join(", ")
+            ))
+        })?;
+    fabric_store::set_check_policy(policy);
+    Ok(())
 }
 
 /// What a write would create where nothing exists yet: the store file and its

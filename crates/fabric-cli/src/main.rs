@@ -39,7 +39,7 @@ struct Cli {
     /// No progress bars and no informational messages on stderr.
     #[arg(long, short, global = true)]
     quiet: bool,
-    /// More detail on stderr (timings, the integrity check's duration).
+    /// More detail on stderr (timings, how long the store check at open took).
     #[arg(long, short, global = true)]
     verbose: bool,
     #[command(subcommand)]
@@ -86,7 +86,7 @@ fn main() -> ExitCode {
     // Whatever a failed command created (the store file, its journal, its
     // folders) is removed again, so a failure leaves the disk as it was.
     let fresh = FreshStore::note(&ctx.db);
-    let result = match cli.command {
+    let result = context::apply_check_policy().and_then(|()| match cli.command {
         Command::Ingest(args) => cmd::ingest::run(&ctx, args),
         Command::Jobs(args) => cmd::jobs::list(&ctx, args),
         Command::Job(args) => cmd::jobs::show(&ctx, args),
@@ -101,7 +101,7 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut Cli::command(), "fabric", &mut script);
             output::print_bytes(&script).map(|()| exit::SUCCESS)
         }
-    };
+    });
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {

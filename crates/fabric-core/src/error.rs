@@ -10,6 +10,24 @@
 //! | snapshot error (an export error) | [`ExportError::Snapshot`] ([`SnapshotError`]) |
 //! | diff error (an export error) | [`ExportError::Diff`] ([`DiffError`]) |
 
+/// What kind of failure an error is, for a caller that must choose an exit code.
+///
+/// Every crate of the workspace maps its own errors to a class through an exhaustive
+/// `class()` method without wildcard arms, so a new variant does not compile until it
+/// has been given a class. The `fabric` binary turns a class into an exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorClass {
+    /// The operation ran and found a problem it reports (a conflict, a failed
+    /// verify, a blocked export): exit code 1.
+    Problem,
+    /// Bad usage or bad input: a malformed file, an unknown key, a wrong argument
+    /// (exit code 2).
+    BadInput,
+    /// Storage or environment unusable: corruption, disk full, a locked or
+    /// read-only store (exit code 3).
+    Storage,
+}
+
 /// Result alias for fabric-core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -144,12 +162,67 @@ pub enum DiffError {
 }
 
 impl Error {
+    /// The class of this error (see [`ErrorClass`]).
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Error::Ingest { .. } => ErrorClass::BadInput,
+            // A stored row that cannot be read back: the store is unusable, not the input.
+            Error::StoredOutputs { .. } => ErrorClass::Storage,
+            Error::Validation(e) => e.class(),
+            Error::Export(e) => e.class(),
+        }
+    }
+
     /// An ingestion error without a lower-level cause.
     pub(crate) fn ingest(file: &str, reason: impl Into<String>) -> Error {
         Error::Ingest {
             file: file.to_owned(),
             reason: reason.into(),
             source: None,
+        }
+    }
+}
+
+impl ValidationError {
+    /// The class of this error (see [`ErrorClass`]).
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            ValidationError::Empty { .. } | ValidationError::UnknownEngine { .. } => {
+                ErrorClass::BadInput
+            }
+        }
+    }
+}
+
+impl ExportError {
+    /// The class of this error (see [`ErrorClass`]).
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            ExportError::Snapshot(e) => e.class(),
+            ExportError::Diff(e) => e.class(),
+        }
+    }
+}
+
+impl SnapshotError {
+    /// The class of this error (see [`ErrorClass`]): a snapshot or report that
+    /// breaks the format is bad input.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            SnapshotError::NotAnObject { .. }
+            | SnapshotError::NonFiniteNumber { .. }
+            | SnapshotError::BadKey { .. }
+            | SnapshotError::IdMismatch { .. }
+            | SnapshotError::BadSection { .. } => ErrorClass::BadInput,
+        }
+    }
+}
+
+impl DiffError {
+    /// The class of this error (see [`ErrorClass`]).
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            DiffError::InvalidReport { .. } | DiffError::Overflow { .. } => ErrorClass::BadInput,
         }
     }
 }

@@ -43,4 +43,6 @@ pub mod report;
 pub mod snapshot;
 pub mod timestamp;
 
-pub use error::{Cause, DiffError, Error, ExportError, Result, SnapshotError, ValidationError};
+pub use error::{
+    Cause, DiffError, Error, ErrorClass, ExportError, Result, SnapshotError, ValidationError,
+};

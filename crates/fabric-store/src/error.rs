@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use fabric_core::ErrorClass;
+
 /// Result alias for fabric-store.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -48,8 +50,9 @@ pub enum Error {
         /// The schema version the file declares.
         version: i64,
     },
-    /// `PRAGMA integrity_check` did not answer `ok`, or could not run.
-    #[error("database {path} is corrupt: integrity check says {detail:?}")]
+    /// The check at open did not answer `ok`, or SQLite found a damaged page while
+    /// a command read or wrote it.
+    #[error("database {path} is corrupt: {detail:?}")]
     Corrupt {
         /// The database file.
         path: PathBuf,
@@ -269,4 +272,42 @@ pub enum Error {
         /// The primary key looked for.
         exchange_id: String,
     },
+}
+
+impl Error {
+    /// The class of this error, from which the `fabric` binary picks its exit code.
+    /// Exhaustive on purpose: a new variant does not compile until it has a class.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            // A read never creates a store; the path names no store: fix the path.
+            Error::NoStore { .. } | Error::NotAStore { .. } => ErrorClass::BadInput,
+            Error::Open { .. }
+            | Error::MissingTable { .. }
+            | Error::Corrupt { .. }
+            | Error::SchemaVersion { .. }
+            | Error::DiskFull { .. }
+            | Error::Locked { .. }
+            | Error::ReadOnly { .. }
+            | Error::Sqlite { .. }
+            | Error::BadRow { .. } => ErrorClass::Storage,
+            // ---- snapshot chains ----
+            Error::InvalidChainKey { .. }
+            | Error::InvalidMetadata { .. }
+            | Error::InvalidChainInput { .. }
+            | Error::ChainNotFound { .. }
+            | Error::VersionNotFound { .. }
+            | Error::WrongKind { .. } => ErrorClass::BadInput,
+            Error::VersionConflict { .. }
+            | Error::VersionDeprecated { .. }
+            | Error::AlreadyDeprecated { .. }
+            | Error::DeprecateActive { .. } => ErrorClass::Problem,
+            // A verify that ran and found damage reports a problem; a payload that
+            // fails its checksum while a command reads it leaves the store unusable.
+            Error::VerifyFailed { .. } => ErrorClass::Problem,
+            Error::Integrity { .. } => ErrorClass::Storage,
+            // ---- exchange mirror ----
+            Error::MirrorTableName { .. } => ErrorClass::BadInput,
+            Error::MirrorConstraint { .. } | Error::MirrorNoRow { .. } => ErrorClass::Storage,
+        }
+    }
 }

@@ -54,6 +54,15 @@ const ALL_COLUMNS: &str = "job_id, final_status, started_at, canonical_proxy_pro
 
 const STORE_ORDER: &str = "ORDER BY ingested_at ASC, rowid ASC";
 
+/// The order a pass over the jobs reads them in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RowOrder {
+    /// `rowid`: no sort; store order while `ingested_at` never goes down.
+    Written,
+    /// `ingested_at, rowid`: store order always (SQLite sorts: memory grows).
+    Store,
+}
+
 /// One open ingest batch: a single write transaction. Dropping it without
 /// [`JobBatch::commit`] rolls everything back.
 #[derive(Debug)]
@@ -61,6 +70,11 @@ pub struct JobBatch<'s> {
     tx: rusqlite::Transaction<'s>,
     path: &'s std::path::Path,
     summary: BatchSummary,
+    /// The highest rowid before the batch: the batch's rows are the ones above it
+    /// (a replaced job gets a new, higher rowid).
+    rowid_before: i64,
+    /// The distinct ids written, for the read-back before commit.
+    written: std::collections::HashSet<String>,
 }
 
 impl Store {
@@ -71,23 +85,18 @@ impl Store {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| crate::store::classify(path, "starting the ingest transaction", e))?;
+        let rowid_before = tx
+            .query_row("SELECT coalesce(max(rowid), 0) FROM jobs", [], |row| {
+                row.get(0)
+            })
+            .map_err(|e| crate::store::classify(path, "starting the ingest transaction", e))?;
         Ok(JobBatch {
             tx,
             path,
             summary: BatchSummary::default(),
+            rowid_before,
+            written: std::collections::HashSet::new(),
         })
-    }
-
-    /// Write `jobs` as one batch: all or nothing.
-    pub fn ingest_jobs<'a>(
-        &mut self,
-        jobs: impl IntoIterator<Item = &'a IngestedJob>,
-    ) -> Result<BatchSummary> {
-        let mut batch = self.begin_jobs()?;
-        for job in jobs {
-            batch.put(job)?;
-        }
-        batch.commit()
     }
 
     /// Number of stored jobs.
@@ -134,19 +143,66 @@ impl Store {
         Ok(())
     }
 
-    /// Visit the report columns of every job in store order: no outputs are read or
-    /// parsed, so memory stays flat however many jobs are stored.
-    pub fn for_each_job_row(&self, mut visit: impl FnMut(&JobRow)) -> Result<()> {
+    /// Fold the report columns of every job in store order into a state made by
+    /// `init`: no outputs are read or parsed, nothing is sorted, and memory stays
+    /// flat however many jobs are stored.
+    ///
+    /// Rows are read in rowid (write) order, which is store order as long as
+    /// `ingested_at` never goes down from one row to the next (each ingest writes
+    /// later times at higher rowids). The first row that breaks it starts the fold
+    /// again from `init()` over `ORDER BY ingested_at, rowid`, so the answer is
+    /// store order's whatever the file holds.
+    pub fn fold_job_rows<S>(
+        &self,
+        init: impl Fn() -> S,
+        mut step: impl FnMut(&mut S, &JobRow),
+    ) -> Result<S> {
+        let mut state = init();
+        if self.scan_job_rows(RowOrder::Written, &mut state, &mut step)? {
+            return Ok(state);
+        }
+        let mut state = init();
+        self.scan_job_rows(RowOrder::Store, &mut state, &mut step)?;
+        Ok(state)
+    }
+
+    /// One pass over the report columns in `order`; `false` when `order` is
+    /// [`RowOrder::Written`] and a row's `ingested_at` went down (the pass stops
+    /// there: the caller starts again in [`RowOrder::Store`]).
+    fn scan_job_rows<S>(
+        &self,
+        order: RowOrder,
+        state: &mut S,
+        step: &mut impl FnMut(&mut S, &JobRow),
+    ) -> Result<bool> {
         let sql = format!(
             "SELECT job_id, final_status, canonical_proxy_profile, fingerprint, engine_used, \
-             validation_error, completed_clips, failed_clips FROM jobs {STORE_ORDER}"
+             validation_error, completed_clips, failed_clips, ingested_at FROM jobs {}",
+            match order {
+                RowOrder::Written => "ORDER BY rowid ASC",
+                RowOrder::Store => STORE_ORDER,
+            }
         );
         let mut stmt = self
             .conn()
             .prepare(&sql)
             .map_err(|e| self.err("reading jobs", e))?;
         let mut rows = stmt.query([]).map_err(|e| self.err("reading jobs", e))?;
+        let mut last_time: Vec<u8> = Vec::new();
         while let Some(row) = rows.next().map_err(|e| self.err("reading jobs", e))? {
+            if order == RowOrder::Written {
+                // ORDER BY compares TEXT with the BINARY collation: bytes, as here.
+                // A value of another type sorts by other rules: let SQLite sort.
+                let value = row.get_ref(8).map_err(|e| self.err("reading jobs", e))?;
+                let rusqlite::types::ValueRef::Text(time) = value else {
+                    return Ok(false);
+                };
+                if time < last_time.as_slice() {
+                    return Ok(false);
+                }
+                last_time.clear();
+                last_time.extend_from_slice(time);
+            }
             let job_id: String = row.get(0).map_err(|e| self.err("reading jobs", e))?;
             let status: String = row.get(1).map_err(|e| self.err("reading jobs", e))?;
             let final_status = FinalStatus::parse(&status).ok_or_else(|| Error::BadRow {
@@ -167,9 +223,9 @@ impl Store {
                 failed_clips: row.get(7).map_err(|e| self.err("reading jobs", e))?,
                 job_id,
             };
-            visit(&job);
+            step(state, &job);
         }
-        Ok(())
+        Ok(true)
     }
 
     fn conn_and_path(&mut self) -> (&mut rusqlite::Connection, &std::path::Path) {
@@ -206,6 +262,9 @@ impl JobBatch<'_> {
             outputs_to_json(&job.outputs),
         ])
         .map_err(err)?;
+        if !self.written.contains(&job.job_id) {
+            self.written.insert(job.job_id.clone());
+        }
         if existed {
             self.summary.replaced += 1;
         } else {
@@ -219,9 +278,32 @@ impl JobBatch<'_> {
         self.summary
     }
 
-    /// Commit the batch.
+    /// Read back what the batch wrote, then commit it.
+    ///
+    /// The read-back walks the batch's rows (and only those: the rowids above the
+    /// ones before the batch), so every table page the batch wrote is read and
+    /// checked by SQLite again, and a row lost or doubled on the way is
+    /// [`Error::Corrupt`] before anything is committed. Its cost is that of the
+    /// batch, whatever the size of the store.
     pub fn commit(self) -> Result<BatchSummary> {
         let path = self.path;
+        let rows: i64 = self
+            .tx
+            .query_row(
+                "SELECT count(*) FROM jobs WHERE rowid > ?1 AND length(outputs_json) >= 0",
+                [self.rowid_before],
+                |row| row.get(0),
+            )
+            .map_err(|e| crate::store::classify(path, "reading back the ingest batch", e))?;
+        if usize::try_from(rows).ok() != Some(self.written.len()) {
+            return Err(Error::Corrupt {
+                path: path.to_path_buf(),
+                detail: format!(
+                    "the ingest batch wrote {} jobs but {rows} read back",
+                    self.written.len()
+                ),
+            });
+        }
         self.tx
             .commit()
             .map_err(|e| crate::store::classify(path, "committing the ingest batch", e))?;
@@ -312,5 +394,88 @@ impl RawJob {
             failed_clips: self.failed_clips,
             outputs,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fabric_core::model::{FinalStatus, IngestedJob};
+    use fabric_core::timestamp::Timestamp;
+
+    use crate::Store;
+
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    fn job(id: &str, at: &str) -> Result<IngestedJob, Box<dyn std::error::Error>> {
+        let at = Timestamp::parse(at)?;
+        Ok(IngestedJob {
+            job_id: id.to_owned(),
+            final_status: FinalStatus::Completed,
+            started_at: at,
+            canonical_proxy_profile: None,
+            fingerprint: None,
+            validation_stage: None,
+            validation_error: None,
+            engine_used: None,
+            resolve_preset_used: None,
+            jobspec_version: None,
+            completed_at: None,
+            ingested_at: at,
+            total_clips: 0,
+            completed_clips: 0,
+            failed_clips: 0,
+            outputs: Vec::new(),
+        })
+    }
+
+    /// The ids in the order `fold_job_rows` visits them, and in store order as
+    /// SQLite sorts it.
+    fn both_orders(
+        store: &Store,
+    ) -> Result<(Vec<String>, Vec<String>), Box<dyn std::error::Error>> {
+        let folded = store.fold_job_rows(Vec::new, |ids, row| ids.push(row.job_id.clone()))?;
+        let mut stmt = store
+            .conn()
+            .prepare(&format!("SELECT job_id FROM jobs {}", super::STORE_ORDER))?;
+        let sorted = stmt
+            .query_map([], |row| row.get(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok((folded, sorted))
+    }
+
+    /// Written in time order: the rowid pass is store order and is kept.
+    #[test]
+    fn rows_written_in_time_order_fold_in_store_order() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let mut store = Store::open(dir.path().join("f.db"))?;
+        let jobs = [
+            job("b", "2026-01-01T00:00:00+00:00")?,
+            job("a", "2026-01-01T00:00:00+00:00")?,
+            job("c", "2026-01-02T00:00:00+00:00")?,
+        ];
+        store.ingest_jobs(&jobs)?;
+        let (folded, sorted) = both_orders(&store)?;
+        assert_eq!(folded, ["b", "a", "c"]);
+        assert_eq!(folded, sorted);
+        Ok(())
+    }
+
+    /// A later row with an earlier time (a clock set back, a file from another
+    /// system): the fold starts again in store order and sees each job once.
+    #[test]
+    fn a_time_going_down_folds_in_store_order() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let mut store = Store::open(dir.path().join("f.db"))?;
+        let jobs = [
+            job("late", "2026-03-01T00:00:00+00:00")?,
+            job("mid", "2026-02-01T00:00:00+00:00")?,
+            job("early", "2026-01-01T00:00:00+00:00")?,
+            job("last", "2026-04-01T00:00:00+00:00")?,
+        ];
+        store.ingest_jobs(&jobs)?;
+        let (folded, sorted) = both_orders(&store)?;
+        assert_eq!(folded, ["early", "mid", "late", "last"]);
+        assert_eq!(folded, sorted);
+        Ok(())
     }
 }

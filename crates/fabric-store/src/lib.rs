@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 pub mod chain;
+pub mod check;
 mod error;
 pub mod fresh;
 pub mod jobs;
@@ -24,6 +25,7 @@ mod store;
 
 pub use error::{Error, Result};
 pub use store::{
-    BUSY_TIMEOUT, OpenCheck, PAGE_SIZE, Store, busy_timeout, check_file, default_page_size,
-    set_busy_timeout, set_default_max_page_count, set_default_page_size,
+    BUSY_TIMEOUT, CheckPolicy, OpenCheck, PAGE_SIZE, Store, busy_timeout, check_file, check_policy,
+    default_page_size, set_busy_timeout, set_check_policy, set_default_max_page_count,
+    set_default_page_size,
 };

@@ -510,22 +510,6 @@ impl Store {
         Ok(())
     }
 
-    /// Insert a new row (inside the open transaction).
-    pub fn mirror_insert(&self, table: &str, row: &MirrorRow) -> Result<()> {
-        self.mirror_write_batch(table, &[MirrorWriteRef::Insert(row.as_ref())])
-    }
-
-    /// Replace the single row whose primary key is `exchange_id` with `row`.
-    pub fn mirror_update(&self, table: &str, exchange_id: &str, row: &MirrorRow) -> Result<()> {
-        self.mirror_write_batch(
-            table,
-            &[MirrorWriteRef::Update {
-                exchange_id,
-                row: row.as_ref(),
-            }],
-        )
-    }
-
     /// One update of [`Store::mirror_write_batch`]; `now` is the audit time.
     fn update_row(
         &self,

@@ -1,7 +1,12 @@
-//! Opening the database: integrity first, then the schema version.
+//! Opening the database: the check the policy asks for, then the schema version.
+//!
+//! What opening checks is a process-wide [`CheckPolicy`] (`$FABRIC_CHECK` in the
+//! CLI): `touched` (the default) checks the header, the schema and every page a
+//! command reads or writes, at a cost that does not grow with the file; `quick` and
+//! `full` add a scan of the whole file at every open.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
@@ -79,22 +84,98 @@ pub const PAGE_SIZE: u32 = 32 * 1024;
 const READ_MMAP_BYTES: u64 = 256 << 20;
 
 /// How much of the file the check at open reads.
+///
+/// Every variant first reads the header and the schema through SQLite, with
+/// `PRAGMA cell_size_check` on: a file that is not a store or whose header is
+/// damaged is [`Error::Corrupt`] before anything else is read, and every page read
+/// later is checked cell by cell as it is loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OpenCheck {
     /// `PRAGMA integrity_check`: every page, every index checked against its table
-    /// (O(size), with the cross checks O(rows x indexes)). The default.
-    #[default]
+    /// (O(size), with the cross checks O(rows x indexes)). `fabric db check`.
     Integrity,
     /// `PRAGMA quick_check`: every page is still read and its structure checked
     /// (damaged pages, broken B-trees, bad free lists are still refused), but the
-    /// index-versus-table cross checks and UNIQUE checks are skipped. For bulk
-    /// commands whose budget the full check alone would take (the exchange
-    /// mirror); `fabric db check` keeps the full check.
+    /// index-versus-table cross checks and UNIQUE checks are skipped.
     Quick,
-    /// No check at open: the caller runs [`check_file`] itself, on another thread
-    /// while it reads, and must wait for its answer before it writes anything or
-    /// reports a result (the exchange mirror does: see its `settle`).
+    /// No scan of the whole file: the header, the schema (`quick_check` of
+    /// `sqlite_master`) and then each page as a command reads or writes it. The
+    /// cost does not grow with the file. The default (see [`CheckPolicy`]).
+    #[default]
+    Touched,
+    /// Like [`OpenCheck::Touched`] at open, and the caller runs [`check_file`]
+    /// itself, on another thread while it reads, and must wait for its answer
+    /// before it writes anything or reports a result (the exchange mirror does:
+    /// see its `settle`).
     Caller,
+}
+
+/// What every store of this process checks when it opens: the operator's choice
+/// (`$FABRIC_CHECK=full|quick|touched` in the CLI), set with [`set_check_policy`].
+///
+/// Whatever the policy, a store that is not a store, has a damaged header or
+/// another schema version fails at open, chain payloads are re-hashed on every
+/// read, and SQLite checks every page it loads; writes read back what they wrote
+/// before they commit. `fabric db check` always runs the full check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CheckPolicy {
+    /// `full`: `PRAGMA integrity_check` at every open (O(file size)).
+    Full,
+    /// `quick`: `PRAGMA quick_check` at every open (O(file size), no index cross
+    /// checks).
+    Quick,
+    /// `touched`: only what each command reads or writes is checked (the default).
+    #[default]
+    Touched,
+}
+
+impl CheckPolicy {
+    /// Every policy, in the order `--help` and errors list them.
+    pub const ALL: [CheckPolicy; 3] = [CheckPolicy::Full, CheckPolicy::Quick, CheckPolicy::Touched];
+
+    /// The policy named `name` (`full`, `quick`, `touched`), if any.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+
+    /// Its name, as `$FABRIC_CHECK` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckPolicy::Full => "full",
+            CheckPolicy::Quick => "quick",
+            CheckPolicy::Touched => "touched",
+        }
+    }
+
+    /// The check a store opened under this policy runs at open.
+    pub fn open_check(self) -> OpenCheck {
+        match self {
+            CheckPolicy::Full => OpenCheck::Integrity,
+            CheckPolicy::Quick => OpenCheck::Quick,
+            CheckPolicy::Touched => OpenCheck::Touched,
+        }
+    }
+}
+
+/// The policy in effect for this process (the index into [`CheckPolicy::ALL`]).
+static CHECK_POLICY: AtomicU8 = AtomicU8::new(2);
+
+/// Set what every store this process opens from now on checks at open (default
+/// [`CheckPolicy::Touched`]).
+pub fn set_check_policy(policy: CheckPolicy) {
+    let index = CheckPolicy::ALL
+        .iter()
+        .position(|p| *p == policy)
+        .unwrap_or(2);
+    CHECK_POLICY.store(u8::try_from(index).unwrap_or(2), Ordering::Relaxed);
+}
+
+/// The policy in effect (see [`set_check_policy`]).
+pub fn check_policy() -> CheckPolicy {
+    CheckPolicy::ALL
+        .get(usize::from(CHECK_POLICY.load(Ordering::Relaxed)))
+        .copied()
+        .unwrap_or_default()
 }
 
 /// Run `check` on the database file at `path` through a connection of its own
@@ -110,8 +191,9 @@ pub fn check_file(path: &Path, check: OpenCheck) -> Result<Duration> {
 
 /// An open Fabric database.
 ///
-/// Opening runs `PRAGMA integrity_check` (corruption is an error, never repaired),
-/// then checks `PRAGMA user_version` against [`SCHEMA_VERSION`] and that every
+/// Opening runs the check of the process's [`CheckPolicy`] (corruption is an
+/// error, never repaired), then checks `PRAGMA user_version` against
+/// [`SCHEMA_VERSION`] and that every
 /// table the version requires exists ([`Error::MissingTable`]). A missing path is
 /// created by [`Store::open`] and refused by [`Store::open_read`]
 /// ([`Error::NoStore`]); an empty file is a fresh store (the read gives an empty
@@ -121,7 +203,7 @@ pub fn check_file(path: &Path, check: OpenCheck) -> Result<Duration> {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
-    /// Time spent in the integrity check at open.
+    /// Time spent in the check at open.
     integrity_check: Duration,
 }
 
@@ -132,7 +214,7 @@ impl Store {
     /// What this creates is private: folders `0700`, the file `0600` (SQLite gives
     /// its journal the file's mode). Existing folders and files keep their modes.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        Self::open_checked(path, OpenCheck::Integrity)
+        Self::open_checked(path, check_policy().open_check())
     }
 
     /// [`Store::open`] with the given check at open (see [`OpenCheck`]).
@@ -181,7 +263,7 @@ impl Store {
                     path: path.clone(),
                     source: Box::new(e),
                 })?;
-                return Self::init(conn, path, true, OpenCheck::Integrity);
+                return Self::init(conn, path, true, OpenCheck::Touched);
             }
         }
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -200,9 +282,9 @@ impl Store {
                 path: path.clone(),
                 source: Box::new(e),
             })?;
-            return Self::init(conn, path, false, OpenCheck::Integrity);
+            return Self::init(conn, path, false, check_policy().open_check());
         }
-        Self::init(conn, path, false, OpenCheck::Integrity)
+        Self::init(conn, path, false, check_policy().open_check())
     }
 
     fn init(conn: Connection, path: PathBuf, may_create: bool, check: OpenCheck) -> Result<Self> {
@@ -214,10 +296,16 @@ impl Store {
         // index pages from the OS for every row. 64 MB keeps the indexes resident.
         conn.pragma_update(None, "cache_size", -CACHE_KIB)
             .map_err(|e| classify(&path, "setting cache_size", e))?;
-        if !may_create {
-            // Read-only opens (reports, queries) scan the whole file for the integrity
-            // check: reading it through a memory map instead of read() calls makes
-            // that scan about a third faster. Writers keep plain I/O.
+        // Every page SQLite loads from now on is checked cell by cell (offsets and
+        // sizes inside the page), not only its header: what a command reads or
+        // writes is checked as it is read.
+        conn.pragma_update(None, "cell_size_check", true)
+            .map_err(|e| classify(&path, "enabling cell_size_check", e))?;
+        if !may_create && check != OpenCheck::Touched {
+            // A read-only open that scans the whole file for the check at open reads
+            // it through a memory map instead of read() calls: that scan is about a
+            // third faster. Writers and point reads keep plain I/O (mapped pages
+            // count as resident memory).
             conn.query_row(&format!("PRAGMA mmap_size = {READ_MMAP_BYTES}"), [], |_| {
                 Ok(())
             })
@@ -390,8 +478,7 @@ impl Store {
         &self.path
     }
 
-    /// How long the check at open (`PRAGMA integrity_check`, or `quick_check` for
-    /// [`OpenCheck::Quick`]) took.
+    /// How long the check at open (see [`OpenCheck`]) took.
     pub fn integrity_check_duration(&self) -> Duration {
         self.integrity_check
     }
@@ -565,7 +652,9 @@ fn check_integrity(conn: &Connection, path: &Path, check: OpenCheck) -> Result<(
     let pragma = match check {
         OpenCheck::Integrity => "PRAGMA integrity_check",
         OpenCheck::Quick => "PRAGMA quick_check",
-        OpenCheck::Caller => return Ok(()),
+        // The header (SQLite refuses a bad magic string, page size or page count
+        // as it reads page 1) and the schema's own B-tree: a few pages.
+        OpenCheck::Touched | OpenCheck::Caller => "PRAGMA quick_check(sqlite_master)",
     };
     let answer: rusqlite::Result<String> = conn.query_row(pragma, [], |row| row.get(0));
     match answer {

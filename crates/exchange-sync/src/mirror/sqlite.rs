@@ -22,7 +22,7 @@ pub struct SqliteMirror {
     bulk_candidate: bool,
     /// Those indexes are dropped and must be rebuilt before a read or the commit.
     deferred: bool,
-    /// The check of the file (`quick_check`), running on its own connection while
+    /// The whole-file check of the policy, if any, running on its own connection while
     /// the command reads; every write and every result waits for it ([`Mirror::settle`]).
     check: Option<std::thread::JoinHandle<fabric_store::Result<std::time::Duration>>>,
     /// How long that check took, once it has answered.
@@ -34,18 +34,27 @@ impl SqliteMirror {
     /// `sql_target` `schema.table` (`<schema>_<table>` in SQLite).
     pub fn open(path: &Path, schema: &str, table: &str) -> Result<Self> {
         let table = fabric_store::mirror::table_name(schema, table)?;
-        // quick_check, not integrity_check: at a million rows the full check alone
-        // takes longer than a whole no-op sync may (see the crate README). It runs
-        // on a second connection while the sync reads the mirror and the pack (a
-        // no-op sync is mostly that check): nothing is written and no result is
-        // given before it has answered `ok`.
+        // The whole-file check the store's policy asks for (`$FABRIC_CHECK`): none
+        // under `touched` (the default: SQLite checks each page the sync reads or
+        // writes), else `quick_check` or `integrity_check`. It runs on a second
+        // connection while the sync reads the mirror and the pack: nothing is
+        // written and no result is given before it has answered `ok`.
         let store = Store::open_checked(path, fabric_store::OpenCheck::Caller)?;
-        let check_path = store.path().to_path_buf();
-        let check = std::thread::Builder::new()
-            .name("fabric-quick-check".into())
-            .spawn(move || fabric_store::check_file(&check_path, fabric_store::OpenCheck::Quick))
-            .map_err(|e| Error::Internal(format!("cannot start the integrity check: {e}")))?;
-        let mut mirror = Self::bind(store, table, Some(check));
+        let check = match fabric_store::check_policy() {
+            fabric_store::CheckPolicy::Touched => None,
+            policy => {
+                let check_path = store.path().to_path_buf();
+                let whole = policy.open_check();
+                let handle = std::thread::Builder::new()
+                    .name("fabric-store-check".into())
+                    .spawn(move || fabric_store::check_file(&check_path, whole))
+                    .map_err(|e| {
+                        Error::Internal(format!("cannot start the integrity check: {e}"))
+                    })?;
+                Some(handle)
+            }
+        };
+        let mut mirror = Self::bind(store, table, check);
         match mirror.store.mirror_missing_objects(&mirror.table) {
             Ok(missing) => mirror.exists = !missing.contains(&mirror.table),
             Err(e) => {

@@ -1,6 +1,6 @@
 //! The in-memory read paths the fuzz targets drive (`fuzz/fuzz_targets/exchange_*`),
-//! and every input the fuzzer found crashing, replayed from
-//! `tests/fuzz-regressions/<target>/` as raw bytes.
+//! and the inputs saved under `tests/fuzz-regressions/<target>/` (hand-picked edge
+//! cases, and every input the fuzzer found crashing), replayed as raw bytes.
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
@@ -18,18 +18,25 @@ fn sample_dir() -> PathBuf {
     super::pack::sample_dir()
 }
 
-/// The crashing inputs saved for `target`, sorted by name.
-fn regressions(target: &str) -> Result<Vec<(String, Vec<u8>)>, std::io::Error> {
+/// One saved input: its name and bytes.
+type Input = (String, Vec<u8>);
+
+/// The inputs saved for `target`, sorted by name. The folder must exist and hold at
+/// least one file: a renamed or emptied folder would make the replay prove nothing.
+fn regressions(target: &str) -> Result<Vec<Input>, Box<dyn std::error::Error>> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fuzz-regressions")
         .join(target);
+    let entries = std::fs::read_dir(&dir)
+        .map_err(|e| format!("{}: the saved fuzz inputs of {target}: {e}", dir.display()))?;
     let mut out = Vec::new();
-    if dir.is_dir() {
-        for entry in std::fs::read_dir(&dir)? {
-            let path = entry?.path();
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-            out.push((name.unwrap_or_default(), std::fs::read(&path)?));
-        }
+    for entry in entries {
+        let path = entry?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        out.push((name.unwrap_or_default(), std::fs::read(&path)?));
+    }
+    if out.is_empty() {
+        return Err(format!("{}: no saved fuzz inputs for {target}", dir.display()).into());
     }
     out.sort();
     Ok(out)
@@ -199,7 +206,6 @@ fn replay(target: &str, seeds: &[PathBuf], check: fn(&[u8]) -> TestResult) -> Te
     for seed in seeds {
         inputs.push((seed.display().to_string(), std::fs::read(seed)?));
     }
-    assert!(!inputs.is_empty());
     for (name, bytes) in inputs {
         check(&bytes).map_err(|e| format!("{target}/{name}: {e}"))?;
     }

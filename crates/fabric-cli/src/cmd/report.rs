@@ -47,19 +47,21 @@ pub fn from_store(
         Determinism::Reference => DeterminismMode::Reference,
         Determinism::Strict => DeterminismMode::Strict,
     };
-    let mut builder = ReportBuilder::with_mode(mode);
-    store.for_each_job_row(|row| {
-        builder.push(JobFacts {
-            job_id: &row.job_id,
-            final_status: row.final_status,
-            canonical_proxy_profile: row.canonical_proxy_profile.as_deref(),
-            fingerprint: row.fingerprint.as_deref(),
-            engine_used: row.engine_used.as_deref(),
-            validation_error: row.validation_error.as_deref(),
-            completed_clips: row.completed_clips,
-            failed_clips: row.failed_clips,
-        });
-    })?;
+    let builder = store.fold_job_rows(
+        || ReportBuilder::with_mode(mode),
+        |builder, row| {
+            builder.push(JobFacts {
+                job_id: &row.job_id,
+                final_status: row.final_status,
+                canonical_proxy_profile: row.canonical_proxy_profile.as_deref(),
+                fingerprint: row.fingerprint.as_deref(),
+                engine_used: row.engine_used.as_deref(),
+                validation_error: row.validation_error.as_deref(),
+                completed_clips: row.completed_clips,
+                failed_clips: row.failed_clips,
+            });
+        },
+    )?;
     let report = builder.finish();
     if ctx.verbose {
         errln!(

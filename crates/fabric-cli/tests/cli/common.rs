@@ -23,18 +23,52 @@ pub fn fabric(home: &std::path::Path) -> assert_cmd::Command {
 /// whom file modes cannot stop.
 pub struct Immutable(std::path::PathBuf);
 
+/// The environment variable that lets a fault test whose fault cannot be set up
+/// here (no `chattr`, a filesystem without the immutable flag) skip, saying so.
+/// Unset, such a test fails: a fault test never passes without its fault.
+pub const ALLOW_FAULT_SKIP: &str = "FABRIC_TEST_ALLOW_FAULT_SKIP";
+
 impl Immutable {
-    /// `None` when chattr is unavailable or refused (the caller skips that case).
-    pub fn set(path: &std::path::Path) -> Option<Self> {
+    /// Make `path` immutable. When chattr is unavailable or refused: an error, or
+    /// `Ok(None)` (the caller skips, after a `SKIPPED` line naming `test`) when
+    /// [`ALLOW_FAULT_SKIP`] is `1`.
+    pub fn set(path: &std::path::Path, test: &str) -> Result<Option<Self>, String> {
         let ok = std::process::Command::new("chattr")
             .arg("+i")
             .arg(path)
             .stderr(std::process::Stdio::null())
             .status()
-            .ok()?
-            .success();
-        ok.then(|| Immutable(path.to_path_buf()))
+            .is_ok_and(|s| s.success());
+        if ok {
+            return Ok(Some(Immutable(path.to_path_buf())));
+        }
+        let why = format!(
+            "{test}: cannot set up the fault: `chattr +i {}` failed, and this user \
+             ignores file modes; run where chattr works (ext4, xfs, btrfs), or set \
+             {ALLOW_FAULT_SKIP}=1 to skip this test",
+            path.display()
+        );
+        if std::env::var(ALLOW_FAULT_SKIP).as_deref() == Ok("1") {
+            eprintln!("SKIPPED {why}");
+            return Ok(None);
+        }
+        Err(why)
     }
+}
+
+/// Make the file `path` unwritable for this user: mode 0444, and `chattr +i` when
+/// the user ignores modes (root). The guard undoes the flag; `Ok(None)` as for
+/// [`Immutable::set`].
+pub fn read_only_file(
+    path: &std::path::Path,
+    test: &str,
+) -> Result<Option<Option<Immutable>>, Box<dyn std::error::Error>> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444))?;
+    if std::fs::OpenOptions::new().write(true).open(path).is_err() {
+        return Ok(Some(None));
+    }
+    Ok(Immutable::set(path, test)?.map(Some))
 }
 
 impl Drop for Immutable {

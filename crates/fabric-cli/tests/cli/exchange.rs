@@ -98,9 +98,9 @@ fn sample_pack_imports_then_a_second_sync_changes_nothing() -> TestResult {
     Ok(())
 }
 
-/// The exchange commands open the store with `PRAGMA quick_check` (not the full
-/// integrity check, see crates/exchange-sync/README.md): a damaged file is still
-/// refused, exit 3, naming the file, and nothing is written.
+/// The exchange commands check each page they read (the default check policy,
+/// see crates/exchange-sync/README.md): a damaged file is still refused, exit 3,
+/// naming the file, and nothing is written.
 #[test]
 fn a_damaged_store_is_refused_with_exit_3() -> TestResult {
     let home = tempfile::tempdir()?;

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::common::{Immutable, fabric, vectors};
+use crate::common::{Immutable, fabric, read_only_file, vectors};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -201,20 +201,13 @@ fn a_full_disk_fails_import_and_sync_with_exit_3_and_changes_nothing() -> TestRe
 /// A read-only target database: exit 3, "read-only", the path; nothing changed.
 #[test]
 fn a_read_only_target_fails_each_write_with_exit_3_and_changes_nothing() -> TestResult {
-    use std::os::unix::fs::PermissionsExt;
     let s = Setup::new()?;
-    std::fs::set_permissions(s.db(), std::fs::Permissions::from_mode(0o444))?;
-    let writable = std::fs::OpenOptions::new().write(true).open(s.db()).is_ok();
-    let _guard = if writable {
-        match Immutable::set(&s.db()) {
-            Some(g) => Some(g),
-            None => {
-                eprintln!("skipped: this user can write a 0444 file and chattr +i failed");
-                return Ok(());
-            }
-        }
-    } else {
-        None
+    let Some(_read_only) = read_only_file(
+        &s.db(),
+        "a_read_only_target_fails_each_write_with_exit_3_and_changes_nothing",
+    )?
+    else {
+        return Ok(());
     };
     let db = std::fs::read(s.db())?;
     let pack = snapshot(&s.ds())?;
@@ -377,8 +370,11 @@ fn pack_into_an_unwritable_folder_is_exit_3_and_a_missing_one_is_created() -> Te
     let s = Setup::new()?;
     let locked = s.path().join("locked");
     std::fs::create_dir(&locked)?;
-    let Some(guard) = Immutable::set(&locked) else {
-        eprintln!("skipped: chattr +i failed");
+    let Some(guard) = Immutable::set(
+        &locked,
+        "pack_into_an_unwritable_folder_is_exit_3_and_a_missing_one_is_created",
+    )?
+    else {
         return Ok(());
     };
     let zip = locked.join("p.zip");

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{Immutable, fabric, vectors};
+use crate::common::{fabric, read_only_file, vectors};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -134,25 +134,15 @@ fn a_locked_store_fails_each_write_with_exit_3_and_changes_nothing() -> TestResu
 /// (root ignores file modes: there the file is made immutable with `chattr +i`.)
 #[test]
 fn a_read_only_store_fails_each_write_with_exit_3_and_changes_nothing() -> TestResult {
-    use std::os::unix::fs::PermissionsExt;
     let store = Store::new()?;
     let before = bytes_of(&store.db())?;
-    std::fs::set_permissions(store.db(), std::fs::Permissions::from_mode(0o444))?;
-    // root ignores file modes: make the file immutable instead (undone on drop).
-    let _immutable = if std::fs::OpenOptions::new()
-        .write(true)
-        .open(store.db())
-        .is_ok()
-    {
-        match Immutable::set(&store.db()) {
-            Some(guard) => Some(guard),
-            None => {
-                eprintln!("skipped: this user can write a 0444 file and chattr +i failed");
-                return Ok(());
-            }
-        }
-    } else {
-        None
+    // root ignores file modes: the file is made immutable instead (undone on drop).
+    let Some(_read_only) = read_only_file(
+        &store.db(),
+        "a_read_only_store_fails_each_write_with_exit_3_and_changes_nothing",
+    )?
+    else {
+        return Ok(());
     };
     for (name, args) in write_commands() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -5,6 +5,7 @@
 mod answers;
 mod chain_rules;
 mod chains;
+mod check;
 mod common;
 mod crash;
 mod dashboard;
@@ -20,3 +21,4 @@ mod mssql;
 mod outputs;
 mod secrets;
 mod trust;
+mod verify;

@@ -123,14 +123,45 @@ pub fn parse_key_version(text: &str) -> Option<(&str, Option<i64>)> {
 /// Spell an instant the way Fabric prints times (§7): UTC, `+00:00`, a six-digit
 /// fraction that is omitted when zero, e.g. `2026-11-22T02:41:43.123456+00:00`.
 pub fn format_instant(at: time::OffsetDateTime) -> String {
+    let mut out = String::with_capacity(32);
+    write_instant(&mut out, at);
+    out
+}
+
+/// [`format_instant`] appended to `out` (no allocation of its own).
+pub fn write_instant(out: &mut String, at: time::OffsetDateTime) {
+    use time::format_description::BorrowedFormatItem;
+    use time::macros::format_description;
+    const WHOLE: &[BorrowedFormatItem<'_>] =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]+00:00");
+    const FRACTION: &[BorrowedFormatItem<'_>] = format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]+00:00"
+    );
     let utc = at.to_offset(time::UtcOffset::UTC);
-    let (y, mo, d) = (utc.year(), u8::from(utc.month()), utc.day());
-    let (h, mi, s, us) = (utc.hour(), utc.minute(), utc.second(), utc.microsecond());
-    if us == 0 {
-        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}+00:00")
+    let format = if utc.microsecond() == 0 {
+        WHOLE
     } else {
-        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{us:06}+00:00")
-    }
+        FRACTION
+    };
+    write_formatted(out, utc, format);
+}
+
+/// Format `t` with `format` (whose every component an `OffsetDateTime` has) and
+/// append it to `out`, through a stack buffer.
+pub fn write_formatted(
+    out: &mut String,
+    t: time::OffsetDateTime,
+    format: &[time::format_description::BorrowedFormatItem<'_>],
+) {
+    let mut buf = [0u8; 64];
+    let mut cursor: &mut [u8] = &mut buf;
+    // Cannot fail: every component is present and the text is at most 37 bytes
+    // (a four-digit year: `time` is built without large dates).
+    let written = t
+        .format_into(&mut cursor, format)
+        .expect("an OffsetDateTime has every component of a date-time format");
+    let text = buf.get(..written).unwrap_or_default();
+    out.push_str(std::str::from_utf8(text).expect("time writes ASCII"));
 }
 
 #[cfg(test)]

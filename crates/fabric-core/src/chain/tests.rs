@@ -225,3 +225,46 @@ proptest! {
         prop_assert!(diff(&a, &a).is_empty());
     }
 }
+
+/// The spelling `format_instant` had before it used `time`'s format descriptions:
+/// the oracle that keeps the bytes identical.
+fn instant_by_hand(at: time::OffsetDateTime) -> String {
+    let utc = at.to_offset(time::UtcOffset::UTC);
+    let (y, mo, d) = (utc.year(), u8::from(utc.month()), utc.day());
+    let (h, mi, s, us) = (utc.hour(), utc.minute(), utc.second(), utc.microsecond());
+    if us == 0 {
+        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}+00:00")
+    } else {
+        format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{us:06}+00:00")
+    }
+}
+
+proptest! {
+    /// Years 0000-9999, any offset, with and without a fraction (nanoseconds are
+    /// cut, not rounded).
+    #[test]
+    fn format_instant_spells_as_before(
+        secs in -62_167_219_200i64..253_402_300_799,
+        nanos in prop_oneof![Just(0u32), 0u32..1_000_000_000, (0u32..1000).prop_map(|u| u * 1000)],
+        offset in -86_399i32..86_399,
+    ) {
+        let utc = time::OffsetDateTime::from_unix_timestamp(secs)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?
+            .replace_nanosecond(nanos)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let offset = time::UtcOffset::from_whole_seconds(offset)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        // Near the ends of the range another offset moves the date out of it.
+        let at = utc.checked_to_offset(offset).unwrap_or(utc);
+        prop_assert_eq!(format_instant(at), instant_by_hand(at));
+    }
+}
+
+#[test]
+fn format_instant_examples() -> Result<(), Box<dyn std::error::Error>> {
+    let at = time::macros::datetime!(2026-11-22 04:41:43.123456789 +02:00);
+    assert_eq!(format_instant(at), "2026-11-22T02:41:43.123456+00:00");
+    let at = time::macros::datetime!(0001-01-01 00:00:00 UTC);
+    assert_eq!(format_instant(at), "0001-01-01T00:00:00+00:00");
+    Ok(())
+}

@@ -76,11 +76,6 @@ impl FabricIndex {
         self.get(job_id).map_or(&[], |job| job.outputs.as_slice())
     }
 
-    /// Number of jobs.
-    pub fn count_jobs(&self) -> usize {
-        self.len()
-    }
-
     /// Number of jobs with this status.
     pub fn count_jobs_by_status(&self, status: FinalStatus) -> usize {
         self.by_status.get(&status).map_or(0, |ids| ids.len())

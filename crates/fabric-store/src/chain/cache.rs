@@ -4,8 +4,10 @@
 //! changes) never changes after it is written, so an entry can never go stale; the
 //! mutable flags (active, deprecated) are always read fresh from the database.
 
-use std::collections::{BTreeMap, HashMap};
+use std::num::NonZeroUsize;
 use std::sync::Arc;
+
+use lru::LruCache;
 
 use super::VersionBody;
 
@@ -26,9 +28,8 @@ pub struct CacheStats {
 #[derive(Debug)]
 pub struct ChainCache {
     capacity: usize,
-    entries: HashMap<i64, (Arc<VersionBody>, u64)>,
-    recency: BTreeMap<u64, i64>,
-    tick: u64,
+    /// `None` for capacity 0 (caches nothing).
+    entries: Option<LruCache<i64, Arc<VersionBody>>>,
     hits: u64,
     misses: u64,
 }
@@ -41,9 +42,7 @@ impl ChainCache {
     pub fn new(capacity: usize) -> Self {
         ChainCache {
             capacity,
-            entries: HashMap::new(),
-            recency: BTreeMap::new(),
-            tick: 0,
+            entries: NonZeroUsize::new(capacity).map(LruCache::new),
             hits: 0,
             misses: 0,
         }
@@ -54,20 +53,15 @@ impl ChainCache {
         CacheStats {
             hits: self.hits,
             misses: self.misses,
-            len: self.entries.len(),
+            len: self.entries.as_ref().map_or(0, LruCache::len),
             capacity: self.capacity,
         }
     }
 
     /// The body of row `id`, counting a hit or a miss and refreshing its recency.
     pub(crate) fn get(&mut self, id: i64) -> Option<Arc<VersionBody>> {
-        self.tick += 1;
-        let tick = self.tick;
-        match self.entries.get_mut(&id) {
-            Some((body, used)) => {
-                self.recency.remove(used);
-                *used = tick;
-                self.recency.insert(tick, id);
+        match self.entries.as_mut().and_then(|c| c.get(&id)) {
+            Some(body) => {
                 self.hits += 1;
                 Some(Arc::clone(body))
             }
@@ -80,21 +74,8 @@ impl ChainCache {
 
     /// Remember the verified body of row `id`, evicting the least recently used.
     pub(crate) fn put(&mut self, id: i64, body: Arc<VersionBody>) {
-        if self.capacity == 0 {
-            return;
-        }
-        self.tick += 1;
-        if let Some((_, used)) = self.entries.insert(id, (body, self.tick)) {
-            self.recency.remove(&used);
-        }
-        self.recency.insert(self.tick, id);
-        while self.entries.len() > self.capacity {
-            match self.recency.pop_first() {
-                Some((_, oldest)) => {
-                    self.entries.remove(&oldest);
-                }
-                None => break,
-            }
+        if let Some(c) = self.entries.as_mut() {
+            c.put(id, body);
         }
     }
 }

@@ -84,6 +84,9 @@ impl Store {
             ));
             created.push(summary);
         }
+        for summary in &created {
+            read_back(&tx, &path, summary)?;
+        }
         tx.commit()
             .map_err(|e| classify(&path, "committing new snapshot versions", e))?;
         Ok(created)
@@ -180,6 +183,40 @@ fn parent_payload(
     };
     let bytes = codec::decode_verified(&encoding, &blob, &checksum, size).map_err(integrity)?;
     codec::parse(&bytes).map_err(integrity)
+}
+
+/// Read a version just written back through the chain's own lookup (key and
+/// version, then its payload) and re-hash it before the commit: the pages this
+/// write touched are read and checked again, at the cost of this version only.
+fn read_back(tx: &Transaction<'_>, path: &Path, summary: &VersionSummary) -> Result<()> {
+    let key = &summary.key;
+    let version = summary.version;
+    let (encoding, blob, checksum, data_size): (String, Vec<u8>, String, i64) = tx
+        .prepare_cached(
+            "SELECT v.encoding, p.payload, v.checksum, v.data_size FROM chain_versions v \
+             JOIN chain_payloads p ON p.version_id = v.id \
+             WHERE v.chain_key = ?1 AND v.version = ?2",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row(params![key, version], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
+        })
+        .map_err(|e| classify(path, format!("reading back {key}@{version}"), e))?;
+    let size = u64::try_from(data_size).unwrap_or(u64::MAX);
+    codec::decode_verified(&encoding, &blob, &checksum, size)
+        .and_then(|_| {
+            (checksum == summary.checksum).then_some(()).ok_or_else(|| {
+                format!(
+                    "checksum {checksum} read back, {} written",
+                    summary.checksum
+                )
+            })
+        })
+        .map_err(|detail| Error::Corrupt {
+            path: path.to_path_buf(),
+            detail: format!("{key}@{version} read back before commit: {detail}"),
+        })
 }
 
 fn empty_changes(key: &str) -> Result<String> {
