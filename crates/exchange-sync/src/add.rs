@@ -79,13 +79,14 @@ pub fn new_uuid() -> String {
     )
 }
 
-/// The keys an input line must hold to be an envelope (either may be `null`).
+/// An input line is an envelope when it holds at least one of these keys (either
+/// may be `null`; a missing one is `null`).
 pub const ENVELOPE_KEYS: [&str; 2] = ["request", "response"];
 
 /// Build one new record from an input line: missing id, type, scope and time are
 /// filled in, provenance completed, every string redacted, the hash computed over
 /// the redacted content. NaN and infinities are refused. A line that is not an
-/// envelope (no `request` or no `response` key) is refused; with `raw`, the line
+/// envelope (neither a `request` nor a `response` key) is refused; with `raw`, the line
 /// is any JSON value, stored as the `response` of a new envelope.
 #[allow(clippy::too_many_arguments)] // one input line and the context it is read in
 pub fn prepare_record(
@@ -130,11 +131,7 @@ pub fn prepare_record(
                 .into(),
         });
     };
-    let missing: Vec<&str> = ENVELOPE_KEYS
-        .into_iter()
-        .filter(|k| !map.contains_key(*k))
-        .collect();
-    if !missing.is_empty() {
+    if !ENVELOPE_KEYS.iter().any(|k| map.contains_key(*k)) {
         return Err(Error::Record {
             path: input.to_path_buf(),
             line: line_no,
@@ -142,11 +139,10 @@ pub fn prepare_record(
                 .get("exchange_id")
                 .and_then(Value::as_str)
                 .map(String::from),
-            reason: format!(
-                "not an envelope: no {} key (an envelope holds `request` and `response`, \
-                 either may be null; --raw wraps a raw payload in one)",
-                missing.join(" or ")
-            ),
+            reason: "not an envelope: neither a request nor a response key (an envelope \
+                     holds `request` and/or `response`, either may be null; --raw wraps a \
+                     raw payload in one)"
+                .into(),
         });
     }
     let mut pointer = String::new();

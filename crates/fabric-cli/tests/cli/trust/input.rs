@@ -139,7 +139,7 @@ fn add_takes_envelopes_or_raw_payloads() -> TestResult {
     assert_eq!(out.code, BAD_INPUT, "{out:?}");
     assert!(
         out.stderr
-            .contains("line 1: bad record: not an envelope: no request or response key"),
+            .contains("line 1: bad record: not an envelope: neither a request nor a response key"),
         "{out:?}"
     );
     assert_eq!(home.verify()?, (0, 0), "nothing written");
