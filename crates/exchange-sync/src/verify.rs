@@ -107,6 +107,15 @@ impl VerifyReport {
 
 /// Run the seven checks on the dataset folder `dir`.
 pub fn verify(dir: &Path) -> Result<VerifyReport> {
+    verify_with_progress(dir, &mut |_, _| {})
+}
+
+/// [`verify`], calling `progress(bytes read, total bytes)` of the chunk files as
+/// it goes (for a progress bar).
+pub fn verify_with_progress(
+    dir: &Path,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<VerifyReport> {
     // Read under the pack lock: no live writer's files, no killed writer's.
     let _lock = crate::pack::PackLock::reader(dir)?;
     let mut report = VerifyReport::default();
@@ -156,7 +165,7 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
         .map(|p| crate::pack::slash_path(p))
         .collect();
     report.chunks = chunk_set.len() as u64;
-    let (mut report, index) = check_lines(&reader, report, index)?;
+    let (mut report, index) = check_lines(&reader, report, index, progress)?;
     let mut referenced = BTreeSet::new();
     let mut slots: Vec<(&ContentHash, &IndexSlot)> = index.iter().collect();
     slots.sort_by_key(|(_, s)| s.line);
@@ -233,6 +242,7 @@ fn check_lines(
     reader: &PackReader,
     report: VerifyReport,
     index: HashMap<ContentHash, IndexSlot>,
+    progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(VerifyReport, HashMap<ContentHash, IndexSlot>)> {
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8));
     std::thread::scope(|scope| {
@@ -270,7 +280,11 @@ fn check_lines(
         let mut seq = 0u64;
         let mut batch = Vec::with_capacity(BATCH);
         let stopped = || crate::error::Error::Internal("a verify worker stopped".into());
+        let total = reader.total_bytes();
+        let mut done = 0u64;
         let read = reader.for_each_line(|line| {
+            done += line.text.len() as u64 + 1;
+            progress(done.min(total), total);
             batch.push(line);
             if batch.len() == BATCH {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));

@@ -1,4 +1,4 @@
-//! Cold storage (spec §8): `pack` a dataset folder into a deterministic zip
+//! Cold storage: `pack` a dataset folder into a deterministic zip
 //! (optionally encrypted, as the manifest's policy asks), `unpack` one safely
 //! into `OUT/<dataset_name>/` (the `unpack` module: names, sizes and ratios are
 //! checked before anything is written).
