@@ -429,16 +429,23 @@ fn add(ctx: &Ctx, a: AddArgs) -> CmdResult {
         print_json(&report.to_json())?;
     } else {
         print_text(&format!(
-            "{} {} record(s) ({} redacted, {} duplicate(s) of an earlier record) to {}{}",
+            "{} {} record(s) ({} redacted) to {}{}{}",
             if a.dry_run { "would add" } else { "added" },
             report.added,
             report.redacted,
-            report.duplicates,
             dataset_dir(&a.manifest).display(),
             if report.chunks.is_empty() {
                 String::new()
             } else {
                 format!(" in {} chunk(s)", report.chunks.len())
+            },
+            if report.duplicates == 0 {
+                String::new()
+            } else {
+                format!(
+                    "; {} duplicate(s) of an earlier record (written, indexed once)",
+                    report.duplicates
+                )
             }
         ))?;
     }
