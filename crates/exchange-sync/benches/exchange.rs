@@ -206,6 +206,7 @@ fn round(dir: &Path, input: &Path, n: usize) -> Res<Round> {
     let mpath = exchange_sync::pack::init_dataset(dir, &mut manifest, now())?;
     let add_opts = exchange_sync::add::AddOptions {
         dry_run: false,
+        raw: false,
         chunk_size: 1000,
         provenance: Default::default(),
     };

@@ -117,6 +117,7 @@ fn make_pack(dir: &Path, n: usize, schema: &str) -> Res<std::path::PathBuf> {
     let mut reader = std::io::BufReader::new(std::fs::File::open(&input)?);
     let opts = exchange_sync::add::AddOptions {
         dry_run: false,
+        raw: false,
         chunk_size: 1000,
         provenance: Default::default(),
     };

@@ -1,5 +1,6 @@
 //! `exchange add`: new records into a pack, redacted and hashed.
 
+use std::collections::HashMap;
 use std::io::BufRead;
 use std::path::Path;
 
@@ -19,6 +20,9 @@ use crate::redaction::Redactor;
 pub struct AddOptions {
     /// Write nothing; report what would be added.
     pub dry_run: bool,
+    /// Each input line is a raw payload (any JSON value), stored as the
+    /// `response` of a new envelope; otherwise each line is an envelope.
+    pub raw: bool,
     /// Records per chunk.
     pub chunk_size: usize,
     /// Provenance values for the keys a record leaves empty.
@@ -32,6 +36,11 @@ pub struct AddReport {
     pub added: u64,
     /// Records where a redaction really replaced something.
     pub redacted: u64,
+    /// Records whose content hash equals one earlier in this batch or one in the
+    /// pack already (written, and indexed once).
+    pub duplicates: u64,
+    /// Whether the manifest's redaction policy is off (records stored unredacted).
+    pub redaction_off: bool,
     /// Chunk files written (relative).
     pub chunks: Vec<String>,
     /// Nothing was written.
@@ -44,6 +53,8 @@ impl AddReport {
         serde_json::json!({
             "added": self.added,
             "redacted": self.redacted,
+            "duplicates": self.duplicates,
+            "redaction_off": self.redaction_off,
             "chunks": self.chunks,
             "dry_run": self.dry_run,
         })
@@ -68,10 +79,18 @@ pub fn new_uuid() -> String {
     )
 }
 
+/// An input line is an envelope when it holds at least one of these keys (either
+/// may be `null`; a missing one is `null`).
+pub const ENVELOPE_KEYS: [&str; 2] = ["request", "response"];
+
 /// Build one new record from an input line: missing id, type, scope and time are
-/// filled in, the request/response redacted, provenance completed, the hash
-/// computed over the redacted content. NaN and infinities are refused.
+/// filled in, provenance completed, every string redacted, the hash computed over
+/// the redacted content. NaN and infinities are refused. A line that is not an
+/// envelope (neither a `request` nor a `response` key) is refused; with `raw`, the line
+/// is any JSON value, stored as the `response` of a new envelope.
+#[allow(clippy::too_many_arguments)] // one input line and the context it is read in
 pub fn prepare_record(
+    raw: bool,
     line: &str,
     input: &Path,
     line_no: u64,
@@ -98,14 +117,34 @@ pub fn prepare_record(
             });
         }
     };
+    let value = if raw {
+        serde_json::json!({"request": null, "response": value})
+    } else {
+        value
+    };
     let Value::Object(mut map) = value else {
         return Err(Error::Record {
             path: input.to_path_buf(),
             line: line_no,
             exchange_id: None,
-            reason: "a record must be a JSON object".into(),
+            reason: "a record must be a JSON object (an envelope; --raw wraps any JSON value)"
+                .into(),
         });
     };
+    if !ENVELOPE_KEYS.iter().any(|k| map.contains_key(*k)) {
+        return Err(Error::Record {
+            path: input.to_path_buf(),
+            line: line_no,
+            exchange_id: map
+                .get("exchange_id")
+                .and_then(Value::as_str)
+                .map(String::from),
+            reason: "not an envelope: neither a request nor a response key (an envelope \
+                     holds `request` and/or `response`, either may be null; --raw wraps a \
+                     raw payload in one)"
+                .into(),
+        });
+    }
     let mut pointer = String::new();
     if let Some(p) = find_overflow(&Value::Object(map.clone()), &mut pointer) {
         return Err(Error::NonFinite {
@@ -158,15 +197,6 @@ pub fn prepare_record(
             expected: format!("{}/{}", manifest.source_system, manifest.entity_type),
         });
     }
-    let redacted = redactor.redact(&record.request, &record.response);
-    record.request = redacted.request;
-    record.response = redacted.response;
-    for l in redacted.labels {
-        if !record.redactions_applied.contains(&l) {
-            record.redactions_applied.push(l);
-        }
-    }
-    record.redactions_applied.sort();
     let p = record.provenance.get_or_insert_with(Provenance::default);
     p.runner_name = p
         .runner_name
@@ -178,6 +208,7 @@ pub fn prepare_record(
         .connector_version
         .take()
         .or_else(|| provenance.connector_version.clone());
+    redactor.redact_record(&mut record);
     record.content_sha256 = record.compute_hash();
     Ok(record)
 }
@@ -189,9 +220,14 @@ fn fill(map: &mut Map<String, Value>, key: &str, value: impl FnOnce() -> Value) 
 }
 
 /// Append the NDJSON records of `input` (named `input_name` in errors) to the pack
-/// of `manifest_path`. Everything is checked before the first chunk is written
-/// only per chunk: a bad line fails the command and leaves the index and manifest
-/// untouched (chunks already written stay, unindexed, and `verify` reports them).
+/// of `manifest_path`, holding the pack's writer lock for the whole command.
+///
+/// Every line is checked, redacted and spooled before the first chunk is written:
+/// a bad line, a line over the line limit, or an `exchange_id` given twice with
+/// different content (in the input, or already in the pack) fails the command
+/// with nothing written. Records whose content hash is already in the batch or
+/// the pack are written and counted in [`AddReport::duplicates`]. A dry run reads
+/// and checks everything and writes nothing anywhere.
 pub fn add(
     manifest_path: &Path,
     input: &mut dyn BufRead,
@@ -202,33 +238,67 @@ pub fn add(
     let manifest = Manifest::load(manifest_path)?;
     let redactor = Redactor::for_policy(&manifest.redaction_policy, manifest_path)?;
     let dir = dataset_dir(manifest_path);
-    // Prepare everything first: a bad line must not leave half a pack behind.
-    let spool = tempfile::tempfile_in(&dir).map_err(|source| Error::Write {
-        path: dir.clone(),
-        source,
+    // Held until the index is written: no other writer, no reader in between.
+    // A dry run takes none (it would create the lock file): it reads only the
+    // index, which writers replace whole.
+    let _lock = if options.dry_run {
+        None
+    } else {
+        Some(crate::pack::PackLock::writer(&dir)?)
+    };
+    // What the pack holds already: id -> (hash, index line).
+    let mut ids: HashMap<String, (ContentHash, String)> = HashMap::new();
+    let mut hashes = crate::hash::ContentHashSet::default();
+    crate::pack::read_index(&dir, |line, entry| {
+        if let Ok(e) = entry
+            && let Ok(h) = e.h.parse::<ContentHash>()
+        {
+            hashes.insert(h);
+            ids.insert(
+                e.id,
+                (h, format!("{} line {line}", crate::pack::INDEX_FILE)),
+            );
+        }
+        Ok(())
     })?;
-    let mut spool = std::io::BufWriter::new(spool);
+    // Prepare everything first: a bad line must not leave half a pack behind.
+    let mut spool = if options.dry_run {
+        None
+    } else {
+        let file = tempfile::tempfile_in(&dir).map_err(|source| Error::Write {
+            path: dir.clone(),
+            source,
+        })?;
+        Some(std::io::BufWriter::new(file))
+    };
     let mut report = AddReport {
         dry_run: options.dry_run,
+        redaction_off: !redactor.enabled(),
         ..AddReport::default()
     };
-    let mut buf = String::new();
+    let mut buf = Vec::new();
     let mut line_no = 0u64;
+    let limit = crate::input_limits::get().line;
     loop {
-        buf.clear();
-        let n = input.read_line(&mut buf).map_err(|source| Error::Io {
-            path: input_name.to_path_buf(),
-            source,
+        let n = crate::input_limits::read_line(input, &mut buf, limit, input_name, || {
+            format!("input line {}", line_no + 1)
         })?;
         if n == 0 {
             break;
         }
         line_no += 1;
-        let line = buf.trim_end_matches(['\n', '\r']);
+        let text = std::str::from_utf8(&buf).map_err(|e| Error::Record {
+            path: input_name.to_path_buf(),
+            line: line_no,
+            exchange_id: None,
+            reason: format!("not valid UTF-8 at byte {}", e.valid_up_to()),
+        })?;
+        let line = text.trim_end_matches(['\n', '\r']);
         if line.trim().is_empty() {
             continue;
         }
         let record = prepare_record(
+            options.raw,
             line,
             input_name,
             line_no,
@@ -237,10 +307,41 @@ pub fn add(
             &options.provenance,
             now,
         )?;
-        if !record.redactions_applied.is_empty() {
+        let here = format!("{} line {line_no}", input_name.display());
+        match ids.get(&record.exchange_id) {
+            Some((h, _)) if *h == record.content_sha256 => {}
+            Some((_, first)) => {
+                return Err(Error::Record {
+                    path: input_name.to_path_buf(),
+                    line: line_no,
+                    exchange_id: Some(record.exchange_id.clone()),
+                    reason: format!(
+                        "exchange_id already used by {first} with different content \
+                         (an id names one record; give this one a new id or none)"
+                    ),
+                });
+            }
+            None => {
+                ids.insert(
+                    record.exchange_id.clone(),
+                    (record.content_sha256, here.clone()),
+                );
+            }
+        }
+        if !hashes.insert(record.content_sha256) {
+            report.duplicates += 1;
+        }
+        if record
+            .redactions_applied
+            .iter()
+            .any(|l| l.starts_with("rule:"))
+        {
             report.redacted += 1;
         }
         report.added += 1;
+        let Some(spool) = spool.as_mut() else {
+            continue;
+        };
         use std::io::Write;
         // Spool the index facts (as an index line, `f` = the chunk date) and the
         // record line, so the second pass parses only the small line.
@@ -263,9 +364,9 @@ pub fn add(
                 source,
             })?;
     }
-    if options.dry_run || report.added == 0 {
+    let Some(spool) = spool.filter(|_| report.added > 0) else {
         return Ok(report);
-    }
+    };
     let spool = spool.into_inner().map_err(|e| Error::Write {
         path: dir.clone(),
         source: e.into_error(),

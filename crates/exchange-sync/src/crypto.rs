@@ -27,6 +27,51 @@ pub fn passphrase_from_env(var: &str) -> Option<Zeroizing<Vec<u8>>> {
     (!bytes.is_empty()).then(|| Zeroizing::new(bytes))
 }
 
+/// The longest key file read (a passphrase, not a document).
+pub const MAX_KEY_FILE_BYTES: u64 = 64 << 10;
+
+/// The passphrase in the key file `path`: its bytes without the trailing line
+/// break. Refused ([`Error::Invalid`](crate::Error::Invalid)) when group or
+/// others may read it, when it is empty, or when it is not a regular file of at
+/// most [`MAX_KEY_FILE_BYTES`].
+pub fn passphrase_from_file(path: &std::path::Path) -> crate::Result<Zeroizing<Vec<u8>>> {
+    let meta = std::fs::metadata(path).map_err(|source| crate::Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(crate::Error::Invalid {
+                what: format!("key file {}", path.display()),
+                reason: format!(
+                    "mode {:o} lets group or others read it (chmod 600 it)",
+                    mode & 0o777
+                ),
+            });
+        }
+    }
+    let _ = meta;
+    let mut bytes = Zeroizing::new(crate::input_limits::read_file(
+        path,
+        "key file",
+        MAX_KEY_FILE_BYTES,
+        "(no flag: a key file holds one passphrase)",
+    )?);
+    while matches!(bytes.last(), Some(b'\n' | b'\r')) {
+        bytes.pop();
+    }
+    if bytes.is_empty() {
+        return Err(crate::Error::Invalid {
+            what: format!("key file {}", path.display()),
+            reason: "it is empty".into(),
+        });
+    }
+    Ok(bytes)
+}
+
 fn derive(passphrase: &[u8], salt: &[u8], iterations: u32) -> Zeroizing<[u8; 32]> {
     let mut key = Zeroizing::new([0u8; 32]);
     pbkdf2::pbkdf2_hmac::<sha2::Sha256>(passphrase, salt, iterations, key.as_mut());

@@ -279,9 +279,82 @@ pub enum Error {
     /// The SQLite store (fabric-store) failed.
     #[error(transparent)]
     Store(#[from] fabric_store::Error),
+    /// Another process holds the pack's lock for longer than this one waits.
+    #[error("{}", busy_message(name, *holder, *wait))]
+    PackBusy {
+        /// The dataset folder's name.
+        name: String,
+        /// The writer's process id; `None` when readers hold the lock.
+        holder: Option<u32>,
+        /// How long this process waited.
+        wait: std::time::Duration,
+    },
+    /// An input is larger than its limit.
+    #[error("{path}: {what} is larger than its limit of {limit} bytes ({flag} raises it)")]
+    TooLarge {
+        /// The file (`-` for stdin).
+        path: PathBuf,
+        /// What kind of input, e.g. `manifest`, `pack line 3`.
+        what: String,
+        /// The limit in bytes.
+        limit: u64,
+        /// The flag or environment variable that raises the limit.
+        flag: String,
+    },
+    /// An input that must be a regular file (or a folder) is a FIFO, a device, a
+    /// symbolic link...
+    #[error("{path}: {what} must be {expected}, not {kind}")]
+    NotRegularFile {
+        /// The file.
+        path: PathBuf,
+        /// What it was given as, e.g. `chunk`, `archive`.
+        what: String,
+        /// What it must be: `a regular file` or `a folder`.
+        expected: String,
+        /// What it is (`a FIFO`, `a character device`, `a symbolic link`...).
+        kind: String,
+    },
+    /// The target's filesystem has not enough room for the output.
+    #[error("{path}: not enough free space: {needed} bytes needed, {free} free (margin included)")]
+    NoSpace {
+        /// The output folder.
+        path: PathBuf,
+        /// Bytes the output needs (plus the margin).
+        needed: u64,
+        /// Bytes free on the filesystem.
+        free: u64,
+    },
+    /// A pack record collides with a stored row (same `exchange_id` or content
+    /// hash, different record): bad input, named.
+    #[error(
+        "record {exchange_id} ({}) collides with {stored}: an exchange_id names one record",
+        if lines.is_empty() { "pack line unknown".to_owned() } else { lines.join(", ") }
+    )]
+    Collision {
+        /// The record's id.
+        exchange_id: String,
+        /// Every pack line (`FILE line N`) holding that id.
+        lines: Vec<String>,
+        /// The stored row it met.
+        stored: String,
+        /// The mirror's error.
+        #[source]
+        source: Box<Error>,
+    },
     /// A worker thread died (a bug, not bad input).
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+fn busy_message(name: &str, holder: Option<u32>, wait: std::time::Duration) -> String {
+    let who = match holder {
+        Some(pid) => format!("is being written by process {pid}"),
+        None => "is being read or written by another process".to_owned(),
+    };
+    format!(
+        "pack {name} {who} (waited {}s; FABRIC_LOCK_WAIT=SECONDS waits longer)",
+        wait.as_secs()
+    )
 }
 
 impl Error {
@@ -312,7 +385,12 @@ impl Error {
             | Error::Target { .. }
             | Error::TargetParse { .. }
             | Error::Limit { .. }
-            | Error::TargetUnsupported { .. } => ErrorClass::BadInput,
+            | Error::TargetUnsupported { .. }
+            | Error::TooLarge { .. }
+            | Error::NotRegularFile { .. }
+            | Error::Collision { .. } => ErrorClass::BadInput,
+            // Another process holds the pack; the target lacks room.
+            Error::PackBusy { .. } | Error::NoSpace { .. } => ErrorClass::Storage,
             Error::MirrorUnavailable { .. }
             | Error::ScopeBusy { .. }
             | Error::MirrorWrite { .. }

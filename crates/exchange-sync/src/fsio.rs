@@ -203,6 +203,23 @@ fn copy_mode(file: &std::fs::File, path: &Path) -> std::io::Result<()> {
     }
 }
 
+/// Bytes available to this user on the filesystem of `path`, or of its nearest
+/// existing ancestor (a folder not created yet).
+pub fn free_space(path: &Path) -> std::io::Result<u64> {
+    let mut at = path;
+    while !at.exists() {
+        match at.parent() {
+            Some(p) if !p.as_os_str().is_empty() => at = p,
+            _ => {
+                at = Path::new(".");
+                break;
+            }
+        }
+    }
+    let st = rustix::fs::statvfs(at)?;
+    Ok(st.f_bavail.saturating_mul(st.f_frsize))
+}
+
 /// Create (truncate) `path` readable and writable by its owner only (`0600`).
 pub fn create_private(path: &Path) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();

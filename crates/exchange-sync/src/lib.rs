@@ -14,6 +14,8 @@
 //!   per command.
 //! * [`add`] with [`redaction`]; [`archive`] packs and unpacks zips, [`crypto`]
 //!   encrypts them in the reference's format; [`target`] parses `--target`.
+//! * [`pack::PackLock`]: one writer per pack, readers beside no writer;
+//!   [`input_limits`]: every input's size limit and the bounded readers.
 //!
 //! ```
 //! use exchange_sync::ExchangeRecord;
@@ -33,6 +35,7 @@ pub mod crypto;
 mod error;
 mod fsio;
 pub mod hash;
+pub mod input_limits;
 pub mod lean;
 pub mod limits;
 pub mod manifest;
@@ -50,6 +53,7 @@ mod sealed_file;
 pub mod sync;
 pub mod target;
 pub mod timestamp;
+mod unpack_temp;
 pub mod verify;
 
 pub use error::{BoxError, Error, Result};

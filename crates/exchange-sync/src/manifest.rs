@@ -181,18 +181,19 @@ impl FromStr for ConflictStrategy {
 /// `redaction_policy`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedactionPolicy {
-    /// Whether `add` uses this policy's header list (else the built-in list).
+    /// Whether `add` redacts at all (on unless the manifest says `false`; then
+    /// `add` warns that records are stored unredacted).
     pub enabled: bool,
-    /// Custom regexes, applied after the five built-in patterns.
+    /// Custom regexes, applied after the built-in patterns.
     pub patterns: Vec<String>,
-    /// Sensitive header names.
+    /// Sensitive header names, added to the built-in list.
     pub headers_to_redact: Vec<String>,
 }
 
 impl Default for RedactionPolicy {
     fn default() -> Self {
         RedactionPolicy {
-            enabled: false,
+            enabled: true,
             patterns: Vec::new(),
             headers_to_redact: [
                 "authorization",
@@ -280,20 +281,27 @@ impl Manifest {
         }
     }
 
-    /// Read and check `path`.
+    /// Read and check `path`: a regular file of at most
+    /// [`Limits::manifest`](crate::input_limits::Limits::manifest) bytes.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| {
-            if source.kind() == std::io::ErrorKind::NotFound {
+        let bytes = crate::input_limits::read_file(
+            path,
+            "manifest",
+            crate::input_limits::get().manifest,
+            "FABRIC_MAX_MANIFEST_BYTES",
+        )
+        .map_err(|e| match e {
+            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 Error::Manifest {
                     path: path.to_path_buf(),
                     reason: "not found (create one with `fabric exchange init`)".into(),
                 }
-            } else {
-                Error::Io {
-                    path: path.to_path_buf(),
-                    source,
-                }
             }
+            e => e,
+        })?;
+        let text = String::from_utf8(bytes).map_err(|_| Error::Manifest {
+            path: path.to_path_buf(),
+            reason: "not valid UTF-8".into(),
         })?;
         Self::parse(&text, path)
     }
@@ -380,7 +388,8 @@ impl Manifest {
                     Some(_) => Err(bad(format!("redaction_policy.{k} must be an array"))),
                 }
             };
-            m.redaction_policy.enabled = p.get("enabled").and_then(Value::as_bool).unwrap_or(false);
+            // On unless the manifest says `false` in so many words.
+            m.redaction_policy.enabled = p.get("enabled").and_then(Value::as_bool).unwrap_or(true);
             if let Some(v) = list("patterns")? {
                 m.redaction_policy.patterns = v;
             }

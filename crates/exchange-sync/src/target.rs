@@ -98,6 +98,23 @@ impl Target {
     }
 }
 
+impl Target {
+    /// Open the mirror for a dry run: a SQLite file is opened read only and a
+    /// missing one is not created. SQL Server and PostgreSQL open as usual (a dry
+    /// run there writes nothing either: no transaction is begun).
+    pub fn open_for_dry_run(&self, sql_target: &SqlTarget) -> Result<Box<dyn Mirror>> {
+        sql_target.validate()?;
+        match self {
+            Target::Sqlite(path) => Ok(Box::new(SqliteMirror::open_read(
+                path,
+                &sql_target.schema,
+                &sql_target.table,
+            )?)),
+            Target::SqlServer(_) | Target::Postgres(_) => self.open(sql_target),
+        }
+    }
+}
+
 // ---- PostgreSQL routing (postgres feature) ----
 
 /// The PostgreSQL settings for `conn` (a `--target` URL), or from libpq's `PG*`

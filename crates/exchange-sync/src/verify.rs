@@ -1,4 +1,5 @@
-//! `exchange verify`: the six checks of a pack's integrity.
+//! `exchange verify`: the six checks of a pack's integrity, plus a seventh:
+//! no `exchange_id` names two records with different content.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -13,7 +14,7 @@ use crate::pack::{PackLine, PackReader, read_index};
 /// One failed check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    /// Which check (1-6) failed.
+    /// Which check (1-7) failed.
     pub check: u8,
     /// The file at fault (relative to the dataset folder).
     pub file: String,
@@ -104,7 +105,7 @@ impl VerifyReport {
     }
 }
 
-/// Run the six checks on the dataset folder `dir`.
+/// Run the seven checks on the dataset folder `dir`.
 pub fn verify(dir: &Path) -> Result<VerifyReport> {
     verify_with_progress(dir, &mut |_, _| {})
 }
@@ -115,8 +116,8 @@ pub fn verify_with_progress(
     dir: &Path,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<VerifyReport> {
-    // Best effort: a killed writer's unindexed chunks are not part of the pack.
-    let _ = crate::pack::recover_killed_writers(dir);
+    // Read under the pack lock: no live writer's files, no killed writer's.
+    let _lock = crate::pack::PackLock::reader(dir)?;
     let mut report = VerifyReport::default();
     let mut index: HashMap<ContentHash, IndexSlot> = HashMap::new();
     read_index(dir, |line, entry| {
@@ -261,13 +262,15 @@ fn check_lines(
         drop((work_rx, done_tx));
         let merger = scope.spawn(move || {
             let (mut report, mut index) = (report, index);
+            // Check 7: exchange_id -> (hash, where first seen).
+            let mut ids = HashMap::new();
             let mut pending = std::collections::BTreeMap::new();
             let mut next = 0u64;
             for (seq, checked) in done_rx {
                 pending.insert(seq, checked);
                 while let Some(batch) = pending.remove(&next) {
                     for c in batch {
-                        match_index(&mut report, &mut index, c);
+                        match_index(&mut report, &mut index, &mut ids, c);
                     }
                     next += 1;
                 }
@@ -351,8 +354,17 @@ fn check_line(line: PackLine) -> Checked {
     }
 }
 
-/// Check 3 and the line's part of checks 4-5, in line order.
-fn match_index(report: &mut VerifyReport, index: &mut HashMap<ContentHash, IndexSlot>, c: Checked) {
+/// Where an `exchange_id` was first seen: its hash, file and line (check 7).
+type SeenIds = HashMap<String, (ContentHash, String, u64)>;
+
+/// Check 3, the line's part of checks 4-5, and check 7 (one `exchange_id`, one
+/// content), in line order.
+fn match_index(
+    report: &mut VerifyReport,
+    index: &mut HashMap<ContentHash, IndexSlot>,
+    ids: &mut SeenIds,
+    c: Checked,
+) {
     let (file, line, exchange_id, hash, t, k, wrong_hash) = match c {
         Checked::NotARecord(finding) => {
             report.failures.push(finding);
@@ -370,6 +382,21 @@ fn match_index(report: &mut VerifyReport, index: &mut HashMap<ContentHash, Index
     };
     report.records += 1;
     report.failures.extend(wrong_hash);
+    match ids.get(&exchange_id) {
+        Some((h, first, at)) if *h != hash => report.failures.push(Finding {
+            check: 7,
+            file: file.clone(),
+            line,
+            exchange_id: Some(exchange_id.clone()),
+            message: format!(
+                "exchange_id is also used by {first} line {at} with different content"
+            ),
+        }),
+        Some(_) => {}
+        None => {
+            ids.insert(exchange_id.clone(), (hash, file.clone(), line));
+        }
+    }
     match index.get_mut(&hash) {
         None => report.failures.push(Finding {
             check: 3,

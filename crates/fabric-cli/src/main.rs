@@ -17,6 +17,7 @@ mod context;
 mod error;
 mod exit;
 mod help;
+mod input;
 mod output;
 mod progress;
 mod version;

@@ -235,6 +235,21 @@ impl Store {
         Self::init(conn, path, true, check)
     }
 
+    /// [`Store::open_read`] for a dry run of a command that would create the
+    /// store: a missing path gives an empty in-memory store (what the real run
+    /// would start from), and nothing is created or written.
+    pub fn open_read_or_empty(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        if let Presence::Missing = presence(&path)? {
+            let conn = Connection::open_in_memory().map_err(|e| Error::Open {
+                path: path.clone(),
+                source: Box::new(e),
+            })?;
+            return Self::init(conn, path, true, OpenCheck::Integrity);
+        }
+        Self::open_read(path)
+    }
+
     /// Open `path` for reading only. A missing path is [`Error::NoStore`] (a read
     /// never creates a store); a 0-byte file gives an empty in-memory store
     /// (nothing is written to disk).

@@ -53,7 +53,7 @@ const WORDS: &[&str] = &[
 /// Write `n` records (NDJSON, without scope fields: `add` fills them from the
 /// manifest) to `path`; `tag` keeps the ids and keys of two sets apart. Records
 /// come in `observed_at_utc` order over 30 days, about 1 KB each.
-fn write_records(path: &Path, n: usize, tag: u32) -> Result<(), String> {
+pub(super) fn write_records(path: &Path, n: usize, tag: u32) -> Result<(), String> {
     let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut w = std::io::BufWriter::new(file);
     let mut rng = SplitMix64(u64::from(tag) * 7919 + 17);
@@ -65,7 +65,7 @@ fn write_records(path: &Path, n: usize, tag: u32) -> Result<(), String> {
             .map(|_| WORDS[rng.below(WORDS.len() as u64) as usize])
             .collect();
         let record = serde_json::json!({
-            "exchange_id": format!("{tag:08x}-0000-4000-8000-{i:012x}"),
+            "exchange_id": record_id(tag, i),
             "natural_key": format!("page-{tag}-{i}"),
             "request": {"method": "GET", "url": format!("https://wiki.example/page/{tag}-{i}")},
             "response": {"status": 200, "title": format!("Page {tag}-{i}"), "text": text.join(" "),
@@ -83,9 +83,14 @@ fn write_records(path: &Path, n: usize, tag: u32) -> Result<(), String> {
     w.flush().map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// The `exchange_id` of record `i` of set `tag`.
+pub(super) fn record_id(tag: u32, i: usize) -> String {
+    format!("{tag:08x}-0000-4000-8000-{i:012x}")
+}
+
 /// `exchange init` a dataset `name` under `parent` and `exchange add` `n`
 /// generated records to it; returns its manifest.
-fn make_dataset(
+pub(super) fn make_dataset(
     env: &Env,
     parent: &Path,
     name: &str,
@@ -219,7 +224,8 @@ pub fn sync_args(env: &Env) -> Vec<OsString> {
     manifest_arg("sync", env.folder().join("work/ds/manifest.json"))
 }
 
-/// The pack's files but the manifest (whose `updated_at` is the clock), each with
+/// The pack's files but the manifest (whose `updated_at` is the clock) and the
+/// lock file, each with
 /// its length and digest; the pack must pass `exchange verify`.
 fn pack_files(env: &Env) -> Result<String, String> {
     let dir = env.folder().join("work/ds");
@@ -227,7 +233,8 @@ fn pack_files(env: &Env) -> Result<String, String> {
     expect_success(&verify, "exchange verify")?;
     let mut text = String::from("pack:");
     for rel in listing(&dir)? {
-        if rel == "manifest.json" {
+        // The lock file holds the last writer's process id: no pack content.
+        if rel == "manifest.json" || rel == ".writer.lock" {
             continue;
         }
         text.push_str(&format!("\n{rel} {}", file_digest(&dir.join(&rel))?));

@@ -14,7 +14,9 @@
 //!
 //! The commands live in one table, [`COMMANDS`]: each is one entry with its own
 //! preparation, arguments and state/result probes (the exchange ones are in
-//! `exchange.rs`). `cargo xtask crash [--release] [--kills N]` runs the long version;
+//! `exchange.rs`). Beside the table, `writers.rs` runs two writers on one pack
+//! (two `add`s, or `add` and `export`) and kills one of them each round: the
+//! survivor must finish, and no record may be lost. `cargo xtask crash [--release] [--kills N]` runs the long version;
 //! `crates/fabric-cli/tests/cli/crash.rs` runs a short one in `cargo test`.
 //!
 //! This module drives the built `fabric` binary only: it links no workspace crate.
@@ -29,6 +31,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 mod exchange;
+mod writers;
 
 /// What a harness run needs.
 #[derive(Debug, Clone)]
@@ -153,6 +156,9 @@ pub struct Outcome {
     /// Kills that left another file in the trial folder (a temporary file), gone
     /// after the re-run.
     pub temp_left: usize,
+    /// Records missing after a kill and a re-run (the two-writer scenario; 0 for
+    /// the other commands, whose batches the state check covers).
+    pub lost_records: usize,
     /// Lost or partial batches, unreadable stores, stray files, wrong re-runs.
     pub failures: Vec<String>,
 }
@@ -163,7 +169,7 @@ impl fmt::Display for Outcome {
             f,
             "{:<24} kills {:>3} (baseline {:>6.0} ms): before {:>3}, after {:>3}, \
              between {:>3}, finished first {:>3}, hot journal {:>3}, temp files {:>3}, \
-             failures {}",
+             lost records {}, failures {}",
             self.command,
             self.kills,
             self.baseline.as_secs_f64() * 1000.0,
@@ -173,12 +179,14 @@ impl fmt::Display for Outcome {
             self.finished_first,
             self.hot_journals,
             self.temp_left,
+            self.lost_records,
             self.failures.len()
         )
     }
 }
 
-/// Run every selected command of [`COMMANDS`] `opts.kills` times.
+/// Run every selected command of [`COMMANDS`] `opts.kills` times, then the
+/// two-writer scenario (`writers.rs`) for as many rounds.
 pub fn run(opts: &Options) -> Result<Vec<Outcome>, String> {
     let mut outcomes = Vec::new();
     let mut rng = SplitMix64(opts.seed);
@@ -187,6 +195,9 @@ pub fn run(opts: &Options) -> Result<Vec<Outcome>, String> {
             continue;
         }
         outcomes.push(run_command(command, opts, &mut rng)?);
+    }
+    if opts.only.is_empty() || opts.only.iter().any(|o| writers::NAME.contains(o.as_str())) {
+        outcomes.push(writers::run(opts, &mut rng)?);
     }
     Ok(outcomes)
 }
@@ -405,7 +416,9 @@ fn check_after_kill(
 pub fn report(outcomes: &[Outcome]) -> ExitCode {
     let mut failures = 0;
     let mut kills = 0;
+    let mut lost = 0;
     for o in outcomes {
+        lost += o.lost_records;
         println!("{o}");
         for f in &o.failures {
             println!("  FAIL {f}");
@@ -413,7 +426,9 @@ pub fn report(outcomes: &[Outcome]) -> ExitCode {
         failures += o.failures.len();
         kills += o.kills;
     }
-    println!("total: {kills} kills, {failures} lost or partial batches / failed checks");
+    println!(
+        "total: {kills} kills, {lost} lost records, {failures} lost or partial batches / failed checks"
+    );
     if failures == 0 {
         ExitCode::SUCCESS
     } else {

@@ -54,15 +54,7 @@ impl SqliteMirror {
                 Some(handle)
             }
         };
-        let mut mirror = SqliteMirror {
-            store,
-            table,
-            exists: false,
-            bulk_candidate: false,
-            deferred: false,
-            check,
-            check_took: None,
-        };
+        let mut mirror = Self::bind(store, table, check);
         match mirror.store.mirror_missing_objects(&mirror.table) {
             Ok(missing) => mirror.exists = !missing.contains(&mirror.table),
             Err(e) => {
@@ -72,6 +64,35 @@ impl SqliteMirror {
             }
         }
         Ok(mirror)
+    }
+
+    /// Open the store at `path` for reading only (a dry run): a missing file is
+    /// not created (it reads as the empty store a real run would start from), an
+    /// existing one is opened read only. Nothing is ever written.
+    pub fn open_read(path: &Path, schema: &str, table: &str) -> Result<Self> {
+        let table = fabric_store::mirror::table_name(schema, table)?;
+        let store = Store::open_read_or_empty(path)?;
+        let mut mirror = Self::bind(store, table, None);
+        let missing = mirror.store.mirror_missing_objects(&mirror.table)?;
+        mirror.exists = !missing.contains(&mirror.table);
+        Ok(mirror)
+    }
+
+    /// The mirror of `table` in `store`, its table not looked at yet.
+    fn bind(
+        store: Store,
+        table: String,
+        check: Option<std::thread::JoinHandle<fabric_store::Result<std::time::Duration>>>,
+    ) -> Self {
+        SqliteMirror {
+            store,
+            table,
+            exists: false,
+            bulk_candidate: false,
+            deferred: false,
+            check,
+            check_took: None,
+        }
     }
 
     /// How long the check of the file at open took (once it has answered).

@@ -188,14 +188,11 @@ fn for_each_line(
 ) -> Result<()> {
     let mut buf = Vec::new();
     let mut line_no = 0u64;
+    let limit = crate::input_limits::get().line;
     loop {
-        buf.clear();
-        let n = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(|source| Error::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        let n = crate::input_limits::read_line(&mut reader, &mut buf, limit, path, || {
+            format!("index line {}", line_no + 1)
+        })?;
         if n == 0 {
             return Ok(());
         }

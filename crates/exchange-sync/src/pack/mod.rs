@@ -6,10 +6,12 @@
 //! streams the chunks in numeric order and names file and line on every error.
 
 mod index;
+pub mod lock;
 mod reader;
 pub(crate) mod writer;
 
 pub use index::{INDEX_FILE, IndexEntry, read_index, read_index_from, read_index_hashes};
+pub use lock::{LOCK_FILE, PackLock, lock_wait, set_lock_wait};
 pub use reader::{PackLine, PackReader, chunk_files, slash_path};
 pub use writer::{DEFAULT_CHUNK_SIZE, PackEntry, PackWriter, init_dataset, recover_killed_writers};
 

@@ -1,18 +1,29 @@
 //! Reading a pack's chunks in order.
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::record::{ExchangeRecord, LineError, ParsedLine};
 
 /// Every `*.ndjson` file under `records/` at any depth, relative to the dataset
-/// folder, sorted component by component with chunk numbers compared as numbers
+/// folder (anything under `records/` that is neither a regular file nor a folder,
+/// such as a symbolic link or a FIFO, is [`Error::NotRegularFile`]), sorted component by component with chunk numbers compared as numbers
 /// (`chunk-10000` after `chunk-9999`).
 pub fn chunk_files(dataset_dir: &Path) -> Result<Vec<PathBuf>> {
     let root = dataset_dir.join(super::RECORDS_DIR);
-    if !root.is_dir() {
-        return Ok(Vec::new());
+    match std::fs::symlink_metadata(&root) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(Error::Io { path: root, source }),
+        // `records` itself must be a folder inside the dataset, not a link out.
+        Ok(meta) if !meta.is_dir() => {
+            return Err(Error::NotRegularFile {
+                path: root,
+                what: "the records folder".into(),
+                expected: "a folder inside the dataset".into(),
+                kind: crate::input_limits::describe(&meta.file_type()).into(),
+            });
+        }
+        Ok(_) => {}
     }
     let mut files = Vec::new();
     for entry in walkdir::WalkDir::new(&root).follow_links(false) {
@@ -22,7 +33,13 @@ pub fn chunk_files(dataset_dir: &Path) -> Result<Vec<PathBuf>> {
                 .into_io_error()
                 .unwrap_or_else(|| std::io::Error::other("walk loop")),
         })?;
-        if entry.file_type().is_file()
+        let kind = entry.file_type();
+        if !kind.is_file() && !kind.is_dir() {
+            // A FIFO would block, a device never ends, a symbolic link leads out
+            // of the dataset folder: never skipped quietly, never read.
+            crate::input_limits::check_regular(entry.path(), "a file under records/", &kind)?;
+        }
+        if kind.is_file()
             && entry.path().extension().is_some_and(|x| x == "ndjson")
             && let Ok(rel) = entry.path().strip_prefix(dataset_dir)
         {
@@ -123,16 +140,20 @@ impl PackLine {
 pub struct PackReader {
     dir: PathBuf,
     files: Vec<PathBuf>,
+    /// Held while the reader lives: no writer changes the pack meanwhile.
+    _lock: super::PackLock,
 }
 
 impl PackReader {
-    /// List the chunks of the dataset folder `dir`.
+    /// List the chunks of the dataset folder `dir`, under the pack's read lock
+    /// (waiting for a live writer; a killed writer's unindexed chunks are removed
+    /// first, they are not part of the pack).
     pub fn open(dir: &Path) -> Result<Self> {
-        // Best effort: a killed writer's unindexed chunks are not part of the pack.
-        let _ = super::recover_killed_writers(dir);
+        let lock = super::PackLock::reader(dir)?;
         Ok(PackReader {
             dir: dir.to_path_buf(),
             files: chunk_files(dir)?,
+            _lock: lock,
         })
     }
 
@@ -164,9 +185,12 @@ impl PackReader {
             let name = slash_path(rel);
             let mut buf = Vec::with_capacity(4096);
             let mut line = 0u64;
+            let limit = crate::input_limits::get().line;
             loop {
-                buf.clear();
-                if reader.read_until(b'\n', &mut buf).map_err(io)? == 0 {
+                if crate::input_limits::read_line(&mut reader, &mut buf, limit, &path, || {
+                    format!("chunk line {}", line + 1)
+                })? == 0
+                {
                     break;
                 }
                 line += 1;

@@ -75,10 +75,20 @@ const JOURNAL_PREFIX: &str = ".chunks.pending-";
 
 /// Undo what killed writers left in `dir`: the chunks of a journal that the index
 /// does not name (the writer died before its index was written), the journal, and
-/// its pending index lines. Writers run it before writing; readers (the pack
-/// reader, verify, pack) run it too and ignore its failure, like SQLite's readers
-/// roll back a hot journal: after a kill, nobody sees the half-written export.
+/// its pending index lines. Writers run it once they hold the pack lock; readers
+/// (the pack reader, verify, pack) run it too, like SQLite's readers roll back a
+/// hot journal: after a kill, nobody sees the half-written export. It does
+/// nothing while another process holds the pack lock ([`super::PackLock`]): a
+/// live writer's files are never touched.
 pub fn recover_killed_writers(dir: &Path) -> Result<()> {
+    match super::PackLock::try_exclusive(dir)? {
+        Some(_lock) => recover_unlocked(dir),
+        None => Ok(()),
+    }
+}
+
+/// [`recover_killed_writers`] for a caller that holds the exclusive lock.
+pub(crate) fn recover_unlocked(dir: &Path) -> Result<()> {
     crate::fsio::remove_stale(dir, ".index.pending-");
     // A kill while the index or the manifest was being replaced.
     crate::fsio::remove_stale(dir, &format!(".{INDEX_FILE}.tmp-"));
@@ -377,6 +387,9 @@ pub(crate) struct PackFiles {
     committed: bool,
     /// Chunk files go past the page cache (see [`PackFiles::write_past_page_cache`]).
     direct: Option<crate::fsio::DirectWriter>,
+    /// The pack's writer lock, held until the writer is dropped (declared last:
+    /// released after the rollback of [`Drop`]).
+    _lock: super::PackLock,
 }
 
 impl PackFiles {
@@ -390,7 +403,7 @@ impl PackFiles {
                 source,
             }
         })?;
-        recover_killed_writers(dir)?;
+        let lock = super::PackLock::writer(dir)?;
         let highest = chunk_files(dir)?
             .iter()
             .filter_map(|p| {
@@ -413,6 +426,7 @@ impl PackFiles {
             journal_path: dir.join(format!("{JOURNAL_PREFIX}{}", std::process::id())),
             committed: false,
             direct: None,
+            _lock: lock,
         };
         let file =
             crate::fsio::create_private(&files.index_path).map_err(|source| Error::Write {
@@ -666,6 +680,7 @@ pub fn init_dataset(out: &Path, manifest: &mut Manifest, now: OffsetDateTime) ->
             source,
         }
     })?;
+    super::PackLock::create_file(&dir)?;
     manifest.save(&path, now)?;
     let _ = write_atomic;
     Ok(path)

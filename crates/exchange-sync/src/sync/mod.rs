@@ -69,6 +69,12 @@ pub fn sync(
 ) -> Result<SyncReport> {
     let manifest = Manifest::load(manifest_path)?;
     let dir = dataset_dir(manifest_path);
+    // Held for the whole command: a writer's if this run may append to the pack.
+    let _lock = if options.direction != Direction::JsonToSql && !options.dry_run {
+        crate::pack::PackLock::writer(&dir)?
+    } else {
+        crate::pack::PackLock::reader(&dir)?
+    };
     let scope = manifest.scope();
     let mut report = SyncReport {
         direction: options.direction,
@@ -147,8 +153,10 @@ pub fn sync(
         Ok(()) => {
             if options.dry_run {
                 mirror.settle()?;
-            } else {
-                mirror.commit()?;
+            } else if let Err(e) = mirror.commit() {
+                // Deferred index builds find a duplicate only at the commit.
+                let _ = mirror.rollback();
+                return Err(collision(&dir, e));
             }
         }
         Err(crate::Error::Internal(msg)) if msg.is_empty() => {
@@ -160,11 +168,41 @@ pub fn sync(
             let _ = mirror.rollback();
             // A damaged store explains a failed read better than the read does.
             mirror.settle()?;
-            return Err(at_pack_line(&dir, e));
+            return Err(collision(&dir, at_pack_line(&dir, e)));
         }
     }
     report.completed_at = clock();
     Ok(report)
+}
+
+/// A uniqueness violation of the mirror while importing is bad input, not a
+/// broken store: [`crate::Error::Collision`] naming the pack lines of that
+/// `exchange_id` and the stored row it met. Other errors pass through.
+fn collision(dir: &Path, e: crate::Error) -> crate::Error {
+    let crate::Error::Store(fabric_store::Error::MirrorConstraint { exchange_id, .. }) = &e else {
+        return e;
+    };
+    let mut lines = Vec::new();
+    if let Ok(reader) = crate::pack::PackReader::open(dir) {
+        let _ = reader.for_each_line(|line| {
+            if let Ok(parsed) = crate::record::ExchangeRecord::parse_line(&line.text)
+                && parsed.record.exchange_id == *exchange_id
+            {
+                lines.push(format!("{} line {}", line.file, line.line));
+            }
+            Ok(())
+        });
+    }
+    let stored = match lines.len() {
+        0 | 1 => "a row already stored with that exchange_id or content hash".to_owned(),
+        _ => format!("the row written from {} in this import", lines[0]),
+    };
+    crate::Error::Collision {
+        exchange_id: exchange_id.clone(),
+        lines,
+        stored,
+        source: Box::new(e),
+    }
 }
 
 /// A write the mirror refused, located in the pack: the chunk and line of the

@@ -74,7 +74,7 @@ fn refused(name: &str) -> TestResult {
     assert!(matches!(err, Error::Invalid { .. }), "{name:?}: {err:?}");
     // unpack, real and dry run
     for dry_run in [true, false] {
-        match exchange_sync::archive::unpack(&zip, &out, None, dry_run) {
+        match exchange_sync::archive::unpack(&zip, &out, None, dry_run, &Default::default()) {
             Err(Error::Manifest { path: p, reason }) => {
                 assert!(p.starts_with(&zip), "{}", p.display());
                 assert!(reason.contains("`dataset_name`"), "{reason}");

@@ -95,7 +95,15 @@ fn encrypted_archive_unpacks_from_bytes_with_a_low_iteration_count() -> TestResu
     );
     let tmp = tempfile::tempdir()?;
     let out = tmp.path().join("out");
-    let target = unpack_bytes(sealed, Path::new("x.zip.enc"), &out, Some(KEY), 1, false)?;
+    let target = unpack_bytes(
+        sealed,
+        Path::new("x.zip.enc"),
+        &out,
+        Some(KEY),
+        1,
+        false,
+        &Default::default(),
+    )?;
     assert_eq!(target, out.join("fabric-interop-sample"));
     let manifest = Manifest::load(&target.join("manifest.json"))?;
     assert_eq!(manifest.dataset_name, "fabric-interop-sample");
@@ -168,7 +176,15 @@ fn check_unpack(bytes: &[u8]) -> TestResult {
     };
     let tmp = tempfile::tempdir()?;
     let out = tmp.path().join("out");
-    let result = unpack_bytes(raw, Path::new("fuzz.zip"), &out, Some(KEY), 1, false);
+    let result = unpack_bytes(
+        raw,
+        Path::new("fuzz.zip"),
+        &out,
+        Some(KEY),
+        1,
+        false,
+        &Default::default(),
+    );
     let top: Vec<_> = std::fs::read_dir(tmp.path())?
         .map(|e| e.map(|e| e.path()))
         .collect::<Result<_, _>>()?;

@@ -134,7 +134,7 @@ proptest! {
             w.close()?;
             let zip = tmp.path().join("a.zip");
             exchange_sync::archive::pack(&src.join("manifest.json"), &zip, None, false, &mut |_, _| {})?;
-            let out = exchange_sync::archive::unpack(&zip, &tmp.path().join("un"), None, false)?;
+            let out = exchange_sync::archive::unpack(&zip, &tmp.path().join("un"), None, false, &Default::default())?;
             for (rel, path) in exchange_sync::archive::dataset_files(&src)? {
                 assert_eq!(std::fs::read(&path)?, std::fs::read(out.join(&rel))?, "{rel}");
             }
@@ -171,7 +171,7 @@ fn unsafe_archives_are_refused_and_write_nothing() -> Result<(), Box<dyn std::er
             zip_with(&[("manifest.json", manifest.as_bytes()), (bad, b"x")])?,
         )?;
         let out = tmp.path().join("out");
-        let result = exchange_sync::archive::unpack(&path, &out, None, false);
+        let result = exchange_sync::archive::unpack(&path, &out, None, false, &Default::default());
         assert!(
             matches!(result, Err(exchange_sync::Error::Archive { .. })),
             "{bad}: {result:?}"
@@ -184,7 +184,16 @@ fn unsafe_archives_are_refused_and_write_nothing() -> Result<(), Box<dyn std::er
     let tmp = tempfile::tempdir()?;
     let path = tmp.path().join("bad.zip");
     std::fs::write(&path, zip_with(&[("manifest.json", evil.as_bytes())])?)?;
-    assert!(exchange_sync::archive::unpack(&path, &tmp.path().join("out"), None, false).is_err());
+    assert!(
+        exchange_sync::archive::unpack(
+            &path,
+            &tmp.path().join("out"),
+            None,
+            false,
+            &Default::default()
+        )
+        .is_err()
+    );
     // One top-level folder is accepted; a duplicate _pack_meta.json is fine.
     let path = tmp.path().join("top.zip");
     std::fs::write(
@@ -196,7 +205,13 @@ fn unsafe_archives_are_refused_and_write_nothing() -> Result<(), Box<dyn std::er
         ])
         .or_else(|_| zip_with(&[("ds/manifest.json", manifest.as_bytes())]))?,
     )?;
-    let out = exchange_sync::archive::unpack(&path, &tmp.path().join("ok"), None, false)?;
+    let out = exchange_sync::archive::unpack(
+        &path,
+        &tmp.path().join("ok"),
+        None,
+        false,
+        &Default::default(),
+    )?;
     assert!(out.join("manifest.json").exists());
     Ok(())
 }

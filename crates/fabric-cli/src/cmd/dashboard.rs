@@ -86,7 +86,8 @@ pub fn run(ctx: &Ctx, command: Command) -> CmdResult {
 }
 
 fn read(path: &Path) -> Result<String, CliError> {
-    std::fs::read_to_string(path).map_err(|e| CliError::Input {
+    let bytes = crate::input::read_document(path, "input document")?;
+    String::from_utf8(bytes).map_err(|e| CliError::Input {
         path: path.to_path_buf(),
         what: "cannot read",
         source: Box::new(e),

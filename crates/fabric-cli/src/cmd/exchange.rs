@@ -108,6 +108,13 @@ pub struct AddArgs {
     /// provenance.runner_name for records without one.
     #[arg(long, default_value = "fabric exchange add")]
     runner: String,
+    /// Each line is a raw payload (any JSON value), stored as the `response` of a
+    /// new envelope; without it, each line must be an envelope.
+    #[arg(long)]
+    raw: bool,
+    /// Longest input line accepted, in bytes (default 256 MiB; also FABRIC_MAX_LINE_BYTES).
+    #[arg(long, value_name = "BYTES")]
+    max_line_bytes: Option<u64>,
     /// provenance.connector_version for records without one.
     #[arg(long)]
     connector_version: Option<String>,
@@ -170,9 +177,18 @@ pub struct PackArgs {
     /// The archive (its suffix becomes .zip; .zip.enc with --encrypt).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
-    /// Encrypt with the passphrase in SNAPSHOT_ENCRYPTION_KEY.
-    #[arg(long)]
+    /// Encrypt (also the default when the manifest's encryption_policy.enabled is
+    /// true). The passphrase comes from --key-file, SNAPSHOT_ENCRYPTION_KEY, the
+    /// policy's key_file_path, or a prompt when stdin is a terminal.
+    #[arg(long, conflicts_with = "no_encrypt")]
     encrypt: bool,
+    /// Write a plaintext archive although the manifest's encryption_policy asks
+    /// for encryption (the command says that it did).
+    #[arg(long)]
+    no_encrypt: bool,
+    /// Read the passphrase from FILE (refused when group or others can read it).
+    #[arg(long, value_name = "FILE")]
+    key_file: Option<PathBuf>,
     /// Say what would be written; write nothing.
     #[arg(long)]
     dry_run: bool,
@@ -187,6 +203,25 @@ pub struct UnpackArgs {
     /// Parent folder: the dataset lands in OUT/<dataset_name>/.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
+    /// Read the passphrase of an encrypted archive from FILE (refused when group
+    /// or others can read it); else SNAPSHOT_ENCRYPTION_KEY, else a prompt when
+    /// stdin is a terminal.
+    #[arg(long, value_name = "FILE")]
+    key_file: Option<PathBuf>,
+    /// Refuse an entry larger than this, declared or inflated (default 4 GiB).
+    #[arg(long, value_name = "BYTES")]
+    max_entry_bytes: Option<u64>,
+    /// Refuse an entry over 1 MiB that inflates more than N times its compressed
+    /// size (default 200).
+    #[arg(long, value_name = "N")]
+    max_ratio: Option<u64>,
+    /// Refuse an archive whose entries hold more than this in total (default: the
+    /// free space of OUT's filesystem minus 256 MiB).
+    #[arg(long, value_name = "BYTES")]
+    max_total_bytes: Option<u64>,
+    /// Refuse an archive file larger than this (default 4 GiB; it is read whole).
+    #[arg(long, value_name = "BYTES")]
+    max_archive_bytes: Option<u64>,
     /// Check the archive; write nothing.
     #[arg(long)]
     dry_run: bool,
@@ -230,6 +265,7 @@ pub struct SchemaArgs {
 
 /// Run a `fabric exchange` command.
 pub fn run(ctx: &Ctx, command: Command) -> CmdResult {
+    configure_from_env()?;
     match command {
         Command::Init(a) => init(ctx, a),
         Command::Add(a) => add(ctx, a),
@@ -242,6 +278,33 @@ pub fn run(ctx: &Ctx, command: Command) -> CmdResult {
         Command::Schema(a) => schema(ctx, a),
         Command::Check(a) => check(ctx, a),
     }
+}
+
+/// The pack lock wait and the input limits from the environment
+/// (`FABRIC_LOCK_WAIT` seconds, `FABRIC_MAX_MANIFEST_BYTES`, `FABRIC_MAX_LINE_BYTES`).
+fn configure_from_env() -> Result<(), CliError> {
+    let number = |var: &str| -> Result<Option<u64>, CliError> {
+        match std::env::var(var) {
+            Ok(v) => v
+                .trim()
+                .parse::<u64>()
+                .map(Some)
+                .map_err(|_| CliError::Usage(format!("{var}={v:?} is not a whole number"))),
+            Err(_) => Ok(None),
+        }
+    };
+    if let Some(secs) = number("FABRIC_LOCK_WAIT")? {
+        exchange_sync::pack::set_lock_wait(std::time::Duration::from_secs(secs));
+    }
+    let mut limits = exchange_sync::input_limits::get();
+    if let Some(n) = number("FABRIC_MAX_MANIFEST_BYTES")? {
+        limits.manifest = n;
+    }
+    if let Some(n) = number("FABRIC_MAX_LINE_BYTES")? {
+        limits.line = n;
+    }
+    exchange_sync::input_limits::set(limits);
+    Ok(())
 }
 
 fn now() -> OffsetDateTime {
@@ -316,8 +379,15 @@ fn ndjson_hint(e: exchange_sync::Error) -> CliError {
 }
 
 fn add(ctx: &Ctx, a: AddArgs) -> CmdResult {
+    if let Some(max) = a.max_line_bytes {
+        exchange_sync::input_limits::set(exchange_sync::input_limits::Limits {
+            line: max,
+            ..exchange_sync::input_limits::get()
+        });
+    }
     let options = exchange_sync::add::AddOptions {
         dry_run: a.dry_run,
+        raw: a.raw,
         chunk_size: a.chunk_size,
         provenance: provenance(&a),
     };
@@ -328,6 +398,8 @@ fn add(ctx: &Ctx, a: AddArgs) -> CmdResult {
                 what: "cannot read",
                 source: Box::new(e),
             })?;
+            // A FIFO or a device is read as a stream, like stdin: every line is
+            // bounded by the line limit, so an endless one fails, never grows.
             // Progress in bytes of the input file (hidden when not a terminal).
             let total = file.metadata().map_or(0, |m| m.len());
             let bar = ctx.progress_bytes(total, "add");
@@ -346,11 +418,18 @@ fn add(ctx: &Ctx, a: AddArgs) -> CmdResult {
                 .map_err(ndjson_hint)?
         }
     };
+    if report.redaction_off {
+        // Not silenced by --quiet or --json: the user must know.
+        eprintln!(
+            "warning: {}: redaction_policy.enabled is false: records are stored unredacted",
+            a.manifest.display()
+        );
+    }
     if ctx.json {
         print_json(&report.to_json())?;
     } else {
         print_text(&format!(
-            "{} {} record(s) ({} redacted) to {}{}",
+            "{} {} record(s) ({} redacted) to {}{}{}",
             if a.dry_run { "would add" } else { "added" },
             report.added,
             report.redacted,
@@ -359,6 +438,14 @@ fn add(ctx: &Ctx, a: AddArgs) -> CmdResult {
                 String::new()
             } else {
                 format!(" in {} chunk(s)", report.chunks.len())
+            },
+            if report.duplicates == 0 {
+                String::new()
+            } else {
+                format!(
+                    "; {} duplicate(s) of an earlier record (written, indexed once)",
+                    report.duplicates
+                )
             }
         ))?;
     }
@@ -372,6 +459,16 @@ fn open_target(
 ) -> Result<Box<dyn exchange_sync::Mirror>, CliError> {
     let target = Target::resolve(target, &ctx.db, |k| std::env::var(k).ok())?;
     Ok(target.open(&manifest.sql_target)?)
+}
+
+/// [`open_target`] for a dry run: nothing is created or written.
+fn open_target_read(
+    ctx: &Ctx,
+    target: Option<&str>,
+    manifest: &Manifest,
+) -> Result<Box<dyn exchange_sync::Mirror>, CliError> {
+    let target = Target::resolve(target, &ctx.db, |k| std::env::var(k).ok())?;
+    Ok(target.open_for_dry_run(&manifest.sql_target)?)
 }
 
 fn sync(ctx: &Ctx, a: SyncArgs, fixed: Option<Direction>) -> CmdResult {
@@ -409,7 +506,11 @@ fn sync(ctx: &Ctx, a: SyncArgs, fixed: Option<Direction>) -> CmdResult {
             return Err(fabric_store::Error::NoStore { path: db }.into());
         }
     }
-    let mut mirror = open_target(ctx, a.target.as_deref(), &manifest)?;
+    let mut mirror = if a.dry_run {
+        open_target_read(ctx, a.target.as_deref(), &manifest)?
+    } else {
+        open_target(ctx, a.target.as_deref(), &manifest)?
+    };
     let mut bar: Option<(String, ProgressBar)> = None;
     let mut progress = |phase: &str, done: u64, total: u64| {
         if bar.as_ref().is_none_or(|(p, _)| p != phase) {
@@ -476,13 +577,39 @@ fn verify(ctx: &Ctx, a: ManifestArg) -> CmdResult {
     })
 }
 
-fn passphrase() -> Result<exchange_sync::crypto::Zeroizing<Vec<u8>>, CliError> {
-    exchange_sync::crypto::passphrase_from_env(exchange_sync::crypto::KEY_ENV).ok_or_else(|| {
-        exchange_sync::Error::MissingKey {
-            var: exchange_sync::crypto::KEY_ENV.into(),
+/// The passphrase: `--key-file`, else `SNAPSHOT_ENCRYPTION_KEY`, else the
+/// manifest policy's `key_file_path`, else a prompt when stdin is a terminal.
+fn passphrase(
+    key_file: Option<&Path>,
+    manifest: Option<&Manifest>,
+) -> Result<exchange_sync::crypto::Zeroizing<Vec<u8>>, CliError> {
+    use exchange_sync::crypto::{KEY_ENV, passphrase_from_env, passphrase_from_file};
+    if let Some(path) = key_file {
+        return Ok(passphrase_from_file(path)?);
+    }
+    if let Some(key) = passphrase_from_env(KEY_ENV) {
+        return Ok(key);
+    }
+    let policy_file = manifest
+        .and_then(|m| m.encryption_policy.get("key_file_path"))
+        .and_then(serde_json::Value::as_str)
+        .filter(|p| !p.is_empty());
+    if let Some(path) = policy_file {
+        return Ok(passphrase_from_file(Path::new(path))?);
+    }
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        let term = console::Term::stderr();
+        let _ = term.write_str("passphrase: ");
+        if let Ok(line) = term.read_secure_line()
+            && !line.is_empty()
+        {
+            return Ok(exchange_sync::crypto::Zeroizing::new(line.into_bytes()));
         }
-        .into()
-    })
+    }
+    Err(exchange_sync::Error::MissingKey {
+        var: KEY_ENV.into(),
+    }
+    .into())
 }
 
 /// The `--out` to give `pack`: a FIFO, device or folder at the archive's path is
@@ -502,14 +629,29 @@ fn pack_target(out: &Path, encrypt: bool) -> Result<PathBuf, CliError> {
 }
 
 fn pack(ctx: &Ctx, a: PackArgs) -> CmdResult {
-    let named = archive_name(&a.out, a.encrypt)?;
-    let key = if a.encrypt { Some(passphrase()?) } else { None };
+    use exchange_sync::archive::Encryption;
+    let manifest = Manifest::load(&a.manifest)?;
+    let policy = exchange_sync::archive::policy_requires_encryption(&manifest);
+    let decision = Encryption::decide(policy, a.encrypt, a.no_encrypt)?;
+    let key = match decision {
+        Encryption::On => Some(passphrase(a.key_file.as_deref(), Some(&manifest))?),
+        Encryption::Off | Encryption::Overridden => None,
+    };
+    if decision == Encryption::Overridden {
+        // Not silenced by --quiet or --json: the user overrode a policy.
+        eprintln!(
+            "warning: --no-encrypt: {} asks for encryption (encryption_policy.enabled); \
+             writing a plaintext archive",
+            a.manifest.display()
+        );
+    }
+    let named = archive_name(&a.out, decision == Encryption::On)?;
     let bar = ctx.progress_bytes(0, "pack");
     let mut progress = |done: u64, total: u64| {
         bar.set_length(total);
         bar.set_position(done);
     };
-    let out = pack_target(&named, a.encrypt)?;
+    let out = pack_target(&named, decision == Encryption::On)?;
     let outcome = exchange_sync::archive::pack(
         &a.manifest,
         &out,
@@ -538,6 +680,7 @@ fn pack(ctx: &Ctx, a: PackArgs) -> CmdResult {
             "bytes": written,
             "dataset_bytes": outcome.bytes,
             "encrypted": outcome.encrypted,
+            "encryption_policy_overridden": decision == Encryption::Overridden,
             "dry_run": a.dry_run,
         }))?;
     } else {
@@ -555,7 +698,11 @@ fn pack(ctx: &Ctx, a: PackArgs) -> CmdResult {
             if a.dry_run { "would write" } else { "wrote" },
             outcome.path.display(),
             outcome.entries,
-            if outcome.encrypted { ", encrypted" } else { "" }
+            match decision {
+                _ if outcome.encrypted => ", encrypted",
+                Encryption::Overridden => ", NOT encrypted: --no-encrypt overrode the policy",
+                _ => "",
+            }
         ))?;
     }
     Ok(exit::SUCCESS)
@@ -587,7 +734,42 @@ fn archive_name(out: &Path, encrypt: bool) -> Result<PathBuf, CliError> {
 }
 
 fn unpack(ctx: &Ctx, a: UnpackArgs) -> CmdResult {
-    let key = exchange_sync::crypto::passphrase_from_env(exchange_sync::crypto::KEY_ENV);
+    let mut limits = exchange_sync::archive::UnpackLimits::default();
+    if let Some(n) = a.max_entry_bytes {
+        limits.max_entry = n;
+    }
+    if let Some(n) = a.max_ratio {
+        limits.max_ratio = n;
+    }
+    limits.max_total = a.max_total_bytes;
+    if let Some(n) = a.max_archive_bytes {
+        exchange_sync::input_limits::set(exchange_sync::input_limits::Limits {
+            archive: n,
+            ..exchange_sync::input_limits::get()
+        });
+    }
+    // The passphrase is asked for only when the archive is encrypted.
+    let encrypted = a.input.to_string_lossy().ends_with(".enc")
+        || exchange_sync::input_limits::open_regular(&a.input, "archive")
+            .ok()
+            .and_then(|mut f| {
+                let mut magic = [0u8; 4];
+                std::io::Read::read_exact(&mut f, &mut magic)
+                    .ok()
+                    .map(|()| magic != *b"PK\x03\x04")
+            })
+            .unwrap_or(false);
+    // Without a key, the library still checks the file first (size, kind) and
+    // then says that the key is missing.
+    let key = if encrypted {
+        match passphrase(a.key_file.as_deref(), None) {
+            Ok(k) => Some(k),
+            Err(CliError::Exchange(exchange_sync::Error::MissingKey { .. })) => None,
+            Err(e) => return Err(e),
+        }
+    } else {
+        None
+    };
     let size = std::fs::metadata(&a.input).map_or(0, |m| m.len());
     let what = format!("unpacking {}", a.input.display());
     let bar = crate::progress::spinner(ctx.bars(), &what, size);
@@ -596,6 +778,7 @@ fn unpack(ctx: &Ctx, a: UnpackArgs) -> CmdResult {
         &a.out,
         key.as_deref().map(Vec::as_slice),
         a.dry_run,
+        &limits,
     )?;
     bar.finish_and_clear();
     if ctx.json {
@@ -688,7 +871,11 @@ fn schema(ctx: &Ctx, a: SchemaArgs) -> CmdResult {
             return Err(fabric_store::Error::NoStore { path: db }.into());
         }
     }
-    let mut mirror = open_target(ctx, a.target.as_deref(), &manifest)?;
+    let mut mirror = if a.dry_run || a.print {
+        open_target_read(ctx, a.target.as_deref(), &manifest)?
+    } else {
+        open_target(ctx, a.target.as_deref(), &manifest)?
+    };
     // Nothing to read in parallel with the store's check: wait for it now.
     mirror.settle()?;
     if a.print {

@@ -209,11 +209,7 @@ fn parse_in_parallel(
 }
 
 fn parse_file(path: &Path, ingested_at: &Timestamp, cwd: &str) -> Result<IngestedJob, CliError> {
-    let bytes = std::fs::read(path).map_err(|e| CliError::Input {
-        path: path.to_path_buf(),
-        what: "cannot read",
-        source: Box::new(e),
-    })?;
+    let bytes = crate::input::read_document(path, "job file")?;
     Ok(fabric_core::ingest::parse_job(
         &path.display().to_string(),
         &bytes,

@@ -60,11 +60,7 @@ pub struct Args {
 
 /// Read a JSON document from `path`, naming the file in every error.
 pub fn read_json(path: &Path) -> Result<serde_json::Value, CliError> {
-    let bytes = std::fs::read(path).map_err(|e| CliError::Input {
-        path: path.to_path_buf(),
-        what: "cannot read",
-        source: Box::new(e),
-    })?;
+    let bytes = crate::input::read_document(path, "report")?;
     serde_json::from_slice(&bytes).map_err(|e| CliError::Input {
         path: path.to_path_buf(),
         what: "not a JSON document:",

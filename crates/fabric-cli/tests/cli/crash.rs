@@ -19,7 +19,8 @@ fn killed_commands_leave_whole_batches_and_rerun_to_the_same_result()
         only: Vec::new(),
     };
     let outcomes = xtask::crash::run(&opts)?;
-    assert_eq!(outcomes.len(), xtask::crash::COMMANDS.len());
+    // The table's commands, then the two-writer scenario.
+    assert_eq!(outcomes.len(), xtask::crash::COMMANDS.len() + 1);
     for outcome in &outcomes {
         assert_eq!(outcome.kills, 3, "{outcome}");
         assert!(
@@ -27,6 +28,7 @@ fn killed_commands_leave_whole_batches_and_rerun_to_the_same_result()
             "{outcome}: {:?}",
             outcome.failures
         );
+        assert_eq!(outcome.lost_records, 0, "{outcome}");
         assert_eq!(
             // "between": a command of several batches (sync: pack export, then
             // the mirror commit) killed after one whole batch and before another.

@@ -140,6 +140,11 @@ fn snapshot(dir: &Path) -> Result<Snapshot, Box<dyn std::error::Error>> {
     for entry in walkdir::WalkDir::new(dir).min_depth(1) {
         let entry = entry?;
         let rel = entry.path().strip_prefix(dir)?.display().to_string();
+        // A writer creates the pack's lock file (and leaves it: removing a lock
+        // file others may wait on would let two writers in). It is no record.
+        if rel == ".writer.lock" {
+            continue;
+        }
         let bytes = if entry.file_type().is_file() {
             std::fs::read(entry.path())?
         } else {

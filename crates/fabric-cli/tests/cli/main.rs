@@ -26,4 +26,5 @@ mod secrets;
 mod spelling;
 mod standalone;
 mod tour;
+mod trust;
 mod verify;

@@ -68,11 +68,7 @@ pub fn report_files(dir: &Path, order: Order) -> Result<Vec<ReportFile>, CliErro
 
 /// Read and parse one report file; any failure names the file.
 pub fn read_report(path: &Path) -> Result<Value, CliError> {
-    let bytes = std::fs::read(path).map_err(|source| CliError::Input {
-        path: path.to_path_buf(),
-        what: "cannot read report",
-        source: Box::new(source),
-    })?;
+    let bytes = crate::input::read_document(path, "report")?;
     serde_json::from_slice(&bytes).map_err(|source| CliError::Input {
         path: path.to_path_buf(),
         what: "report is not JSON:",
