@@ -8,9 +8,9 @@
 
 use std::io::IsTerminal;
 
-use indicatif::{BinaryBytes, HumanCount, ProgressBar, ProgressState, ProgressStyle};
+use indicatif::{HumanCount, ProgressBar, ProgressState, ProgressStyle};
 
-/// The layout of [`spinner`].
+/// The layout of [`ticking`].
 const SPINNER: &str = "{spinner} {msg} {elapsed}";
 /// The layout of [`counter`].
 const COUNTER: &str = "{spinner} {msg:>8.bold} {binary_bytes} {binary_bytes_per_sec} {elapsed}";
@@ -51,10 +51,11 @@ pub fn bar(enabled: bool, len: u64, what: &str, unit: Unit) -> ProgressBar {
             },
         )
         .progress_chars("=> ");
-    let bar = ProgressBar::new(len);
-    bar.set_style(style);
-    bar.set_message(what.to_owned());
-    bar
+    // Built without drawing: the first frame comes with the first position, so a
+    // bar whose total is set later never shows `0 B/0 B`.
+    ProgressBar::new(len)
+        .with_style(style)
+        .with_message(what.to_owned())
 }
 
 /// The bar's layout: label, a 20-column bar, counts, rate and time left.
@@ -66,12 +67,6 @@ fn bar_style(unit: Unit) -> Result<ProgressStyle, indicatif::style::TemplateErro
     ProgressStyle::with_template(&format!(
         "{{msg:>8.bold}} [{{bar:20}}] {counts} eta {{eta}}"
     ))
-}
-
-/// A spinner for work whose size is not known, e.g. `unpacking orders.zip.enc
-/// (6.67 KiB)`; hidden unless `enabled`.
-pub fn spinner(enabled: bool, what: &str, size: u64) -> ProgressBar {
-    ticking(enabled, &format!("{what} ({})", BinaryBytes(size)))
 }
 
 /// A spinner saying `what` with the time elapsed, turning on its own while the
@@ -118,7 +113,7 @@ mod tests {
     fn no_bar_without_a_terminal() {
         // Tests run with stderr captured or redirected, never as a terminal here.
         assert!(bar(false, 10, "x", Unit::Items).is_hidden());
-        assert!(spinner(false, "x", 10).is_hidden());
+        assert!(ticking(false, "x").is_hidden());
         assert!(counter(false, "x").is_hidden());
         assert!(!enabled(true, false));
         assert!(!enabled(false, true));

@@ -13,7 +13,7 @@ use crate::manifest::{Manifest, dataset_dir};
 
 pub use unpack::{
     DEFAULT_MAX_ENTRY, DEFAULT_MAX_RATIO, FREE_SPACE_MARGIN, RATIO_FLOOR, UnpackLimits,
-    safe_entry_path, unpack, unpack_bytes,
+    safe_entry_path, unpack, unpack_bytes, unpack_with_progress,
 };
 
 /// The metadata entry added last to every archive.

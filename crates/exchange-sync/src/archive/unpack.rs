@@ -154,9 +154,24 @@ pub fn unpack(
     dry_run: bool,
     limits: &UnpackLimits,
 ) -> Result<PathBuf> {
+    unpack_with_progress(input, out, passphrase, dry_run, limits, &mut |_, _| {})
+}
+
+/// [`unpack`], calling `progress(bytes written, total bytes)` as it extracts (for
+/// a progress bar). The total is the sum of the entries' declared uncompressed
+/// sizes, known once every entry has passed its checks and before the first byte
+/// is written; a dry run reports `(0, total)` and writes nothing.
+pub fn unpack_with_progress(
+    input: &Path,
+    out: &Path,
+    passphrase: Option<&[u8]>,
+    dry_run: bool,
+    limits: &UnpackLimits,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<PathBuf> {
     let max = crate::input_limits::get().archive;
     let raw = crate::input_limits::read_file(input, "archive", max, "--max-archive-bytes")?;
-    unpack_bytes(
+    extract(
         raw,
         input,
         out,
@@ -164,6 +179,7 @@ pub fn unpack(
         crate::crypto::ITERATIONS,
         dry_run,
         limits,
+        progress,
     )
 }
 
@@ -180,6 +196,30 @@ pub fn unpack_bytes(
     iterations: u32,
     dry_run: bool,
     limits: &UnpackLimits,
+) -> Result<PathBuf> {
+    extract(
+        raw,
+        input,
+        out,
+        passphrase,
+        iterations,
+        dry_run,
+        limits,
+        &mut |_, _| {},
+    )
+}
+
+/// The body of [`unpack_bytes`] with a progress callback.
+#[allow(clippy::too_many_arguments)] // reason: two public wrappers; the pieces are distinct
+fn extract(
+    raw: Vec<u8>,
+    input: &Path,
+    out: &Path,
+    passphrase: Option<&[u8]>,
+    iterations: u32,
+    dry_run: bool,
+    limits: &UnpackLimits,
+    progress: &mut dyn FnMut(u64, u64),
 ) -> Result<PathBuf> {
     let is_zip = raw.starts_with(b"PK\x03\x04") || raw.starts_with(b"PK\x05\x06");
     let data: Zeroizing<Vec<u8>> = if is_zip {
@@ -342,6 +382,7 @@ pub fn unpack_bytes(
             None,
         ));
     }
+    progress(0, declared_total);
     if dry_run {
         return Ok(target);
     }
@@ -366,6 +407,7 @@ pub fn unpack_bytes(
     })?;
     let tmp = crate::unpack_temp::UnpackTemp::create(out, name)?;
     let mut buf = vec![0u8; 1 << 16];
+    let mut written = 0u64;
     for (i, (parts, is_dir, declared)) in names.iter().enumerate() {
         let rel: Vec<&String> = match &strip {
             Some(_) => parts.iter().skip(1).collect(),
@@ -412,6 +454,8 @@ pub fn unpack_bytes(
                 ));
             }
             file.write_all(&buf[..got]).map_err(write)?;
+            written = written.saturating_add(got as u64);
+            progress(written, declared_total);
         }
     }
     if target.exists() {

@@ -770,17 +770,21 @@ fn unpack(ctx: &Ctx, a: UnpackArgs) -> CmdResult {
     } else {
         None
     };
-    let size = std::fs::metadata(&a.input).map_or(0, |m| m.len());
-    let what = format!("unpacking {}", a.input.display());
-    let bar = crate::progress::spinner(ctx.bars(), &what, size);
-    let path = exchange_sync::archive::unpack(
+    // The total is the entries' declared sizes, known once they are checked.
+    let bar = ctx.progress_bytes(0, "unpack");
+    let path = exchange_sync::archive::unpack_with_progress(
         &a.input,
         &a.out,
         key.as_deref().map(Vec::as_slice),
         a.dry_run,
         &limits,
-    )?;
+        &mut |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        },
+    );
     bar.finish_and_clear();
+    let path = path?;
     if ctx.json {
         print_json(
             &json!({"path": path, "manifest": path.join("manifest.json"), "dry_run": a.dry_run}),

@@ -55,6 +55,28 @@ fn examples() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/results")
 }
 
+/// A dataset `o` under `home/packs/` holding the example records; returns its
+/// manifest.
+fn dataset(home: &Path) -> std::path::PathBuf {
+    let packs = home.join("packs");
+    fabric(home)
+        .args([
+            "exchange", "init", "--name", "o", "--source", "shop", "--entity", "order",
+        ])
+        .args(["--type", "http", "--out"])
+        .arg(&packs)
+        .assert()
+        .success();
+    let manifest = packs.join("o/manifest.json");
+    fabric(home)
+        .args(["exchange", "add", "--manifest"])
+        .arg(&manifest)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/records.ndjson"))
+        .assert()
+        .success();
+    manifest
+}
+
 #[test]
 fn a_bar_is_drawn_on_a_terminal_then_cleared() -> TestResult {
     let home = tempfile::tempdir()?;
@@ -118,22 +140,7 @@ fn quiet_json_and_pipes_draw_no_bar() -> TestResult {
 #[test]
 fn exchange_verify_draws_a_bar_in_bytes() -> TestResult {
     let home = tempfile::tempdir()?;
-    let packs = home.path().join("packs");
-    fabric(home.path())
-        .args([
-            "exchange", "init", "--name", "o", "--source", "shop", "--entity", "order",
-        ])
-        .args(["--type", "http", "--out"])
-        .arg(&packs)
-        .assert()
-        .success();
-    let manifest = packs.join("o/manifest.json");
-    fabric(home.path())
-        .args(["exchange", "add", "--manifest"])
-        .arg(&manifest)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/records.ndjson"))
-        .assert()
-        .success();
+    let manifest = dataset(home.path());
     let raw = on_a_terminal(
         home.path(),
         &format!("exchange verify --manifest {}", manifest.display()),
@@ -144,5 +151,64 @@ fn exchange_verify_draws_a_bar_in_bytes() -> TestResult {
         .collect();
     assert!(!bars.is_empty(), "no bar in bytes was drawn:\n{raw:?}");
     assert!(raw.contains("Verify: OK"), "{raw:?}");
+    Ok(())
+}
+
+#[test]
+fn exchange_unpack_draws_a_bar_with_real_totals() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let manifest = dataset(home.path());
+    let zip = home.path().join("o.zip");
+    fabric(home.path())
+        .args(["exchange", "pack", "--manifest"])
+        .arg(&manifest)
+        .arg("--out")
+        .arg(&zip)
+        .assert()
+        .success();
+    let out = home.path().join("restored");
+    let raw = on_a_terminal(
+        home.path(),
+        &format!(
+            "exchange unpack --in {} --out {}",
+            zip.display(),
+            out.display()
+        ),
+    )?;
+    // `unpack [====>    ] 2.00 KiB/6.48 KiB ...`: the total after the slash is
+    // the entries' declared sizes, never `0 B`.
+    let bars: Vec<String> = frames(&raw)
+        .into_iter()
+        .filter(|f| f.contains("unpack ["))
+        .collect();
+    assert!(!bars.is_empty(), "no bar was drawn:\n{raw:?}");
+    for f in &bars {
+        assert!(f.trim_end().chars().count() <= 80, "wider than 80: {f:?}");
+        let total = f
+            .split(']')
+            .nth(1)
+            .and_then(|counts| counts.split('/').nth(1))
+            .ok_or_else(|| format!("no total in {f:?}"))?;
+        assert!(
+            total.contains("KiB"),
+            "the total is not real: {f:?} in {raw:?}"
+        );
+        assert!(!total.starts_with("0 B"), "the total is 0: {f:?}");
+    }
+    assert!(out.join("o/manifest.json").is_file());
+    // -q and --json draw nothing.
+    for flags in ["-q", "--json"] {
+        let again = home.path().join(format!("again{flags}"));
+        let raw = on_a_terminal(
+            home.path(),
+            &format!(
+                "{flags} exchange unpack --in {} --out {}",
+                zip.display(),
+                again.display()
+            ),
+        )?;
+        assert!(!raw.contains("unpack ["), "{flags} drew a bar:\n{raw:?}");
+        assert!(!raw.contains(CLEAR_LINE), "{flags} drew a bar:\n{raw:?}");
+    }
     Ok(())
 }
