@@ -295,14 +295,14 @@ fn round(dir: &Path, input: &Path, n: usize) -> Res<Round> {
     let ((), pack_enc) = phase("pack --encrypt", || {
         exchange_sync::archive::pack(
             &mpath,
-            &dir.join("b.zip"),
+            &dir.join("b.zip.enc"),
             Some(b"bench passphrase"),
             false,
             &mut |_, _| {},
         )?;
         Ok(())
     })?;
-    let _ = std::fs::remove_file(dir.join("b.zip"));
+    let _ = std::fs::remove_file(dir.join("b.zip.enc"));
     Ok(Round {
         add,
         import,

@@ -157,8 +157,8 @@ fabric exchange verify --manifest packs/orders/manifest.json --json",
     (
         "exchange pack",
         "fabric exchange pack --manifest packs/orders/manifest.json --out orders.zip
-# Encrypted with the passphrase in $SNAPSHOT_ENCRYPTION_KEY: writes orders.zip.enc
-fabric exchange pack --manifest packs/orders/manifest.json --out orders.zip --encrypt",
+# Encrypted with the passphrase in $SNAPSHOT_ENCRYPTION_KEY (the name must end in .zip.enc)
+fabric exchange pack --manifest packs/orders/manifest.json --out orders.zip.enc --encrypt",
     ),
     (
         "exchange unpack",

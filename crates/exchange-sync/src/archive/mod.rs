@@ -73,21 +73,20 @@ pub fn policy_requires_encryption(manifest: &Manifest) -> bool {
         .unwrap_or(false)
 }
 
-/// The output name: `--out` with its last suffix replaced by `.zip`, plus `.enc`
-/// when encrypting.
-pub fn output_path(out: &Path, encrypt: bool) -> PathBuf {
-    let zip = if out.extension().is_some_and(|e| e == "zip") {
-        out.to_path_buf()
-    } else {
-        out.with_extension("zip")
-    };
-    if encrypt {
-        let mut s = zip.into_os_string();
-        s.push(".enc");
-        PathBuf::from(s)
-    } else {
-        zip
-    }
+/// The ending an archive's name must have: `.zip.enc` when encrypted, else
+/// `.zip`. [`pack`] writes the name it is given; callers check it with
+/// [`name_fits`].
+pub fn archive_suffix(encrypted: bool) -> &'static str {
+    if encrypted { ".zip.enc" } else { ".zip" }
+}
+
+/// Whether `out`'s file name is `NAME` plus [`archive_suffix`] (a plain archive
+/// named `x.zip.enc`, or an encrypted one named `x.zip`, does not fit).
+pub fn name_fits(out: &Path, encrypted: bool) -> bool {
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned());
+    let name = name.unwrap_or_default();
+    let suffix = archive_suffix(encrypted);
+    name.len() > suffix.len() && name.ends_with(suffix)
 }
 
 /// The files of a dataset folder to archive, relative with `/`, sorted. Skips an
@@ -192,7 +191,8 @@ fn write_zip<W: Write + Seek>(
     Ok((sink, bytes))
 }
 
-/// Pack the dataset of `manifest_path` into `out` (see [`output_path`]). The zip is
+/// Pack the dataset of `manifest_path` into the file `out`, under exactly that
+/// name (see [`name_fits`] for the name a caller should give). The zip is
 /// deterministic: sorted entries, fixed timestamps and permissions, and
 /// `packed_at` taken from the manifest's `updated_at`, so the same pack gives the
 /// same bytes. With `passphrase`, the zip is encrypted as it is written (the
@@ -224,7 +224,7 @@ pub fn pack(
         "encrypted": passphrase.is_some(),
     }))
     .unwrap_or_default();
-    let path = output_path(out, passphrase.is_some());
+    let path = out.to_path_buf();
     let outcome = PackOutcome {
         path: path.clone(),
         entries: files.len() as u64 + 1,

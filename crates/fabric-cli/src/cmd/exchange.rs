@@ -174,7 +174,8 @@ pub struct PackArgs {
     /// The dataset's manifest.json.
     #[arg(long, value_name = "FILE")]
     manifest: PathBuf,
-    /// The archive (its suffix becomes .zip; .zip.enc with --encrypt).
+    /// The archive, written under exactly this name: NAME.zip, or NAME.zip.enc
+    /// when encrypted (another ending is refused).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
     /// Encrypt (also the default when the manifest's encryption_policy.enabled is
@@ -616,14 +617,14 @@ fn passphrase(
 /// refused (an archive is a regular file, written by rename), and a link is
 /// followed so that its target, not the link, is replaced.
 fn pack_target(out: &Path, encrypt: bool) -> Result<PathBuf, CliError> {
-    use exchange_sync::archive::output_path;
-    let archive = output_path(out, encrypt);
-    match crate::output::output_target("--out", &archive, false)? {
-        crate::output::OutputTarget::File(file) if file == archive => Ok(out.to_path_buf()),
-        crate::output::OutputTarget::File(file) if output_path(&file, encrypt) == file => Ok(file),
+    use exchange_sync::archive::name_fits;
+    match crate::output::output_target("--out", out, false)? {
+        crate::output::OutputTarget::File(file) if file == out => Ok(out.to_path_buf()),
+        crate::output::OutputTarget::File(file) if name_fits(&file, encrypt) => Ok(file),
         other => Err(CliError::Usage(format!(
-            "--out {}: it links to {other:?}, whose name does not end in the archive's suffix; give the target's path",
-            archive.display()
+            "--out {}: it links to {other:?}, whose name does not end in {}; give the target's path",
+            out.display(),
+            exchange_sync::archive::archive_suffix(encrypt)
         ))),
     }
 }
@@ -645,7 +646,7 @@ fn pack(ctx: &Ctx, a: PackArgs) -> CmdResult {
             a.manifest.display()
         );
     }
-    let named = archive_name(&a.out, decision == Encryption::On)?;
+    let named = archive_name(&a.out, decision == Encryption::On, policy)?;
     let bar = ctx.progress_bytes(0, "pack");
     let mut progress = |done: u64, total: u64| {
         bar.set_length(total);
@@ -708,28 +709,31 @@ fn pack(ctx: &Ctx, a: PackArgs) -> CmdResult {
     Ok(exit::SUCCESS)
 }
 
-/// The `--out` of `pack` as the library takes it: a plain archive must be named
-/// `NAME.zip`; an encrypted one `NAME.zip.enc`, or `NAME.zip`, which is then
-/// written as `NAME.zip.enc` (the original tools' naming). Anything else is
-/// refused rather than renamed.
-fn archive_name(out: &Path, encrypt: bool) -> Result<PathBuf, CliError> {
-    let name = out.file_name().map(|n| n.to_string_lossy().into_owned());
-    let name = name.unwrap_or_default();
-    let stem_ok = |suffix: &str| name.len() > suffix.len() && name.ends_with(suffix);
-    if encrypt && stem_ok(".zip.enc") {
-        return Ok(out.with_file_name(&name[..name.len() - ".enc".len()]));
-    }
-    if stem_ok(".zip") {
+/// `pack --out` is written under exactly the name given, so the name must say
+/// what the file is: `NAME.zip.enc` for an encrypted archive (`--encrypt`, or
+/// the manifest's encryption policy), `NAME.zip` for a plain one. Anything else
+/// is refused (exit 2) with the ending that fits and how to get the other kind.
+fn archive_name(out: &Path, encrypt: bool, policy: bool) -> Result<PathBuf, CliError> {
+    use exchange_sync::archive::{archive_suffix, name_fits};
+    if name_fits(out, encrypt) {
         return Ok(out.to_path_buf());
     }
+    let why = match (encrypt, policy) {
+        (true, true) => "the manifest's encryption_policy asks for encryption",
+        (true, false) => "--encrypt writes an encrypted archive",
+        (false, true) => "--no-encrypt writes a plain zip",
+        (false, false) => "the archive is a plain zip",
+    };
+    let other = match (encrypt, policy) {
+        (true, true) => "; for a plain NAME.zip add --no-encrypt",
+        (true, false) => "; for a plain NAME.zip leave out --encrypt",
+        (false, true) => "; for NAME.zip.enc leave out --no-encrypt",
+        (false, false) => "; for NAME.zip.enc add --encrypt",
+    };
     Err(CliError::Usage(format!(
-        "--out {}: an archive is a zip; name it NAME.zip{}",
+        "--out {}: {why}: name it NAME{}{other}",
         out.display(),
-        if encrypt {
-            " or NAME.zip.enc (an encrypted NAME.zip is written as NAME.zip.enc)"
-        } else {
-            ""
-        }
+        archive_suffix(encrypt)
     )))
 }
 

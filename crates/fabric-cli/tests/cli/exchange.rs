@@ -525,7 +525,7 @@ fn pack_is_deterministic_and_round_trips() -> TestResult {
             .success();
     }
     assert_eq!(std::fs::read(&a)?, std::fs::read(&b)?);
-    let enc = home.path().join("c.zip");
+    let enc = home.path().join("c.zip.enc");
     fabric(home.path())
         .env("SNAPSHOT_ENCRYPTION_KEY", "pass phrase")
         .args(["exchange", "pack", "--encrypt", "--manifest"])
@@ -534,8 +534,11 @@ fn pack_is_deterministic_and_round_trips() -> TestResult {
         .arg(&enc)
         .assert()
         .success();
-    assert!(home.path().join("c.zip.enc").exists());
-    assert!(!enc.exists(), "the plaintext zip never reaches the disk");
+    assert!(enc.exists());
+    assert!(
+        !home.path().join("c.zip").exists(),
+        "the plaintext zip never reaches the disk"
+    );
     let out = home.path().join("u");
     fabric(home.path())
         .env("SNAPSHOT_ENCRYPTION_KEY", "pass phrase")

@@ -377,12 +377,11 @@ fn pack_into_an_unwritable_folder_is_exit_3_and_a_missing_one_is_created() -> Te
     else {
         return Ok(());
     };
-    let zip = locked.join("p.zip");
     let pack = snapshot(&s.ds())?;
-    for extra in [None, Some("--encrypt")] {
+    for (extra, name) in [(None, "p.zip"), (Some("--encrypt"), "p.zip.enc")] {
         let mut args = vec!["exchange", "pack", "--manifest"];
         let m = s.m();
-        let out = zip.display().to_string();
+        let out = locked.join(name).display().to_string();
         args.extend([m.as_str(), "--out", &out]);
         args.extend(extra);
         let (code, err) = s.run(&args, &[("SNAPSHOT_ENCRYPTION_KEY", "k")])?;

@@ -190,7 +190,7 @@ fn planted_secrets_appear_in_no_output_and_no_file() -> TestResult {
         &[],
     )?;
     let key = [("SNAPSHOT_ENCRYPTION_KEY", PASSPHRASE)];
-    let enc_out = h.join("out/enc.zip").display().to_string();
+    let enc_out = h.join("out/enc.zip.enc").display().to_string();
     let enc_args = [
         "exchange",
         "pack",
@@ -453,7 +453,7 @@ fn exchange_outputs_are_owner_only() -> TestResult {
         .args(["exchange", "pack", "--encrypt", "--manifest"])
         .arg(&m)
         .arg("--out")
-        .arg(out.join("enc.zip"))
+        .arg(out.join("enc.zip.enc"))
         .assert()
         .success();
     assert_owner_only(&h.join("archives"))?;

@@ -72,6 +72,8 @@ fn an_output_name_that_does_not_fit_is_refused() -> TestResult {
         ("orders", false),
         ("orders.zip.enc", false),
         ("orders.tar", true),
+        // An encrypted archive is not written as orders.zip (nor renamed).
+        ("orders.zip", true),
     ] {
         let out = home.path().join(name);
         let mut cmd = fabric(home.path());
@@ -83,7 +85,13 @@ fn an_output_name_that_does_not_fit_is_refused() -> TestResult {
         if encrypt {
             cmd.arg("--encrypt");
         }
-        cmd.assert().code(2).stderr_has("NAME.zip");
+        let fits = if encrypt { "NAME.zip.enc" } else { "NAME.zip;" };
+        let how = if encrypt {
+            "leave out --encrypt"
+        } else {
+            "add --encrypt"
+        };
+        cmd.assert().code(2).stderr_has(fits).stderr_has(how);
         let left: Vec<_> = std::fs::read_dir(home.path())?
             .filter_map(Result::ok)
             .map(|e| e.file_name().to_string_lossy().into_owned())

@@ -7,7 +7,7 @@
 //! unpacker under a file size limit (`ulimit -f`): no file it writes may pass it.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -328,7 +328,7 @@ fn a_killed_unpacks_folder_is_removed() -> TestResult {
         })
         .collect();
     assert_eq!(home.add(&big, &[])?.code, 0);
-    let zip = home.path().join("cold.zip");
+    let zip = home.path().join("cold.zip.enc");
     let key = [("SNAPSHOT_ENCRYPTION_KEY", "test-key-not-secret")];
     let packed = home.run(
         &[
@@ -344,7 +344,7 @@ fn a_killed_unpacks_folder_is_removed() -> TestResult {
         &key,
     )?;
     assert_eq!(packed.code, 0, "{packed:?}");
-    let enc = PathBuf::from(format!("{}.enc", zip.display()));
+    let enc = zip;
     let out = home.path().join("out");
     std::fs::create_dir_all(&out)?;
     let temp_folders = |out: &Path| -> Vec<String> {
@@ -464,9 +464,10 @@ fn the_encryption_policy_is_honoured() -> TestResult {
     std::fs::write(&mpath, serde_json::to_string_pretty(&m)?)?;
     let cold = home.path().join("cold");
     let out = cold.join("a.zip");
-    let out_arg = out.to_str().ok_or("path")?;
-    let pack = |extra: &[&str], env: &[(&str, &str)]| {
+    let sealed_out = cold.join("a.zip.enc");
+    let run_pack = |out: &Path, extra: &[&str], env: &[(&str, &str)]| {
         let m = home.m();
+        let out_arg = out.to_str().ok_or("path")?;
         home.run(
             &["exchange", "pack", "--manifest", &m, "--out", out_arg],
             extra,
@@ -474,6 +475,7 @@ fn the_encryption_policy_is_honoured() -> TestResult {
             env,
         )
     };
+    let pack = |extra: &[&str], env: &[(&str, &str)]| run_pack(&sealed_out, extra, env);
     let refused = pack(&[], &[])?;
     assert_eq!(refused.code, BAD_INPUT, "{refused:?}");
     assert!(
@@ -491,7 +493,17 @@ fn the_encryption_policy_is_honoured() -> TestResult {
     assert!(!sealed.starts_with(b"PK"), "encrypted");
     assert!(!out.exists(), "no plaintext zip");
 
-    let plain = pack(&["--no-encrypt"], &[])?;
+    // The policy encrypts, so a plain zip's name is refused: the file is written
+    // under exactly the name given.
+    let misnamed = run_pack(&out, &[], &[("SNAPSHOT_ENCRYPTION_KEY", "k-not-secret")])?;
+    assert_eq!(misnamed.code, BAD_INPUT, "{misnamed:?}");
+    assert!(
+        misnamed.stderr.contains("NAME.zip.enc") && misnamed.stderr.contains("--no-encrypt"),
+        "{misnamed:?}"
+    );
+    assert!(!out.exists(), "{misnamed:?}");
+
+    let plain = run_pack(&out, &["--no-encrypt"], &[])?;
     assert_eq!(plain.code, 0, "{plain:?}");
     assert!(plain.stderr.contains("--no-encrypt"), "{plain:?}");
     assert!(plain.stdout.contains("NOT encrypted"), "{plain:?}");
@@ -546,7 +558,7 @@ fn the_policy_prompts_on_a_terminal() -> TestResult {
     let mut m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&mpath)?)?;
     m["encryption_policy"]["enabled"] = true.into();
     std::fs::write(&mpath, serde_json::to_string_pretty(&m)?)?;
-    let zip = home.path().join("t.zip");
+    let zip = home.path().join("t.zip.enc");
     let command = format!(
         "'{}' --db '{}' exchange pack --manifest '{}' --out '{}'",
         assert_cmd::cargo::cargo_bin("fabric").display(),
@@ -578,7 +590,7 @@ fn the_policy_prompts_on_a_terminal() -> TestResult {
         !shown.contains("typed-key-not-secret"),
         "the passphrase was echoed"
     );
-    let enc = PathBuf::from(format!("{}.enc", zip.display()));
+    let enc = zip;
     let back = home.run(
         &[
             "exchange",
