@@ -281,3 +281,30 @@ impl Seek for SeekableAtomic {
         self.0.seek(pos)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::name_fits;
+    use std::path::Path;
+
+    #[test]
+    fn a_name_fits_only_its_kind() {
+        for (name, encrypted, fits) in [
+            ("a.zip", false, true),
+            ("a.zip", true, false),
+            ("a.zip.enc", true, true),
+            ("a.zip.enc", false, false),
+            ("a.tar", false, false),
+            ("a", true, false),
+            (".zip", false, false),
+            (".zip.enc", true, false),
+            ("dir/a.zip.enc", true, true),
+        ] {
+            assert_eq!(
+                name_fits(Path::new(name), encrypted),
+                fits,
+                "{name} {encrypted}"
+            );
+        }
+    }
+}
