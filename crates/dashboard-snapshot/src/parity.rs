@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use fabric_core::json::{sha256_hex, to_canonical_string, write_ascii_string, write_canonical};
+use sha2::{Digest, Sha256};
 
 use crate::contract::SnapshotBundle;
 
@@ -85,21 +86,73 @@ pub fn projection_component(
     value: Option<&Value>,
 ) -> String {
     // The canonical JSON of `{reason_code, status, value}`, written directly so the
-    // (possibly large) value is not cloned.
-    let mut out = String::from("{\"reason_code\":");
+    // (possibly large) value is not cloned, and hashed in chunks as it is written
+    // so it is never whole in memory.
+    let mut out = Chunked::default();
+    out.buf.push_str("{\"reason_code\":");
     match reason_code {
-        Some(r) => write_ascii_string(&mut out, r),
-        None => out.push_str("null"),
+        Some(r) => write_ascii_string(&mut out.buf, r),
+        None => out.buf.push_str("null"),
     }
-    out.push_str(",\"status\":");
-    write_ascii_string(&mut out, status);
-    out.push_str(",\"value\":");
+    out.buf.push_str(",\"status\":");
+    write_ascii_string(&mut out.buf, status);
+    out.buf.push_str(",\"value\":");
     match value {
-        Some(v) => write_canonical(&mut out, v),
-        None => out.push_str("null"),
+        Some(v) => out.canonical(v),
+        None => out.buf.push_str("null"),
     }
-    out.push('}');
-    sha256_hex(out.as_bytes())
+    out.buf.push('}');
+    out.finish()
+}
+
+/// Canonical JSON (as `write_canonical` spells it) fed to SHA-256 a chunk at a time.
+#[derive(Default)]
+struct Chunked {
+    buf: String,
+    hasher: Sha256,
+}
+
+impl Chunked {
+    const CHUNK: usize = 1 << 16;
+
+    fn canonical(&mut self, value: &Value) {
+        match value {
+            Value::Array(items) => {
+                self.buf.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.buf.push(',');
+                    }
+                    self.canonical(item);
+                }
+                self.buf.push(']');
+            }
+            Value::Object(map) => {
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                self.buf.push('{');
+                for (i, (key, item)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        self.buf.push(',');
+                    }
+                    write_ascii_string(&mut self.buf, key);
+                    self.buf.push(':');
+                    self.canonical(item);
+                }
+                self.buf.push('}');
+            }
+            scalar => write_canonical(&mut self.buf, scalar),
+        }
+        if self.buf.len() >= Self::CHUNK {
+            self.hasher.update(self.buf.as_bytes());
+            self.buf.clear();
+        }
+    }
+
+    fn finish(mut self) -> String {
+        self.hasher.update(self.buf.as_bytes());
+        hex::encode(self.hasher.finalize())
+    }
 }
 
 /// Digest of one dataset component: `{status, reason_code, sha256}`.
