@@ -455,6 +455,16 @@ pub struct SnapshotBundle {
     pub unknown_oracles: Vec<String>,
     /// Parity fingerprint over the projection contents.
     pub parity: ParityReport,
+    /// Set when read by [`SnapshotBundle::from_reader_without_payloads`].
+    #[serde(skip)]
+    pub(crate) read_for_export: Option<std::sync::Arc<ReadForExport>>,
+}
+
+/// What a bundle read for export holds apart from its JSON: its `student_support`
+/// rows typed (that projection's value then has empty `students` arrays).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ReadForExport {
+    pub(crate) support: Option<crate::compact::CompactSupport>,
 }
 
 impl SnapshotBundle {
@@ -470,6 +480,11 @@ impl SnapshotBundle {
     /// payloads and projections are printed from where they are, with no copy
     /// of the bundle as a JSON tree and no whole-document string. Buffer `out`.
     pub fn write_json<W: std::io::Write>(&self, mut out: W) -> std::io::Result<()> {
+        if self.read_for_export.is_some() {
+            return Err(std::io::Error::other(
+                "a bundle read without its oracle payloads cannot be written back",
+            ));
+        }
         serde_json::to_writer_pretty(&mut out, &SortedBundle(self)).map_err(|e| {
             if e.is_io() {
                 std::io::Error::from(e)
@@ -484,7 +499,9 @@ impl SnapshotBundle {
     /// Read a bundle for export or verification from `reader` (buffer it), as
     /// it streams by: the snapshot's oracle payloads are checked to be JSON and
     /// skipped, never held (serializers read projections only), so the result has
-    /// an empty `snapshot.oracles`. Formats and versions are checked as in
+    /// an empty `snapshot.oracles` and cannot be written back; the student rows of
+    /// `student_support` are held typed (that projection is read through the
+    /// instructor serializers and the parity functions, not as JSON). Formats and versions are checked as in
     /// [`SnapshotBundle::from_json_str`]. Stricter than that function in one
     /// respect: a key given twice is refused; callers that must accept every
     /// bundle `from_json_str` accepts fall back to it on error.
@@ -535,10 +552,13 @@ impl SnapshotBundle {
                 oracles: BTreeMap::new(),
                 oracle_statuses: s.oracle_statuses,
             },
-            projections: raw.projections,
+            projections: raw.projections.values,
             projection_statuses: raw.projection_statuses,
             unknown_oracles: raw.unknown_oracles,
             parity: raw.parity,
+            read_for_export: Some(std::sync::Arc::new(ReadForExport {
+                support: raw.projections.support,
+            })),
         })
     }
 
@@ -621,7 +641,7 @@ pub fn sort_keys(value: &serde_json::Value) -> serde_json::Value {
 struct ExportBundle {
     format: String,
     snapshot: ExportSnapshot,
-    projections: BTreeMap<String, serde_json::Value>,
+    projections: crate::compact::ExportProjections,
     projection_statuses: BTreeMap<String, ProjectionStatus>,
     unknown_oracles: Vec<String>,
     parity: crate::parity::ParityReport,
