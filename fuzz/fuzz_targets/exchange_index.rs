@@ -1,5 +1,5 @@
 //! exchange-sync's `index.jsonl` reader (`read_index_from`, the body of
-//! `read_index`): any bytes, never a panic, bad lines handed over (spec §3.3 skips
+//! `read_index`): any bytes, never a panic, bad lines handed over (the reader skips
 //! them) rather than stopping the read; every entry read, written back with
 //! `IndexEntry::to_line`, parses to an equal entry, and the rewritten file reads
 //! back to the same entries.

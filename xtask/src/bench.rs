@@ -20,6 +20,8 @@ pub const SUITES: &[(&str, &str)] = &[
     ("exchange-sync", "exchange"),
     // bulk insert and friends against a live SQL Server (FABRIC_TEST_MSSQL), else SKIPPED
     ("exchange-sync", "mssql"),
+    // import / no-op re-sync / export beside psql \copy, live (FABRIC_TEST_POSTGRES), else SKIPPED
+    ("exchange-sync", "postgres"),
 ];
 
 /// The scaling table (`cargo xtask bench --scale`): run alone, not with the suites.
@@ -29,6 +31,7 @@ pub const SCALE: (&str, &str) = ("fabric-cli", "scale");
 fn feature_of(bench: &str) -> Option<&'static str> {
     match bench {
         "mssql" => Some("mssql"),
+        "postgres" => Some("postgres"),
         _ => None,
     }
 }

@@ -7,6 +7,8 @@
 //!   the scaling table.
 //! * `cargo xtask crash`: SIGKILL crash-safety harness over real `fabric` processes
 //!   (see `crash.rs`).
+//! * `cargo xtask man`: regenerate the manual pages in `docs/man/` from the clap
+//!   definitions (a test in fabric-cli fails when they are out of date).
 
 use std::process::ExitCode;
 
@@ -43,11 +45,56 @@ fn main() -> ExitCode {
         }
         Some("bench") => xtask::bench::run(&args[1..]),
         Some("crash") => xtask::crash::main(&args[1..]),
+        Some("man") => man(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <check-layers | check-snapshots | bench [--quick] [SUITE...] | bench --scale [--sizes N,N] | crash [--kills N] [--seed S] [--jobs J] [COMMAND...]>"
+                "usage: cargo xtask <check-layers | check-snapshots | man | bench [--quick] [SUITE...] | bench --scale [--sizes N,N] | crash [--kills N] [--seed S] [--jobs J] [COMMAND...]>"
             );
             ExitCode::from(2)
+        }
+    }
+}
+
+/// `cargo xtask man`: build `fabric` and let it write its manual pages, replacing
+/// `docs/man/` so that a removed command loses its page.
+fn man() -> ExitCode {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let dir = root.join("docs/man");
+    if let Err(e) = std::fs::remove_dir_all(&dir)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        eprintln!("removing {}: {e}", dir.display());
+        return ExitCode::FAILURE;
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = std::process::Command::new(cargo)
+        .current_dir(&root)
+        .args([
+            "run",
+            "--quiet",
+            "--package",
+            "fabric-cli",
+            "--",
+            "generate-man",
+            "--out",
+        ])
+        .arg(&dir)
+        .status();
+    match status {
+        Ok(s) if s.success() => {
+            println!("wrote {}", dir.display());
+            ExitCode::SUCCESS
+        }
+        Ok(s) => {
+            eprintln!("fabric generate-man failed: {s}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("running cargo: {e}");
+            ExitCode::FAILURE
         }
     }
 }

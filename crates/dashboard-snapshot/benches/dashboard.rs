@@ -1,4 +1,4 @@
-//! Timed harness for dashboard-snapshot (issue 6 budgets, 10x under seed 004's):
+//! Timed harness for dashboard-snapshot (issue 6 budgets, 10x under 's):
 //! a generated section of 5,000 students x 200 resources.
 //!
 //! - assembly p95 (parse both documents + assemble the snapshot) <= 70 ms

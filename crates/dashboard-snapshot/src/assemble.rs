@@ -1,4 +1,4 @@
-//! The assembler (Part B2-B3): identity checks, token resolution, oracle statuses,
+//! The assembler: identity checks, token resolution, oracle statuses,
 //! then projections and the parity fingerprint. No I/O: the caller hands in text or
 //! parsed values.
 

@@ -1,4 +1,4 @@
-//! The snapshot and bundle contract (Part B3): versions, scope identity, oracle and
+//! The snapshot and bundle contract: versions, scope identity, oracle and
 //! projection statuses. Every map is a `BTreeMap`, so serialisation is deterministic.
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! The two input documents (Part B2): the scope file and the oracle results file,
+//! The two input documents: the scope file and the oracle results file,
 //! parsed from text with whitelisted keys; no I/O.
 
 use std::collections::BTreeMap;

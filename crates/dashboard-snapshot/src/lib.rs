@@ -1,6 +1,6 @@
 //! # dashboard-snapshot
 //!
-//! Queryless dashboard snapshots (seed 004): assembly of oracle results into a
+//! Queryless dashboard snapshots: assembly of oracle results into a
 //! versioned, token- and scope-bound [`Snapshot`], capability [`Projection`]s with
 //! readiness statuses, parity fingerprints, a dataset [`export::Registry`] and a
 //! deterministic CSV ZIP export. This crate never reaches storage: callers hand it
@@ -50,3 +50,8 @@ pub use projection::{
 };
 pub use reason::{ExportReason, OracleReason, ProjectionReason};
 pub use telemetry::{Outcome, Telemetry, TelemetryEvent};
+
+/// The crate README's examples, compiled and run as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,4 +1,4 @@
-//! Parity fingerprints (Part B7): SHA-256 over canonical JSON of per-component
+//! Parity fingerprints: SHA-256 over canonical JSON of per-component
 //! digests, so a comparison names the projection or dataset that drifted.
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! The projection framework (Part B4): the `Projection` trait, the registry of
+//! The projection framework: the `Projection` trait, the registry of
 //! projections, and `derive_all` with the status decision table. Each projection is
 //! isolated: an error or a panic (caught with `catch_unwind`) fails that projection
 //! only.
@@ -179,7 +179,7 @@ impl ProjectionSet {
     }
 }
 
-/// Derive `projection` from `snapshot`, applying the status table of Part B4.
+/// Derive `projection` from `snapshot`, applying the status table.
 pub fn derive_one(
     projection: &dyn Projection,
     snapshot: &Snapshot,

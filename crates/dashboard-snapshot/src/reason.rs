@@ -1,4 +1,4 @@
-//! The reason-code taxonomies (Part B3, B4, B6): one enum per taxonomy, so a code
+//! The reason-code taxonomies: one enum per taxonomy, so a code
 //! from one can never be used where the other is expected.
 
 use serde::{Deserialize, Serialize};

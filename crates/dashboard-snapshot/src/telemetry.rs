@@ -1,4 +1,4 @@
-//! Telemetry (Part B8): the events of seed 004 as a caller callback and as `tracing`
+//! Telemetry: the assembly and export events as a caller callback and as `tracing`
 //! events with target `fabric::dashboard`. Events are fixed structs holding only
 //! codes, counts, durations and static names, so no id, token, name or payload value
 //! can leak into them.

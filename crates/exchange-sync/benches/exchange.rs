@@ -3,8 +3,9 @@
 //! it is installed (nothing is installed by this harness).
 //!
 //! `--quick` runs 2,000 records three times (medians); otherwise `--n N`
-//! (default 100,000) runs once. Set `FABRIC_GEN_EXCHANGE` to the generator's path
-//! if it is not at `../shared/bench/gen_exchange.py` beside the workspace.
+//! (default 100,000) runs once. The records come from `benches/gen_exchange.py`
+//! (deterministic for a given `--n` and RNG seed); `FABRIC_GEN_EXCHANGE` names
+//! another generator with the same arguments.
 //! `--data DIR` (or `FABRIC_BENCH_DATA=DIR`) keeps the generated input in `DIR`
 //! (`gen-N.ndjson`, then `exchange-N.ndjson` in one scope) and reuses it on the next
 //! run: generating 1,000,000 records takes minutes.
@@ -102,7 +103,7 @@ fn cpu_secs() -> f64 {
 
 fn generator() -> PathBuf {
     std::env::var_os("FABRIC_GEN_EXCHANGE").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench/gen_exchange.py"),
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/gen_exchange.py"),
         PathBuf::from,
     )
 }

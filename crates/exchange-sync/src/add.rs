@@ -1,4 +1,4 @@
-//! `exchange add`: new records into a pack, redacted and hashed (spec §7, §3.2).
+//! `exchange add`: new records into a pack, redacted and hashed.
 
 use std::io::BufRead;
 use std::path::Path;

@@ -1,4 +1,4 @@
-//! Cold storage (spec §8): `pack` a dataset folder into a deterministic zip
+//! Cold storage: `pack` a dataset folder into a deterministic zip
 //! (optionally encrypted), `unpack` one safely into `OUT/<dataset_name>/`.
 
 use std::io::{Cursor, Read, Seek, Write};

@@ -1,4 +1,4 @@
-//! The canonical hash input of a record and its SHA-256 (spec §2), byte for byte
+//! The canonical hash input of a record and its SHA-256, byte for byte
 //! what the reference computes.
 //!
 //! This is *not* `fabric_core::json::to_canonical_string`: here strings and keys are

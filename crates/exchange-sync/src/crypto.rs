@@ -1,4 +1,4 @@
-//! The reference's encrypted-archive format (spec §8.2), byte-compatible:
+//! The reference's encrypted-archive format, byte-compatible:
 //! `salt(16) ‖ nonce(12) ‖ AES-256-GCM(ciphertext ‖ tag(16))`, key =
 //! PBKDF2-HMAC-SHA256(passphrase, salt, 480 000 iterations, 32 bytes), no AAD.
 //!

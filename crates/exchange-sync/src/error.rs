@@ -164,6 +164,15 @@ pub enum Error {
         /// Why it is refused.
         reason: String,
     },
+    /// A connection URL the driver's parser refused (passwords removed).
+    #[error("target {target} is not a valid connection URL")]
+    TargetParse {
+        /// The target as given (passwords removed).
+        target: String,
+        /// The parser's error.
+        #[source]
+        source: BoxError,
+    },
     /// A record breaks a column limit of the mirror table ([`crate::limits`]):
     /// refused before anything is written, on every backend.
     #[error("{path} line {line}: record {exchange_id} does not fit the mirror table: {violation}")]
@@ -222,6 +231,30 @@ pub enum Error {
         #[source]
         source: Option<BoxError>,
     },
+    /// A write the mirror refused, located in the pack: `source` is the
+    /// [`Error::MirrorWrite`] (or server error) and `file`/`line` the pack line that
+    /// holds the record.
+    #[error("{file} line {line}: the mirror refused this record (exchange_id {exchange_id})")]
+    RecordRefused {
+        /// The chunk, relative to the dataset folder.
+        file: String,
+        /// 1-based line number in `file`.
+        line: u64,
+        /// The record's `exchange_id`.
+        exchange_id: String,
+        /// The refusal.
+        #[source]
+        source: Box<Error>,
+    },
+    /// The command was interrupted (Ctrl-C): the running statement was cancelled on
+    /// the server and the transaction rolled back.
+    #[error(
+        "mirror {target}: interrupted; the running statement was cancelled and nothing was committed"
+    )]
+    Interrupted {
+        /// The target (no password).
+        target: String,
+    },
     /// Any other mirror failure, with what was being done.
     #[error("mirror {target}: {context}")]
     Mirror {
@@ -277,6 +310,7 @@ impl Error {
             | Error::MissingKey { .. }
             | Error::OutputExists { .. }
             | Error::Target { .. }
+            | Error::TargetParse { .. }
             | Error::Limit { .. }
             | Error::TargetUnsupported { .. } => ErrorClass::BadInput,
             Error::MirrorUnavailable { .. }
@@ -285,6 +319,10 @@ impl Error {
             | Error::Mirror { .. }
             | Error::MirrorRow { .. } => ErrorClass::Storage,
             Error::Store(e) => e.class(),
+            // Located in the pack, the refusal keeps its own class.
+            Error::RecordRefused { source, .. } => source.class(),
+            // Nothing was committed; fabric-cli exits 130 for it.
+            Error::Interrupted { .. } => ErrorClass::Storage,
             Error::Internal(_) => ErrorClass::Storage,
         }
     }

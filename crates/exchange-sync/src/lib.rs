@@ -2,7 +2,7 @@
 //!
 //! ExchangeRecord envelopes and their canonical hash, snapshot packs (manifest,
 //! index, NDJSON chunks), the SQL mirror with its sync engine, redaction and
-//! encrypted cold-storage packs (seed 003).
+//! encrypted cold-storage packs.
 //!
 //! * [`ExchangeRecord`]: the envelope, read and written exactly like the reference
 //!   (`record`), hashed with [`canonical`] (NFC, 15-digit floats, exact integers).
@@ -41,6 +41,8 @@ pub mod mirror;
 pub mod mssql;
 pub mod nonfinite;
 pub mod pack;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod preflight;
 pub mod record;
 pub mod redaction;
@@ -54,3 +56,8 @@ pub use error::{BoxError, Error, Result};
 pub use hash::{ContentHash, ContentHashSet};
 pub use mirror::{Mirror, MirrorKeyRow, MirrorRecord, MirrorWrite, Scope};
 pub use record::{ExchangeRecord, Provenance};
+
+/// The crate README's examples, compiled and run as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

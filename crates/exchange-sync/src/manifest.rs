@@ -1,4 +1,4 @@
-//! `manifest.json`: a dataset's configuration (spec §3.1).
+//! `manifest.json`: a dataset's configuration.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -97,6 +97,13 @@ pub enum Direction {
 }
 
 impl Direction {
+    /// Every direction, in the order they are listed in help and errors.
+    pub const ALL: [Direction; 3] = [
+        Direction::Bidirectional,
+        Direction::JsonToSql,
+        Direction::SqlToJson,
+    ];
+
     /// The spelling used in manifests, flags and reports.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -136,6 +143,14 @@ pub enum ConflictStrategy {
 }
 
 impl ConflictStrategy {
+    /// Every strategy, in the order they are listed in help and errors.
+    pub const ALL: [ConflictStrategy; 4] = [
+        ConflictStrategy::PreferNewest,
+        ConflictStrategy::PreferSql,
+        ConflictStrategy::PreferJson,
+        ConflictStrategy::Fail,
+    ];
+
     /// The spelling used in manifests, flags and reports.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -232,7 +247,7 @@ fn default_encryption_policy() -> Value {
 }
 
 impl Manifest {
-    /// A new manifest with the defaults of spec §3.1.
+    /// A new manifest with the defaults of `docs/formats/pack.md`.
     pub fn new(
         dataset_name: &str,
         exchange_type: &str,

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 /// If `text` holds the bare literals `NaN`, `Infinity` or `-Infinity` outside
 /// strings, return it with each one quoted (`"NaN"` ...), which hashes the same
-/// (spec §2). `None` when there is no such literal.
+/// `None` when there is no such literal.
 pub fn quote_literals(text: &str) -> Option<String> {
     if !text.contains("NaN") && !text.contains("Infinity") {
         return None;

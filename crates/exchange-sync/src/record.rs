@@ -1,4 +1,4 @@
-//! The `ExchangeRecord` envelope (spec §1): one JSON object per pack line.
+//! The `ExchangeRecord` envelope: one JSON object per pack line.
 
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -237,7 +237,7 @@ impl ExchangeRecord {
         }
     }
 
-    /// Recompute the content hash from the six hashed fields (spec §2).
+    /// Recompute the content hash from the six hashed fields.
     pub fn compute_hash(&self) -> ContentHash {
         self.hash_input().hash()
     }

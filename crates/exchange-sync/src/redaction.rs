@@ -1,5 +1,5 @@
-//! Scrubbing secrets from requests and responses before they are hashed (spec §7,
-//! with the Fabric fixes: labels only for real replacements, sorted; the caller
+//! Scrubbing secrets from requests and responses before they are hashed,
+//! with labels only for real replacements, sorted; the caller
 //! hashes the redacted content).
 
 use regex::{Regex, RegexSet};

@@ -1,9 +1,11 @@
-//! Where `--target` points: the embedded SQLite store or SQL Server.
+//! Where `--target` points: the embedded SQLite store, SQL Server or PostgreSQL.
 //!
 //! `sqlite://PATH` (or no target: the `--db` file) opens [`SqliteMirror`]. A
 //! `mssql://...` URL, an ADO-style connection string (`Server=...;Database=...`) or,
 //! without `--target`, the `INGEST_SQLSERVER_*` variables select SQL Server, which is
-//! routed to [`open_mssql`].
+//! routed to [`open_mssql`]. A `postgres://` / `postgresql://` URL or, without
+//! `--target`, `PGHOST` or `PGDATABASE` select PostgreSQL (`open_postgres`, in
+//! builds with the `postgres` feature).
 
 use std::path::{Path, PathBuf};
 
@@ -11,6 +13,13 @@ use crate::error::{Error, Result};
 use crate::manifest::SqlTarget;
 use crate::mirror::Mirror;
 use crate::mirror::sqlite::SqliteMirror;
+
+/// The `--target` backends this build can open, by URL scheme.
+#[cfg(feature = "mssql")]
+pub const BACKENDS: &[&str] = &["sqlite", "mssql"];
+/// The `--target` backends this build can open, by URL scheme.
+#[cfg(not(feature = "mssql"))]
+pub const BACKENDS: &[&str] = &["sqlite"];
 
 /// A parsed `--target`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,12 +29,15 @@ pub enum Target {
     /// SQL Server, with the connection text as given (`mssql://...` or ADO), or
     /// `None` to build it from the `INGEST_SQLSERVER_*` variables.
     SqlServer(Option<String>),
+    /// PostgreSQL, with the URL as given, or `None` to build it from libpq's `PG*`
+    /// variables.
+    Postgres(Option<String>),
 }
 
 impl Target {
     /// Resolve `--target` (if given) against the default store `db`. Without a
     /// target, `INGEST_SQLSERVER_CONN_STR` or `INGEST_SQLSERVER_HOST` select SQL
-    /// Server, else SQLite at `db`.
+    /// Server, else `PGHOST` or `PGDATABASE` select PostgreSQL, else SQLite at `db`.
     pub fn resolve(
         target: Option<&str>,
         db: &Path,
@@ -36,6 +48,8 @@ impl Target {
             return Ok(
                 if set("INGEST_SQLSERVER_CONN_STR") || set("INGEST_SQLSERVER_HOST") {
                     Target::SqlServer(None)
+                } else if set("PGHOST") || set("PGDATABASE") {
+                    Target::Postgres(None)
                 } else {
                     Target::Sqlite(db.to_path_buf())
                 },
@@ -54,12 +68,17 @@ impl Target {
         if lower.starts_with("mssql://") || lower.starts_with("sqlserver://") {
             return Ok(Target::SqlServer(Some(t.to_owned())));
         }
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            return Ok(Target::Postgres(Some(t.to_owned())));
+        }
         if lower.contains('=') && (lower.contains("server=") || lower.contains("data source=")) {
             return Ok(Target::SqlServer(Some(t.to_owned())));
         }
         Err(Error::Target {
             target: redact(t),
-            reason: "expected sqlite://PATH, mssql://... or an ADO connection string".into(),
+            reason:
+                "expected sqlite://PATH, mssql://..., an ADO connection string or postgres://..."
+                    .into(),
         })
     }
 
@@ -74,10 +93,75 @@ impl Target {
                 &sql_target.table,
             )?)),
             Target::SqlServer(conn) => open_mssql(conn.as_deref(), sql_target),
+            Target::Postgres(conn) => open_postgres(conn.as_deref(), sql_target),
         }
     }
 }
 
+// ---- PostgreSQL routing (postgres feature) ----
+
+/// The PostgreSQL settings for `conn` (a `--target` URL), or from libpq's `PG*`
+/// variables when `conn` is `None`.
+#[cfg(feature = "postgres")]
+pub fn postgres_config(conn: Option<&str>) -> Result<crate::postgres::PgConfig> {
+    use crate::postgres::PgConfig;
+    let env = |k: &str| std::env::var(k).ok();
+    match conn {
+        Some(c) => PgConfig::from_target(c, env),
+        None => PgConfig::from_env(env),
+    }
+}
+
+/// Open a PostgreSQL mirror: parse the URL, validate the table name, connect. A
+/// failed connection is [`Error::MirrorUnavailable`] (exit 3) naming the host.
+#[cfg(feature = "postgres")]
+pub fn open_postgres(conn: Option<&str>, sql_target: &SqlTarget) -> Result<Box<dyn Mirror>> {
+    let config = postgres_config(conn)?;
+    let table = crate::postgres::TableName::from_sql_target(sql_target)?;
+    Ok(Box::new(crate::postgres::PostgresMirror::connect(
+        &config, table,
+    )?))
+}
+
+/// `(description, DDL script)` of the PostgreSQL mirror for `sql_target`, without
+/// connecting.
+#[cfg(feature = "postgres")]
+pub fn postgres_schema_offline(
+    conn: Option<&str>,
+    sql_target: &SqlTarget,
+) -> Result<(String, String)> {
+    let config = postgres_config(conn)?;
+    let table = crate::postgres::TableName::from_sql_target(sql_target)?;
+    Ok((
+        format!("{} ({})", config.describe(), table.plain()),
+        crate::postgres::sql::schema_script(&table),
+    ))
+}
+
+/// This build has no PostgreSQL support: say so (exit 2).
+#[cfg(not(feature = "postgres"))]
+pub fn open_postgres(conn: Option<&str>, _sql_target: &SqlTarget) -> Result<Box<dyn Mirror>> {
+    Err(no_postgres(conn))
+}
+
+/// This build has no PostgreSQL support: say so (exit 2).
+#[cfg(not(feature = "postgres"))]
+pub fn postgres_schema_offline(
+    conn: Option<&str>,
+    _sql_target: &SqlTarget,
+) -> Result<(String, String)> {
+    Err(no_postgres(conn))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn no_postgres(conn: Option<&str>) -> Error {
+    Error::TargetUnsupported {
+        target: conn.map_or_else(|| "PG* variables".to_owned(), redact),
+        backend: "PostgreSQL".into(),
+    }
+}
+
+// ---- end PostgreSQL routing ----
 // ---- SQL Server routing (feature `mssql`) ----
 
 /// The backend name in [`Error::TargetUnsupported`] for SQL Server.
@@ -175,7 +259,18 @@ pub fn redact(t: &str) -> String {
             out.push(part.to_owned());
         }
     }
-    let s = out.join(";");
+    let mut s = out.join(";");
+    // URL query parameters: ?password=...&... (postgres://, mssql://).
+    if let Some((base, query)) = s.split_once('?') {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|p| match p.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => p.to_owned(),
+            })
+            .collect();
+        s = format!("{base}?{}", params.join("&"));
+    }
     // mssql://user:pass@host
     match (s.find("://"), s.find('@')) {
         (Some(a), Some(b)) if b > a => {
@@ -192,6 +287,44 @@ pub fn redact(t: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn resolve(target: Option<&str>, vars: &[(&str, &str)]) -> Result<Target> {
+        Target::resolve(target, Path::new("/db"), |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn postgres_targets_and_variables() -> Result<()> {
+        for t in ["postgres://u@h/d", "POSTGRESQL://u@h/d"] {
+            assert_eq!(resolve(Some(t), &[])?, Target::Postgres(Some(t.to_owned())));
+        }
+        assert_eq!(resolve(None, &[("PGHOST", "h")])?, Target::Postgres(None));
+        assert_eq!(
+            resolve(None, &[("PGDATABASE", "d")])?,
+            Target::Postgres(None)
+        );
+        // SQL Server's variables win; PGUSER alone selects nothing.
+        assert_eq!(
+            resolve(None, &[("PGHOST", "h"), ("INGEST_SQLSERVER_HOST", "s")])?,
+            Target::SqlServer(None)
+        );
+        assert_eq!(
+            resolve(None, &[("PGUSER", "u")])?,
+            Target::Sqlite(PathBuf::from("/db"))
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn passwords_in_urls_are_masked() {
+        assert_eq!(
+            redact("postgres://u:pw1@h/d?password=pw2&sslmode=require"),
+            "postgres://u:***@h/d?password=***&sslmode=require"
+        );
+    }
 
     fn sql_target() -> SqlTarget {
         SqlTarget::default()

@@ -1,4 +1,4 @@
-//! Timestamps as the reference reads and writes them (spec §1.1).
+//! Timestamps as the reference reads and writes them.
 //!
 //! Read: everything Python 3.11 `datetime.fromisoformat` accepts after a trailing
 //! `Z` became `+00:00` (extended and basic forms, `T` or space, 1-9 fraction

@@ -1,4 +1,4 @@
-//! `exchange verify` (spec §3.5): the six checks of a pack's integrity.
+//! `exchange verify`: the six checks of a pack's integrity.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -106,6 +106,15 @@ impl VerifyReport {
 
 /// Run the six checks on the dataset folder `dir`.
 pub fn verify(dir: &Path) -> Result<VerifyReport> {
+    verify_with_progress(dir, &mut |_, _| {})
+}
+
+/// [`verify`], calling `progress(bytes read, total bytes)` of the chunk files as
+/// it goes (for a progress bar).
+pub fn verify_with_progress(
+    dir: &Path,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<VerifyReport> {
     // Best effort: a killed writer's unindexed chunks are not part of the pack.
     let _ = crate::pack::recover_killed_writers(dir);
     let mut report = VerifyReport::default();
@@ -155,7 +164,7 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
         .map(|p| crate::pack::slash_path(p))
         .collect();
     report.chunks = chunk_set.len() as u64;
-    let (mut report, index) = check_lines(&reader, report, index)?;
+    let (mut report, index) = check_lines(&reader, report, index, progress)?;
     let mut referenced = BTreeSet::new();
     let mut slots: Vec<(&ContentHash, &IndexSlot)> = index.iter().collect();
     slots.sort_by_key(|(_, s)| s.line);
@@ -232,6 +241,7 @@ fn check_lines(
     reader: &PackReader,
     report: VerifyReport,
     index: HashMap<ContentHash, IndexSlot>,
+    progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(VerifyReport, HashMap<ContentHash, IndexSlot>)> {
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8));
     std::thread::scope(|scope| {
@@ -267,7 +277,11 @@ fn check_lines(
         let mut seq = 0u64;
         let mut batch = Vec::with_capacity(BATCH);
         let stopped = || crate::error::Error::Internal("a verify worker stopped".into());
+        let total = reader.total_bytes();
+        let mut done = 0u64;
         let read = reader.for_each_line(|line| {
+            done += line.text.len() as u64 + 1;
+            progress(done.min(total), total);
             batch.push(line);
             if batch.len() == BATCH {
                 let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));

@@ -1,9 +1,8 @@
 //! What every command gets: the store path and the output switches.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
 /// Global options, resolved once.
 #[derive(Debug)]
@@ -55,35 +54,26 @@ impl Ctx {
         }
     }
 
-    /// A progress bar on stderr for `len` steps, hidden unless stderr is a terminal
-    /// and neither `--json` nor `--quiet` was given.
+    /// A progress bar on stderr counting `len` items (records, files), hidden
+    /// unless stderr is a terminal and neither `--json` nor `--quiet` was given.
     pub fn progress(&self, len: u64, what: &str) -> ProgressBar {
-        if self.json || self.quiet || !std::io::stderr().is_terminal() {
-            return ProgressBar::hidden();
-        }
-        let bar = ProgressBar::new(len);
-        let style =
-            ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} ({per_sec}, eta {eta})")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> ");
-        bar.set_style(style);
-        bar.set_message(what.to_owned());
-        bar
+        crate::progress::bar(self.bars(), len, what, crate::progress::Unit::Items)
+    }
+
+    /// [`Ctx::progress`] counting bytes, shown in KiB/MiB/GiB with a rate.
+    pub fn progress_bytes(&self, len: u64, what: &str) -> ProgressBar {
+        crate::progress::bar(self.bars(), len, what, crate::progress::Unit::Bytes)
+    }
+
+    /// Whether progress bars may be drawn (see [`crate::progress::enabled`]).
+    pub fn bars(&self) -> bool {
+        crate::progress::enabled(self.quiet, self.json)
     }
 
     /// A spinner on stderr saying `what` with the time elapsed, for work whose
     /// length is unknown; hidden like [`Ctx::progress`].
     pub fn spinner(&self, what: &str) -> ProgressBar {
-        if self.json || self.quiet || !std::io::stderr().is_terminal() {
-            return ProgressBar::hidden();
-        }
-        let bar = ProgressBar::new_spinner();
-        let style = ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner());
-        bar.set_style(style);
-        bar.set_message(what.to_owned());
-        bar.enable_steady_tick(std::time::Duration::from_millis(200));
-        bar
+        crate::progress::ticking(self.bars(), what)
     }
 
     /// Open the store for writing (capped by `$FABRIC_SQLITE_MAX_PAGE_COUNT`, see

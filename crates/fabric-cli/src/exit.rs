@@ -1,4 +1,4 @@
-//! Exit codes (cli.md "Conventions") and the one mapping from errors to them.
+//! Exit codes (the README's table) and the one mapping from errors to them.
 
 use fabric_core::ErrorClass;
 
@@ -13,6 +13,9 @@ pub const PROBLEM: u8 = 1;
 pub const BAD_INPUT: u8 = 2;
 /// Storage is unusable (schema version mismatch, corruption, disk full, locked).
 pub const STORAGE: u8 = 3;
+/// Interrupted by Ctrl-C (128 + SIGINT, as shells report it): the running mirror
+/// statement was cancelled and nothing was committed.
+pub const INTERRUPTED: u8 = 130;
 
 /// The exit code for `err`. Library errors carry their own exhaustive `class()`
 /// (see [`ErrorClass`]); this function only turns a class into a number.
@@ -23,6 +26,8 @@ pub fn code(err: &CliError) -> u8 {
         | CliError::Input { .. }
         | CliError::Ndjson { .. } => BAD_INPUT,
         CliError::Output { .. } => STORAGE,
+        // The one code outside the classes: the user stopped the command.
+        CliError::Exchange(exchange_sync::Error::Interrupted { .. }) => INTERRUPTED,
         CliError::Core(e) => of_class(e.class()),
         CliError::Store(e) => of_class(e.class()),
         CliError::Exchange(e) => of_class(e.class()),
@@ -83,6 +88,7 @@ fn by_exit(code: u8) -> &'static str {
     match code {
         PROBLEM => "PROBLEM",
         BAD_INPUT => "BAD_INPUT",
+        INTERRUPTED => "INTERRUPTED",
         _ => "STORAGE",
     }
 }

@@ -16,30 +16,36 @@ mod cmd;
 mod context;
 mod error;
 mod exit;
+mod help;
 mod output;
+mod progress;
+mod version;
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::context::{Ctx, FreshStore};
+
+/// The heading the options every command takes are listed under.
+const GLOBAL: &str = "Global options";
 
 /// Fabric: freeze operational truth into snapshots, show what moved, keep history,
 /// move data between JSON packs and SQL.
 #[derive(Debug, Parser)]
-#[command(name = "fabric", version, about, long_about = None, propagate_version = true)]
+#[command(name = "fabric", version, long_about = None, propagate_version = true)]
 struct Cli {
     /// The SQLite store [default: $FABRIC_DB, else ~/.proxx/fabric/fabric.db].
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", help_heading = GLOBAL)]
     db: Option<std::path::PathBuf>,
     /// Print one machine-readable JSON document on stdout.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     json: bool,
     /// No progress bars and no informational messages on stderr.
-    #[arg(long, short, global = true)]
+    #[arg(long, short, global = true, help_heading = GLOBAL)]
     quiet: bool,
     /// More detail on stderr (timings, how long the store check at open took).
-    #[arg(long, short, global = true)]
+    #[arg(long, short, global = true, help_heading = GLOBAL)]
     verbose: bool,
     #[command(subcommand)]
     command: Command,
@@ -74,10 +80,27 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Print the version; with --verbose also the commit, backends and SQLite version.
+    Version,
+    /// Write the manual pages (one per command) into a folder: `cargo xtask man`.
+    #[command(hide = true)]
+    GenerateMan {
+        /// The folder to write `fabric.1`, `fabric-ingest.1`, ... into.
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+    },
+}
+
+/// The whole command tree, with the examples and fixed values of [`help`].
+fn cli() -> clap::Command {
+    help::apply(Cli::command())
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let parsed = cli()
+        .try_get_matches()
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e),
     };
@@ -95,9 +118,11 @@ fn main() -> ExitCode {
         Command::Exchange(command) => cmd::exchange::run(&ctx, command),
         Command::Dashboard(command) => cmd::dashboard::run(&ctx, command),
         Command::Db(command) => cmd::db::run(&ctx, command),
+        Command::Version => version::run(&ctx),
+        Command::GenerateMan { out } => help::write_man_pages(&out),
         Command::Completions { shell } => {
             let mut script = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "fabric", &mut script);
+            clap_complete::generate(shell, &mut crate::cli(), "fabric", &mut script);
             output::print_bytes(&script).map(|()| exit::SUCCESS)
         }
     });

@@ -1,4 +1,4 @@
-//! Factual diffs between two snapshots (seed 000, spec §10).
+//! Factual diffs between two snapshots.
 //!
 //! Every delta is B minus A. Counts are not rounded and integer minus integer
 //! stays an integer; `failure_rate_delta` is Python `round(B - A, 4)`. Missing or
@@ -11,6 +11,7 @@
 //! assert!(round4(1.0 / 143.0 - 1.0 / 142.0).is_sign_negative());
 //! ```
 
+mod text;
 mod view;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -175,7 +176,7 @@ pub fn diff_snapshots(a: &FabricSnapshot, b: &FabricSnapshot) -> Result<FabricDi
 }
 
 impl FabricDiff {
-    /// The diff document with the exact key order of spec §10.1.
+    /// The diff document with the exact key order of `docs/formats/snapshot.md`.
     pub fn to_json(&self) -> Value {
         let e = &self.execution_summary;
         let execution = object([
@@ -261,7 +262,7 @@ impl FabricDiff {
 }
 
 /// Python `round(x, 4)`: the exact binary value rounded to 4 decimals, ties to
-/// even, back to the nearest `f64` (spec §10.4).
+/// even, back to the nearest `f64`.
 pub fn round4(x: f64) -> f64 {
     format!("{x:.4}").parse().unwrap_or(x)
 }

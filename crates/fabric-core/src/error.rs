@@ -38,7 +38,7 @@ pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A JobExecutionResult file breaks a rule of spec §1 (exit code 2).
+    /// A JobExecutionResult file breaks an ingestion rule (exit code 2).
     #[error("rejected {file}: {reason}")]
     Ingest {
         /// The file as the caller named it.
@@ -49,7 +49,7 @@ pub enum Error {
         #[source]
         source: Option<Cause>,
     },
-    /// A stored `outputs_json` column cannot be read back (spec §11.3 step 4).
+    /// A stored `outputs_json` column cannot be read back when the store is opened.
     #[error("stored outputs of job {job_id:?}: {reason}")]
     StoredOutputs {
         /// The job whose row is bad.
@@ -60,7 +60,7 @@ pub enum Error {
         #[source]
         source: Option<serde_json::Error>,
     },
-    /// A query argument is invalid (spec §4; exit code 2).
+    /// A query argument is invalid (exit code 2).
     #[error(transparent)]
     Validation(#[from] ValidationError),
     /// Exporting, snapshotting or diffing failed.
@@ -68,7 +68,7 @@ pub enum Error {
     Export(#[from] ExportError),
 }
 
-/// A query argument the intelligence layer refuses (spec §4).
+/// A query argument the intelligence layer refuses.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ValidationError {
@@ -86,7 +86,7 @@ pub enum ValidationError {
     },
 }
 
-/// An export-layer error: snapshots and diffs are export errors (seed 000).
+/// An export-layer error: snapshots and diffs are export errors.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ExportError {
@@ -98,7 +98,7 @@ pub enum ExportError {
     Diff(#[from] DiffError),
 }
 
-/// Why a snapshot cannot be created or read (spec §9, §10.2, §13).
+/// Why a snapshot cannot be created or read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SnapshotError {
@@ -108,7 +108,7 @@ pub enum SnapshotError {
         /// What was expected to be an object (`report`, `snapshot`, `report.determinism`).
         what: String,
     },
-    /// The report holds a number that is NaN or infinite (spec §9.3, §14.9).
+    /// The report holds a number that is NaN or infinite.
     #[error("non-finite number at {path}")]
     NonFiniteNumber {
         /// JSON path of the number, e.g. `report.engine_health.ffmpeg.failure_rate`.
@@ -130,7 +130,7 @@ pub enum SnapshotError {
         /// The id the document states.
         found: String,
     },
-    /// A diffed report section or value has a type the diff cannot read (§10.2).
+    /// A diffed report section or value has a type the diff cannot read.
     #[error("{path} is not {expected}")]
     BadSection {
         /// JSON path inside the snapshot, e.g. `report.engine_health`.
@@ -140,7 +140,7 @@ pub enum SnapshotError {
     },
 }
 
-/// Why two snapshots cannot be diffed (spec §10.2).
+/// Why two snapshots cannot be diffed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DiffError {

@@ -1,4 +1,4 @@
-//! The in-memory index of ingested jobs (spec §4) in store order (§5.7).
+//! The in-memory index of ingested jobs in store order.
 //!
 //! Jobs are kept in store order: a re-added job id first leaves every index and
 //! then goes to the end, exactly as the store's `INSERT OR REPLACE` moves its row.
@@ -20,7 +20,7 @@ pub use queries::JobFilter;
 
 use crate::model::{FinalStatus, IngestedJob};
 
-/// Jobs by id, in store order, with the §4 lookups.
+/// Jobs by id, in store order, with the lookups.
 #[derive(Debug, Clone, Default)]
 pub struct FabricIndex {
     /// Store order; `None` marks a slot whose job was re-added later.

@@ -1,6 +1,6 @@
-//! Strict ingestion of one JobExecutionResult file (spec §1-§3), and the JSON
-//! spellings of a job: the stored `outputs_json` column (§11.2) and what
-//! `fabric job ID` prints (§13).
+//! Strict ingestion of one JobExecutionResult file, and the JSON
+//! spellings of a job: the stored `outputs_json` column and what
+//! `fabric job ID` prints.
 //!
 //! ```
 //! use fabric_core::ingest::parse_job;
@@ -16,11 +16,13 @@
 
 mod path;
 mod stored;
+mod text;
 
 use serde_json::{Map, Value};
 
 pub use path::{clip_id, normalize_path};
 pub use stored::{job_to_json, outputs_from_json, outputs_to_json};
+pub use text::job_to_text;
 
 use crate::error::{Error, Result};
 use crate::model::{ClipStatus, FinalStatus, IngestedJob, IngestedOutput};
@@ -33,9 +35,9 @@ const REQUIRED: [&str; 4] = ["job_id", "final_status", "clips", "started_at"];
 ///
 /// `file` names the file in error messages; `ingested_at` is the ingestion time
 /// (UTC, passed in by the caller); `cwd` is the absolute directory relative
-/// `source_path`s are joined to for `clip_id` (§2.3).
+/// `source_path`s are joined to for `clip_id`.
 ///
-/// Every rule of spec §1 is checked; the first failure is returned as
+/// Every ingestion rule is checked; the first failure is returned as
 /// [`Error::Ingest`] naming the file and the reason.
 pub fn parse_job(
     file: &str,

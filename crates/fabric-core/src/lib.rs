@@ -40,9 +40,15 @@ pub mod ingest;
 pub mod json;
 pub mod model;
 pub mod report;
+pub mod size;
 pub mod snapshot;
 pub mod timestamp;
 
 pub use error::{
     Cause, DiffError, Error, ErrorClass, ExportError, Result, SnapshotError, ValidationError,
 };
+
+/// The crate README's examples, compiled and run as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,4 +1,4 @@
-//! The job model: what one ingested JobExecutionResult becomes (spec §2).
+//! The job model: what one ingested JobExecutionResult becomes.
 
 use crate::timestamp::Timestamp;
 
@@ -14,6 +14,13 @@ pub enum FinalStatus {
 }
 
 impl FinalStatus {
+    /// Every status, in the order they are listed in help and errors.
+    pub const ALL: [FinalStatus; 3] = [
+        FinalStatus::Completed,
+        FinalStatus::Failed,
+        FinalStatus::Partial,
+    ];
+
     /// The spelling in files, the store and reports.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -67,7 +74,7 @@ impl ClipStatus {
     }
 }
 
-/// One clip's output (spec §2.2); field order is the printed order.
+/// One clip's output; field order is the printed order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IngestedOutput {
     /// The parent job's id.
@@ -94,7 +101,7 @@ pub struct IngestedOutput {
     pub resolve_preset_used: Option<String>,
 }
 
-/// One ingested job (spec §2.1); field order is the printed order.
+/// One ingested job; field order is the printed order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IngestedJob {
     /// Primary key.
@@ -132,15 +139,15 @@ pub struct IngestedJob {
 }
 
 impl IngestedJob {
-    /// `completed_at - started_at` in seconds (spec §2.1), none without
-    /// `completed_at`. A naive time is treated as UTC (spec §14.4).
+    /// `completed_at - started_at` in seconds, none without
+    /// `completed_at`. A naive time is treated as UTC.
     pub fn duration_seconds(&self) -> Option<f64> {
         self.completed_at
             .as_ref()
             .map(|end| end.seconds_since(&self.started_at))
     }
 
-    /// `final_status == COMPLETED` and `failed_clips == 0` (spec §2.1).
+    /// `final_status == COMPLETED` and `failed_clips == 0`.
     pub fn success(&self) -> bool {
         self.final_status == FinalStatus::Completed && self.failed_clips == 0
     }

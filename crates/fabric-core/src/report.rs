@@ -1,4 +1,4 @@
-//! The operator report (spec §5, §6): its numbers, computed by a streaming
+//! The operator report: its numbers, computed by a streaming
 //! [`ReportBuilder`] that sees one job's facts at a time, in store order, and never
 //! needs all jobs or any outputs in memory. Exports live in [`export`].
 //!
@@ -33,7 +33,7 @@ use crate::index::FabricIndex;
 use crate::index::queries::VALID_ENGINES;
 use crate::model::{FinalStatus, IngestedJob};
 
-/// The reason a failure without `validation_error` is counted under (spec §5.2).
+/// The reason a failure without `validation_error` is counted under.
 pub const NO_FAILURE_REASON: &str = "<no failure reason>";
 
 /// The facts of one job a report needs (no outputs, no timestamps).
@@ -75,15 +75,15 @@ impl<'a> From<&'a IngestedJob> for JobFacts<'a> {
 /// How non-deterministic jobs are detected.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum DeterminismMode {
-    /// The reference algorithm of spec §5.5 (order-dependent; the default).
+    /// The reference algorithm (order-dependent; the default).
     #[default]
     Reference,
-    /// Spec §14.1: flag every member of a (fingerprint, profile) group that has two
+    /// Flag every member of a (fingerprint, profile) group that has two
     /// or more distinct outcomes, whatever the order.
     Strict,
 }
 
-/// §6.1 `execution_summary`.
+/// `execution_summary`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ExecutionSummary {
     /// All jobs.
@@ -96,7 +96,7 @@ pub struct ExecutionSummary {
     pub validation_failed: u64,
 }
 
-/// §6.2 `failure_summary`.
+/// `failure_summary`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FailureSummary {
     /// `ffmpeg` and `resolve` (always both): reason -> number of failed jobs.
@@ -105,7 +105,7 @@ pub struct FailureSummary {
     pub top_failure_reasons: Vec<String>,
 }
 
-/// §6.3 one engine's health.
+/// one engine's health.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct EngineHealth {
     /// Jobs with this engine (all statuses).
@@ -116,7 +116,7 @@ pub struct EngineHealth {
     pub failure_rate: f64,
 }
 
-/// §6.4 one profile's stability.
+/// one profile's stability.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct ProfileStability {
     /// Jobs with this profile.
@@ -125,20 +125,20 @@ pub struct ProfileStability {
     pub failure_rate: f64,
 }
 
-/// The report: every number of spec §5 and §6.
+/// The report: every number of the operator report (`docs/formats/report.md`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FabricReport {
-    /// §6.1.
+    /// `execution_summary`.
     pub execution_summary: ExecutionSummary,
-    /// §6.2.
+    /// `failure_summary`.
     pub failure_summary: FailureSummary,
-    /// §6.3: `ffmpeg` and `resolve`, always both.
+    /// `engine_health`: `ffmpeg` and `resolve`, always both.
     pub engine_health: BTreeMap<String, EngineHealth>,
-    /// §6.4: every non-empty profile, sorted.
+    /// `proxy_profile_stability`: every non-empty profile, sorted.
     pub proxy_profile_stability: BTreeMap<String, ProfileStability>,
-    /// §6.5 / §5.5: flagged job ids, sorted, deduplicated.
+    /// `determinism`: flagged job ids, sorted, deduplicated.
     pub non_deterministic_jobs: Vec<String>,
-    /// §5.4: every distinct non-empty engine present (not only the valid ones).
+    /// Every distinct non-empty engine present (not only the valid ones).
     pub engines: Vec<String>,
 }
 
@@ -157,7 +157,7 @@ impl FabricReport {
         builder.finish()
     }
 
-    /// Sorted distinct non-empty profiles (§5.4).
+    /// Sorted distinct non-empty profiles.
     pub fn profiles(&self) -> impl Iterator<Item = &str> {
         self.proxy_profile_stability.keys().map(String::as_str)
     }
@@ -199,7 +199,7 @@ impl ReportBuilder {
         }
     }
 
-    /// Count one job; call in store order (§5.7).
+    /// Count one job; call in store order.
     pub fn push(&mut self, facts: JobFacts<'_>) {
         let failure = facts.final_status.is_failure();
         match facts.final_status {

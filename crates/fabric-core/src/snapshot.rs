@@ -1,4 +1,4 @@
-//! Content-addressed snapshots of a report (seed 000, spec §9).
+//! Content-addressed snapshots of a report.
 //!
 //! `snapshot_id` = SHA-256 of the canonical JSON of the report minus its
 //! top-level `generated_at`: keys sorted at every depth, no whitespace,
@@ -31,7 +31,7 @@ use crate::timestamp::Timestamp;
 /// The top-level report key left out of the hash.
 const GENERATED_AT: &str = "generated_at";
 
-/// The `snapshot_id` of a report document (spec §9.2). The report must be an
+/// The `snapshot_id` of a report document. The report must be an
 /// object without NaN or infinite numbers.
 pub fn snapshot_id(report: &Value) -> Result<String> {
     let mut writer = canonical::Writer::hashing();
@@ -95,7 +95,7 @@ impl FabricReport {
     }
 }
 
-/// An immutable capture of a report (seed 000): its id, when it was taken, and the
+/// An immutable capture of a report: its id, when it was taken, and the
 /// report document exactly as captured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FabricSnapshot {
@@ -140,7 +140,6 @@ impl FabricSnapshot {
 
     /// Read a snapshot document, verifying that `snapshot_id` is the hash of its
     /// report and that the diffed report sections have the types a diff reads
-    /// (spec §10.2, §13).
     pub fn from_json(doc: &Value) -> Result<Self> {
         let Value::Object(obj) = doc else {
             return Err(SnapshotError::NotAnObject {

@@ -1,6 +1,6 @@
-//! ISO-8601 timestamps as Fabric reads, stores and prints them (spec §1.5).
+//! ISO-8601 timestamps as Fabric reads, stores and prints them.
 //!
-//! Accepted spellings (the grammar of spec §1.5):
+//! Accepted spellings (the grammar):
 //!
 //! * a date `YYYY-MM-DD` (extended) or `YYYYMMDD` (basic), alone or followed by
 //! * a separator `T`, `t` or a space, then a time `HH:MM[:SS[.f+]]` (extended) or
@@ -26,7 +26,7 @@ pub struct Timestamp {
     pub offset: Option<time::UtcOffset>,
 }
 
-/// A string that is not a timestamp of the §1.5 grammar.
+/// A string that is not a timestamp of the grammar.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid ISO-8601 timestamp {input:?}: {reason}")]
 pub struct TimestampError {
@@ -37,7 +37,7 @@ pub struct TimestampError {
 }
 
 impl Timestamp {
-    /// Parse the §1.5 grammar (see the module documentation).
+    /// Parse the grammar (see the module documentation).
     ///
     /// ```
     /// use fabric_core::timestamp::Timestamp;
@@ -97,7 +97,7 @@ impl Timestamp {
         self.offset.is_none()
     }
 
-    /// The instant, treating a naive time as UTC (spec §14.4).
+    /// The instant, treating a naive time as UTC.
     pub fn to_offset_date_time(&self) -> time::OffsetDateTime {
         self.local
             .assume_offset(self.offset.unwrap_or(UtcOffset::UTC))

@@ -1,4 +1,4 @@
-//! Snapshot chain timings (seed 002 targets): create p95 for a 100 KB payload, read
+//! Snapshot chain timings: create p95 for a 100 KB payload, read
 //! p95 uncached and cached, a history page of 20 on a short and a very long chain,
 //! and the compression saving on report payloads.
 //!

@@ -123,7 +123,7 @@ pub enum Error {
         /// Why.
         reason: String,
     },
-    // ---- snapshot chains (seed 002) ----------------------------------------------
+    // ---- snapshot chains ----------------------------------------------
     /// A chain key that cannot be used (empty, too long, contains `@` or spaces).
     #[error("invalid snapshot chain key {key:?}: {reason}")]
     InvalidChainKey {
@@ -238,7 +238,7 @@ pub enum Error {
         /// The first one, as `KEY@VERSION`.
         first: String,
     },
-    // ---- exchange mirror (seed 003) ----------------------------------------------
+    // ---- exchange mirror ----------------------------------------------
     /// A manifest's `sql_target` does not make a valid table name.
     #[error(
         "mirror table name {name:?}: schema and table must be letters, digits or `_`, not starting with a digit"

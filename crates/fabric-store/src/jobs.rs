@@ -1,7 +1,7 @@
-//! The `jobs` table (seed 001): batch ingestion and reading back in store order.
+//! The `jobs` table: batch ingestion and reading back in store order.
 //!
 //! Store order is `ingested_at` ascending, ties by `rowid` (write order): a
-//! re-ingested job gets a new row and so moves to the end (spec §5.7).
+//! re-ingested job gets a new row and so moves to the end.
 
 use fabric_core::ingest::{outputs_from_json, outputs_to_json};
 use fabric_core::model::{FinalStatus, IngestedJob};
@@ -453,7 +453,11 @@ mod tests {
             job("a", "2026-01-01T00:00:00+00:00")?,
             job("c", "2026-01-02T00:00:00+00:00")?,
         ];
-        store.ingest_jobs(&jobs)?;
+        let mut batch = store.begin_jobs()?;
+        for j in &jobs {
+            batch.put(j)?;
+        }
+        batch.commit()?;
         let (folded, sorted) = both_orders(&store)?;
         assert_eq!(folded, ["b", "a", "c"]);
         assert_eq!(folded, sorted);
@@ -472,7 +476,11 @@ mod tests {
             job("early", "2026-01-01T00:00:00+00:00")?,
             job("last", "2026-04-01T00:00:00+00:00")?,
         ];
-        store.ingest_jobs(&jobs)?;
+        let mut batch = store.begin_jobs()?;
+        for j in &jobs {
+            batch.put(j)?;
+        }
+        batch.commit()?;
         let (folded, sorted) = both_orders(&store)?;
         assert_eq!(folded, ["early", "mid", "late", "last"]);
         assert_eq!(folded, sorted);

@@ -1,9 +1,9 @@
 //! # fabric-store
 //!
 //! The one SQLite database file of Fabric and its whole schema: job history
-//! (seed 001, byte-compatible with the reference system's `jobs` table), versioned
-//! snapshot chains with their activity log (seed 002) and the exchange mirror table
-//! (seed 003). It owns the schema version and the integrity check; nothing else
+//! (byte-compatible with the reference system's `jobs` table), versioned
+//! snapshot chains with their activity log and the exchange mirror table.
+//! It owns the schema version and the integrity check; nothing else
 //! opens the file.
 //!
 //! ```
@@ -29,3 +29,13 @@ pub use store::{
     default_page_size, set_busy_timeout, set_check_policy, set_default_max_page_count,
     set_default_page_size,
 };
+
+/// The version of the SQLite library compiled into this build (e.g. `3.50.4`).
+pub fn sqlite_version() -> &'static str {
+    rusqlite::version()
+}
+
+/// The crate README's examples, compiled and run as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

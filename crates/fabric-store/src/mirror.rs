@@ -1,4 +1,4 @@
-//! The exchange-record mirror table (seed 003, SQLite target).
+//! The exchange-record mirror table (SQLite target).
 //!
 //! One table per manifest `sql_target`, named `<schema>_<table>` (default
 //! `lake_RawExchangeRecord`, created with the schema). Unique `exchange_id`, unique

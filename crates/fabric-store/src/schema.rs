@@ -1,6 +1,6 @@
 //! The database schema and its version.
 //!
-//! Version 1 is the reference system's `jobs` table (seed 001), kept byte-compatible.
+//! Version 1 is the reference system's `jobs` table, kept byte-compatible.
 //! Version 2 adds the snapshot chains, their activity log and the exchange mirror
 //! table. Versions only move by an explicit [`crate::Store::upgrade`]; opening a file
 //! of another version is an error that changes nothing.

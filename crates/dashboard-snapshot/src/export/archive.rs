@@ -152,7 +152,7 @@ fn zip_err(entry: &str) -> impl FnOnce(zip::result::ZipError) -> Error + '_ {
     }
 }
 
-/// The Deflate level of [`write_zip`] (Part B6; the golden ZIP hash depends on it).
+/// The Deflate level of [`write_zip`] (the golden ZIP hash depends on it).
 pub const DEFAULT_DEFLATE_LEVEL: u8 = 6;
 
 fn options(level: u8) -> SimpleFileOptions {

@@ -1,4 +1,4 @@
-//! CSV cells and the row sink (Part B6 "CSV encoding"): the formula guard applies to
+//! CSV cells and the row sink ("CSV encoding"): the formula guard applies to
 //! text cells only; numbers, negative ones included, are written untouched.
 
 use std::borrow::Cow;

@@ -1,4 +1,4 @@
-//! The eight instructor datasets (Part B6 table). Each serializer reads projection
+//! The eight instructor datasets. Each serializer reads projection
 //! values (and the scope) only, so every number equals the one on screen.
 
 use std::borrow::Cow;

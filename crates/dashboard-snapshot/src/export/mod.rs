@@ -1,4 +1,4 @@
-//! CSV ZIP export (Part B6): the dataset registry, failure policies, serializers that
+//! CSV ZIP export: the dataset registry, failure policies, serializers that
 //! read projections only, the pre-flight plan and the deterministic ZIP.
 
 mod archive;

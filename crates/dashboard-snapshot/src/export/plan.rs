@@ -154,7 +154,7 @@ impl Readiness {
     }
 }
 
-/// The policy table of Part B6: `Ok(decision)` or `Err(fatal reason)`.
+/// The policy table : `Ok(decision)` or `Err(fatal reason)`.
 fn decide(
     policy: FailurePolicy,
     worst: Readiness,
@@ -283,7 +283,7 @@ pub fn plan_export(reg: &Registry, bundle: &SnapshotBundle, profile: &str) -> Re
 mod tests {
     use super::*;
 
-    /// The policy table of Part B6, cell by cell.
+    /// The policy table, cell by cell.
     #[test]
     fn policy_table() {
         use DatasetDecision::{Exclude, Include};

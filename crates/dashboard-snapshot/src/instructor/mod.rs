@@ -1,4 +1,4 @@
-//! The default instructor projection set (Part B5) over plain JSON payloads, and the
+//! The default instructor projection set over plain JSON payloads, and the
 //! payload cursor that names the oracle and JSON pointer of every shape error.
 
 /// A JSON object built by moving each value in (`Value::from`), with no deep copy

@@ -20,7 +20,7 @@ pub const BUCKETS: [&str; 4] = [
     "not_enough_information",
 ];
 
-/// The bucket of a student (Part B5 rules; excelling is tested first).
+/// The bucket of a student (rules; excelling is tested first).
 pub fn categorize(progress: Option<f64>, proficiency: Option<f64>, p: &SupportParams) -> usize {
     let (Some(progress), Some(proficiency)) = (progress, proficiency) else {
         return 3;

@@ -7,10 +7,11 @@
 //! insert, update and skip itself and hands the mirror explicit writes, so a backend
 //! only stores and fetches rows; it holds no sync policy.
 //!
-//! Backends: SQLite through fabric-store (`sqlite://PATH`, the default) and SQL
-//! Server through tiberius (`mssql://...`, in `crate::mssql`). Both must pass the same
-//! conformance suite (`tests/it/conformance.rs`), which is the executable form of the
-//! contract written in the doc comments below.
+//! Backends: SQLite through fabric-store (`sqlite://PATH`, the default), SQL
+//! Server through tiberius (`mssql://...`, in `crate::mssql`) and PostgreSQL through
+//! tokio-postgres (`postgres://...`, in `crate::postgres`, behind the `postgres`
+//! feature). All must pass the same conformance suite (`tests/it/conformance.rs`),
+//! which is the executable form of the contract written in the doc comments below.
 
 use crate::error::Result;
 use crate::hash::{ContentHash, ContentHashSet};
@@ -228,7 +229,8 @@ pub trait Mirror {
 
     /// Serialize writers of `scope`: called right after [`Mirror::begin`], the
     /// lock is held until [`Mirror::commit`] or [`Mirror::rollback`]. A second
-    /// writer waits, and ends with [`crate::Error::ScopeBusy`] when the wait runs
+    /// writer (on the same table, from any process) waits, then reads what the
+    /// first committed, and ends with [`crate::Error::ScopeBusy`] when the wait runs
     /// out. The default does nothing (SQLite takes one writer per file anyway).
     fn lock_scope(&mut self, scope: &Scope) -> Result<()> {
         let _ = scope;

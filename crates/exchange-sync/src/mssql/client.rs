@@ -13,9 +13,9 @@ use super::config::SqlServerConfig;
 use super::tsql;
 use crate::error::BoxError;
 
-/// Said when a connection to the seed's default port 1434 fails: on a default
+/// Said when a connection to the original system's default port 1434 fails: on a default
 /// install that port is the dedicated admin connection or the Browser service.
-pub const PORT_HINT: &str = " (INGEST_SQLSERVER_PORT is unset, so the seed's default port 1434 \
+pub const PORT_HINT: &str = " (INGEST_SQLSERVER_PORT is unset, so the original system's default port 1434 \
 was used; SQL Server usually listens on 1433: set INGEST_SQLSERVER_PORT to its port)";
 
 /// A bound parameter value.
@@ -54,7 +54,7 @@ pub enum ConnectError {
         address: String,
         /// The timeout.
         seconds: u64,
-        /// Advice when the port is the seed's default 1434 (else empty).
+        /// Advice when the port is the original system's default 1434 (else empty).
         hint: &'static str,
     },
     /// TCP connect failed (refused, unreachable, unknown host).
@@ -62,7 +62,7 @@ pub enum ConnectError {
     Tcp {
         /// `host:port`.
         address: String,
-        /// Advice when the port is the seed's default 1434 (else empty).
+        /// Advice when the port is the original system's default 1434 (else empty).
         hint: &'static str,
         /// The operating system's error.
         #[source]
@@ -73,7 +73,7 @@ pub enum ConnectError {
     Login {
         /// `host:port`.
         address: String,
-        /// Advice when the port is the seed's default 1434 (else empty).
+        /// Advice when the port is the original system's default 1434 (else empty).
         hint: &'static str,
         /// tiberius' error (server message, TLS failure...), boxed: it is large.
         #[source]

@@ -1,5 +1,5 @@
 //! Connection settings for the SQL Server mirror: from `--target` (URL or
-//! ADO.NET/ODBC string) or from the seed's `INGEST_SQLSERVER_*` variables.
+//! ADO.NET/ODBC string) or from the original system's `INGEST_SQLSERVER_*` variables.
 //!
 //! The password lives in a [`Password`] whose `Debug` and `Display` print `***`,
 //! so no `{:?}` of a config, error or log line can leak it.
@@ -23,10 +23,10 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Port used when a URL or connection string names none (SQL Server's default).
 pub const DEFAULT_PORT: u16 = 1433;
-/// Port used by `INGEST_SQLSERVER_*` when `INGEST_SQLSERVER_PORT` is unset (the seed's default).
+/// Port used by `INGEST_SQLSERVER_*` when `INGEST_SQLSERVER_PORT` is unset (the original system's default).
 pub const DEFAULT_ENV_PORT: u16 = 1434;
 
-/// The environment variables of the seed, in the order they are read.
+/// The environment variables of the original system, in the order they are read.
 pub const ENV_VARS: [&str; 7] = [
     "INGEST_SQLSERVER_CONN_STR",
     "INGEST_SQLSERVER_HOST",
@@ -108,7 +108,7 @@ pub struct SqlServerConfig {
     pub command_timeout: Duration,
     /// `Packet Size` in bytes (512..=32767).
     pub packet_size: u32,
-    /// The port is the seed's default 1434 because `INGEST_SQLSERVER_PORT` was
+    /// The port is the original system's default 1434 because `INGEST_SQLSERVER_PORT` was
     /// unset: a failed connection then says that SQL Server usually listens on 1433.
     pub port_is_env_default: bool,
 }

@@ -3,7 +3,7 @@
 //! runtime so callers stay synchronous.
 //!
 //! * [`SqlServerConfig`]: connection settings from `--target` (an `mssql://` URL or
-//!   an ADO.NET/ODBC string) or the seed's `INGEST_SQLSERVER_*` variables. The
+//!   an ADO.NET/ODBC string) or the original system's `INGEST_SQLSERVER_*` variables. The
 //!   password is a [`Password`], which never prints.
 //! * [`tsql`]: every statement and the DDL, as pure functions (snapshot-tested).
 //! * `client`: the blocking facade over tiberius (connect, query, bulk insert,

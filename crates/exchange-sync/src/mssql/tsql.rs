@@ -4,9 +4,9 @@
 //! (`tests/it/mssql.rs`) that runs on every machine. Identifiers come only from a
 //! validated [`TableName`]; every value is a bound parameter (`@P1`, `@P2`, ...).
 //!
-//! DDL: the reference table of exchange-behaviour §4.1 (columns, primary key, the
+//! DDL: the original system's table (columns, primary key, the
 //! length check, the unique hash index and the two time indexes), with the Fabric
-//! fixes of §10.4: the `(source_system, entity_type, natural_key)` index is
+//! fixes: the `(source_system, entity_type, natural_key)` index is
 //! **unique** (filtered on `natural_key IS NOT NULL`), and updates address one row
 //! by `exchange_id`. The key text columns use the binary collation [`EXACT`] so that
 //! scope and key comparisons are exact and case-sensitive on any server collation.
@@ -56,7 +56,7 @@ pub struct TableName {
 
 impl TableName {
     /// Validate both names: non-empty, at most 128 characters (`sysname`), only
-    /// letters, digits (Unicode) and `_`, not starting with a digit (§4.1).
+    /// letters, digits (Unicode) and `_`, not starting with a digit.
     pub fn new(schema: &str, table: &str) -> Result<Self> {
         check_identifier("sql_target.schema", schema)?;
         check_identifier("sql_target.table", table)?;

@@ -1,4 +1,4 @@
-//! `index.jsonl`: one line per distinct content hash (spec §3.3).
+//! `index.jsonl`: one line per distinct content hash.
 
 use std::borrow::Cow;
 use std::io::BufRead;
@@ -164,7 +164,7 @@ fn open_index(dataset_dir: &Path) -> Result<Option<(std::io::BufReader<std::fs::
 /// in memory); `path` names the source in I/O errors. Lines are split on `\n`, a
 /// trailing `\r` is cut and blank lines are skipped. A line that is not UTF-8, not
 /// JSON or lacks a key goes to `each` as `Err` with its text (lossy), never stopping
-/// the read (spec §3.3 skips such lines).
+/// the read (skips such lines).
 pub fn read_index_from(
     reader: impl BufRead,
     path: &Path,

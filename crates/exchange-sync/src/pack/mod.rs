@@ -1,4 +1,4 @@
-//! Snapshot packs on disk (spec §3): a dataset folder with `manifest.json`,
+//! Snapshot packs on disk: a dataset folder with `manifest.json`,
 //! `index.jsonl` and `records/YYYY/YYYY-MM-DD/chunk-NNNN.ndjson`.
 //!
 //! [`PackWriter`] appends (new chunks numbered after the highest, the index

@@ -1,4 +1,4 @@
-//! Reading a pack's chunks in order (spec §3.4).
+//! Reading a pack's chunks in order.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};

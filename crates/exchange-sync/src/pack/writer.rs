@@ -1,4 +1,4 @@
-//! Appending records to a pack (spec §3.2 with the Fabric fixes).
+//! Appending records to a pack (Fabric fixes).
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;

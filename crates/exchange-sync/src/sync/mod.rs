@@ -1,4 +1,4 @@
-//! The sync engine (spec §6 with the Fabric fixes): JSON → SQL (`import`),
+//! The sync engine (Fabric fixes): JSON → SQL (`import`),
 //! SQL → JSON (`export`) and both (`sync`), in one mirror transaction per command.
 //!
 //! * The view of SQL is kept current while importing (hashes and natural keys this
@@ -160,11 +160,48 @@ pub fn sync(
             let _ = mirror.rollback();
             // A damaged store explains a failed read better than the read does.
             mirror.settle()?;
-            return Err(e);
+            return Err(at_pack_line(&dir, e));
         }
     }
     report.completed_at = clock();
     Ok(report)
+}
+
+/// A write the mirror refused, located in the pack: the chunk and line of the
+/// record it names (found by reading the pack again, on this failure path only).
+/// Any other error, or a record no line holds, is returned as it is.
+fn at_pack_line(dir: &Path, e: crate::Error) -> crate::Error {
+    #[derive(serde::Deserialize)]
+    struct Id<'a> {
+        #[serde(borrow)]
+        exchange_id: std::borrow::Cow<'a, str>,
+    }
+    let crate::Error::MirrorWrite { exchange_id, .. } = &e else {
+        return e;
+    };
+    let needle = format!("\"{exchange_id}\"");
+    let mut found = None;
+    let scan = crate::pack::PackReader::open(dir).and_then(|reader| {
+        reader.for_each_line(|line| {
+            if found.is_none()
+                && line.text.contains(&needle)
+                && serde_json::from_str::<Id<'_>>(&line.text)
+                    .is_ok_and(|id| id.exchange_id == exchange_id.as_str())
+            {
+                found = Some((line.file, line.line));
+            }
+            Ok(())
+        })
+    });
+    match (scan, found) {
+        (Ok(()), Some((file, line))) => crate::Error::RecordRefused {
+            file,
+            line,
+            exchange_id: exchange_id.clone(),
+            source: Box::new(e),
+        },
+        _ => e,
+    }
 }
 
 /// Open the command's transaction and take the scope's writer lock in it.
@@ -208,7 +245,7 @@ fn import(
     report: &mut SyncReport,
     progress: ProgressFn<'_>,
 ) -> Result<(bool, ContentHashSet)> {
-    // H (spec §6.1) is read once and never changes; what this run writes and
+    // The mirror's hashes in scope (H) are read once and never changes; what this run writes and
     // replaces is kept beside it, so the workers can read H while the writer
     // thread keeps its view current (no copy of a million hashes).
     let start: ContentHashSet = mirror.hashes_in_scope(scope)?;

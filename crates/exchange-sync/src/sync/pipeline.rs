@@ -65,7 +65,7 @@ fn verify_form(dir: &Path, scope: &Scope, line: &PackLine) -> Result<Item> {
         });
     }
     let parsed = line.parse(dir)?;
-    // The record as read is the payload (spec §5), unless it holds the bare
+    // The record as read is the payload, unless it holds the bare
     // NaN/Infinity literals Fabric never writes: then its Fabric spelling.
     let raw_ok = !parsed.had_nan_literals;
     let r = parsed.record;

@@ -1,4 +1,4 @@
-//! The sync report (spec §6.5): text in the seed's layout and pure JSON.
+//! The sync report: text in the original tool's layout and pure JSON.
 
 use std::fmt::Write as _;
 
@@ -110,7 +110,7 @@ impl SyncReport {
             .max(0.0)
     }
 
-    /// The text report in the seed's layout.
+    /// The text report in the original tool's layout.
     pub fn to_text(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "Sync Report ({})", self.direction.as_str());

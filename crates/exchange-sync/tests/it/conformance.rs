@@ -2,8 +2,10 @@
 //!
 //! Every `check_*` function takes a fresh, empty mirror and asserts one part of the
 //! contract documented on the trait. [`run_all`] runs them all with a factory; the
-//! SQLite backend runs it below, and the SQL Server backend runs the same
-//! [`run_all`] when `FABRIC_TEST_MSSQL` is set.
+//! SQLite backend runs it below, the PostgreSQL backend runs it live against the
+//! cluster in `FABRIC_TEST_POSTGRES` (`postgres_live.rs`; required under CI=true),
+//! and the SQL Server backend runs the same [`run_all`] when `FABRIC_TEST_MSSQL` is
+//! set. Each run prints `conformance: <backend> ran` (see with `--nocapture`).
 
 use exchange_sync::ContentHash;
 use exchange_sync::mirror::sqlite::SqliteMirror;
@@ -377,7 +379,25 @@ fn sqlite_backend_conforms() -> Check {
             "RawExchangeRecord",
         )?;
         Ok(Box::new(m) as Box<dyn Mirror>)
-    })
+    })?;
+    println!("conformance: sqlite ran");
+    Ok(())
+}
+
+/// A build without the `postgres` feature cannot run the live suite: under CI
+/// that is a failure, not a skip.
+#[cfg(not(feature = "postgres"))]
+#[test]
+fn postgres_backend_is_built() -> Check {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        return Err(
+            "CI=true but exchange-sync was built without the `postgres` feature: \
+                    run `cargo test --workspace` (fabric-cli turns it on)"
+                .into(),
+        );
+    }
+    println!("conformance: postgres SKIPPED (built without the `postgres` feature)");
+    Ok(())
 }
 
 #[test]

@@ -61,7 +61,7 @@ fn index_from_bytes_reads_the_sample_and_skips_bad_lines() -> TestResult {
     let text = std::fs::read(sample_dir().join("index.jsonl"))?;
     let (entries, bad) = read_index_bytes(&text)?;
     assert_eq!((entries.len(), bad), (50, 0));
-    // A line that is not UTF-8 is skipped like one that is not JSON (spec §3.3),
+    // A line that is not UTF-8 is skipped like one that is not JSON,
     // and the lines after it are still read.
     let mut broken = b"not json\n\xff\xfe\n\r\n".to_vec();
     broken.extend_from_slice(&text);

@@ -11,5 +11,7 @@ mod mssql_grammar;
 #[cfg(feature = "mssql")]
 mod mssql_live;
 mod pack;
+#[cfg(feature = "postgres")]
+mod postgres_live;
 mod redaction;
 mod roundtrip;

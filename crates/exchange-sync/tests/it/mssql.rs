@@ -213,7 +213,7 @@ fn ddl_never_drops_and_guards_every_object() -> TestResult {
             "{statement}"
         );
     }
-    // §4.1 + Fabric fix: unique hash, unique filtered natural key, PK on exchange_id.
+    // + Fabric fix: unique hash, unique filtered natural key, PK on exchange_id.
     assert!(script.contains("CREATE UNIQUE INDEX [IX_RAWEXCHANGERECORD_CONTENTHASH]"));
     assert!(script.contains(
         "CREATE UNIQUE INDEX [UX_RAWEXCHANGERECORD_NATURALKEY] ON [LAKE].[RAWEXCHANGERECORD] (SOURCE_SYSTEM, ENTITY_TYPE, NATURAL_KEY) WHERE NATURAL_KEY IS NOT NULL"

@@ -51,7 +51,7 @@ fn closed_port_fails_fast_naming_the_host_not_the_password() -> TestResult {
     Ok(())
 }
 
-/// The seed's default port 1434 is usually not the database engine: a failed
+/// The original system's default port 1434 is usually not the database engine: a failed
 /// connection made with it says where SQL Server usually listens and how to set
 /// the port; one made with a port given says nothing of the kind.
 #[test]

@@ -1,5 +1,5 @@
 //! `fabric snapshot list|show|rollback|compare|verify|log|deprecate|import-reports`:
-//! the versioned snapshot chains (seed 002) over fabric-store's chain API.
+//! the versioned snapshot chains over fabric-store's chain API.
 
 mod import;
 mod render;
@@ -46,11 +46,12 @@ pub struct ShowArgs {
 /// Arguments of `fabric snapshot rollback`.
 #[derive(Debug, clap::Args)]
 pub struct RollbackArgs {
-    /// The chain key.
+    /// The version to make active: KEY@VERSION (or KEY, then VERSION).
+    #[arg(value_name = "KEY@VERSION")]
     key: String,
-    /// The version to make active.
+    /// The version, when the first argument is only the key.
     #[arg(value_name = "VERSION")]
-    target: i64,
+    target: Option<i64>,
     /// Who does it [default: $USER, else `fabric`].
     #[arg(long)]
     actor: Option<String>,
@@ -59,12 +60,16 @@ pub struct RollbackArgs {
 /// Arguments of `fabric snapshot compare`.
 #[derive(Debug, clap::Args)]
 pub struct CompareArgs {
-    /// The chain key.
-    key: String,
-    /// The version to compare from.
-    v1: i64,
-    /// The version to compare to.
-    v2: i64,
+    /// The version to compare from: KEY@VERSION (or KEY, then both versions).
+    #[arg(value_name = "KEY@FROM")]
+    from: String,
+    /// The version to compare to: KEY@VERSION (or FROM's number when the first
+    /// argument is only the key).
+    #[arg(value_name = "KEY@TO")]
+    to: String,
+    /// The version to compare to, in the form `KEY FROM TO`.
+    #[arg(value_name = "TO", hide = true)]
+    third: Option<i64>,
 }
 
 /// Arguments of `fabric snapshot verify`.
@@ -89,11 +94,12 @@ pub struct LogArgs {
 /// Arguments of `fabric snapshot deprecate`.
 #[derive(Debug, clap::Args)]
 pub struct DeprecateArgs {
-    /// The chain key.
+    /// The version to deprecate: KEY@VERSION (or KEY, then VERSION).
+    #[arg(value_name = "KEY@VERSION")]
     key: String,
-    /// The version to deprecate.
+    /// The version, when the first argument is only the key.
     #[arg(value_name = "VERSION")]
-    target: i64,
+    target: Option<i64>,
     /// Why (kept with the version and in the log).
     #[arg(long)]
     reason: String,
@@ -178,6 +184,12 @@ pub fn list(ctx: &Ctx, args: ListArgs) -> CmdResult {
                     sizes(c.data_size, c.stored_size)
                 ))?;
             }
+            if total > to_usize(args.offset) + shown.len() {
+                ctx.info(format_args!(
+                    "showing {} of {total} chains (use --limit and --offset)",
+                    shown.len()
+                ));
+            }
         }
         return Ok(exit::SUCCESS);
     };
@@ -236,6 +248,13 @@ pub fn list(ctx: &Ctx, args: ListArgs) -> CmdResult {
         for v in &page.versions {
             print_text(&summary_line(v))?;
         }
+        if page.next_before.is_some() {
+            ctx.info(format_args!(
+                "showing {} of {} versions (use --limit and --offset)",
+                page.versions.len(),
+                page.total
+            ));
+        }
     }
     Ok(exit::SUCCESS)
 }
@@ -269,10 +288,10 @@ pub fn show(ctx: &Ctx, args: ShowArgs) -> CmdResult {
 
 /// `fabric snapshot rollback`.
 pub fn rollback(ctx: &Ctx, args: RollbackArgs) -> CmdResult {
+    let (key, version) = saved_version(&args.key, args.target)?;
     let mut store = ctx.store_existing()?;
     let actor = actor(args.actor);
-    let outcome =
-        store.chain_rollback(&args.key, args.target, &actor, OffsetDateTime::now_utc())?;
+    let outcome = store.chain_rollback(key, version, &actor, OffsetDateTime::now_utc())?;
     if ctx.json {
         print_json(&to_json(&outcome)?)?;
     } else if outcome.changed {
@@ -291,8 +310,28 @@ pub fn rollback(ctx: &Ctx, args: RollbackArgs) -> CmdResult {
 
 /// `fabric snapshot compare`.
 pub fn compare(ctx: &Ctx, args: CompareArgs) -> CmdResult {
+    let (key, v1, v2) = match args.third {
+        // The older spelling: KEY FROM TO.
+        Some(v2) => {
+            let v1 = args
+                .to
+                .parse::<i64>()
+                .map_err(|_| CliError::Usage(format!("{:?} is not a version number", args.to)))?;
+            (args.from.as_str(), v1, v2)
+        }
+        None => {
+            let (key, v1) = saved_version(&args.from, None)?;
+            let (other, v2) = saved_version(&args.to, None)?;
+            if other != key {
+                return Err(CliError::Usage(format!(
+                    "compare takes two versions of one chain, not {key} and {other}"
+                )));
+            }
+            (key, v1, v2)
+        }
+    };
     let store = ctx.store_read()?;
-    let cmp = store.chain_compare(&args.key, args.v1, args.v2)?;
+    let cmp = store.chain_compare(key, v1, v2)?;
     if ctx.json {
         print_json(&to_json(&cmp)?)?;
     } else {
@@ -377,11 +416,12 @@ pub fn log(ctx: &Ctx, args: LogArgs) -> CmdResult {
 
 /// `fabric snapshot deprecate`.
 pub fn deprecate(ctx: &Ctx, args: DeprecateArgs) -> CmdResult {
+    let (key, version) = saved_version(&args.key, args.target)?;
     let mut store = ctx.store_existing()?;
     let actor = actor(args.actor);
     let summary = store.chain_deprecate(
-        &args.key,
-        args.target,
+        key,
+        version,
         &args.reason,
         &actor,
         OffsetDateTime::now_utc(),
@@ -480,6 +520,20 @@ fn parse_target(target: &str) -> Result<(&str, Option<i64>), CliError> {
             "{target:?} is not KEY or KEY@VERSION (VERSION a number from 1)"
         ))
     })
+}
+
+/// One saved version, written `KEY@VERSION`, or `KEY` with the version as a
+/// separate argument (the older spelling, kept as an alias).
+fn saved_version(key: &str, version: Option<i64>) -> Result<(&str, i64), CliError> {
+    match (parse_target(key)?, version) {
+        ((key, Some(v)), None) | ((key, None), Some(v)) => Ok((key, v)),
+        ((_, Some(_)), Some(_)) => Err(CliError::Usage(format!(
+            "{key:?} already names a version; give it once"
+        ))),
+        ((_, None), None) => Err(CliError::Usage(format!(
+            "{key:?} names no version: write {key}@VERSION"
+        ))),
+    }
 }
 
 pub(crate) fn actor(given: Option<String>) -> String {

@@ -175,6 +175,19 @@ fn assemble(ctx: &Ctx, args: &AssembleArgs) -> CmdResult {
 }
 
 fn export(ctx: &Ctx, args: &ExportArgs) -> CmdResult {
+    // A file is written under the name given, so the name must say it is a zip
+    // (a FIFO or device, e.g. `/dev/stdout`, takes the bytes whatever its name).
+    let zip_name = args
+        .out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned());
+    let stream = std::fs::metadata(&args.out).is_ok_and(|m| !m.is_file() && !m.is_dir());
+    if !stream && !zip_name.is_some_and(|n| n.len() > 4 && n.ends_with(".zip")) {
+        return Err(CliError::Usage(format!(
+            "--out {}: the export is a zip; name it NAME.zip",
+            args.out.display()
+        )));
+    }
     let bundle = load_bundle(&args.bundle)?;
     let registry = Registry::instructor();
     let plan = match plan_export(&registry, &bundle, &args.profile) {
@@ -199,7 +212,7 @@ fn export(ctx: &Ctx, args: &ExportArgs) -> CmdResult {
     };
     let out = &args.out;
     let manifest = match output_target("--out", out, true)? {
-        OutputTarget::File(file) => export_file(&plan, &bundle, out, &file)?,
+        OutputTarget::File(file) => export_file(&plan, &bundle, out, &file, ctx.bars())?,
         OutputTarget::Stream(stream) => export_stream(&plan, &bundle, out, &stream)?,
     };
     if ctx.json {
@@ -231,6 +244,7 @@ fn export_file(
     bundle: &SnapshotBundle,
     out: &Path,
     file: &Path,
+    bars: bool,
 ) -> Result<ExportManifest, CliError> {
     let dir = file
         .parent()
@@ -257,7 +271,15 @@ fn export_file(
                 .set_permissions(meta.permissions())
                 .map_err(io_err)?;
         }
-        let manifest = write_zip(plan, bundle, &mut tmp_file, &Telemetry::none())?;
+        let bar = crate::progress::counter(bars, "export");
+        let written = write_zip(
+            plan,
+            bundle,
+            bar.wrap_write(&mut tmp_file),
+            &Telemetry::none(),
+        );
+        bar.finish_and_clear();
+        let manifest = written?;
         tmp_file
             .flush()
             .and_then(|()| tmp_file.sync_all())

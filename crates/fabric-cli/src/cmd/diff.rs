@@ -22,6 +22,9 @@ pub struct Args {
     /// Exit 1 when the diff is not empty (any non-zero delta or determinism change).
     #[arg(long)]
     exit_code: bool,
+    /// json (the diff document) or text.
+    #[arg(long, value_enum, default_value_t = super::Format::Json)]
+    format: super::Format,
 }
 
 /// A snapshot from a file or, when no such file exists and the argument reads
@@ -57,7 +60,11 @@ pub fn run(ctx: &Ctx, args: Args) -> CmdResult {
     let a = load(ctx, &args.a)?;
     let b = load(ctx, &args.b)?;
     let diff = diff_snapshots(&a, &b)?;
-    output::print_json(&diff.to_json())?;
+    if args.format == super::Format::Text && !ctx.json {
+        output::print_text(&diff.to_text())?;
+    } else {
+        output::print_json(&diff.to_json())?;
+    }
     Ok(if args.exit_code && diff.has_changes() {
         exit::PROBLEM
     } else {

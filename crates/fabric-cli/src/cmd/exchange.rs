@@ -1,4 +1,4 @@
-//! `fabric exchange`: exchange packs, JSON <-> SQL sync, cold storage (seed 003).
+//! `fabric exchange`: exchange packs, JSON <-> SQL sync, cold storage.
 //! Every subcommand parses, calls one exchange-sync function and prints.
 
 use std::io::BufRead;
@@ -128,7 +128,7 @@ pub struct SyncArgs {
     /// prefer_newest, prefer_sql, prefer_json or fail (default from the manifest).
     #[arg(long)]
     conflict: Option<String>,
-    /// sqlite://PATH (default: the --db file), mssql://... or an ADO connection string.
+    /// sqlite://PATH (default: the --db file), mssql://..., an ADO connection string or postgres://...
     #[arg(long, value_name = "URL", long_help = TARGET_LONG_HELP)]
     target: Option<String>,
     /// Compute the same counts; write nothing.
@@ -200,7 +200,12 @@ const TARGET_LONG_HELP: &str = concat!(
     "(Server=HOST,PORT;Database=..;User Id=..;Password=..;Encrypt=..;TrustServerCertificate=..): SQL Server.\n",
     "Without --target, INGEST_SQLSERVER_CONN_STR, or INGEST_SQLSERVER_HOST with _PORT (default 1434), ",
     "_DATABASE (Holocron), _USER (sa) and _PASSWORD, select SQL Server; otherwise SQLite. ",
-    "INGEST_SQLSERVER_DRIVER and DRIVER= are accepted and ignored: Fabric uses its native driver, not ODBC."
+    "INGEST_SQLSERVER_DRIVER and DRIVER= are accepted and ignored: Fabric uses its native driver, not ODBC.\n",
+    "postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require|verify-ca|verify-full",
+    "&sslrootcert=FILE&options=-c%20statement_timeout%3D60000&connect_timeout=SECS] (also postgresql://; ",
+    "a Unix socket folder as a %2F-encoded HOST or host=/run/postgresql): PostgreSQL. Settings the URL leaves out ",
+    "come from PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE, PGSSLROOTCERT, PGOPTIONS; ",
+    "without --target (and no INGEST_SQLSERVER_*), PGHOST or PGDATABASE select PostgreSQL."
 );
 
 /// `exchange schema`.
@@ -209,7 +214,7 @@ pub struct SchemaArgs {
     /// The dataset's manifest.json (its sql_target names the table).
     #[arg(long, value_name = "FILE")]
     manifest: PathBuf,
-    /// sqlite://PATH (default: the --db file), mssql://... or an ADO connection string.
+    /// sqlite://PATH (default: the --db file), mssql://..., an ADO connection string or postgres://...
     #[arg(long, value_name = "URL", long_help = TARGET_LONG_HELP)]
     target: Option<String>,
     /// Print the DDL.
@@ -325,7 +330,7 @@ fn add(ctx: &Ctx, a: AddArgs) -> CmdResult {
             })?;
             // Progress in bytes of the input file (hidden when not a terminal).
             let total = file.metadata().map_or(0, |m| m.len());
-            let bar = ctx.progress(total, "add");
+            let bar = ctx.progress_bytes(total, "add");
             let mut reader = bar.wrap_read(std::io::BufReader::new(file));
             let report = exchange_sync::add::add(&a.manifest, &mut reader, path, &options, now());
             bar.finish_and_clear();
@@ -333,6 +338,9 @@ fn add(ctx: &Ctx, a: AddArgs) -> CmdResult {
         }
         None => {
             let stdin = std::io::stdin();
+            if std::io::IsTerminal::is_terminal(&stdin) && !ctx.quiet {
+                eprintln!("reading NDJSON records from stdin; Ctrl-D to end");
+            }
             let mut reader: Box<dyn BufRead> = Box::new(stdin.lock());
             exchange_sync::add::add(&a.manifest, &mut reader, Path::new("-"), &options, now())
                 .map_err(ndjson_hint)?
@@ -408,7 +416,13 @@ fn sync(ctx: &Ctx, a: SyncArgs, fixed: Option<Direction>) -> CmdResult {
             if let Some((_, b)) = bar.take() {
                 b.finish_and_clear();
             }
-            bar = Some((phase.to_owned(), ctx.progress(total, phase)));
+            // The import half counts bytes of the pack, the export half records.
+            let b = if phase == "import" {
+                ctx.progress_bytes(total, phase)
+            } else {
+                ctx.progress(total, phase)
+            };
+            bar = Some((phase.to_owned(), b));
         }
         if let Some((_, b)) = &bar {
             b.set_position(done);
@@ -440,7 +454,16 @@ fn print_report(ctx: &Ctx, report: &SyncReport) -> Result<(), CliError> {
 
 fn verify(ctx: &Ctx, a: ManifestArg) -> CmdResult {
     Manifest::load(&a.manifest)?;
-    let report = exchange_sync::verify::verify(&dataset_dir(&a.manifest))?;
+    let bar = ctx.progress_bytes(0, "verify");
+    let report = exchange_sync::verify::verify_with_progress(
+        &dataset_dir(&a.manifest),
+        &mut |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        },
+    );
+    bar.finish_and_clear();
+    let report = report?;
     if ctx.json {
         print_json(&report.to_json())?;
     } else {
@@ -465,14 +488,12 @@ fn passphrase() -> Result<exchange_sync::crypto::Zeroizing<Vec<u8>>, CliError> {
 /// The `--out` to give `pack`: a FIFO, device or folder at the archive's path is
 /// refused (an archive is a regular file, written by rename), and a link is
 /// followed so that its target, not the link, is replaced.
-fn pack_target(a: &PackArgs) -> Result<PathBuf, CliError> {
+fn pack_target(out: &Path, encrypt: bool) -> Result<PathBuf, CliError> {
     use exchange_sync::archive::output_path;
-    let archive = output_path(&a.out, a.encrypt);
+    let archive = output_path(out, encrypt);
     match crate::output::output_target("--out", &archive, false)? {
-        crate::output::OutputTarget::File(file) if file == archive => Ok(a.out.clone()),
-        crate::output::OutputTarget::File(file) if output_path(&file, a.encrypt) == file => {
-            Ok(file)
-        }
+        crate::output::OutputTarget::File(file) if file == archive => Ok(out.to_path_buf()),
+        crate::output::OutputTarget::File(file) if output_path(&file, encrypt) == file => Ok(file),
         other => Err(CliError::Usage(format!(
             "--out {}: it links to {other:?}, whose name does not end in the archive's suffix; give the target's path",
             archive.display()
@@ -481,13 +502,14 @@ fn pack_target(a: &PackArgs) -> Result<PathBuf, CliError> {
 }
 
 fn pack(ctx: &Ctx, a: PackArgs) -> CmdResult {
+    let named = archive_name(&a.out, a.encrypt)?;
     let key = if a.encrypt { Some(passphrase()?) } else { None };
-    let bar = ctx.progress(0, "pack");
+    let bar = ctx.progress_bytes(0, "pack");
     let mut progress = |done: u64, total: u64| {
         bar.set_length(total);
         bar.set_position(done);
     };
-    let out = pack_target(&a)?;
+    let out = pack_target(&named, a.encrypt)?;
     let outcome = exchange_sync::archive::pack(
         &a.manifest,
         &out,
@@ -496,30 +518,79 @@ fn pack(ctx: &Ctx, a: PackArgs) -> CmdResult {
         &mut progress,
     )?;
     bar.finish_and_clear();
+    // The size of the file written (none for a dry run), beside the dataset's.
+    let written = if a.dry_run {
+        None
+    } else {
+        Some(
+            std::fs::metadata(&outcome.path)
+                .map_err(|source| CliError::Output {
+                    path: outcome.path.clone(),
+                    source,
+                })?
+                .len(),
+        )
+    };
     if ctx.json {
         print_json(&json!({
             "path": outcome.path,
             "entries": outcome.entries,
-            "bytes": outcome.bytes,
+            "bytes": written,
+            "dataset_bytes": outcome.bytes,
             "encrypted": outcome.encrypted,
             "dry_run": a.dry_run,
         }))?;
     } else {
+        let size = written.map_or_else(
+            || {
+                format!(
+                    "{} of dataset files",
+                    fabric_core::size::describe(outcome.bytes)
+                )
+            },
+            fabric_core::size::describe,
+        );
         print_text(&format!(
-            "{} {} ({} entries, {} bytes{})",
+            "{} {} ({} entries, {size}{})",
             if a.dry_run { "would write" } else { "wrote" },
             outcome.path.display(),
             outcome.entries,
-            outcome.bytes,
             if outcome.encrypted { ", encrypted" } else { "" }
         ))?;
     }
     Ok(exit::SUCCESS)
 }
 
+/// The `--out` of `pack` as the library takes it: a plain archive must be named
+/// `NAME.zip`; an encrypted one `NAME.zip.enc`, or `NAME.zip`, which is then
+/// written as `NAME.zip.enc` (the original tools' naming). Anything else is
+/// refused rather than renamed.
+fn archive_name(out: &Path, encrypt: bool) -> Result<PathBuf, CliError> {
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned());
+    let name = name.unwrap_or_default();
+    let stem_ok = |suffix: &str| name.len() > suffix.len() && name.ends_with(suffix);
+    if encrypt && stem_ok(".zip.enc") {
+        return Ok(out.with_file_name(&name[..name.len() - ".enc".len()]));
+    }
+    if stem_ok(".zip") {
+        return Ok(out.to_path_buf());
+    }
+    Err(CliError::Usage(format!(
+        "--out {}: an archive is a zip; name it NAME.zip{}",
+        out.display(),
+        if encrypt {
+            " or NAME.zip.enc (an encrypted NAME.zip is written as NAME.zip.enc)"
+        } else {
+            ""
+        }
+    )))
+}
+
 fn unpack(ctx: &Ctx, a: UnpackArgs) -> CmdResult {
     let key = exchange_sync::crypto::passphrase_from_env(exchange_sync::crypto::KEY_ENV);
-    let bar = ctx.progress(0, "unpack");
+    let size = std::fs::metadata(&a.input).map_or(0, |m| m.len());
+    let what = format!("unpacking {}", a.input.display());
+    let bar = crate::progress::spinner(ctx.bars(), &what, size);
     let path = exchange_sync::archive::unpack(
         &a.input,
         &a.out,
@@ -548,6 +619,7 @@ fn check(ctx: &Ctx, a: CheckArgs) -> CmdResult {
     let kind = match target {
         Target::Sqlite(_) => "sqlite",
         Target::SqlServer(_) => "sqlserver",
+        Target::Postgres(_) => "postgres",
     };
     let report = exchange_sync::preflight::check_pack(&a.manifest)?;
     if ctx.json {
@@ -574,6 +646,18 @@ fn schema(ctx: &Ctx, a: SchemaArgs) -> CmdResult {
         if let Target::SqlServer(conn) = &target {
             let (describe, ddl) =
                 exchange_sync::target::mssql_schema_offline(conn.as_deref(), &manifest.sql_target)?;
+            if ctx.json {
+                print_json(&json!({"target": describe, "ddl": ddl}))?;
+            } else {
+                print_text(ddl.trim_end())?;
+            }
+            return Ok(exit::SUCCESS);
+        }
+        if let Target::Postgres(conn) = &target {
+            let (describe, ddl) = exchange_sync::target::postgres_schema_offline(
+                conn.as_deref(),
+                &manifest.sql_target,
+            )?;
             if ctx.json {
                 print_json(&json!({"target": describe, "ddl": ddl}))?;
             } else {

@@ -121,7 +121,7 @@ fn write_batch(
     })
 }
 
-/// Expand the arguments into the batch's file list (spec §5.7): explicit files in
+/// Expand the arguments into the batch's file list: explicit files in
 /// the order given; each folder walked recursively, its `*.json` files sorted by
 /// relative path compared component by component, by code point.
 fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {

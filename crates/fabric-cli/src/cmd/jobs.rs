@@ -35,6 +35,9 @@ pub struct ListArgs {
 pub struct ShowArgs {
     /// The job id.
     id: String,
+    /// json (the job with its outputs) or text.
+    #[arg(long, value_enum, default_value_t = super::Format::Json)]
+    format: super::Format,
 }
 
 /// Run `fabric jobs`.
@@ -122,6 +125,10 @@ pub fn show(ctx: &Ctx, args: ShowArgs) -> CmdResult {
             ctx.db.display()
         ))
     })?;
-    output::print_json(&fabric_core::ingest::job_to_json(&job))?;
+    if args.format == super::Format::Text && !ctx.json {
+        output::print_text(&fabric_core::ingest::job_to_text(&job))?;
+    } else {
+        output::print_json(&fabric_core::ingest::job_to_json(&job))?;
+    }
     Ok(exit::SUCCESS)
 }

@@ -10,7 +10,7 @@ use crate::error::CmdResult;
 pub enum Command {
     /// Print a FabricSnapshot of the store's report (or of `--from-report FILE`).
     Create(super::snapshot_create::Args),
-    // ---- versioned snapshot chains (seed 002) ----
+    // ---- versioned snapshot chains ----
     /// List the chains, or one chain's versions (summaries only), newest first.
     List(super::chain::ListArgs),
     /// Show a saved version (the active one unless KEY@VERSION), checksum verified.

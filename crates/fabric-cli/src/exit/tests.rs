@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{BAD_INPUT, PROBLEM, STORAGE, SUCCESS, code, error_code};
+use super::{BAD_INPUT, INTERRUPTED, PROBLEM, STORAGE, SUCCESS, code, error_code};
 use crate::error::CliError;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -153,6 +153,7 @@ fn samples() -> Vec<CliError> {
             ),
         },
         exchange_sync::Error::MissingKey { var: "V".into() }.into(),
+        exchange_sync::Error::Interrupted { target: "t".into() }.into(),
         exchange_sync::Error::Store(S::NoStore { path }).into(),
         dashboard_snapshot::Error::Registry("r".into()).into(),
     ];
@@ -170,6 +171,7 @@ fn the_readme_exit_code_table_matches_the_mapping() -> TestResult {
         (PROBLEM, "PROBLEM"),
         (BAD_INPUT, "BAD_INPUT"),
         (STORAGE, "STORAGE"),
+        (INTERRUPTED, "INTERRUPTED"),
     ]
     .into();
     assert_eq!(

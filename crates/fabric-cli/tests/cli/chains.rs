@@ -1,5 +1,5 @@
 //! End-to-end tests of the versioned snapshot chains (`fabric snapshot list|show|
-//! rollback|compare|verify|log|deprecate|import-reports`), seed 002.
+//! rollback|compare|verify|log|deprecate|import-reports`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};

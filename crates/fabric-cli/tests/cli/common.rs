@@ -122,3 +122,25 @@ pub fn empty_dataset(home: &std::path::Path) -> Result<PathBuf, Box<dyn std::err
     }
     Ok(packs.join("ds").join("manifest.json"))
 }
+
+/// Checks on what a finished command wrote to stderr.
+pub trait StderrText: Sized {
+    /// The command's stderr contains `text`.
+    fn stderr_has(self, text: &str) -> Self;
+    /// The command's stderr does not contain `text`.
+    fn stderr_lacks(self, text: &str) -> Self;
+}
+
+impl StderrText for assert_cmd::assert::Assert {
+    fn stderr_has(self, text: &str) -> Self {
+        let stderr = String::from_utf8_lossy(&self.get_output().stderr).into_owned();
+        assert!(stderr.contains(text), "stderr lacks {text:?}:\n{stderr}");
+        self
+    }
+
+    fn stderr_lacks(self, text: &str) -> Self {
+        let stderr = String::from_utf8_lossy(&self.get_output().stderr).into_owned();
+        assert!(!stderr.contains(text), "stderr has {text:?}:\n{stderr}");
+        self
+    }
+}

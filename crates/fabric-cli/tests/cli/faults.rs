@@ -9,7 +9,7 @@ use crate::common::{fabric, read_only_file, vectors};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-/// Exit code for "storage is unusable" (cli.md).
+/// Exit code for "storage is unusable".
 const STORAGE: i32 = 3;
 /// Exit code for bad input.
 const BAD_INPUT: i32 = 2;

@@ -1,4 +1,4 @@
-//! Snapshot metadata (the seed's `snapshotMetadataSchema`), validated before
+//! Snapshot metadata (the original system's `snapshotMetadataSchema`), validated before
 //! anything is stored.
 
 use serde_json::{Map, Value};

@@ -1,4 +1,4 @@
-//! Versioned snapshot chains (seed 002): the pure shapes.
+//! Versioned snapshot chains: the pure shapes.
 //!
 //! A chain is a sequence of immutable versions of one JSON document, identified by a
 //! key (`fabric` for the operator report). This module holds what does not need a
@@ -120,7 +120,7 @@ pub fn parse_key_version(text: &str) -> Option<(&str, Option<i64>)> {
     }
 }
 
-/// Spell an instant the way Fabric prints times (§7): UTC, `+00:00`, a six-digit
+/// Spell an instant the way Fabric prints times: UTC, `+00:00`, a six-digit
 /// fraction that is omitted when zero, e.g. `2026-11-22T02:41:43.123456+00:00`.
 pub fn format_instant(at: time::OffsetDateTime) -> String {
     let mut out = String::with_capacity(32);

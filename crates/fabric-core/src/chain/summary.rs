@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::diff::Diff;
 
-/// One version of a chain without its payload (the seed's lazy summary).
+/// One version of a chain without its payload.
 ///
 /// Field order is the JSON key order of `fabric snapshot list --json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -21,7 +21,7 @@ pub struct VersionSummary {
     pub parent_version: Option<i64>,
     /// Whether this is the chain's active version (exactly one per chain).
     pub is_active: bool,
-    /// When it was created (UTC, §7 spelling).
+    /// When it was created (UTC, `+00:00`).
     pub created_at: String,
     /// Who created it.
     pub created_by: String,
@@ -142,7 +142,7 @@ pub struct ActivityEntry {
     pub action: Action,
     /// Who did it.
     pub actor: String,
-    /// When (UTC, §7 spelling).
+    /// When (UTC, `+00:00`).
     pub at: String,
     /// The version active before (create, rollback), if any.
     pub from_version: Option<i64>,

@@ -32,7 +32,7 @@ fn key_version_parsing() {
 
 #[test]
 fn checksum_covers_nested_keys() -> Result<(), serde_json::Error> {
-    // The seed's checksum passed the top-level keys as a JSON.stringify allow-list,
+    // The original system's checksum passed the top-level keys as a JSON.stringify allow-list,
     // so nested changes went unnoticed. Ours hashes everything.
     let a = parse(r#"{"report": {"jobs": 1}}"#)?;
     let b = parse(r#"{"report": {"jobs": 2}}"#)?;

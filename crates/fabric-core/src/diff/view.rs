@@ -1,7 +1,7 @@
 //! Reading the diffed parts of a report document leniently where the reference is
 //! lenient (missing or null is zero, a non-object engine/profile entry is empty)
 //! and strictly where it would crash (a section that is not an object, a value
-//! that is not a number): spec §10.2.
+//! that is not a number).
 
 use std::collections::{BTreeMap, BTreeSet};
 

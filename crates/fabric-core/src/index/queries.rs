@@ -1,20 +1,20 @@
-//! Every query of spec §4 over a [`FabricIndex`]. List results are job ids sorted
+//! Every `fabric jobs` query over a [`FabricIndex`]. List results are job ids sorted
 //! ascending by code point unless stated; `all_jobs` is in store order.
 
 use crate::error::{Result, ValidationError};
 use crate::index::FabricIndex;
 use crate::model::{FinalStatus, IngestedJob, IngestedOutput};
 
-/// The fixed set of valid engines (spec §5.6), sorted.
+/// The fixed set of valid engines, sorted.
 pub const VALID_ENGINES: [&str; 2] = ["ffmpeg", "resolve"];
 
-/// The `fabric jobs` filters, combined with AND (spec §4). `None` means "any";
+/// The `fabric jobs` filters, combined with AND. `None` means "any";
 /// an empty string is a validation error.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobFilter {
     /// Exactly this final status.
     pub status: Option<FinalStatus>,
-    /// Exactly this engine (any string, spec §14.17).
+    /// Exactly this engine (any string).
     pub engine: Option<String>,
     /// Exactly this canonical proxy profile.
     pub profile: Option<String>,
@@ -81,7 +81,7 @@ impl FabricIndex {
         self.by_status.get(&status).map_or(0, |ids| ids.len())
     }
 
-    /// Every job, in store order (spec §5.7).
+    /// Every job, in store order.
     pub fn all_jobs(&self) -> Vec<&IngestedJob> {
         self.jobs().collect()
     }

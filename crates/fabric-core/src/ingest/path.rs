@@ -1,4 +1,4 @@
-//! `clip_id`: a hash of the lexically normalised absolute source path (spec §2.3).
+//! `clip_id`: a hash of the lexically normalised absolute source path.
 
 use crate::json::sha256_hex;
 

@@ -1,5 +1,5 @@
-//! The JSON spellings of a job: the stored `outputs_json` column (spec §11.2) and
-//! the document `fabric job ID` prints (spec §2.1, §13).
+//! The JSON spellings of a job: the stored `outputs_json` column and
+//! the document `fabric job ID` prints.
 
 use std::fmt::Write as _;
 
@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::json::{py_float, write_ascii_string};
 use crate::model::{ClipStatus, IngestedJob, IngestedOutput};
 
-/// The §2.2 keys of one output, in order.
+/// The keys of one output, in order.
 const OUTPUT_KEYS: [&str; 11] = [
     "job_id",
     "clip_id",
@@ -25,7 +25,7 @@ const OUTPUT_KEYS: [&str; 11] = [
 ];
 
 /// The `outputs_json` column: a JSON array with one object per output, keys in
-/// §2.2 order, `null` for none, ASCII-escaped, `", "` and `": "` separators
+/// the order of `fabric job`'s outputs, `null` for none, ASCII-escaped, `", "` and `": "` separators
 /// (Python's `json.dumps` defaults, as the reference writes it).
 ///
 /// ```
@@ -76,7 +76,7 @@ pub fn outputs_to_json(outputs: &[IngestedOutput]) -> String {
     out
 }
 
-/// Read an `outputs_json` column back (any valid JSON spelling). Every §2.2 key
+/// Read an `outputs_json` column back (any valid JSON spelling). Every key
 /// must be present with its type; `job_id` names the row in errors.
 pub fn outputs_from_json(job_id: &str, text: &str) -> Result<Vec<IngestedOutput>> {
     let fail = |reason: String| Error::StoredOutputs {
@@ -149,9 +149,9 @@ pub fn outputs_from_json(job_id: &str, text: &str) -> Result<Vec<IngestedOutput>
         .collect()
 }
 
-/// What `fabric job ID` prints: the §2.1 fields in order (times in §1.5 form),
+/// What `fabric job ID` prints: the fields in order (times in the printed form),
 /// then `duration_seconds` (float or null) and `success`; outputs as objects in
-/// §2.2 order.
+/// output-key order.
 pub fn job_to_json(job: &IngestedJob) -> Value {
     let opt = |v: &Option<String>| v.as_ref().map_or(Value::Null, |s| Value::String(s.clone()));
     let mut m = Map::new();

@@ -1,4 +1,4 @@
-//! Non-determinism detection (spec §5.5, §14.1), one job at a time.
+//! Non-determinism detection, one job at a time.
 //!
 //! Jobs with a non-empty fingerprint are grouped by (fingerprint, profile); a
 //! missing profile is its own value. An outcome is the triple (`final_status`,

@@ -1,4 +1,4 @@
-//! The report's two exports: the JSON document (spec §7) and the text report (§8).
+//! The report's two exports: the JSON document and the text report.
 
 use std::fmt::Write as _;
 
@@ -9,7 +9,7 @@ use crate::json::py_float;
 use crate::timestamp::Timestamp;
 
 impl FabricReport {
-    /// The report document of spec §7: `generated_at` first, then the sections in
+    /// The report document (`docs/formats/report.md`): `generated_at` first, then the sections in
     /// contract order; rates are floats spelled as Python repr, counts integers.
     pub fn export_json(&self, generated_at: &Timestamp) -> Value {
         let mut doc = Map::new();
@@ -90,7 +90,7 @@ impl FabricReport {
         Value::Object(doc)
     }
 
-    /// The text report of spec §8, byte-exact, without a trailing newline.
+    /// The text report, byte-exact, without a trailing newline.
     pub fn export_text(&self) -> String {
         let mut out = String::with_capacity(1024);
         let s = &self.execution_summary;

@@ -1,4 +1,4 @@
-//! A fast, allocation-free writer of the canonical JSON bytes of spec §9.2,
+//! A fast, allocation-free writer of the canonical JSON bytes of a snapshot id,
 //! streaming into a SHA-256 hasher (or a byte buffer).
 //!
 //! Byte-for-byte the same as [`crate::json::to_canonical_string`], but it never

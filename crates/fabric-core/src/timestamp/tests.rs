@@ -1,4 +1,4 @@
-//! Unit tests for the §1.5 timestamp grammar and printed form.
+//! Unit tests for the timestamp grammar and printed form.
 
 use super::*;
 

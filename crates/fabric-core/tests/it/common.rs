@@ -28,7 +28,7 @@ pub fn cases() -> TestResult<Vec<PathBuf>> {
 }
 
 /// Every `*.json` under `root`, as relative path components, sorted component by
-/// component by code point (spec §5.7).
+/// component by code point.
 pub fn batch_order(root: &Path) -> TestResult<Vec<Vec<String>>> {
     fn walk(dir: &Path, prefix: &[String], out: &mut Vec<Vec<String>>) -> TestResult {
         for entry in fs::read_dir(dir)? {

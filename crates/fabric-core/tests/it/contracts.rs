@@ -1,10 +1,10 @@
 //! Insta snapshots of every public JSON and text contract of fabric-core:
-//! `export_json`, `export_text`, `job_to_json`, the snapshot document and the
-//! diff document. The expected values also match the reference vectors (see
+//! `export_json`, `export_text`, `job_to_json` and `job_to_text`, the snapshot
+//! document and the diff document and text. The expected values also match the reference vectors (see
 //! `vectors.rs`); these snapshots make any change visible in review.
 
 use fabric_core::diff::diff_snapshots;
-use fabric_core::ingest::{job_to_json, outputs_to_json};
+use fabric_core::ingest::{job_to_json, job_to_text, outputs_to_json};
 use fabric_core::report::{DeterminismMode, FabricReport};
 use fabric_core::snapshot::FabricSnapshot;
 use fabric_core::timestamp::Timestamp;
@@ -108,5 +108,29 @@ fn diff_documents() -> TestResult {
             serde_json::to_string_pretty(&diff.to_json())?
         );
     }
+    Ok(())
+}
+
+#[test]
+fn diff_texts() -> TestResult {
+    // 07 -> 08: tiny rates (a rate delta that rounds to -0.0); 03 -> 04: jobs
+    // re-ingested; 06 -> 07: determinism lists move.
+    for (from, to) in [("06", "07"), ("07", "08"), ("03", "04")] {
+        let a = FabricSnapshot::from_json(&json(&case(from)?, "snapshot.json")?)?;
+        let b = FabricSnapshot::from_json(&json(&case(to)?, "snapshot.json")?)?;
+        let diff = diff_snapshots(&a, &b)?;
+        insta::assert_snapshot!(format!("diff_text_{from}_{to}"), diff.to_text());
+    }
+    Ok(())
+}
+
+#[test]
+fn job_texts() -> TestResult {
+    let index = index_of(&case("02")?)?;
+    let job = index.get_job("job-00001").ok_or("job-00001 is ingested")?;
+    insta::assert_snapshot!("job_text_one_job", job_to_text(job));
+    let index = index_of(&case("05")?)?;
+    let texts: Vec<String> = index.jobs().map(job_to_text).collect();
+    insta::assert_snapshot!("job_text_unicode_jobs", texts.join("\n\n=====\n\n"));
     Ok(())
 }

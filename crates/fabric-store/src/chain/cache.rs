@@ -35,7 +35,7 @@ pub struct ChainCache {
 }
 
 impl ChainCache {
-    /// The seed's size: 500 versions.
+    /// The original system's size: 500 versions.
     pub const DEFAULT_CAPACITY: usize = 500;
 
     /// A cache holding at most `capacity` versions (0 caches nothing).

@@ -1,4 +1,4 @@
-//! Versioned snapshot chains (seed 002) in the `chain_versions` and
+//! Versioned snapshot chains in the `chain_versions` and
 //! `chain_activity` tables.
 //!
 //! Guarantees (most enforced by the database itself, see `schema/chains.sql`):

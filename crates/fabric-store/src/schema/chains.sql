@@ -1,4 +1,4 @@
--- Schema version 2: versioned snapshot chains and their activity log (seed 002).
+-- Schema version 2: versioned snapshot chains and their activity log.
 --
 -- A chain is identified by `chain_key`; its versions are numbered 1, 2, 3... without
 -- gaps (enforced below), so the number of versions of a chain is its highest version

@@ -1,4 +1,4 @@
--- Seed 001, schema version 1: byte-for-byte the reference system's `jobs` table, so
+-- Schema version 1: byte-for-byte the reference system's `jobs` table, so
 -- a database file is interchangeable with it.
 CREATE TABLE IF NOT EXISTS jobs (
     job_id TEXT PRIMARY KEY,

@@ -1,4 +1,4 @@
--- Schema version 2: the exchange-record mirror table (seed 003, SQLite target).
+-- Schema version 2: the exchange-record mirror table (SQLite target).
 -- One table per manifest `sql_target`, named `<schema>_<table>`; this is the default
 -- (`lake.RawExchangeRecord`). Other names get the same DDL with the name replaced
 -- (fabric_store::mirror::ddl). observed_at_utc is fixed-width UTC text
