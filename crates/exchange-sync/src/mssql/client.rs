@@ -257,14 +257,7 @@ impl Connection {
             }
             Ok(req.finalize().await?.total())
         });
-        match res {
-            Ok(n) => Ok(n),
-            Err(e) => {
-                // Drop the client: its socket closes, the server rolls back.
-                *client = None;
-                Err(Box::new(e))
-            }
-        }
+        close_on_failure(client, res)
     }
 
     /// `BEGIN TRANSACTION`.
@@ -299,6 +292,30 @@ impl Connection {
     }
 }
 
+/// The end of a bulk load: on failure the client is dropped (its socket closes and
+/// the server rolls the transaction back, so no `ROLLBACK` is ever sent after a
+/// half-sent bulk request) and the load's own error is returned, untouched.
+fn close_on_failure<C, T>(
+    client: &mut Option<C>,
+    res: Result<T, tiberius::error::Error>,
+) -> Result<T, BoxError> {
+    res.map_err(|e| {
+        *client = None;
+        Box::new(e) as BoxError
+    })
+}
+
+#[cfg(test)]
+impl Connection {
+    /// A connection in the state a failed bulk load leaves (for the mirror's tests).
+    pub(super) fn closed() -> Result<Self, std::io::Error> {
+        Ok(Self {
+            rt: tokio::runtime::Builder::new_current_thread().build()?,
+            client: None,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,8 +326,7 @@ mod tests {
     /// other request says why it cannot run.
     #[test]
     fn a_closed_connection_sends_nothing() -> Result<(), Box<dyn std::error::Error>> {
-        let rt = tokio::runtime::Builder::new_current_thread().build()?;
-        let mut conn = Connection { rt, client: None };
+        let mut conn = Connection::closed()?;
         assert!(conn.rollback().is_ok());
         for err in [
             conn.execute("SELECT 1", Vec::new()).err(),
@@ -324,6 +340,34 @@ mod tests {
             let err = err.ok_or("a closed connection answered")?;
             assert!(err.downcast_ref::<Closed>().is_some(), "{err}");
         }
+        Ok(())
+    }
+
+    /// A bulk load whose `send` fails (here: the server refused a row while it
+    /// streamed) reports that failure itself, and leaves the connection closed, so
+    /// the ROLLBACK the engine asks for next sends nothing on it.
+    #[test]
+    fn a_failed_send_reports_its_own_error_and_closes() -> Result<(), Box<dyn std::error::Error>> {
+        let refused = || tiberius::error::Error::Protocol("bulk row 3: column 8 too long".into());
+        let mut client = Some("open connection");
+        let err = close_on_failure::<_, u64>(&mut client, Err(refused()))
+            .err()
+            .ok_or("a failed send was reported as success")?;
+        assert!(
+            client.is_none(),
+            "the connection stayed open after a failed send"
+        );
+        let own = err
+            .downcast_ref::<tiberius::error::Error>()
+            .ok_or("the error is not the bulk load's")?;
+        assert_eq!(own.to_string(), refused().to_string());
+        // The same state on a real connection: rollback sends nothing.
+        let mut conn = Connection::closed()?;
+        assert!(conn.rollback().is_ok());
+        // And success leaves the connection open with the server's count.
+        let mut open = Some("open connection");
+        assert_eq!(close_on_failure(&mut open, Ok(7u64)).ok(), Some(7));
+        assert!(open.is_some(), "a good load closed the connection");
         Ok(())
     }
 }

@@ -43,18 +43,115 @@ pub struct SqlServerMirror {
     /// The server clock, read once per command for the audit columns.
     server_now: Option<PrimitiveDateTime>,
     /// Bulk rows not sent yet.
-    pending: Pending,
+    pending: Pending<TokenRow<'static>>,
     /// How long [`Mirror::lock_scope`] waits for another writer.
     lock_timeout: Duration,
 }
 
-/// Rows waiting for one `INSERT BULK`.
-#[derive(Default)]
-struct Pending {
-    rows: Vec<TokenRow<'static>>,
+/// Rows waiting for one `INSERT BULK` (`R` is a tiberius row; the tests use `()`).
+struct Pending<R> {
+    rows: Vec<R>,
     first: String,
     last: String,
     bytes: usize,
+}
+
+impl<R> Default for Pending<R> {
+    fn default() -> Self {
+        Self {
+            rows: Vec::new(),
+            first: String::new(),
+            last: String::new(),
+            bytes: 0,
+        }
+    }
+}
+
+impl<R> Pending<R> {
+    /// Gather the bulk row of record `exchange_id` with a payload of `bytes`;
+    /// true when the gathered rows reached [`PENDING_MAX_BYTES`] and must be sent
+    /// now. Otherwise they go when the next read, update or commit needs them.
+    fn add(&mut self, exchange_id: &str, bytes: usize, row: R) -> bool {
+        if self.rows.is_empty() {
+            exchange_id.clone_into(&mut self.first);
+        }
+        exchange_id.clone_into(&mut self.last);
+        self.bytes += bytes;
+        self.rows.push(row);
+        self.bytes >= PENDING_MAX_BYTES
+    }
+}
+
+/// Route one run of inserts: rows whose payload may go by bulk load
+/// ([`tsql::insert_path`]) are built by `row` and gathered into `pending`; each time
+/// it reaches [`PENDING_MAX_BYTES`] it is taken out as a load to send now. Returns
+/// the records for the parameterized `INSERT` and those full loads. What stays in
+/// `pending` goes at the next read, update or commit.
+fn gather<'r, R>(
+    pending: &mut Pending<R>,
+    records: &[&'r MirrorRecord],
+    mut row: impl FnMut(&MirrorRecord) -> Result<R>,
+) -> Result<(Vec<&'r MirrorRecord>, Vec<Pending<R>>)> {
+    let mut parameterized = Vec::new();
+    let mut full = Vec::new();
+    for r in records {
+        match tsql::insert_path(&r.payload_json) {
+            tsql::InsertPath::Bulk => {
+                if pending.add(&r.exchange_id, r.payload_json.len(), row(r)?) {
+                    full.push(std::mem::take(pending));
+                }
+            }
+            tsql::InsertPath::Parameterized => parameterized.push(*r),
+        }
+    }
+    Ok((parameterized, full))
+}
+
+/// One request of a planned sequence ([`schema_requests`], [`begin_requests`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Request {
+    /// `BEGIN TRANSACTION` (tiberius sends it as a TDS transaction-manager request).
+    Begin,
+    /// A parameterless batch that creates one schema object if it is missing.
+    Create {
+        /// The object's name, for the error message.
+        object: String,
+        /// The guarded statement ([`tsql::create_if_missing`]).
+        sql: String,
+    },
+    /// `COMMIT` (a transaction-manager request too).
+    Commit,
+}
+
+/// What creating the `missing` schema objects of `table` sends: one transaction
+/// with the guarded `CREATE` of each, in creation order. Nothing when none is
+/// missing.
+fn schema_requests(table: &TableName, missing: &[String]) -> Vec<Request> {
+    if missing.is_empty() {
+        return Vec::new();
+    }
+    let mut out = vec![Request::Begin];
+    out.extend(
+        tsql::schema_objects(table)
+            .iter()
+            .filter(|o| missing.contains(&o.name))
+            .map(|o| Request::Create {
+                object: o.name.clone(),
+                sql: tsql::create_if_missing(o),
+            }),
+    );
+    out.push(Request::Commit);
+    out
+}
+
+/// What [`Mirror::begin`] sends once it knows which schema objects are `missing`
+/// (asked with [`tsql::missing_query`] only when the table was missing at
+/// connect): the schema transaction that creates them, as the SQLite backend
+/// creates a missing table, then the command's own `BEGIN TRANSACTION`.
+fn begin_requests(table: &TableName, missing: &[String]) -> Vec<Request> {
+    let mut out = schema_requests(table, missing);
+    out.push(Request::Begin);
+    out
 }
 
 impl std::fmt::Debug for SqlServerMirror {
@@ -119,9 +216,15 @@ impl SqlServerMirror {
 
     /// Send the gathered bulk rows, if any, as one `INSERT BULK`.
     fn flush(&mut self) -> Result<()> {
+        let pending = std::mem::take(&mut self.pending);
+        self.load(pending)
+    }
+
+    /// Send `pending` as one `INSERT BULK` (nothing when it is empty).
+    fn load(&mut self, pending: Pending<TokenRow<'static>>) -> Result<()> {
         let Pending {
             rows, first, last, ..
-        } = std::mem::take(&mut self.pending);
+        } = pending;
         if rows.is_empty() {
             return Ok(());
         }
@@ -145,6 +248,30 @@ impl SqlServerMirror {
                 format!("bulk insert of {n} rows (records {first} .. {last}) stored {taken}"),
                 None,
             ));
+        }
+        Ok(())
+    }
+
+    /// Send planned `requests` in order. On a failure, whatever they opened is
+    /// rolled back (best effort) and the failure is returned, naming the request.
+    fn send(&mut self, requests: &[Request]) -> Result<()> {
+        for r in requests {
+            let (res, context) = match r {
+                Request::Begin => (self.conn.begin(), "starting the transaction".to_owned()),
+                Request::Create { object, sql } => (
+                    self.conn.execute(sql, Vec::new()).map(drop),
+                    format!("creating {object}"),
+                ),
+                Request::Commit => (self.conn.commit(), "committing the schema".to_owned()),
+            };
+            if let Err(source) = res {
+                let _ = self.conn.rollback();
+                return Err(Error::Mirror {
+                    target: self.target.clone(),
+                    context,
+                    source,
+                });
+            }
         }
         Ok(())
     }
@@ -193,21 +320,12 @@ impl SqlServerMirror {
             return Ok(());
         };
         let now = self.server_now(&first.exchange_id)?;
-        let mut parameterized = Vec::new();
-        for r in records {
-            match tsql::insert_path(&r.payload_json) {
-                tsql::InsertPath::Bulk => {
-                    let row = self.bulk_row(r, now)?;
-                    let p = &mut self.pending;
-                    if p.rows.is_empty() {
-                        p.first.clone_from(&r.exchange_id);
-                    }
-                    p.last.clone_from(&r.exchange_id);
-                    p.bytes += r.payload_json.len();
-                    p.rows.push(row);
-                }
-                tsql::InsertPath::Parameterized => parameterized.push(*r),
-            }
+        let mut pending = std::mem::take(&mut self.pending);
+        let gathered = gather(&mut pending, records, |r| self.bulk_row(r, now));
+        self.pending = pending;
+        let (parameterized, full) = gathered?;
+        for load in full {
+            self.load(load)?;
         }
         for chunk in parameterized.chunks(tsql::INSERTS_PER_REQUEST) {
             let sql = tsql::insert_rows(&self.table, chunk.len());
@@ -228,9 +346,6 @@ impl SqlServerMirror {
                     Some(source),
                 )
             })?;
-        }
-        if self.pending.bytes >= PENDING_MAX_BYTES {
-            self.flush()?;
         }
         Ok(())
     }
@@ -380,25 +495,7 @@ impl Mirror for SqlServerMirror {
         if missing.is_empty() {
             return Ok(missing);
         }
-        self.conn
-            .begin()
-            .map_err(self.err("starting the schema transaction"))?;
-        for o in tsql::schema_objects(&self.table) {
-            if !missing.contains(&o.name) {
-                continue;
-            }
-            if let Err(e) = self.conn.execute(&tsql::create_if_missing(&o), Vec::new()) {
-                let _ = self.conn.rollback();
-                return Err(Error::Mirror {
-                    target: self.target.clone(),
-                    context: format!("creating {}", o.name),
-                    source: e,
-                });
-            }
-        }
-        self.conn
-            .commit()
-            .map_err(self.err("committing the schema"))?;
+        self.send(&schema_requests(&self.table, &missing))?;
         self.exists = true;
         Ok(missing)
     }
@@ -556,13 +653,14 @@ impl Mirror for SqlServerMirror {
                 "begin called with a transaction already open".into(),
             ));
         }
-        if !self.exists {
-            // Like the SQLite backend: a sync into a new table creates it.
-            self.apply_schema()?;
-        }
-        self.conn
-            .begin()
-            .map_err(self.err("starting the transaction"))?;
+        // Like the SQLite backend: a sync into a new table creates it.
+        let missing = if self.exists {
+            Vec::new()
+        } else {
+            self.missing_schema_objects()?
+        };
+        self.send(&begin_requests(&self.table, &missing))?;
+        self.exists = true;
         self.in_transaction = true;
         Ok(())
     }
@@ -585,24 +683,8 @@ impl Mirror for SqlServerMirror {
             )))?;
         let mode = rows
             .first()
-            .and_then(|r| r.try_get::<&str, _>(0).ok().flatten())
-            .map(str::to_owned);
-        match mode.as_deref() {
-            Some(tsql::LOCK_GRANTED) => Ok(()),
-            Some(_) => Err(Error::ScopeBusy {
-                target: self.target.clone(),
-                scope: format!("{}/{}", scope.source_system, scope.entity_type),
-                waited_secs: self.lock_timeout.as_secs(),
-            }),
-            None => Err(Error::Mirror {
-                target: self.target.clone(),
-                context: format!(
-                    "locking scope {}/{}",
-                    scope.source_system, scope.entity_type
-                ),
-                source: "sp_getapplock: APPLOCK_MODE returned no row".into(),
-            }),
-        }
+            .and_then(|r| r.try_get::<&str, _>(0).ok().flatten());
+        lock_outcome(mode, &self.target, scope, self.lock_timeout)
     }
 
     fn write_batch(&mut self, writes: &[MirrorWrite]) -> Result<()> {
@@ -691,6 +773,27 @@ impl SqlServerMirror {
                 "content_sha256 or observed_at_utc is unreadable",
             )),
         }
+    }
+}
+
+/// What the `APPLOCK_MODE` answer of [`tsql::LOCK_SCOPE`] means: the lock is
+/// held ([`tsql::LOCK_GRANTED`]); any other mode (`NoLock`: the wait ran out, was
+/// cancelled or lost a deadlock) is [`Error::ScopeBusy`], exit 3 with the scope and
+/// the wait; no row at all is a failure of the statement itself.
+fn lock_outcome(mode: Option<&str>, target: &str, scope: &Scope, waited: Duration) -> Result<()> {
+    let name = format!("{}/{}", scope.source_system, scope.entity_type);
+    match mode {
+        Some(tsql::LOCK_GRANTED) => Ok(()),
+        Some(_) => Err(Error::ScopeBusy {
+            target: target.to_owned(),
+            scope: name,
+            waited_secs: waited.as_secs(),
+        }),
+        None => Err(Error::Mirror {
+            target: target.to_owned(),
+            context: format!("locking scope {name}"),
+            source: "sp_getapplock: APPLOCK_MODE returned no row".into(),
+        }),
     }
 }
 
@@ -847,6 +950,294 @@ mod tests {
                 "11111111-0000-4000-8000-000000000009",
             ]
         );
+        Ok(())
+    }
+
+    fn lake() -> Result<TableName> {
+        TableName::new("lake", "RawExchangeRecord")
+    }
+
+    /// The requests as text, one per paragraph (transaction-manager requests by
+    /// name: tiberius sends them as TDS requests, not as T-SQL).
+    fn render(requests: &[Request]) -> String {
+        requests
+            .iter()
+            .map(|r| match r {
+                Request::Begin => "-- BEGIN TRANSACTION (TDS request)".to_owned(),
+                Request::Create { object, sql } => format!("-- create {object}\n{sql}"),
+                Request::Commit => "-- COMMIT (TDS request)".to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    }
+
+    /// `begin` on a table that was missing at connect: it asks which objects are
+    /// missing, creates them in a transaction of their own (guarded, as
+    /// `schema --apply` does), then opens the command's transaction. The exact
+    /// sequence is pinned.
+    #[test]
+    fn begin_creates_a_missing_table_first() -> Result<()> {
+        let t = lake()?;
+        let all: Vec<String> = tsql::schema_objects(&t)
+            .into_iter()
+            .map(|o| o.name)
+            .collect();
+        let plan = begin_requests(&t, &all);
+        assert_eq!(plan.first(), Some(&Request::Begin));
+        assert_eq!(plan.last(), Some(&Request::Begin));
+        assert_eq!(plan.iter().filter(|r| **r == Request::Commit).count(), 1);
+        insta::assert_snapshot!(
+            "begin_on_a_missing_table",
+            format!(
+                "-- which objects are missing (asked only when the table was missing at connect)\n{}\n\n{}",
+                tsql::missing_query(&t),
+                render(&plan)
+            )
+        );
+        // A table that exists: only the command's transaction.
+        assert_eq!(begin_requests(&t, &[]), [Request::Begin]);
+        // Only what is missing is created (an index dropped by hand, say).
+        let last = all
+            .last()
+            .cloned()
+            .ok_or(Error::Internal("no objects".into()))?;
+        let some = begin_requests(&t, std::slice::from_ref(&last));
+        assert!(matches!(
+            some.as_slice(),
+            [Request::Begin, Request::Create { object, .. }, Request::Commit, Request::Begin] if *object == last
+        ));
+        Ok(())
+    }
+
+    /// A mirror call, as the batching sees it.
+    enum Call {
+        /// An insert run: the payload length (ASCII characters) of each record.
+        Insert(Vec<usize>),
+        /// An update run, a read of the scope, or the commit: gathered rows go first.
+        Flush,
+    }
+
+    /// What a sequence of calls costs in round trips through the mirror's own
+    /// routing ([`gather`], [`Pending::add`]): the clock is read once per command,
+    /// and every bulk load is one metadata query plus one `INSERT BULK`.
+    #[derive(Debug, Default, PartialEq, Eq)]
+    struct Trips {
+        clock_reads: usize,
+        bulk_loads: usize,
+        metadata_queries: usize,
+        parameterized_requests: usize,
+    }
+
+    impl Trips {
+        /// The expected cost: one metadata query per bulk load, always.
+        fn of(clock_reads: usize, bulk_loads: usize, parameterized_requests: usize) -> Self {
+            Self {
+                clock_reads,
+                bulk_loads,
+                metadata_queries: bulk_loads,
+                parameterized_requests,
+            }
+        }
+    }
+
+    fn trips(calls: &[Call]) -> Result<Trips> {
+        let mut t = Trips::default();
+        let mut clock = None;
+        let mut pending = Pending::<usize>::default();
+        let load = |p: Pending<usize>, t: &mut Trips| {
+            if !p.rows.is_empty() {
+                t.metadata_queries += 1;
+                t.bulk_loads += 1;
+            }
+        };
+        let mut n = 0usize;
+        for call in calls {
+            match call {
+                Call::Insert(sizes) => {
+                    let records = sizes
+                        .iter()
+                        .map(|&len| {
+                            n += 1;
+                            let mut r = row(&format!("00000000-0000-4000-8000-{n:012x}"), 0)?;
+                            r.payload_json = "x".repeat(len);
+                            Ok(r)
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    if records.is_empty() {
+                        continue;
+                    }
+                    if clock.is_none() {
+                        clock = Some(());
+                        t.clock_reads += 1;
+                    }
+                    let refs: Vec<&MirrorRecord> = records.iter().collect();
+                    let (parameterized, full) =
+                        gather(&mut pending, &refs, |r| Ok(r.payload_json.len()))?;
+                    for p in full {
+                        load(p, &mut t);
+                    }
+                    t.parameterized_requests +=
+                        parameterized.len().div_ceil(tsql::INSERTS_PER_REQUEST);
+                }
+                Call::Flush => load(std::mem::take(&mut pending), &mut t),
+            }
+        }
+        Ok(t)
+    }
+
+    /// Defect "three round trips per batch": many small batches before one commit
+    /// are one clock read and one bulk load (one metadata query), not three per
+    /// batch; a read between batches sends what was gathered; 32 MiB sends early;
+    /// long payloads never enter a bulk load.
+    #[test]
+    fn bulk_rows_are_gathered_per_boundary() -> Result<()> {
+        let batch = || Call::Insert(vec![100; 512]);
+        // 20 batches of 512 small rows, then commit.
+        let mut calls: Vec<Call> = (0..20).map(|_| batch()).collect();
+        calls.push(Call::Flush);
+        assert_eq!(trips(&calls)?, Trips::of(1, 1, 0));
+        // A read (or update) between batches: one load per boundary with rows.
+        let calls = [
+            batch(),
+            Call::Flush,
+            Call::Flush,
+            batch(),
+            batch(),
+            Call::Flush,
+        ];
+        assert_eq!(trips(&calls)?, Trips::of(1, 2, 0));
+        // 3,000-character rows: 32 MiB is 11,185 of them, so 12,000 rows make one
+        // load at the threshold and one at the commit.
+        let big = 3_000;
+        assert!(PENDING_MAX_BYTES / big < 12_000);
+        let mut calls: Vec<Call> = (0..24).map(|_| Call::Insert(vec![big; 500])).collect();
+        calls.push(Call::Flush);
+        assert_eq!(trips(&calls)?, Trips::of(1, 2, 0));
+        // Payloads over 4,000 characters go by parameterized INSERT (200 a request).
+        let calls = [
+            Call::Insert(vec![tsql::BULK_PAYLOAD_MAX + 1; 201]),
+            Call::Insert(vec![tsql::BULK_PAYLOAD_MAX; 3]),
+            Call::Flush,
+        ];
+        assert_eq!(trips(&calls)?, Trips::of(1, 1, 2));
+        // Nothing written: no clock read, no load.
+        assert_eq!(
+            trips(&[Call::Insert(Vec::new()), Call::Flush])?,
+            Trips::default()
+        );
+        Ok(())
+    }
+
+    /// The first and last record of each load are the ones its error names.
+    #[test]
+    fn a_full_load_names_its_own_records() -> Result<()> {
+        // Rows of the longest bulk payload: `fill` of them reach 32 MiB.
+        let fill = PENDING_MAX_BYTES.div_ceil(tsql::BULK_PAYLOAD_MAX);
+        let id = |i: usize| format!("00000000-0000-4000-8000-{i:012x}");
+        let mut records = Vec::new();
+        for i in 1..=fill + 1 {
+            let mut r = row(&id(i), 0)?;
+            r.payload_json = "x".repeat(tsql::BULK_PAYLOAD_MAX);
+            records.push(r);
+        }
+        let refs: Vec<&MirrorRecord> = records.iter().collect();
+        let mut pending = Pending::<()>::default();
+        let (parameterized, full) = gather(&mut pending, &refs, |_| Ok(()))?;
+        assert!(
+            parameterized.is_empty(),
+            "{} rows were not bulk",
+            parameterized.len()
+        );
+        let loads: Vec<(String, String, usize)> = full
+            .into_iter()
+            .map(|p| (p.first, p.last, p.rows.len()))
+            .collect();
+        assert_eq!(loads, [(id(1), id(fill), fill)]);
+        assert_eq!(
+            (pending.first, pending.last, pending.rows.len()),
+            (id(fill + 1), id(fill + 1), 1)
+        );
+        Ok(())
+    }
+
+    fn scope() -> Scope {
+        Scope {
+            source_system: "crm".into(),
+            entity_type: "order".into(),
+        }
+    }
+
+    /// Any lock mode but `Exclusive` (`NoLock` after the wait ran out, was
+    /// cancelled or lost a deadlock) is "scope busy", exit 3, naming the scope
+    /// and the wait; no answer is a failure of the statement; `Exclusive` goes on.
+    #[test]
+    fn a_lock_not_granted_is_scope_busy() -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let target = "mssql://fabric@db:1433/Holocron ([lake].[RawExchangeRecord])";
+        let wait = Duration::from_secs(29);
+        assert!(lock_outcome(Some(tsql::LOCK_GRANTED), target, &scope(), wait).is_ok());
+        for mode in ["NoLock", "Shared", "Update", ""] {
+            let err = lock_outcome(Some(mode), target, &scope(), wait)
+                .err()
+                .ok_or("a lock not granted went on")?;
+            assert!(matches!(err, Error::ScopeBusy { .. }), "{mode}: {err:?}");
+            assert_eq!(err.class(), fabric_core::ErrorClass::Storage, "{mode}");
+        }
+        let busy = lock_outcome(Some("NoLock"), target, &scope(), wait)
+            .err()
+            .ok_or("granted")?;
+        insta::assert_snapshot!("scope_busy_message", busy.to_string());
+        let none = lock_outcome(None, target, &scope(), wait)
+            .err()
+            .ok_or("no answer went on")?;
+        assert!(matches!(none, Error::Mirror { .. }), "{none:?}");
+        assert!(
+            none.to_string().contains("locking scope crm/order"),
+            "{none}"
+        );
+        Ok(())
+    }
+
+    /// A bulk load that failed closed its connection: the commit that sends it
+    /// reports the load's own failure (never "rolling back" or "committing"),
+    /// the transaction is over, and the engine's rollback succeeds without a
+    /// request (a closed connection sends nothing).
+    #[test]
+    fn commit_after_a_failed_load_reports_the_load()
+    -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let conn = Connection::closed()?;
+        let mut mirror = SqlServerMirror {
+            conn,
+            table: lake()?,
+            target: "mssql://db:1433/x ([lake].[RawExchangeRecord])".into(),
+            in_transaction: true,
+            exists: true,
+            server_now: None,
+            pending: Pending::default(),
+            lock_timeout: Duration::from_secs(1),
+        };
+        let _ = mirror
+            .pending
+            .add("00000000-0000-4000-8000-000000000001", 2, TokenRow::new());
+        let _ = mirror
+            .pending
+            .add("00000000-0000-4000-8000-000000000002", 2, TokenRow::new());
+        let err = mirror.commit().err().ok_or("the commit succeeded")?;
+        let text = err.to_string();
+        assert!(
+            text.contains("bulk insert of 2 rows (records 00000000-0000-4000-8000-000000000001 .. 00000000-0000-4000-8000-000000000002)"),
+            "{text}"
+        );
+        let Error::Mirror { source, .. } = &err else {
+            return Err(format!("not the load's error: {err:?}").into());
+        };
+        assert!(
+            source
+                .downcast_ref::<super::super::client::Closed>()
+                .is_some(),
+            "{source}"
+        );
+        assert!(!mirror.in_transaction);
+        assert!(mirror.rollback().is_ok());
         Ok(())
     }
 }

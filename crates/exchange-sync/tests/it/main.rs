@@ -4,6 +4,7 @@ mod canonical;
 mod conformance;
 mod dataset_name;
 mod fuzzed;
+mod lock_order;
 #[cfg(feature = "mssql")]
 mod mssql;
 #[cfg(feature = "mssql")]

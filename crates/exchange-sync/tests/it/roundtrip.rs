@@ -13,11 +13,11 @@ use serde_json::{Value, json};
 
 use crate::pack::read_all;
 
-fn now() -> time::OffsetDateTime {
+pub fn now() -> time::OffsetDateTime {
     time::macros::datetime!(2026-11-22 03:00:00 UTC)
 }
 
-fn options(direction: Direction) -> SyncOptions {
+pub fn options(direction: Direction) -> SyncOptions {
     SyncOptions {
         direction,
         conflict: ConflictStrategy::PreferNewest,
