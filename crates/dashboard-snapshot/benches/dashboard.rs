@@ -9,6 +9,12 @@
 //!
 //! `--quick` uses 500 students x 40 resources and fewer repetitions; `--skip-wide`
 //! leaves out the 100,000-row ZIPs.
+//!
+//! At scale, through the release binary: `gen_dashboard.py DIR` (this folder) writes
+//! a 1,000,000-student scope and oracle results file of the same shape, and
+//! `peer_export.py BUNDLE OUT.zip` is the Python peer (stdlib json, csv, zipfile)
+//! writing the same `student_support_list.csv` bytes; docs/performance.md has the
+//! commands and figures.
 
 use std::borrow::Cow;
 use std::sync::Arc;

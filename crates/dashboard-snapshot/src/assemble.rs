@@ -182,6 +182,7 @@ pub fn build_bundle(
         projection_statuses,
         unknown_oracles,
         parity: parity::ParityReport::default(),
+        read_for_export: None,
     };
     bundle.parity = parity::bundle_report(&bundle);
     bundle

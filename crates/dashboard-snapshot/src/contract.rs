@@ -455,16 +455,111 @@ pub struct SnapshotBundle {
     pub unknown_oracles: Vec<String>,
     /// Parity fingerprint over the projection contents.
     pub parity: ParityReport,
+    /// Set when read by [`SnapshotBundle::from_reader_without_payloads`].
+    #[serde(skip)]
+    pub(crate) read_for_export: Option<std::sync::Arc<ReadForExport>>,
+}
+
+/// What a bundle read for export holds apart from its JSON: its `student_support`
+/// rows typed (that projection's value then has empty `students` arrays).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ReadForExport {
+    pub(crate) support: Option<crate::compact::CompactSupport>,
 }
 
 impl SnapshotBundle {
     /// The bundle JSON: sorted keys, 2-space indent, LF, one trailing newline.
     pub fn to_json_string(&self) -> Result<String> {
-        let value = serde_json::to_value(self).map_err(|source| Error::Json {
+        let mut out = Vec::new();
+        self.write_json(&mut out)
+            .map_err(|e| Error::field("bundle", "", e.to_string()))?;
+        String::from_utf8(out).map_err(|e| Error::field("bundle", "", e.to_string()))
+    }
+
+    /// [`SnapshotBundle::to_json_string`] written to `out` as it is produced: the
+    /// payloads and projections are printed from where they are, with no copy
+    /// of the bundle as a JSON tree and no whole-document string. Buffer `out`.
+    pub fn write_json<W: std::io::Write>(&self, mut out: W) -> std::io::Result<()> {
+        if self.read_for_export.is_some() {
+            return Err(std::io::Error::other(
+                "a bundle read without its oracle payloads cannot be written back",
+            ));
+        }
+        serde_json::to_writer_pretty(&mut out, &SortedBundle(self)).map_err(|e| {
+            if e.is_io() {
+                std::io::Error::from(e)
+            } else {
+                std::io::Error::other(e)
+            }
+        })?;
+        out.write_all(b"\n")?;
+        out.flush()
+    }
+
+    /// Read a bundle for export or verification from `reader` (buffer it), as
+    /// it streams by: the snapshot's oracle payloads are checked to be JSON and
+    /// skipped, never held (serializers read projections only), so the result has
+    /// an empty `snapshot.oracles` and cannot be written back; the student rows of
+    /// `student_support` are held typed (that projection is read through the
+    /// instructor serializers and the parity functions, not as JSON). Formats and versions are checked as in
+    /// [`SnapshotBundle::from_json_str`]. Stricter than that function in one
+    /// respect: a key given twice is refused; callers that must accept every
+    /// bundle `from_json_str` accepts fall back to it on error.
+    pub fn from_reader_without_payloads<R: std::io::Read>(reader: R) -> Result<Self> {
+        let json = |source| Error::Json {
             what: "bundle",
             source,
-        })?;
-        Ok(pretty_sorted(&value))
+        };
+        let mut de = serde_json::Deserializer::from_reader(reader);
+        let raw = ExportBundle::deserialize(&mut de).map_err(json)?;
+        de.end().map_err(json)?;
+        if raw.format != BUNDLE_FORMAT {
+            return Err(Error::UnsupportedVersion {
+                what: "format",
+                found: raw.format,
+                supported: BUNDLE_FORMAT.to_owned(),
+            });
+        }
+        for (what, found, supported) in [
+            (
+                "snapshot_version",
+                raw.snapshot.snapshot_version,
+                SUPPORTED_SNAPSHOT_VERSIONS,
+            ),
+            (
+                "projection_version",
+                raw.snapshot.projection_version,
+                SUPPORTED_PROJECTION_VERSIONS,
+            ),
+        ] {
+            if !supported.contains(&found) {
+                return Err(Error::UnsupportedVersion {
+                    what,
+                    found: found.to_string(),
+                    supported: format!("{supported:?}"),
+                });
+            }
+        }
+        let s = raw.snapshot;
+        Ok(SnapshotBundle {
+            format: raw.format,
+            snapshot: Snapshot {
+                snapshot_version: s.snapshot_version,
+                projection_version: s.projection_version,
+                request_token: s.request_token,
+                scope: s.scope,
+                metadata: s.metadata,
+                oracles: BTreeMap::new(),
+                oracle_statuses: s.oracle_statuses,
+            },
+            projections: raw.projections.values,
+            projection_statuses: raw.projection_statuses,
+            unknown_oracles: raw.unknown_oracles,
+            parity: raw.parity,
+            read_for_export: Some(std::sync::Arc::new(ReadForExport {
+                support: raw.projections.support,
+            })),
+        })
     }
 
     /// Read a bundle, rejecting unknown formats and unsupported versions.
@@ -537,5 +632,139 @@ pub fn sort_keys(value: &serde_json::Value) -> serde_json::Value {
         }
         Value::Array(items) => Value::Array(items.iter().map(sort_keys).collect()),
         other => other.clone(),
+    }
+}
+
+/// [`SnapshotBundle`] as read by [`SnapshotBundle::from_reader_without_payloads`].
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportBundle {
+    format: String,
+    snapshot: ExportSnapshot,
+    projections: crate::compact::ExportProjections,
+    projection_statuses: BTreeMap<String, ProjectionStatus>,
+    unknown_oracles: Vec<String>,
+    parity: crate::parity::ParityReport,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportSnapshot {
+    snapshot_version: u32,
+    projection_version: u32,
+    request_token: String,
+    scope: Scope,
+    metadata: SnapshotMetadata,
+    #[serde(rename = "oracles")]
+    _oracles: SkippedMap,
+    oracle_statuses: BTreeMap<String, OracleStatus>,
+}
+
+/// A JSON object whose values are parsed and dropped as they stream by.
+struct SkippedMap;
+
+impl<'de> Deserialize<'de> for SkippedMap {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = SkippedMap;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map of oracle payloads")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<SkippedMap, A::Error> {
+                while map.next_entry::<String, serde::de::IgnoredAny>()?.is_some() {}
+                Ok(SkippedMap)
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+/// A JSON value serialized with its object keys in code-point order (what
+/// [`sort_keys`] builds, without building it).
+struct Sorted<'a>(&'a serde_json::Value);
+
+impl Serialize for Sorted<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        use serde_json::Value;
+        match self.0 {
+            Value::Object(map) => {
+                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                let mut m = s.serialize_map(Some(entries.len()))?;
+                for (k, v) in entries {
+                    m.serialize_entry(k, &Sorted(v))?;
+                }
+                m.end()
+            }
+            Value::Array(items) => s.collect_seq(items.iter().map(Sorted)),
+            other => other.serialize(s),
+        }
+    }
+}
+
+/// A small typed part turned into a sorted JSON value.
+fn sorted_value<T: Serialize, E: serde::ser::Error>(
+    part: &T,
+) -> std::result::Result<serde_json::Value, E> {
+    serde_json::to_value(part)
+        .map(|v| sort_keys(&v))
+        .map_err(E::custom)
+}
+
+/// A map whose keys are already sorted (a `BTreeMap`), values printed sorted.
+struct SortedMap<'a>(&'a BTreeMap<String, serde_json::Value>);
+
+impl Serialize for SortedMap<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, Sorted(v))))
+    }
+}
+
+/// The bundle with every key in code-point order: the fields of the typed parts
+/// in sorted order by hand, their small parts through [`sort_keys`], and the
+/// payloads and projections streamed through [`Sorted`].
+struct SortedBundle<'a>(&'a SnapshotBundle);
+
+impl Serialize for SortedBundle<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let b = self.0;
+        let mut m = s.serialize_map(Some(6))?;
+        m.serialize_entry("format", &b.format)?;
+        m.serialize_entry("parity", &sorted_value::<_, S::Error>(&b.parity)?)?;
+        m.serialize_entry(
+            "projection_statuses",
+            &sorted_value::<_, S::Error>(&b.projection_statuses)?,
+        )?;
+        m.serialize_entry("projections", &SortedMap(&b.projections))?;
+        m.serialize_entry("snapshot", &SortedSnapshot(&b.snapshot))?;
+        m.serialize_entry("unknown_oracles", &b.unknown_oracles)?;
+        m.end()
+    }
+}
+
+struct SortedSnapshot<'a>(&'a Snapshot);
+
+impl Serialize for SortedSnapshot<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let n = self.0;
+        let mut m = s.serialize_map(Some(7))?;
+        m.serialize_entry("metadata", &sorted_value::<_, S::Error>(&n.metadata)?)?;
+        m.serialize_entry(
+            "oracle_statuses",
+            &sorted_value::<_, S::Error>(&n.oracle_statuses)?,
+        )?;
+        m.serialize_entry("oracles", &SortedMap(&n.oracles))?;
+        m.serialize_entry("projection_version", &n.projection_version)?;
+        m.serialize_entry("request_token", &n.request_token)?;
+        m.serialize_entry("scope", &sorted_value::<_, S::Error>(&n.scope)?)?;
+        m.serialize_entry("snapshot_version", &n.snapshot_version)?;
+        m.end()
     }
 }

@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 mod assemble;
+mod compact;
 mod contract;
 mod error;
 pub mod export;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use fabric_core::json::{sha256_hex, to_canonical_string, write_ascii_string, write_canonical};
+use sha2::{Digest, Sha256};
 
 use crate::contract::SnapshotBundle;
 
@@ -85,21 +86,146 @@ pub fn projection_component(
     value: Option<&Value>,
 ) -> String {
     // The canonical JSON of `{reason_code, status, value}`, written directly so the
-    // (possibly large) value is not cloned.
-    let mut out = String::from("{\"reason_code\":");
+    // (possibly large) value is not cloned, and hashed in chunks as it is written
+    // so it is never whole in memory.
+    component(status, reason_code, |out| match value {
+        Some(v) => out.canonical(v),
+        None => out.buf.push_str("null"),
+    })
+}
+
+/// SHA-256 of the canonical `{reason_code, status, value}`, `value` written by
+/// `write_value`.
+fn component(
+    status: &str,
+    reason_code: Option<&str>,
+    write_value: impl FnOnce(&mut Chunked),
+) -> String {
+    let mut out = Chunked::default();
+    out.buf.push_str("{\"reason_code\":");
     match reason_code {
-        Some(r) => write_ascii_string(&mut out, r),
-        None => out.push_str("null"),
+        Some(r) => write_ascii_string(&mut out.buf, r),
+        None => out.buf.push_str("null"),
     }
-    out.push_str(",\"status\":");
-    write_ascii_string(&mut out, status);
-    out.push_str(",\"value\":");
-    match value {
-        Some(v) => write_canonical(&mut out, v),
-        None => out.push_str("null"),
+    out.buf.push_str(",\"status\":");
+    write_ascii_string(&mut out.buf, status);
+    out.buf.push_str(",\"value\":");
+    write_value(&mut out);
+    out.buf.push('}');
+    out.finish()
+}
+
+/// [`projection_component`] of `student_support` held typed: the same canonical
+/// JSON, the student rows written from their typed form.
+fn support_component(
+    status: &str,
+    reason_code: Option<&str>,
+    support: &crate::compact::CompactSupport,
+) -> String {
+    component(status, reason_code, |out| support_value(out, support))
+}
+
+fn support_value(out: &mut Chunked, support: &crate::compact::CompactSupport) {
+    out.object(&support.skeleton, |out, key, value| {
+        if key != "buckets" {
+            return false;
+        }
+        let Value::Array(buckets) = value else {
+            return false;
+        };
+        out.buf.push('[');
+        for (i, bucket) in buckets.iter().enumerate() {
+            if i > 0 {
+                out.buf.push(',');
+            }
+            let rows = support
+                .students
+                .get(i)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            out.object(bucket, |out, key, _| {
+                if key != "students" {
+                    return false;
+                }
+                out.buf.push('[');
+                for (j, row) in rows.iter().enumerate() {
+                    if j > 0 {
+                        out.buf.push(',');
+                    }
+                    row.write_canonical(&mut out.buf);
+                    out.flush_if_full();
+                }
+                out.buf.push(']');
+                true
+            });
+        }
+        out.buf.push(']');
+        true
+    });
+}
+
+/// Canonical JSON (as `write_canonical` spells it) fed to SHA-256 a chunk at a time.
+#[derive(Default)]
+struct Chunked {
+    buf: String,
+    hasher: Sha256,
+}
+
+impl Chunked {
+    const CHUNK: usize = 1 << 16;
+
+    fn canonical(&mut self, value: &Value) {
+        match value {
+            Value::Array(items) => {
+                self.buf.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.buf.push(',');
+                    }
+                    self.canonical(item);
+                }
+                self.buf.push(']');
+            }
+            Value::Object(_) => self.object(value, |_, _, _| false),
+            scalar => write_canonical(&mut self.buf, scalar),
+        }
+        self.flush_if_full();
     }
-    out.push('}');
-    sha256_hex(out.as_bytes())
+
+    /// An object in canonical form; `special(out, key, value)` may write an
+    /// entry's value itself (returning true), else it is written canonically.
+    fn object(&mut self, value: &Value, special: impl Fn(&mut Self, &str, &Value) -> bool) {
+        let Value::Object(map) = value else {
+            self.canonical(value);
+            return;
+        };
+        let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        self.buf.push('{');
+        for (i, (key, item)) in entries.into_iter().enumerate() {
+            if i > 0 {
+                self.buf.push(',');
+            }
+            write_ascii_string(&mut self.buf, key);
+            self.buf.push(':');
+            if !special(self, key, item) {
+                self.canonical(item);
+            }
+        }
+        self.buf.push('}');
+    }
+
+    fn flush_if_full(&mut self) {
+        if self.buf.len() >= Self::CHUNK {
+            self.hasher.update(self.buf.as_bytes());
+            self.buf.clear();
+        }
+    }
+
+    fn finish(mut self) -> String {
+        self.hasher.update(self.buf.as_bytes());
+        hex::encode(self.hasher.finalize())
+    }
 }
 
 /// Digest of one dataset component: `{status, reason_code, sha256}`.
@@ -117,11 +243,20 @@ pub fn projection_components(bundle: &SnapshotBundle) -> BTreeMap<String, String
         .projection_statuses
         .iter()
         .map(|(key, status)| {
-            let d = projection_component(
-                status.status.as_str(),
-                status.reason_code.map(|r| r.as_str()),
-                bundle.projections.get(key),
-            );
+            let typed = bundle
+                .read_for_export
+                .as_ref()
+                .and_then(|r| r.support.as_ref())
+                .filter(|_| key == crate::compact::SUPPORT);
+            let reason = status.reason_code.map(|r| r.as_str());
+            let d = match typed {
+                Some(support) => support_component(status.status.as_str(), reason, support),
+                None => projection_component(
+                    status.status.as_str(),
+                    reason,
+                    bundle.projections.get(key),
+                ),
+            };
             (format!("projection:{key}"), d)
         })
         .collect()

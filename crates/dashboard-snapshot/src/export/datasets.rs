@@ -96,6 +96,12 @@ fn need<'a>(ctx: &ExportContext<'a>, key: &str) -> Result<&'a Value, SerializeEr
         .ok_or_else(|| shape(key, "", "projection has no value"))
 }
 
+/// The stored JSON of a projection, including one whose rows are held typed.
+fn need_raw<'a>(ctx: &ExportContext<'a>, key: &str) -> Result<&'a Value, SerializeError> {
+    ctx.raw_projection(key)
+        .ok_or_else(|| shape(key, "", "projection has no value"))
+}
+
 fn list<'a>(projection: &str, v: &'a Value, pointer: &str) -> Result<&'a [Value], SerializeError> {
     v.pointer(pointer)
         .and_then(Value::as_array)
@@ -297,7 +303,7 @@ impl DatasetSerializer for SupportSummary {
         ctx: &ExportContext<'_>,
         sink: &mut dyn RowSink,
     ) -> Result<(), SerializeError> {
-        let v = need(ctx, "student_support")?;
+        let v = need_raw(ctx, "student_support")?;
         for b in list("student_support", v, "/buckets")? {
             sink.row(&[
                 text(b.get("id")),
@@ -330,9 +336,31 @@ impl DatasetSerializer for SupportList {
         ctx: &ExportContext<'_>,
         sink: &mut dyn RowSink,
     ) -> Result<(), SerializeError> {
-        let v = need(ctx, "student_support")?;
+        let v = need_raw(ctx, "student_support")?;
+        let typed = ctx.support_rows();
         for (i, b) in list("student_support", v, "/buckets")?.iter().enumerate() {
             let category = text(b.get("id"));
+            if let Some(support) = typed {
+                let rows = support
+                    .students
+                    .get(i)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                for s in rows {
+                    sink.row(&[
+                        i64::try_from(s.student_id).map_or(Cell::Empty, Cell::Int),
+                        Cell::Text(Cow::Borrowed(&s.name)),
+                        category.clone(),
+                        s.progress_pct.map_or(Cell::Empty, Cell::Dec1),
+                        s.proficiency_pct.map_or(Cell::Empty, Cell::Dec1),
+                        owned(if s.inactive { "inactive" } else { "active" }),
+                        s.last_interaction_at
+                            .as_deref()
+                            .map_or(Cell::Empty, |t| Cell::Time(Cow::Borrowed(t))),
+                    ])?;
+                }
+                continue;
+            }
             for s in list("student_support", v, &format!("/buckets/{i}/students"))? {
                 let inactive = s.get("inactive").and_then(Value::as_bool).unwrap_or(false);
                 sink.row(&[

@@ -81,9 +81,28 @@ impl<'a> ExportContext<'a> {
         ExportContext { bundle }
     }
 
-    /// A projection value (ready or partial).
+    /// A projection value (ready or partial). `None` for `student_support` in a
+    /// bundle read by [`SnapshotBundle::from_reader_without_payloads`], whose
+    /// student rows are held typed: only the instructor serializers read them.
     pub fn projection(&self, key: &str) -> Option<&'a Value> {
+        if key == crate::compact::SUPPORT && self.support_rows().is_some() {
+            return None;
+        }
         self.bundle.projections.get(key)
+    }
+
+    /// The projection's JSON as stored (for `student_support` read for export,
+    /// without its student rows).
+    pub(crate) fn raw_projection(&self, key: &str) -> Option<&'a Value> {
+        self.bundle.projections.get(key)
+    }
+
+    /// The typed `student_support` rows, when the bundle was read for export.
+    pub(crate) fn support_rows(&self) -> Option<&'a crate::compact::CompactSupport> {
+        self.bundle
+            .read_for_export
+            .as_ref()
+            .and_then(|r| r.support.as_ref())
     }
 
     /// The scope (labels, filters, `as_of`).

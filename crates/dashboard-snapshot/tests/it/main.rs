@@ -6,6 +6,7 @@ mod example;
 mod export;
 mod framework;
 mod hostile;
+mod streamed;
 
 use std::path::PathBuf;
 

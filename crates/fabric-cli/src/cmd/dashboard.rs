@@ -10,7 +10,8 @@ use dashboard_snapshot::export::{
     ExportManifest, ExportPlan, Registry, plan_export, verify_zip, write_zip,
 };
 use dashboard_snapshot::{
-    Error as DashError, ProjectionSet, SnapshotBundle, Telemetry, assemble_bundle,
+    Error as DashError, ProjectionSet, SnapshotBundle, Telemetry, assemble_owned, build_bundle,
+    check_identity, resolve_token,
 };
 use serde_json::json;
 
@@ -108,28 +109,52 @@ fn with_file<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(DashError) -
     }
 }
 
+/// Read a bundle for export or verification, streamed, its oracle payloads
+/// skipped (serializers read projections only). Should the streamed read refuse
+/// it, the whole document is read as before, so a bundle is accepted or refused
+/// exactly as it always was, with the same message.
 fn load_bundle(path: &Path) -> Result<SnapshotBundle, CliError> {
-    SnapshotBundle::from_json_str(&read(path)?).map_err(with_file(path, "invalid bundle"))
+    let file = std::fs::File::open(path).map_err(|e| CliError::Input {
+        path: path.to_path_buf(),
+        what: "cannot read",
+        source: Box::new(e),
+    })?;
+    let reader = std::io::BufReader::with_capacity(1 << 16, file);
+    match SnapshotBundle::from_reader_without_payloads(reader) {
+        Ok(bundle) => Ok(bundle),
+        Err(_) => {
+            SnapshotBundle::from_json_str(&read(path)?).map_err(with_file(path, "invalid bundle"))
+        }
+    }
 }
 
 fn assemble(ctx: &Ctx, args: &AssembleArgs) -> CmdResult {
-    let scope = read(&args.scope)?;
-    let oracles = read(&args.oracles)?;
     let set = ProjectionSet::instructor();
-    // Parse each file once on its own so that a malformed one is named.
-    dashboard_snapshot::parse_scope(&scope)
+    // Each file is parsed once, on its own, so that a malformed one is named; its
+    // text is dropped as soon as it is parsed.
+    let mut scope = dashboard_snapshot::parse_scope(&read(&args.scope)?)
         .map_err(with_file(&args.scope, "invalid scope file"))?;
-    dashboard_snapshot::parse_oracles(&oracles)
+    let oracles = dashboard_snapshot::parse_oracles(&read(&args.oracles)?)
         .map_err(with_file(&args.oracles, "invalid oracle results file"))?;
-    let bundle = assemble_bundle(
-        &set,
-        &scope,
-        &oracles,
-        args.token.as_deref(),
-        &Telemetry::none(),
-    )?;
-    let text = bundle.to_json_string()?;
-    print_text(text.trim_end_matches('\n'))?;
+    if !scope.expected_given {
+        scope.scope.expected_oracles = set.all_oracles();
+    }
+    let token = resolve_token(args.token.as_deref(), &scope, &oracles)?;
+    check_identity(&scope.scope, &token, &oracles)?;
+    let snapshot = assemble_owned(&scope.scope, &token, oracles.results)?;
+    let bundle = build_bundle(&set, snapshot, &Telemetry::none());
+    // Printed as it is produced (the bundle of a large section is hundreds of MB).
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    match bundle.write_json(&mut out) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            return Err(CliError::Output {
+                path: "<stdout>".into(),
+                source: e,
+            });
+        }
+        _ => {}
+    }
+    drop(out);
     if !ctx.json {
         for (key, status) in &bundle.projection_statuses {
             let reason = status

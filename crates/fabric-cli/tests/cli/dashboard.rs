@@ -325,3 +325,47 @@ fn profiles_lists_datasets_and_policies() -> TestResult {
     insta::assert_snapshot!("dashboard_profiles", String::from_utf8(out.stdout)?);
     Ok(())
 }
+
+/// Export reads the bundle as it streams, the student rows typed: an edited
+/// student is still a parity mismatch, a row the typed form cannot hold exactly
+/// (an integer percentage) is read whole and refused the same way, and a bundle
+/// only the whole read accepts (a key given twice) still exports the same ZIP.
+#[test]
+fn streamed_export_reads_edited_bundles_as_the_whole_read_does() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let bundle = bundle_in(dir.path())?;
+    let text = std::fs::read_to_string(&bundle)?;
+    let good = dir.path().join("good.zip");
+    let out = export(dir.path(), &bundle, "instructor_best_effort", &good, false);
+    assert_eq!(out.status.code(), Some(0));
+    for (from, to) in [
+        ("\"name\": \"Priya Raman\"", "\"name\": \"Priya Ramen\""),
+        ("\"progress_pct\": 19.1", "\"progress_pct\": 19"),
+    ] {
+        assert!(text.contains(from), "{from}");
+        let edited = dir.path().join("edited.json");
+        std::fs::write(&edited, text.replacen(from, to, 1))?;
+        let zip = dir.path().join("x.zip");
+        let out = export(dir.path(), &edited, "instructor_best_effort", &zip, false);
+        assert_eq!(out.status.code(), Some(1), "{to}");
+        assert!(
+            String::from_utf8(out.stderr)?
+                .starts_with("error: parity_mismatch: bundle fingerprint"),
+            "{to}"
+        );
+        assert!(!zip.exists());
+    }
+    let twice = text.replacen(
+        "\"inactive\": true,\n              \"last_interaction_at\": \"2026-03-06T21:00:00Z\"",
+        "\"inactive\": false,\n              \"inactive\": true,\n              \"last_interaction_at\": \"2026-03-06T21:00:00Z\"",
+        1,
+    );
+    assert_ne!(twice, text);
+    let edited = dir.path().join("twice.json");
+    std::fs::write(&edited, twice)?;
+    let zip = dir.path().join("twice.zip");
+    let out = export(dir.path(), &edited, "instructor_best_effort", &zip, false);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(std::fs::read(&zip)?, std::fs::read(&good)?);
+    Ok(())
+}

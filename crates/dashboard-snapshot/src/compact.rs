@@ -1,0 +1,263 @@
+//! The student rows of the `student_support` projection held typed when a bundle is
+//! read for export ([`crate::SnapshotBundle::from_reader_without_payloads`]): about
+//! 150 bytes a student instead of a JSON object tree. The rows are read strictly:
+//! exactly the six fields, each in the spelling the projection writes, so their
+//! canonical JSON (for the parity digest) and their CSV cells are those of the JSON
+//! they were read from. Anything else makes the read fail, and the caller reads the
+//! bundle whole instead.
+
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Number, Value};
+
+use fabric_core::json::{canonical_number, write_ascii_string};
+
+/// The projection whose student lists are held typed.
+pub(crate) const SUPPORT: &str = "student_support";
+
+/// One student of a support bucket.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct StudentRow {
+    pub(crate) student_id: u64,
+    pub(crate) name: String,
+    pub(crate) progress_pct: Option<f64>,
+    pub(crate) proficiency_pct: Option<f64>,
+    pub(crate) inactive: bool,
+    pub(crate) last_interaction_at: Option<String>,
+}
+
+/// The `student_support` value: the JSON without the buckets' `students` arrays
+/// (left empty), and those arrays typed, bucket by bucket.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CompactSupport {
+    pub(crate) skeleton: Value,
+    pub(crate) students: Vec<Vec<StudentRow>>,
+}
+
+impl StudentRow {
+    /// Append the canonical JSON of the row (keys in code-point order:
+    /// `proficiency_pct` sorts before `progress_pct`).
+    pub(crate) fn write_canonical(&self, out: &mut String) {
+        let pct = |out: &mut String, x: Option<f64>| match x.and_then(Number::from_f64) {
+            Some(n) => out.push_str(&canonical_number(&n)),
+            None => out.push_str("null"),
+        };
+        out.push_str("{\"inactive\":");
+        out.push_str(if self.inactive { "true" } else { "false" });
+        out.push_str(",\"last_interaction_at\":");
+        match &self.last_interaction_at {
+            Some(t) => write_ascii_string(out, t),
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"name\":");
+        write_ascii_string(out, &self.name);
+        out.push_str(",\"proficiency_pct\":");
+        pct(out, self.proficiency_pct);
+        out.push_str(",\"progress_pct\":");
+        pct(out, self.progress_pct);
+        out.push_str(",\"student_id\":");
+        out.push_str(&self.student_id.to_string());
+        out.push('}');
+    }
+}
+
+fn is_float_text(n: &Number) -> bool {
+    n.as_str().bytes().any(|b| matches!(b, b'.' | b'e' | b'E'))
+}
+
+/// A percentage: `null` or a finite float spelled as a float.
+fn pct<E: de::Error>(v: Option<Number>) -> Result<Option<f64>, E> {
+    match v {
+        None => Ok(None),
+        Some(n) if is_float_text(&n) => match n.as_f64().filter(|x| x.is_finite()) {
+            Some(x) => Ok(Some(x)),
+            None => Err(E::custom("percentage out of range")),
+        },
+        Some(_) => Err(E::custom("percentage spelled as an integer")),
+    }
+}
+
+impl<'de> Deserialize<'de> for StudentRow {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = StudentRow;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a student row")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StudentRow, A::Error> {
+                let mut id: Option<Number> = None;
+                let mut name: Option<String> = None;
+                let mut progress: Option<Option<Number>> = None;
+                let mut proficiency: Option<Option<Number>> = None;
+                let mut inactive: Option<bool> = None;
+                let mut last: Option<Option<String>> = None;
+                fn once<T, E: de::Error>(slot: &mut Option<T>, v: T) -> Result<(), E> {
+                    if slot.replace(v).is_some() {
+                        return Err(E::custom("a field given twice"));
+                    }
+                    Ok(())
+                }
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "student_id" => once(&mut id, map.next_value()?)?,
+                        "name" => once(&mut name, map.next_value()?)?,
+                        "progress_pct" => once(&mut progress, map.next_value()?)?,
+                        "proficiency_pct" => once(&mut proficiency, map.next_value()?)?,
+                        "inactive" => once(&mut inactive, map.next_value()?)?,
+                        "last_interaction_at" => once(&mut last, map.next_value()?)?,
+                        _ => return Err(de::Error::custom("an unexpected field")),
+                    }
+                }
+                let missing = || de::Error::custom("a missing field");
+                let id = id.ok_or_else(missing)?;
+                let student_id = id
+                    .as_u64()
+                    .filter(|u| u.to_string() == id.as_str())
+                    .ok_or_else(|| de::Error::custom("student_id spelled otherwise"))?;
+                Ok(StudentRow {
+                    student_id,
+                    name: name.ok_or_else(missing)?,
+                    progress_pct: pct(progress.ok_or_else(missing)?)?,
+                    proficiency_pct: pct(proficiency.ok_or_else(missing)?)?,
+                    inactive: inactive.ok_or_else(missing)?,
+                    last_interaction_at: last.ok_or_else(missing)?,
+                })
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+/// A JSON object read entry by entry; the entry named `typed` (once) is read as
+/// `T`, the others as values; `typed` is left as an empty array in the object.
+fn object_with<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
+    mut map: A,
+    typed: &str,
+) -> Result<(Map<String, Value>, T), A::Error> {
+    let mut out = Map::new();
+    let mut held = None;
+    while let Some(key) = map.next_key::<String>()? {
+        if out.contains_key(&key) {
+            return Err(de::Error::custom("a key given twice"));
+        }
+        if key == typed {
+            held = Some(map.next_value::<T>()?);
+            out.insert(key, Value::Array(Vec::new()));
+        } else {
+            let v: Value = map.next_value()?;
+            out.insert(key, v);
+        }
+    }
+    let held = held.ok_or_else(|| de::Error::custom("a missing field"))?;
+    Ok((out, held))
+}
+
+struct Bucket(Map<String, Value>, Vec<StudentRow>);
+
+impl<'de> Deserialize<'de> for Bucket {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = Bucket;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a support bucket")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Bucket, A::Error> {
+                let (m, rows) = object_with(map, "students")?;
+                Ok(Bucket(m, rows))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+struct Buckets(Vec<Bucket>);
+
+impl<'de> Deserialize<'de> for Buckets {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = Buckets;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of support buckets")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Buckets, A::Error> {
+                let mut out = Vec::new();
+                while let Some(b) = seq.next_element()? {
+                    out.push(b);
+                }
+                Ok(Buckets(out))
+            }
+        }
+        d.deserialize_seq(Visit)
+    }
+}
+
+impl<'de> Deserialize<'de> for CompactSupport {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = CompactSupport;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("the student_support projection")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<CompactSupport, A::Error> {
+                let (mut m, Buckets(buckets)) = object_with(map, "buckets")?;
+                let mut students = Vec::with_capacity(buckets.len());
+                let mut skeleton = Vec::with_capacity(buckets.len());
+                for Bucket(b, rows) in buckets {
+                    skeleton.push(Value::Object(b));
+                    students.push(rows);
+                }
+                m.insert("buckets".to_owned(), Value::Array(skeleton));
+                Ok(CompactSupport {
+                    skeleton: Value::Object(m),
+                    students,
+                })
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+/// Projections as read for export: `student_support` compact, the others as JSON.
+pub(crate) struct ExportProjections {
+    pub(crate) values: std::collections::BTreeMap<String, Value>,
+    pub(crate) support: Option<CompactSupport>,
+}
+
+impl<'de> Deserialize<'de> for ExportProjections {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = ExportProjections;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map of projections")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<ExportProjections, A::Error> {
+                let mut values = std::collections::BTreeMap::new();
+                let mut support = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    if values.contains_key(&key) {
+                        return Err(de::Error::custom("a projection given twice"));
+                    }
+                    if key == SUPPORT {
+                        let c: CompactSupport = map.next_value()?;
+                        values.insert(key, c.skeleton.clone());
+                        support = Some(c);
+                    } else {
+                        let v: Value = map.next_value()?;
+                        values.insert(key, v);
+                    }
+                }
+                Ok(ExportProjections { values, support })
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}

@@ -1,0 +1,146 @@
+//! Bundles read for export as they stream by (`from_reader_without_payloads`):
+//! the same ZIP bytes, manifest and parity as the whole-document read, a refusal
+//! (never a different answer) for anything the typed rows cannot hold exactly,
+//! and no way to write such a bundle back.
+
+use std::io::Cursor;
+
+use dashboard_snapshot::export::{Registry, plan_export, verify_zip, write_zip};
+use dashboard_snapshot::{Error, SnapshotBundle, Telemetry};
+use serde_json::Value;
+
+use crate::{TestResult, example_bundle};
+
+fn zip_of(bundle: &SnapshotBundle, profile: &str) -> Result<Vec<u8>, Error> {
+    let plan = plan_export(&Registry::instructor(), bundle, profile)?;
+    let mut out = Cursor::new(Vec::new());
+    write_zip(&plan, bundle, &mut out, &Telemetry::none())?;
+    Ok(out.into_inner())
+}
+
+/// The ZIP's SHA-256, or the error's text.
+fn outcome(bundle: &SnapshotBundle, profile: &str) -> String {
+    match zip_of(bundle, profile) {
+        Ok(zip) => fabric_core::json::sha256_hex(&zip),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn streamed(text: &str) -> Result<SnapshotBundle, Error> {
+    SnapshotBundle::from_reader_without_payloads(text.as_bytes())
+}
+
+#[test]
+fn streamed_read_exports_the_same_bytes_under_every_profile() -> TestResult {
+    let bundle = example_bundle()?;
+    let text = bundle.to_json_string()?;
+    let read = streamed(&text)?;
+    assert!(read.snapshot.oracles.is_empty(), "payloads are skipped");
+    for profile in ["instructor_best_effort", "instructor", "instructor_strict"] {
+        assert_eq!(
+            outcome(&bundle, profile),
+            outcome(&read, profile),
+            "{profile}"
+        );
+    }
+    assert_eq!(
+        dashboard_snapshot::parity::bundle_report(&read),
+        dashboard_snapshot::parity::bundle_report(&bundle)
+    );
+    let zip = zip_of(&read, "instructor_best_effort")?;
+    let report = verify_zip(
+        &Registry::instructor(),
+        &read,
+        Cursor::new(zip),
+        &Telemetry::none(),
+    )?;
+    assert!(report.comparison.mismatches.is_empty());
+    Ok(())
+}
+
+#[test]
+fn the_support_projection_is_not_handed_out_without_its_rows() -> TestResult {
+    let read = streamed(&example_bundle()?.to_json_string()?)?;
+    let ctx = dashboard_snapshot::export::ExportContext::new(&read);
+    assert!(ctx.projection("student_support").is_none());
+    assert!(ctx.projection("summary").is_some());
+    Ok(())
+}
+
+#[test]
+fn a_bundle_read_for_export_cannot_be_written_back() -> TestResult {
+    let read = streamed(&example_bundle()?.to_json_string()?)?;
+    assert!(read.to_json_string().is_err());
+    Ok(())
+}
+
+/// Each edit is one the typed rows cannot hold exactly: the streamed read refuses
+/// it (the CLI then reads the document whole, as before), never reads it wrong.
+#[test]
+fn rows_the_typed_form_cannot_hold_exactly_are_refused() -> TestResult {
+    let text = example_bundle()?.to_json_string()?;
+    let doc: Value = serde_json::from_str(&text)?;
+    let first = "/projections/student_support/buckets/0/students/0";
+    assert!(doc.pointer(first).is_some(), "the example has a student");
+    let edits: [(&str, Value); 6] = [
+        ("progress_pct", Value::from(50)),
+        ("student_id", Value::from("5001")),
+        ("name", Value::Null),
+        ("inactive", Value::from(1)),
+        ("extra", Value::from(true)),
+        ("last_interaction_at", Value::from(3)),
+    ];
+    for (field, value) in edits {
+        let mut edited = doc.clone();
+        if let Some(Value::Object(student)) = edited.pointer_mut(first) {
+            student.insert(field.to_owned(), value);
+        }
+        assert!(streamed(&edited.to_string()).is_err(), "{field}");
+    }
+    let mut edited = doc.clone();
+    if let Some(Value::Object(student)) = edited.pointer_mut(first) {
+        student.remove("last_interaction_at");
+    }
+    assert!(streamed(&edited.to_string()).is_err(), "a missing field");
+    // A key given twice is refused by the streamed read (the whole read keeps the
+    // last one).
+    let at = text
+        .find("\"projections\": {")
+        .and_then(|p| text[p..].find("\"student_support\": {").map(|s| p + s))
+        .ok_or("no student_support projection")?;
+    let (head, tail) = text.split_at(at);
+    let twice = format!(
+        "{head}{}",
+        tail.replacen(
+            "\"student_support\": {",
+            "\"student_support\": {\"as_of\": \"x\",",
+            1
+        )
+    );
+    assert!(
+        SnapshotBundle::from_json_str(&twice).is_ok(),
+        "the whole read takes the last"
+    );
+    assert!(streamed(&twice).is_err());
+    Ok(())
+}
+
+#[test]
+fn streamed_read_checks_format_and_versions() -> TestResult {
+    let doc: Value = serde_json::from_str(&example_bundle()?.to_json_string()?)?;
+    for (pointer, value) in [
+        ("/format", Value::from("fabric.dashboard.bundle/9")),
+        ("/snapshot/snapshot_version", Value::from(99)),
+        ("/snapshot/projection_version", Value::from(99)),
+    ] {
+        let mut edited = doc.clone();
+        if let Some(slot) = edited.pointer_mut(pointer) {
+            *slot = value;
+        }
+        match streamed(&edited.to_string()) {
+            Err(Error::UnsupportedVersion { .. }) => {}
+            other => panic!("{pointer}: {other:?}"),
+        }
+    }
+    Ok(())
+}
