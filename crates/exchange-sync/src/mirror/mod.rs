@@ -119,6 +119,53 @@ pub enum MirrorWrite {
     },
 }
 
+/// A run of consecutive writes of one kind, in batch order: the server backends
+/// send each run as one multi-row statement.
+#[cfg(any(feature = "mssql", feature = "postgres"))]
+pub(crate) enum WriteRun<'a> {
+    /// Consecutive [`MirrorWrite::Insert`]s.
+    Inserts(Vec<&'a MirrorRecord>),
+    /// Consecutive [`MirrorWrite::Update`]s, as `(exchange_id, record)`.
+    Updates(Vec<(&'a str, &'a MirrorRecord)>),
+}
+
+/// Split `writes` into [`WriteRun`]s, keeping their order: an update never moves
+/// before an insert that came ahead of it in the batch.
+#[cfg(any(feature = "mssql", feature = "postgres"))]
+pub(crate) fn write_runs(writes: &[MirrorWrite]) -> impl Iterator<Item = WriteRun<'_>> {
+    let mut rest = writes;
+    std::iter::from_fn(move || {
+        let run = match rest.first()? {
+            MirrorWrite::Insert(_) => {
+                let run: Vec<&MirrorRecord> = rest
+                    .iter()
+                    .map_while(|w| match w {
+                        MirrorWrite::Insert(r) => Some(r),
+                        MirrorWrite::Update { .. } => None,
+                    })
+                    .collect();
+                rest = rest.get(run.len()..).unwrap_or_default();
+                WriteRun::Inserts(run)
+            }
+            MirrorWrite::Update { .. } => {
+                let run: Vec<(&str, &MirrorRecord)> = rest
+                    .iter()
+                    .map_while(|w| match w {
+                        MirrorWrite::Update {
+                            exchange_id,
+                            record,
+                        } => Some((exchange_id.as_str(), record)),
+                        MirrorWrite::Insert(_) => None,
+                    })
+                    .collect();
+                rest = rest.get(run.len()..).unwrap_or_default();
+                WriteRun::Updates(run)
+            }
+        };
+        Some(run)
+    })
+}
+
 /// A SQL mirror backend (one table of one database).
 ///
 /// # Contract
