@@ -305,3 +305,60 @@ pub trait Mirror {
         Ok(())
     }
 }
+
+#[cfg(all(test, any(feature = "mssql", feature = "postgres")))]
+mod tests {
+    use super::{ContentHash, MirrorRecord, MirrorWrite, WriteRun, write_runs};
+
+    fn record(id: &str) -> MirrorRecord {
+        MirrorRecord {
+            exchange_id: id.to_owned(),
+            exchange_type: "http".to_owned(),
+            source_system: "s".to_owned(),
+            entity_type: "e".to_owned(),
+            natural_key: None,
+            observed_at_utc: time::OffsetDateTime::UNIX_EPOCH,
+            content_sha256: ContentHash([0; 32]),
+            payload_json: "{}".to_owned(),
+            schema_version: 1,
+        }
+    }
+
+    fn update(old: &str, new: &str) -> MirrorWrite {
+        MirrorWrite::Update {
+            exchange_id: old.to_owned(),
+            record: record(new),
+        }
+    }
+
+    /// Each run is a maximal stretch of one kind, in batch order, and every write
+    /// lands in exactly one run.
+    #[test]
+    fn write_runs_keep_batch_order_and_split_at_each_change_of_kind() {
+        let writes = [
+            MirrorWrite::Insert(record("a")),
+            MirrorWrite::Insert(record("b")),
+            update("c", "c2"),
+            MirrorWrite::Insert(record("d")),
+            update("e", "e2"),
+            update("f", "f2"),
+        ];
+        let got: Vec<String> = write_runs(&writes)
+            .map(|run| match run {
+                WriteRun::Inserts(rs) => {
+                    let ids: Vec<&str> = rs.iter().map(|r| r.exchange_id.as_str()).collect();
+                    format!("I[{}]", ids.join(","))
+                }
+                WriteRun::Updates(us) => {
+                    let ids: Vec<String> = us
+                        .iter()
+                        .map(|(old, r)| format!("{old}->{}", r.exchange_id))
+                        .collect();
+                    format!("U[{}]", ids.join(","))
+                }
+            })
+            .collect();
+        assert_eq!(got, ["I[a,b]", "U[c->c2]", "I[d]", "U[e->e2,f->f2]"]);
+        assert_eq!(write_runs(&[]).count(), 0);
+    }
+}
