@@ -135,10 +135,7 @@ pub fn prepare_record(
         return Err(Error::Record {
             path: input.to_path_buf(),
             line: line_no,
-            exchange_id: map
-                .get("exchange_id")
-                .and_then(Value::as_str)
-                .map(String::from),
+            exchange_id: claimed_id(&map),
             reason: "not an envelope: neither a request nor a response key (an envelope \
                      holds `request` and/or `response`, either may be null; --raw wraps a \
                      raw payload in one)"
@@ -150,10 +147,7 @@ pub fn prepare_record(
         return Err(Error::NonFinite {
             path: input.to_path_buf(),
             line: line_no,
-            exchange_id: map
-                .get("exchange_id")
-                .and_then(Value::as_str)
-                .map(String::from),
+            exchange_id: claimed_id(&map),
             pointer: p,
         });
     }
@@ -211,6 +205,14 @@ pub fn prepare_record(
     redactor.redact_record(&mut record);
     record.content_sha256 = record.compute_hash();
     Ok(record)
+}
+
+/// The `exchange_id` a refused record claims, if it holds one as a string, so the
+/// error can name the record.
+fn claimed_id(map: &Map<String, Value>) -> Option<String> {
+    map.get("exchange_id")
+        .and_then(Value::as_str)
+        .map(String::from)
 }
 
 fn fill(map: &mut Map<String, Value>, key: &str, value: impl FnOnce() -> Value) {

@@ -119,6 +119,53 @@ pub enum MirrorWrite {
     },
 }
 
+/// A run of consecutive writes of one kind, in batch order: the server backends
+/// send each run as one multi-row statement.
+#[cfg(any(feature = "mssql", feature = "postgres"))]
+pub(crate) enum WriteRun<'a> {
+    /// Consecutive [`MirrorWrite::Insert`]s.
+    Inserts(Vec<&'a MirrorRecord>),
+    /// Consecutive [`MirrorWrite::Update`]s, as `(exchange_id, record)`.
+    Updates(Vec<(&'a str, &'a MirrorRecord)>),
+}
+
+/// Split `writes` into [`WriteRun`]s, keeping their order: an update never moves
+/// before an insert that came ahead of it in the batch.
+#[cfg(any(feature = "mssql", feature = "postgres"))]
+pub(crate) fn write_runs(writes: &[MirrorWrite]) -> impl Iterator<Item = WriteRun<'_>> {
+    let mut rest = writes;
+    std::iter::from_fn(move || {
+        let run = match rest.first()? {
+            MirrorWrite::Insert(_) => {
+                let run: Vec<&MirrorRecord> = rest
+                    .iter()
+                    .map_while(|w| match w {
+                        MirrorWrite::Insert(r) => Some(r),
+                        MirrorWrite::Update { .. } => None,
+                    })
+                    .collect();
+                rest = rest.get(run.len()..).unwrap_or_default();
+                WriteRun::Inserts(run)
+            }
+            MirrorWrite::Update { .. } => {
+                let run: Vec<(&str, &MirrorRecord)> = rest
+                    .iter()
+                    .map_while(|w| match w {
+                        MirrorWrite::Update {
+                            exchange_id,
+                            record,
+                        } => Some((exchange_id.as_str(), record)),
+                        MirrorWrite::Insert(_) => None,
+                    })
+                    .collect();
+                rest = rest.get(run.len()..).unwrap_or_default();
+                WriteRun::Updates(run)
+            }
+        };
+        Some(run)
+    })
+}
+
 /// A SQL mirror backend (one table of one database).
 ///
 /// # Contract
@@ -256,5 +303,62 @@ pub trait Mirror {
     /// nothing to wait for.
     fn settle(&mut self) -> Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(all(test, any(feature = "mssql", feature = "postgres")))]
+mod tests {
+    use super::{ContentHash, MirrorRecord, MirrorWrite, WriteRun, write_runs};
+
+    fn record(id: &str) -> MirrorRecord {
+        MirrorRecord {
+            exchange_id: id.to_owned(),
+            exchange_type: "http".to_owned(),
+            source_system: "s".to_owned(),
+            entity_type: "e".to_owned(),
+            natural_key: None,
+            observed_at_utc: time::OffsetDateTime::UNIX_EPOCH,
+            content_sha256: ContentHash([0; 32]),
+            payload_json: "{}".to_owned(),
+            schema_version: 1,
+        }
+    }
+
+    fn update(old: &str, new: &str) -> MirrorWrite {
+        MirrorWrite::Update {
+            exchange_id: old.to_owned(),
+            record: record(new),
+        }
+    }
+
+    /// Each run is a maximal stretch of one kind, in batch order, and every write
+    /// lands in exactly one run.
+    #[test]
+    fn write_runs_keep_batch_order_and_split_at_each_change_of_kind() {
+        let writes = [
+            MirrorWrite::Insert(record("a")),
+            MirrorWrite::Insert(record("b")),
+            update("c", "c2"),
+            MirrorWrite::Insert(record("d")),
+            update("e", "e2"),
+            update("f", "f2"),
+        ];
+        let got: Vec<String> = write_runs(&writes)
+            .map(|run| match run {
+                WriteRun::Inserts(rs) => {
+                    let ids: Vec<&str> = rs.iter().map(|r| r.exchange_id.as_str()).collect();
+                    format!("I[{}]", ids.join(","))
+                }
+                WriteRun::Updates(us) => {
+                    let ids: Vec<String> = us
+                        .iter()
+                        .map(|(old, r)| format!("{old}->{}", r.exchange_id))
+                        .collect();
+                    format!("U[{}]", ids.join(","))
+                }
+            })
+            .collect();
+        assert_eq!(got, ["I[a,b]", "U[c->c2]", "I[d]", "U[e->e2,f->f2]"]);
+        assert_eq!(write_runs(&[]).count(), 0);
     }
 }

@@ -26,7 +26,7 @@ use super::config::SqlServerConfig;
 use super::tsql::{self, TableName};
 use crate::error::{BoxError, Error, Result};
 use crate::hash::ContentHash;
-use crate::mirror::{Mirror, MirrorKeyRow, MirrorRecord, MirrorWrite, Scope};
+use crate::mirror::{Mirror, MirrorKeyRow, MirrorRecord, MirrorWrite, Scope, WriteRun, write_runs};
 
 /// Bulk rows gathered before they are sent anyway (see the module docs).
 pub const PENDING_MAX_BYTES: usize = 32 << 20;
@@ -695,35 +695,10 @@ impl Mirror for SqlServerMirror {
         }
         // The same column limits as every backend, before anything is sent.
         crate::limits::check_writes(&self.target, writes)?;
-        let mut i = 0;
-        while i < writes.len() {
-            match writes.get(i) {
-                Some(MirrorWrite::Insert(_)) => {
-                    let run: Vec<&MirrorRecord> = writes[i..]
-                        .iter()
-                        .map_while(|w| match w {
-                            MirrorWrite::Insert(r) => Some(r),
-                            MirrorWrite::Update { .. } => None,
-                        })
-                        .collect();
-                    i += run.len();
-                    self.insert_run(&run)?;
-                }
-                Some(MirrorWrite::Update { .. }) => {
-                    let run: Vec<(&str, &MirrorRecord)> = writes[i..]
-                        .iter()
-                        .map_while(|w| match w {
-                            MirrorWrite::Update {
-                                exchange_id,
-                                record,
-                            } => Some((exchange_id.as_str(), record)),
-                            MirrorWrite::Insert(_) => None,
-                        })
-                        .collect();
-                    i += run.len();
-                    self.update_run(&run)?;
-                }
-                None => break,
+        for run in write_runs(writes) {
+            match run {
+                WriteRun::Inserts(run) => self.insert_run(&run)?,
+                WriteRun::Updates(run) => self.update_run(&run)?,
             }
         }
         Ok(())

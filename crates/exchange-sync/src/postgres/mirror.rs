@@ -19,7 +19,7 @@ use super::config::PgConfig;
 use super::sql::{self, TableName};
 use crate::error::{BoxError, Error, Result};
 use crate::hash::{ContentHash, ContentHashSet};
-use crate::mirror::{Mirror, MirrorKeyRow, MirrorRecord, MirrorWrite, Scope};
+use crate::mirror::{Mirror, MirrorKeyRow, MirrorRecord, MirrorWrite, Scope, WriteRun, write_runs};
 
 /// A mirror table on PostgreSQL. Construct with [`PostgresMirror::connect`].
 pub struct PostgresMirror {
@@ -568,34 +568,10 @@ impl Mirror for PostgresMirror {
         }
         // The same column limits as the other backends: a record one takes, all take.
         crate::limits::check_writes(&self.target, writes)?;
-        let mut rest = writes;
-        while let Some(first) = rest.first() {
-            match first {
-                MirrorWrite::Insert(_) => {
-                    let run: Vec<&MirrorRecord> = rest
-                        .iter()
-                        .map_while(|w| match w {
-                            MirrorWrite::Insert(r) => Some(r),
-                            MirrorWrite::Update { .. } => None,
-                        })
-                        .collect();
-                    rest = &rest[run.len()..];
-                    self.insert_run(&run)?;
-                }
-                MirrorWrite::Update { .. } => {
-                    let run: Vec<(&str, &MirrorRecord)> = rest
-                        .iter()
-                        .map_while(|w| match w {
-                            MirrorWrite::Update {
-                                exchange_id,
-                                record,
-                            } => Some((exchange_id.as_str(), record)),
-                            MirrorWrite::Insert(_) => None,
-                        })
-                        .collect();
-                    rest = &rest[run.len()..];
-                    self.update_run(&run)?;
-                }
+        for run in write_runs(writes) {
+            match run {
+                WriteRun::Inserts(run) => self.insert_run(&run)?,
+                WriteRun::Updates(run) => self.update_run(&run)?,
             }
         }
         Ok(())
