@@ -224,7 +224,7 @@ fn round(dir: &Path, input: &Path, n: usize) -> Res<Round> {
     parse_costs(&dir.join("bench"))?;
     let db = dir.join("fabric.db");
     let (r, import) = phase("import (open + sync)", || {
-        let mut mirror = SqliteMirror::open(&db, "lake", "RawExchangeRecord")?;
+        let mut mirror = SqliteMirror::open(&db, "lake", "RawExchangeRecord", &store_options())?;
         Ok(sync(
             &mpath,
             &mut mirror,
@@ -235,7 +235,7 @@ fn round(dir: &Path, input: &Path, n: usize) -> Res<Round> {
     })?;
     assert_eq!(r.json_to_sql.inserted as usize, n);
     let ((r, mut mirror), resync) = phase("no-op resync (open + sync both ways)", || {
-        let mut mirror = SqliteMirror::open(&db, "lake", "RawExchangeRecord")?;
+        let mut mirror = SqliteMirror::open(&db, "lake", "RawExchangeRecord", &store_options())?;
         let r = sync(
             &mpath,
             &mut mirror,
@@ -249,7 +249,7 @@ fn round(dir: &Path, input: &Path, n: usize) -> Res<Round> {
     match mirror.check_duration() {
         Some(d) => println!(
             "  (the no-op resync's whole-file check ({}), beside its reads: {:.2}s)",
-            fabric_store::check_policy().as_str(),
+            store_options().check.as_str(),
             d.as_secs_f64()
         ),
         None => println!("  (the no-op resync ran no whole-file check: policy touched)"),
@@ -269,7 +269,9 @@ fn round(dir: &Path, input: &Path, n: usize) -> Res<Round> {
         fabric_store::OpenCheck::Quick,
         fabric_store::OpenCheck::Touched,
     ] {
-        let d = fabric_store::Store::open_checked(&db, check)?.integrity_check_duration();
+        let d = store_options()
+            .open_checked(&db, check)?
+            .integrity_check_duration();
         println!("  (open with {check:?} check: {:.2}s)", d.as_secs_f64());
     }
     let out = dir.join("export");
@@ -435,15 +437,21 @@ fn peers(dir: &Path, input: &Path, n: usize) -> Option<Peers> {
     })
 }
 
-fn main() -> Res<()> {
-    let args: Vec<String> = std::env::args().collect();
-    // `FABRIC_CHECK=quick|full` measures the whole-file check policies, as the CLI.
-    if let Some(policy) = std::env::var("FABRIC_CHECK")
+/// The store options the benchmark opens with: as the CLI fills them,
+/// `FABRIC_CHECK=quick|full` measures the whole-file check policies.
+fn store_options() -> fabric_store::StoreOptions {
+    let check = std::env::var("FABRIC_CHECK")
         .ok()
         .and_then(|v| fabric_store::CheckPolicy::parse(&v))
-    {
-        fabric_store::set_check_policy(policy);
+        .unwrap_or_default();
+    fabric_store::StoreOptions {
+        check,
+        ..fabric_store::StoreOptions::default()
     }
+}
+
+fn main() -> Res<()> {
+    let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
     let value = |flag: &str| {
         args.iter()

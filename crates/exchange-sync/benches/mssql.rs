@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use exchange_sync::mssql::tsql::TableName;
 use exchange_sync::mssql::{SqlServerConfig, SqlServerMirror};
-use exchange_sync::{Mirror, MirrorRecord, MirrorWrite, Scope};
+use exchange_sync::{Mirror, MirrorRead, MirrorRecord, MirrorWrite, Scope};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -63,7 +63,6 @@ fn round(config: &SqlServerConfig, n: usize, run: usize) -> Res<Round> {
     let mut m = SqlServerMirror::connect(config, table.clone())?;
     m.apply_schema()?;
     let result = measure(&mut m, n);
-    let _ = m.rollback();
     let _ = m.execute_batch(&format!("DROP TABLE IF EXISTS {}", table.quoted()));
     result
 }
@@ -77,12 +76,12 @@ fn measure(m: &mut SqlServerMirror, n: usize) -> Res<Round> {
 
     let records: Vec<MirrorRecord> = (0..n).map(|i| record(i, 1)).collect::<Res<_>>()?;
     let t = Instant::now();
-    m.begin()?;
+    let mut tx = m.begin(&scope)?;
     for chunk in records.chunks(BATCH) {
         let writes: Vec<MirrorWrite> = chunk.iter().cloned().map(MirrorWrite::Insert).collect();
-        m.write_batch(&writes)?;
+        tx.write_batch(&writes)?;
     }
-    m.commit()?;
+    tx.commit()?;
     r.insert = t.elapsed();
 
     let keys: Vec<String> = (0..n).map(|i| format!("Page_{i}")).collect();
@@ -103,11 +102,11 @@ fn measure(m: &mut SqlServerMirror, n: usize) -> Res<Round> {
         })
         .collect::<Res<_>>()?;
     let t = Instant::now();
-    m.begin()?;
+    let mut tx = m.begin(&scope)?;
     for chunk in updates.chunks(BATCH) {
-        m.write_batch(chunk)?;
+        tx.write_batch(chunk)?;
     }
-    m.commit()?;
+    tx.commit()?;
     r.update = t.elapsed();
 
     let t = Instant::now();

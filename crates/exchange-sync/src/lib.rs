@@ -58,7 +58,9 @@ pub mod verify;
 
 pub use error::{BoxError, Error, Result};
 pub use hash::{ContentHash, ContentHashSet};
-pub use mirror::{Mirror, MirrorKeyRow, MirrorRecord, MirrorWrite, Scope};
+pub use mirror::{
+    Mirror, MirrorKeyRow, MirrorRead, MirrorRecord, MirrorTransaction, MirrorWrite, Scope,
+};
 pub use record::{ExchangeRecord, Provenance};
 
 /// The crate README's examples, compiled and run as doctests so that they stay true.

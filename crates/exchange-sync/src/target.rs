@@ -9,6 +9,8 @@
 
 use std::path::{Path, PathBuf};
 
+use fabric_store::StoreOptions;
+
 use crate::error::{Error, Result};
 use crate::manifest::SqlTarget;
 use crate::mirror::Mirror;
@@ -82,15 +84,17 @@ impl Target {
         })
     }
 
-    /// Open the mirror for `sql_target` on this target. Each backend is one arm;
-    /// a backend left out of this build answers [`Error::TargetUnsupported`].
-    pub fn open(&self, sql_target: &SqlTarget) -> Result<Box<dyn Mirror>> {
+    /// Open the mirror for `sql_target` on this target (a SQLite store with
+    /// `store`). Each backend is one arm; a backend left out of this build answers
+    /// [`Error::TargetUnsupported`].
+    pub fn open(&self, sql_target: &SqlTarget, store: &StoreOptions) -> Result<Box<dyn Mirror>> {
         sql_target.validate()?;
         match self {
             Target::Sqlite(path) => Ok(Box::new(SqliteMirror::open(
                 path,
                 &sql_target.schema,
                 &sql_target.table,
+                store,
             )?)),
             Target::SqlServer(conn) => open_mssql(conn.as_deref(), sql_target),
             Target::Postgres(conn) => open_postgres(conn.as_deref(), sql_target),
@@ -102,15 +106,20 @@ impl Target {
     /// Open the mirror for a dry run: a SQLite file is opened read only and a
     /// missing one is not created. SQL Server and PostgreSQL open as usual (a dry
     /// run there writes nothing either: no transaction is begun).
-    pub fn open_for_dry_run(&self, sql_target: &SqlTarget) -> Result<Box<dyn Mirror>> {
+    pub fn open_for_dry_run(
+        &self,
+        sql_target: &SqlTarget,
+        store: &StoreOptions,
+    ) -> Result<Box<dyn Mirror>> {
         sql_target.validate()?;
         match self {
             Target::Sqlite(path) => Ok(Box::new(SqliteMirror::open_read(
                 path,
                 &sql_target.schema,
                 &sql_target.table,
+                store,
             )?)),
-            Target::SqlServer(_) | Target::Postgres(_) => self.open(sql_target),
+            Target::SqlServer(_) | Target::Postgres(_) => self.open(sql_target, store),
         }
     }
 }
@@ -385,7 +394,7 @@ mod tests {
         let t = format!("mssql://sa:hunter2@127.0.0.1:{port}/db?connectTimeout=5");
         let target = Target::resolve(Some(&t), Path::new("x.db"), |_| None)?;
         assert_eq!(target, Target::SqlServer(Some(t.clone())));
-        let err = match target.open(&sql_target()) {
+        let err = match target.open(&sql_target(), &StoreOptions::default()) {
             Ok(_) => return Err(Error::Internal("a closed port answered".into())),
             Err(e) => e,
         };

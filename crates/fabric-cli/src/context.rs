@@ -15,6 +15,9 @@ pub struct Ctx {
     pub quiet: bool,
     /// `--verbose`.
     pub verbose: bool,
+    /// How every store this run opens is opened (from `$FABRIC_SQLITE_*` and
+    /// `$FABRIC_CHECK`).
+    pub store: fabric_store::StoreOptions,
 }
 
 impl Ctx {
@@ -23,34 +26,14 @@ impl Ctx {
         let db = db
             .or_else(|| std::env::var_os("FABRIC_DB").map(PathBuf::from))
             .unwrap_or_else(default_db);
-        // `$FABRIC_SQLITE_BUSY_TIMEOUT_MS`: how long a write waits for another
-        // process's lock before failing with "locked" (default 5000).
-        if let Some(ms) = std::env::var("FABRIC_SQLITE_BUSY_TIMEOUT_MS")
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-        {
-            fabric_store::set_busy_timeout(std::time::Duration::from_millis(ms));
-        }
-        // `$FABRIC_SQLITE_MAX_PAGE_COUNT`: caps every store opened for writing (the
-        // jobs and chain paths and the exchange mirror) at that many pages; writes
-        // beyond it fail as "disk full".
-        fabric_store::set_default_max_page_count(
-            std::env::var("FABRIC_SQLITE_MAX_PAGE_COUNT")
-                .ok()
-                .and_then(|v| v.parse::<u64>().ok()),
-        );
-        // `$FABRIC_SQLITE_PAGE_SIZE`: the page size of a store this run creates
-        // (default 32768; files that exist keep theirs).
-        fabric_store::set_default_page_size(
-            std::env::var("FABRIC_SQLITE_PAGE_SIZE")
-                .ok()
-                .and_then(|v| v.parse::<u32>().ok()),
-        );
+        let env = |k: &str| std::env::var(k).ok();
+        let store = store_options(env);
         Ctx {
             db,
             json,
             quiet,
             verbose,
+            store,
         }
     }
 
@@ -77,15 +60,15 @@ impl Ctx {
     }
 
     /// Open the store for writing (capped by `$FABRIC_SQLITE_MAX_PAGE_COUNT`, see
-    /// [`Ctx::new`]).
+    /// [`store_options`]).
     pub fn store_write(&self) -> Result<fabric_store::Store, fabric_store::Error> {
-        fabric_store::Store::open(&self.db)
+        self.store.open(&self.db)
     }
 
     /// Open the store for reading: a missing store is an error (nothing is
     /// created).
     pub fn store_read(&self) -> Result<fabric_store::Store, fabric_store::Error> {
-        fabric_store::Store::open_read(&self.db)
+        self.store.open_read(&self.db)
     }
 
     /// Open a store that must already exist, for writing: commands that change
@@ -96,7 +79,7 @@ impl Ctx {
                 path: self.db.clone(),
             });
         }
-        fabric_store::Store::open(&self.db)
+        self.store.open(&self.db)
     }
 
     /// Print an informational line on stderr unless `--quiet` or `--json`.
@@ -107,14 +90,36 @@ impl Ctx {
     }
 }
 
-/// Apply `$FABRIC_CHECK` (`full`, `quick` or `touched`, the default): what every
-/// store this run opens checks at open. Any other value is bad usage, refused
-/// before anything is opened.
-pub fn apply_check_policy() -> Result<(), crate::error::CliError> {
+/// The store settings of this run's environment, `$FABRIC_CHECK` aside (see
+/// [`check_policy`]); a value that does not parse is ignored, as it always was:
+///
+/// * `$FABRIC_SQLITE_BUSY_TIMEOUT_MS`: how long a write waits for another
+///   process's lock before failing with "locked" (default 5000);
+/// * `$FABRIC_SQLITE_MAX_PAGE_COUNT`: caps every store opened for writing (the
+///   jobs and chain paths and the exchange mirror) at that many pages; writes
+///   beyond it fail as "disk full";
+/// * `$FABRIC_SQLITE_PAGE_SIZE`: the page size of a store this run creates
+///   (default 32768; files that exist keep theirs).
+pub fn store_options(env: impl Fn(&str) -> Option<String>) -> fabric_store::StoreOptions {
+    let defaults = fabric_store::StoreOptions::default();
+    fabric_store::StoreOptions {
+        busy_timeout: env("FABRIC_SQLITE_BUSY_TIMEOUT_MS")
+            .and_then(|v| v.parse::<u64>().ok())
+            .map_or(defaults.busy_timeout, std::time::Duration::from_millis),
+        max_page_count: env("FABRIC_SQLITE_MAX_PAGE_COUNT").and_then(|v| v.parse::<u64>().ok()),
+        page_size: env("FABRIC_SQLITE_PAGE_SIZE").and_then(|v| v.parse::<u32>().ok()),
+        ..defaults
+    }
+}
+
+/// `$FABRIC_CHECK` (`full`, `quick` or `touched`, the default): what every store
+/// this run opens checks at open. Any other value is bad usage, refused before
+/// anything is opened.
+pub fn check_policy() -> Result<fabric_store::CheckPolicy, crate::error::CliError> {
     let Some(value) = std::env::var_os("FABRIC_CHECK") else {
-        return Ok(());
+        return Ok(fabric_store::CheckPolicy::default());
     };
-    let policy = value
+    value
         .to_str()
         .and_then(fabric_store::CheckPolicy::parse)
         .ok_or_else(|| {
@@ -127,9 +132,7 @@ pub fn apply_check_policy() -> Result<(), crate::error::CliError> {
                 value.to_string_lossy(),
                 names.join(", ")
             ))
-        })?;
-    fabric_store::set_check_policy(policy);
-    Ok(())
+        })
 }
 
 /// What a write would create where nothing exists yet: the store file and its

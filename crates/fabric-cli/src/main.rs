@@ -105,26 +105,29 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e),
     };
-    let ctx = Ctx::new(cli.db, cli.json, cli.quiet, cli.verbose);
+    let mut ctx = Ctx::new(cli.db, cli.json, cli.quiet, cli.verbose);
     // Whatever a failed command created (the store file, its journal, its
     // folders) is removed again, so a failure leaves the disk as it was.
     let fresh = FreshStore::note(&ctx.db);
-    let result = context::apply_check_policy().and_then(|()| match cli.command {
-        Command::Ingest(args) => cmd::ingest::run(&ctx, args),
-        Command::Jobs(args) => cmd::jobs::list(&ctx, args),
-        Command::Job(args) => cmd::jobs::show(&ctx, args),
-        Command::Report(args) => cmd::report::run(&ctx, args),
-        Command::Snapshot(command) => cmd::snapshot::run(&ctx, command),
-        Command::Diff(args) => cmd::diff::run(&ctx, args),
-        Command::Exchange(command) => cmd::exchange::run(&ctx, command),
-        Command::Dashboard(command) => cmd::dashboard::run(&ctx, command),
-        Command::Db(command) => cmd::db::run(&ctx, command),
-        Command::Version => version::run(&ctx),
-        Command::GenerateMan { out } => help::write_man_pages(&out),
-        Command::Completions { shell } => {
-            let mut script = Vec::new();
-            clap_complete::generate(shell, &mut crate::cli(), "fabric", &mut script);
-            output::print_bytes(&script).map(|()| exit::SUCCESS)
+    let result = context::check_policy().and_then(|policy| {
+        ctx.store.check = policy;
+        match cli.command {
+            Command::Ingest(args) => cmd::ingest::run(&ctx, args),
+            Command::Jobs(args) => cmd::jobs::list(&ctx, args),
+            Command::Job(args) => cmd::jobs::show(&ctx, args),
+            Command::Report(args) => cmd::report::run(&ctx, args),
+            Command::Snapshot(command) => cmd::snapshot::run(&ctx, command),
+            Command::Diff(args) => cmd::diff::run(&ctx, args),
+            Command::Exchange(command) => cmd::exchange::run(&ctx, command),
+            Command::Dashboard(command) => cmd::dashboard::run(&ctx, command),
+            Command::Db(command) => cmd::db::run(&ctx, command),
+            Command::Version => version::run(&ctx),
+            Command::GenerateMan { out } => help::write_man_pages(&out),
+            Command::Completions { shell } => {
+                let mut script = Vec::new();
+                clap_complete::generate(shell, &mut crate::cli(), "fabric", &mut script);
+                output::print_bytes(&script).map(|()| exit::SUCCESS)
+            }
         }
     });
     match result {

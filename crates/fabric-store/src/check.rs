@@ -16,7 +16,8 @@
 //! let path = dir.path().join("fabric.db");
 //! let mut store = fabric_store::Store::open(&path).unwrap();
 //! assert_eq!(store.last_check().unwrap(), None);
-//! let took = fabric_store::check_file(&path, fabric_store::OpenCheck::Integrity).unwrap();
+//! let options = fabric_store::StoreOptions::default();
+//! let took = fabric_store::check_file(&path, &options, fabric_store::OpenCheck::Integrity).unwrap();
 //! let record = CheckRecord {
 //!     passed_at: "2026-12-06T12:00:00Z".to_owned(),
 //!     duration: took,
@@ -28,11 +29,14 @@
 //! assert_eq!(last.duration.as_micros(), took.as_micros());
 //! ```
 
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use rusqlite::OptionalExtension;
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
-use crate::error::Result;
+use crate::error::{At, Error, Result};
+use crate::options::{OpenCheck, StoreOptions};
 use crate::store::Store;
 
 /// The table that holds the last pass (not part of the required schema).
@@ -88,8 +92,8 @@ impl Store {
     pub fn record_check(&mut self, record: &CheckRecord) -> Result<()> {
         let micros = i64::try_from(record.duration.as_micros()).unwrap_or(i64::MAX);
         let bytes = i64::try_from(record.file_bytes).unwrap_or(i64::MAX);
-        let (conn, path) = self.split();
-        let err = |e| crate::store::classify(path, "recording the check", e);
+        let (conn, at) = self.split();
+        let err = |e| at.err("recording the check", e);
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(err)?;
@@ -110,5 +114,108 @@ impl Store {
         )
         .map_err(err)?;
         tx.commit().map_err(err)
+    }
+}
+
+/// Run `check` on the database file at `path` through a connection of its own
+/// (read-only, no memory map, `options`' busy timeout), and return how long it
+/// took: corruption is [`Error::Corrupt`]. Safe to run while another connection of
+/// this process reads the file; a writer must wait for it (its shared lock blocks a
+/// commit).
+pub fn check_file(path: &Path, options: &StoreOptions, check: OpenCheck) -> Result<Duration> {
+    let conn = crate::file::open_side_connection(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY,
+        options.busy_timeout,
+    )?;
+    let started = Instant::now();
+    check_integrity(&conn, At::new(path, options.busy_timeout), check)?;
+    Ok(started.elapsed())
+}
+
+/// A whole-file check ([`check_file`]) running on a thread of its own while the
+/// command reads: a store opened with [`OpenCheck::Background`] holds one, and
+/// everything that writes or gives a result waits for it first ([`Store::settle`]).
+/// Dropping it waits for the thread (its connection holds a shared lock).
+#[derive(Debug)]
+pub struct BackgroundCheck {
+    path: PathBuf,
+    running: Option<JoinHandle<Result<Duration>>>,
+    took: Option<Duration>,
+}
+
+impl BackgroundCheck {
+    /// Start `check` of the file at `path` on a new thread.
+    pub fn start(path: &Path, options: &StoreOptions, check: OpenCheck) -> Result<Self> {
+        let thread_path = path.to_path_buf();
+        let options = *options;
+        let running = std::thread::Builder::new()
+            .name("fabric-store-check".into())
+            .spawn(move || check_file(&thread_path, &options, check))
+            .map_err(|e| Error::CheckStopped {
+                path: path.to_path_buf(),
+                what: "could not start",
+                source: Some(e),
+            })?;
+        Ok(BackgroundCheck {
+            path: path.to_path_buf(),
+            running: Some(running),
+            took: None,
+        })
+    }
+
+    /// Wait for the answer (once; later calls return at once): the check's
+    /// failure, e.g. [`Error::Corrupt`].
+    pub fn wait(&mut self) -> Result<()> {
+        let Some(running) = self.running.take() else {
+            return Ok(());
+        };
+        let took = running.join().map_err(|_| Error::CheckStopped {
+            path: self.path.clone(),
+            what: "stopped unexpectedly",
+            source: None,
+        })??;
+        self.took = Some(took);
+        Ok(())
+    }
+
+    /// How long the check took, once it has answered `ok`.
+    pub fn took(&self) -> Option<Duration> {
+        self.took
+    }
+}
+
+impl Drop for BackgroundCheck {
+    fn drop(&mut self) {
+        // Do not leave the check's connection (and its shared lock) behind.
+        let _ = self.wait();
+    }
+}
+
+/// Run the check at open `check` on `conn`.
+pub(crate) fn check_integrity(conn: &Connection, at: At<'_>, check: OpenCheck) -> Result<()> {
+    let pragma = match check {
+        OpenCheck::Integrity => "PRAGMA integrity_check",
+        OpenCheck::Quick => "PRAGMA quick_check",
+        // The header (SQLite refuses a bad magic string, page size or page count
+        // as it reads page 1) and the schema's own B-tree: a few pages.
+        OpenCheck::Touched | OpenCheck::Background => "PRAGMA quick_check(sqlite_master)",
+    };
+    let answer: rusqlite::Result<String> = conn.query_row(pragma, [], |row| row.get(0));
+    match answer {
+        Ok(first) if first == "ok" => Ok(()),
+        Ok(first) => Err(Error::Corrupt {
+            path: at.path().to_path_buf(),
+            detail: first,
+        }),
+        Err(e) => match at.err("running the integrity check", e) {
+            // A lock or a read failure is not corruption.
+            err @ (Error::Locked { .. } | Error::Open { .. }) => Err(err),
+            Error::Sqlite { source, .. } | Error::ReadOnly { source, .. } => Err(Error::Corrupt {
+                path: at.path().to_path_buf(),
+                detail: source.to_string(),
+            }),
+            other => Err(other),
+        },
     }
 }

@@ -1,8 +1,10 @@
 //! The one error type of fabric-store.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use fabric_core::ErrorClass;
+use rusqlite::ErrorCode;
 
 /// Result alias for fabric-store.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -272,6 +274,19 @@ pub enum Error {
         /// The primary key looked for.
         exchange_id: String,
     },
+    /// The whole-file check running beside a command (see
+    /// [`crate::check::BackgroundCheck`]) could not start or stopped without an
+    /// answer.
+    #[error("database {path}: the integrity check {what}")]
+    CheckStopped {
+        /// The database file.
+        path: PathBuf,
+        /// What happened, e.g. `could not start`.
+        what: &'static str,
+        /// The operating system's error, when there is one.
+        #[source]
+        source: Option<std::io::Error>,
+    },
 }
 
 impl Error {
@@ -308,6 +323,59 @@ impl Error {
             // ---- exchange mirror ----
             Error::MirrorTableName { .. } => ErrorClass::BadInput,
             Error::MirrorConstraint { .. } | Error::MirrorNoRow { .. } => ErrorClass::Storage,
+            Error::CheckStopped { .. } => ErrorClass::Storage,
+        }
+    }
+}
+
+/// Where a SQLite error happened: the store file and the busy timeout its
+/// connection waits (which [`Error::Locked`] reports).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct At<'a> {
+    path: &'a Path,
+    busy_timeout: Duration,
+}
+
+impl<'a> At<'a> {
+    /// The file at `path`, opened with `busy_timeout`.
+    pub(crate) fn new(path: &'a Path, busy_timeout: Duration) -> Self {
+        At { path, busy_timeout }
+    }
+
+    /// The store file.
+    pub(crate) fn path(self) -> &'a Path {
+        self.path
+    }
+
+    /// Map a SQLite error here to the variant that tells a user what happened;
+    /// `context` says what was being done (kept by [`Error::Sqlite`]).
+    pub(crate) fn err(self, context: impl Into<String>, e: rusqlite::Error) -> Error {
+        let path = self.path.to_path_buf();
+        match e.sqlite_error_code() {
+            Some(ErrorCode::DiskFull) => Error::DiskFull { path, source: e },
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Error::Locked {
+                path,
+                waited_ms: u64::try_from(self.busy_timeout.as_millis()).unwrap_or(u64::MAX),
+                source: e,
+            },
+            Some(ErrorCode::ReadOnly) => Error::ReadOnly { path, source: e },
+            Some(ErrorCode::NotADatabase) => Error::NotAStore {
+                path,
+                reason: "it is not a SQLite database file (check the --db path or $FABRIC_DB)",
+            },
+            Some(ErrorCode::DatabaseCorrupt) => Error::Corrupt {
+                path,
+                detail: e.to_string(),
+            },
+            Some(ErrorCode::CannotOpen) => Error::Open {
+                path,
+                source: Box::new(e),
+            },
+            _ => Error::Sqlite {
+                path,
+                context: context.into(),
+                source: e,
+            },
         }
     }
 }

@@ -14,8 +14,8 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
+use crate::error::At;
 use crate::error::{Error, Result};
-use crate::store::classify;
 
 /// The store files this process created (by [`crate::Store::open`]).
 static CREATED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
@@ -28,7 +28,7 @@ pub(crate) fn note_created(path: &Path) {
 }
 
 /// Whether this process created the store file at `path` (it did not exist
-/// when [`crate::Store::open`] or [`crate::Store::open_checked`] ran).
+/// when a [`crate::Store`] was opened for writing there).
 pub fn created_here(path: &Path) -> bool {
     CREATED
         .lock()
@@ -54,12 +54,13 @@ pub fn remove_if_fresh(path: &Path) -> Result<bool> {
             source: Box::new(e),
         })?;
         // No waiting: a lock held by someone else means the file is in use.
+        let at = At::new(path, std::time::Duration::ZERO);
         conn.busy_timeout(std::time::Duration::ZERO)
-            .map_err(|e| classify(path, "setting the busy timeout", e))?;
+            .map_err(|e| at.err("setting the busy timeout", e))?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Exclusive)
-            .map_err(|e| classify(path, "locking a store to remove it", e))?;
-        if holds_rows(&tx).map_err(|e| classify(path, "reading a store to remove", e))? {
+            .map_err(|e| at.err("locking a store to remove it", e))?;
+        if holds_rows(&tx).map_err(|e| at.err("reading a store to remove", e))? {
             return Ok(false);
         }
         // Unlinked under the exclusive lock; the lock goes with the connection.

@@ -68,7 +68,7 @@ enum RowOrder {
 #[derive(Debug)]
 pub struct JobBatch<'s> {
     tx: rusqlite::Transaction<'s>,
-    path: &'s std::path::Path,
+    path: crate::error::At<'s>,
     summary: BatchSummary,
     /// The highest rowid before the batch: the batch's rows are the ones above it
     /// (a replaced job gets a new, higher rowid).
@@ -84,12 +84,12 @@ impl Store {
         let (conn, path) = self.conn_and_path();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| crate::store::classify(path, "starting the ingest transaction", e))?;
+            .map_err(|e| path.err("starting the ingest transaction", e))?;
         let rowid_before = tx
             .query_row("SELECT coalesce(max(rowid), 0) FROM jobs", [], |row| {
                 row.get(0)
             })
-            .map_err(|e| crate::store::classify(path, "starting the ingest transaction", e))?;
+            .map_err(|e| path.err("starting the ingest transaction", e))?;
         Ok(JobBatch {
             tx,
             path,
@@ -228,7 +228,7 @@ impl Store {
         Ok(true)
     }
 
-    fn conn_and_path(&mut self) -> (&mut rusqlite::Connection, &std::path::Path) {
+    fn conn_and_path(&mut self) -> (&mut rusqlite::Connection, crate::error::At<'_>) {
         self.split()
     }
 }
@@ -236,7 +236,7 @@ impl Store {
 impl JobBatch<'_> {
     /// Write one job (replacing a stored job with the same id).
     pub fn put(&mut self, job: &IngestedJob) -> Result<()> {
-        let err = |e| crate::store::classify(self.path, format!("writing job {}", job.job_id), e);
+        let err = |e| self.path.err(format!("writing job {}", job.job_id), e);
         let existed = self
             .tx
             .prepare_cached("SELECT 1 FROM jobs WHERE job_id = ?1")
@@ -294,10 +294,10 @@ impl JobBatch<'_> {
                 [self.rowid_before],
                 |row| row.get(0),
             )
-            .map_err(|e| crate::store::classify(path, "reading back the ingest batch", e))?;
+            .map_err(|e| path.err("reading back the ingest batch", e))?;
         if usize::try_from(rows).ok() != Some(self.written.len()) {
             return Err(Error::Corrupt {
-                path: path.to_path_buf(),
+                path: path.path().to_path_buf(),
                 detail: format!(
                     "the ingest batch wrote {} jobs but {rows} read back",
                     self.written.len()
@@ -306,7 +306,7 @@ impl JobBatch<'_> {
         }
         self.tx
             .commit()
-            .map_err(|e| crate::store::classify(path, "committing the ingest batch", e))?;
+            .map_err(|e| path.err("committing the ingest batch", e))?;
         Ok(self.summary)
     }
 }

@@ -17,18 +17,18 @@
 pub mod chain;
 pub mod check;
 mod error;
+mod file;
 pub mod fresh;
 pub mod jobs;
 pub mod mirror;
+mod options;
 pub mod schema;
 mod store;
 
+pub use check::check_file;
 pub use error::{Error, Result};
-pub use store::{
-    BUSY_TIMEOUT, CheckPolicy, OpenCheck, PAGE_SIZE, Store, busy_timeout, check_file, check_policy,
-    default_page_size, set_busy_timeout, set_check_policy, set_default_max_page_count,
-    set_default_page_size,
-};
+pub use options::{BUSY_TIMEOUT, CheckPolicy, OpenCheck, PAGE_SIZE, StoreOptions};
+pub use store::Store;
 
 /// The version of the SQLite library compiled into this build (e.g. `3.50.4`).
 pub fn sqlite_version() -> &'static str {

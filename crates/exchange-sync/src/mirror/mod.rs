@@ -16,6 +16,8 @@
 use crate::error::Result;
 use crate::hash::{ContentHash, ContentHashSet};
 
+#[cfg(any(feature = "mssql", feature = "postgres"))]
+pub(crate) mod server;
 pub mod sqlite;
 
 /// The sync scope of a manifest: only rows with this `source_system` and
@@ -177,21 +179,21 @@ pub(crate) fn write_runs(writes: &[MirrorWrite]) -> impl Iterator<Item = WriteRu
 ///   and one table (the manifest's `sql_target`; `schema.table` on SQL Server,
 ///   `<schema>_<table>` in SQLite). Construction connects; a connection failure is
 ///   [`crate::Error::MirrorUnavailable`]. Nothing in the trait names the table.
-/// * **Transactions: one per command.** The engine calls [`Mirror::begin`], then any
-///   number of reads and [`Mirror::write_batch`] calls, then exactly one of
-///   [`Mirror::commit`] or [`Mirror::rollback`]. Writes outside a transaction are an
-///   error. Reads are allowed inside and outside a transaction; inside, they see the
-///   transaction's own earlier writes (read-your-writes), which is how the engine
-///   keeps its view current while it imports. Nested `begin` is an error. If the
-///   value is dropped while a transaction is open, the transaction is rolled back
-///   (a failed command leaves the table exactly as it was).
+/// * **Transactions: one per command, rolled back unless committed.**
+///   [`Mirror::begin`] opens the command's transaction and returns it as a
+///   [`MirrorTransaction`], which borrows the mirror: writes exist only there, so a
+///   write outside a transaction or a nested `begin` does not compile. Reads through
+///   the transaction see its own earlier writes (read-your-writes), which is how the
+///   engine keeps its view current while it imports. [`MirrorTransaction::commit`]
+///   consumes it; dropping it uncommitted (an error, a panic, an early return) rolls
+///   every write back, so a failed command leaves the table exactly as it was.
 /// * **Scope.** Every read that takes a [`Scope`] sees only rows whose
 ///   `source_system` and `entity_type` equal it (exact, case-sensitive, no Unicode
 ///   normalisation).
 /// * **Uniqueness.** The table enforces: unique `exchange_id` (primary key), unique
 ///   `content_sha256`, and unique `(source_system, entity_type, natural_key)` where
 ///   `natural_key` is not NULL. (A SQL Server table created by the reference DDL
-///   lacks the last index; see [`Mirror::find_by_natural_keys`].)
+///   lacks the last index; see [`MirrorRead::find_by_natural_keys`].)
 /// * **Exactness.** Text columns and `payload_json` come back byte for byte as
 ///   written (full Unicode, no normalisation, no trimming); `observed_at_utc` comes
 ///   back as the same instant to the microsecond.
@@ -200,7 +202,7 @@ pub(crate) fn write_runs(writes: &[MirrorWrite]) -> impl Iterator<Item = WriteRu
 ///   naming the target and what was being done) or
 ///   [`crate::Error::MirrorUnavailable`] (the connection is gone). Driver errors are
 ///   chained as `source`, never stringified. A backend never panics on data.
-pub trait Mirror {
+pub trait Mirror: MirrorRead {
     /// A short human description of the target for messages and reports, e.g.
     /// `sqlite:///home/me/fabric.db (lake_RawExchangeRecord)` or
     /// `mssql://host:1433/Holocron ([lake].[RawExchangeRecord])`.
@@ -220,15 +222,40 @@ pub trait Mirror {
 
     /// Create every missing schema object (never dropping or altering anything that
     /// exists) and return the names of those created, in creation order. Runs in its
-    /// own transaction; must not be called while one is open.
+    /// own transaction (none of the command's can be open: it borrows the mirror).
     fn apply_schema(&mut self) -> Result<Vec<String>>;
 
+    /// Open the command's transaction and take the writer lock of `scope` in it.
+    /// Creates the table first when it is missing (every backend: `sync` and
+    /// `import` never need a separate `schema --apply` for a new table).
+    ///
+    /// The lock serializes writers of `scope`: a second writer (on the same table,
+    /// from any process) waits, then reads what the first committed, and ends with
+    /// [`crate::Error::ScopeBusy`] when the wait runs out (the transaction it opened
+    /// is then rolled back). It is held until the transaction ends. SQLite takes one
+    /// writer per file anyway.
+    fn begin(&mut self, scope: &Scope) -> Result<Box<dyn MirrorTransaction + '_>>;
+
+    /// Wait for whatever the backend checks in the background (the SQLite backend's
+    /// whole-file check of the store, started at open) and return its failure.
+    /// Called before a result that no commit preceded is reported, and after a
+    /// failure (a damaged store explains it better); a transaction's first write
+    /// and its commit wait by themselves. The default has nothing to wait for.
+    fn settle(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The reads of a mirror, outside a transaction ([`Mirror`]) or inside one
+/// ([`MirrorTransaction`], seeing its writes). On a table that does not exist
+/// yet, every read sees no rows.
+pub trait MirrorRead {
     /// All `content_sha256` values of the rows in `scope`, in no particular order.
     fn hashes_in_scope(&mut self, scope: &Scope) -> Result<ContentHashSet>;
 
     /// Hand every `content_sha256` of the rows in `scope` to `each`, in no
     /// particular order, without collecting them (export only counts them). The
-    /// default collects through [`Mirror::hashes_in_scope`]; backends that can
+    /// default collects through [`MirrorRead::hashes_in_scope`]; backends that can
     /// stream should.
     fn for_each_hash_in_scope(
         &mut self,
@@ -268,42 +295,31 @@ pub trait Mirror {
 
     /// The number of rows in `scope`, or in the whole table when `scope` is `None`.
     fn count(&mut self, scope: Option<&Scope>) -> Result<u64>;
+}
 
-    /// Open the command's transaction. Error if one is already open. Creates the
-    /// table first when it is missing (every backend: `sync` and `import` never
-    /// need a separate `schema --apply` for a new table).
-    fn begin(&mut self) -> Result<()>;
-
-    /// Serialize writers of `scope`: called right after [`Mirror::begin`], the
-    /// lock is held until [`Mirror::commit`] or [`Mirror::rollback`]. A second
-    /// writer (on the same table, from any process) waits, then reads what the
-    /// first committed, and ends with [`crate::Error::ScopeBusy`] when the wait runs
-    /// out. The default does nothing (SQLite takes one writer per file anyway).
-    fn lock_scope(&mut self, scope: &Scope) -> Result<()> {
-        let _ = scope;
-        Ok(())
-    }
-
-    /// Carry out `writes` in order inside the open transaction. On error the
-    /// transaction stays open but its outcome is undefined: the engine then calls
-    /// [`Mirror::rollback`]. Batches are a few thousand writes; backends should use
-    /// prepared statements or multi-row statements, not one round trip per column.
+/// The open transaction of a command ([`Mirror::begin`]): reads that see its
+/// writes, the writes, and the commit. Dropping it uncommitted rolls back every
+/// write since the last commit (best effort on a server whose connection is gone:
+/// the server rolls back when the connection closes).
+pub trait MirrorTransaction: MirrorRead {
+    /// Carry out `writes` in order. On error the transaction's outcome is
+    /// undefined: the engine then drops it (rolling back). Batches are a few
+    /// thousand writes; backends should use prepared statements or multi-row
+    /// statements, not one round trip per column.
     fn write_batch(&mut self, writes: &[MirrorWrite]) -> Result<()>;
 
-    /// Make every write since [`Mirror::begin`] durable, atomically.
-    fn commit(&mut self) -> Result<()>;
+    /// Commit every write so far and go on in a new transaction holding the same
+    /// scope lock (taken again at once): for an import that commits every so many
+    /// records (`--batch-commit`).
+    fn checkpoint(&mut self) -> Result<()>;
 
-    /// Undo every write since [`Mirror::begin`]. Calling it with no open transaction
-    /// does nothing and succeeds.
-    fn rollback(&mut self) -> Result<()>;
+    /// Make every write since the transaction (or its last checkpoint) began
+    /// durable, atomically. On any failure nothing of it is committed.
+    fn commit(self: Box<Self>) -> Result<()>;
 
-    /// Wait for whatever the backend checks in the background (the SQLite backend's
-    /// integrity check of the file, started at open) and return its failure. Called
-    /// before a result is reported and before the first write; the default has
-    /// nothing to wait for.
-    fn settle(&mut self) -> Result<()> {
-        Ok(())
-    }
+    /// Undo every write since the transaction (or its last checkpoint) began, as
+    /// dropping does, and report a failure to do so.
+    fn rollback(self: Box<Self>) -> Result<()>;
 }
 
 #[cfg(all(test, any(feature = "mssql", feature = "postgres")))]

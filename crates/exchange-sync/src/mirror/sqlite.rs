@@ -1,12 +1,18 @@
-//! The SQLite [`Mirror`] backend: one table of Fabric's store file, through
-//! fabric-store's mirror API (fabric-store owns the file and its schema).
+//! The SQLite [`Mirror`] backend: one table of Fabric's store file. Every
+//! statement, the transaction and the index deferral of a bulk load live in
+//! fabric-store ([`fabric_store::mirror`]); this adapter only converts rows and
+//! checks the column limits every backend shares.
 
 use std::path::Path;
 
-use fabric_store::Store;
-use fabric_store::mirror::{KeyRow, MirrorRow, MirrorRowRef, MirrorWriteRef};
+use fabric_store::mirror::{
+    KeyRow, MirrorReader, MirrorRow, MirrorRowRef, MirrorTx, MirrorWriteRef, TableName,
+};
+use fabric_store::{OpenCheck, Store, StoreOptions};
 
-use super::{Mirror, MirrorKeyRow, MirrorRecord, MirrorWrite, Scope};
+use super::{
+    Mirror, MirrorKeyRow, MirrorRead, MirrorRecord, MirrorTransaction, MirrorWrite, Scope,
+};
 use crate::error::{Error, Result};
 use crate::hash::{ContentHash, ContentHashSet};
 
@@ -14,179 +20,100 @@ use crate::hash::{ContentHash, ContentHashSet};
 #[derive(Debug)]
 pub struct SqliteMirror {
     store: Store,
-    table: String,
-    /// Whether the table exists (reads of a missing table see no rows).
-    exists: bool,
-    /// The open transaction started on an empty table: the first write drops the
-    /// exchange_id and hash indexes (a bulk load), see `Store::mirror_defer_indexes`.
-    bulk_candidate: bool,
-    /// Those indexes are dropped and must be rebuilt before a read or the commit.
-    deferred: bool,
-    /// The whole-file check of the policy, if any, running on its own connection while
-    /// the command reads; every write and every result waits for it ([`Mirror::settle`]).
-    check: Option<std::thread::JoinHandle<fabric_store::Result<std::time::Duration>>>,
-    /// How long that check took, once it has answered.
-    check_took: Option<std::time::Duration>,
+    table: TableName,
+}
+
+/// The transaction of a [`SqliteMirror`]: fabric-store's [`MirrorTx`].
+struct SqliteTx<'m> {
+    tx: MirrorTx<'m>,
+    target: String,
 }
 
 impl SqliteMirror {
-    /// Open (creating if needed) the store at `path` and bind the mirror table for
-    /// `sql_target` `schema.table` (`<schema>_<table>` in SQLite).
-    pub fn open(path: &Path, schema: &str, table: &str) -> Result<Self> {
-        let table = fabric_store::mirror::table_name(schema, table)?;
-        // The whole-file check the store's policy asks for (`$FABRIC_CHECK`): none
-        // under `touched` (the default: SQLite checks each page the sync reads or
-        // writes), else `quick_check` or `integrity_check`. It runs on a second
-        // connection while the sync reads the mirror and the pack: nothing is
-        // written and no result is given before it has answered `ok`.
-        let store = Store::open_checked(path, fabric_store::OpenCheck::Caller)?;
-        let check = match fabric_store::check_policy() {
-            fabric_store::CheckPolicy::Touched => None,
-            policy => {
-                let check_path = store.path().to_path_buf();
-                let whole = policy.open_check();
-                let handle = std::thread::Builder::new()
-                    .name("fabric-store-check".into())
-                    .spawn(move || fabric_store::check_file(&check_path, whole))
-                    .map_err(|e| {
-                        Error::Internal(format!("cannot start the integrity check: {e}"))
-                    })?;
-                Some(handle)
-            }
-        };
-        let mut mirror = Self::bind(store, table, check);
-        match mirror.store.mirror_missing_objects(&mirror.table) {
-            Ok(missing) => mirror.exists = !missing.contains(&mirror.table),
-            Err(e) => {
-                // A damaged file: the check's answer says more than the read's.
-                mirror.settle()?;
-                return Err(e.into());
-            }
+    /// Open (creating if needed) the store at `path` with `options` and bind the
+    /// mirror table for `sql_target` `schema.table` (`<schema>_<table>` in SQLite).
+    ///
+    /// The whole-file check of the options' policy (`$FABRIC_CHECK`), if any (none
+    /// under `touched`, the default: SQLite checks each page the sync reads or
+    /// writes), runs on a second connection while the sync reads the mirror and the
+    /// pack: nothing is written and no result is given before it has answered `ok`.
+    pub fn open(path: &Path, schema: &str, table: &str, options: &StoreOptions) -> Result<Self> {
+        let table = TableName::new(schema, table)?;
+        let mut store = options.open_checked(path, OpenCheck::Background)?;
+        if let Err(e) = store.mirror(&table).missing_objects() {
+            // A damaged file: the check's answer says more than the read's.
+            store.settle()?;
+            return Err(e.into());
         }
-        Ok(mirror)
+        Ok(SqliteMirror { store, table })
     }
 
     /// Open the store at `path` for reading only (a dry run): a missing file is
     /// not created (it reads as the empty store a real run would start from), an
     /// existing one is opened read only. Nothing is ever written.
-    pub fn open_read(path: &Path, schema: &str, table: &str) -> Result<Self> {
-        let table = fabric_store::mirror::table_name(schema, table)?;
-        let store = Store::open_read_or_empty(path)?;
-        let mut mirror = Self::bind(store, table, None);
-        let missing = mirror.store.mirror_missing_objects(&mirror.table)?;
-        mirror.exists = !missing.contains(&mirror.table);
-        Ok(mirror)
+    pub fn open_read(
+        path: &Path,
+        schema: &str,
+        table: &str,
+        options: &StoreOptions,
+    ) -> Result<Self> {
+        let table = TableName::new(schema, table)?;
+        let mut store = options.open_read_or_empty(path)?;
+        store.mirror(&table).missing_objects()?;
+        Ok(SqliteMirror { store, table })
     }
 
-    /// The mirror of `table` in `store`, its table not looked at yet.
-    fn bind(
-        store: Store,
-        table: String,
-        check: Option<std::thread::JoinHandle<fabric_store::Result<std::time::Duration>>>,
-    ) -> Self {
-        SqliteMirror {
-            store,
-            table,
-            exists: false,
-            bulk_candidate: false,
-            deferred: false,
-            check,
-            check_took: None,
-        }
-    }
-
-    /// How long the check of the file at open took (once it has answered).
+    /// How long the whole-file check beside the command took (once it has
+    /// answered).
     pub fn check_duration(&self) -> Option<std::time::Duration> {
-        self.check_took
+        self.store.background_check_duration()
     }
 
     /// The SQLite table name.
     pub fn table(&self) -> &str {
-        &self.table
+        self.table.as_str()
     }
 
-    /// Rebuild the indexes dropped for a bulk load, if any.
-    fn restore_indexes(&mut self) -> Result<()> {
-        if self.deferred {
-            self.store.mirror_restore_indexes(&self.table)?;
-            self.deferred = false;
-        }
-        Ok(())
-    }
-
-    fn bad_row(&self, id: &str, reason: String) -> Error {
-        Error::MirrorRow {
-            target: self.describe(),
-            exchange_id: id.to_owned(),
-            reason,
-        }
-    }
-
-    /// The stored hash and observation time of row `id`, parsed.
-    fn hash_and_time(
-        &self,
-        id: &str,
-        hash: &str,
-        observed_at: &str,
-    ) -> Result<(ContentHash, time::OffsetDateTime)> {
-        let content_sha256 = hash
-            .parse()
-            .map_err(|e: crate::hash::BadHash| self.bad_row(id, e.to_string()))?;
-        let observed_at_utc = crate::timestamp::parse(observed_at).ok_or_else(|| {
-            self.bad_row(id, format!("observed_at_utc {observed_at:?} is not a time"))
-        })?;
-        Ok((content_sha256, observed_at_utc))
-    }
-
-    fn key_row(&self, row: KeyRow) -> Result<MirrorKeyRow> {
-        let (content_sha256, observed_at_utc) =
-            self.hash_and_time(&row.exchange_id, &row.content_sha256, &row.observed_at_utc)?;
-        Ok(MirrorKeyRow {
-            content_sha256,
-            observed_at_utc,
-            exchange_id: row.exchange_id,
-        })
-    }
-
-    fn record(&self, row: MirrorRow) -> Result<MirrorRecord> {
-        let (content_sha256, observed_at_utc) =
-            self.hash_and_time(&row.exchange_id, &row.content_sha256, &row.observed_at_utc)?;
-        Ok(MirrorRecord {
-            content_sha256,
-            observed_at_utc,
-            exchange_id: row.exchange_id,
-            exchange_type: row.exchange_type,
-            source_system: row.source_system,
-            entity_type: row.entity_type,
-            natural_key: row.natural_key,
-            payload_json: row.payload_json,
-            schema_version: row.schema_version,
-        })
-    }
-
-    fn ensure_tx(&self) -> Result<()> {
-        if self.store.mirror_in_transaction() {
-            Ok(())
-        } else {
-            Err(Error::Internal(format!(
-                "{}: write outside a transaction",
-                self.describe()
-            )))
-        }
+    fn reader(&mut self) -> Result<MirrorReader<'_>> {
+        Ok(self.store.mirror(&self.table).reader()?)
     }
 }
 
-fn row_ref<'a>(r: &'a MirrorRecord, hash: &'a str, time: &'a str) -> MirrorRowRef<'a> {
-    MirrorRowRef {
-        exchange_id: &r.exchange_id,
-        exchange_type: &r.exchange_type,
-        source_system: &r.source_system,
-        entity_type: &r.entity_type,
-        natural_key: r.natural_key.as_deref(),
-        observed_at_utc: time,
-        content_sha256: hash,
-        payload_json: &r.payload_json,
-        schema_version: r.schema_version,
+impl MirrorRead for SqliteMirror {
+    fn hashes_in_scope(&mut self, scope: &Scope) -> Result<ContentHashSet> {
+        let target = self.describe();
+        hashes(&target, self.reader()?, scope)
+    }
+
+    fn for_each_hash_in_scope(
+        &mut self,
+        scope: &Scope,
+        each: &mut dyn FnMut(ContentHash),
+    ) -> Result<()> {
+        let target = self.describe();
+        each_hash(&target, self.reader()?, scope, each)
+    }
+
+    fn find_by_natural_keys(
+        &mut self,
+        scope: &Scope,
+        keys: &[&str],
+    ) -> Result<Vec<Option<MirrorKeyRow>>> {
+        let target = self.describe();
+        find_keys(&target, self.reader()?, scope, keys)
+    }
+
+    fn export_scope(
+        &mut self,
+        scope: &Scope,
+        sink: &mut dyn FnMut(MirrorRecord) -> Result<()>,
+    ) -> Result<u64> {
+        let target = self.describe();
+        export(&target, self.reader()?, scope, sink)
+    }
+
+    fn count(&mut self, scope: Option<&Scope>) -> Result<u64> {
+        count(self.reader()?, scope)
     }
 }
 
@@ -196,27 +123,32 @@ impl Mirror for SqliteMirror {
     }
 
     fn schema_script(&self) -> String {
-        fabric_store::mirror::ddl(&self.table)
+        self.table.ddl()
     }
 
     fn missing_schema_objects(&mut self) -> Result<Vec<String>> {
-        self.restore_indexes()?;
-        Ok(self.store.mirror_missing_objects(&self.table)?)
+        Ok(self.store.mirror(&self.table).missing_objects()?)
     }
 
     fn apply_schema(&mut self) -> Result<Vec<String>> {
-        self.settle()?;
-        let created = self.store.mirror_apply_schema(&self.table)?;
-        self.exists = true;
-        Ok(created)
+        self.store.settle()?;
+        Ok(self.store.mirror(&self.table).apply_schema()?)
     }
 
+    fn begin(&mut self, _scope: &Scope) -> Result<Box<dyn MirrorTransaction + '_>> {
+        let target = self.describe();
+        let tx = self.store.mirror(&self.table).begin()?;
+        Ok(Box::new(SqliteTx { tx, target }))
+    }
+
+    fn settle(&mut self) -> Result<()> {
+        Ok(self.store.settle()?)
+    }
+}
+
+impl MirrorRead for SqliteTx<'_> {
     fn hashes_in_scope(&mut self, scope: &Scope) -> Result<ContentHashSet> {
-        let mut out = ContentHashSet::default();
-        self.for_each_hash_in_scope(scope, &mut |h| {
-            out.insert(h);
-        })?;
-        Ok(out)
+        hashes(&self.target, self.tx.reader()?, scope)
     }
 
     fn for_each_hash_in_scope(
@@ -224,24 +156,7 @@ impl Mirror for SqliteMirror {
         scope: &Scope,
         each: &mut dyn FnMut(ContentHash),
     ) -> Result<()> {
-        if !self.exists {
-            return Ok(());
-        }
-        self.restore_indexes()?;
-        let mut bad = None;
-        self.store.mirror_hashes(
-            &self.table,
-            &scope.source_system,
-            &scope.entity_type,
-            |h| match h.parse() {
-                Ok(h) => each(h),
-                Err(_) => bad = Some(h.to_owned()),
-            },
-        )?;
-        if let Some(h) = bad {
-            return Err(self.bad_row("?", format!("content_sha256 {h:?} is not 64 hex")));
-        }
-        Ok(())
+        each_hash(&self.target, self.tx.reader()?, scope, each)
     }
 
     fn find_by_natural_keys(
@@ -249,17 +164,7 @@ impl Mirror for SqliteMirror {
         scope: &Scope,
         keys: &[&str],
     ) -> Result<Vec<Option<MirrorKeyRow>>> {
-        if !self.exists {
-            return Ok(vec![None; keys.len()]);
-        }
-        keys.iter()
-            .map(|k| {
-                self.store
-                    .mirror_find_key(&self.table, &scope.source_system, &scope.entity_type, k)?
-                    .map(|row| self.key_row(row))
-                    .transpose()
-            })
-            .collect()
+        find_keys(&self.target, self.tx.reader()?, scope, keys)
     }
 
     fn export_scope(
@@ -267,64 +172,18 @@ impl Mirror for SqliteMirror {
         scope: &Scope,
         sink: &mut dyn FnMut(MirrorRecord) -> Result<()>,
     ) -> Result<u64> {
-        if !self.exists {
-            return Ok(0);
-        }
-        self.restore_indexes()?;
-        let this = &*self;
-        this.store.mirror_scan(
-            &this.table,
-            &scope.source_system,
-            &scope.entity_type,
-            |row| sink(this.record(row)?),
-        )
+        export(&self.target, self.tx.reader()?, scope, sink)
     }
 
     fn count(&mut self, scope: Option<&Scope>) -> Result<u64> {
-        if !self.exists {
-            return Ok(0);
-        }
-        self.restore_indexes()?;
-        Ok(self.store.mirror_count(
-            &self.table,
-            scope.map(|s| (s.source_system.as_str(), s.entity_type.as_str())),
-        )?)
+        count(self.tx.reader()?, scope)
     }
+}
 
-    fn begin(&mut self) -> Result<()> {
-        if self.store.mirror_in_transaction() {
-            return Err(Error::Internal(format!(
-                "{}: nested transaction",
-                self.describe()
-            )));
-        }
-        let missing = self.store.mirror_missing_objects(&self.table)?;
-        if !missing.is_empty() {
-            self.settle()?;
-            self.store.mirror_apply_schema(&self.table)?;
-        }
-        self.exists = true;
-        self.store.mirror_begin()?;
-        self.bulk_candidate = true;
-        self.deferred = false;
-        Ok(())
-    }
-
+impl MirrorTransaction for SqliteTx<'_> {
     fn write_batch(&mut self, writes: &[MirrorWrite]) -> Result<()> {
-        self.ensure_tx()?;
         // The same column limits as SQL Server: a record one backend takes, both take.
-        crate::limits::check_writes(&self.describe(), writes)?;
-        self.settle()?;
-        if std::mem::take(&mut self.bulk_candidate) {
-            self.deferred = self.store.mirror_defer_indexes(&self.table)?;
-        }
-        if writes
-            .iter()
-            .any(|w| matches!(w, MirrorWrite::Update { .. }))
-        {
-            // An update finds its row through the exchange_id index.
-            self.restore_indexes()?;
-        }
+        crate::limits::check_writes(&self.target, writes)?;
         // The two derived texts of each row, then rows borrowing everything else
         // (the payload line is bound in place, never copied).
         let texts: Vec<(String, String)> = writes
@@ -350,44 +209,156 @@ impl Mirror for SqliteMirror {
                 },
             })
             .collect();
-        Ok(self.store.mirror_write_batch(&self.table, &refs)?)
+        Ok(self.tx.write_batch(&refs)?)
     }
 
-    fn commit(&mut self) -> Result<()> {
-        self.bulk_candidate = false;
-        if let Err(e) = self.settle() {
-            let _ = self.rollback();
-            return Err(e);
-        }
-        if let Err(e) = self.restore_indexes() {
-            let _ = self.rollback();
-            return Err(e);
-        }
-        Ok(self.store.mirror_commit()?)
+    fn checkpoint(&mut self) -> Result<()> {
+        Ok(self.tx.checkpoint()?)
     }
 
-    fn rollback(&mut self) -> Result<()> {
-        self.bulk_candidate = false;
-        self.deferred = false;
-        Ok(self.store.mirror_rollback()?)
+    fn commit(self: Box<Self>) -> Result<()> {
+        Ok(self.tx.commit()?)
     }
 
-    fn settle(&mut self) -> Result<()> {
-        let Some(check) = self.check.take() else {
-            return Ok(());
-        };
-        let took = check
-            .join()
-            .map_err(|_| Error::Internal("the integrity check stopped unexpectedly".into()))??;
-        self.check_took = Some(took);
-        Ok(())
+    fn rollback(self: Box<Self>) -> Result<()> {
+        Ok(self.tx.rollback()?)
     }
 }
 
-impl Drop for SqliteMirror {
-    fn drop(&mut self) {
-        let _ = self.store.mirror_rollback();
-        // Do not leave the check's connection (and its shared lock) behind.
-        let _ = self.settle();
+fn row_ref<'a>(r: &'a MirrorRecord, hash: &'a str, time: &'a str) -> MirrorRowRef<'a> {
+    MirrorRowRef {
+        exchange_id: &r.exchange_id,
+        exchange_type: &r.exchange_type,
+        source_system: &r.source_system,
+        entity_type: &r.entity_type,
+        natural_key: r.natural_key.as_deref(),
+        observed_at_utc: time,
+        content_sha256: hash,
+        payload_json: &r.payload_json,
+        schema_version: r.schema_version,
     }
+}
+
+fn bad_row(target: &str, id: &str, reason: String) -> Error {
+    Error::MirrorRow {
+        target: target.to_owned(),
+        exchange_id: id.to_owned(),
+        reason,
+    }
+}
+
+/// The stored hash and observation time of row `id`, parsed.
+fn hash_and_time(
+    target: &str,
+    id: &str,
+    hash: &str,
+    observed_at: &str,
+) -> Result<(ContentHash, time::OffsetDateTime)> {
+    let content_sha256 = hash
+        .parse()
+        .map_err(|e: crate::hash::BadHash| bad_row(target, id, e.to_string()))?;
+    let observed_at_utc = crate::timestamp::parse(observed_at).ok_or_else(|| {
+        bad_row(
+            target,
+            id,
+            format!("observed_at_utc {observed_at:?} is not a time"),
+        )
+    })?;
+    Ok((content_sha256, observed_at_utc))
+}
+
+fn key_row(target: &str, row: KeyRow) -> Result<MirrorKeyRow> {
+    let (content_sha256, observed_at_utc) = hash_and_time(
+        target,
+        &row.exchange_id,
+        &row.content_sha256,
+        &row.observed_at_utc,
+    )?;
+    Ok(MirrorKeyRow {
+        content_sha256,
+        observed_at_utc,
+        exchange_id: row.exchange_id,
+    })
+}
+
+fn record(target: &str, row: MirrorRow) -> Result<MirrorRecord> {
+    let (content_sha256, observed_at_utc) = hash_and_time(
+        target,
+        &row.exchange_id,
+        &row.content_sha256,
+        &row.observed_at_utc,
+    )?;
+    Ok(MirrorRecord {
+        content_sha256,
+        observed_at_utc,
+        exchange_id: row.exchange_id,
+        exchange_type: row.exchange_type,
+        source_system: row.source_system,
+        entity_type: row.entity_type,
+        natural_key: row.natural_key,
+        payload_json: row.payload_json,
+        schema_version: row.schema_version,
+    })
+}
+
+fn hashes(target: &str, reader: MirrorReader<'_>, scope: &Scope) -> Result<ContentHashSet> {
+    let mut out = ContentHashSet::default();
+    each_hash(target, reader, scope, &mut |h| {
+        out.insert(h);
+    })?;
+    Ok(out)
+}
+
+fn each_hash(
+    target: &str,
+    reader: MirrorReader<'_>,
+    scope: &Scope,
+    each: &mut dyn FnMut(ContentHash),
+) -> Result<()> {
+    let mut bad = None;
+    reader.hashes(&scope.source_system, &scope.entity_type, |h| {
+        match h.parse() {
+            Ok(h) => each(h),
+            Err(_) => bad = Some(h.to_owned()),
+        }
+    })?;
+    match bad {
+        Some(h) => Err(bad_row(
+            target,
+            "?",
+            format!("content_sha256 {h:?} is not 64 hex"),
+        )),
+        None => Ok(()),
+    }
+}
+
+fn find_keys(
+    target: &str,
+    reader: MirrorReader<'_>,
+    scope: &Scope,
+    keys: &[&str],
+) -> Result<Vec<Option<MirrorKeyRow>>> {
+    keys.iter()
+        .map(|k| {
+            reader
+                .find_key(&scope.source_system, &scope.entity_type, k)?
+                .map(|row| key_row(target, row))
+                .transpose()
+        })
+        .collect()
+}
+
+fn export(
+    target: &str,
+    reader: MirrorReader<'_>,
+    scope: &Scope,
+    sink: &mut dyn FnMut(MirrorRecord) -> Result<()>,
+) -> Result<u64> {
+    reader.scan(&scope.source_system, &scope.entity_type, |row| {
+        sink(record(target, row)?)
+    })
+}
+
+fn count(reader: MirrorReader<'_>, scope: Option<&Scope>) -> Result<u64> {
+    Ok(reader.count(scope.map(|s| (s.source_system.as_str(), s.entity_type.as_str())))?)
 }

@@ -11,6 +11,7 @@
 
 pub(crate) mod pipeline;
 mod report;
+mod session;
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -23,10 +24,11 @@ pub use report::{Conflict, ExportCounts, ImportCounts, Resolution, SyncReport};
 use crate::error::Result;
 use crate::hash::{ContentHash, ContentHashSet};
 use crate::manifest::{ConflictStrategy, Direction, Manifest, dataset_dir};
-use crate::mirror::{Mirror, MirrorKeyRow, MirrorWrite, Scope};
+use crate::mirror::{Mirror, MirrorKeyRow, MirrorRead, MirrorWrite, Scope};
 use crate::pack::read_index_hashes;
 use crate::pack::writer::{Chunk, ChunkBuilder, EntryRef, PackFiles};
 use pipeline::{Parsed, for_each_item};
+use session::Session;
 
 /// How a sync runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,9 +97,7 @@ pub fn sync(
     {
         refuse_refused_records(manifest_path, n, options.conflict)?;
     }
-    if !options.dry_run {
-        begin_locked(mirror, &scope)?;
-    }
+    let mut session = Session::open(&mut *mirror, &scope, options.dry_run)?;
     let result = (|| -> Result<()> {
         let mut aborted = false;
         let mut import_counts = (0, 0);
@@ -112,7 +112,7 @@ pub fn sync(
             let both = options.direction == Direction::Bidirectional;
             let (imported, index) = std::thread::scope(|s| {
                 let index = both.then(|| s.spawn(|| IndexHashes::read(&dir)));
-                let imported = import(&dir, &scope, mirror, options, &mut report, progress);
+                let imported = import(&dir, &scope, &mut session, options, &mut report, progress);
                 (imported, index.map(std::thread::ScopedJoinHandle::join))
             });
             let (failed, hashes) = imported?;
@@ -134,7 +134,7 @@ pub fn sync(
                 &dir,
                 &manifest,
                 &scope,
-                mirror,
+                session.reads(),
                 options,
                 &mut report,
                 clock,
@@ -150,22 +150,19 @@ pub fn sync(
         Ok(())
     })();
     match result {
-        Ok(()) => {
-            if options.dry_run {
-                mirror.settle()?;
-            } else if let Err(e) = mirror.commit() {
-                // Deferred index builds find a duplicate only at the commit.
-                let _ = mirror.rollback();
-                return Err(collision(&dir, e));
-            }
-        }
+        Ok(()) => match session {
+            Session::Read(mirror) => mirror.settle()?,
+            // Deferred index builds find a duplicate only at the commit.
+            Session::Write(tx) => tx.commit().map_err(|e| collision(&dir, e))?,
+        },
         Err(crate::Error::Internal(msg)) if msg.is_empty() => {
             // Conflicts under `fail`: reported, nothing written.
-            mirror.rollback()?;
+            session.rollback()?;
             mirror.settle()?;
         }
         Err(e) => {
-            let _ = mirror.rollback();
+            // Rolled back as it drops.
+            drop(session);
             // A damaged store explains a failed read better than the read does.
             mirror.settle()?;
             return Err(collision(&dir, at_pack_line(&dir, e)));
@@ -242,16 +239,6 @@ fn at_pack_line(dir: &Path, e: crate::Error) -> crate::Error {
     }
 }
 
-/// Open the command's transaction and take the scope's writer lock in it.
-fn begin_locked(mirror: &mut dyn Mirror, scope: &Scope) -> Result<()> {
-    mirror.begin()?;
-    if let Err(e) = mirror.lock_scope(scope) {
-        let _ = mirror.rollback();
-        return Err(e);
-    }
-    Ok(())
-}
-
 /// Before a `--batch-commit` import (whose early commits stay): refuse a pack that
 /// holds any record an import would refuse, naming the first.
 fn refuse_refused_records(
@@ -278,7 +265,7 @@ fn refuse_refused_records(
 fn import(
     dir: &Path,
     scope: &Scope,
-    mirror: &mut dyn Mirror,
+    session: &mut Session<'_>,
     options: &SyncOptions,
     report: &mut SyncReport,
     progress: ProgressFn<'_>,
@@ -286,7 +273,7 @@ fn import(
     // The mirror's hashes in scope (H) are read once and never changes; what this run writes and
     // replaces is kept beside it, so the workers can read H while the writer
     // thread keeps its view current (no copy of a million hashes).
-    let start: ContentHashSet = mirror.hashes_in_scope(scope)?;
+    let start: ContentHashSet = session.reads().hashes_in_scope(scope)?;
     let mut hashes = HashView {
         start: &start,
         added: ContentHashSet::default(),
@@ -304,7 +291,7 @@ fn import(
     // One batch of the pipeline's writes at a time; each goes to the workers to
     // be dropped once written.
     let mut writes: Vec<MirrorWrite> = Vec::new();
-    let mut sql_count = mirror.count(Some(scope))?;
+    let mut sql_count = session.reads().count(Some(scope))?;
     // Writes since the last commit, and committed so far (`--batch-commit`).
     let mut uncommitted = 0usize;
     let mut committed = 0u64;
@@ -353,7 +340,7 @@ fn import(
             let found = if keys.is_empty() || sql_count == 0 && simulate {
                 vec![None; keys.len()]
             } else {
-                mirror.find_by_natural_keys(scope, &keys)?
+                session.reads().find_by_natural_keys(scope, &keys)?
             };
             let mut from_sql: HashMap<String, MirrorKeyRow, _> =
                 HashMap::with_hasher(keyed.clone());
@@ -460,16 +447,15 @@ fn import(
                 }
             }
             if !simulate && !writes.is_empty() {
-                mirror.write_batch(&writes)?;
+                session.write_batch(&writes)?;
                 uncommitted += writes.len();
                 discard.drop_later(std::mem::take(&mut writes));
                 if let Some(n) = options.batch_commit
                     && uncommitted >= n.max(1)
                 {
-                    mirror.commit()?;
+                    session.checkpoint()?;
                     committed += uncommitted as u64;
                     uncommitted = 0;
-                    begin_locked(mirror, scope)?;
                 }
             }
             if !simulate {
@@ -574,7 +560,7 @@ fn export(
     dir: &Path,
     manifest: &Manifest,
     scope: &Scope,
-    mirror: &mut dyn Mirror,
+    mirror: &mut dyn MirrorRead,
     options: &SyncOptions,
     report: &mut SyncReport,
     clock: &dyn Fn() -> OffsetDateTime,
@@ -679,7 +665,7 @@ impl Lacking {
 /// writing files overlap. Any error on either side stops both; the files are then
 /// dropped uncommitted, which removes the chunks written (see [`PackWriter`]).
 fn write_pack_from(
-    mirror: &mut dyn Mirror,
+    mirror: &mut dyn MirrorRead,
     scope: &Scope,
     lacking: &Lacking,
     mut chunks: ChunkBuilder,

@@ -9,7 +9,8 @@
 
 use exchange_sync::ContentHash;
 use exchange_sync::mirror::sqlite::SqliteMirror;
-use exchange_sync::mirror::{Mirror, MirrorKeyRow, MirrorRecord, MirrorWrite, Scope};
+use exchange_sync::mirror::{Mirror, MirrorKeyRow, MirrorRead, MirrorRecord, MirrorWrite, Scope};
+use fabric_store::StoreOptions;
 
 /// A test failure with a message.
 pub type Check = Result<(), Box<dyn std::error::Error>>;
@@ -29,7 +30,7 @@ pub fn run_all(
         ("read_your_writes", check_read_your_writes),
         ("uniqueness", check_uniqueness),
         ("update_missing_row", check_update_missing_row),
-        ("writes_need_a_transaction", check_writes_need_a_transaction),
+        ("drop_rolls_back", check_drop_rolls_back),
         ("schema_is_idempotent", check_schema_is_idempotent),
         ("first_load", check_first_load),
         ("column_limits", check_column_limits),
@@ -70,15 +71,15 @@ fn record(n: u8, src: &str, key: Option<&str>, micros: i64) -> MirrorRecord {
 }
 
 fn insert(mirror: &mut dyn Mirror, records: &[MirrorRecord]) -> Check {
-    mirror.begin()?;
+    let mut tx = mirror.begin(&scope("a"))?;
     let writes: Vec<MirrorWrite> = records.iter().cloned().map(MirrorWrite::Insert).collect();
-    mirror.write_batch(&writes)?;
-    mirror.commit()?;
+    tx.write_batch(&writes)?;
+    tx.commit()?;
     Ok(())
 }
 
 fn export(
-    mirror: &mut dyn Mirror,
+    mirror: &mut dyn MirrorRead,
     s: &Scope,
 ) -> Result<Vec<MirrorRecord>, Box<dyn std::error::Error>> {
     let mut out = Vec::new();
@@ -159,12 +160,12 @@ pub fn check_update_by_exchange_id(mirror: &mut dyn Mirror) -> Check {
     )?;
     let mut new = record(9, "a", Some("k1"), 10);
     new.payload_json = "{\"v\": 2}".into();
-    mirror.begin()?;
-    mirror.write_batch(&[MirrorWrite::Update {
+    let mut tx = mirror.begin(&a)?;
+    tx.write_batch(&[MirrorWrite::Update {
         exchange_id: record(1, "a", None, 0).exchange_id,
         record: new.clone(),
     }])?;
-    mirror.commit()?;
+    tx.commit()?;
     assert_eq!(mirror.count(Some(&a))?, 2);
     let out = export(mirror, &a)?;
     assert_eq!(out[0], new);
@@ -174,23 +175,23 @@ pub fn check_update_by_exchange_id(mirror: &mut dyn Mirror) -> Check {
 
 /// A rolled-back transaction leaves nothing.
 pub fn check_rollback(mirror: &mut dyn Mirror) -> Check {
-    mirror.begin()?;
-    mirror.write_batch(&[MirrorWrite::Insert(record(1, "a", Some("k"), 0))])?;
-    mirror.rollback()?;
+    let mut tx = mirror.begin(&scope("a"))?;
+    tx.write_batch(&[MirrorWrite::Insert(record(1, "a", Some("k"), 0))])?;
+    tx.rollback()?;
     assert_eq!(mirror.count(None)?, 0);
-    mirror.rollback()?; // no transaction: a no-op
     Ok(())
 }
 
 /// Reads inside a transaction see its writes.
 pub fn check_read_your_writes(mirror: &mut dyn Mirror) -> Check {
     let a = scope("a");
-    mirror.begin()?;
-    mirror.write_batch(&[MirrorWrite::Insert(record(1, "a", Some("k"), 0))])?;
+    let mut tx = mirror.begin(&a)?;
+    tx.write_batch(&[MirrorWrite::Insert(record(1, "a", Some("k"), 0))])?;
+    assert_eq!(tx.count(Some(&a))?, 1);
+    assert!(tx.hashes_in_scope(&a)?.contains(&hash(1)));
+    assert!(tx.find_by_natural_keys(&a, &["k"])?[0].is_some());
+    tx.commit()?;
     assert_eq!(mirror.count(Some(&a))?, 1);
-    assert!(mirror.hashes_in_scope(&a)?.contains(&hash(1)));
-    assert!(mirror.find_by_natural_keys(&a, &["k"])?[0].is_some());
-    mirror.commit()?;
     Ok(())
 }
 
@@ -222,18 +223,18 @@ pub fn check_column_limits(mirror: &mut dyn Mirror) -> Check {
             exchange_sync::limits::check(&exchange_sync::limits::Fields::of(&r)).is_some(),
             "{r:?}"
         );
-        mirror.begin()?;
+        let mut tx = mirror.begin(&scope("a"))?;
         let batch = [
             MirrorWrite::Insert(record(1, "a", Some("k1"), 0)),
             MirrorWrite::Insert(r.clone()),
         ];
-        match mirror.write_batch(&batch) {
+        match tx.write_batch(&batch) {
             Err(exchange_sync::Error::MirrorWrite { exchange_id, .. }) => {
                 assert_eq!(exchange_id, r.exchange_id);
             }
             other => return Err(format!("{r:?} accepted: {other:?}").into()),
         }
-        mirror.rollback()?;
+        tx.rollback()?;
         assert_eq!(mirror.count(None)?, 0);
     }
     let mut at_limits = record(8, "a", None, 0);
@@ -259,9 +260,9 @@ pub fn check_uniqueness(mirror: &mut dyn Mirror) -> Check {
     same_hash.content_sha256 = hash(1);
     let same_key = record(4, "a", Some("k"), 0);
     for bad in [same_id, same_hash, same_key] {
-        mirror.begin()?;
-        let result = mirror.write_batch(&[MirrorWrite::Insert(bad.clone())]);
-        mirror.rollback()?;
+        let mut tx = mirror.begin(&scope("a"))?;
+        let result = tx.write_batch(&[MirrorWrite::Insert(bad.clone())]);
+        tx.rollback()?;
         assert!(result.is_err(), "insert of {bad:?} must fail");
     }
     // The same key in another scope is fine.
@@ -280,22 +281,27 @@ pub fn check_first_load(mirror: &mut dyn Mirror) -> Check {
     let mut same_id = record(2, "a", Some("k2"), 0);
     same_id.exchange_id = record(1, "a", None, 0).exchange_id;
     for (what, dup) in [("hash", same_hash), ("exchange_id", same_id)] {
-        mirror.begin()?;
-        let result = mirror
+        let mut tx = mirror.begin(&scope("a"))?;
+        let result = tx
             .write_batch(&[MirrorWrite::Insert(record(1, "a", Some("k"), 0))])
-            .and_then(|()| mirror.write_batch(&[MirrorWrite::Insert(dup)]))
-            .and_then(|()| mirror.commit());
+            .and_then(|()| tx.write_batch(&[MirrorWrite::Insert(dup)]));
+        let result = match result {
+            Ok(()) => tx.commit(),
+            Err(e) => {
+                drop(tx);
+                Err(e)
+            }
+        };
         assert!(result.is_err(), "a duplicate {what} must fail");
-        mirror.rollback()?;
         assert_eq!(mirror.count(None)?, 0);
         assert!(mirror.missing_schema_objects()?.is_empty());
     }
 
     // Lookups and updates in the middle of a first load see its earlier rows.
     let first = record(1, "a", Some("k"), 0);
-    mirror.begin()?;
-    mirror.write_batch(&[MirrorWrite::Insert(first.clone())])?;
-    let found = mirror.find_by_natural_keys(&scope("a"), &["k", "nope"])?;
+    let mut tx = mirror.begin(&scope("a"))?;
+    tx.write_batch(&[MirrorWrite::Insert(first.clone())])?;
+    let found = tx.find_by_natural_keys(&scope("a"), &["k", "nope"])?;
     assert_eq!(
         found
             .iter()
@@ -303,13 +309,13 @@ pub fn check_first_load(mirror: &mut dyn Mirror) -> Check {
             .collect::<Vec<_>>(),
         [Some(hash(1)), None]
     );
-    mirror.write_batch(&[MirrorWrite::Update {
+    tx.write_batch(&[MirrorWrite::Update {
         exchange_id: first.exchange_id.clone(),
         record: record(2, "a", Some("k"), 1),
     }])?;
-    assert_eq!(mirror.count(None)?, 1);
-    assert!(mirror.hashes_in_scope(&scope("a"))?.contains(&hash(2)));
-    mirror.rollback()?;
+    assert_eq!(tx.count(None)?, 1);
+    assert!(tx.hashes_in_scope(&scope("a"))?.contains(&hash(2)));
+    tx.rollback()?;
     assert_eq!(mirror.count(None)?, 0);
     assert!(mirror.missing_schema_objects()?.is_empty());
 
@@ -333,28 +339,33 @@ pub fn check_first_load(mirror: &mut dyn Mirror) -> Check {
 
 /// Updating a row that does not exist is an error.
 pub fn check_update_missing_row(mirror: &mut dyn Mirror) -> Check {
-    mirror.begin()?;
-    let result = mirror.write_batch(&[MirrorWrite::Update {
+    let mut tx = mirror.begin(&scope("a"))?;
+    let result = tx.write_batch(&[MirrorWrite::Update {
         exchange_id: "00000000-0000-4000-8000-00000000ffff".into(),
         record: record(1, "a", Some("k"), 0),
     }]);
-    mirror.rollback()?;
+    tx.rollback()?;
     assert!(result.is_err());
     assert_eq!(mirror.count(None)?, 0);
     Ok(())
 }
 
-/// Writes need `begin`; nested `begin` is refused.
-pub fn check_writes_need_a_transaction(mirror: &mut dyn Mirror) -> Check {
-    assert!(
-        mirror
-            .write_batch(&[MirrorWrite::Insert(record(1, "a", None, 0))])
-            .is_err()
-    );
-    mirror.begin()?;
-    assert!(mirror.begin().is_err());
-    mirror.rollback()?;
-    assert_eq!(mirror.count(None)?, 0);
+/// A transaction dropped uncommitted (an error, an early return) leaves
+/// nothing, and the mirror takes the next transaction. (A write outside a
+/// transaction or a nested `begin` does not compile: the transaction borrows the
+/// mirror.)
+pub fn check_drop_rolls_back(mirror: &mut dyn Mirror) -> Check {
+    let a = scope("a");
+    let mut tx = mirror.begin(&a)?;
+    tx.write_batch(&[MirrorWrite::Insert(record(1, "a", Some("k"), 0))])?;
+    tx.checkpoint()?;
+    tx.write_batch(&[MirrorWrite::Insert(record(2, "a", Some("k2"), 0))])?;
+    assert_eq!(tx.count(None)?, 2);
+    drop(tx);
+    // The checkpoint's write stays, the one after it is gone.
+    assert_eq!(mirror.count(None)?, 1);
+    insert(mirror, &[record(3, "a", None, 0)])?;
+    assert_eq!(mirror.count(None)?, 2);
     Ok(())
 }
 
@@ -377,6 +388,7 @@ fn sqlite_backend_conforms() -> Check {
             &dir.path().join(format!("m{n}.db")),
             "lake",
             "RawExchangeRecord",
+            &StoreOptions::default(),
         )?;
         Ok(Box::new(m) as Box<dyn Mirror>)
     })?;
@@ -406,7 +418,12 @@ fn sqlite_backend_conforms_on_a_custom_table() -> Check {
     let mut n = 0;
     run_all(&mut || {
         n += 1;
-        let m = SqliteMirror::open(&dir.path().join(format!("c{n}.db")), "ops", "Other")?;
+        let m = SqliteMirror::open(
+            &dir.path().join(format!("c{n}.db")),
+            "ops",
+            "Other",
+            &StoreOptions::default(),
+        )?;
         Ok(Box::new(m) as Box<dyn Mirror>)
     })
 }
@@ -421,12 +438,14 @@ fn sqlite_backend_conforms_on_a_store_made_by_the_previous_release() -> Check {
         n += 1;
         let path = dir.path().join(format!("old{n}.db"));
         {
-            fabric_store::set_default_page_size(Some(4096));
-            let store = fabric_store::Store::open(&path);
-            fabric_store::set_default_page_size(None);
-            drop(store?);
+            let small_pages = StoreOptions {
+                page_size: Some(4096),
+                ..StoreOptions::default()
+            };
+            drop(small_pages.open(&path)?);
             let conn = rusqlite::Connection::open(&path)?;
-            let ddl = fabric_store::mirror::ddl("lake_RawExchangeRecord").replace(
+            let table = fabric_store::mirror::TableName::new("lake", "RawExchangeRecord")?;
+            let ddl = table.ddl().replace(
                 "exchange_id     TEXT    NOT NULL,",
                 "exchange_id     TEXT    NOT NULL PRIMARY KEY,",
             );
@@ -438,7 +457,7 @@ fn sqlite_backend_conforms_on_a_store_made_by_the_previous_release() -> Check {
             let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
             assert_eq!(page_size, 4096);
         }
-        let m = SqliteMirror::open(&path, "lake", "RawExchangeRecord")?;
+        let m = SqliteMirror::open(&path, "lake", "RawExchangeRecord", &StoreOptions::default())?;
         Ok(Box::new(m) as Box<dyn Mirror>)
     })
 }

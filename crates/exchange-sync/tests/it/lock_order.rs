@@ -1,9 +1,9 @@
-//! The scope lock comes before any read of the scope: the sync engine calls
-//! `begin`, then `lock_scope`, and only then reads hashes, keys, rows or counts, so
-//! a second writer (SQL Server's `sp_getapplock`, PostgreSQL's advisory lock) reads
-//! what the first committed. A lock that is not granted ends the run before any
-//! read, with the backend's `ScopeBusy`. Checked on a real SQLite mirror whose
-//! calls are recorded.
+//! The scope lock comes before any read of the scope: the sync engine begins its
+//! transaction (which takes the scope's writer lock: SQL Server's `sp_getapplock`,
+//! PostgreSQL's advisory lock) before it reads anything, and reads only through
+//! that transaction, so a second writer reads what the first committed. A lock
+//! that is not granted ends the run before any read, with the backend's
+//! `ScopeBusy`. Checked on a real SQLite mirror whose calls are recorded.
 
 use exchange_sync::manifest::{Direction, Manifest};
 
@@ -12,22 +12,30 @@ use exchange_sync::mirror::sqlite::SqliteMirror;
 use exchange_sync::pack::{PackEntry, PackWriter};
 use exchange_sync::sync::{SyncOptions, sync};
 use exchange_sync::{
-    ContentHash, ContentHashSet, Error, ExchangeRecord, Mirror, MirrorKeyRow, MirrorRecord,
-    MirrorWrite, Provenance, Result, Scope,
+    ContentHash, ContentHashSet, Error, ExchangeRecord, Mirror, MirrorKeyRow, MirrorRead,
+    MirrorRecord, MirrorTransaction, MirrorWrite, Provenance, Result, Scope,
 };
+use fabric_store::StoreOptions;
 use serde_json::json;
 
 type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
 
 /// A real mirror that records which calls the engine makes, and can refuse the
-/// scope lock as a busy server does.
+/// scope lock as a busy server does (after opening its transaction, which is
+/// then rolled back).
 struct Recorder {
     inner: SqliteMirror,
     calls: Vec<&'static str>,
     busy: bool,
 }
 
-/// The calls that read the scope.
+/// The transaction of a [`Recorder`]: its reads are recorded as `tx:` calls.
+struct RecordedTx<'m> {
+    inner: Box<dyn MirrorTransaction + 'm>,
+    calls: &'m mut Vec<&'static str>,
+}
+
+/// The calls that read the scope outside a transaction.
 const READS: [&str; 5] = [
     "hashes_in_scope",
     "for_each_hash_in_scope",
@@ -35,6 +43,59 @@ const READS: [&str; 5] = [
     "export_scope",
     "count",
 ];
+
+/// The same reads inside the transaction.
+const TX_READS: [&str; 5] = [
+    "tx:hashes_in_scope",
+    "tx:for_each_hash_in_scope",
+    "tx:find_by_natural_keys",
+    "tx:export_scope",
+    "tx:count",
+];
+
+/// [`MirrorRead`] for a recording type: each read pushes its name (with
+/// `$prefix`) and goes to `self.inner`.
+macro_rules! recorded_reads {
+    ($ty:ty, $prefix:literal) => {
+        impl MirrorRead for $ty {
+            fn hashes_in_scope(&mut self, scope: &Scope) -> Result<ContentHashSet> {
+                self.calls.push(concat!($prefix, "hashes_in_scope"));
+                self.inner.hashes_in_scope(scope)
+            }
+            fn for_each_hash_in_scope(
+                &mut self,
+                scope: &Scope,
+                each: &mut dyn FnMut(ContentHash),
+            ) -> Result<()> {
+                self.calls.push(concat!($prefix, "for_each_hash_in_scope"));
+                self.inner.for_each_hash_in_scope(scope, each)
+            }
+            fn find_by_natural_keys(
+                &mut self,
+                scope: &Scope,
+                keys: &[&str],
+            ) -> Result<Vec<Option<MirrorKeyRow>>> {
+                self.calls.push(concat!($prefix, "find_by_natural_keys"));
+                self.inner.find_by_natural_keys(scope, keys)
+            }
+            fn export_scope(
+                &mut self,
+                scope: &Scope,
+                sink: &mut dyn FnMut(MirrorRecord) -> Result<()>,
+            ) -> Result<u64> {
+                self.calls.push(concat!($prefix, "export_scope"));
+                self.inner.export_scope(scope, sink)
+            }
+            fn count(&mut self, scope: Option<&Scope>) -> Result<u64> {
+                self.calls.push(concat!($prefix, "count"));
+                self.inner.count(scope)
+            }
+        }
+    };
+}
+
+recorded_reads!(Recorder, "");
+recorded_reads!(RecordedTx<'_>, "tx:");
 
 impl Mirror for Recorder {
     fn describe(&self) -> String {
@@ -51,68 +112,45 @@ impl Mirror for Recorder {
         self.calls.push("apply_schema");
         self.inner.apply_schema()
     }
-    fn hashes_in_scope(&mut self, scope: &Scope) -> Result<ContentHashSet> {
-        self.calls.push("hashes_in_scope");
-        self.inner.hashes_in_scope(scope)
-    }
-    fn for_each_hash_in_scope(
-        &mut self,
-        scope: &Scope,
-        each: &mut dyn FnMut(ContentHash),
-    ) -> Result<()> {
-        self.calls.push("for_each_hash_in_scope");
-        self.inner.for_each_hash_in_scope(scope, each)
-    }
-    fn find_by_natural_keys(
-        &mut self,
-        scope: &Scope,
-        keys: &[&str],
-    ) -> Result<Vec<Option<MirrorKeyRow>>> {
-        self.calls.push("find_by_natural_keys");
-        self.inner.find_by_natural_keys(scope, keys)
-    }
-    fn export_scope(
-        &mut self,
-        scope: &Scope,
-        sink: &mut dyn FnMut(MirrorRecord) -> Result<()>,
-    ) -> Result<u64> {
-        self.calls.push("export_scope");
-        self.inner.export_scope(scope, sink)
-    }
-    fn count(&mut self, scope: Option<&Scope>) -> Result<u64> {
-        self.calls.push("count");
-        self.inner.count(scope)
-    }
-    fn begin(&mut self) -> Result<()> {
+    fn begin(&mut self, scope: &Scope) -> Result<Box<dyn MirrorTransaction + '_>> {
         self.calls.push("begin");
-        self.inner.begin()
-    }
-    fn lock_scope(&mut self, scope: &Scope) -> Result<()> {
-        self.calls.push("lock_scope");
+        let target = self.inner.describe();
+        let inner = self.inner.begin(scope)?;
         if self.busy {
+            drop(inner);
             return Err(Error::ScopeBusy {
-                target: self.describe(),
+                target,
                 scope: format!("{}/{}", scope.source_system, scope.entity_type),
                 waited_secs: 29,
             });
         }
-        self.inner.lock_scope(scope)
-    }
-    fn write_batch(&mut self, writes: &[MirrorWrite]) -> Result<()> {
-        self.calls.push("write_batch");
-        self.inner.write_batch(writes)
-    }
-    fn commit(&mut self) -> Result<()> {
-        self.calls.push("commit");
-        self.inner.commit()
-    }
-    fn rollback(&mut self) -> Result<()> {
-        self.calls.push("rollback");
-        self.inner.rollback()
+        Ok(Box::new(RecordedTx {
+            inner,
+            calls: &mut self.calls,
+        }))
     }
     fn settle(&mut self) -> Result<()> {
         self.calls.push("settle");
         self.inner.settle()
+    }
+}
+
+impl MirrorTransaction for RecordedTx<'_> {
+    fn write_batch(&mut self, writes: &[MirrorWrite]) -> Result<()> {
+        self.calls.push("tx:write_batch");
+        self.inner.write_batch(writes)
+    }
+    fn checkpoint(&mut self) -> Result<()> {
+        self.calls.push("tx:checkpoint");
+        self.inner.checkpoint()
+    }
+    fn commit(self: Box<Self>) -> Result<()> {
+        self.calls.push("tx:commit");
+        self.inner.commit()
+    }
+    fn rollback(self: Box<Self>) -> Result<()> {
+        self.calls.push("tx:rollback");
+        self.inner.rollback()
     }
 }
 
@@ -166,15 +204,15 @@ fn first_of(calls: &[&str], names: &[&str]) -> usize {
 fn the_scope_lock_comes_before_any_read() -> TestResult {
     let tmp = tempfile::tempdir()?;
     let manifest = pack(&tmp.path().join("p"), 7)?;
-    let db = tmp.path().join("f.db");
-    for (direction, batch) in [
-        (Direction::JsonToSql, None),
-        (Direction::Bidirectional, None),
-        (Direction::SqlToJson, None),
-        (Direction::JsonToSql, Some(2)),
+    for (direction, batch, db) in [
+        (Direction::JsonToSql, None, "f.db"),
+        (Direction::Bidirectional, None, "f.db"),
+        (Direction::SqlToJson, None, "f.db"),
+        (Direction::JsonToSql, Some(2), "batched.db"),
     ] {
+        let db = tmp.path().join(db);
         let mut mirror = Recorder {
-            inner: SqliteMirror::open(&db, "lake", "RawExchangeRecord")?,
+            inner: SqliteMirror::open(&db, "lake", "RawExchangeRecord", &StoreOptions::default())?,
             calls: Vec::new(),
             busy: false,
         };
@@ -186,26 +224,21 @@ fn the_scope_lock_comes_before_any_read() -> TestResult {
             &mut |_, _, _| {},
         )?;
         let calls = &mirror.calls;
-        let lock = first_of(calls, &["lock_scope"]);
-        let read = first_of(calls, &READS);
+        assert_eq!(calls.first(), Some(&"begin"), "{direction:?}: {calls:?}");
         assert!(
-            read < calls.len(),
+            first_of(calls, &TX_READS) < calls.len(),
             "{direction:?}: no read at all: {calls:?}"
         );
-        assert!(
-            lock < read,
-            "{direction:?}: a read before the lock: {calls:?}"
+        assert_eq!(
+            first_of(calls, &READS),
+            calls.len(),
+            "{direction:?}: a read outside the locked transaction: {calls:?}"
         );
-        // Every transaction (one per --batch-commit step too) takes the lock first.
-        for (i, c) in calls.iter().enumerate() {
-            if *c == "begin" {
-                assert_eq!(
-                    calls.get(i + 1),
-                    Some(&"lock_scope"),
-                    "{direction:?} {batch:?}: {calls:?}"
-                );
-            }
-        }
+        assert_eq!(calls.last(), Some(&"tx:commit"), "{direction:?}: {calls:?}");
+        // --batch-commit 2 over 7 records: the transaction goes on (and takes the
+        // lock again) after each checkpoint.
+        let checkpoints = calls.iter().filter(|c| **c == "tx:checkpoint").count();
+        assert_eq!(checkpoints > 0, batch.is_some(), "{direction:?}: {calls:?}");
     }
     Ok(())
 }
@@ -214,8 +247,9 @@ fn the_scope_lock_comes_before_any_read() -> TestResult {
 fn a_busy_scope_stops_before_any_read() -> TestResult {
     let tmp = tempfile::tempdir()?;
     let manifest = pack(&tmp.path().join("p"), 3)?;
+    let db = tmp.path().join("f.db");
     let mut mirror = Recorder {
-        inner: SqliteMirror::open(&tmp.path().join("f.db"), "lake", "RawExchangeRecord")?,
+        inner: SqliteMirror::open(&db, "lake", "RawExchangeRecord", &StoreOptions::default())?,
         calls: Vec::new(),
         busy: true,
     };
@@ -236,12 +270,12 @@ fn a_busy_scope_stops_before_any_read() -> TestResult {
         "{err}"
     );
     let calls = &mirror.calls;
-    assert_eq!(
-        first_of(calls, &READS),
-        calls.len(),
-        "read while busy: {calls:?}"
-    );
-    assert_eq!(first_of(calls, &["write_batch"]), calls.len(), "{calls:?}");
-    assert!(calls.contains(&"rollback"), "{calls:?}");
+    assert_eq!(calls.as_slice(), ["begin"], "{calls:?}");
+    // The transaction it opened was rolled back: the store takes a writer.
+    mirror.busy = false;
+    drop(mirror.begin(&Scope {
+        source_system: "src".into(),
+        entity_type: "page".into(),
+    })?);
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use exchange_sync::mssql::tsql::TableName;
 use exchange_sync::mssql::{SqlServerConfig, SqlServerMirror};
-use exchange_sync::{Error, Mirror, MirrorRecord, MirrorWrite, Scope};
+use exchange_sync::{Error, Mirror, MirrorRead, MirrorRecord, MirrorWrite, Scope};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -169,7 +169,6 @@ fn live_sql_server_backend_conforms() -> TestResult {
 
 impl Drop for Live {
     fn drop(&mut self) {
-        let _ = self.mirror.rollback();
         let sql = format!("DROP TABLE {}", self.mirror.table().quoted());
         let _ = self.mirror.execute_batch(&sql);
     }
@@ -218,13 +217,13 @@ fn live_round_trip_keeps_every_character() -> TestResult {
     let a = record(1, Some("Luke_Skywalker"), text)?;
     let b = record(2, Some("luke_skywalker"), "case differs")?; // exact, case-sensitive keys
     let c = record(3, None, "no key")?;
-    m.begin()?;
-    m.write_batch(&[
+    let mut tx = m.begin(&scope())?;
+    tx.write_batch(&[
         MirrorWrite::Insert(a.clone()),
         MirrorWrite::Insert(b.clone()),
         MirrorWrite::Insert(c.clone()),
     ])?;
-    m.commit()?;
+    tx.commit()?;
     let mut got = Vec::new();
     assert_eq!(
         m.export_scope(&scope(), &mut |r| {
@@ -255,33 +254,33 @@ fn live_round_trip_keeps_every_character() -> TestResult {
     // Update by exchange_id (the primary key moves), then a rollback leaves no trace.
     let mut a2 = record(10, Some("Luke_Skywalker"), "newer")?;
     a2.exchange_id = "00000000-0000-4000-8000-0000000000aa".into();
-    m.begin()?;
-    m.write_batch(&[MirrorWrite::Update {
+    let mut tx = m.begin(&scope())?;
+    tx.write_batch(&[MirrorWrite::Update {
         exchange_id: a.exchange_id.clone(),
         record: a2.clone(),
     }])?;
-    m.commit()?;
+    tx.commit()?;
     let found = m.find_by_natural_keys(&scope(), &["Luke_Skywalker"])?;
     assert_eq!(
         found.first().cloned().flatten().map(|r| r.exchange_id),
         Some(a2.exchange_id.clone())
     );
-    m.begin()?;
-    m.write_batch(&[MirrorWrite::Insert(record(20, Some("Han_Solo"), "x")?)])?;
-    m.rollback()?;
+    let mut tx = m.begin(&scope())?;
+    tx.write_batch(&[MirrorWrite::Insert(record(20, Some("Han_Solo"), "x")?)])?;
+    tx.rollback()?;
     assert_eq!(m.count(None)?, 3);
 
     // Refused writes are MirrorWrite errors.
-    m.begin()?;
-    let dup = m.write_batch(&[MirrorWrite::Insert(b.clone())]);
-    m.rollback()?;
+    let mut tx = m.begin(&scope())?;
+    let dup = tx.write_batch(&[MirrorWrite::Insert(b.clone())]);
+    tx.rollback()?;
     assert!(matches!(dup, Err(Error::MirrorWrite { .. })), "{dup:?}");
-    m.begin()?;
-    let missing = m.write_batch(&[MirrorWrite::Update {
+    let mut tx = m.begin(&scope())?;
+    let missing = tx.write_batch(&[MirrorWrite::Update {
         exchange_id: "00000000-0000-4000-8000-0000000000ff".into(),
         record: record(30, None, "y")?,
     }]);
-    m.rollback()?;
+    tx.rollback()?;
     assert!(
         matches!(missing, Err(Error::MirrorWrite { .. })),
         "{missing:?}"
@@ -304,7 +303,7 @@ fn live_bulk_insert_throughput() -> TestResult {
     let m = &mut live.mirror;
     let mut batch = Vec::with_capacity(5_000);
     let started = Instant::now();
-    m.begin()?;
+    let mut tx = m.begin(&scope())?;
     for i in 0..rows {
         batch.push(MirrorWrite::Insert(record(
             i,
@@ -312,12 +311,12 @@ fn live_bulk_insert_throughput() -> TestResult {
             "bulk",
         )?));
         if batch.len() == 5_000 {
-            m.write_batch(&batch)?;
+            tx.write_batch(&batch)?;
             batch.clear();
         }
     }
-    m.write_batch(&batch)?;
-    m.commit()?;
+    tx.write_batch(&batch)?;
+    tx.commit()?;
     let secs = started.elapsed().as_secs_f64();
     assert_eq!(m.count(None)?, rows);
     println!(

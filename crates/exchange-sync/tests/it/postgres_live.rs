@@ -5,7 +5,7 @@
 
 use exchange_sync::manifest::SqlTarget;
 use exchange_sync::postgres::{PgConfig, PostgresMirror, TableName};
-use exchange_sync::{Error, Mirror, MirrorRecord, MirrorWrite, Scope};
+use exchange_sync::{Error, Mirror, MirrorRead, MirrorRecord, MirrorWrite, Scope};
 
 use crate::conformance::{self, Check};
 
@@ -212,19 +212,19 @@ fn ten_megabyte_payloads_and_astral_text_round_trip_exactly() -> Check {
         record(1, big),
         record(2, format!("{{\"t\": \"{astral}\", \"n\": 1.0e0}}")),
     ];
-    m.begin()?;
-    m.write_batch(
+    let scope = Scope {
+        source_system: rows[0].source_system.clone(),
+        entity_type: "page".into(),
+    };
+    let mut tx = m.begin(&scope)?;
+    tx.write_batch(
         &rows
             .iter()
             .cloned()
             .map(MirrorWrite::Insert)
             .collect::<Vec<_>>(),
     )?;
-    m.commit()?;
-    let scope = Scope {
-        source_system: rows[0].source_system.clone(),
-        entity_type: "page".into(),
-    };
+    tx.commit()?;
     let mut out = Vec::new();
     m.export_scope(&scope, &mut |r| {
         out.push(r);
@@ -262,7 +262,6 @@ fn a_statement_timeout_fails_the_write_and_keeps_nothing() -> Check {
     let sep = if url.contains('?') { '&' } else { '?' };
     let timed = format!("{url}{sep}options=-c%20statement_timeout%3D300");
     let mut m = connect(&timed, &schema)?;
-    m.begin()?;
     // A trigger that sleeps makes the COPY outlast the timeout.
     m.execute_batch(&format!(
         "CREATE FUNCTION \"{schema}\".slow() RETURNS trigger LANGUAGE plpgsql AS \
@@ -270,11 +269,16 @@ fn a_statement_timeout_fails_the_write_and_keeps_nothing() -> Check {
          CREATE TRIGGER slow BEFORE INSERT ON \"{schema}\".\"RawExchangeRecord\" \
          FOR EACH ROW EXECUTE FUNCTION \"{schema}\".slow()"
     ))?;
-    let err = m
+    let record_scope = Scope {
+        source_system: record(1, String::new()).source_system,
+        entity_type: "page".into(),
+    };
+    let mut tx = m.begin(&record_scope)?;
+    let err = tx
         .write_batch(&[MirrorWrite::Insert(record(1, "{}".into()))])
         .err()
         .ok_or("the slow insert succeeded")?;
-    m.rollback()?;
+    drop(tx);
     let text = chain(&err);
     assert!(text.contains("statement timeout"), "{text}");
     assert!(

@@ -96,7 +96,7 @@ proptest! {
             }
             w.close()?;
             let db = tmp.path().join("f.db");
-            let mut mirror = SqliteMirror::open(&db, "lake", "RawExchangeRecord")?;
+            let mut mirror = SqliteMirror::open(&db, "lake", "RawExchangeRecord", &fabric_store::StoreOptions::default())?;
             let report = sync(&src.join("manifest.json"), &mut mirror, &options(Direction::JsonToSql), &now, &mut |_, _, _| {})?;
             assert_eq!(report.json_to_sql.inserted as usize, records.len());
             let dst = tmp.path().join("out");
@@ -236,7 +236,12 @@ fn an_export_failing_half_way_leaves_the_pack_as_it_was() -> Result<(), Box<dyn 
     }
     w.close()?;
     let db = tmp.path().join("f.db");
-    let mut mirror = SqliteMirror::open(&db, "lake", "RawExchangeRecord")?;
+    let mut mirror = SqliteMirror::open(
+        &db,
+        "lake",
+        "RawExchangeRecord",
+        &fabric_store::StoreOptions::default(),
+    )?;
     sync(
         &src.join("manifest.json"),
         &mut mirror,
@@ -264,7 +269,12 @@ fn an_export_failing_half_way_leaves_the_pack_as_it_was() -> Result<(), Box<dyn 
         ))
     };
     let before = snapshot()?;
-    let mut mirror = SqliteMirror::open(&db, "lake", "RawExchangeRecord")?;
+    let mut mirror = SqliteMirror::open(
+        &db,
+        "lake",
+        "RawExchangeRecord",
+        &fabric_store::StoreOptions::default(),
+    )?;
     let err = sync(
         &dst.join("manifest.json"),
         &mut mirror,
@@ -302,7 +312,12 @@ fn a_two_way_sync_exports_what_only_the_mirror_has() -> Result<(), Box<dyn std::
             Ok(dir.join("manifest.json"))
         };
     let (a, b) = (pack_of("a", 0..10)?, pack_of("b", 10..25)?);
-    let mut mirror = SqliteMirror::open(&db, "lake", "RawExchangeRecord")?;
+    let mut mirror = SqliteMirror::open(
+        &db,
+        "lake",
+        "RawExchangeRecord",
+        &fabric_store::StoreOptions::default(),
+    )?;
     for m in [&a, &b] {
         sync(
             m,

@@ -10,7 +10,6 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use fabric_core::chain::{SnapshotMetadata, Source, parse_key_version};
-use fabric_store::Store;
 use fabric_store::chain::{HistoryPage, NewVersion};
 
 use crate::context::Ctx;
@@ -478,7 +477,7 @@ pub fn import_reports(ctx: &Ctx, args: ImportArgs) -> CmdResult {
         .zip(&metas)
         .map(|(doc, meta)| NewVersion::new(&args.key, doc, meta, &actor, now))
         .collect();
-    let mut store = Store::open(&ctx.db)?;
+    let mut store = ctx.store_write()?;
     let created = store.chain_create_many(&items)?;
     let (data, stored) = created
         .iter()

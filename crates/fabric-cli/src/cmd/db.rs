@@ -56,7 +56,7 @@ pub fn run(ctx: &Ctx, command: Command) -> CmdResult {
         }
         Command::Check => check(ctx),
         Command::Upgrade => {
-            let found = fabric_store::Store::upgrade(&ctx.db)?;
+            let found = fabric_store::Store::upgrade(&ctx.db, &ctx.store)?;
             let to = fabric_store::schema::SCHEMA_VERSION;
             if ctx.json {
                 output::print_json(&serde_json::json!({"from": found, "to": to}))?;
@@ -83,7 +83,8 @@ fn check(ctx: &Ctx) -> CmdResult {
     let (took, recorded) = if has_file {
         let file_bytes = std::fs::metadata(&ctx.db).map_or(0, |m| m.len());
         let spinner = ctx.spinner(&check_message(file_bytes, previous.as_ref()));
-        let took = fabric_store::check_file(&ctx.db, fabric_store::OpenCheck::Integrity);
+        let took =
+            fabric_store::check_file(&ctx.db, &ctx.store, fabric_store::OpenCheck::Integrity);
         spinner.finish_and_clear();
         let took = took?;
         let record = CheckRecord {
@@ -93,7 +94,9 @@ fn check(ctx: &Ctx) -> CmdResult {
         };
         // The check passed whatever happens to its record (a read-only file, a
         // writer holding the lock): say so, and still exit 0.
-        let recorded = fabric_store::Store::open_checked(&ctx.db, fabric_store::OpenCheck::Touched)
+        let recorded = ctx
+            .store
+            .open_checked(&ctx.db, fabric_store::OpenCheck::Touched)
             .and_then(|mut store| store.record_check(&record));
         if let Err(e) = &recorded {
             ctx.info(format_args!("warning: the pass was not recorded: {e}"));

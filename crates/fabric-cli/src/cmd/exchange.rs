@@ -459,7 +459,7 @@ fn open_target(
     manifest: &Manifest,
 ) -> Result<Box<dyn exchange_sync::Mirror>, CliError> {
     let target = Target::resolve(target, &ctx.db, |k| std::env::var(k).ok())?;
-    Ok(target.open(&manifest.sql_target)?)
+    Ok(target.open(&manifest.sql_target, &ctx.store)?)
 }
 
 /// [`open_target`] for a dry run: nothing is created or written.
@@ -469,7 +469,7 @@ fn open_target_read(
     manifest: &Manifest,
 ) -> Result<Box<dyn exchange_sync::Mirror>, CliError> {
     let target = Target::resolve(target, &ctx.db, |k| std::env::var(k).ok())?;
-    Ok(target.open_for_dry_run(&manifest.sql_target)?)
+    Ok(target.open_for_dry_run(&manifest.sql_target, &ctx.store)?)
 }
 
 fn sync(ctx: &Ctx, a: SyncArgs, fixed: Option<Direction>) -> CmdResult {
@@ -865,8 +865,8 @@ fn schema(ctx: &Ctx, a: SchemaArgs) -> CmdResult {
     {
         if a.print {
             let sql = &manifest.sql_target;
-            let table = fabric_store::mirror::table_name(&sql.schema, &sql.table)?;
-            let ddl = fabric_store::mirror::ddl(&table);
+            let table = fabric_store::mirror::TableName::new(&sql.schema, &sql.table)?;
+            let ddl = table.ddl();
             if ctx.json {
                 let describe = format!("sqlite://{} ({table})", db.display());
                 print_json(&json!({"target": describe, "ddl": ddl}))?;

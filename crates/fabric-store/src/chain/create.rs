@@ -3,7 +3,6 @@
 //! logs.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use serde_json::Value;
@@ -12,8 +11,9 @@ use fabric_core::chain::{ChangesSummary, VersionSummary, diff, first_non_finite,
 
 use super::codec::{self, ENCODING, Encoded};
 use super::{ChainKind, NewVersion, check_key, check_text};
+use crate::error::At;
 use crate::error::{Error, Result};
-use crate::store::{Store, classify};
+use crate::store::Store;
 
 /// The active version a new one descends from.
 struct Parent<'a> {
@@ -45,11 +45,10 @@ impl Store {
         for new in items {
             encoded.push(prepare(new)?);
         }
-        let path = self.path().to_path_buf();
-        let tx = self
-            .conn_mut()
+        let (conn, path) = self.split();
+        let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| classify(&path, "starting a snapshot chain transaction", e))?;
+            .map_err(|e| path.err("starting a snapshot chain transaction", e))?;
         let mut created = Vec::with_capacity(items.len());
         // Each chain's kind, read once per batch (from its first version).
         let mut kinds: BTreeMap<&str, ChainKind> = BTreeMap::new();
@@ -58,7 +57,7 @@ impl Store {
         for (new, enc) in items.iter().zip(&encoded) {
             let kind = match kinds.get(new.key) {
                 Some(kind) => *kind,
-                None => match first_payload(&tx, &path, new.key)? {
+                None => match first_payload(&tx, path, new.key)? {
                     Some(first) => ChainKind::of(&first),
                     None => new.kind,
                 },
@@ -72,9 +71,9 @@ impl Store {
                     checksum,
                     payload: Some(payload),
                 }),
-                _ => active_parent(&tx, &path, new.key)?,
+                _ => active_parent(&tx, path, new.key)?,
             };
-            let summary = insert(&tx, &path, new, enc, parent)?;
+            let summary = insert(&tx, path, new, enc, parent)?;
             previous = Some((
                 new.key.to_owned(),
                 summary.id,
@@ -85,10 +84,10 @@ impl Store {
             created.push(summary);
         }
         for summary in &created {
-            read_back(&tx, &path, summary)?;
+            read_back(&tx, path, summary)?;
         }
         tx.commit()
-            .map_err(|e| classify(&path, "committing new snapshot versions", e))?;
+            .map_err(|e| path.err("committing new snapshot versions", e))?;
         Ok(created)
     }
 }
@@ -121,12 +120,12 @@ fn prepare(new: &NewVersion<'_>) -> Result<Encoded> {
     })
 }
 
-fn active_parent<'a>(tx: &Transaction<'_>, path: &Path, key: &str) -> Result<Option<Parent<'a>>> {
+fn active_parent<'a>(tx: &Transaction<'_>, path: At<'_>, key: &str) -> Result<Option<Parent<'a>>> {
     version_ref(tx, path, key, "is_active = 1", "the active version")
 }
 
 /// The first version's document of `key`, read and verified (`None`: no versions).
-fn first_payload(tx: &Transaction<'_>, path: &Path, key: &str) -> Result<Option<Value>> {
+fn first_payload(tx: &Transaction<'_>, path: At<'_>, key: &str) -> Result<Option<Value>> {
     version_ref(tx, path, key, "version = 1", "the first version")?
         .map(|first| parent_payload(tx, path, key, &first))
         .transpose()
@@ -136,7 +135,7 @@ fn first_payload(tx: &Transaction<'_>, path: &Path, key: &str) -> Result<Option<
 /// its payload; `what` names it in an error.
 fn version_ref<'a>(
     tx: &Transaction<'_>,
-    path: &Path,
+    path: At<'_>,
     key: &str,
     condition: &str,
     what: &str,
@@ -155,13 +154,13 @@ fn version_ref<'a>(
         })
         .optional()
     })
-    .map_err(|e| classify(path, format!("reading {what} of chain {key:?}"), e))
+    .map_err(|e| path.err(format!("reading {what} of chain {key:?}"), e))
 }
 
 /// The parent's document, read and verified.
 fn parent_payload(
     tx: &Transaction<'_>,
-    path: &Path,
+    path: At<'_>,
     key: &str,
     parent: &Parent<'_>,
 ) -> Result<Value> {
@@ -175,7 +174,7 @@ fn parent_payload(
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })
         })
-        .map_err(|e| classify(path, format!("reading {key}@{}", parent.version), e))?;
+        .map_err(|e| path.err(format!("reading {key}@{}", parent.version), e))?;
     let integrity = |reason| Error::Integrity {
         key: key.to_owned(),
         version: parent.version,
@@ -188,7 +187,7 @@ fn parent_payload(
 /// Read a version just written back through the chain's own lookup (key and
 /// version, then its payload) and re-hash it before the commit: the pages this
 /// write touched are read and checked again, at the cost of this version only.
-fn read_back(tx: &Transaction<'_>, path: &Path, summary: &VersionSummary) -> Result<()> {
+fn read_back(tx: &Transaction<'_>, path: At<'_>, summary: &VersionSummary) -> Result<()> {
     let key = &summary.key;
     let version = summary.version;
     let (encoding, blob, checksum, data_size): (String, Vec<u8>, String, i64) = tx
@@ -202,7 +201,7 @@ fn read_back(tx: &Transaction<'_>, path: &Path, summary: &VersionSummary) -> Res
                 Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
             })
         })
-        .map_err(|e| classify(path, format!("reading back {key}@{version}"), e))?;
+        .map_err(|e| path.err(format!("reading back {key}@{version}"), e))?;
     let size = u64::try_from(data_size).unwrap_or(u64::MAX);
     codec::decode_verified(&encoding, &blob, &checksum, size)
         .and_then(|_| {
@@ -214,7 +213,7 @@ fn read_back(tx: &Transaction<'_>, path: &Path, summary: &VersionSummary) -> Res
             })
         })
         .map_err(|detail| Error::Corrupt {
-            path: path.to_path_buf(),
+            path: path.path().to_path_buf(),
             detail: format!("{key}@{version} read back before commit: {detail}"),
         })
 }
@@ -230,13 +229,13 @@ fn empty_changes(key: &str) -> Result<String> {
 
 fn insert(
     tx: &Transaction<'_>,
-    path: &Path,
+    path: At<'_>,
     new: &NewVersion<'_>,
     enc: &Encoded,
     parent: Option<Parent<'_>>,
 ) -> Result<VersionSummary> {
     let key = new.key;
-    let sql_err = |what: &str, e| classify(path, format!("{what} of chain {key:?}"), e);
+    let sql_err = |what: &str, e| path.err(format!("{what} of chain {key:?}"), e);
     let latest: i64 =
         super::latest_version(tx, key).map_err(|e| sql_err("reading the versions", e))?;
     let active = parent.as_ref().map_or(0, |p| p.version);

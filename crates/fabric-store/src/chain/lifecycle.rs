@@ -1,8 +1,6 @@
 //! Moving the active pointer (rollback) and deprecating versions; each one
 //! transaction with its activity log entry.
 
-use std::path::Path;
-
 use rusqlite::{OptionalExtension, Transaction, TransactionBehavior, params};
 use time::OffsetDateTime;
 
@@ -12,8 +10,9 @@ use super::{
     RollbackOutcome, SUMMARY_COLUMNS, SUMMARY_FROM, check_key, check_text, codec, not_found,
     summary_from_row,
 };
+use crate::error::At;
 use crate::error::{Error, Result};
-use crate::store::{Store, classify};
+use crate::store::Store;
 
 impl Store {
     /// Make `version` the active version of `key`, logged as a `rollback` by
@@ -29,11 +28,11 @@ impl Store {
     ) -> Result<RollbackOutcome> {
         check_key(key)?;
         check_text(key, "actor", actor)?;
-        let path = self.path().to_path_buf();
-        let tx = begin(self, &path)?;
-        let target = version_in(&tx, &path, key, version)?;
+        let (conn, path) = self.split();
+        let tx = begin(conn, path)?;
+        let target = version_in(&tx, path, key, version)?;
         let active = super::active_version(&tx, key)
-            .map_err(|e| classify(&path, format!("reading chain {key:?}"), e))?
+            .map_err(|e| path.err(format!("reading chain {key:?}"), e))?
             .unwrap_or(0);
         if target.version == active {
             return Ok(RollbackOutcome {
@@ -49,10 +48,9 @@ impl Store {
                 version,
             });
         }
-        verify_in(&tx, &path, &target)?;
+        verify_in(&tx, path, &target)?;
         let err = |e| {
-            classify(
-                &path,
+            path.err(
                 format!("rolling back chain {key:?} to version {version}"),
                 e,
             )
@@ -96,9 +94,9 @@ impl Store {
         check_key(key)?;
         check_text(key, "reason", reason)?;
         check_text(key, "actor", actor)?;
-        let path = self.path().to_path_buf();
-        let tx = begin(self, &path)?;
-        let mut target = version_in(&tx, &path, key, version)?;
+        let (conn, path) = self.split();
+        let tx = begin(conn, path)?;
+        let mut target = version_in(&tx, path, key, version)?;
         if target.deprecated_at.is_some() {
             return Err(Error::AlreadyDeprecated {
                 key: key.to_owned(),
@@ -112,7 +110,7 @@ impl Store {
             });
         }
         let at = format_instant(now);
-        let err = |e| classify(&path, format!("deprecating {key}@{version}"), e);
+        let err = |e| path.err(format!("deprecating {key}@{version}"), e);
         tx.execute(
             "UPDATE chain_versions SET deprecated_at = ?1, deprecated_reason = ?2 WHERE id = ?3",
             params![at, reason, target.id],
@@ -131,20 +129,18 @@ impl Store {
     }
 }
 
-fn begin<'s>(store: &'s mut Store, path: &Path) -> Result<Transaction<'s>> {
-    store
-        .conn_mut()
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|e| classify(path, "starting a snapshot chain transaction", e))
+fn begin<'s>(conn: &'s mut rusqlite::Connection, path: At<'_>) -> Result<Transaction<'s>> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| path.err("starting a snapshot chain transaction", e))
 }
 
 fn version_in(
     tx: &Transaction<'_>,
-    path: &Path,
+    path: At<'_>,
     key: &str,
     version: i64,
 ) -> Result<VersionSummary> {
-    let err = |e| classify(path, format!("reading chain {key:?}"), e);
+    let err = |e| path.err(format!("reading chain {key:?}"), e);
     let found = tx
         .prepare_cached(&format!(
             "SELECT {SUMMARY_COLUMNS} {SUMMARY_FROM} WHERE v.chain_key = ?1 AND v.version = ?2"
@@ -163,7 +159,7 @@ fn version_in(
     }
 }
 
-fn verify_in(tx: &Transaction<'_>, path: &Path, target: &VersionSummary) -> Result<()> {
+fn verify_in(tx: &Transaction<'_>, path: At<'_>, target: &VersionSummary) -> Result<()> {
     let (encoding, blob): (String, Vec<u8>) = tx
         .query_row(
             "SELECT v.encoding, p.payload FROM chain_versions v \
@@ -171,13 +167,7 @@ fn verify_in(tx: &Transaction<'_>, path: &Path, target: &VersionSummary) -> Resu
             [target.id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .map_err(|e| {
-            classify(
-                path,
-                format!("reading {}@{}", target.key, target.version),
-                e,
-            )
-        })?;
+        .map_err(|e| path.err(format!("reading {}@{}", target.key, target.version), e))?;
     codec::decode_verified(&encoding, &blob, &target.checksum, target.data_size)
         .map(drop)
         .map_err(|reason| Error::Integrity {

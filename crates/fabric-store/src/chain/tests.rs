@@ -433,7 +433,7 @@ fn a_version_1_file_upgrades_without_touching_jobs() -> TestResult {
         conn.execute_batch(include_str!("../schema/jobs.sql"))?;
         conn.pragma_update(None, "user_version", 1)?;
     }
-    assert_eq!(Store::upgrade(&path)?, 1);
+    assert_eq!(Store::upgrade(&path, &crate::StoreOptions::default())?, 1);
     let mut store = Store::open(&path)?;
     create(&mut store, "k", &json!({"a": 1}))?;
     assert_eq!(count(&store, "SELECT count(*) FROM jobs")?, 0);

@@ -1,0 +1,195 @@
+//! The mirror table's own tests: scan order, the bulk load's index deferral, the
+//! transaction's rollback on drop.
+
+use rusqlite::params;
+
+use super::*;
+
+type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+fn lake() -> Result<TableName> {
+    TableName::new("lake", "RawExchangeRecord")
+}
+
+fn row<'a>(id: &'a str, hash: &'a str) -> MirrorWriteRef<'a> {
+    MirrorWriteRef::Insert(MirrorRowRef {
+        exchange_id: id,
+        exchange_type: "file",
+        source_system: "s",
+        entity_type: "e",
+        natural_key: None,
+        observed_at_utc: "2026-01-01T00:00:00.000000Z",
+        content_sha256: hash,
+        payload_json: "{}",
+        schema_version: 1,
+    })
+}
+
+fn count(store: &mut Store, table: &TableName) -> Result<u64> {
+    store.mirror(table).reader()?.count(None)
+}
+
+#[test]
+fn a_new_store_gets_large_pages() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(dir.path().join("f.db"))?;
+    let size: u32 = store
+        .conn()
+        .query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    assert_eq!(size, crate::PAGE_SIZE);
+    Ok(())
+}
+
+#[test]
+fn table_names_are_checked() {
+    assert!(TableName::new("lake", "Raw_1").is_ok());
+    for (schema, table) in [("", "t"), ("lake", "1t"), ("la ke", "t"), ("l", "t;--")] {
+        assert!(
+            matches!(
+                TableName::new(schema, table),
+                Err(Error::MirrorTableName { .. })
+            ),
+            "{schema}.{table}"
+        );
+    }
+}
+
+/// The scan reads the scope index backwards (no sort step: a sort copies every
+/// row), newest first with ties by exchange_id ascending.
+#[test]
+fn the_scan_needs_no_sort_and_orders_ties_by_id() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut store = Store::open(dir.path().join("f.db"))?;
+    let table = lake()?;
+    store.mirror(&table).apply_schema()?;
+    let plan: Vec<String> = store
+        .conn()
+        .prepare(&format!("EXPLAIN QUERY PLAN {}", read::scan_sql(&table)))?
+        .query_map(params!["s", "e"], |r| r.get::<_, String>(3))?
+        .collect::<rusqlite::Result<_>>()?;
+    assert!(plan.iter().any(|p| p.contains("_scope_time")), "{plan:?}");
+    assert!(!plan.iter().any(|p| p.contains("TEMP B-TREE")), "{plan:?}");
+
+    let at = |id: &'static str, t: &'static str, h: char| {
+        (id, t, std::iter::repeat_n(h, 64).collect::<String>())
+    };
+    let rows = [
+        at("b", "2026-01-01T00:00:00.000000Z", 'a'),
+        at("c", "2026-01-02T00:00:00.000000Z", 'b'),
+        at("a", "2026-01-01T00:00:00.000000Z", 'c'),
+        at("d", "2026-01-01T00:00:00.000000Z", 'd'),
+    ];
+    let writes: Vec<MirrorWriteRef<'_>> = rows
+        .iter()
+        .map(|(id, t, h)| match row(id, h) {
+            MirrorWriteRef::Insert(r) => MirrorWriteRef::Insert(MirrorRowRef {
+                observed_at_utc: t,
+                ..r
+            }),
+            other => other,
+        })
+        .collect();
+    let mut tx = store.mirror(&table).begin()?;
+    tx.write_batch(&writes)?;
+    tx.commit()?;
+    let mut order = Vec::new();
+    store
+        .mirror(&table)
+        .reader()?
+        .scan::<Error>("s", "e", |r| {
+            order.push(r.exchange_id);
+            Ok(())
+        })?;
+    assert_eq!(order, ["c", "a", "b", "d"]);
+    Ok(())
+}
+
+#[test]
+fn a_bulk_load_defers_the_indexes_and_gets_them_back() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut store = Store::open(dir.path().join("f.db"))?;
+    let table = lake()?;
+    let [_, indexes @ ..] = table.object_names();
+    let missing_now = |tx: &MirrorTx<'_>| read::missing_objects(tx.conn, tx.at, tx.table);
+
+    // Empty table: the exchange_id and hash indexes dropped, and back when the
+    // transaction ends; the unique checks come back with them: a duplicate hash
+    // or exchange_id fails the rebuild (at the next read or the commit), naming
+    // the record.
+    for (first, second) in [("1", "2"), ("1", "1")] {
+        let mut tx = store.mirror(&table).begin()?;
+        let h = "a".repeat(64);
+        let other = if first == second {
+            "b".repeat(64)
+        } else {
+            h.clone()
+        };
+        tx.write_batch(&[row(first, &h), row(second, &other)])?;
+        assert_eq!(missing_now(&tx)?, indexes[..2]);
+        match tx.commit() {
+            Err(Error::MirrorConstraint { exchange_id, .. }) => assert_eq!(exchange_id, second),
+            other => panic!("expected a constraint error, got {other:?}"),
+        }
+        assert!(store.mirror(&table).missing_objects()?.is_empty());
+        assert_eq!(count(&mut store, &table)?, 0);
+    }
+
+    // Dropped uncommitted after the drop: the indexes are back.
+    let mut tx = store.mirror(&table).begin()?;
+    tx.write_batch(&[row("1", &"b".repeat(64))])?;
+    assert_eq!(missing_now(&tx)?, indexes[..2]);
+    drop(tx);
+    assert!(store.mirror(&table).missing_objects()?.is_empty());
+    assert_eq!(count(&mut store, &table)?, 0);
+
+    // A read inside the transaction builds them first, and sees the rows.
+    let mut tx = store.mirror(&table).begin()?;
+    let (h1, h2) = ("b".repeat(64), "c".repeat(64));
+    tx.write_batch(&[row("1", &h1), row("2", &h2)])?;
+    assert_eq!(tx.reader()?.count(None)?, 2);
+    assert!(missing_now(&tx)?.is_empty());
+    tx.commit()?;
+    assert!(store.mirror(&table).missing_objects()?.is_empty());
+    assert_eq!(count(&mut store, &table)?, 2);
+
+    // A table with rows is never bulk loaded.
+    let mut tx = store.mirror(&table).begin()?;
+    tx.write_batch(&[row("3", &"d".repeat(64))])?;
+    assert!(missing_now(&tx)?.is_empty());
+    tx.rollback()?;
+    assert_eq!(count(&mut store, &table)?, 2);
+    Ok(())
+}
+
+/// A checkpoint commits what is written and goes on in a new transaction: a drop
+/// afterwards undoes only what came after it.
+#[test]
+fn a_checkpoint_keeps_what_came_before_it() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut store = Store::open(dir.path().join("f.db"))?;
+    let table = lake()?;
+    let mut tx = store.mirror(&table).begin()?;
+    tx.write_batch(&[row("1", &"a".repeat(64))])?;
+    tx.checkpoint()?;
+    tx.write_batch(&[row("2", &"b".repeat(64))])?;
+    drop(tx);
+    assert_eq!(count(&mut store, &table)?, 1);
+    assert!(store.mirror(&table).missing_objects()?.is_empty());
+    Ok(())
+}
+
+/// A missing table reads as empty and is created by the first transaction.
+#[test]
+fn a_missing_table_reads_as_empty_and_begin_creates_it() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut store = Store::open(dir.path().join("f.db"))?;
+    let table = TableName::new("ops", "Other")?;
+    assert_eq!(store.mirror(&table).missing_objects()?.len(), 5);
+    let reader = store.mirror(&table).reader()?;
+    assert_eq!(reader.count(Some(("s", "e")))?, 0);
+    assert_eq!(reader.find_key("s", "e", "k")?, None);
+    assert_eq!(reader.scan::<Error>("s", "e", |_| Ok(()))?, 0);
+    drop(store.mirror(&table).begin()?);
+    assert!(store.mirror(&table).missing_objects()?.is_empty());
+    Ok(())
+}
