@@ -17,6 +17,11 @@
 //! * [`pack::PackLock`]: one writer per pack, readers beside no writer;
 //!   [`input_limits`]: every input's size limit and the bounded readers.
 //!
+//! The pure modules ([`record`], [`canonical`], [`hash`], [`nonfinite`],
+//! [`timestamp`], [`redaction`], [`lean`] and the types of [`manifest`]) come from
+//! the crate exchange-core and are re-exported here under the same paths; this
+//! crate adds the files ([`ManifestFile`], [`pack::read_index`]).
+//!
 //! ```
 //! use exchange_sync::ExchangeRecord;
 //!
