@@ -210,20 +210,11 @@ fn run_command(
     opts: &Options,
     rng: &mut SplitMix64,
 ) -> Result<Outcome, String> {
-    let root = opts.work.join(cmd.name.replace([' ', '-'], "_"));
-    remove_all(&root)?;
-    let inputs = root.join("inputs");
-    let template_dir = root.join("template");
-    mkdir(&inputs)?;
-    mkdir(&template_dir)?;
-    let template = Env {
-        fabric: opts.fabric.clone(),
-        inputs: inputs.clone(),
-        db: template_dir.join("fabric.db"),
-    };
+    let (root, template) = scenario(opts, &cmd.name.replace([' ', '-'], "_"))?;
+    let inputs = template.inputs.clone();
     (cmd.prepare)(&template, opts)?;
     let input_files = listing(&inputs)?;
-    let template_files = listing(&template_dir)?;
+    let template_files = listing(template.folder())?;
     let before = (cmd.state)(&template)?;
 
     // The uninterrupted run: its duration bounds the kill moments, its state and

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -151,4 +151,21 @@ impl SplitMix64 {
     pub(super) fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
+}
+
+/// A scenario's fresh folder under `opts.work`: its `inputs` and the template
+/// store's folder, emptied; returns the folder and the template's [`Env`].
+pub(super) fn scenario(opts: &super::Options, name: &str) -> Result<(PathBuf, Env), String> {
+    let root = opts.work.join(name);
+    remove_all(&root)?;
+    let inputs = root.join("inputs");
+    let template_dir = root.join("template");
+    mkdir(&inputs)?;
+    mkdir(&template_dir)?;
+    let template = Env {
+        fabric: opts.fabric.clone(),
+        inputs,
+        db: template_dir.join("fabric.db"),
+    };
+    Ok((root, template))
 }
