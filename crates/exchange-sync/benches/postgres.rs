@@ -19,10 +19,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use exchange_sync::{Mirror, MirrorRead};
 use exchange_sync::manifest::{ConflictStrategy, Direction, Manifest, SqlTarget};
 use exchange_sync::postgres::{PgConfig, PostgresMirror, TableName};
 use exchange_sync::sync::{SyncOptions, sync};
+use exchange_sync::{Mirror, MirrorRead};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
