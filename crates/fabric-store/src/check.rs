@@ -219,3 +219,81 @@ pub(crate) fn check_integrity(conn: &Connection, at: At<'_>, check: OpenCheck) -
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Seek, SeekFrom, Write};
+
+    use super::*;
+    use crate::mirror::{MirrorRowRef, MirrorWriteRef, TableName};
+    use crate::options::CheckPolicy;
+
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    /// A store whose `chain_activity` root page is damaged: a page the mirror
+    /// never reads, so only a whole-file check sees it.
+    fn damaged_store(dir: &Path) -> std::result::Result<PathBuf, Box<dyn std::error::Error>> {
+        let db = dir.join("f.db");
+        drop(Store::open(&db)?);
+        let conn = Connection::open(&db)?;
+        let root: u64 = conn.query_row(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'chain_activity'",
+            [],
+            |r| r.get(0),
+        )?;
+        let page_size: u64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        drop(conn);
+        let mut file = std::fs::OpenOptions::new().write(true).open(&db)?;
+        file.seek(SeekFrom::Start((root - 1) * page_size))?;
+        file.write_all(&[0xff; 16])?;
+        Ok(db)
+    }
+
+    fn write_one(store: &mut Store) -> Result<()> {
+        let table = TableName::new("lake", "RawExchangeRecord")?;
+        let hash = "a".repeat(64);
+        let row = MirrorRowRef {
+            exchange_id: "00000000-0000-4000-8000-000000000001",
+            exchange_type: "http",
+            source_system: "s",
+            entity_type: "e",
+            natural_key: None,
+            observed_at_utc: "2026-01-01T00:00:00.000000Z",
+            content_sha256: &hash,
+            payload_json: "{}",
+            schema_version: 1,
+        };
+        let mut tx = store.mirror(&table).begin()?;
+        tx.write_batch(&[MirrorWriteRef::Insert(row)])?;
+        tx.commit()
+    }
+
+    /// Under `quick`, a store opened with [`OpenCheck::Background`] opens at once,
+    /// and the first write of a mirror transaction waits for the whole-file check:
+    /// the damage it finds refuses the write, and nothing is committed. Under
+    /// `touched` (no whole-file check) the same write goes through.
+    #[test]
+    fn a_write_waits_for_the_check_running_beside_it() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let db = damaged_store(dir.path())?;
+        let quick = StoreOptions {
+            check: CheckPolicy::Quick,
+            ..StoreOptions::default()
+        };
+        assert!(matches!(quick.open(&db), Err(Error::Corrupt { .. })));
+        let mut store = quick.open_checked(&db, OpenCheck::Background)?;
+        match write_one(&mut store) {
+            Err(Error::Corrupt { .. }) => {}
+            other => panic!("expected the check's answer, got {other:?}"),
+        }
+        // The answer was given once; the store holds no row.
+        let table = TableName::new("lake", "RawExchangeRecord")?;
+        assert_eq!(store.mirror(&table).reader()?.count(None)?, 0);
+        drop(store);
+
+        let mut touched = StoreOptions::default().open_checked(&db, OpenCheck::Background)?;
+        write_one(&mut touched)?;
+        assert_eq!(touched.background_check_duration(), None);
+        Ok(())
+    }
+}

@@ -478,6 +478,71 @@ mod tests {
         Ok(())
     }
 
+    /// Options belong to the store they open, not to the process: beside a
+    /// capped store an uncapped one takes the write the capped one refuses, and
+    /// each store waiting for a lock reports its own busy timeout.
+    #[test]
+    fn options_belong_to_the_store_they_open() -> TestResult {
+        use crate::mirror::{MirrorRowRef, MirrorWriteRef, TableName};
+        use crate::options::StoreOptions;
+        use std::time::Duration;
+
+        let dir = tempfile::tempdir()?;
+        let table = TableName::new("lake", "RawExchangeRecord")?;
+        let (capped_db, free_db) = (dir.path().join("capped.db"), dir.path().join("free.db"));
+        let small = StoreOptions {
+            page_size: Some(4096),
+            ..StoreOptions::default()
+        };
+        let pages: u64 =
+            small
+                .open(&capped_db)?
+                .conn()
+                .query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        let capped = StoreOptions {
+            max_page_count: Some(pages + 2),
+            ..small
+        };
+        let payload = "x".repeat(64 * 1024);
+        let hash = "a".repeat(64);
+        let row = MirrorRowRef {
+            exchange_id: "00000000-0000-4000-8000-000000000001",
+            exchange_type: "http",
+            source_system: "s",
+            entity_type: "e",
+            natural_key: None,
+            observed_at_utc: "2026-01-01T00:00:00.000000Z",
+            content_sha256: &hash,
+            payload_json: &payload,
+            schema_version: 1,
+        };
+        let write = |store: &mut Store| -> crate::Result<()> {
+            let mut tx = store.mirror(&table).begin()?;
+            tx.write_batch(&[MirrorWriteRef::Insert(row)])?;
+            tx.commit()
+        };
+        let mut full = capped.open(&capped_db)?;
+        let mut free = small.open(&free_db)?;
+        assert!(matches!(write(&mut full), Err(Error::DiskFull { .. })));
+        write(&mut free)?;
+        assert_eq!(free.mirror(&table).reader()?.count(None)?, 1);
+
+        // One writer holds the lock; two others wait their own timeouts.
+        let _held = free.mirror(&table).begin()?;
+        for ms in [30, 90] {
+            let waiting = StoreOptions {
+                busy_timeout: Duration::from_millis(ms),
+                ..StoreOptions::default()
+            };
+            let mut other = waiting.open(&free_db)?;
+            match other.mirror(&table).begin() {
+                Err(Error::Locked { waited_ms, .. }) => assert_eq!(waited_ms, ms),
+                other => panic!("expected a lock error, got {other:?}"),
+            }
+        }
+        Ok(())
+    }
+
     #[test]
     fn an_existing_store_keeps_its_mode() -> TestResult {
         let dir = tempfile::tempdir()?;

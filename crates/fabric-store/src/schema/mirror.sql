@@ -1,11 +1,11 @@
 -- Schema version 2: the exchange-record mirror table (SQLite target).
 -- One table per manifest `sql_target`, named `<schema>_<table>`; this is the default
 -- (`lake.RawExchangeRecord`). Other names get the same DDL with the name replaced
--- (fabric_store::mirror::ddl). observed_at_utc is fixed-width UTC text
+-- (fabric_store::mirror::TableName::ddl). observed_at_utc is fixed-width UTC text
 -- (YYYY-MM-DDTHH:MM:SS.ffffffZ), so text order is time order.
 -- exchange_id is unique through a named index rather than a PRIMARY KEY: a first
 -- load into an empty table drops the exchange_id and content_sha256 indexes and
--- builds each once at the end (fabric_store::Store::mirror_defer_indexes); a
+-- builds each once at the end (fabric_store::mirror::MirrorTx::write_batch); a
 -- primary key's index cannot be dropped. Files made before this change keep their
 -- PRIMARY KEY and work as well.
 -- The scope index ends with exchange_id DESC: read backwards it gives the export
