@@ -181,3 +181,37 @@ fn default_db() -> PathBuf {
     let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from);
     home.join(".proxx").join("fabric").join("fabric.db")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::store_options;
+    use fabric_store::StoreOptions;
+
+    #[test]
+    fn store_options_come_from_the_environment() {
+        let options = store_options(|k| {
+            match k {
+                "FABRIC_SQLITE_BUSY_TIMEOUT_MS" => Some("250"),
+                "FABRIC_SQLITE_MAX_PAGE_COUNT" => Some("99"),
+                "FABRIC_SQLITE_PAGE_SIZE" => Some("4096"),
+                _ => None,
+            }
+            .map(str::to_owned)
+        });
+        assert_eq!(
+            options,
+            StoreOptions {
+                busy_timeout: std::time::Duration::from_millis(250),
+                max_page_count: Some(99),
+                page_size: Some(4096),
+                ..StoreOptions::default()
+            }
+        );
+        // Nothing set, or nothing that parses: the defaults, as before.
+        assert_eq!(store_options(|_| None), StoreOptions::default());
+        assert_eq!(
+            store_options(|_| Some("lots".to_owned())),
+            StoreOptions::default()
+        );
+    }
+}
