@@ -100,7 +100,10 @@ impl MirrorRead for SqliteMirror {
         keys: &[&str],
     ) -> Result<Vec<Option<MirrorKeyRow>>> {
         let target = self.describe();
-        find_keys(&target, self.reader()?, scope, keys)
+        let rows = self
+            .reader()?
+            .find_keys(&scope.source_system, &scope.entity_type, keys)?;
+        key_rows(&target, rows)
     }
 
     fn export_scope(
@@ -164,7 +167,11 @@ impl MirrorRead for SqliteTx<'_> {
         scope: &Scope,
         keys: &[&str],
     ) -> Result<Vec<Option<MirrorKeyRow>>> {
-        find_keys(&self.target, self.tx.reader()?, scope, keys)
+        // Not through `reader`: a first load's dropped indexes stay dropped.
+        let rows = self
+            .tx
+            .find_keys(&scope.source_system, &scope.entity_type, keys)?;
+        key_rows(&self.target, rows)
     }
 
     fn export_scope(
@@ -332,19 +339,9 @@ fn each_hash(
     }
 }
 
-fn find_keys(
-    target: &str,
-    reader: MirrorReader<'_>,
-    scope: &Scope,
-    keys: &[&str],
-) -> Result<Vec<Option<MirrorKeyRow>>> {
-    keys.iter()
-        .map(|k| {
-            reader
-                .find_key(&scope.source_system, &scope.entity_type, k)?
-                .map(|row| key_row(target, row))
-                .transpose()
-        })
+fn key_rows(target: &str, rows: Vec<Option<KeyRow>>) -> Result<Vec<Option<MirrorKeyRow>>> {
+    rows.into_iter()
+        .map(|row| row.map(|row| key_row(target, row)).transpose())
         .collect()
 }
 

@@ -136,6 +136,18 @@ impl<'a> MirrorReader<'a> {
         .map_err(|e| self.at.err(ctx(), e))
     }
 
+    /// [`MirrorReader::find_key`] for each of `keys`, in order.
+    pub fn find_keys(
+        &self,
+        source_system: &str,
+        entity_type: &str,
+        keys: &[&str],
+    ) -> Result<Vec<Option<KeyRow>>> {
+        keys.iter()
+            .map(|k| self.find_key(source_system, entity_type, k))
+            .collect()
+    }
+
     /// Every row in scope, newest first (`observed_at_utc` descending, ties by
     /// `exchange_id` ascending), streamed to `each`. Stops at the first error of
     /// `each` and returns it.

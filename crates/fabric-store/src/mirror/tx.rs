@@ -124,6 +124,22 @@ impl<'s> MirrorTx<'s> {
         MirrorReader::new(self.conn, self.at, self.table)
     }
 
+    /// [`MirrorReader::find_keys`] inside this transaction. The lookups go
+    /// through the natural-key index, which a bulk load keeps: they do not build
+    /// the indexes it dropped, so a first load whose keys repeat stays a bulk load.
+    pub fn find_keys(
+        &self,
+        source_system: &str,
+        entity_type: &str,
+        keys: &[&str],
+    ) -> Result<Vec<Option<super::KeyRow>>> {
+        MirrorReader::new(self.conn, self.at, self.table)?.find_keys(
+            source_system,
+            entity_type,
+            keys,
+        )
+    }
+
     /// Commit what is written so far and go on in a new transaction (`BEGIN
     /// IMMEDIATE` again): for an import that commits every so many records.
     pub fn checkpoint(&mut self) -> Result<()> {
