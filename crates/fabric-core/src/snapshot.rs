@@ -18,13 +18,13 @@
 //! assert_eq!(back, snap);
 //! ```
 
-mod canonical;
 mod typed;
 
 use serde_json::{Map, Value};
 
 use crate::diff;
 use crate::error::{Result, SnapshotError};
+use crate::json::writer as canonical;
 use crate::report::FabricReport;
 use crate::timestamp::Timestamp;
 
@@ -55,7 +55,7 @@ fn write_report<'a>(writer: &mut canonical::Writer<'a>, report: &'a Value) -> Re
         .into());
     }
     writer
-        .value(report, Some(GENERATED_AT))
+        .value_without(report, Some(GENERATED_AT))
         .map_err(|canonical::NonFinite| {
             let path = find_non_finite(report, "report").unwrap_or_else(|| "report".to_owned());
             SnapshotError::NonFiniteNumber { path }.into()
