@@ -36,22 +36,13 @@ impl HashInput<'_> {
     /// rounds past the largest double is the bare token `Infinity` (a reference quirk).
     pub fn canonical_text(&self) -> String {
         let mut out = String::with_capacity(256);
-        out.push_str("{\"entity_type\":");
-        write_str(&mut out, self.entity_type);
-        out.push_str(",\"exchange_type\":");
-        write_str(&mut out, self.exchange_type);
-        out.push_str(",\"natural_key\":");
-        match self.natural_key {
-            Some(k) => write_str(&mut out, k),
-            None => out.push_str("null"),
-        }
-        out.push_str(",\"request\":");
-        write_value(&mut out, self.request);
-        out.push_str(",\"response\":");
-        write_value(&mut out, self.response);
-        out.push_str(",\"source_system\":");
-        write_str(&mut out, self.source_system);
-        out.push('}');
+        write_envelope(
+            &mut out,
+            [self.entity_type, self.exchange_type, self.source_system],
+            self.natural_key,
+            |out| write_value(out, self.request),
+            |out| write_value(out, self.response),
+        );
         out
     }
 
@@ -130,24 +121,42 @@ impl CanonicalParts<'_> {
     /// first; a buffer kept from one record to the next saves an allocation each).
     pub fn hash_in(&self, out: &mut String) -> ContentHash {
         out.clear();
-        out.push_str("{\"entity_type\":");
-        write_str(out, self.entity_type);
-        out.push_str(",\"exchange_type\":");
-        write_str(out, self.exchange_type);
-        out.push_str(",\"natural_key\":");
-        match self.natural_key {
-            Some(k) => write_str(out, k),
-            None => out.push_str("null"),
-        }
-        out.push_str(",\"request\":");
-        out.push_str(self.request);
-        out.push_str(",\"response\":");
-        out.push_str(self.response);
-        out.push_str(",\"source_system\":");
-        write_str(out, self.source_system);
-        out.push('}');
+        write_envelope(
+            out,
+            [self.entity_type, self.exchange_type, self.source_system],
+            self.natural_key,
+            |out| out.push_str(self.request),
+            |out| out.push_str(self.response),
+        );
         ContentHash(Sha256::digest(out.as_bytes()).into())
     }
+}
+
+/// The hashed envelope, keys in code-point order: `[entity_type, exchange_type,
+/// source_system]`, the natural key, and writers of `request` and `response`.
+fn write_envelope(
+    out: &mut String,
+    [entity_type, exchange_type, source_system]: [&str; 3],
+    natural_key: Option<&str>,
+    request: impl FnOnce(&mut String),
+    response: impl FnOnce(&mut String),
+) {
+    out.push_str("{\"entity_type\":");
+    write_str(out, entity_type);
+    out.push_str(",\"exchange_type\":");
+    write_str(out, exchange_type);
+    out.push_str(",\"natural_key\":");
+    match natural_key {
+        Some(k) => write_str(out, k),
+        None => out.push_str("null"),
+    }
+    out.push_str(",\"request\":");
+    request(out);
+    out.push_str(",\"response\":");
+    response(out);
+    out.push_str(",\"source_system\":");
+    write_str(out, source_system);
+    out.push('}');
 }
 
 /// Whether a number's text is a float (has `.`, `e` or `E`).
@@ -159,8 +168,38 @@ fn write_number(out: &mut String, n: &Number) {
     write_number_text(out, n.as_str());
 }
 
-/// Append the canonical form of a JSON number written as `text`.
+/// Append the canonical form of a JSON number written as `text`: a float is
+/// rounded to 15 significant digits first, and every zero is `0.0`.
 pub(crate) fn write_number_text(out: &mut String, text: &str) {
+    write_python_number(out, text, |out, x| {
+        if x == 0.0 {
+            out.push_str("0.0");
+            return;
+        }
+        let rounded = round15_of_text(text, x);
+        if rounded.is_infinite() {
+            // A reference quirk: the bare token, not a string.
+            out.push_str(if rounded > 0.0 {
+                "Infinity"
+            } else {
+                "-Infinity"
+            });
+        } else {
+            out.push_str(&python_float_repr(rounded));
+        }
+    });
+}
+
+/// Append a JSON number written as `text` the way the reference's Python
+/// spells it: an integer exactly as written (any zero as `0`), a float that
+/// overflows `f64` as the string `"Infinity"`/`"-Infinity"`, and a finite float
+/// through `float(out, value)`. Both dialects (the hash input here, the pack
+/// line in [`crate::record`]) spell numbers through it.
+pub(crate) fn write_python_number(
+    out: &mut String,
+    text: &str,
+    float: impl FnOnce(&mut String, f64),
+) {
     if !is_float_text(text) {
         let digits = text.strip_prefix('-').unwrap_or(text);
         if digits.bytes().all(|b| b == b'0') {
@@ -180,19 +219,8 @@ pub(crate) fn write_number_text(out: &mut String, text: &str) {
         } else {
             "\"-Infinity\""
         });
-    } else if x == 0.0 {
-        out.push_str("0.0");
     } else {
-        let rounded = round15_of_text(text, x);
-        if rounded.is_infinite() {
-            out.push_str(if rounded > 0.0 {
-                "Infinity"
-            } else {
-                "-Infinity"
-            });
-        } else {
-            out.push_str(&python_float_repr(rounded));
-        }
+        float(out, x);
     }
 }
 
