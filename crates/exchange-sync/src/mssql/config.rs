@@ -39,6 +39,10 @@ pub const ENV_VARS: [&str; 7] = [
     "INGEST_SQLSERVER_DRIVER",
 ];
 
+/// Why a string is refused whose password seems cut by an unquoted `;`.
+const SPLIT_PASSWORD: &str = "an unknown setting follows the password: a password holding ';' \
+     must be quoted ({...}, '...' or \"...\")";
+
 /// The `Encrypt` setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encrypt {
@@ -127,8 +131,18 @@ impl SqlServerConfig {
         } else {
             conn_string::parse_ado(target)
         }
-        .map_err(|e| bad(e.0))?;
-        Self::from_pairs(&pairs, DEFAULT_PORT).map_err(bad)
+        .map_err(|e| bad(e.to_string()))?;
+        Self::from_pairs(&pairs, DEFAULT_PORT).map_err(|reason| {
+            if reason == SPLIT_PASSWORD {
+                // The redacted target would show the pieces as settings.
+                Error::Target {
+                    target: "<connection string>".to_owned(),
+                    reason,
+                }
+            } else {
+                bad(reason)
+            }
+        })
     }
 
     /// Build from the `INGEST_SQLSERVER_*` variables read through `var` (the CLI
@@ -177,7 +191,9 @@ impl SqlServerConfig {
     ) -> std::result::Result<Self, String> {
         let mut c = Self::base(String::new(), default_port);
         let mut port_given = None;
+        let mut after_secret = false;
         for (key, value) in pairs {
+            let follows_secret = std::mem::replace(&mut after_secret, is_secret_key(key));
             match key.as_str() {
                 "server" | "data source" | "address" | "addr" | "network address" => {
                     let v = value.strip_prefix("tcp:").unwrap_or(value);
@@ -257,6 +273,9 @@ impl SqlServerConfig {
                 | "language"
                 | "applicationintent"
                 | "multisubnetfailover" => {}
+                // An unknown "setting" right after the password is most likely
+                // the rest of a password holding an unquoted `;`: not shown.
+                _ if follows_secret => return Err(SPLIT_PASSWORD.to_owned()),
                 other => return Err(format!("unknown setting {other:?}")),
             }
         }

@@ -310,8 +310,13 @@ fn ado_and_odbc_targets() -> TestResult {
 fn bad_targets_name_the_setting_not_the_password() -> TestResult {
     for (target, needle) in [
         (
-            "Server=h;User Id=u;Password=hunter2;Colour=blue",
+            "Server=h;Colour=blue;User Id=u;Password=hunter2",
             "\"colour\"",
+        ),
+        // Right after the password, an unknown setting may be the rest of it.
+        (
+            "Server=h;User Id=u;Password=hunter2;Colour=blue",
+            "must be quoted",
         ),
         (
             "Server=h\\SQLEXPRESS;User Id=u;Password=hunter2",
@@ -450,4 +455,53 @@ proptest::proptest! {
         proptest::prop_assert!(!shown.contains(&encoded));
         proptest::prop_assert!(password.len() < 4 || !shown.contains(&password));
     }
+}
+
+/// A password written without quotes that holds `;` or `/` splits into
+/// pieces that look like keys or ports: no piece of it may reach a message.
+#[test]
+fn a_split_password_never_shows_in_errors() -> TestResult {
+    for target in [
+        "Server=h;User Id=u;Password=hun;ter2xyz",
+        "Server=h;User Id=u;Password=hun;ter2xyz=more;Database=d",
+        "mssql://u:ter2xyz/more@h/db",
+    ] {
+        let err = match SqlServerConfig::from_target(target) {
+            Err(e) => e,
+            Ok(c) => return Err(format!("{target:?} accepted: {c:?}").into()),
+        };
+        let shown = format!("{err} / {err:?}");
+        assert!(matches!(err, Error::Target { .. }), "{shown}");
+        assert!(!shown.contains("ter2xyz"), "password piece leaked: {shown}");
+    }
+    Ok(())
+}
+
+/// Why ADO strings are not read by `tiberius::Config::from_ado_string`: it
+/// refuses a password outside ASCII (which SQL Server logins allow and this
+/// parser keeps), and it passes over a setting it does not know, so a typo
+/// would be ignored quietly. Its errors do keep the password out.
+#[test]
+fn tiberius_ado_parser_is_not_enough() -> TestResult {
+    let unicode = "Server=h;User Id=u;Password=pässwörd-hunter2";
+    assert!(tiberius::Config::from_ado_string(unicode).is_err());
+    let ours = SqlServerConfig::from_target(unicode)?;
+    assert_eq!(ours.password.expose_secret(), "pässwörd-hunter2");
+
+    let typo = "Server=h;User Id=u;Password=hunter2;Encrpyt=false";
+    assert!(tiberius::Config::from_ado_string(typo).is_ok());
+    assert!(SqlServerConfig::from_target(typo).is_err());
+
+    for bad in [
+        "Server=h;User Id=u;Password='hunter2",
+        "Server=h,hunter2;User Id=u",
+        "Server=h;User Id=u;Password=hunter2;TrustServerCertificate=hunter2",
+    ] {
+        let shown = match tiberius::Config::from_ado_string(bad) {
+            Err(e) => format!("{e} / {e:?}"),
+            Ok(_) => return Err(format!("tiberius accepted {bad:?}").into()),
+        };
+        assert!(!shown.contains("hunter2"), "tiberius leaked: {shown}");
+    }
+    Ok(())
 }
