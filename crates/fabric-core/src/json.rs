@@ -145,6 +145,30 @@ pub fn write_ascii_string(out: &mut String, s: &str) {
     writer::write_string(out, s);
 }
 
+/// A JSON object with keys in the given order (contract documents list their
+/// keys in the reference's order).
+pub(crate) fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
+    Value::Object(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+    )
+}
+
+/// A JSON object with an entry per map entry, its value built by `entry`.
+pub(crate) fn keyed<T>(
+    map: &std::collections::BTreeMap<String, T>,
+    entry: impl Fn(&T) -> Value,
+) -> Value {
+    Value::Object(map.iter().map(|(k, v)| (k.clone(), entry(v))).collect())
+}
+
+/// A JSON array of strings.
+pub(crate) fn strings(items: &[String]) -> Value {
+    Value::Array(items.iter().map(|s| Value::String(s.clone())).collect())
+}
+
 /// SHA-256 of `bytes` as 64 lower-case hex characters.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
