@@ -14,9 +14,11 @@ use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
 use crate::hash::ContentHash;
 
-/// The six hashed fields of a record, borrowed.
+/// The six hashed fields of a record, borrowed; `P` is the form of `request`
+/// and `response`: parsed values ([`HashInput`]) or their canonical text
+/// already written ([`CanonicalParts`]).
 #[derive(Debug, Clone, Copy)]
-pub struct HashInput<'a> {
+pub struct HashFields<'a, P> {
     /// `exchange_type`.
     pub exchange_type: &'a str,
     /// `source_system`.
@@ -25,10 +27,40 @@ pub struct HashInput<'a> {
     pub entity_type: &'a str,
     /// `natural_key` (`None` is JSON null; `Some("")` stays `""`).
     pub natural_key: Option<&'a str>,
-    /// `request` (`Null` when missing).
-    pub request: &'a Value,
-    /// `response` (`Null` when missing).
-    pub response: &'a Value,
+    /// `request` (`null` when missing).
+    pub request: P,
+    /// `response` (`null` when missing).
+    pub response: P,
+}
+
+/// The hashed fields of a parsed record.
+pub type HashInput<'a> = HashFields<'a, &'a Value>;
+
+/// The hashed fields of a record read by the import fast path
+/// ([`crate::lean`]): the strings as read, `request` and `response` already in
+/// canonical form.
+pub type CanonicalParts<'a> = HashFields<'a, &'a str>;
+
+impl<P: Copy> HashFields<'_, P> {
+    /// Write the envelope, keys in code-point order, the payloads by `payload`.
+    fn write_envelope(&self, out: &mut String, payload: impl Fn(&mut String, P)) {
+        out.push_str("{\"entity_type\":");
+        write_str(out, self.entity_type);
+        out.push_str(",\"exchange_type\":");
+        write_str(out, self.exchange_type);
+        out.push_str(",\"natural_key\":");
+        match self.natural_key {
+            Some(k) => write_str(out, k),
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"request\":");
+        payload(out, self.request);
+        out.push_str(",\"response\":");
+        payload(out, self.response);
+        out.push_str(",\"source_system\":");
+        write_str(out, self.source_system);
+        out.push('}');
+    }
 }
 
 impl HashInput<'_> {
@@ -36,13 +68,7 @@ impl HashInput<'_> {
     /// rounds past the largest double is the bare token `Infinity` (a reference quirk).
     pub fn canonical_text(&self) -> String {
         let mut out = String::with_capacity(256);
-        write_envelope(
-            &mut out,
-            [self.entity_type, self.exchange_type, self.source_system],
-            self.natural_key,
-            |out| write_value(out, self.request),
-            |out| write_value(out, self.response),
-        );
+        self.write_envelope(&mut out, write_value);
         out
     }
 
@@ -95,25 +121,6 @@ pub fn write_value(out: &mut String, value: &Value) {
     }
 }
 
-/// The six hashed fields of a record read by the import fast path
-/// ([`crate::lean`]): the strings as read, `request` and `response` already in
-/// canonical form.
-#[derive(Debug, Clone, Copy)]
-pub struct CanonicalParts<'a> {
-    /// `exchange_type`.
-    pub exchange_type: &'a str,
-    /// `source_system`.
-    pub source_system: &'a str,
-    /// `entity_type`.
-    pub entity_type: &'a str,
-    /// `natural_key` (`None` is JSON null).
-    pub natural_key: Option<&'a str>,
-    /// The canonical text of `request` (`null` when missing).
-    pub request: &'a str,
-    /// The canonical text of `response` (`null` when missing).
-    pub response: &'a str,
-}
-
 impl CanonicalParts<'_> {
     /// SHA-256 of the canonical text, the same bytes [`HashInput::canonical_text`]
     /// gives for the same record (when `request` and `response` are the
@@ -121,42 +128,9 @@ impl CanonicalParts<'_> {
     /// first; a buffer kept from one record to the next saves an allocation each).
     pub fn hash_in(&self, out: &mut String) -> ContentHash {
         out.clear();
-        write_envelope(
-            out,
-            [self.entity_type, self.exchange_type, self.source_system],
-            self.natural_key,
-            |out| out.push_str(self.request),
-            |out| out.push_str(self.response),
-        );
+        self.write_envelope(out, String::push_str);
         ContentHash(Sha256::digest(out.as_bytes()).into())
     }
-}
-
-/// The hashed envelope, keys in code-point order: `[entity_type, exchange_type,
-/// source_system]`, the natural key, and writers of `request` and `response`.
-fn write_envelope(
-    out: &mut String,
-    [entity_type, exchange_type, source_system]: [&str; 3],
-    natural_key: Option<&str>,
-    request: impl FnOnce(&mut String),
-    response: impl FnOnce(&mut String),
-) {
-    out.push_str("{\"entity_type\":");
-    write_str(out, entity_type);
-    out.push_str(",\"exchange_type\":");
-    write_str(out, exchange_type);
-    out.push_str(",\"natural_key\":");
-    match natural_key {
-        Some(k) => write_str(out, k),
-        None => out.push_str("null"),
-    }
-    out.push_str(",\"request\":");
-    request(out);
-    out.push_str(",\"response\":");
-    response(out);
-    out.push_str(",\"source_system\":");
-    write_str(out, source_system);
-    out.push('}');
 }
 
 /// Whether a number's text is a float (has `.`, `e` or `E`).
