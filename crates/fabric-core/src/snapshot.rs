@@ -82,9 +82,9 @@ impl FabricReport {
     /// straight from the typed report (no JSON tree is built): equal to
     /// [`snapshot_id`] of `self.export_json(t)` for every `t`.
     pub fn snapshot_id(&self) -> String {
-        let mut sink = canonical::HashSink::new();
-        typed::write_report(&mut sink, self);
-        sink.finish()
+        let mut writer = canonical::Writer::hashing();
+        typed::write_report(&mut writer, self);
+        writer.finish_hash()
     }
 
     /// The bytes [`FabricReport::snapshot_id`] hashes.

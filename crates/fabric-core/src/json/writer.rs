@@ -41,58 +41,6 @@ impl Sink for String {
     }
 }
 
-const HASH_BUFFER: usize = 32 * 1024;
-
-/// A SHA-256 hasher fed through a fixed buffer.
-pub(crate) struct HashSink {
-    hasher: Sha256,
-    buf: Box<[u8; HASH_BUFFER]>,
-    len: usize,
-}
-
-impl HashSink {
-    pub(crate) fn new() -> Self {
-        HashSink {
-            hasher: Sha256::new(),
-            buf: Box::new([0; HASH_BUFFER]),
-            len: 0,
-        }
-    }
-
-    /// The lower-case hex digest of everything put.
-    pub(crate) fn finish(mut self) -> String {
-        self.flush();
-        hex::encode(self.hasher.finalize())
-    }
-
-    fn flush(&mut self) {
-        if let Some(full) = self.buf.get(..self.len) {
-            self.hasher.update(full);
-        }
-        self.len = 0;
-    }
-}
-
-impl Sink for HashSink {
-    #[inline]
-    fn put(&mut self, bytes: &[u8]) {
-        let end = self.len + bytes.len();
-        if let Some(slot) = self.buf.get_mut(self.len..end) {
-            slot.copy_from_slice(bytes);
-            self.len = end;
-        } else {
-            self.flush();
-            match self.buf.get_mut(..bytes.len()) {
-                Some(slot) => {
-                    slot.copy_from_slice(bytes);
-                    self.len = bytes.len();
-                }
-                None => self.hasher.update(bytes),
-            }
-        }
-    }
-}
-
 /// A float in the document is NaN or infinite (its text overflows `f64`).
 #[derive(Debug)]
 pub(crate) struct NonFinite;
@@ -142,6 +90,16 @@ impl std::fmt::Debug for Writer<'_> {
             .field("hashing", &self.hasher.is_some())
             .field("buffered", &self.out.len())
             .finish_non_exhaustive()
+    }
+}
+
+/// Typed writers (the report's) put canonical bytes straight in; the buffer goes
+/// to the hasher in large pieces, as for a walked tree.
+impl Sink for Writer<'_> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        self.out.put(bytes);
+        self.maybe_flush();
     }
 }
 
