@@ -44,6 +44,7 @@ pub mod mirror;
 pub mod mssql;
 pub mod nonfinite;
 pub mod pack;
+mod parallel;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod preflight;

@@ -172,6 +172,11 @@ impl PackWriter {
 
     /// Add one record.
     pub fn write(&mut self, entry: PackEntry) -> Result<()> {
+        self.write_ref(&entry)
+    }
+
+    /// Add one record, borrowed (its line is copied into the chunk).
+    pub fn write_ref(&mut self, entry: &PackEntry) -> Result<()> {
         let full = self.chunks.push(&EntryRef {
             line: &entry.line,
             hash: entry.hash,

@@ -1,13 +1,13 @@
 //! Reading a pack for import: one thread reads lines, workers parse, verify and
 //! hash them, and the caller's thread (the SQL writer) gets them back in pack order.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::hash::ContentHash;
 use crate::mirror::{MirrorRecord, Scope};
 use crate::pack::{PackLine, PackReader};
+pub use crate::parallel::Discard;
 
 /// One verified pack record, ready for the mirror.
 #[derive(Debug, Clone)]
@@ -27,8 +27,6 @@ pub enum Parsed {
     /// A line skipped under `--lenient`, with why.
     Skipped(String),
 }
-
-const BATCH: usize = 512;
 
 /// Parse and verify one line (hash recomputed, scope checked, time present) and
 /// check it against the mirror's column limits ([`crate::limits`]).
@@ -120,22 +118,9 @@ fn verify_form(dir: &Path, scope: &Scope, line: &PackLine) -> Result<Item> {
     Ok(Item { record })
 }
 
-/// Hands values the caller is done with to the worker threads, which drop
-/// them. A record's strings were allocated on a worker; freeing them on the
-/// caller's thread (the SQL writer, the import's bottleneck) took it past its
-/// malloc cache and into the allocating thread's arena lock: about a second of
-/// the writer per million records in perf.
-pub struct Discard(crossbeam_channel::Sender<Box<dyn Send>>);
-
-impl Discard {
-    /// Drop `value` on a worker (or here, when the workers have stopped).
-    pub fn drop_later<T: Send + 'static>(&self, value: T) {
-        let _ = self.0.send(Box::new(value));
-    }
-}
-
 /// Stream the verified records of the pack in `dir` to `each`, in pack order,
-/// parsing on worker threads. `progress` gets the bytes consumed so far.
+/// parsing on worker threads ([`crate::parallel`]). `progress` gets the bytes
+/// consumed so far.
 pub fn for_each_item(
     dir: &Path,
     scope: &Scope,
@@ -145,109 +130,35 @@ pub fn for_each_item(
     each: &mut dyn FnMut(Vec<Parsed>, &Discard) -> Result<()>,
 ) -> Result<()> {
     let reader = PackReader::open(dir)?;
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 4);
-    let (line_tx, line_rx) = crossbeam_channel::bounded::<(u64, Vec<PackLine>)>(workers * 4);
-    let (out_tx, out_rx) =
-        crossbeam_channel::bounded::<(u64, Result<Vec<Parsed>>, u64)>(workers * 4);
-    let (trash_tx, trash_rx) = crossbeam_channel::unbounded::<Box<dyn Send>>();
-    let discard = Discard(trash_tx);
-    let dir: PathBuf = dir.to_path_buf();
-    std::thread::scope(|s| -> Result<()> {
-        let read_out = out_tx.clone();
-        let reader_ref = &reader;
-        s.spawn(move || {
-            let mut seq = 0u64;
-            let mut batch = Vec::with_capacity(BATCH);
-            let res = reader_ref.for_each_line(|line| {
-                batch.push(line);
-                if batch.len() >= BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    line_tx
-                        .send((seq, full))
-                        .map_err(|_| Error::Internal("parser stopped".into()))?;
-                    seq += 1;
-                }
-                Ok(())
-            });
-            let res = res.and_then(|()| {
-                if !batch.is_empty() {
-                    line_tx
-                        .send((seq, batch))
-                        .map_err(|_| Error::Internal("parser stopped".into()))?;
-                    seq += 1;
-                }
-                Ok(())
-            });
-            if let Err(e) = res {
-                let _ = read_out.send((seq, Err(e), 0));
+    let work = |lines: Vec<PackLine>| -> Result<(Vec<Parsed>, u64)> {
+        let mut bytes = 0u64;
+        let mut out = Vec::with_capacity(lines.len());
+        for line in lines {
+            bytes += line.text.len() as u64 + 1;
+            if let Some(h) = known_hash(&line.text, scope, known) {
+                out.push(Parsed::Known(h, line));
+                continue;
             }
-        });
-        for _ in 0..workers {
-            let rx = line_rx.clone();
-            let tx = out_tx.clone();
-            let trash = trash_rx.clone();
-            let dir = &dir;
-            s.spawn(move || {
-                for (seq, lines) in rx {
-                    trash.try_iter().for_each(drop);
-                    let mut bytes = 0u64;
-                    let mut out = Vec::with_capacity(lines.len());
-                    let mut failed = None;
-                    for line in lines {
-                        bytes += line.text.len() as u64 + 1;
-                        if let Some(h) = known_hash(&line.text, scope, known) {
-                            out.push(Parsed::Known(h, line));
-                            continue;
-                        }
-                        match verify_line(dir, scope, &line) {
-                            Ok(item) => out.push(Parsed::Item(item)),
-                            Err(e @ (Error::Json { .. } | Error::Record { .. })) if lenient => {
-                                out.push(Parsed::Skipped(error_chain(&e)));
-                            }
-                            Err(e) => {
-                                failed = Some(e);
-                                break;
-                            }
-                        }
-                    }
-                    let res = match failed {
-                        Some(e) => Err(e),
-                        None => Ok(out),
-                    };
-                    if tx.send((seq, res, bytes)).is_err() {
-                        return;
-                    }
+            match verify_line(dir, scope, &line) {
+                Ok(item) => out.push(Parsed::Item(item)),
+                Err(e @ (Error::Json { .. } | Error::Record { .. })) if lenient => {
+                    out.push(Parsed::Skipped(error_chain(&e)));
                 }
-            });
-        }
-        drop(out_tx);
-        drop(line_rx);
-        // Reorder by sequence number; stop at the first error (in pack order).
-        let mut pending: BTreeMap<u64, (Result<Vec<Parsed>>, u64)> = BTreeMap::new();
-        let mut next = 0u64;
-        let mut done = 0u64;
-        let mut result = Ok(());
-        'recv: for (seq, res, bytes) in out_rx.iter() {
-            pending.insert(seq, (res, bytes));
-            while let Some((res, bytes)) = pending.remove(&next) {
-                next += 1;
-                done += bytes;
-                progress(done);
-                match res.and_then(|batch| each(batch, &discard)) {
-                    Ok(()) => {}
-                    Err(e) => {
-                        result = Err(e);
-                        break 'recv;
-                    }
-                }
+                Err(e) => return Err(e),
             }
         }
-        // Dropping the receiver makes the workers and the reader stop.
-        drop(out_rx);
-        result
-    })
+        Ok((out, bytes))
+    };
+    let mut done = 0u64;
+    crate::parallel::map_in_order(
+        |emit| reader.for_each_line(emit),
+        work,
+        &mut |(batch, bytes), discard| {
+            done += bytes;
+            progress(done);
+            each(batch, discard)
+        },
+    )
 }
 
 /// The envelope fields a light check reads (borrowed, no allocation).
