@@ -191,7 +191,7 @@ fn a_late_bad_line_leaves_the_pack_as_it_was() -> TestResult {
     let home = Home::new()?;
     assert_eq!(home.add(&records(0, 3), &[])?.code, 0);
     // Every file but the writer lock (which names the last writer's process).
-    let pack = || -> Result<Vec<(String, Vec<u8>)>, Box<dyn std::error::Error>> {
+    let pack = || -> Result<super::Files, Box<dyn std::error::Error>> {
         let mut files = home.files()?;
         files.retain(|(name, _)| !name.ends_with(".writer.lock"));
         Ok(files)
