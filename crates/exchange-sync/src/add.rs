@@ -142,8 +142,13 @@ pub fn prepare_record(
                 .into(),
         });
     }
-    let mut pointer = String::new();
-    if let Some(p) = find_overflow(&Value::Object(map.clone()), &mut pointer) {
+    // Each top-level value in place (as `find_overflow` walks an object, without
+    // a copy of the record to make it one value).
+    let overflow = map.iter().find_map(|(k, v)| {
+        let mut pointer = format!("/{}", k.replace('~', "~0").replace('/', "~1"));
+        find_overflow(v, &mut pointer)
+    });
+    if let Some(p) = overflow {
         return Err(Error::NonFinite {
             path: input.to_path_buf(),
             line: line_no,
