@@ -24,7 +24,7 @@ pub use policy::{Decision, decide};
 pub use report::{Conflict, ExportCounts, ImportCounts, Outcome, Resolution, SyncReport};
 
 use crate::error::Result;
-use crate::manifest::{ConflictStrategy, Direction, Manifest, dataset_dir};
+use crate::manifest::{ConflictStrategy, Direction, Manifest, ManifestFile, dataset_dir};
 use crate::mirror::{Mirror, Scope};
 use export::{IndexHashes, export};
 use import::import;
