@@ -263,10 +263,11 @@ fn check_lines(
     Ok((report, index))
 }
 
-/// Check 1 (a record) and 2 (its hash) of one line.
+/// Check 1 (a record) and 2 (its hash) of one line, read by the exchange line
+/// reader ([`crate::line::read_record`]).
 fn check_line(line: PackLine) -> Checked {
-    let parsed = match crate::record::ExchangeRecord::parse_line(&line.text) {
-        Ok(p) => p,
+    let r = match crate::line::read_record(&line.text) {
+        Ok(r) => r,
         Err(e) => {
             let (id, message) = match e {
                 crate::record::LineError::Json(e) => (None, format!("not valid JSON: {e}")),
@@ -284,24 +285,12 @@ fn check_line(line: PackLine) -> Checked {
             });
         }
     };
-    let r = parsed.record;
-    let computed = r.compute_hash();
-    let wrong_hash = (computed != r.content_sha256).then(|| {
-        let hint = if r.redactions_applied.is_empty() {
-            ""
-        } else {
-            " (redactions_applied is not empty: probably redacted by the reference after hashing)"
-        };
-        Finding {
-            check: 2,
-            file: line.file.clone(),
-            line: line.line,
-            exchange_id: Some(r.exchange_id.clone()),
-            message: format!(
-                "content_sha256 is {} but the content hashes to {computed}{hint}",
-                r.content_sha256
-            ),
-        }
+    let wrong_hash = r.hash_mismatch().map(|message| Finding {
+        check: 2,
+        file: line.file.clone(),
+        line: line.line,
+        exchange_id: Some(r.exchange_id.clone()),
+        message,
     });
     Checked::Record {
         t: r.observed_at_text(),

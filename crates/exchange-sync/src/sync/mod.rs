@@ -183,8 +183,8 @@ fn collision(dir: &Path, e: crate::Error) -> crate::Error {
     let mut lines = Vec::new();
     if let Ok(reader) = crate::pack::PackReader::open(dir) {
         let _ = reader.for_each_line(|line| {
-            if let Ok(parsed) = crate::record::ExchangeRecord::parse_line(&line.text)
-                && parsed.record.exchange_id == *exchange_id
+            if let Ok(r) = crate::line::read_record(&line.text)
+                && r.exchange_id == *exchange_id
             {
                 lines.push(format!("{} line {}", line.file, line.line));
             }
@@ -207,11 +207,6 @@ fn collision(dir: &Path, e: crate::Error) -> crate::Error {
 /// record it names (found by reading the pack again, on this failure path only).
 /// Any other error, or a record no line holds, is returned as it is.
 fn at_pack_line(dir: &Path, e: crate::Error) -> crate::Error {
-    #[derive(serde::Deserialize)]
-    struct Id<'a> {
-        #[serde(borrow)]
-        exchange_id: std::borrow::Cow<'a, str>,
-    }
     let crate::Error::MirrorWrite { exchange_id, .. } = &e else {
         return e;
     };
@@ -221,8 +216,8 @@ fn at_pack_line(dir: &Path, e: crate::Error) -> crate::Error {
         reader.for_each_line(|line| {
             if found.is_none()
                 && line.text.contains(&needle)
-                && serde_json::from_str::<Id<'_>>(&line.text)
-                    .is_ok_and(|id| id.exchange_id == exchange_id.as_str())
+                && crate::line::read_record(&line.text)
+                    .is_ok_and(|r| r.exchange_id == exchange_id.as_str())
             {
                 found = Some((line.file, line.line));
             }
