@@ -289,14 +289,15 @@ pub fn add(
                 return Ok(());
             }
             line_no += 1;
-            let text = String::from_utf8(std::mem::take(&mut buf)).map_err(|e| Error::Record {
+            let text = std::str::from_utf8(&buf).map_err(|e| Error::Record {
                 path: input_name.to_path_buf(),
                 line: line_no,
                 exchange_id: None,
-                reason: format!("not valid UTF-8 at byte {}", e.utf8_error().valid_up_to()),
+                reason: format!("not valid UTF-8 at byte {}", e.valid_up_to()),
             })?;
+            // One exact allocation per line (the buffer is kept for the next).
             if !text.trim().is_empty() {
-                emit((line_no, text))?;
+                emit((line_no, text.to_owned()))?;
             }
         }
     };
