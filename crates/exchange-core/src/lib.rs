@@ -7,7 +7,7 @@
 //! * [`ExchangeRecord`]: the envelope, read and written exactly like the reference
 //!   ([`record`]), hashed with [`canonical`] (NFC, 15-digit floats, exact
 //!   integers) into a [`ContentHash`] ([`hash`]).
-//! * [`line`]: the one reader of a pack line (import, check and verify), over
+//! * [`line`](mod@line): the one reader of a pack line (import, check and verify), over
 //!   [`lean`]: the fast line reader that checks a line's hash without building a
 //!   JSON tree, and only ever says "yes, same as the full parse" or "ask the full
 //!   parse".

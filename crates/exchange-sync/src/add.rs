@@ -231,7 +231,7 @@ fn fill(map: &mut Map<String, Value>, key: &str, value: impl FnOnce() -> Value) 
 ///
 /// Lines are read on one thread, prepared ([`prepare_record`]) on one worker per
 /// core, and checked and written in input order on this one
-/// ([`crate::parallel`]). A bad line, a line over the line limit, or an
+/// (the worker pipeline import and verify share). A bad line, a line over the line limit, or an
 /// `exchange_id` given twice with different content (in the input, or already in
 /// the pack) fails the command with nothing written: the chunks written before
 /// it are not yet in the index (the pack's commit point) and are removed with
