@@ -260,12 +260,16 @@ pub fn add(
     // What the pack holds already: id -> (hash, where first seen).
     let mut ids: HashMap<String, (ContentHash, Origin), _> =
         HashMap::with_hasher(foldhash::fast::RandomState::default());
+    // The hashes the pack holds, for the duplicate count: kept here in a dry
+    // run only (a real run asks its writer, which keeps the same set).
     let mut hashes = crate::hash::ContentHashSet::default();
     crate::pack::read_index(&dir, |line, entry| {
         if let Ok(e) = entry
             && let Ok(h) = e.h.parse::<ContentHash>()
         {
-            hashes.insert(h);
+            if options.dry_run {
+                hashes.insert(h);
+            }
             ids.insert(e.id, (h, Origin::Index(line)));
         }
         Ok(())
@@ -351,12 +355,10 @@ pub fn add(
                     );
                 }
             }
-            if !hashes.insert(entry.hash) {
-                report.duplicates += 1;
-            }
             report.redacted += u64::from(redacted);
             report.added += 1;
             if options.dry_run {
+                report.duplicates += u64::from(!hashes.insert(entry.hash));
                 continue;
             }
             let w = match writer.as_mut() {
@@ -368,6 +370,7 @@ pub fn add(
                     now,
                 )?),
             };
+            report.duplicates += u64::from(w.holds(&entry.hash));
             w.write_ref(&entry)?;
             // Its strings were allocated on a worker: freed there too.
             discard.drop_later(entry);

@@ -196,6 +196,12 @@ impl PackWriter {
         }
     }
 
+    /// Whether the pack holds `hash` already (indexed before, or written by this
+    /// writer).
+    pub fn holds(&self, hash: &ContentHash) -> bool {
+        self.chunks.seen.as_ref().is_some_and(|s| s.contains(hash))
+    }
+
     /// Make room for `additional` more distinct hashes in the index bookkeeping up
     /// front (a set grown one insert at a time briefly holds its old and its new
     /// table: at a million hashes that is ~100 MB instead of ~70 MB).
