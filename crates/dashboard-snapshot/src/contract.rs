@@ -313,7 +313,7 @@ pub struct Snapshot {
     /// Identity metadata.
     pub metadata: SnapshotMetadata,
     /// Ready payloads only.
-    pub oracles: BTreeMap<String, serde_json::Value>,
+    pub oracles: BTreeMap<String, crate::payload::Payload>,
     /// Every seen or expected oracle.
     pub oracle_statuses: BTreeMap<String, OracleStatus>,
 }
@@ -760,7 +760,7 @@ impl Serialize for SortedSnapshot<'_> {
             "oracle_statuses",
             &sorted_value::<_, S::Error>(&n.oracle_statuses)?,
         )?;
-        m.serialize_entry("oracles", &SortedMap(&n.oracles))?;
+        m.serialize_entry("oracles", &n.oracles)?;
         m.serialize_entry("projection_version", &n.projection_version)?;
         m.serialize_entry("request_token", &n.request_token)?;
         m.serialize_entry("scope", &sorted_value::<_, S::Error>(&n.scope)?)?;

@@ -21,11 +21,13 @@
 mod assemble;
 mod compact;
 mod contract;
+mod document;
 mod error;
 pub mod export;
 mod input;
 pub mod instructor;
 pub mod parity;
+mod payload;
 mod projection;
 mod reason;
 mod telemetry;
@@ -43,8 +45,9 @@ pub use contract::{
 pub use error::{Error, Result};
 pub use input::{
     ORACLES_FORMAT, OracleOutcome, OracleResult, OracleResults, SCOPE_FORMAT, ScopeFile,
-    merge_oracle_results, parse_oracles, parse_scope, valid_key,
+    merge_oracle_results, parse_oracles, parse_oracles_text, parse_scope, valid_key,
 };
+pub use payload::Payload;
 pub use projection::{
     DeriveError, Derived, OracleView, Projection, ProjectionInput, ProjectionSet, derive_one,
 };

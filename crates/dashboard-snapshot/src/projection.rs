@@ -3,6 +3,7 @@
 //! isolated: an error or a panic (caught with `catch_unwind`) fails that projection
 //! only.
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::contract::{OracleState, OracleStatus, ProjectionStatus, Readiness, Scope, Snapshot};
 use crate::error::{Error, Result};
+use crate::payload::Payload;
 use crate::reason::ProjectionReason;
 use crate::telemetry::{Outcome, Telemetry, TelemetryEvent, elapsed_ms};
 
@@ -30,13 +32,21 @@ pub trait Projection: Send + Sync {
 /// Ready payloads by oracle key.
 #[derive(Debug, Clone, Default)]
 pub struct OracleView<'a> {
-    payloads: BTreeMap<&'a str, &'a Value>,
+    payloads: BTreeMap<&'a str, (&'a Payload, OnceCell<Value>)>,
 }
 
 impl<'a> OracleView<'a> {
-    /// The payload of `key`, if ready.
-    pub fn get(&self, key: &str) -> Option<&'a Value> {
-        self.payloads.get(key).copied()
+    /// The payload of `key` as a JSON tree, if ready (built on first use; a
+    /// large payload is better read through [`OracleView::payload`]).
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.payloads
+            .get(key)
+            .map(|(payload, tree)| tree.get_or_init(|| payload.to_value()))
+    }
+
+    /// The payload of `key` as JSON text, if ready.
+    pub fn payload(&self, key: &str) -> Option<&'a Payload> {
+        self.payloads.get(key).map(|(payload, _)| *payload)
     }
 }
 
@@ -254,7 +264,12 @@ fn decide(projection: &dyn Projection, snapshot: &Snapshot) -> Decision {
     let view = |keys: &[&'static str]| OracleView {
         payloads: keys
             .iter()
-            .filter_map(|k| snapshot.oracles.get(*k).map(|v| (*k, v)))
+            .filter_map(|k| {
+                snapshot
+                    .oracles
+                    .get(*k)
+                    .map(|v| (*k, (v, OnceCell::new())))
+            })
             .collect(),
     };
     let input = ProjectionInput {
