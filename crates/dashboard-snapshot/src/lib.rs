@@ -19,6 +19,7 @@
 #![deny(missing_docs)]
 
 mod assemble;
+mod bundle;
 mod compact;
 mod contract;
 mod document;
@@ -33,14 +34,15 @@ mod reason;
 mod telemetry;
 
 pub use assemble::{
-    assemble, assemble_bundle, assemble_owned, build_bundle, check_identity, resolve_token,
+    assemble, assemble_bundle, assemble_owned, build_bundle, build_bundle_typed, check_identity,
+    resolve_token,
 };
+pub use bundle::{pretty_sorted, sort_keys};
 pub use contract::{
     BUNDLE_FORMAT, Container, Context, Filters, Labels, OracleState, OracleStatus,
     PROJECTION_VERSION, ProficiencyWeights, ProjectionStatus, Readiness, SNAPSHOT_VERSION,
     SUPPORTED_PROJECTION_VERSIONS, SUPPORTED_SNAPSHOT_VERSIONS, Scope, Snapshot, SnapshotBundle,
-    SnapshotMetadata, SupportParams, pretty_sorted, projection_version_supported,
-    snapshot_version_supported, sort_keys,
+    SnapshotMetadata, SupportParams, projection_version_supported, snapshot_version_supported,
 };
 pub use error::{Error, Result};
 pub use input::{

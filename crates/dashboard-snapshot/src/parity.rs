@@ -120,12 +120,12 @@ fn component(
 fn support_component(
     status: &str,
     reason_code: Option<&str>,
-    support: &crate::compact::CompactSupport,
+    support: &crate::compact::SupportRows,
 ) -> String {
     component(status, reason_code, |out| support_value(out, support))
 }
 
-fn support_value(out: &mut Chunked, support: &crate::compact::CompactSupport) {
+fn support_value(out: &mut Chunked, support: &crate::compact::SupportRows) {
     out.object(&support.skeleton, |out, key, value| {
         if key != "buckets" {
             return false;
@@ -244,9 +244,7 @@ pub fn projection_components(bundle: &SnapshotBundle) -> BTreeMap<String, String
         .iter()
         .map(|(key, status)| {
             let typed = bundle
-                .read_for_export
-                .as_ref()
-                .and_then(|r| r.support.as_ref())
+                .support_rows()
                 .filter(|_| key == crate::compact::SUPPORT);
             let reason = status.reason_code.map(|r| r.as_str());
             let d = match typed {

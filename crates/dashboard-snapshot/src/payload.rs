@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use serde::ser::{Error as _, SerializeMap, SerializeSeq};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// One oracle payload: valid JSON text whose numbers are already checked (no float
 /// overflows) and normalised (integer `-0` spelled `0`).
@@ -168,7 +168,7 @@ mod tests {
     fn sorted_text_prints_what_a_sorted_tree_prints() {
         let text = r#"{"b": [3, {"z": 1, "a": "\u00e9\n"}], "a": null, "b": 1.50, "c": 1e5}"#;
         let tree: Value = serde_json::from_str(text).unwrap_or_default();
-        let want = serde_json::to_string(&crate::contract::sort_keys(&tree)).unwrap_or_default();
+        let want = serde_json::to_string(&crate::bundle::sort_keys(&tree)).unwrap_or_default();
         assert_eq!(sorted(text), want);
         assert_eq!(sorted(" [ ] "), "[]");
         assert_eq!(sorted("\"x\""), "\"x\"");

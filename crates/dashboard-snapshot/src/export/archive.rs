@@ -10,7 +10,8 @@ use zip::write::SimpleFileOptions;
 
 use super::plan::{DatasetDecision, ExportPlan, ProjectionState, evaluate};
 use super::{CsvSink, ExportContext, HashingWriter, Registry};
-use crate::contract::{Readiness, SnapshotBundle, pretty_sorted};
+use crate::bundle::pretty_sorted;
+use crate::contract::{Readiness, SnapshotBundle};
 use crate::error::{Error, Result};
 use crate::parity::{self, ParityComparison, compare};
 use crate::telemetry::{Outcome, Telemetry, TelemetryEvent, elapsed_ms};

@@ -142,6 +142,28 @@ impl<'a> Node<'a> {
             .collect())
     }
 
+    /// Each element of the array payload of `oracle`, parsed and handed to `f` one
+    /// at a time (no tree of the whole payload); returns how many there were.
+    pub(crate) fn each_item(
+        oracle: &'a str,
+        payload: &crate::payload::Payload,
+        mut f: impl FnMut(Node<'_>) -> Result<(), DeriveError>,
+    ) -> Result<usize, DeriveError> {
+        let items = crate::payload::elements(payload.text())
+            .ok_or_else(|| Node::root(oracle, &Value::Null).err("expected an array"))?;
+        let count = items.len();
+        for (i, raw) in items.into_iter().enumerate() {
+            let value: Value =
+                serde_json::from_str(raw.get()).map_err(|e| DeriveError::Failed(e.to_string()))?;
+            f(Node {
+                oracle,
+                pointer: format!("/{i}"),
+                value: &value,
+            })?;
+        }
+        Ok(count)
+    }
+
     /// Object entries in document order.
     pub(crate) fn entries(&self) -> Result<Vec<(&'a str, Node<'a>)>, DeriveError> {
         Ok(self

@@ -65,15 +65,15 @@ impl Projection for Summary {
         };
         let mut progress = Vec::new();
         let mut rows_len = None;
-        if let Some(p) = opt.get("progress_proficiency") {
-            let rows = Node::root("progress_proficiency", p).items()?;
-            rows_len = Some(rows.len() as u64);
-            for row in rows {
+        if let Some(p) = opt.payload("progress_proficiency") {
+            let rows = Node::each_item("progress_proficiency", p, |row| {
                 if let Some(x) = row.opt_pct("progress_pct")? {
                     progress.push(x);
                 }
                 row.opt_pct("proficiency_pct")?;
-            }
+                Ok(())
+            })?;
+            rows_len = Some(rows as u64);
         }
         let total_students = bins_total.or(rows_len);
         let (mut numeric, mut counts, mut objective_count) = (Vec::new(), Vec::new(), 0usize);
