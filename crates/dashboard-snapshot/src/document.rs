@@ -219,13 +219,16 @@ fn starts_with(text: &str, open: u8) -> bool {
     text.trim_start().as_bytes().first() == Some(&open)
 }
 
+/// An object's entries (its special entry `null`) and that entry read apart.
+type Entry<T> = (Map<String, Value>, Option<T>);
+
 /// Read `text` as an object whose entry `special` is read by `read_special` (the
 /// last one kept; the map holds `null` in its place), or as a plain value.
 fn object_or_value<'a, T>(
     text: &'a str,
     special: &str,
     read_special: impl Fn(&'a RawValue) -> serde_json::Result<T>,
-) -> serde_json::Result<Result<(Map<String, Value>, Option<T>), Value>> {
+) -> serde_json::Result<Result<Entry<T>, Value>> {
     if !starts_with(text, b'{') {
         return serde_json::from_str(text).map(Err);
     }

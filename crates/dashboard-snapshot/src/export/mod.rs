@@ -4,6 +4,7 @@
 mod archive;
 mod cell;
 mod datasets;
+mod pipe;
 mod plan;
 
 use std::sync::Arc;
