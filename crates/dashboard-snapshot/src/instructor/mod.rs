@@ -14,6 +14,7 @@ macro_rules! obj {
 mod assessments;
 mod objectives;
 mod progress;
+pub mod rows;
 mod summary;
 mod support;
 
@@ -23,6 +24,7 @@ use serde_json::{Map, Value};
 
 use crate::projection::{DeriveError, Projection};
 
+pub use crate::compact::{StudentRow, SupportRows};
 pub use assessments::{Assessments, HISTOGRAM_BINS};
 pub use objectives::{ChallengingObjectives, LEVELS, dominant_level};
 pub use progress::Progress;
@@ -50,11 +52,6 @@ pub fn round1(x: f64) -> f64 {
 /// A JSON number for a float (shortest round-trip spelling, `null` if not finite).
 pub(crate) fn num(x: f64) -> Value {
     serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
-}
-
-/// A JSON number for an optional float.
-pub(crate) fn opt_num(x: Option<f64>) -> Value {
-    x.map_or(Value::Null, num)
 }
 
 /// Mean of `values`, `None` when empty.

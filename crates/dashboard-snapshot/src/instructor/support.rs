@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::{Node, num, round1};
+use super::rows::{SupportBucket, to_value};
+use super::{Node, round1};
 use crate::compact::{StudentRow, SupportRows};
 use crate::contract::SupportParams;
 use crate::projection::{DeriveError, Derived, Projection, ProjectionInput};
@@ -185,7 +186,17 @@ fn derive_support(
         } else {
             0.0
         };
-        out_buckets.push(obj! { "id" => *id, "count" => list.len(), "pct" => num(pct), "active_count" => active, "inactive_count" => inactive, "students" => Vec::<Value>::new() });
+        let mut bucket = to_value(&SupportBucket {
+            id: (*id).to_owned(),
+            count: list.len() as u64,
+            pct,
+            active_count: active as u64,
+            inactive_count: inactive as u64,
+        })?;
+        if let Value::Object(map) = &mut bucket {
+            map.insert("students".to_owned(), Value::Array(Vec::new()));
+        }
+        out_buckets.push(bucket);
     }
     let value = obj! { "parameters" => serde_json::to_value(params).map_err(|e| DeriveError::Failed(e.to_string()))?, "as_of" => input.scope.as_of.as_str(), "totals" => obj! { "total" => total, "active" => active_total, "inactive" => inactive_total, "unmatched_rows" => unmatched }, "buckets" => out_buckets, "default_bucket_id" => default_bucket };
     Ok((value, lists))
