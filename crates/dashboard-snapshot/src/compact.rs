@@ -47,6 +47,31 @@ pub struct SupportRows {
     pub students: Vec<Vec<StudentRow>>,
 }
 
+/// A [`StudentRow`] as read from a bundle held as JSON, where numbers may be
+/// spelled any way JSON allows (the typed hold reads them strictly).
+#[derive(serde::Deserialize)]
+pub(crate) struct LooseStudentRow {
+    student_id: u64,
+    name: String,
+    progress_pct: Option<f64>,
+    proficiency_pct: Option<f64>,
+    inactive: bool,
+    last_interaction_at: Option<String>,
+}
+
+impl From<LooseStudentRow> for StudentRow {
+    fn from(r: LooseStudentRow) -> Self {
+        StudentRow {
+            inactive: r.inactive,
+            last_interaction_at: r.last_interaction_at.map(String::into_boxed_str),
+            name: r.name.into_boxed_str(),
+            proficiency_pct: r.proficiency_pct,
+            progress_pct: r.progress_pct,
+            student_id: r.student_id,
+        }
+    }
+}
+
 impl SupportRows {
     /// The whole projection value as JSON (each bucket's `students` filled in).
     pub fn to_value(&self) -> Value {
