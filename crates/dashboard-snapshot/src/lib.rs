@@ -23,6 +23,7 @@ mod bundle;
 mod compact;
 mod contract;
 mod document;
+mod elide;
 mod error;
 pub mod export;
 mod input;

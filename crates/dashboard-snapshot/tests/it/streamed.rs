@@ -224,3 +224,21 @@ fn a_payload_given_as_text_prints_sorted_and_normalised() -> TestResult {
     );
     Ok(())
 }
+
+/// The payloads are parsed on another thread as they stream by, never skipped
+/// unchecked: a bundle whose payload text is not JSON is refused.
+#[test]
+fn a_broken_payload_is_refused_though_payloads_are_skipped() -> TestResult {
+    let text = example_bundle()?.to_json_string()?;
+    assert!(text.contains("\"oracles\": {"));
+    for broken in ["tru", "01", "\"\\x\"", "[1,]", "{\"a\" 1}"] {
+        let bundle = text.replacen(
+            "\"oracles\": {",
+            &format!("\"oracles\": {{\"x\": {broken}, "),
+            1,
+        );
+        assert!(streamed(&bundle).is_err(), "{broken} was accepted");
+    }
+    assert!(streamed(&text).is_ok());
+    Ok(())
+}
