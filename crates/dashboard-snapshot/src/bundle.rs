@@ -58,7 +58,7 @@ impl SnapshotBundle {
             let checker = scope.spawn(move || check_json(crate::elide::Received::new(rx)));
             let elided =
                 crate::elide::Elide::new(std::io::BufReader::with_capacity(1 << 16, reader), tx);
-            let read = Self::read_for_export(elided);
+            let read = Self::read_for_export(std::io::BufReader::with_capacity(1 << 16, elided));
             let checked = checker.join().unwrap_or(Err(()));
             (read, checked)
         });

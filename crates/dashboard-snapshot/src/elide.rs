@@ -178,12 +178,15 @@ impl<R: BufRead> Read for Elide<R> {
                 self.to_checker = None;
                 return Ok(0);
             }
-            let buf = buf.to_vec();
+            // Only what is handed out now is copied and scanned (no byte twice).
+            let limit = match self.mode {
+                Mode::Pass | Mode::Done => buf.len().min(out.len()),
+                Mode::Skip(_) => buf.len(),
+            };
+            let buf = buf.get(..limit).unwrap_or_default().to_vec();
             match self.mode {
                 Mode::Pass => {
-                    // Scan only what is handed out now, so no byte is scanned twice.
-                    let limit = buf.len().min(out.len());
-                    let head = buf.get(..limit).unwrap_or_default();
+                    let head = buf.as_slice();
                     let n = match self.scan_pass(head) {
                         Some(start) => {
                             self.mode = Mode::Skip(0);
