@@ -135,15 +135,26 @@ impl<R: BufRead> Elide<R> {
     /// Scan `buf` in skip mode (starting inside the value); the index just past
     /// its closing brace, if it ends in `buf`.
     fn scan_skip(&mut self, buf: &[u8], mut level: usize) -> (Option<usize>, usize) {
-        for (i, &b) in buf.iter().enumerate() {
+        let mut i = 0;
+        while let Some(&b) = buf.get(i) {
+            if self.escaped {
+                self.escaped = false;
+                i += 1;
+                continue;
+            }
             if self.in_string {
-                if self.escaped {
-                    self.escaped = false;
-                } else if b == b'\\' {
+                // Straight to the string's next quote or backslash.
+                let rest = buf.get(i..).unwrap_or_default();
+                let Some(k) = memchr::memchr2(b'"', b'\\', rest) else {
+                    return (None, level);
+                };
+                i += k;
+                if buf.get(i) == Some(&b'\\') {
                     self.escaped = true;
-                } else if b == b'"' {
+                } else {
                     self.in_string = false;
                 }
+                i += 1;
                 continue;
             }
             match b {
@@ -157,6 +168,7 @@ impl<R: BufRead> Elide<R> {
                 }
                 _ => {}
             }
+            i += 1;
         }
         (None, level)
     }

@@ -1,7 +1,5 @@
 //! `student_support`: every rostered student in one of four buckets, with activity.
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 
 use super::rows::{SupportBucket, to_value};
@@ -35,6 +33,32 @@ pub fn categorize(progress: Option<f64>, proficiency: Option<f64>, p: &SupportPa
         0
     } else {
         1
+    }
+}
+
+/// Scores by student id: a sorted list (40 bytes a student), the last row of an
+/// id given twice winning, as in a map.
+#[derive(Default)]
+struct Scores(Vec<(u64, Option<f64>, Option<f64>)>);
+
+impl Scores {
+    /// Sort by id (stably) and keep the last row of each id.
+    fn settle(&mut self) {
+        self.0.sort_by_key(|s| s.0);
+        // Reversed, the last row of an id comes first, and dedup keeps the first.
+        self.0.reverse();
+        self.0.dedup_by_key(|s| s.0);
+        self.0.reverse();
+        self.0.shrink_to_fit();
+    }
+
+    fn get(&self, id: u64) -> Option<(Option<f64>, Option<f64>)> {
+        let at = self.0.binary_search_by_key(&id, |s| s.0).ok()?;
+        self.0.get(at).map(|s| (s.1, s.2))
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
     }
 }
 
@@ -116,18 +140,17 @@ fn derive_support(
         .required
         .payload("student_info")
         .ok_or_else(|| DeriveError::Failed("student_info missing".into()))?;
-    let mut scores: BTreeMap<u64, (Option<f64>, Option<f64>)> = BTreeMap::new();
+    let mut scores = Scores::default();
     Node::each_item("progress_proficiency", rows, |row| {
         let id = row.req_u64("student_id")?;
-        scores.insert(
+        scores.0.push((
             id,
-            (
-                row.opt_pct("progress_pct")?,
-                row.opt_pct("proficiency_pct")?,
-            ),
-        );
+            row.opt_pct("progress_pct")?,
+            row.opt_pct("proficiency_pct")?,
+        ));
         Ok(())
     })?;
+    scores.settle();
     let mut lists: Vec<Vec<StudentRow>> = BUCKETS.iter().map(|_| Vec::new()).collect();
     let mut matched = 0usize;
     let on_roster = Node::each_item("student_info", roster, |info| {
@@ -145,10 +168,10 @@ fn derive_support(
                 (as_of - *t).whole_seconds() >= i64::from(params.inactivity_days) * 86_400
             }
         };
-        let (progress, proficiency) = match scores.get(&id) {
+        let (progress, proficiency) = match scores.get(id) {
             Some(s) => {
                 matched += 1;
-                *s
+                s
             }
             None => (None, None),
         };
@@ -229,6 +252,22 @@ mod tests {
             BUCKETS[categorize(Some(50.0), None, &p)],
             "not_enough_information"
         );
+    }
+
+    #[test]
+    fn scores_keep_the_last_row_of_an_id() {
+        let mut s = Scores(vec![
+            (3, Some(1.0), None),
+            (1, Some(2.0), None),
+            (3, Some(3.0), None),
+            (2, None, None),
+            (3, Some(4.0), Some(5.0)),
+        ]);
+        s.settle();
+        assert_eq!(s.len(), 3);
+        assert_eq!(s.get(3), Some((Some(4.0), Some(5.0))));
+        assert_eq!(s.get(1), Some((Some(2.0), None)));
+        assert_eq!(s.get(4), None);
     }
 
     #[test]
