@@ -52,33 +52,18 @@ impl SnapshotBundle {
     /// respect: a key given twice is refused; callers that must accept every
     /// bundle `from_json_str` accepts fall back to it on error.
     pub fn from_reader_without_payloads<R: std::io::Read>(reader: R) -> Result<Self> {
-        // The payloads are parsed by a checker thread as they stream by.
-        let (tx, rx) = crate::elide::channel();
-        let read = std::thread::scope(|scope| {
-            let checker = scope.spawn(move || check_json(crate::elide::Received::new(rx)));
-            let elided =
-                crate::elide::Elide::new(std::io::BufReader::with_capacity(1 << 16, reader), tx);
-            let read = Self::read_for_export(std::io::BufReader::with_capacity(1 << 16, elided));
-            let checked = checker.join().unwrap_or(Err(()));
-            (read, checked)
-        });
-        match read {
-            (Ok(bundle), Ok(())) => Ok(bundle),
-            (Err(e), _) => Err(e),
-            (Ok(_), Err(())) => Err(Error::field(
-                "bundle",
-                "/snapshot/oracles",
-                "the oracle payloads are not JSON",
-            )),
-        }
-    }
-
-    fn read_for_export<R: std::io::Read>(reader: R) -> Result<Self> {
         let json = |source| Error::Json {
             what: "bundle",
             source,
         };
-        let mut de = serde_json::Deserializer::from_reader(reader);
+        // Layout whitespace is dropped before the parser sees it (the text it
+        // parses is valid exactly when the bundle is).
+        let squeezed =
+            crate::squeeze::Squeeze::new(std::io::BufReader::with_capacity(1 << 16, reader));
+        let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(
+            1 << 16,
+            squeezed,
+        ));
         let raw = ExportBundle::deserialize(&mut de).map_err(json)?;
         de.end().map_err(json)?;
         if raw.format != BUNDLE_FORMAT {
@@ -174,17 +159,6 @@ impl SnapshotBundle {
             what: "bundle",
             source,
         })
-    }
-}
-
-/// Parse the text read from `reader` as one JSON value (nothing read is fine: no
-/// payloads were elided).
-fn check_json<R: std::io::Read>(reader: R) -> std::result::Result<(), ()> {
-    let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::new(reader));
-    match serde::de::IgnoredAny::deserialize(&mut de) {
-        Ok(_) => de.end().map_err(|_| ()),
-        Err(e) if e.is_eof() && e.line() == 1 && e.column() == 0 => Ok(()),
-        Err(_) => Err(()),
     }
 }
 

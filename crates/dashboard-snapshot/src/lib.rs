@@ -23,7 +23,6 @@ mod bundle;
 mod compact;
 mod contract;
 mod document;
-mod elide;
 mod error;
 pub mod export;
 mod input;
@@ -32,6 +31,7 @@ pub mod parity;
 mod payload;
 mod projection;
 mod reason;
+mod squeeze;
 mod telemetry;
 
 pub use assemble::{
