@@ -56,14 +56,7 @@ impl SnapshotBundle {
             what: "bundle",
             source,
         };
-        // Layout whitespace is dropped before the parser sees it (the text it
-        // parses is valid exactly when the bundle is).
-        let squeezed =
-            crate::squeeze::Squeeze::new(std::io::BufReader::with_capacity(1 << 16, reader));
-        let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::with_capacity(
-            1 << 16,
-            squeezed,
-        ));
+        let mut de = serde_json::Deserializer::from_reader(reader);
         let raw = ExportBundle::deserialize(&mut de).map_err(json)?;
         de.end().map_err(json)?;
         if raw.format != BUNDLE_FORMAT {

@@ -31,7 +31,6 @@ pub mod parity;
 mod payload;
 mod projection;
 mod reason;
-mod squeeze;
 mod telemetry;
 
 pub use assemble::{
