@@ -4,11 +4,10 @@
 
 use std::sync::Arc;
 
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::Result;
-use crate::payload::{Entries, Payload};
+use crate::payload::{Parts, Payload, parts};
 
 /// The document: its top-level entries (`results` as a placeholder) and results.
 pub(crate) enum Document {
@@ -46,16 +45,16 @@ pub(crate) fn read(what: &'static str, text: String) -> Result<(Arc<String>, Doc
     let json = |source| crate::Error::Json { what, source };
     // The whole text is checked to be JSON first, so that an error names its place
     // in the document.
-    serde_json::from_str::<&RawValue>(&doc).map_err(json)?;
+    serde_json::from_str::<serde::de::IgnoredAny>(&doc).map_err(json)?;
     // Text is not held to the recursion limit of a tree; a deep document is
     // read as one, to be refused as it always was.
     if depth(&doc) > 100 {
         serde_json::from_str::<Value>(&doc).map_err(json)?;
     }
     let raw = parse_raw(&doc).map_err(json)?;
-    let range = |r: &RawValue| {
-        let start = (r.get().as_ptr() as usize).saturating_sub(base);
-        start..start + r.get().len()
+    let range = |r: &str| {
+        let start = (r.as_ptr() as usize).saturating_sub(base);
+        start..start + r.len()
     };
     let mut out = match raw {
         RawDoc::Other(v) => Document::Other(v),
@@ -211,12 +210,8 @@ enum RawResults<'a> {
 }
 
 enum RawResult<'a> {
-    Object(Map<String, Value>, Option<&'a RawValue>),
+    Object(Map<String, Value>, Option<&'a str>),
     Other(Value),
-}
-
-fn starts_with(text: &str, open: u8) -> bool {
-    text.trim_start().as_bytes().first() == Some(&open)
 }
 
 /// An object's entries (its special entry `null`) and that entry read apart.
@@ -227,12 +222,11 @@ type Entry<T> = (Map<String, Value>, Option<T>);
 fn object_or_value<'a, T>(
     text: &'a str,
     special: &str,
-    read_special: impl Fn(&'a RawValue) -> serde_json::Result<T>,
+    read_special: impl Fn(&'a str) -> serde_json::Result<T>,
 ) -> serde_json::Result<Result<Entry<T>, Value>> {
-    if !starts_with(text, b'{') {
+    let Some(Parts::Object(entries)) = parts(text) else {
         return serde_json::from_str(text).map(Err);
-    }
-    let entries: Vec<(String, &'a RawValue)> = serde_json::from_str::<Entries<'a>>(text)?.0;
+    };
     let mut map = Map::new();
     let mut held = None;
     for (key, raw) in entries {
@@ -240,7 +234,7 @@ fn object_or_value<'a, T>(
             held = Some(read_special(raw)?);
             map.insert(key, Value::Null);
         } else {
-            map.insert(key, serde_json::from_str(raw.get())?);
+            map.insert(key, serde_json::from_str(raw)?);
         }
     }
     Ok(Ok((map, held)))
@@ -253,14 +247,13 @@ fn parse_raw(text: &str) -> serde_json::Result<RawDoc<'_>> {
     })
 }
 
-fn parse_results(raw: &RawValue) -> serde_json::Result<RawResults<'_>> {
-    if !starts_with(raw.get(), b'[') {
-        return serde_json::from_str(raw.get()).map(RawResults::Other);
-    }
-    let items: Vec<&RawValue> = serde_json::from_str(raw.get())?;
+fn parse_results(text: &str) -> serde_json::Result<RawResults<'_>> {
+    let Some(Parts::Array(items)) = parts(text) else {
+        return serde_json::from_str(text).map(RawResults::Other);
+    };
     let mut out = Vec::with_capacity(items.len());
     for item in items {
-        out.push(match object_or_value(item.get(), "payload", Ok)? {
+        out.push(match object_or_value(item, "payload", Ok)? {
             Ok((map, payload)) => RawResult::Object(map, payload),
             Err(v) => RawResult::Other(v),
         });

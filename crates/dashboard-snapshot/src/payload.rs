@@ -9,7 +9,6 @@ use std::sync::Arc;
 use serde::ser::{Error as _, SerializeMap, SerializeSeq};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 /// One oracle payload: valid JSON text whose numbers are already checked (no float
 /// overflows) and normalised (integer `-0` spelled `0`).
@@ -21,7 +20,7 @@ enum Text {
     /// A range of a document held once for all its payloads.
     Shared(Arc<String>, Range<usize>),
     /// Text of its own.
-    Owned(Box<RawValue>),
+    Owned(Box<str>),
 }
 
 impl Payload {
@@ -34,7 +33,7 @@ impl Payload {
     pub fn text(&self) -> &str {
         match &self.0 {
             Text::Shared(doc, range) => doc.get(range.clone()).unwrap_or("null"),
-            Text::Owned(raw) => raw.get(),
+            Text::Owned(text) => text,
         }
     }
 
@@ -46,9 +45,8 @@ impl Payload {
 
 impl From<Value> for Payload {
     fn from(value: Value) -> Self {
-        let raw = serde_json::value::to_raw_value(&value)
-            .unwrap_or_else(|_| RawValue::from_string("null".to_owned()).unwrap_or_default());
-        Payload(Text::Owned(raw))
+        let text = serde_json::to_string(&value).unwrap_or_else(|_| "null".to_owned());
+        Payload(Text::Owned(text.into_boxed_str()))
     }
 }
 
@@ -73,13 +71,94 @@ impl Serialize for Payload {
 
 impl<'de> Deserialize<'de> for Payload {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Box::<RawValue>::deserialize(d).map(|raw| Payload(Text::Owned(raw)))
+        Value::deserialize(d).map(Payload::from)
     }
 }
 
+/// The immediate parts of a valid JSON text, found by a scan that tracks only
+/// strings and nesting (the text was checked to be JSON when it was read).
+pub(crate) enum Parts<'a> {
+    /// An array's element texts.
+    Array(Vec<&'a str>),
+    /// An object's entries: key (decoded) and value text, in document order.
+    Object(Vec<(String, &'a str)>),
+}
+
+fn json_ws(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r')
+}
+
+/// The parts of `text`, `None` for a scalar (or text that is not JSON).
+pub(crate) fn parts(text: &str) -> Option<Parts<'_>> {
+    let t = text.trim_matches(json_ws);
+    let open = *t.as_bytes().first()?;
+    if !matches!(open, b'[' | b'{') || t.len() < 2 {
+        return None;
+    }
+    let inner = t.get(1..t.len() - 1)?;
+    let mut spans = Vec::new();
+    let (mut depth, mut in_string, mut escaped, mut start) = (0usize, false, false, 0usize);
+    for (i, b) in inner.bytes().enumerate() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b',' if depth == 0 => {
+                spans.push(inner.get(start..i)?.trim_matches(json_ws));
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    let last = inner.get(start..)?.trim_matches(json_ws);
+    if !last.is_empty() {
+        spans.push(last);
+    }
+    if open == b'[' {
+        return Some(Parts::Array(spans));
+    }
+    let mut entries = Vec::with_capacity(spans.len());
+    for span in spans {
+        let end = key_end(span)?;
+        let key: String = serde_json::from_str(span.get(..end)?).ok()?;
+        let value = span.get(end..)?.trim_start_matches(json_ws);
+        let value = value.strip_prefix(':')?.trim_matches(json_ws);
+        entries.push((key, value));
+    }
+    Some(Parts::Object(entries))
+}
+
+/// The end of the string that opens `span` (just past its closing quote).
+fn key_end(span: &str) -> Option<usize> {
+    let mut escaped = false;
+    for (i, b) in span.bytes().enumerate().skip(1) {
+        if escaped {
+            escaped = false;
+        } else if b == b'\\' {
+            escaped = true;
+        } else if b == b'"' {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
 /// The elements of a JSON array text (`None` when it is not an array).
-pub(crate) fn elements(text: &str) -> Option<Vec<&RawValue>> {
-    serde_json::from_str(text).ok()
+pub(crate) fn elements(text: &str) -> Option<Vec<&str>> {
+    match parts(text)? {
+        Parts::Array(items) => Some(items),
+        Parts::Object(_) => None,
+    }
 }
 
 /// A JSON text serialized with its object keys in code-point order (a key given
@@ -88,72 +167,42 @@ pub(crate) struct SortedText<'a>(pub(crate) &'a str);
 
 impl Serialize for SortedText<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let text = self.0.trim_start();
-        match text.as_bytes().first() {
-            Some(b'[') => {
-                let items: Vec<&RawValue> = serde_json::from_str(text).map_err(S::Error::custom)?;
+        match parts(self.0) {
+            Some(Parts::Array(items)) => {
                 let mut seq = s.serialize_seq(Some(items.len()))?;
                 for item in items {
-                    seq.serialize_element(&SortedText(item.get()))?;
+                    seq.serialize_element(&SortedText(item))?;
                 }
                 seq.end()
             }
-            Some(b'{') => {
-                let entries = sorted_entries(text).map_err(S::Error::custom)?;
+            Some(Parts::Object(entries)) => {
+                let entries = sorted(entries);
                 let mut map = s.serialize_map(Some(entries.len()))?;
                 for (key, value) in entries {
-                    map.serialize_entry(&key, &SortedText(value.get()))?;
+                    map.serialize_entry(&key, &SortedText(value))?;
                 }
                 map.end()
             }
-            _ => {
-                let scalar: Value = serde_json::from_str(text).map_err(S::Error::custom)?;
+            None => {
+                let scalar: Value = serde_json::from_str(self.0).map_err(S::Error::custom)?;
                 scalar.serialize(s)
             }
         }
     }
 }
 
-/// The entries of a JSON object text, sorted by key, the last of a repeated key kept.
-fn sorted_entries(text: &str) -> serde_json::Result<Vec<(String, &RawValue)>> {
-    let pairs: Entries<'_> = serde_json::from_str(text)?;
-    let mut pairs = pairs.0;
+/// Entries sorted by key, the last of a repeated key kept.
+fn sorted(mut pairs: Vec<(String, &str)>) -> Vec<(String, &str)> {
     // Stable: among equal keys the later one stays last, and wins the dedup.
     pairs.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut out: Vec<(String, &RawValue)> = Vec::with_capacity(pairs.len());
+    let mut out: Vec<(String, &str)> = Vec::with_capacity(pairs.len());
     for (key, value) in pairs {
         match out.last_mut() {
             Some(last) if last.0 == key => last.1 = value,
             _ => out.push((key, value)),
         }
     }
-    Ok(out)
-}
-
-/// An object's entries in document order, values borrowed unparsed.
-pub(crate) struct Entries<'a>(pub(crate) Vec<(String, &'a RawValue)>);
-
-impl<'de> Deserialize<'de> for Entries<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> serde::de::Visitor<'de> for Visit {
-            type Value = Entries<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Entries<'de>, A::Error> {
-                let mut out = Vec::new();
-                while let Some(entry) = map.next_entry::<String, &'de RawValue>()? {
-                    out.push(entry);
-                }
-                Ok(Entries(out))
-            }
-        }
-        d.deserialize_map(Visit)
-    }
+    out
 }
 
 #[cfg(test)]
@@ -171,6 +220,10 @@ mod tests {
         let want = serde_json::to_string(&crate::bundle::sort_keys(&tree)).unwrap_or_default();
         assert_eq!(sorted(text), want);
         assert_eq!(sorted(" [ ] "), "[]");
+        assert_eq!(
+            sorted(r#"{"a\"b" : "}", "c": [1, "]"] }"#),
+            r#"{"a\"b":"}","c":[1,"]"]}"#
+        );
         assert_eq!(sorted("\"x\""), "\"x\"");
     }
 

@@ -151,7 +151,7 @@ impl<'a> Node<'a> {
         let count = items.len();
         for (i, raw) in items.into_iter().enumerate() {
             let value: Value =
-                serde_json::from_str(raw.get()).map_err(|e| DeriveError::Failed(e.to_string()))?;
+                serde_json::from_str(raw).map_err(|e| DeriveError::Failed(e.to_string()))?;
             f(Node {
                 oracle,
                 pointer: format!("/{i}"),
