@@ -5,7 +5,7 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use clap::{Args as ClapArgs, Subcommand};
-use exchange_sync::manifest::{ConflictStrategy, Direction, Manifest, dataset_dir};
+use exchange_sync::manifest::{ConflictStrategy, Direction, Manifest, ManifestFile, dataset_dir};
 use exchange_sync::pack::DEFAULT_CHUNK_SIZE;
 use exchange_sync::record::Provenance;
 use exchange_sync::sync::{SyncOptions, SyncReport};
