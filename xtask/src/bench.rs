@@ -12,6 +12,8 @@ pub const SUITES: &[(&str, &str)] = &[
     ("fabric-core", "snapshot"),
     // the exchange hash path: content hash, pack line, import fast path (records/s)
     ("exchange-core", "hash"),
+    // the lean reader's tokenizer beside the same check on jiter (us/line, ratio)
+    ("exchange-core", "tokenizer"),
     // ingest files/s and report over 1M stored jobs, through the release binary
     ("fabric-cli", "jobs"),
     // chain create/read p95, history pages on short and long chains, compression

@@ -144,7 +144,7 @@ fn write_number(out: &mut String, n: &Number) {
 
 /// Append the canonical form of a JSON number written as `text`: a float is
 /// rounded to 15 significant digits first, and every zero is `0.0`.
-pub(crate) fn write_number_text(out: &mut String, text: &str) {
+pub fn write_number_text(out: &mut String, text: &str) {
     write_python_number(out, text, |out, x| {
         if x == 0.0 {
             out.push_str("0.0");
@@ -229,7 +229,8 @@ fn significant_digits(text: &str) -> usize {
         .count()
 }
 
-pub(crate) fn nfc(s: &str) -> std::borrow::Cow<'_, str> {
+/// `s` in Unicode NFC, borrowed when it already is (ASCII always is).
+pub fn nfc(s: &str) -> std::borrow::Cow<'_, str> {
     if s.is_ascii() {
         // ASCII text is always in NFC.
         return std::borrow::Cow::Borrowed(s);
@@ -240,7 +241,8 @@ pub(crate) fn nfc(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-pub(crate) fn write_str(out: &mut String, s: &str) {
+/// Append `s` as the canonical string literal: NFC, then [`write_escaped`].
+pub fn write_str(out: &mut String, s: &str) {
     write_escaped(out, &nfc(s));
 }
 
