@@ -18,6 +18,7 @@ pub mod chain;
 pub mod check;
 mod error;
 pub mod fresh;
+pub mod ingest;
 pub mod jobs;
 pub mod mirror;
 pub mod schema;
