@@ -1,6 +1,8 @@
 //! `cargo xtask`: workspace automation.
 //!
 //! * `cargo xtask check-layers`: the dependency-direction check (see `layers.rs`).
+//! * `cargo xtask tidy`: source rules the graph cannot see, e.g. no threads, raw
+//!   file opening or SQL in `crates/fabric-cli/src/cmd/` (see `tidy.rs`).
 //! * `cargo xtask check-snapshots`: no insta snapshot left unreferenced or pending
 //!   (see `snapshots.rs`).
 //! * `cargo xtask bench`: the performance harness (see `bench.rs`); `--scale` for
@@ -22,6 +24,19 @@ fn main() -> ExitCode {
             }
             Err(err) => {
                 eprintln!("{err}");
+                ExitCode::FAILURE
+            }
+        },
+        Some("tidy") => match xtask::tidy::check_workspace() {
+            Ok(report) => {
+                println!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(found) => {
+                for f in &found {
+                    eprintln!("tidy: {f}");
+                }
+                eprintln!("tidy: {} finding(s)", found.len());
                 ExitCode::FAILURE
             }
         },
@@ -48,7 +63,7 @@ fn main() -> ExitCode {
         Some("man") => man(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <check-layers | check-snapshots | man | bench [--quick] [SUITE...] | bench --scale [--sizes N,N] | crash [--kills N] [--seed S] [--jobs J] [COMMAND...]>"
+                "usage: cargo xtask <check-layers | tidy | check-snapshots | man | bench [--quick] [SUITE...] | bench --scale [--sizes N,N] | crash [--kills N] [--seed S] [--jobs J] [COMMAND...]>"
             );
             ExitCode::from(2)
         }

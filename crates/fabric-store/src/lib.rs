@@ -14,6 +14,7 @@
 
 #![deny(missing_docs)]
 
+pub mod atomic;
 pub mod chain;
 pub mod check;
 mod error;
