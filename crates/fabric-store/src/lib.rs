@@ -22,6 +22,7 @@ pub mod fresh;
 pub mod ingest;
 pub mod jobs;
 pub mod mirror;
+mod report;
 pub mod schema;
 mod store;
 
