@@ -407,3 +407,35 @@ fn pack_into_an_unwritable_folder_is_exit_3_and_a_missing_one_is_created() -> Te
     assert!(fresh.is_file());
     Ok(())
 }
+
+/// A store created through `--target sqlite://OTHER` (not the `--db` file) by a
+/// write that fails is removed again, with its journal and the folders the run
+/// made for it, just like a failed first write to the `--db` store.
+#[test]
+fn a_failed_first_write_to_another_target_leaves_no_store_behind() -> TestResult {
+    let setup = Setup::new()?;
+    let m = setup.m();
+    let folder = setup.path().join("new/deeper");
+    let other = folder.join("other.db");
+    let target = format!("sqlite://{}", other.display());
+    for args in [
+        vec!["exchange", "import", "--manifest", &m, "--target", &target],
+        vec!["exchange", "sync", "--manifest", &m, "--target", &target],
+    ] {
+        for pages in ["1", "2", "4"] {
+            let (code, err) = setup.run(&args, &[("FABRIC_SQLITE_MAX_PAGE_COUNT", pages)])?;
+            assert_eq!(code, STORAGE, "{args:?} {pages}: {err}");
+            assert!(err.contains("is full"), "{args:?} {pages}: {err}");
+            assert!(
+                !setup.path().join("new").exists(),
+                "{args:?} with {pages} page(s) left {}",
+                other.display()
+            );
+        }
+    }
+    // The same run with room to write keeps its store.
+    let (code, err) = setup.run(&["exchange", "import", "--manifest", &m, "--target", &target], &[])?;
+    assert_eq!(code, 0, "{err}");
+    assert!(other.is_file());
+    Ok(())
+}
