@@ -113,7 +113,17 @@ fn with_file<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(DashError) -
 /// skipped (serializers read projections only). Should the streamed read refuse
 /// it, the whole document is read as before, so a bundle is accepted or refused
 /// exactly as it always was, with the same message.
+///
+/// A bundle that is not a regular file (a FIFO, a device) can be read only once:
+/// it is read whole (within the input limit) and both reads work on those bytes.
 fn load_bundle(path: &Path) -> Result<SnapshotBundle, CliError> {
+    let regular = std::fs::metadata(path).is_ok_and(|m| m.is_file());
+    if !regular {
+        let text = read(path)?;
+        return SnapshotBundle::from_reader_without_payloads(text.as_bytes()).or_else(|_| {
+            SnapshotBundle::from_json_str(&text).map_err(with_file(path, "invalid bundle"))
+        });
+    }
     let file = std::fs::File::open(path).map_err(|e| CliError::Input {
         path: path.to_path_buf(),
         what: "cannot read",
