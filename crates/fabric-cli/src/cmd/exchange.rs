@@ -530,8 +530,15 @@ fn sync(ctx: &Ctx, a: SyncArgs, fixed: Option<Direction>) -> CmdResult {
             b.set_position(done);
         }
     };
-    let report =
-        exchange_sync::sync::sync(&a.manifest, mirror.as_mut(), &options, &now, &mut progress)?;
+    // The manifest was read once, above; the engine works from that reading.
+    let report = exchange_sync::sync::sync_manifest(
+        &manifest,
+        &a.manifest,
+        mirror.as_mut(),
+        &options,
+        &now,
+        &mut progress,
+    )?;
     if let Some((_, b)) = bar.take() {
         b.finish_and_clear();
     }
@@ -653,7 +660,8 @@ fn pack(ctx: &Ctx, a: PackArgs) -> CmdResult {
         bar.set_position(done);
     };
     let out = pack_target(&named, decision == Encryption::On)?;
-    let outcome = exchange_sync::archive::pack(
+    let outcome = exchange_sync::archive::pack_manifest(
+        &manifest,
         &a.manifest,
         &out,
         key.as_deref().map(Vec::as_slice),
