@@ -147,7 +147,9 @@ mod tests {
 
     #[test]
     fn the_real_workspace_passes() -> Result<(), String> {
-        check_workspace().map(|_| ()).map_err(|found| found.join("\n"))
+        check_workspace()
+            .map(|_| ())
+            .map_err(|found| found.join("\n"))
     }
 
     /// Each forbidden name is found, in a nested file too, with its line; the

@@ -132,12 +132,11 @@ pub struct AtomicFile {
 impl AtomicFile {
     /// Start writing `path` (its folder must exist).
     pub fn create(path: &Path) -> Result<Self> {
-        let file = fabric_store::atomic::AtomicFile::create(path).map_err(|source| {
-            Error::Write {
+        let file =
+            fabric_store::atomic::AtomicFile::create(path).map_err(|source| Error::Write {
                 path: path.to_path_buf(),
                 source,
-            }
-        })?;
+            })?;
         Ok(AtomicFile {
             file: std::io::BufWriter::with_capacity(1 << 16, file),
         })

@@ -50,7 +50,9 @@ impl AtomicFile {
     /// Start writing `path` (its folder must exist). A dead writer's temporary
     /// file for the same path is removed first.
     pub fn create(path: &Path) -> std::io::Result<Self> {
-        Self::create_with(path, |tmp| open_private(tmp, &mut std::fs::OpenOptions::new()))
+        Self::create_with(path, |tmp| {
+            open_private(tmp, &mut std::fs::OpenOptions::new())
+        })
     }
 
     /// [`AtomicFile::create`], the temporary file opened by `open` (given its

@@ -29,12 +29,11 @@ pub struct Args {
 
 /// Run `fabric ingest`.
 pub fn run(ctx: &Ctx, args: Args) -> CmdResult {
-    let files =
-        fabric_store::ingest::collect_files(&args.paths).map_err(|e| CliError::Input {
-            path: e.path,
-            what: "cannot read",
-            source: e.source,
-        })?;
+    let files = fabric_store::ingest::collect_files(&args.paths).map_err(|e| CliError::Input {
+        path: e.path,
+        what: "cannot read",
+        source: e.source,
+    })?;
     let options = IngestOptions {
         policy: BatchPolicy {
             keep_going: args.keep_going,

@@ -379,7 +379,9 @@ fn a_fifo_bundle_is_read_once() -> TestResult {
     let bundle = bundle_in(dir.path())?;
     let good = dir.path().join("good.zip");
     assert_eq!(
-        export(dir.path(), &bundle, "instructor_best_effort", &good, false).status.code(),
+        export(dir.path(), &bundle, "instructor_best_effort", &good, false)
+            .status
+            .code(),
         Some(0)
     );
     let text = std::fs::read_to_string(&bundle)?;
@@ -387,7 +389,13 @@ fn a_fifo_bundle_is_read_once() -> TestResult {
     assert_ne!(bad_text, text);
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, &bad_text)?;
-    let from_file = export(dir.path(), &bad, "instructor_best_effort", &dir.path().join("x.zip"), false);
+    let from_file = export(
+        dir.path(),
+        &bad,
+        "instructor_best_effort",
+        &dir.path().join("x.zip"),
+        false,
+    );
     assert_eq!(from_file.status.code(), Some(2));
     for (content, name) in [(text, "fifo-good"), (bad_text, "fifo-bad")] {
         let fifo = dir.path().join(name);
@@ -398,7 +406,13 @@ fn a_fifo_bundle_is_read_once() -> TestResult {
         };
         let zip = dir.path().join(format!("{name}.zip"));
         let out = fabric(dir.path())
-            .args(["dashboard", "export", "--profile", "instructor_best_effort", "--bundle"])
+            .args([
+                "dashboard",
+                "export",
+                "--profile",
+                "instructor_best_effort",
+                "--bundle",
+            ])
             .arg(&fifo)
             .arg("--out")
             .arg(&zip)

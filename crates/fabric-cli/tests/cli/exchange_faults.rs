@@ -434,7 +434,10 @@ fn a_failed_first_write_to_another_target_leaves_no_store_behind() -> TestResult
         }
     }
     // The same run with room to write keeps its store.
-    let (code, err) = setup.run(&["exchange", "import", "--manifest", &m, "--target", &target], &[])?;
+    let (code, err) = setup.run(
+        &["exchange", "import", "--manifest", &m, "--target", &target],
+        &[],
+    )?;
     assert_eq!(code, 0, "{err}");
     assert!(other.is_file());
     Ok(())

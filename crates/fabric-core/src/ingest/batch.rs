@@ -88,7 +88,10 @@ mod tests {
             .iter()
             .map(|p| p.strip_prefix(root).unwrap_or(p).display().to_string())
             .collect();
-        assert_eq!(rel, ["B.json", "a/b/c.json", "a/z.json", "a.json", "é.json"]);
+        assert_eq!(
+            rel,
+            ["B.json", "a/b/c.json", "a/z.json", "a.json", "é.json"]
+        );
     }
 
     #[test]
