@@ -3,27 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{fabric, vectors};
+use crate::common::{copy_dir, fabric, vectors};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn sample() -> PathBuf {
     vectors().join("exchange/pack/fabric-interop-sample")
-}
-
-/// Copy a folder tree.
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let dest = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &dest)?;
-        } else {
-            std::fs::copy(entry.path(), &dest)?;
-        }
-    }
-    Ok(())
 }
 
 /// Run `fabric --db DB exchange ARGS --json` and parse stdout; returns (code, json).
