@@ -252,3 +252,32 @@ impl Env {
         Ok(serde_json::from_str(&stdout)?)
     }
 }
+
+/// A dataset `name` (scope `src`/`thing`) under `home/packs`, made by `exchange
+/// init`, holding `records` (NDJSON envelopes) added by `exchange add`: its
+/// manifest's path.
+pub fn dataset_with(
+    home: &std::path::Path,
+    name: &str,
+    records: &str,
+) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    let out = home.join("packs");
+    fabric(home)
+        .args([
+            "exchange", "init", "--name", name, "--source", "src", "--entity", "thing", "--type",
+            "http", "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .success();
+    let m = out.join(name).join("manifest.json");
+    let input = home.join("in.ndjson");
+    std::fs::write(&input, records)?;
+    fabric(home)
+        .args(["exchange", "add", "--manifest"])
+        .arg(&m)
+        .arg(&input)
+        .assert()
+        .success();
+    Ok(m)
+}

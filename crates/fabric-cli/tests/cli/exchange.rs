@@ -356,25 +356,7 @@ const ADD_INPUT: &str = r#"{"exchange_id": "00000000-0000-4000-8000-000000000001
 "#;
 
 fn init_add(home: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
-    let out = home.join("packs");
-    fabric(home)
-        .args([
-            "exchange", "init", "--name", "mine", "--source", "src", "--entity", "thing", "--type",
-            "http", "--out",
-        ])
-        .arg(&out)
-        .assert()
-        .success();
-    let m = out.join("mine/manifest.json");
-    let input = home.join("in.ndjson");
-    std::fs::write(&input, ADD_INPUT)?;
-    fabric(home)
-        .args(["exchange", "add", "--manifest"])
-        .arg(&m)
-        .arg(&input)
-        .assert()
-        .success();
-    Ok(m)
+    crate::common::dataset_with(home, "mine", ADD_INPUT)
 }
 
 #[test]

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::common::{Immutable, copy_dir, fabric, read_only_file, vectors};
+use crate::common::{Env, Immutable, copy_dir, read_only_file, vectors};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -17,14 +17,12 @@ const BAD_INPUT: i32 = 2;
 /// A home folder with a copy of the sample pack (`ds/`) and a store whose mirror
 /// table exists and is empty.
 struct Setup {
-    home: tempfile::TempDir,
+    env: Env,
 }
 
 impl Setup {
     fn new() -> Result<Self, Box<dyn std::error::Error>> {
-        let setup = Setup {
-            home: tempfile::tempdir()?,
-        };
+        let setup = Setup { env: Env::new()? };
         copy_dir(
             &vectors().join("exchange/pack/fabric-interop-sample"),
             &setup.ds(),
@@ -46,11 +44,11 @@ impl Setup {
     }
 
     fn path(&self) -> &Path {
-        self.home.path()
+        self.env.home()
     }
 
     fn db(&self) -> PathBuf {
-        self.path().join("fabric.db")
+        self.env.db()
     }
 
     fn ds(&self) -> PathBuf {
@@ -67,17 +65,13 @@ impl Setup {
     }
 
     /// Run `fabric --db DB ARGS` with `env`; exit code and stderr.
-    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Result<(i32, String), std::io::Error> {
-        let mut cmd = fabric(self.path());
-        cmd.arg("--db").arg(self.db()).args(args);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let out = cmd.output()?;
-        Ok((
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        ))
+    fn run(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<(i32, String), Box<dyn std::error::Error>> {
+        let (code, _, stderr) = self.env.run_env(args, env)?;
+        Ok((code, stderr))
     }
 
     /// Run `args` under `env` and check the refusal every storage fault gives: exit
