@@ -13,7 +13,8 @@ use crate::manifest::{Manifest, dataset_dir};
 
 pub use unpack::{
     DEFAULT_MAX_ENTRY, DEFAULT_MAX_RATIO, FREE_SPACE_MARGIN, RATIO_FLOOR, UnpackLimits,
-    safe_entry_path, unpack, unpack_bytes, unpack_with_progress,
+    is_plain_zip, read_archive, safe_entry_path, unpack, unpack_bytes, unpack_read,
+    unpack_with_progress,
 };
 
 /// The metadata entry added last to every archive.

@@ -247,19 +247,13 @@ pub(super) fn unpack(ctx: &Ctx, a: UnpackArgs) -> CmdResult {
             ..exchange_sync::input_limits::get()
         });
     }
-    // The passphrase is asked for only when the archive is encrypted.
-    let encrypted = a.input.to_string_lossy().ends_with(".enc")
-        || exchange_sync::input_limits::open_regular(&a.input, "archive")
-            .ok()
-            .and_then(|mut f| {
-                let mut magic = [0u8; 4];
-                std::io::Read::read_exact(&mut f, &mut magic)
-                    .ok()
-                    .map(|()| magic != *b"PK\x03\x04")
-            })
-            .unwrap_or(false);
-    // Without a key, the library still checks the file first (size, kind) and
-    // then says that the key is missing.
+    // Read once (a regular file within the archive limit); the passphrase is
+    // asked for only when it is encrypted.
+    let raw = exchange_sync::archive::read_archive(&a.input)?;
+    let encrypted =
+        a.input.to_string_lossy().ends_with(".enc") || !exchange_sync::archive::is_plain_zip(&raw);
+    // Without a key, the library still checks the archive and then says that the
+    // key is missing.
     let key = if encrypted {
         match passphrase(a.key_file.as_deref(), None) {
             Ok(k) => Some(k),
@@ -271,7 +265,8 @@ pub(super) fn unpack(ctx: &Ctx, a: UnpackArgs) -> CmdResult {
     };
     // The total is the entries' declared sizes, known once they are checked.
     let bar = ctx.progress_bytes(0, "unpack");
-    let path = exchange_sync::archive::unpack_with_progress(
+    let path = exchange_sync::archive::unpack_read(
+        raw,
         &a.input,
         &a.out,
         key.as_deref().map(Vec::as_slice),
