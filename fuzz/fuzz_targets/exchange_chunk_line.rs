@@ -8,8 +8,8 @@
 
 use std::path::Path;
 
+use exchange_core::record::ParsedLine;
 use exchange_sync::pack::PackLine;
-use exchange_sync::record::ParsedLine;
 use libfuzzer_sys::fuzz_target;
 
 const FILE: &str = "records/2024/2024-01-15/chunk-0001.ndjson";

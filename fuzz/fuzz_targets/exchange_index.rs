@@ -1,6 +1,7 @@
 //! exchange-sync's `index.jsonl` reader (`read_index_from`, the body of
-//! `read_index`): any bytes, never a panic, bad lines handed over (the reader skips
-//! them) rather than stopping the read; every entry read, written back with
+//! `read_index`) over exchange-core's line format (`IndexEntry`): any bytes,
+//! never a panic, bad lines handed over (the reader skips them) rather than
+//! stopping the read; every entry read, written back with
 //! `IndexEntry::to_line`, parses to an equal entry, and the rewritten file reads
 //! back to the same entries.
 #![no_main]
@@ -8,7 +9,8 @@
 use std::io::Cursor;
 use std::path::Path;
 
-use exchange_sync::pack::{IndexEntry, read_index_from};
+use exchange_core::index::IndexEntry;
+use exchange_sync::pack::read_index_from;
 use libfuzzer_sys::fuzz_target;
 
 fn read(bytes: &[u8]) -> (Vec<IndexEntry>, usize) {

@@ -1,4 +1,4 @@
-//! exchange-sync's import fast path (`lean::check_line`, with its own JSON
+//! exchange-core's import fast path (`lean::check_line`, with its own JSON
 //! reader) against the full parse (`ExchangeRecord::parse_line`): a line the fast
 //! path accepts, the full parse accepts too, with the same hash and values; the
 //! fast path may decline anything. Never a panic. Seeds: real record lines, so
@@ -6,8 +6,8 @@
 //! keys) reach the accepting side.
 #![no_main]
 
-use exchange_sync::ExchangeRecord;
-use exchange_sync::lean::{Checked, check_line};
+use exchange_core::ExchangeRecord;
+use exchange_core::lean::{Checked, check_line};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

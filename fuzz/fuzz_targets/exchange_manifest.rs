@@ -1,11 +1,11 @@
-//! exchange-sync's `manifest.json` parser (`Manifest::parse`): any bytes, never a
+//! exchange-core's `manifest.json` parser (`Manifest::parse`): any bytes, never a
 //! panic; an accepted manifest written back (`to_text`) parses to an equal
 //! manifest, and that text is a fixed point.
 #![no_main]
 
 use std::path::Path;
 
-use exchange_sync::manifest::Manifest;
+use exchange_core::manifest::Manifest;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

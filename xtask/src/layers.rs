@@ -25,6 +25,20 @@ pub struct Layer {
 /// Storage crates: only fabric-store wraps SQLite, only exchange-sync wraps tiberius.
 const STORAGE: &[&str] = &["rusqlite", "libsqlite3-sys", "tiberius"];
 
+/// What a pure crate never reaches: storage, and the crates that bring files,
+/// sockets, threads or an async runtime with them. (Not `tempfile` or `rustix`:
+/// proptest, a dev-dependency, keeps its failure file with them.)
+const PURE: &[&str] = &[
+    "rusqlite",
+    "libsqlite3-sys",
+    "tiberius",
+    "tokio",
+    "tokio-postgres",
+    "zip",
+    "walkdir",
+    "crossbeam-channel",
+];
+
 /// The table (STYLE.md "Allowed arrows, nothing else"). Edit here, nowhere else.
 pub const LAYERS: &[Layer] = &[
     Layer {
@@ -38,8 +52,13 @@ pub const LAYERS: &[Layer] = &[
         banned_external: &["tiberius"],
     },
     Layer {
+        package: "exchange-core",
+        allowed_workspace: &["fabric-core"],
+        banned_external: PURE,
+    },
+    Layer {
         package: "exchange-sync",
-        allowed_workspace: &["fabric-core", "fabric-store"],
+        allowed_workspace: &["fabric-core", "fabric-store", "exchange-core"],
         banned_external: &[],
     },
     Layer {
@@ -52,6 +71,7 @@ pub const LAYERS: &[Layer] = &[
         allowed_workspace: &[
             "fabric-core",
             "fabric-store",
+            "exchange-core",
             "exchange-sync",
             "dashboard-snapshot",
             // dev-dependency only: the crash harness's short run is a CLI test
@@ -256,8 +276,10 @@ mod tests {
             "libsqlite3-sys",
             "tiberius",
             "serde",
+            "exchange-core",
+            "zip",
         ];
-        let ws = &all[..5];
+        let ws = &all[..5].iter().chain(&all[9..10]).collect::<Vec<_>>();
         json!({
             "packages": all.iter().map(|n| json!({"id": n, "name": n})).collect::<Vec<_>>(),
             "workspace_members": ws,
@@ -276,7 +298,11 @@ mod tests {
             node("libsqlite3-sys", &[]),
             node(
                 "exchange-sync",
-                &[("fabric-store", "normal"), ("tiberius", "normal")],
+                &[
+                    ("fabric-store", "normal"),
+                    ("exchange-core", "normal"),
+                    ("tiberius", "normal"),
+                ],
             ),
             node("tiberius", &[]),
             node("dashboard-snapshot", &[("fabric-core", "normal")]),
@@ -288,6 +314,11 @@ mod tests {
                 ],
             ),
             node("serde", &[]),
+            node(
+                "exchange-core",
+                &[("fabric-core", "normal"), ("serde", "normal")],
+            ),
+            node("zip", &[]),
         ]
     }
 
@@ -338,6 +369,30 @@ mod tests {
         );
         assert!(
             paths.contains(&"dashboard-snapshot -> fabric-core -> serde -> rusqlite".to_owned()),
+            "{paths:?}"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn the_pure_exchange_crate_reaches_no_store_and_no_file_crate() -> Result<(), CheckError> {
+        let mut graph = good_graph();
+        graph[9] = node(
+            "exchange-core",
+            &[
+                ("fabric-core", "normal"),
+                ("fabric-store", "normal"),
+                ("zip", "dev"),
+            ],
+        );
+        let found = check(&metadata(graph), LAYERS)?;
+        let paths: Vec<String> = found.iter().map(ToString::to_string).collect();
+        assert!(
+            paths.contains(&"exchange-core -> fabric-store".to_owned()),
+            "{paths:?}"
+        );
+        assert!(
+            paths.contains(&"exchange-core -> zip".to_owned()),
             "{paths:?}"
         );
         Ok(())

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
 use crate::hash::ContentHash;
-use crate::manifest::{Manifest, dataset_dir};
+use crate::manifest::{Manifest, ManifestFile, dataset_dir};
 use crate::nonfinite::find_overflow;
 use crate::pack::{PackEntry, PackWriter};
 use crate::record::{ExchangeRecord, Provenance};

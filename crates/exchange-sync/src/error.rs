@@ -98,14 +98,6 @@ pub enum Error {
         /// JSON pointer to the value.
         pointer: String,
     },
-    /// `manifest.json` is missing, unreadable or invalid.
-    #[error("manifest {path}: {reason}")]
-    Manifest {
-        /// The manifest file.
-        path: PathBuf,
-        /// What is wrong, naming the key.
-        reason: String,
-    },
     /// A value given by the user is invalid (a flag, a name, a custom pattern).
     #[error("invalid {what}: {reason}")]
     Invalid {
@@ -113,17 +105,6 @@ pub enum Error {
         what: String,
         /// Why it is refused.
         reason: String,
-    },
-    /// A custom redaction pattern of the manifest is not a valid regex.
-    #[error("manifest {path}: redaction pattern {pattern:?} is not a valid regex")]
-    Pattern {
-        /// The manifest file.
-        path: PathBuf,
-        /// The pattern.
-        pattern: String,
-        /// The regex compiler's error.
-        #[source]
-        source: regex::Error,
     },
     /// A zip archive is malformed or holds an unsafe entry.
     #[error("archive {path}: {reason}")]
@@ -276,6 +257,10 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A pure module (exchange-core) refused its input: a manifest, a redaction
+    /// pattern, a direction or strategy, a `sql_target` name.
+    #[error(transparent)]
+    Core(#[from] exchange_core::Error),
     /// The SQLite store (fabric-store) failed.
     #[error(transparent)]
     Store(#[from] fabric_store::Error),
@@ -375,9 +360,7 @@ impl Error {
             | Error::HashMismatch { .. }
             | Error::OutOfScope { .. }
             | Error::NonFinite { .. }
-            | Error::Manifest { .. }
             | Error::Invalid { .. }
-            | Error::Pattern { .. }
             | Error::Archive { .. }
             | Error::Decrypt { .. }
             | Error::MissingKey { .. }
@@ -396,6 +379,7 @@ impl Error {
             | Error::MirrorWrite { .. }
             | Error::Mirror { .. }
             | Error::MirrorRow { .. } => ErrorClass::Storage,
+            Error::Core(e) => e.class(),
             Error::Store(e) => e.class(),
             // Located in the pack, the refusal keeps its own class.
             Error::RecordRefused { source, .. } => source.class(),

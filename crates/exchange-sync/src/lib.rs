@@ -17,6 +17,11 @@
 //! * [`pack::PackLock`]: one writer per pack, readers beside no writer;
 //!   [`input_limits`]: every input's size limit and the bounded readers.
 //!
+//! The pure modules ([`record`], [`canonical`], [`hash`], [`nonfinite`],
+//! [`timestamp`], [`redaction`], [`lean`] and the types of [`manifest`]) come from
+//! the crate exchange-core and are re-exported here under the same paths; this
+//! crate adds the files ([`ManifestFile`], [`pack::read_index`]).
+//!
 //! ```
 //! use exchange_sync::ExchangeRecord;
 //!
@@ -30,34 +35,40 @@
 
 pub mod add;
 pub mod archive;
-pub mod canonical;
 pub mod crypto;
 mod error;
 mod fsio;
-pub mod hash;
 pub mod input_limits;
-pub mod lean;
 pub mod limits;
-pub mod manifest;
+mod manifest_file;
 pub mod mirror;
 #[cfg(feature = "mssql")]
 pub mod mssql;
-pub mod nonfinite;
 pub mod pack;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod preflight;
-pub mod record;
-pub mod redaction;
 mod sealed_file;
 pub mod sync;
 pub mod target;
-pub mod timestamp;
 mod unpack_temp;
 pub mod verify;
 
+/// The error of the pure modules (a manifest, a pattern, a value), wrapped as
+/// [`Error::Core`].
+pub use exchange_core::Error as CoreError;
+pub use exchange_core::{canonical, hash, lean, nonfinite, record, redaction, timestamp};
+
+/// `manifest.json`: the types and text form (from exchange-core) and the file
+/// ([`manifest::ManifestFile`]: load with its size limit, save atomically).
+pub mod manifest {
+    pub use crate::manifest_file::{ManifestFile, dataset_dir};
+    pub use exchange_core::manifest::*;
+}
+
 pub use error::{BoxError, Error, Result};
 pub use hash::{ContentHash, ContentHashSet};
+pub use manifest::ManifestFile;
 pub use mirror::{Mirror, MirrorKeyRow, MirrorRecord, MirrorWrite, Scope};
 pub use record::{ExchangeRecord, Provenance};
 

@@ -26,7 +26,7 @@ use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::hash::ContentHash;
-use crate::manifest::{ConflictStrategy, Manifest, dataset_dir};
+use crate::manifest::{ConflictStrategy, Manifest, ManifestFile, dataset_dir};
 use crate::pack::PackReader;
 use crate::sync::pipeline::{error_chain, verify_line};
 

@@ -61,6 +61,14 @@ pub enum CliError {
     Dashboard(#[from] dashboard_snapshot::Error),
 }
 
+/// The pure exchange modules' error (a manifest, a flag value) is an exchange
+/// error: same message, same exit code.
+impl From<exchange_sync::CoreError> for CliError {
+    fn from(e: exchange_sync::CoreError) -> Self {
+        CliError::Exchange(e.into())
+    }
+}
+
 /// A command's outcome: the exit code on success paths (0, or 1 for a reported
 /// problem), an error otherwise.
 pub type CmdResult = Result<u8, CliError>;

@@ -25,12 +25,15 @@ use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Output, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 mod exchange;
+mod jobs;
+mod util;
+
+use jobs::*;
+use util::*;
 mod writers;
 
 /// What a harness run needs.
@@ -207,20 +210,11 @@ fn run_command(
     opts: &Options,
     rng: &mut SplitMix64,
 ) -> Result<Outcome, String> {
-    let root = opts.work.join(cmd.name.replace([' ', '-'], "_"));
-    remove_all(&root)?;
-    let inputs = root.join("inputs");
-    let template_dir = root.join("template");
-    mkdir(&inputs)?;
-    mkdir(&template_dir)?;
-    let template = Env {
-        fabric: opts.fabric.clone(),
-        inputs: inputs.clone(),
-        db: template_dir.join("fabric.db"),
-    };
+    let (root, template) = scenario(opts, &cmd.name.replace([' ', '-'], "_"))?;
+    let inputs = template.inputs.clone();
     (cmd.prepare)(&template, opts)?;
     let input_files = listing(&inputs)?;
-    let template_files = listing(&template_dir)?;
+    let template_files = listing(template.folder())?;
     let before = (cmd.state)(&template)?;
 
     // The uninterrupted run: its duration bounds the kill moments, its state and
@@ -503,249 +497,4 @@ fn parse_and_run(args: &[String]) -> Result<Vec<Outcome>, String> {
         opts.work.display()
     );
     run(&opts)
-}
-
-// ---- the commands -------------------------------------------------------------
-
-/// Two batches from gen_corpus.py; the template store holds batch 1, the killed
-/// command ingests batch 2 (which replaces some of batch 1's jobs).
-fn ingest_prepare(env: &Env, opts: &Options) -> Result<(), String> {
-    gen_corpus(opts, &env.inputs.join("corpus"), &["--batches", "2"])?;
-    let out = fabric(
-        env,
-        &["ingest".into(), env.inputs.join("corpus/batch-01").into()],
-    )?;
-    expect_success(&out, "ingest batch-01")
-}
-
-fn ingest_args(env: &Env) -> Vec<OsString> {
-    vec!["ingest".into(), env.inputs.join("corpus/batch-02").into()]
-}
-
-/// The report minus `generated_at`, and the job ids: all of the store's jobs.
-fn report_state(env: &Env) -> Result<Vec<String>, String> {
-    let jobs = fabric(env, &["jobs".into()])?;
-    expect_success(&jobs, "jobs")?;
-    Ok(vec![format!(
-        "jobs: {}\n{}",
-        String::from_utf8_lossy(&jobs.stdout).lines().count(),
-        report_json(env)?
-    )])
-}
-
-fn ingest_result(env: &Env, _stdout: &[u8]) -> Result<String, String> {
-    report_json(env)
-}
-
-/// A store with a corpus (a large report) and one saved snapshot; the killed
-/// command saves version 2.
-fn snapshot_prepare(env: &Env, opts: &Options) -> Result<(), String> {
-    gen_corpus(opts, &env.inputs.join("corpus"), &[])?;
-    let out = fabric(env, &["ingest".into(), env.inputs.join("corpus").into()])?;
-    expect_success(&out, "ingest")?;
-    let out = fabric(env, &snapshot_args(env))?;
-    expect_success(&out, "snapshot create --save")
-}
-
-fn snapshot_args(_env: &Env) -> Vec<OsString> {
-    vec!["snapshot".into(), "create".into(), "--save".into()]
-}
-
-/// The chain's version count, active version and the active payload's snapshot id;
-/// `snapshot verify` must pass.
-fn chain_state(env: &Env) -> Result<String, String> {
-    let verify = fabric(env, &["snapshot".into(), "verify".into()])?;
-    expect_success(&verify, "snapshot verify")?;
-    let show = fabric(
-        env,
-        &[
-            "--json".into(),
-            "snapshot".into(),
-            "show".into(),
-            "fabric".into(),
-        ],
-    )?;
-    expect_success(&show, "snapshot show")?;
-    let doc = json(&show.stdout, "snapshot show")?;
-    Ok(format!(
-        "version {} active {} snapshot_id {}",
-        doc["version"], doc["is_active"], doc["payload"]["snapshot_id"]
-    ))
-}
-
-fn snapshot_result(env: &Env, stdout: &[u8]) -> Result<String, String> {
-    let doc = json(stdout, "snapshot create")?;
-    Ok(format!("{} / {}", doc["snapshot_id"], chain_state(env)?))
-}
-
-// ---- plumbing -------------------------------------------------------------------
-
-fn gen_corpus(opts: &Options, out: &Path, extra: &[&str]) -> Result<(), String> {
-    let status = Command::new("python3")
-        .arg(opts.vectors.join("fabric/gen_corpus.py"))
-        .args(["--seed", "7", "--jobs", &opts.jobs.to_string()])
-        .args(extra)
-        .arg("--out")
-        .arg(out)
-        .stdout(Stdio::null())
-        .status()
-        .map_err(|e| format!("python3 gen_corpus.py: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("gen_corpus.py failed: {status}"))
-    }
-}
-
-fn report_json(env: &Env) -> Result<String, String> {
-    let out = fabric(env, &["report".into(), "--format".into(), "json".into()])?;
-    expect_success(&out, "report")?;
-    let mut doc = json(&out.stdout, "report")?;
-    if let Some(map) = doc.as_object_mut() {
-        map.remove("generated_at");
-    }
-    serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())
-}
-
-/// A fresh trial folder holding a copy of the template folder (the store and
-/// whatever else the command writes).
-fn trial_env(template: &Env, folder: &Path) -> Result<Env, String> {
-    remove_all(folder)?;
-    mkdir(folder)?;
-    let from = template.folder();
-    for rel in listing(from)? {
-        let to = folder.join(&rel);
-        if let Some(parent) = to.parent() {
-            mkdir(parent)?;
-        }
-        std::fs::copy(from.join(&rel), &to)
-            .map_err(|e| format!("copying the template's {rel}: {e}"))?;
-    }
-    let db = folder.join("fabric.db");
-    Ok(Env {
-        fabric: template.fabric.clone(),
-        inputs: template.inputs.clone(),
-        db,
-    })
-}
-
-fn base_command(env: &Env, args: &[OsString]) -> Command {
-    let mut cmd = Command::new(&env.fabric);
-    let home = env.db.parent().unwrap_or(&env.db);
-    cmd.env_clear()
-        .env("HOME", home)
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("NO_COLOR", "1")
-        .arg("--db")
-        .arg(&env.db)
-        .args(args);
-    cmd
-}
-
-fn fabric(env: &Env, args: &[OsString]) -> Result<Output, String> {
-    base_command(env, args)
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", env.fabric.display()))
-}
-
-fn expect_success(out: &Output, what: &str) -> Result<(), String> {
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what} failed ({}): {}",
-            out.status,
-            stderr_of(out)
-        ))
-    }
-}
-
-fn stderr_of(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).trim().to_owned()
-}
-
-fn json(bytes: &[u8], what: &str) -> Result<Value, String> {
-    serde_json::from_slice(bytes).map_err(|e| format!("{what}: not JSON: {e}"))
-}
-
-fn first_difference(got: &str, want: &str) -> String {
-    let line = got
-        .lines()
-        .zip(want.lines())
-        .position(|(a, b)| a != b)
-        .unwrap_or_else(|| got.lines().count().min(want.lines().count()));
-    format!(
-        "line {}: got {:?}, want {:?}",
-        line + 1,
-        got.lines().nth(line).unwrap_or(""),
-        want.lines().nth(line).unwrap_or("")
-    )
-}
-
-/// Relative paths of every file under `dir`.
-fn listing(dir: &Path) -> Result<BTreeSet<String>, String> {
-    let mut found = BTreeSet::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|e| format!("listing {}: {e}", d.display()))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| format!("listing {}: {e}", d.display()))?;
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let rel = path.strip_prefix(dir).unwrap_or(&path);
-                found.insert(rel.display().to_string());
-            }
-        }
-    }
-    Ok(found)
-}
-
-/// Whether SQLite would treat `journal` as hot: it exists and its header has been
-/// written (a journal whose first bytes are zero is ignored).
-fn is_hot(journal: &Path) -> Result<bool, String> {
-    match std::fs::read(journal) {
-        Ok(bytes) => Ok(bytes.iter().take(8).any(|b| *b != 0)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(format!("reading {}: {e}", journal.display())),
-    }
-}
-
-fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
-}
-
-fn mkdir(dir: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))
-}
-
-fn remove_all(dir: &Path) -> Result<(), String> {
-    match std::fs::remove_dir_all(dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(format!("removing {}: {e}", dir.display()))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// Small seeded generator (the one gen_corpus.py uses): reproducible kill moments.
-#[derive(Debug)]
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// In `[0, n)` (n > 0; the slight modulo bias does not matter here).
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
 }

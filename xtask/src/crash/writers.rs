@@ -19,8 +19,8 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use super::{
-    Env, Options, Outcome, SplitMix64, base_command, expect_success, fabric, listing, mkdir,
-    remove_all, trial_env,
+    Env, Options, Outcome, SplitMix64, base_command, expect_success, fabric, listing, remove_all,
+    trial_env,
 };
 
 /// The scenario's name in the report (and for `cargo xtask crash NAME`).
@@ -28,17 +28,7 @@ pub const NAME: &str = "exchange two writers";
 
 /// Run the scenario `opts.kills` rounds.
 pub fn run(opts: &Options, rng: &mut SplitMix64) -> Result<Outcome, String> {
-    let root = opts.work.join("two_writers");
-    remove_all(&root)?;
-    let inputs = root.join("inputs");
-    let template_dir = root.join("template");
-    mkdir(&inputs)?;
-    mkdir(&template_dir)?;
-    let template = Env {
-        fabric: opts.fabric.clone(),
-        inputs: inputs.clone(),
-        db: template_dir.join("fabric.db"),
-    };
+    let (root, template) = super::scenario(opts, "two_writers")?;
     let half = (opts.records / 2).max(10);
     let sets = prepare(&template, half)?;
 

@@ -9,7 +9,7 @@ use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::manifest::{Manifest, dataset_dir};
+use crate::manifest::{Manifest, ManifestFile, dataset_dir};
 
 pub use unpack::{
     DEFAULT_MAX_ENTRY, DEFAULT_MAX_RATIO, FREE_SPACE_MARGIN, RATIO_FLOOR, UnpackLimits,

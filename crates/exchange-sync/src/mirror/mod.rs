@@ -18,15 +18,7 @@ use crate::hash::{ContentHash, ContentHashSet};
 
 pub mod sqlite;
 
-/// The sync scope of a manifest: only rows with this `source_system` and
-/// `entity_type` are read, compared or exported.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Scope {
-    /// `manifest.source_system`.
-    pub source_system: String,
-    /// `manifest.entity_type`.
-    pub entity_type: String,
-}
+pub use exchange_core::manifest::Scope;
 
 /// One row of the mirror table: the indexed columns plus the whole record.
 ///

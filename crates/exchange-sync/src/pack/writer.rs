@@ -6,14 +6,15 @@ use std::path::{Path, PathBuf};
 
 use time::{Date, OffsetDateTime};
 
-use super::index::{INDEX_FILE, read_index};
+use super::index_reader::read_index;
 use super::reader::{chunk_files, chunk_number};
 use crate::canonical::{write_escaped, write_escaped_body};
 use crate::error::{Error, Result};
 use crate::fsio::{AtomicFile, write_atomic};
 use crate::hash::ContentHash;
-use crate::manifest::{MANIFEST_FILE, Manifest};
+use crate::manifest::{MANIFEST_FILE, Manifest, ManifestFile};
 use crate::record::ExchangeRecord;
+use exchange_core::index::INDEX_FILE;
 
 /// Records per chunk unless told otherwise.
 pub const DEFAULT_CHUNK_SIZE: usize = 1000;
@@ -561,7 +562,7 @@ impl PackFiles {
             path: self.index_path.clone(),
             source,
         })?;
-        super::index::read_index_from(
+        super::index_reader::read_index_from(
             std::io::BufReader::with_capacity(1 << 16, built),
             &self.index_path,
             |_, entry| {

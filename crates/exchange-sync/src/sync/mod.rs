@@ -22,7 +22,7 @@ pub use report::{Conflict, ExportCounts, ImportCounts, Resolution, SyncReport};
 
 use crate::error::Result;
 use crate::hash::{ContentHash, ContentHashSet};
-use crate::manifest::{ConflictStrategy, Direction, Manifest, dataset_dir};
+use crate::manifest::{ConflictStrategy, Direction, Manifest, ManifestFile, dataset_dir};
 use crate::mirror::{Mirror, MirrorKeyRow, MirrorWrite, Scope};
 use crate::pack::read_index_hashes;
 use crate::pack::writer::{Chunk, ChunkBuilder, EntryRef, PackFiles};

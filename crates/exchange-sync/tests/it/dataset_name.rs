@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
 
-use exchange_sync::Error;
 use exchange_sync::manifest::Manifest;
+use exchange_sync::{CoreError, Error};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -58,10 +58,10 @@ fn refused(name: &str) -> TestResult {
     // The manifest reader: names the manifest file and the field.
     let path = tmp.path().join("ds/manifest.json");
     match Manifest::parse(&manifest_text(name)?, &path) {
-        Err(Error::Manifest { path: p, reason }) => {
+        Err(CoreError::Manifest { path: p, reason }) => {
             assert_eq!(p, path);
             assert!(reason.contains("`dataset_name`"), "{reason}");
-            let shown = Error::Manifest { path: p, reason }.to_string();
+            let shown = Error::from(CoreError::Manifest { path: p, reason }).to_string();
             assert!(shown.contains("ds/manifest.json"), "{shown}");
         }
         other => return Err(format!("{name:?}: parse gave {other:?}").into()),
@@ -75,7 +75,7 @@ fn refused(name: &str) -> TestResult {
     // unpack, real and dry run
     for dry_run in [true, false] {
         match exchange_sync::archive::unpack(&zip, &out, None, dry_run, &Default::default()) {
-            Err(Error::Manifest { path: p, reason }) => {
+            Err(Error::Core(CoreError::Manifest { path: p, reason })) => {
                 assert!(p.starts_with(&zip), "{}", p.display());
                 assert!(reason.contains("`dataset_name`"), "{reason}");
             }

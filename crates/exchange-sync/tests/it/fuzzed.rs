@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use exchange_sync::archive::unpack_bytes;
 use exchange_sync::crypto::{decrypt_with_iterations, encrypt_with_iterations};
-use exchange_sync::manifest::Manifest;
+use exchange_sync::manifest::{Manifest, ManifestFile};
 use exchange_sync::pack::{IndexEntry, PackLine, read_index_from};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use exchange_sync::Error;
 use exchange_sync::mssql::tsql::{self, TableName};
 use exchange_sync::mssql::{Encrypt, SqlServerConfig, conn_string};
+use exchange_sync::{CoreError, Error};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -191,7 +191,7 @@ fn derived_names_fit_128_characters() -> TestResult {
         }
     }
     match TableName::new("lake", &"t".repeat(108)) {
-        Err(Error::Invalid { what, reason }) => {
+        Err(Error::Core(CoreError::Invalid { what, reason })) => {
             assert_eq!(what, "sql_target.table");
             assert!(reason.contains("the limit is 107"), "{reason}");
         }
@@ -245,7 +245,9 @@ fn table_names_are_validated() -> TestResult {
         ("lake", "[t]"),
     ] {
         match TableName::new(schema, table) {
-            Err(Error::Invalid { what, .. }) => assert!(what.starts_with("sql_target.")),
+            Err(Error::Invalid { what, .. } | Error::Core(CoreError::Invalid { what, .. })) => {
+                assert!(what.starts_with("sql_target."))
+            }
             other => return Err(format!("{schema:?}.{table:?} accepted: {other:?}").into()),
         }
     }

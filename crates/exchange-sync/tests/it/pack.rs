@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use exchange_sync::manifest::Manifest;
+use exchange_sync::manifest::{Manifest, ManifestFile};
 use exchange_sync::pack::{PackEntry, PackReader, PackWriter, chunk_files};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;

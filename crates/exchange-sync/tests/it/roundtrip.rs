@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use exchange_sync::manifest::{ConflictStrategy, Direction, Manifest};
+use exchange_sync::manifest::{ConflictStrategy, Direction, Manifest, ManifestFile};
 use exchange_sync::mirror::sqlite::SqliteMirror;
 use exchange_sync::pack::{PackEntry, PackWriter};
 use exchange_sync::sync::{SyncOptions, sync};

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args as ClapArgs;
-use exchange_sync::manifest::Manifest;
+use exchange_sync::manifest::{Manifest, ManifestFile};
 use serde_json::json;
 
 use crate::context::Ctx;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args as ClapArgs;
-use exchange_sync::manifest::Manifest;
+use exchange_sync::manifest::{Manifest, ManifestFile};
 use exchange_sync::target::Target;
 use serde_json::json;
 

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args as ClapArgs;
-use exchange_sync::manifest::{ConflictStrategy, Direction, Manifest, dataset_dir};
+use exchange_sync::manifest::{ConflictStrategy, Direction, Manifest, ManifestFile, dataset_dir};
 use exchange_sync::pack::DEFAULT_CHUNK_SIZE;
 use exchange_sync::sync::{SyncOptions, SyncReport};
 use exchange_sync::target::Target;

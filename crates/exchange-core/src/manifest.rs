@@ -1,15 +1,27 @@
-//! `manifest.json`: a dataset's configuration.
+//! `manifest.json`: a dataset's configuration, parsed from and written to text.
+//!
+//! Reading the file (with its size limit) and saving it atomically belong to the
+//! caller (exchange-sync's `ManifestFile`); this module never touches a file.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
 
 use serde_json::{Map, Value, json};
 
 use crate::error::{Error, Result};
-use crate::mirror::Scope;
 
 /// The file name of a manifest inside a dataset folder.
 pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// The sync scope of a manifest: only rows with this `source_system` and
+/// `entity_type` are read, compared or exported.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Scope {
+    /// `manifest.source_system`.
+    pub source_system: String,
+    /// `manifest.entity_type`.
+    pub entity_type: String,
+}
 
 /// Where the SQL mirror lives (`sql_target`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -281,31 +293,6 @@ impl Manifest {
         }
     }
 
-    /// Read and check `path`: a regular file of at most
-    /// [`Limits::manifest`](crate::input_limits::Limits::manifest) bytes.
-    pub fn load(path: &Path) -> Result<Self> {
-        let bytes = crate::input_limits::read_file(
-            path,
-            "manifest",
-            crate::input_limits::get().manifest,
-            "FABRIC_MAX_MANIFEST_BYTES",
-        )
-        .map_err(|e| match e {
-            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-                Error::Manifest {
-                    path: path.to_path_buf(),
-                    reason: "not found (create one with `fabric exchange init`)".into(),
-                }
-            }
-            e => e,
-        })?;
-        let text = String::from_utf8(bytes).map_err(|_| Error::Manifest {
-            path: path.to_path_buf(),
-            reason: "not valid UTF-8".into(),
-        })?;
-        Self::parse(&text, path)
-    }
-
     /// Parse manifest text; `path` names it in errors.
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
         let bad = |reason: String| Error::Manifest {
@@ -436,15 +423,13 @@ impl Manifest {
         serde_json::to_string_pretty(&Value::Object(map)).unwrap_or_default()
     }
 
-    /// Save to `path` atomically, setting `updated_at` (and `created_at` when empty)
-    /// to `now`.
-    pub fn save(&mut self, path: &Path, now: time::OffsetDateTime) -> Result<()> {
+    /// Set `updated_at` (and `created_at` when empty) to `now`, as a save does.
+    pub fn stamp(&mut self, now: time::OffsetDateTime) {
         let stamp = crate::timestamp::reference_text(now);
         if self.created_at.is_empty() {
             self.created_at = stamp.clone();
         }
         self.updated_at = stamp;
-        crate::fsio::write_atomic(path, self.to_text().as_bytes())
     }
 }
 
@@ -488,12 +473,4 @@ pub fn check_dataset_name(name: &str) -> std::result::Result<(), String> {
         return Ok(());
     };
     Err(why)
-}
-
-/// The dataset folder of a manifest path (its parent folder).
-pub fn dataset_dir(manifest_path: &Path) -> PathBuf {
-    manifest_path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }

@@ -7,9 +7,7 @@ use crate::ExchangeRecord;
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn vectors() -> Result<Vec<String>, Box<dyn std::error::Error>> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/vectors/exchange/canonical.jsonl");
-    let text = std::fs::read_to_string(path)?;
+    let text = include_str!("../../../../tests/vectors/exchange/canonical.jsonl");
     let mut out = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let case: serde_json::Value = serde_json::from_str(line)?;

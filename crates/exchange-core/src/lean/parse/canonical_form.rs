@@ -1,0 +1,148 @@
+//! The canonical form of the values read by [`Reader::canonical`]: what
+//! [`crate::canonical::write_value`] writes for the same value parsed by
+//! serde_json, written straight from the line's text without building it.
+
+use std::borrow::Cow;
+
+use super::{MAX_DEPTH, Node, Reader, text_of};
+use crate::canonical;
+
+impl<'a> Reader<'a> {
+    /// Read the next value (after whitespace) and append its canonical text to
+    /// `out`. `None` also when an object holds two keys equal after NFC (the full
+    /// parse decides which one wins).
+    pub(in crate::lean) fn canonical(&mut self, out: &mut String) -> Option<()> {
+        self.canonical_at(out, 0)
+    }
+
+    fn canonical_at(&mut self, out: &mut String, depth: usize) -> Option<()> {
+        self.skip_ws();
+        match self.peek()? {
+            b'"' => match self.string_node()? {
+                Node::Plain(p) => {
+                    out.push('"');
+                    out.push_str(p.as_str());
+                    out.push('"');
+                }
+                Node::Str(s) => canonical::write_str(out, &s),
+                _ => return None,
+            },
+            b'[' => {
+                let depth = depth + 1;
+                if depth > MAX_DEPTH {
+                    return None;
+                }
+                self.pos += 1;
+                out.push('[');
+                let mut first = true;
+                self.items(b']', |r| {
+                    if !std::mem::take(&mut first) {
+                        out.push(',');
+                    }
+                    r.canonical_at(out, depth)
+                })?;
+                out.push(']');
+            }
+            b'{' => {
+                let depth = depth + 1;
+                if depth > MAX_DEPTH {
+                    return None;
+                }
+                self.pos += 1;
+                self.canonical_object(out, depth)?;
+            }
+            b't' => {
+                self.literal(b"true")?;
+                out.push_str("true");
+            }
+            b'f' => {
+                self.literal(b"false")?;
+                out.push_str("false");
+            }
+            b'n' => {
+                self.literal(b"null")?;
+                out.push_str("null");
+            }
+            b'-' | b'0'..=b'9' => canonical::write_number_text(out, self.number()?),
+            _ => return None,
+        }
+        Some(())
+    }
+
+    /// After `{`: the entries' values go to a buffer of their own, then out in
+    /// the order of their NFC keys.
+    fn canonical_object(&mut self, out: &mut String, depth: usize) -> Option<()> {
+        let mut values = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| String::with_capacity(1024));
+        values.clear();
+        let mark = self.keys.len();
+        self.items(b'}', |r| {
+            let key = match r.key_node()? {
+                Node::Plain(p) => Key::Plain(p.as_str()),
+                node => Key::Nfc(nfc_key(text_of(node)?)),
+            };
+            let start = values.len();
+            r.canonical_at(&mut values, depth)?;
+            r.keys.push((key, start, values.len()));
+            Some(())
+        })?;
+        let entries = self.keys.get_mut(mark..)?;
+        entries.sort_unstable_by(|a, b| a.0.text().cmp(b.0.text()));
+        if entries
+            .windows(2)
+            .any(|w| matches!(w, [a, b] if a.0.text() == b.0.text()))
+        {
+            return None;
+        }
+        out.push('{');
+        for (i, (key, start, end)) in entries.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            match key {
+                Key::Plain(k) => {
+                    out.push('"');
+                    out.push_str(k);
+                    out.push('"');
+                }
+                Key::Nfc(k) => canonical::write_escaped(out, k),
+            }
+            out.push(':');
+            out.push_str(values.get(*start..*end)?);
+        }
+        out.push('}');
+        self.keys.truncate(mark);
+        self.spare.push(values);
+        Some(())
+    }
+}
+
+/// An object key on its way to canonical text.
+pub(super) enum Key<'a> {
+    /// ASCII with nothing to escape: already NFC, written as is.
+    Plain(&'a str),
+    /// Any other key, in NFC (still to escape).
+    Nfc(Cow<'a, str>),
+}
+
+impl Key<'_> {
+    fn text(&self) -> &str {
+        match self {
+            Key::Plain(k) => k,
+            Key::Nfc(k) => k,
+        }
+    }
+}
+
+/// `key` in NFC, borrowed from the line when it already is.
+fn nfc_key(key: Cow<'_, str>) -> Cow<'_, str> {
+    match key {
+        Cow::Borrowed(k) => canonical::nfc(k),
+        Cow::Owned(k) => match canonical::nfc(&k) {
+            Cow::Borrowed(_) => Cow::Owned(k),
+            Cow::Owned(n) => Cow::Owned(n),
+        },
+    }
+}
