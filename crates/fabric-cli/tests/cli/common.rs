@@ -228,6 +228,16 @@ impl Env {
         outcome(cmd.args(args))
     }
 
+    /// [`Env::run_env`]: the exit code and stderr only.
+    pub fn code_stderr(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<(i32, String), Box<dyn std::error::Error>> {
+        let (code, _, stderr) = self.run_env(args, env)?;
+        Ok((code, stderr))
+    }
+
     /// Run `fabric --db DB ARGS` against another store path `db`.
     pub fn run_db(
         &self,

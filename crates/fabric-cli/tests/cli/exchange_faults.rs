@@ -70,8 +70,7 @@ impl Setup {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> Result<(i32, String), Box<dyn std::error::Error>> {
-        let (code, _, stderr) = self.env.run_env(args, env)?;
-        Ok((code, stderr))
+        self.env.code_stderr(args, env)
     }
 
     /// Run `args` under `env` and check the refusal every storage fault gives: exit

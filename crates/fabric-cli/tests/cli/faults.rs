@@ -74,8 +74,7 @@ impl Store {
         args: &[&str],
         env: &[(&str, &str)],
     ) -> Result<(i32, String), Box<dyn std::error::Error>> {
-        let (code, _, stderr) = self.env.run_env(args, env)?;
-        Ok((code, stderr))
+        self.env.code_stderr(args, env)
     }
 
     fn ok(&self, args: &[&str]) -> TestResult {

@@ -110,21 +110,19 @@ pub(super) fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
 }
 
+/// Open the mirror `--target` names (default: the `--db` store) for the
+/// manifest's table; `read_only` (a dry run, a printed schema) creates and writes
+/// nothing.
 pub(super) fn open_target(
     ctx: &Ctx,
     target: Option<&str>,
     manifest: &Manifest,
+    read_only: bool,
 ) -> Result<Box<dyn exchange_sync::Mirror>, CliError> {
     let target = Target::resolve(target, &ctx.db, |k| std::env::var(k).ok())?;
-    Ok(target.open(&manifest.sql_target)?)
-}
-
-/// [`open_target`] for a dry run: nothing is created or written.
-pub(super) fn open_target_read(
-    ctx: &Ctx,
-    target: Option<&str>,
-    manifest: &Manifest,
-) -> Result<Box<dyn exchange_sync::Mirror>, CliError> {
-    let target = Target::resolve(target, &ctx.db, |k| std::env::var(k).ok())?;
-    Ok(target.open_for_dry_run(&manifest.sql_target)?)
+    Ok(if read_only {
+        target.open_for_dry_run(&manifest.sql_target)?
+    } else {
+        target.open(&manifest.sql_target)?
+    })
 }

@@ -8,7 +8,7 @@ use exchange_sync::manifest::{Manifest, ManifestFile};
 use exchange_sync::target::Target;
 use serde_json::json;
 
-use super::{TARGET_LONG_HELP, open_target, open_target_read};
+use super::{TARGET_LONG_HELP, open_target};
 use crate::context::Ctx;
 use crate::error::CmdResult;
 use crate::exit;
@@ -122,11 +122,7 @@ pub(super) fn schema(ctx: &Ctx, a: SchemaArgs) -> CmdResult {
             return Err(fabric_store::Error::NoStore { path: db }.into());
         }
     }
-    let mut mirror = if a.dry_run || a.print {
-        open_target_read(ctx, a.target.as_deref(), &manifest)?
-    } else {
-        open_target(ctx, a.target.as_deref(), &manifest)?
-    };
+    let mut mirror = open_target(ctx, a.target.as_deref(), &manifest, a.dry_run || a.print)?;
     // Nothing to read in parallel with the store's check: wait for it now.
     mirror.settle()?;
     if a.print {

@@ -10,7 +10,7 @@ use exchange_sync::sync::{SyncOptions, SyncReport};
 use exchange_sync::target::Target;
 use indicatif::ProgressBar;
 
-use super::{TARGET_LONG_HELP, now, open_target, open_target_read};
+use super::{TARGET_LONG_HELP, now, open_target};
 use crate::context::Ctx;
 use crate::error::{CliError, CmdResult};
 use crate::exit;
@@ -104,11 +104,7 @@ pub(super) fn sync(ctx: &Ctx, a: SyncArgs, fixed: Option<Direction>) -> CmdResul
             return Err(fabric_store::Error::NoStore { path: db }.into());
         }
     }
-    let mut mirror = if a.dry_run {
-        open_target_read(ctx, a.target.as_deref(), &manifest)?
-    } else {
-        open_target(ctx, a.target.as_deref(), &manifest)?
-    };
+    let mut mirror = open_target(ctx, a.target.as_deref(), &manifest, a.dry_run)?;
     let mut bar: Option<(String, ProgressBar)> = None;
     let mut progress = |phase: &str, done: u64, total: u64| {
         if bar.as_ref().is_none_or(|(p, _)| p != phase) {
