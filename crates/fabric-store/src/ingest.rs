@@ -134,6 +134,9 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, UnreadablePath> 
 ///
 /// Nothing is written unless the whole batch commits: a store failure, or a bad
 /// file when the policy aborts, rolls the transaction back.
+///
+/// Call it from an ordinary thread, not from a task of the global `rayon` pool:
+/// this thread writes while the pool parses.
 pub fn ingest<E: Send>(
     store: &mut Store,
     files: &[PathBuf],
