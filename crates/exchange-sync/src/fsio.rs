@@ -170,27 +170,6 @@ impl std::io::Seek for AtomicFile {
     }
 }
 
-/// When `file` (being written at `tmp`) replaces an existing `path`, give it the
-/// mode the owner gave `path`. On failure `tmp` is removed and the error names
-/// `path`, the file the user asked for.
-pub(crate) fn keep_mode(file: &std::fs::File, path: &Path, tmp: &Path) -> Result<()> {
-    copy_mode(file, path).map_err(|source| {
-        let _ = std::fs::remove_file(tmp);
-        Error::Write {
-            path: path.to_path_buf(),
-            source,
-        }
-    })
-}
-
-/// Give `file` the mode of `path`, when `path` exists.
-fn copy_mode(file: &std::fs::File, path: &Path) -> std::io::Result<()> {
-    match std::fs::metadata(path) {
-        Ok(meta) => file.set_permissions(meta.permissions()),
-        Err(_) => Ok(()),
-    }
-}
-
 /// Bytes available to this user on the filesystem of `path`, or of its nearest
 /// existing ancestor (a folder not created yet).
 pub fn free_space(path: &Path) -> std::io::Result<u64> {

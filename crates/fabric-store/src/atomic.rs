@@ -83,6 +83,12 @@ impl AtomicFile {
         self.tmp.as_file()
     }
 
+    /// Where the file is being written until the commit (to read it back, or to
+    /// name it in an error).
+    pub fn temp_path(&self) -> &Path {
+        self.tmp.path()
+    }
+
     /// The path the file will have once committed.
     pub fn path(&self) -> &Path {
         &self.path
