@@ -71,7 +71,9 @@ impl DirectWriter {
     }
 
     /// Write `bytes` to `path` atomically: a temporary file beside it, synced,
-    /// renamed into place. On failure nothing is left behind.
+    /// renamed into place; the caller syncs the folder (`fabric_store::atomic::
+    /// sync_dir`) before anything names the file. On failure nothing is left
+    /// behind.
     pub fn write_atomic(&mut self, path: &Path, bytes: &[u8]) -> Result<()> {
         if self.enabled {
             match self.write_direct(path, bytes) {
@@ -111,8 +113,9 @@ impl DirectWriter {
         if !bytes.len().is_multiple_of(DIRECT_ALIGN) {
             out.set_len(bytes.len() as u64)?;
         }
-        // Dropped on an error above: the temporary file is removed.
-        file.commit()
+        // Dropped on an error above: the temporary file is removed. The folder
+        // is synced by the caller, once for all the files it writes there.
+        file.commit_leaving_folder()
     }
 }
 
@@ -140,6 +143,18 @@ impl AtomicFile {
         Ok(AtomicFile {
             file: std::io::BufWriter::with_capacity(1 << 16, file),
         })
+    }
+
+    /// Flush, sync and rename into place, leaving the folder's sync to the caller
+    /// (see `fabric_store::atomic::AtomicFile::commit_leaving_folder`).
+    pub(crate) fn commit_leaving_folder(self) -> Result<()> {
+        let path = self.file.get_ref().path().to_path_buf();
+        let io = |source| Error::Write {
+            path: path.clone(),
+            source,
+        };
+        let file = self.file.into_inner().map_err(|e| io(e.into_error()))?;
+        file.commit_leaving_folder().map_err(io)
     }
 
     /// Flush, sync and rename into place.

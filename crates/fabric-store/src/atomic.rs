@@ -96,11 +96,20 @@ impl AtomicFile {
 
     /// Sync the file, rename it into place and sync its folder.
     pub fn commit(self) -> std::io::Result<()> {
+        let path = self.path.clone();
+        self.commit_leaving_folder()?;
+        sync_folder(&path)
+    }
+
+    /// [`AtomicFile::commit`] without the folder's sync, for a writer of many
+    /// files in a few folders: it calls [`sync_dir`] once per folder before
+    /// whatever makes those files reachable (a pack's index).
+    pub fn commit_leaving_folder(self) -> std::io::Result<()> {
         self.tmp.as_file().sync_all()?;
         let AtomicFile { tmp, path } = self;
         // A failed rename drops the temporary file, which removes it.
         tmp.persist(&path).map_err(|e| e.error)?;
-        sync_folder(&path)
+        Ok(())
     }
 }
 
@@ -136,10 +145,15 @@ pub fn open_private(
 }
 
 /// Sync the folder holding `path`, so that the rename that put it there survives
-/// a crash. Where folders cannot be opened for syncing (not Unix) it is skipped.
+/// a crash.
 fn sync_folder(path: &Path) -> std::io::Result<()> {
+    sync_dir(temp_prefix(path).0)
+}
+
+/// Sync the folder `dir`, so that the files renamed into it survive a crash.
+/// Where folders cannot be opened for syncing (not Unix) it is skipped.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
     if cfg!(unix) {
-        let (dir, _) = temp_prefix(path);
         std::fs::File::open(dir)?.sync_all()?;
     }
     Ok(())

@@ -385,6 +385,8 @@ pub(crate) struct PackFiles {
     index_path: PathBuf,
     written: u64,
     chunks_written: Vec<String>,
+    /// The folders the new chunks went into, synced before the index commits.
+    folders_written: std::collections::BTreeSet<PathBuf>,
     /// The journal of chunks created, opened at the first chunk.
     journal: Option<std::fs::File>,
     journal_path: PathBuf,
@@ -436,6 +438,7 @@ impl PackFiles {
             index_path,
             written: 0,
             chunks_written: Vec::new(),
+            folders_written: std::collections::BTreeSet::new(),
             journal: None,
             journal_path: dir.join(format!("{JOURNAL_PREFIX}{}", std::process::id())),
             committed: false,
@@ -496,9 +499,11 @@ impl PackFiles {
                         path: path.clone(),
                         source,
                     })?;
-                file.commit()?;
+                file.commit_leaving_folder()?;
             }
         }
+        // Synced once, before the index names the chunk (see `close`).
+        self.folders_written.insert(folder);
         self.chunks_written.push(chunk.rel.clone());
         let index = self
             .index
@@ -527,6 +532,13 @@ impl PackFiles {
             path: target.clone(),
             source,
         };
+        // The chunks' names reach the disk before the index that names them.
+        for folder in &self.folders_written {
+            fabric_store::atomic::sync_dir(folder).map_err(|source| Error::Write {
+                path: folder.clone(),
+                source,
+            })?;
+        }
         let file = index.into_inner().map_err(|e| io(e.into_error()))?;
         if relocated.is_empty() {
             // No line changes: the new index is complete as it stands (synced,
