@@ -281,7 +281,7 @@ pub fn dataset_with(
         .assert()
         .success();
     let m = out.join(name).join("manifest.json");
-    let input = home.join("in.ndjson");
+    let input = home.join(format!("{name}.ndjson"));
     std::fs::write(&input, records)?;
     fabric(home)
         .args(["exchange", "add", "--manifest"])
