@@ -142,10 +142,7 @@ pub(super) fn pack(ctx: &Ctx, a: PackArgs) -> CmdResult {
     }
     let named = archive_name(&a.out, decision == Encryption::On, policy)?;
     let bar = ctx.progress_bytes(0, "pack");
-    let mut progress = |done: u64, total: u64| {
-        bar.set_length(total);
-        bar.set_position(done);
-    };
+    let mut progress = crate::progress::follow(&bar);
     let out = pack_target(&named, decision == Encryption::On)?;
     let outcome = exchange_sync::archive::pack_manifest(
         &manifest,
@@ -272,10 +269,7 @@ pub(super) fn unpack(ctx: &Ctx, a: UnpackArgs) -> CmdResult {
         key.as_deref().map(Vec::as_slice),
         a.dry_run,
         &limits,
-        &mut |done, total| {
-            bar.set_length(total);
-            bar.set_position(done);
-        },
+        &mut crate::progress::follow(&bar),
     );
     bar.finish_and_clear();
     let path = path?;

@@ -159,10 +159,7 @@ pub(super) fn verify(ctx: &Ctx, a: ManifestArg) -> CmdResult {
     let bar = ctx.progress_bytes(0, "verify");
     let report = exchange_sync::verify::verify_with_progress(
         &dataset_dir(&a.manifest),
-        &mut |done, total| {
-            bar.set_length(total);
-            bar.set_position(done);
-        },
+        &mut crate::progress::follow(&bar),
     );
     bar.finish_and_clear();
     let report = report?;
