@@ -1,7 +1,7 @@
-//! The two canonical serialisers: the canonical JSON (`json::to_canonical_string`)
+//! The canonical writer's views: the canonical JSON (`json::to_canonical_string`)
 //! parses back to a value with the same canonical form, hashing is stable, and the
-//! snapshot writer (`snapshot::canonical_report_bytes`) agrees with the canonical
-//! JSON of the report minus its top-level `generated_at`.
+//! snapshot bytes (`snapshot::canonical_report_bytes`) are the canonical JSON of
+//! the report minus its top-level `generated_at`.
 #![no_main]
 
 use fabric_core::chain::{checksum, first_non_finite};

@@ -10,6 +10,8 @@ use std::process::{Command, ExitCode};
 pub const SUITES: &[(&str, &str)] = &[
     // snapshot_id throughput next to raw SHA-256; report build over 1M facts
     ("fabric-core", "snapshot"),
+    // the exchange hash path: content hash, pack line, import fast path (records/s)
+    ("exchange-core", "hash"),
     // ingest files/s and report over 1M stored jobs, through the release binary
     ("fabric-cli", "jobs"),
     // chain create/read p95, history pages on short and long chains, compression

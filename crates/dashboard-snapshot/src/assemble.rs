@@ -36,8 +36,7 @@ pub fn resolve_token(
         return Ok(t.clone());
     }
     let doc = json!({"scope": scope.identity, "oracles": oracles.raw()});
-    let digest =
-        fabric_core::json::sha256_hex(fabric_core::json::to_canonical_string(&doc).as_bytes());
+    let digest = fabric_core::json::canonical_sha256(&doc);
     Ok(format!("auto-{}", digest.get(..16).unwrap_or(&digest)))
 }
 

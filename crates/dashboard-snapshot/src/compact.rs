@@ -11,7 +11,7 @@ use std::fmt;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
-use fabric_core::json::{canonical_number, write_ascii_string};
+use fabric_core::json::{CanonicalWriter, is_float_text};
 
 /// The projection whose student lists are held typed.
 pub(crate) const SUPPORT: &str = "student_support";
@@ -38,32 +38,30 @@ pub(crate) struct CompactSupport {
 impl StudentRow {
     /// Append the canonical JSON of the row (keys in code-point order:
     /// `proficiency_pct` sorts before `progress_pct`).
-    pub(crate) fn write_canonical(&self, out: &mut String) {
-        let pct = |out: &mut String, x: Option<f64>| match x.and_then(Number::from_f64) {
-            Some(n) => out.push_str(&canonical_number(&n)),
-            None => out.push_str("null"),
+    pub(crate) fn write_canonical(&self, out: &mut CanonicalWriter<'_>) {
+        // The percentages are finite (see `pct`); JSON has no other float.
+        let pct = |out: &mut CanonicalWriter<'_>, x: Option<f64>| match x.filter(|x| x.is_finite())
+        {
+            Some(x) => out.float(x),
+            None => out.raw("null"),
         };
-        out.push_str("{\"inactive\":");
-        out.push_str(if self.inactive { "true" } else { "false" });
-        out.push_str(",\"last_interaction_at\":");
+        out.raw("{\"inactive\":");
+        out.raw(if self.inactive { "true" } else { "false" });
+        out.raw(",\"last_interaction_at\":");
         match &self.last_interaction_at {
-            Some(t) => write_ascii_string(out, t),
-            None => out.push_str("null"),
+            Some(t) => out.string(t),
+            None => out.raw("null"),
         }
-        out.push_str(",\"name\":");
-        write_ascii_string(out, &self.name);
-        out.push_str(",\"proficiency_pct\":");
+        out.raw(",\"name\":");
+        out.string(&self.name);
+        out.raw(",\"proficiency_pct\":");
         pct(out, self.proficiency_pct);
-        out.push_str(",\"progress_pct\":");
+        out.raw(",\"progress_pct\":");
         pct(out, self.progress_pct);
-        out.push_str(",\"student_id\":");
-        out.push_str(&self.student_id.to_string());
-        out.push('}');
+        out.raw(",\"student_id\":");
+        out.raw(&self.student_id.to_string());
+        out.raw("}");
     }
-}
-
-fn is_float_text(n: &Number) -> bool {
-    n.as_str().bytes().any(|b| matches!(b, b'.' | b'e' | b'E'))
 }
 
 /// A percentage: `null` or a finite float spelled as a float.

@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use fabric_core::json::{sha256_hex, to_canonical_string, write_ascii_string, write_canonical};
-use sha2::{Digest, Sha256};
+use fabric_core::json::{CanonicalWriter, canonical_sha256};
 
 use crate::contract::SnapshotBundle;
 
@@ -89,30 +88,30 @@ pub fn projection_component(
     // (possibly large) value is not cloned, and hashed in chunks as it is written
     // so it is never whole in memory.
     component(status, reason_code, |out| match value {
-        Some(v) => out.canonical(v),
-        None => out.buf.push_str("null"),
+        Some(v) => out.value(v),
+        None => out.raw("null"),
     })
 }
 
 /// SHA-256 of the canonical `{reason_code, status, value}`, `value` written by
 /// `write_value`.
-fn component(
+fn component<'a>(
     status: &str,
     reason_code: Option<&str>,
-    write_value: impl FnOnce(&mut Chunked),
+    write_value: impl FnOnce(&mut CanonicalWriter<'a>),
 ) -> String {
-    let mut out = Chunked::default();
-    out.buf.push_str("{\"reason_code\":");
+    let mut out = CanonicalWriter::sha256();
+    out.raw("{\"reason_code\":");
     match reason_code {
-        Some(r) => write_ascii_string(&mut out.buf, r),
-        None => out.buf.push_str("null"),
+        Some(r) => out.string(r),
+        None => out.raw("null"),
     }
-    out.buf.push_str(",\"status\":");
-    write_ascii_string(&mut out.buf, status);
-    out.buf.push_str(",\"value\":");
+    out.raw(",\"status\":");
+    out.string(status);
+    out.raw(",\"value\":");
     write_value(&mut out);
-    out.buf.push('}');
-    out.finish()
+    out.raw("}");
+    out.finish_sha256()
 }
 
 /// [`projection_component`] of `student_support` held typed: the same canonical
@@ -125,107 +124,42 @@ fn support_component(
     component(status, reason_code, |out| support_value(out, support))
 }
 
-fn support_value(out: &mut Chunked, support: &crate::compact::CompactSupport) {
-    out.object(&support.skeleton, |out, key, value| {
+fn support_value<'a>(out: &mut CanonicalWriter<'a>, support: &'a crate::compact::CompactSupport) {
+    out.object_with(&support.skeleton, |out, key, value| {
         if key != "buckets" {
             return false;
         }
         let Value::Array(buckets) = value else {
             return false;
         };
-        out.buf.push('[');
+        out.raw("[");
         for (i, bucket) in buckets.iter().enumerate() {
             if i > 0 {
-                out.buf.push(',');
+                out.raw(",");
             }
             let rows = support
                 .students
                 .get(i)
                 .map(Vec::as_slice)
                 .unwrap_or_default();
-            out.object(bucket, |out, key, _| {
+            out.object_with(bucket, |out, key, _| {
                 if key != "students" {
                     return false;
                 }
-                out.buf.push('[');
+                out.raw("[");
                 for (j, row) in rows.iter().enumerate() {
                     if j > 0 {
-                        out.buf.push(',');
+                        out.raw(",");
                     }
-                    row.write_canonical(&mut out.buf);
-                    out.flush_if_full();
+                    row.write_canonical(out);
                 }
-                out.buf.push(']');
+                out.raw("]");
                 true
             });
         }
-        out.buf.push(']');
+        out.raw("]");
         true
     });
-}
-
-/// Canonical JSON (as `write_canonical` spells it) fed to SHA-256 a chunk at a time.
-#[derive(Default)]
-struct Chunked {
-    buf: String,
-    hasher: Sha256,
-}
-
-impl Chunked {
-    const CHUNK: usize = 1 << 16;
-
-    fn canonical(&mut self, value: &Value) {
-        match value {
-            Value::Array(items) => {
-                self.buf.push('[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        self.buf.push(',');
-                    }
-                    self.canonical(item);
-                }
-                self.buf.push(']');
-            }
-            Value::Object(_) => self.object(value, |_, _, _| false),
-            scalar => write_canonical(&mut self.buf, scalar),
-        }
-        self.flush_if_full();
-    }
-
-    /// An object in canonical form; `special(out, key, value)` may write an
-    /// entry's value itself (returning true), else it is written canonically.
-    fn object(&mut self, value: &Value, special: impl Fn(&mut Self, &str, &Value) -> bool) {
-        let Value::Object(map) = value else {
-            self.canonical(value);
-            return;
-        };
-        let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        self.buf.push('{');
-        for (i, (key, item)) in entries.into_iter().enumerate() {
-            if i > 0 {
-                self.buf.push(',');
-            }
-            write_ascii_string(&mut self.buf, key);
-            self.buf.push(':');
-            if !special(self, key, item) {
-                self.canonical(item);
-            }
-        }
-        self.buf.push('}');
-    }
-
-    fn flush_if_full(&mut self) {
-        if self.buf.len() >= Self::CHUNK {
-            self.hasher.update(self.buf.as_bytes());
-            self.buf.clear();
-        }
-    }
-
-    fn finish(mut self) -> String {
-        self.hasher.update(self.buf.as_bytes());
-        hex::encode(self.hasher.finalize())
-    }
 }
 
 /// Digest of one dataset component: `{status, reason_code, sha256}`.
@@ -234,7 +168,7 @@ pub fn dataset_component(status: &str, reason_code: Option<&str>, sha256: Option
 }
 
 fn digest(value: &Value) -> String {
-    sha256_hex(to_canonical_string(value).as_bytes())
+    canonical_sha256(value)
 }
 
 /// `projection:<key>` components of a bundle, from its content.

@@ -14,9 +14,11 @@ use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
 use crate::hash::ContentHash;
 
-/// The six hashed fields of a record, borrowed.
+/// The six hashed fields of a record, borrowed; `P` is the form of `request`
+/// and `response`: parsed values ([`HashInput`]) or their canonical text
+/// already written ([`CanonicalParts`]).
 #[derive(Debug, Clone, Copy)]
-pub struct HashInput<'a> {
+pub struct HashFields<'a, P> {
     /// `exchange_type`.
     pub exchange_type: &'a str,
     /// `source_system`.
@@ -25,10 +27,40 @@ pub struct HashInput<'a> {
     pub entity_type: &'a str,
     /// `natural_key` (`None` is JSON null; `Some("")` stays `""`).
     pub natural_key: Option<&'a str>,
-    /// `request` (`Null` when missing).
-    pub request: &'a Value,
-    /// `response` (`Null` when missing).
-    pub response: &'a Value,
+    /// `request` (`null` when missing).
+    pub request: P,
+    /// `response` (`null` when missing).
+    pub response: P,
+}
+
+/// The hashed fields of a parsed record.
+pub type HashInput<'a> = HashFields<'a, &'a Value>;
+
+/// The hashed fields of a record read by the import fast path
+/// ([`crate::lean`]): the strings as read, `request` and `response` already in
+/// canonical form.
+pub type CanonicalParts<'a> = HashFields<'a, &'a str>;
+
+impl<P: Copy> HashFields<'_, P> {
+    /// Write the envelope, keys in code-point order, the payloads by `payload`.
+    fn write_envelope(&self, out: &mut String, payload: impl Fn(&mut String, P)) {
+        out.push_str("{\"entity_type\":");
+        write_str(out, self.entity_type);
+        out.push_str(",\"exchange_type\":");
+        write_str(out, self.exchange_type);
+        out.push_str(",\"natural_key\":");
+        match self.natural_key {
+            Some(k) => write_str(out, k),
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"request\":");
+        payload(out, self.request);
+        out.push_str(",\"response\":");
+        payload(out, self.response);
+        out.push_str(",\"source_system\":");
+        write_str(out, self.source_system);
+        out.push('}');
+    }
 }
 
 impl HashInput<'_> {
@@ -36,22 +68,7 @@ impl HashInput<'_> {
     /// rounds past the largest double is the bare token `Infinity` (a reference quirk).
     pub fn canonical_text(&self) -> String {
         let mut out = String::with_capacity(256);
-        out.push_str("{\"entity_type\":");
-        write_str(&mut out, self.entity_type);
-        out.push_str(",\"exchange_type\":");
-        write_str(&mut out, self.exchange_type);
-        out.push_str(",\"natural_key\":");
-        match self.natural_key {
-            Some(k) => write_str(&mut out, k),
-            None => out.push_str("null"),
-        }
-        out.push_str(",\"request\":");
-        write_value(&mut out, self.request);
-        out.push_str(",\"response\":");
-        write_value(&mut out, self.response);
-        out.push_str(",\"source_system\":");
-        write_str(&mut out, self.source_system);
-        out.push('}');
+        self.write_envelope(&mut out, write_value);
         out
     }
 
@@ -104,25 +121,6 @@ pub fn write_value(out: &mut String, value: &Value) {
     }
 }
 
-/// The six hashed fields of a record read by the import fast path
-/// ([`crate::lean`]): the strings as read, `request` and `response` already in
-/// canonical form.
-#[derive(Debug, Clone, Copy)]
-pub struct CanonicalParts<'a> {
-    /// `exchange_type`.
-    pub exchange_type: &'a str,
-    /// `source_system`.
-    pub source_system: &'a str,
-    /// `entity_type`.
-    pub entity_type: &'a str,
-    /// `natural_key` (`None` is JSON null).
-    pub natural_key: Option<&'a str>,
-    /// The canonical text of `request` (`null` when missing).
-    pub request: &'a str,
-    /// The canonical text of `response` (`null` when missing).
-    pub response: &'a str,
-}
-
 impl CanonicalParts<'_> {
     /// SHA-256 of the canonical text, the same bytes [`HashInput::canonical_text`]
     /// gives for the same record (when `request` and `response` are the
@@ -130,22 +128,7 @@ impl CanonicalParts<'_> {
     /// first; a buffer kept from one record to the next saves an allocation each).
     pub fn hash_in(&self, out: &mut String) -> ContentHash {
         out.clear();
-        out.push_str("{\"entity_type\":");
-        write_str(out, self.entity_type);
-        out.push_str(",\"exchange_type\":");
-        write_str(out, self.exchange_type);
-        out.push_str(",\"natural_key\":");
-        match self.natural_key {
-            Some(k) => write_str(out, k),
-            None => out.push_str("null"),
-        }
-        out.push_str(",\"request\":");
-        out.push_str(self.request);
-        out.push_str(",\"response\":");
-        out.push_str(self.response);
-        out.push_str(",\"source_system\":");
-        write_str(out, self.source_system);
-        out.push('}');
+        self.write_envelope(out, String::push_str);
         ContentHash(Sha256::digest(out.as_bytes()).into())
     }
 }
@@ -159,8 +142,38 @@ fn write_number(out: &mut String, n: &Number) {
     write_number_text(out, n.as_str());
 }
 
-/// Append the canonical form of a JSON number written as `text`.
+/// Append the canonical form of a JSON number written as `text`: a float is
+/// rounded to 15 significant digits first, and every zero is `0.0`.
 pub(crate) fn write_number_text(out: &mut String, text: &str) {
+    write_python_number(out, text, |out, x| {
+        if x == 0.0 {
+            out.push_str("0.0");
+            return;
+        }
+        let rounded = round15_of_text(text, x);
+        if rounded.is_infinite() {
+            // A reference quirk: the bare token, not a string.
+            out.push_str(if rounded > 0.0 {
+                "Infinity"
+            } else {
+                "-Infinity"
+            });
+        } else {
+            out.push_str(&python_float_repr(rounded));
+        }
+    });
+}
+
+/// Append a JSON number written as `text` the way the reference's Python
+/// spells it: an integer exactly as written (any zero as `0`), a float that
+/// overflows `f64` as the string `"Infinity"`/`"-Infinity"`, and a finite float
+/// through `float(out, value)`. Both dialects (the hash input here, the pack
+/// line in [`crate::record`]) spell numbers through it.
+pub(crate) fn write_python_number(
+    out: &mut String,
+    text: &str,
+    float: impl FnOnce(&mut String, f64),
+) {
     if !is_float_text(text) {
         let digits = text.strip_prefix('-').unwrap_or(text);
         if digits.bytes().all(|b| b == b'0') {
@@ -180,19 +193,8 @@ pub(crate) fn write_number_text(out: &mut String, text: &str) {
         } else {
             "\"-Infinity\""
         });
-    } else if x == 0.0 {
-        out.push_str("0.0");
     } else {
-        let rounded = round15_of_text(text, x);
-        if rounded.is_infinite() {
-            out.push_str(if rounded > 0.0 {
-                "Infinity"
-            } else {
-                "-Infinity"
-            });
-        } else {
-            out.push_str(&python_float_repr(rounded));
-        }
+        float(out, x);
     }
 }
 

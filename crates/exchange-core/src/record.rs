@@ -326,7 +326,7 @@ impl ExchangeRecord {
     }
 }
 
-use crate::canonical::{is_float_text, write_escaped};
+use crate::canonical::{write_escaped, write_python_number};
 
 /// Append `value` as Python's `json.dumps(value, ensure_ascii=False)` writes it.
 pub fn write_py(out: &mut String, value: &Value) {
@@ -334,32 +334,9 @@ pub fn write_py(out: &mut String, value: &Value) {
         Value::Null => out.push_str("null"),
         Value::Bool(true) => out.push_str("true"),
         Value::Bool(false) => out.push_str("false"),
-        Value::Number(n) => {
-            let text = n.as_str();
-            if is_float_text(text) {
-                let x: f64 = text.parse().unwrap_or(f64::NAN);
-                if x.is_finite() {
-                    out.push_str(&fabric_core::json::python_float_repr(x));
-                } else {
-                    out.push_str(if x.is_nan() {
-                        "\"NaN\""
-                    } else if x > 0.0 {
-                        "\"Infinity\""
-                    } else {
-                        "\"-Infinity\""
-                    });
-                }
-            } else if text
-                .strip_prefix('-')
-                .unwrap_or(text)
-                .bytes()
-                .all(|b| b == b'0')
-            {
-                out.push('0');
-            } else {
-                out.push_str(text);
-            }
-        }
+        Value::Number(n) => write_python_number(out, n.as_str(), |out, x| {
+            out.push_str(&fabric_core::json::python_float_repr(x));
+        }),
         Value::String(s) => write_escaped(out, s),
         Value::Array(items) => {
             out.push('[');

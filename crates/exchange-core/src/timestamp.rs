@@ -105,27 +105,7 @@ fn parse_time(s: &str) -> Option<Time> {
         Some(i) => (&s[..i], Some(&s[i + 1..])),
         None => (s, None),
     };
-    let (h, m, sec) = if hms.contains(':') {
-        let mut parts = hms.split(':');
-        let h = parts.next()?;
-        let m = parts.next().unwrap_or("00");
-        let sec = parts.next().unwrap_or("00");
-        if parts.next().is_some() || h.len() != 2 || m.len() != 2 || sec.len() != 2 {
-            return None;
-        }
-        (digits(h, 2)?, digits(m, 2)?, digits(sec, 2)?)
-    } else {
-        match hms.len() {
-            2 => (digits(hms, 2)?, 0, 0),
-            4 => (digits(hms, 2)?, digits(&hms[2..], 2)?, 0),
-            6 => (
-                digits(hms, 2)?,
-                digits(&hms[2..], 2)?,
-                digits(&hms[4..], 2)?,
-            ),
-            _ => return None,
-        }
-    };
+    let (h, m, sec) = split_hms(hms, true)?;
     let micros = match frac {
         None => 0,
         Some(f) => {
@@ -145,28 +125,35 @@ fn parse_time(s: &str) -> Option<Time> {
     .ok()
 }
 
+/// `hh[:mm[:ss]]` or `hh[mm[ss]]` as hours, minutes and seconds. With `exact`
+/// (a time of day) each colon-separated part is two digits and there are at
+/// most three; without (an offset) a part is read from its first two digits,
+/// as the reference reads offsets.
+fn split_hms(s: &str, exact: bool) -> Option<(u32, u32, u32)> {
+    if s.contains(':') {
+        let mut parts = s.split(':');
+        let h = parts.next()?;
+        let m = parts.next().unwrap_or("00");
+        let sec = parts.next().unwrap_or("00");
+        if exact && (parts.next().is_some() || h.len() != 2 || m.len() != 2 || sec.len() != 2) {
+            return None;
+        }
+        return Some((digits(h, 2)?, digits(m, 2)?, digits(sec, 2)?));
+    }
+    let pair = |at: usize| digits(s.get(at..)?, 2);
+    match s.len() {
+        2 => Some((pair(0)?, 0, 0)),
+        4 => Some((pair(0)?, pair(2)?, 0)),
+        6 => Some((pair(0)?, pair(2)?, pair(4)?)),
+        _ => None,
+    }
+}
+
 fn parse_offset(s: &str) -> Option<UtcOffset> {
     let sign: i8 = if s.starts_with('-') { -1 } else { 1 };
     let body = s.get(1..)?;
     let body = body.split(['.', ',']).next()?;
-    let (h, m, sec) = if body.contains(':') {
-        let mut parts = body.split(':');
-        let h = parts.next()?;
-        let m = parts.next().unwrap_or("00");
-        let sec = parts.next().unwrap_or("00");
-        (digits(h, 2)?, digits(m, 2)?, digits(sec, 2)?)
-    } else {
-        match body.len() {
-            2 => (digits(body, 2)?, 0, 0),
-            4 => (digits(body, 2)?, digits(&body[2..], 2)?, 0),
-            6 => (
-                digits(body, 2)?,
-                digits(&body[2..], 2)?,
-                digits(&body[4..], 2)?,
-            ),
-            _ => return None,
-        }
-    };
+    let (h, m, sec) = split_hms(body, false)?;
     let h = i8::try_from(h).ok()? * sign;
     let m = i8::try_from(m).ok()? * sign;
     let sec = i8::try_from(sec).ok()? * sign;
@@ -176,6 +163,64 @@ fn parse_offset(s: &str) -> Option<UtcOffset> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Times and offsets in every form `split_hms` reads, and the ones it
+    /// refuses; the outcomes are those of the parser before it was shared.
+    #[test]
+    fn times_and_offsets_in_every_form() {
+        let cases = [
+            "2025-01-02T03:04:05+01:00",
+            "2025-01-02T03:04:05+0100",
+            "2025-01-02T03:04:05+01",
+            "2025-01-02T03:04:05-01:30:15",
+            "2025-01-02T03:04:05-013015",
+            "2025-01-02T03:04:05+01:00:00:00",
+            "2025-01-02T03:04:05+01:0x",
+            "2025-01-02T03:04:05+1",
+            "2025-01-02T03:04:05+01:00xyz",
+            "2025-01-02T03:04:05+01:00.5",
+            "2025-01-02T0304",
+            "2025-01-02T030405.123",
+            "2025-01-02T03",
+            "2025-01-02T03:04",
+            "2025-01-02T03:04:05:06",
+            "2025-01-02T3:04:05",
+            "2025-01-02T03:4:05",
+            "2025-01-02T030",
+            "2025-01-02T03:04:05.1234567Z",
+            "2025-01-02T0é",
+            "2025-01-02T03:04:05+0é",
+        ];
+        let got: Vec<String> = cases
+            .iter()
+            .map(|c| format!("{c} -> {:?}", parse(c).map(reference_text)))
+            .collect();
+        assert_eq!(got.join("\n"), EXPECTED.trim());
+    }
+
+    const EXPECTED: &str = r#"
+2025-01-02T03:04:05+01:00 -> Some("2025-01-02T02:04:05+00:00")
+2025-01-02T03:04:05+0100 -> Some("2025-01-02T02:04:05+00:00")
+2025-01-02T03:04:05+01 -> Some("2025-01-02T02:04:05+00:00")
+2025-01-02T03:04:05-01:30:15 -> Some("2025-01-02T04:34:20+00:00")
+2025-01-02T03:04:05-013015 -> Some("2025-01-02T04:34:20+00:00")
+2025-01-02T03:04:05+01:00:00:00 -> Some("2025-01-02T02:04:05+00:00")
+2025-01-02T03:04:05+01:0x -> None
+2025-01-02T03:04:05+1 -> None
+2025-01-02T03:04:05+01:00xyz -> Some("2025-01-02T02:04:05+00:00")
+2025-01-02T03:04:05+01:00.5 -> Some("2025-01-02T02:04:05+00:00")
+2025-01-02T0304 -> Some("2025-01-02T03:04:00+00:00")
+2025-01-02T030405.123 -> Some("2025-01-02T03:04:05.123000+00:00")
+2025-01-02T03 -> Some("2025-01-02T03:00:00+00:00")
+2025-01-02T03:04 -> Some("2025-01-02T03:04:00+00:00")
+2025-01-02T03:04:05:06 -> None
+2025-01-02T3:04:05 -> None
+2025-01-02T03:4:05 -> None
+2025-01-02T030 -> None
+2025-01-02T03:04:05.1234567Z -> Some("2025-01-02T03:04:05.123456+00:00")
+2025-01-02T0é -> None
+2025-01-02T03:04:05+0é -> None
+"#;
 
     fn check(input: &str, expected: Option<&str>) {
         assert_eq!(

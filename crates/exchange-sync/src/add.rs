@@ -63,20 +63,7 @@ impl AddReport {
 
 /// A new random UUID v4 (lowercase, hyphenated).
 pub fn new_uuid() -> String {
-    use aes_gcm::aead::rand_core::RngCore;
-    let mut b = [0u8; 16];
-    aes_gcm::aead::OsRng.fill_bytes(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    uuid::Uuid::new_v4().to_string()
 }
 
 /// An input line is an envelope when it holds at least one of these keys (either
@@ -406,4 +393,28 @@ pub fn add(
     }
     report.chunks = writer.close()?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ids are lowercase hyphenated v4 UUIDs (version nibble 4, RFC 4122
+    /// variant), the form SQL Server gives back, and are not repeated.
+    #[test]
+    fn new_ids_are_random_v4_uuids() {
+        let ids: Vec<String> = (0..64).map(|_| new_uuid()).collect();
+        for id in &ids {
+            assert!(crate::limits::is_uuid(id), "{id}");
+            assert_eq!(id.as_bytes().get(14), Some(&b'4'), "{id}");
+            assert!(
+                matches!(id.as_bytes().get(19), Some(b'8' | b'9' | b'a' | b'b')),
+                "{id}"
+            );
+        }
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len());
+    }
 }

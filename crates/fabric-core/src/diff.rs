@@ -17,11 +17,11 @@ mod view;
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
 use view::Num;
 
 use crate::error::{DiffError, Result, SnapshotError};
-use crate::json::py_float;
+use crate::json::{keyed, object, py_float, strings};
 use crate::snapshot::FabricSnapshot;
 
 /// One delta: an integer when both sides were integers, a float otherwise.
@@ -188,45 +188,33 @@ impl FabricDiff {
             ),
             ("total_jobs_delta", e.total_jobs_delta.to_value()),
         ]);
-        let engines: Map<String, Value> = self
-            .engine_health
-            .iter()
-            .map(|(engine, d)| {
-                let entry = object([
-                    ("jobs_delta", d.jobs_delta.to_value()),
-                    ("failures_delta", d.failures_delta.to_value()),
-                    ("failure_rate_delta", d.failure_rate_delta.to_value()),
-                ]);
-                (engine.clone(), entry)
-            })
-            .collect();
-        let profiles: Map<String, Value> = self
-            .proxy_profile_stability
-            .iter()
-            .map(|(profile, d)| {
-                let entry = object([
-                    ("jobs_delta", d.jobs_delta.to_value()),
-                    ("failure_rate_delta", d.failure_rate_delta.to_value()),
-                ]);
-                (profile.clone(), entry)
-            })
-            .collect();
-        let ids =
-            |ids: &[String]| Value::Array(ids.iter().map(|s| Value::String(s.clone())).collect());
+        let engines = keyed(&self.engine_health, |d| {
+            object([
+                ("jobs_delta", d.jobs_delta.to_value()),
+                ("failures_delta", d.failures_delta.to_value()),
+                ("failure_rate_delta", d.failure_rate_delta.to_value()),
+            ])
+        });
+        let profiles = keyed(&self.proxy_profile_stability, |d| {
+            object([
+                ("jobs_delta", d.jobs_delta.to_value()),
+                ("failure_rate_delta", d.failure_rate_delta.to_value()),
+            ])
+        });
         let determinism = object([
             (
                 "new_non_deterministic_jobs",
-                ids(&self.new_non_deterministic_jobs),
+                strings(&self.new_non_deterministic_jobs),
             ),
             (
                 "resolved_non_deterministic_jobs",
-                ids(&self.resolved_non_deterministic_jobs),
+                strings(&self.resolved_non_deterministic_jobs),
             ),
         ]);
         let changes = object([
             ("execution_summary", execution),
-            ("engine_health", Value::Object(engines)),
-            ("proxy_profile_stability", Value::Object(profiles)),
+            ("engine_health", engines),
+            ("proxy_profile_stability", profiles),
             ("determinism", determinism),
         ]);
         object([
@@ -303,15 +291,6 @@ fn rate_delta(b: Num, a: Num, path: &str) -> Result<Delta, DiffError> {
         Delta::Float(x) => Delta::Float(round4(x)),
         int => int,
     })
-}
-
-fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
-    Value::Object(
-        entries
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect(),
-    )
 }
 
 #[cfg(test)]

@@ -5,19 +5,32 @@
 //! * [`python_float_repr`]: how the original Python system prints an `f64`
 //!   (`0.0`, `1e-05`, `9.999000099990002e-05`, `-0.0`). Every float Fabric prints and
 //!   every float it hashes uses it.
-//! * [`to_canonical_string`]: keys sorted by code point at every depth, no
-//!   whitespace, every character outside printable ASCII escaped as `\uXXXX`
-//!   (lower-case hex, surrogate pairs above U+FFFF), integers exact, floats in Python
-//!   repr. This is the byte string that content hashes are taken over.
+//! * canonical JSON: keys sorted by code point at every depth, no whitespace,
+//!   every character outside printable ASCII escaped as `\uXXXX` (lower-case hex,
+//!   surrogate pairs above U+FFFF), integers exact, floats in Python repr
+//!   (Python's `json.dumps(v, sort_keys=True, separators=(",", ":"))`). Snapshot
+//!   ids, chain checksums, stored chain payloads and dashboard parity digests
+//!   are all taken over it.
+//!
+//! One writer, [`CanonicalWriter`], writes the canonical dialect; every function
+//! here ([`to_canonical_string`], [`canonical_sha256`], [`write_ascii_string`],
+//! [`canonical_number`], [`python_float_repr`]) is a view of it, so a change to
+//! the dialect is made in one place. The plain first versions are kept under
+//! `#[cfg(test)]` as oracles.
 //!
 //! Numbers are `serde_json::Number`s built with the `arbitrary_precision` feature, so
 //! the original text of a number read from a file survives: `0` stays an integer,
 //! `0.0` stays a float, and integers beyond 64 bits stay exact.
 
-use std::fmt::Write as _;
+#[cfg(test)]
+pub(crate) mod oracle;
+pub(crate) mod writer;
+
 use std::str::FromStr;
 
 use serde_json::{Number, Value};
+
+pub use writer::Writer as CanonicalWriter;
 
 /// Spell `x` the way Python's `repr(float)` does.
 ///
@@ -37,71 +50,23 @@ use serde_json::{Number, Value};
 /// assert_eq!(python_float_repr(123.0), "123.0");
 /// ```
 pub fn python_float_repr(x: f64) -> String {
-    if x.is_nan() {
-        return "NaN".to_owned();
+    if !x.is_finite() {
+        return non_finite_text(x).to_owned();
     }
-    if x.is_infinite() {
-        return if x > 0.0 { "Infinity" } else { "-Infinity" }.to_owned();
-    }
-    if x == 0.0 {
-        return if x.is_sign_negative() { "-0.0" } else { "0.0" }.to_owned();
-    }
-    // The shortest round-trip digits. `ryu` breaks an exact tie between two
-    // shortest candidates to the even digit, as Python's repr does; core's `{:e}`
-    // rounds it up (999900009999000.25 would print ...000.3, Python says ...000.2).
-    let mut buffer = ryu::Buffer::new();
-    let (digits, exp) = shortest_digits(buffer.format_finite(x.abs()));
-    let mut out = String::with_capacity(digits.len() + 8);
-    if x.is_sign_negative() {
-        out.push('-');
-    }
-    if (-4..16).contains(&exp) {
-        if exp < 0 {
-            out.push_str("0.");
-            for _ in 0..(-exp - 1) {
-                out.push('0');
-            }
-            out.push_str(&digits);
-        } else {
-            let int_len = exp as usize + 1;
-            if digits.len() <= int_len {
-                out.push_str(&digits);
-                for _ in digits.len()..int_len {
-                    out.push('0');
-                }
-                out.push_str(".0");
-            } else {
-                out.push_str(&digits[..int_len]);
-                out.push('.');
-                out.push_str(&digits[int_len..]);
-            }
-        }
-    } else {
-        out.push_str(&digits[..1]);
-        if digits.len() > 1 {
-            out.push('.');
-            out.push_str(&digits[1..]);
-        }
-        let _ = write!(out, "e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
-    }
+    let mut out = String::with_capacity(24);
+    writer::write_python_float(&mut out, x);
     out
 }
 
-/// Significant digits (no leading or trailing zeros) and the decimal exponent of
-/// the first one, from `ryu`'s `d+.d+` or `d(.d+)?e-?d+` spelling of a positive,
-/// non-zero finite value.
-fn shortest_digits(text: &str) -> (String, i32) {
-    let (mantissa, exp_part) = match text.split_once(['e', 'E']) {
-        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
-        None => (text, 0),
-    };
-    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let all: String = int.chars().chain(frac.chars()).collect();
-    let leading = all.len() - all.trim_start_matches('0').len();
-    let digits = all.trim_start_matches('0').trim_end_matches('0').to_owned();
-    let int_len = i32::try_from(int.len()).unwrap_or(i32::MAX);
-    let leading = i32::try_from(leading).unwrap_or(i32::MAX);
-    (digits, int_len - 1 - leading + exp_part)
+/// Python's JSON spelling of a value that is not finite.
+pub(crate) fn non_finite_text(x: f64) -> &'static str {
+    if x.is_nan() {
+        "NaN"
+    } else if x > 0.0 {
+        "Infinity"
+    } else {
+        "-Infinity"
+    }
 }
 
 /// A JSON float [`Number`] whose text is the Python repr of `x`.
@@ -126,17 +91,19 @@ pub fn is_float_text(n: &Number) -> bool {
 /// A float whose text overflows `f64` (`1e999`) is spelled `Infinity`/`-Infinity`,
 /// as Python would; callers that must refuse such documents check first with
 /// [`is_finite_number`].
+///
+/// ```
+/// use fabric_core::json::canonical_number;
+/// let n = |t: &str| t.parse::<serde_json::Number>().unwrap();
+/// assert_eq!(canonical_number(&n("2.50")), "2.5");
+/// assert_eq!(canonical_number(&n("-0")), "0");
+/// assert_eq!(canonical_number(&n("1e999")), "Infinity");
+/// ```
 pub fn canonical_number(n: &Number) -> String {
-    let text = n.as_str();
-    if is_float_text(n) {
-        // JSON number text always parses as f64 (overflow gives infinity).
-        let x: f64 = text.parse().unwrap_or(f64::NAN);
-        python_float_repr(x)
-    } else if text == "-0" {
-        "0".to_owned()
-    } else {
-        text.to_owned()
-    }
+    let mut out = String::with_capacity(24);
+    // A writer that spells non-finite values does not fail.
+    let _spelled = writer::write_number(&mut out, n, true);
+    out
 }
 
 /// Whether a number is representable without overflow: integers always are (they
@@ -153,77 +120,53 @@ pub fn is_finite_number(n: &Number) -> bool {
 /// assert_eq!(to_canonical_string(&v), r#"{"a":"\u00e9\ud83d\ude00","b":[1,2.5]}"#);
 /// ```
 pub fn to_canonical_string(value: &Value) -> String {
-    let mut out = String::new();
-    write_canonical(&mut out, value);
-    out
+    let mut w = CanonicalWriter::spelling_bytes();
+    w.value(value);
+    w.into_text()
 }
 
-/// Append the canonical form of `value` to `out`.
-pub fn write_canonical(out: &mut String, value: &Value) {
-    match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(true) => out.push_str("true"),
-        Value::Bool(false) => out.push_str("false"),
-        Value::Number(n) => out.push_str(&canonical_number(n)),
-        Value::String(s) => write_ascii_string(out, s),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(out, item);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
-            for (i, (key, item)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_ascii_string(out, key);
-                out.push(':');
-                write_canonical(out, item);
-            }
-            out.push('}');
-        }
-    }
+/// SHA-256 (lower-case hex) of the canonical form of `value`, streamed: the
+/// text is never held whole.
+///
+/// ```
+/// use fabric_core::json::{canonical_sha256, sha256_hex, to_canonical_string};
+/// let v: serde_json::Value = serde_json::from_str(r#"{"b": 1, "a": [0.50]}"#).unwrap();
+/// assert_eq!(canonical_sha256(&v), sha256_hex(to_canonical_string(&v).as_bytes()));
+/// ```
+pub fn canonical_sha256(value: &Value) -> String {
+    let mut w = CanonicalWriter::sha256();
+    w.value(value);
+    w.finish_sha256()
 }
 
-/// Append `s` as a JSON string literal with Python's `ensure_ascii=True` escaping.
+/// Append `s` as a JSON string literal with Python's `ensure_ascii=True` escaping
+/// (the canonical dialect's strings).
 pub fn write_ascii_string(out: &mut String, s: &str) {
-    out.reserve(s.len() + 2);
-    out.push('"');
-    // Runs of printable ASCII that need no escape are copied whole (a 100 MB
-    // string is one copy, not 100 million pushes).
-    let mut plain = 0;
-    for (i, c) in s.char_indices() {
-        if matches!(c, ' '..='~') && c != '"' && c != '\\' {
-            continue;
-        }
-        out.push_str(s.get(plain..i).unwrap_or_default());
-        plain = i + c.len_utf8();
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            _ => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    let _ = write!(out, "\\u{unit:04x}");
-                }
-            }
-        }
-    }
-    out.push_str(s.get(plain..).unwrap_or_default());
-    out.push('"');
+    writer::write_string(out, s);
+}
+
+/// A JSON object with keys in the given order (contract documents list their
+/// keys in the reference's order).
+pub(crate) fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
+    Value::Object(
+        entries
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+    )
+}
+
+/// A JSON object with an entry per map entry, its value built by `entry`.
+pub(crate) fn keyed<T>(
+    map: &std::collections::BTreeMap<String, T>,
+    entry: impl Fn(&T) -> Value,
+) -> Value {
+    Value::Object(map.iter().map(|(k, v)| (k.clone(), entry(v))).collect())
+}
+
+/// A JSON array of strings.
+pub(crate) fn strings(items: &[String]) -> Value {
+    Value::Array(items.iter().map(|s| Value::String(s.clone())).collect())
 }
 
 /// SHA-256 of `bytes` as 64 lower-case hex characters.
@@ -234,38 +177,72 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// Any JSON value: numbers from arbitrary decimal text (integers beyond 64
+    /// bits, floats of any length, overflowing exponents), strings over all of
+    /// Unicode, keys in any order.
+    fn any_json() -> impl Strategy<Value = Value> {
+        let number = "-?(0|[1-9][0-9]{0,24})(\\.[0-9]{1,20})?([eE][-+]?[0-9]{1,3})?"
+            .prop_filter_map("JSON number", |t| Number::from_str(&t).ok());
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            number.prop_map(Value::Number),
+            any::<f64>().prop_filter_map("finite", |x| py_float(x).map(Value::Number)),
+            any::<String>().prop_map(Value::String),
+            "[ -~]{0,40}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+                prop::collection::vec((any::<String>(), inner.clone()), 0..8)
+                    .prop_map(|e| Value::Object(e.into_iter().collect())),
+                prop::collection::vec(("[a-e]{1,3}", inner), 0..8)
+                    .prop_map(|e| Value::Object(e.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// The one writer gives the oracle's bytes, in every view of it.
+        #[test]
+        fn the_writer_agrees_with_the_oracle(value in any_json()) {
+            let expected = oracle::to_canonical_string(&value);
+            prop_assert_eq!(to_canonical_string(&value), expected.clone());
+            prop_assert_eq!(canonical_sha256(&value), sha256_hex(expected.as_bytes()));
+            let mut w = CanonicalWriter::sha256();
+            w.object_with(&value, |_, _, _| false);
+            prop_assert_eq!(w.finish_sha256(), sha256_hex(expected.as_bytes()));
+        }
+
+        #[test]
+        fn numbers_and_floats_agree_with_the_oracle(x: f64, text in "-?[0-9]{1,20}(\\.[0-9]{1,20})?([eE][-+]?[0-9]{1,3})?") {
+            prop_assert_eq!(python_float_repr(x), oracle::python_float_repr(x));
+            if let Ok(n) = Number::from_str(&text) {
+                prop_assert_eq!(canonical_number(&n), oracle::canonical_number(&n));
+            }
+        }
+
+        #[test]
+        fn strings_agree_with_the_oracle(s: String) {
+            let (mut a, mut b) = (String::new(), String::new());
+            write_ascii_string(&mut a, &s);
+            oracle::write_ascii_string(&mut b, &s);
+            prop_assert_eq!(a, b);
+        }
+    }
 
     fn check(x: f64, expected: &str) {
         assert_eq!(python_float_repr(x), expected, "repr of {x:e}");
     }
 
-    /// The run-copying escaper gives what escaping char by char gives.
+    /// The run-copying escaper gives what the oracle's char-by-char escaper
+    /// gives, on the hard cases.
     #[test]
     fn ascii_string_escapes_like_char_by_char() {
-        fn one_by_one(s: &str) -> String {
-            let mut out = String::from('"');
-            for c in s.chars() {
-                match c {
-                    '"' => out.push_str("\\\""),
-                    '\\' => out.push_str("\\\\"),
-                    '\n' => out.push_str("\\n"),
-                    '\r' => out.push_str("\\r"),
-                    '\t' => out.push_str("\\t"),
-                    '\u{8}' => out.push_str("\\b"),
-                    '\u{c}' => out.push_str("\\f"),
-                    ' '..='~' => out.push(c),
-                    _ => {
-                        let mut units = [0u16; 2];
-                        for unit in c.encode_utf16(&mut units) {
-                            out.push_str(&format!("\\u{unit:04x}"));
-                        }
-                    }
-                }
-            }
-            out.push('"');
-            out
-        }
         for s in [
             "",
             "plain",
@@ -279,9 +256,10 @@ mod tests {
             "x\u{10FFFF}",
             "~ !",
         ] {
-            let mut out = String::new();
+            let (mut out, mut expected) = (String::new(), String::new());
             write_ascii_string(&mut out, s);
-            assert_eq!(out, one_by_one(s), "{s:?}");
+            oracle::write_ascii_string(&mut expected, s);
+            assert_eq!(out, expected, "{s:?}");
         }
     }
 

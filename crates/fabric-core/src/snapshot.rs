@@ -18,13 +18,13 @@
 //! assert_eq!(back, snap);
 //! ```
 
-mod canonical;
 mod typed;
 
 use serde_json::{Map, Value};
 
 use crate::diff;
 use crate::error::{Result, SnapshotError};
+use crate::json::writer as canonical;
 use crate::report::FabricReport;
 use crate::timestamp::Timestamp;
 
@@ -55,7 +55,7 @@ fn write_report<'a>(writer: &mut canonical::Writer<'a>, report: &'a Value) -> Re
         .into());
     }
     writer
-        .value(report, Some(GENERATED_AT))
+        .value_without(report, Some(GENERATED_AT))
         .map_err(|canonical::NonFinite| {
             let path = find_non_finite(report, "report").unwrap_or_else(|| "report".to_owned());
             SnapshotError::NonFiniteNumber { path }.into()
@@ -82,9 +82,9 @@ impl FabricReport {
     /// straight from the typed report (no JSON tree is built): equal to
     /// [`snapshot_id`] of `self.export_json(t)` for every `t`.
     pub fn snapshot_id(&self) -> String {
-        let mut sink = canonical::HashSink::new();
-        typed::write_report(&mut sink, self);
-        sink.finish()
+        let mut writer = canonical::Writer::hashing();
+        typed::write_report(&mut writer, self);
+        writer.finish_hash()
     }
 
     /// The bytes [`FabricReport::snapshot_id`] hashes.

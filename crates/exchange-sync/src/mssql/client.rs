@@ -169,11 +169,7 @@ impl Connection {
         let Self { rt, client } = self;
         let client = client.as_mut().ok_or(Closed)?;
         rt.block_on(async {
-            let mut q = Query::new(sql);
-            for p in params {
-                q.bind(p);
-            }
-            let res = q.execute(client).await?;
+            let res = bound(sql, params).execute(client).await?;
             Ok(res.rows_affected().to_vec())
         })
     }
@@ -183,11 +179,11 @@ impl Connection {
         let Self { rt, client } = self;
         let client = client.as_mut().ok_or(Closed)?;
         rt.block_on(async {
-            let mut q = Query::new(sql);
-            for p in params {
-                q.bind(p);
-            }
-            Ok(q.query(client).await?.into_first_result().await?)
+            Ok(bound(sql, params)
+                .query(client)
+                .await?
+                .into_first_result()
+                .await?)
         })
     }
 
@@ -203,11 +199,7 @@ impl Connection {
         let Self { rt, client } = self;
         let client = client.as_mut().ok_or(Closed)?;
         rt.block_on(async {
-            let mut q = Query::new(sql);
-            for p in params {
-                q.bind(p);
-            }
-            let mut stream = q.query(client).await?.into_row_stream();
+            let mut stream = bound(sql, params).query(client).await?.into_row_stream();
             let mut n = 0u64;
             let mut failed = None;
             while let Some(row) = stream.try_next().await? {
@@ -303,6 +295,15 @@ fn close_on_failure<C, T>(
         *client = None;
         Box::new(e) as BoxError
     })
+}
+
+/// `sql` with its parameters bound in order.
+fn bound(sql: &str, params: Vec<Param>) -> Query<'_> {
+    let mut q = Query::new(sql);
+    for p in params {
+        q.bind(p);
+    }
+    q
 }
 
 #[cfg(test)]

@@ -1,13 +1,15 @@
 //! Connection settings for the SQL Server mirror: from `--target` (URL or
 //! ADO.NET/ODBC string) or from the original system's `INGEST_SQLSERVER_*` variables.
 //!
-//! The password lives in a [`Password`] whose `Debug` and `Display` print `***`,
-//! so no `{:?}` of a config, error or log line can leak it.
+//! The password is a [`SecretString`]: its `Debug` prints `[REDACTED]`, it has no
+//! `Display`, it is wiped from memory when dropped, and it is exposed in one
+//! place, [`SqlServerConfig::to_tiberius`], where the driver takes it. No `{:?}`
+//! of a config, error or log line can leak it.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use secrecy::{ExposeSecret, SecretString};
 use tiberius::{AuthMethod, EncryptionLevel};
 
 use super::conn_string::{self, is_secret_key};
@@ -37,33 +39,9 @@ pub const ENV_VARS: [&str; 7] = [
     "INGEST_SQLSERVER_DRIVER",
 ];
 
-/// A password that never prints.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Password(String);
-
-impl Password {
-    /// Wrap a secret.
-    pub fn new(secret: impl Into<String>) -> Self {
-        Self(secret.into())
-    }
-
-    /// The secret itself, only for handing to the driver.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Password {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+/// Why a string is refused whose password seems cut by an unquoted `;`.
+const SPLIT_PASSWORD: &str = "an unknown setting follows the password: a password holding ';' \
+     must be quoted ({...}, '...' or \"...\")";
 
 /// The `Encrypt` setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +58,7 @@ pub enum Encrypt {
 
 /// Everything needed to open a connection. Build it with
 /// [`SqlServerConfig::from_target`] or [`SqlServerConfig::from_env`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct SqlServerConfig {
     /// Host name or address.
     pub host: String,
@@ -90,8 +68,8 @@ pub struct SqlServerConfig {
     pub database: Option<String>,
     /// SQL Server login.
     pub user: String,
-    /// Its password (prints as `***`).
-    pub password: Password,
+    /// Its password (never printed; exposed only to the driver).
+    pub password: SecretString,
     /// The `Encrypt` setting.
     pub encrypt: Encrypt,
     /// `TrustServerCertificate`: accept any server certificate.
@@ -120,7 +98,7 @@ impl SqlServerConfig {
             port,
             database: None,
             user: String::new(),
-            password: Password::default(),
+            password: SecretString::default(),
             encrypt: Encrypt::Required,
             trust_server_certificate: false,
             trust_ca: None,
@@ -153,8 +131,18 @@ impl SqlServerConfig {
         } else {
             conn_string::parse_ado(target)
         }
-        .map_err(|e| bad(e.0))?;
-        Self::from_pairs(&pairs, DEFAULT_PORT).map_err(bad)
+        .map_err(|e| bad(e.to_string()))?;
+        Self::from_pairs(&pairs, DEFAULT_PORT).map_err(|reason| {
+            if reason == SPLIT_PASSWORD {
+                // The redacted target would show the pieces as settings.
+                Error::Target {
+                    target: "<connection string>".to_owned(),
+                    reason,
+                }
+            } else {
+                bad(reason)
+            }
+        })
     }
 
     /// Build from the `INGEST_SQLSERVER_*` variables read through `var` (the CLI
@@ -192,7 +180,7 @@ impl SqlServerConfig {
         c.port_is_env_default = defaulted;
         c.database = Some(var("INGEST_SQLSERVER_DATABASE").unwrap_or_else(|| "Holocron".into()));
         c.user = var("INGEST_SQLSERVER_USER").unwrap_or_else(|| "sa".into());
-        c.password = Password::new(var("INGEST_SQLSERVER_PASSWORD").unwrap_or_default());
+        c.password = SecretString::from(var("INGEST_SQLSERVER_PASSWORD").unwrap_or_default());
         c.trust_server_certificate = true;
         Ok(Some(c))
     }
@@ -203,7 +191,9 @@ impl SqlServerConfig {
     ) -> std::result::Result<Self, String> {
         let mut c = Self::base(String::new(), default_port);
         let mut port_given = None;
+        let mut after_secret = false;
         for (key, value) in pairs {
+            let follows_secret = std::mem::replace(&mut after_secret, is_secret_key(key));
             match key.as_str() {
                 "server" | "data source" | "address" | "addr" | "network address" => {
                     let v = value.strip_prefix("tcp:").unwrap_or(value);
@@ -224,7 +214,7 @@ impl SqlServerConfig {
                 "port" => port_given = Some(parse_num::<u16>(key, value)?),
                 "database" | "initial catalog" => c.database = Some(value.clone()),
                 "user id" | "uid" | "user" | "username" => c.user = value.clone(),
-                k if is_secret_key(k) => c.password = Password::new(value.clone()),
+                k if is_secret_key(k) => c.password = SecretString::from(value.as_str()),
                 "encrypt" => {
                     c.encrypt = match value.to_lowercase().as_str() {
                         "true" | "yes" | "mandatory" => Encrypt::Required,
@@ -283,6 +273,9 @@ impl SqlServerConfig {
                 | "language"
                 | "applicationintent"
                 | "multisubnetfailover" => {}
+                // An unknown "setting" right after the password is most likely
+                // the rest of a password holding an unquoted `;`: not shown.
+                _ if follows_secret => return Err(SPLIT_PASSWORD.to_owned()),
                 other => return Err(format!("unknown setting {other:?}")),
             }
         }
@@ -332,7 +325,10 @@ impl SqlServerConfig {
             c.database(db);
         }
         c.application_name(&self.application_name);
-        c.authentication(AuthMethod::sql_server(&self.user, self.password.expose()));
+        c.authentication(AuthMethod::sql_server(
+            &self.user,
+            self.password.expose_secret(),
+        ));
         c.encryption(match self.encrypt {
             Encrypt::Off => EncryptionLevel::Off,
             Encrypt::Required => EncryptionLevel::Required,

@@ -4,7 +4,7 @@
 //!
 //! * [`SqlServerConfig`]: connection settings from `--target` (an `mssql://` URL or
 //!   an ADO.NET/ODBC string) or the original system's `INGEST_SQLSERVER_*` variables. The
-//!   password is a [`Password`], which never prints.
+//!   password is a [`SecretString`], which never prints.
 //! * [`tsql`]: every statement and the DDL, as pure functions (snapshot-tested).
 //! * `client`: the blocking facade over tiberius (connect, query, bulk insert,
 //!   transactions).
@@ -31,7 +31,8 @@ pub mod tsql;
 pub use client::ConnectError;
 pub use config::{
     DEFAULT_COMMAND_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, DEFAULT_ENV_PORT, DEFAULT_PACKET_SIZE,
-    DEFAULT_PORT, ENV_VARS, Encrypt, Password, SqlServerConfig,
+    DEFAULT_PORT, ENV_VARS, Encrypt, SqlServerConfig,
 };
 pub use mirror::SqlServerMirror;
+pub use secrecy::{ExposeSecret, SecretString};
 pub use tsql::TableName;

@@ -5,11 +5,15 @@
 //! The URL is read by tokio-postgres' own parser; only the two TLS settings it does
 //! not know (`sslmode=verify-ca|verify-full` and `sslrootcert`) are taken out first.
 //! The password stays inside [`tokio_postgres::Config`], whose `Debug` redacts it,
-//! and [`PgConfig::describe`] never includes it.
+//! and [`PgConfig::describe`] never includes it. It is not also held as a
+//! `SecretString`: the driver's URL parser puts it in its `Config`, the driver
+//! needs it there to log in, and a second copy would only be one more to wipe.
+//! `PGPASSWORD` passes through a `SecretString` on its way in.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
+use secrecy::{ExposeSecret, SecretString};
 use tokio_postgres::config::{Host, SslMode as DriverSslMode};
 
 use crate::error::{Error, Result};
@@ -194,9 +198,11 @@ impl PgConfig {
             };
         }
         if d.get_password().is_none()
-            && let Some(p) = var("PGPASSWORD")
+            && let Some(p) = var("PGPASSWORD").map(SecretString::from)
         {
-            d.password(p);
+            // The driver keeps its own copy (its `Debug` redacts it); ours is
+            // wiped when it drops here.
+            d.password(p.expose_secret());
         }
         if d.get_dbname().is_none()
             && let Some(db) = var("PGDATABASE")

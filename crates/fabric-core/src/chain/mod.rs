@@ -24,7 +24,7 @@ mod summary;
 
 use serde_json::Value;
 
-use crate::json::{is_finite_number, sha256_hex, to_canonical_string};
+use crate::json::{canonical_sha256, is_finite_number};
 
 pub use metadata::{MetadataError, SnapshotMetadata, Source};
 pub use summary::{
@@ -35,9 +35,10 @@ pub use summary::{
 pub const MAX_KEY_LEN: usize = 200;
 
 /// SHA-256 (lower-case hex) over the full canonical form of `payload`
-/// ([`crate::json::to_canonical_string`]): every key at every depth counts.
+/// ([`crate::json::canonical_sha256`], the snapshot id's dialect without a key
+/// left out): every key at every depth counts.
 pub fn checksum(payload: &Value) -> String {
-    sha256_hex(to_canonical_string(payload).as_bytes())
+    canonical_sha256(payload)
 }
 
 /// Why a chain key is refused, or `None` when it is acceptable.

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use serde_json::{Map, Value};
 
 use super::{FabricReport, sorted_by_count};
-use crate::json::py_float;
+use crate::json::{keyed, object, py_float, strings};
 use crate::timestamp::Timestamp;
 
 impl FabricReport {
@@ -24,67 +24,42 @@ impl FabricReport {
                 ("validation_failed", s.validation_failed.into()),
             ]),
         );
-        let by_engine: Map<String, Value> = self
-            .failure_summary
-            .by_engine
-            .iter()
-            .map(|(engine, reasons)| {
-                let reasons: Map<String, Value> = reasons
-                    .iter()
-                    .map(|(reason, count)| (reason.clone(), Value::from(*count)))
-                    .collect();
-                (engine.clone(), Value::Object(reasons))
-            })
-            .collect();
-        let top: Vec<Value> = self
-            .failure_summary
-            .top_failure_reasons
-            .iter()
-            .map(|r| Value::String(r.clone()))
-            .collect();
+        let by_engine = keyed(&self.failure_summary.by_engine, |reasons| {
+            keyed(reasons, |count| Value::from(*count))
+        });
         doc.insert(
             "failure_summary".into(),
             object([
-                ("by_engine", Value::Object(by_engine)),
-                ("top_failure_reasons", Value::Array(top)),
+                ("by_engine", by_engine),
+                (
+                    "top_failure_reasons",
+                    strings(&self.failure_summary.top_failure_reasons),
+                ),
             ]),
         );
-        let health: Map<String, Value> = self
-            .engine_health
-            .iter()
-            .map(|(engine, h)| {
-                let entry = object([
-                    ("jobs", h.jobs.into()),
-                    ("failures", h.failures.into()),
-                    ("failure_rate", float(h.failure_rate)),
-                ]);
-                (engine.clone(), entry)
-            })
-            .collect();
-        doc.insert("engine_health".into(), Value::Object(health));
-        let profiles: Map<String, Value> = self
-            .proxy_profile_stability
-            .iter()
-            .map(|(profile, p)| {
-                let entry = object([
-                    ("jobs", p.jobs.into()),
-                    ("failure_rate", float(p.failure_rate)),
-                ]);
-                (profile.clone(), entry)
-            })
-            .collect();
-        doc.insert("proxy_profile_stability".into(), Value::Object(profiles));
-        let flagged: Vec<Value> = self
-            .non_deterministic_jobs
-            .iter()
-            .map(|id| Value::String(id.clone()))
-            .collect();
-        let count = flagged.len();
+        let health = keyed(&self.engine_health, |h| {
+            object([
+                ("jobs", h.jobs.into()),
+                ("failures", h.failures.into()),
+                ("failure_rate", float(h.failure_rate)),
+            ])
+        });
+        doc.insert("engine_health".into(), health);
+        let profiles = keyed(&self.proxy_profile_stability, |p| {
+            object([
+                ("jobs", p.jobs.into()),
+                ("failure_rate", float(p.failure_rate)),
+            ])
+        });
+        doc.insert("proxy_profile_stability".into(), profiles);
         doc.insert(
             "determinism".into(),
             object([
-                ("non_deterministic_jobs", Value::Array(flagged)),
-                ("count", count.into()),
+                (
+                    "non_deterministic_jobs",
+                    strings(&self.non_deterministic_jobs),
+                ),
+                ("count", self.non_deterministic_jobs.len().into()),
             ]),
         );
         Value::Object(doc)
@@ -162,16 +137,6 @@ impl FabricReport {
         }
         out
     }
-}
-
-/// An object with keys in the given order.
-fn object<const N: usize>(entries: [(&str, Value); N]) -> Value {
-    Value::Object(
-        entries
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect(),
-    )
 }
 
 /// A Python-spelled float; rates are finite by construction (null otherwise).

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::error::{Error, ExportError};
-use crate::json::{python_float_repr, to_canonical_string};
+use crate::json::oracle::{python_float_repr, to_canonical_string};
 
 fn parse(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or(Value::Null)

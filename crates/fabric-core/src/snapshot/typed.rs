@@ -5,7 +5,7 @@
 //! Canonical key order is code point order, which is also the order of the
 //! report's `BTreeMap<String, _>`s and of the fixed keys written below.
 
-use super::canonical::{Sink, write_python_float, write_string};
+use crate::json::writer::{Sink, write_python_float, write_string};
 use crate::report::FabricReport;
 
 /// Write the canonical report object.

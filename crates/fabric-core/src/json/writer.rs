@@ -1,19 +1,20 @@
-//! A fast, allocation-free writer of the canonical JSON bytes of a snapshot id,
-//! streaming into a SHA-256 hasher (or a byte buffer).
+//! The one writer of canonical JSON (see [`crate::json`]): snapshot ids, chain
+//! checksums, stored chain payloads and dashboard parity digests all go through
+//! it, streaming into a SHA-256 hasher (or a byte buffer).
 //!
-//! Byte-for-byte the same as [`crate::json::to_canonical_string`], but it never
-//! builds the string: keys are sorted through a reused scratch list per depth
-//! (and not at all when already in order), strings are scanned eight bytes at a
-//! time and copied in runs, floats are re-spelled on the stack (straight from
-//! their text when it has at most 15 significant digits, through `ryu`
-//! otherwise), and bytes go through one fixed buffer into the hasher.
+//! It never builds a tree or a string it does not need: keys are sorted through
+//! a reused scratch list per depth (and not at all when already in order),
+//! strings are scanned eight bytes at a time and copied in runs, floats are
+//! re-spelled on the stack (straight from their text when it has at most 15
+//! significant digits, through `ryu` otherwise), and bytes go to the hasher in
+//! large pieces. Everything it writes is ASCII.
 
 mod float;
 
-use serde_json::{Number, Value};
+use serde_json::{Map, Number, Value};
 use sha2::{Digest, Sha256};
 
-pub(crate) use float::write_python_float;
+pub(crate) use float::{write_float_text, write_python_float};
 
 use crate::json::is_float_text;
 
@@ -30,55 +31,13 @@ impl Sink for Vec<u8> {
     }
 }
 
-const HASH_BUFFER: usize = 32 * 1024;
-
-/// A SHA-256 hasher fed through a fixed buffer.
-pub(crate) struct HashSink {
-    hasher: Sha256,
-    buf: Box<[u8; HASH_BUFFER]>,
-    len: usize,
-}
-
-impl HashSink {
-    pub(crate) fn new() -> Self {
-        HashSink {
-            hasher: Sha256::new(),
-            buf: Box::new([0; HASH_BUFFER]),
-            len: 0,
-        }
-    }
-
-    /// The lower-case hex digest of everything put.
-    pub(crate) fn finish(mut self) -> String {
-        self.flush();
-        hex::encode(self.hasher.finalize())
-    }
-
-    fn flush(&mut self) {
-        if let Some(full) = self.buf.get(..self.len) {
-            self.hasher.update(full);
-        }
-        self.len = 0;
-    }
-}
-
-impl Sink for HashSink {
+/// For callers that build text: every piece this module writes is ASCII (string
+/// runs stop at the first byte that is not printable ASCII), so the check
+/// always passes.
+impl Sink for String {
     #[inline]
     fn put(&mut self, bytes: &[u8]) {
-        let end = self.len + bytes.len();
-        if let Some(slot) = self.buf.get_mut(self.len..end) {
-            slot.copy_from_slice(bytes);
-            self.len = end;
-        } else {
-            self.flush();
-            match self.buf.get_mut(..bytes.len()) {
-                Some(slot) => {
-                    slot.copy_from_slice(bytes);
-                    self.len = bytes.len();
-                }
-                None => self.hasher.update(bytes),
-            }
-        }
+        self.push_str(std::str::from_utf8(bytes).unwrap_or_default());
     }
 }
 
@@ -87,7 +46,24 @@ impl Sink for HashSink {
 pub(crate) struct NonFinite;
 
 /// Writes canonical JSON into a buffer that is handed to the hasher in large
-/// pieces.
+/// pieces (or kept).
+///
+/// A float whose text overflows `f64` (`1e999`) makes a snapshot id refuse the
+/// document; every public use spells it `Infinity`/`-Infinity` instead, as
+/// Python does (see [`crate::json::canonical_number`]).
+///
+/// ```
+/// use fabric_core::json::{CanonicalWriter, canonical_sha256};
+///
+/// let doc: serde_json::Value = serde_json::from_str(r#"{"b": [1, 2.50], "a": "é"}"#).unwrap();
+/// let mut w = CanonicalWriter::sha256();
+/// w.raw("{\"a\":");
+/// w.string("é");
+/// w.raw(",\"b\":");
+/// w.value(&doc["b"]);
+/// w.raw("}");
+/// assert_eq!(w.finish_sha256(), canonical_sha256(&doc));
+/// ```
 ///
 /// Objects are written in one pass, assuming their keys are already in order
 /// (true for every map of a report but its top level and its two- and three-key
@@ -96,14 +72,35 @@ pub(crate) struct NonFinite;
 /// Nothing is handed to the hasher while such an object is open, so a rollback
 /// never has to undo hashing. One pass matters: the walk is bound by memory
 /// latency, and a separate "is it sorted" pass would touch every key twice.
-pub(crate) struct Writer<'a> {
+pub struct Writer<'a> {
     out: Vec<u8>,
     hasher: Option<Sha256>,
+    /// Spell an overflowing float `Infinity` instead of refusing it.
+    spell_non_finite: bool,
     /// Objects currently written speculatively (no flush while > 0).
     open: usize,
     scratch: Vec<Vec<(&'a str, &'a Value)>>,
     /// Sink for [`touch`] reads, so they are not optimised away.
     touched: u8,
+}
+
+impl std::fmt::Debug for Writer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CanonicalWriter")
+            .field("hashing", &self.hasher.is_some())
+            .field("buffered", &self.out.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Typed writers (the report's) put canonical bytes straight in; the buffer goes
+/// to the hasher in large pieces, as for a walked tree.
+impl Sink for Writer<'_> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        self.out.put(bytes);
+        self.maybe_flush();
+    }
 }
 
 /// Items are touched in batches of this many, one batch ahead (see [`touch`]).
@@ -162,24 +159,40 @@ fn key_le(a: &str, b: &str) -> bool {
 }
 
 impl<'a> Writer<'a> {
-    /// A writer that hashes what it writes.
+    /// A writer that hashes what it writes with SHA-256.
+    pub fn sha256() -> Self {
+        Self::with(Some(Sha256::new()), true)
+    }
+
+    /// A writer that hashes what it writes and refuses overflowing floats.
     pub(crate) fn hashing() -> Self {
-        Self::with(Some(Sha256::new()))
+        Self::with(Some(Sha256::new()), false)
     }
 
-    /// A writer that keeps the bytes.
+    /// A writer that keeps the bytes and refuses overflowing floats.
     pub(crate) fn bytes() -> Self {
-        Self::with(None)
+        Self::with(None, false)
     }
 
-    fn with(hasher: Option<Sha256>) -> Self {
+    /// A writer that keeps the bytes and spells overflowing floats.
+    pub(crate) fn spelling_bytes() -> Self {
+        Self::with(None, true)
+    }
+
+    fn with(hasher: Option<Sha256>, spell_non_finite: bool) -> Self {
         Writer {
-            out: Vec::with_capacity(2 * FLUSH_AT),
+            out: Vec::with_capacity(if hasher.is_some() { 2 * FLUSH_AT } else { 256 }),
             hasher,
+            spell_non_finite,
             open: 0,
             scratch: Vec::new(),
             touched: 0,
         }
+    }
+
+    /// The lower-case hex SHA-256 of everything written.
+    pub fn finish_sha256(self) -> String {
+        self.finish_hash()
     }
 
     /// The lower-case hex SHA-256 of everything written (hashing writers).
@@ -194,6 +207,11 @@ impl<'a> Writer<'a> {
         self.out
     }
 
+    /// Everything written, as text (byte writers; the output is ASCII).
+    pub(crate) fn into_text(self) -> String {
+        String::from_utf8(self.out).unwrap_or_default()
+    }
+
     #[inline]
     fn maybe_flush(&mut self) {
         if self.open == 0
@@ -205,8 +223,65 @@ impl<'a> Writer<'a> {
         }
     }
 
+    /// Append the canonical form of `value`.
+    pub fn value(&mut self, value: &'a Value) {
+        // Writers built outside this crate spell non-finite floats: no error.
+        let _spelled = self.write(value, 0);
+        self.maybe_flush();
+    }
+
+    /// Append `s` as a canonical string literal (quoted, ASCII-escaped).
+    pub fn string(&mut self, s: &str) {
+        write_string(&mut self.out, s);
+    }
+
+    /// Append a float in Python's repr (`Infinity`, `-Infinity` or `NaN` when
+    /// not finite).
+    pub fn float(&mut self, x: f64) {
+        if x.is_finite() {
+            write_python_float(&mut self.out, x);
+        } else {
+            self.out.put(crate::json::non_finite_text(x).as_bytes());
+        }
+    }
+
+    /// Append text the caller knows to be canonical already: punctuation, a
+    /// key written as a literal, `null`, an integer.
+    pub fn raw(&mut self, text: &str) {
+        self.out.put(text.as_bytes());
+        self.maybe_flush();
+    }
+
+    /// Append `value` canonically; an object's entries go in key order and
+    /// `special(writer, key, item)` may write an entry's value itself (returning
+    /// `true`). A value that is not an object is written as [`Writer::value`].
+    pub fn object_with(
+        &mut self,
+        value: &'a Value,
+        mut special: impl FnMut(&mut Self, &str, &'a Value) -> bool,
+    ) {
+        let Value::Object(map) = value else {
+            self.value(value);
+            return;
+        };
+        let mut entries: Vec<(&'a String, &'a Value)> = map.iter().collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        self.out.put(b"{");
+        for (i, (key, item)) in entries.into_iter().enumerate() {
+            if i > 0 {
+                self.out.put(b",");
+            }
+            write_string(&mut self.out, key);
+            self.out.put(b":");
+            if !special(self, key, item) {
+                self.value(item);
+            }
+        }
+        self.out.put(b"}");
+    }
+
     /// Write `value`; at depth 0 an object's `skip_key` entry is left out.
-    pub(crate) fn value(
+    pub(crate) fn value_without(
         &mut self,
         value: &'a Value,
         skip_key: Option<&str>,
@@ -265,7 +340,7 @@ impl<'a> Writer<'a> {
     /// at the first key out of order.
     fn object_in_order(
         &mut self,
-        map: &'a serde_json::Map<String, Value>,
+        map: &'a Map<String, Value>,
         depth: usize,
     ) -> Result<bool, NonFinite> {
         let mut ahead = map.iter();
@@ -293,7 +368,7 @@ impl<'a> Writer<'a> {
     /// Write the entries (but `skip_key`) sorted by key.
     fn sorted_object(
         &mut self,
-        map: &'a serde_json::Map<String, Value>,
+        map: &'a Map<String, Value>,
         depth: usize,
         skip_key: Option<&str>,
     ) -> Result<(), NonFinite> {
@@ -334,16 +409,36 @@ impl<'a> Writer<'a> {
 
     #[inline]
     fn number(&mut self, n: &Number) -> Result<(), NonFinite> {
-        let text = n.as_str();
-        if is_float_text(n) {
-            float::write_float_text(&mut self.out, text)
-        } else if text == "-0" {
-            self.out.put(b"0");
-            Ok(())
-        } else {
-            self.out.put(text.as_bytes());
-            Ok(())
+        write_number(&mut self.out, n, self.spell_non_finite)
+    }
+}
+
+/// Append the canonical spelling of a number: integers as written (`-0` as `0`),
+/// floats in Python repr; a float that overflows `f64` is refused, or spelled
+/// `Infinity`/`-Infinity` when `spell_non_finite`.
+#[inline]
+pub(crate) fn write_number<S: Sink>(
+    sink: &mut S,
+    n: &Number,
+    spell_non_finite: bool,
+) -> Result<(), NonFinite> {
+    let text = n.as_str();
+    if is_float_text(n) {
+        match write_float_text(sink, text) {
+            Err(NonFinite) if spell_non_finite => {
+                // JSON number text always parses (overflow gives infinity).
+                let x: f64 = text.parse().unwrap_or(f64::NAN);
+                sink.put(crate::json::non_finite_text(x).as_bytes());
+                Ok(())
+            }
+            other => other,
         }
+    } else if text == "-0" {
+        sink.put(b"0");
+        Ok(())
+    } else {
+        sink.put(text.as_bytes());
+        Ok(())
     }
 }
 
