@@ -79,8 +79,10 @@ struct Lean<'a> {
     canonical: String,
     provenance: Option<()>,
     schema_version: Option<Node<'a>>,
-    tags: Option<()>,
-    redactions_applied: Option<()>,
+    /// Whether `tags` held any (checked, then dropped).
+    tags: Option<bool>,
+    /// Whether `redactions_applied` held any.
+    redactions_applied: Option<bool>,
 }
 
 /// Fill `slot` unless it is already filled (a duplicate key).
@@ -187,6 +189,8 @@ pub struct Checked {
     pub content_sha256: ContentHash,
     /// `schema_version` (default 1).
     pub schema_version: i64,
+    /// `redactions_applied` is not empty.
+    pub redacted: bool,
 }
 
 impl Checked {
@@ -203,6 +207,7 @@ impl Checked {
             observed_at_utc: record.observed_at_utc?,
             content_sha256: record.content_sha256,
             schema_version: record.schema_version,
+            redacted: !record.redactions_applied.is_empty(),
         })
     }
 }
@@ -212,9 +217,14 @@ impl Checked {
 /// time present. `None` whenever anything is off or unusual: the caller must
 /// then run the full parse and checks.
 pub fn check_line(text: &str, source_system: &str, entity_type: &str) -> Option<Checked> {
+    check_any(text).filter(|c| c.source_system == source_system && c.entity_type == entity_type)
+}
+
+/// [`check_line`] in any scope.
+pub fn check_any(text: &str) -> Option<Checked> {
     SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
-        Ok(mut scratch) => check_in(text, source_system, entity_type, &mut scratch),
-        Err(_) => check_in(text, source_system, entity_type, &mut Scratch::default()),
+        Ok(mut scratch) => check_in(text, &mut scratch),
+        Err(_) => check_in(text, &mut Scratch::default()),
     })
 }
 
@@ -235,12 +245,7 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
 }
 
-fn check_in(
-    text: &str,
-    source_system: &str,
-    entity_type: &str,
-    scratch: &mut Scratch,
-) -> Option<Checked> {
+fn check_in(text: &str, scratch: &mut Scratch) -> Option<Checked> {
     let mut r = Lean::read(
         text,
         std::mem::take(&mut scratch.canonical),
@@ -248,9 +253,6 @@ fn check_in(
     )?;
     let (exchange_id, exchange_type) = (r.exchange_id?, r.exchange_type?);
     let (ss, et) = (r.source_system?, r.entity_type?);
-    if ss != source_system || et != entity_type {
-        return None;
-    }
     let schema_version = match &r.schema_version {
         None | Some(Node::Null) => 1,
         Some(Node::Num(n)) => n.parse::<i64>().ok()?,
@@ -285,8 +287,9 @@ fn check_in(
         observed_at_utc: observed,
         content_sha256,
         schema_version,
+        redacted: r.redactions_applied.unwrap_or(false),
     })
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

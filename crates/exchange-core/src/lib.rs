@@ -7,7 +7,8 @@
 //! * [`ExchangeRecord`]: the envelope, read and written exactly like the reference
 //!   ([`record`]), hashed with [`canonical`] (NFC, 15-digit floats, exact
 //!   integers) into a [`ContentHash`] ([`hash`]).
-//! * [`lean`]: the fast line reader that checks a line's hash without building a
+//! * [`line`](mod@line): the one reader of a pack line (import, check and verify), over
+//!   [`lean`]: the fast line reader that checks a line's hash without building a
 //!   JSON tree, and only ever says "yes, same as the full parse" or "ask the full
 //!   parse".
 //! * [`manifest`]: `manifest.json` parsed from and written to text;
@@ -35,6 +36,7 @@ mod error;
 pub mod hash;
 pub mod index;
 pub mod lean;
+pub mod line;
 pub mod manifest;
 pub mod nonfinite;
 pub mod record;

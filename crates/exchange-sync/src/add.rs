@@ -129,8 +129,13 @@ pub fn prepare_record(
                 .into(),
         });
     }
-    let mut pointer = String::new();
-    if let Some(p) = find_overflow(&Value::Object(map.clone()), &mut pointer) {
+    // Each top-level value in place (as `find_overflow` walks an object, without
+    // a copy of the record to make it one value).
+    let overflow = map.iter().find_map(|(k, v)| {
+        let mut pointer = format!("/{}", k.replace('~', "~0").replace('/', "~1"));
+        find_overflow(v, &mut pointer)
+    });
+    if let Some(p) = overflow {
         return Err(Error::NonFinite {
             path: input.to_path_buf(),
             line: line_no,
@@ -211,15 +216,19 @@ fn fill(map: &mut Map<String, Value>, key: &str, value: impl FnOnce() -> Value) 
 /// Append the NDJSON records of `input` (named `input_name` in errors) to the pack
 /// of `manifest_path`, holding the pack's writer lock for the whole command.
 ///
-/// Every line is checked, redacted and spooled before the first chunk is written:
-/// a bad line, a line over the line limit, or an `exchange_id` given twice with
-/// different content (in the input, or already in the pack) fails the command
-/// with nothing written. Records whose content hash is already in the batch or
-/// the pack are written and counted in [`AddReport::duplicates`]. A dry run reads
-/// and checks everything and writes nothing anywhere.
+/// Lines are read on one thread, prepared ([`prepare_record`]) on one worker per
+/// core, and checked and written in input order on this one
+/// (the worker pipeline import and verify share). A bad line, a line over the line limit, or an
+/// `exchange_id` given twice with different content (in the input, or already in
+/// the pack) fails the command with nothing written: the chunks written before
+/// it are not yet in the index (the pack's commit point) and are removed with
+/// the writer ([`PackWriter`]), and the first such problem in input order is the
+/// one reported. Records whose content hash is already in the batch or the pack
+/// are written and counted in [`AddReport::duplicates`]. A dry run reads and
+/// checks everything and writes nothing anywhere.
 pub fn add(
     manifest_path: &Path,
-    input: &mut dyn BufRead,
+    input: &mut (dyn BufRead + Send),
     input_name: &Path,
     options: &AddOptions,
     now: OffsetDateTime,
@@ -235,164 +244,156 @@ pub fn add(
     } else {
         Some(crate::pack::PackLock::writer(&dir)?)
     };
-    // What the pack holds already: id -> (hash, index line).
-    let mut ids: HashMap<String, (ContentHash, String)> = HashMap::new();
+    // What the pack holds already: id -> (hash, where first seen).
+    let mut ids: HashMap<String, (ContentHash, Origin), _> =
+        HashMap::with_hasher(foldhash::fast::RandomState::default());
+    // The hashes the pack holds, for the duplicate count: kept here in a dry
+    // run only (a real run asks its writer, which keeps the same set).
     let mut hashes = crate::hash::ContentHashSet::default();
     crate::pack::read_index(&dir, |line, entry| {
         if let Ok(e) = entry
             && let Ok(h) = e.h.parse::<ContentHash>()
         {
-            hashes.insert(h);
-            ids.insert(
-                e.id,
-                (h, format!("{} line {line}", crate::pack::INDEX_FILE)),
-            );
+            if options.dry_run {
+                hashes.insert(h);
+            }
+            ids.insert(e.id, (h, Origin::Index(line)));
         }
         Ok(())
     })?;
-    // Prepare everything first: a bad line must not leave half a pack behind.
-    let mut spool = if options.dry_run {
-        None
-    } else {
-        let file = tempfile::tempfile_in(&dir).map_err(|source| Error::Write {
-            path: dir.clone(),
-            source,
-        })?;
-        Some(std::io::BufWriter::new(file))
-    };
     let mut report = AddReport {
         dry_run: options.dry_run,
         redaction_off: !redactor.enabled(),
         ..AddReport::default()
     };
-    let mut buf = Vec::new();
-    let mut line_no = 0u64;
-    let limit = crate::input_limits::get().line;
-    loop {
-        let n = crate::input_limits::read_line(input, &mut buf, limit, input_name, || {
-            format!("input line {}", line_no + 1)
-        })?;
-        if n == 0 {
-            break;
-        }
-        line_no += 1;
-        let text = std::str::from_utf8(&buf).map_err(|e| Error::Record {
-            path: input_name.to_path_buf(),
-            line: line_no,
-            exchange_id: None,
-            reason: format!("not valid UTF-8 at byte {}", e.valid_up_to()),
-        })?;
-        let line = text.trim_end_matches(['\n', '\r']);
-        if line.trim().is_empty() {
-            continue;
-        }
-        let record = prepare_record(
-            options.raw,
-            line,
-            input_name,
-            line_no,
-            &manifest,
-            &redactor,
-            &options.provenance,
-            now,
-        )?;
-        let here = format!("{} line {line_no}", input_name.display());
-        match ids.get(&record.exchange_id) {
-            Some((h, _)) if *h == record.content_sha256 => {}
-            Some((_, first)) => {
-                return Err(Error::Record {
-                    path: input_name.to_path_buf(),
-                    line: line_no,
-                    exchange_id: Some(record.exchange_id.clone()),
-                    reason: format!(
-                        "exchange_id already used by {first} with different content \
-                         (an id names one record; give this one a new id or none)"
-                    ),
-                });
-            }
-            None => {
-                ids.insert(
-                    record.exchange_id.clone(),
-                    (record.content_sha256, here.clone()),
-                );
-            }
-        }
-        if !hashes.insert(record.content_sha256) {
-            report.duplicates += 1;
-        }
-        if record
-            .redactions_applied
-            .iter()
-            .any(|l| l.starts_with("rule:"))
-        {
-            report.redacted += 1;
-        }
-        report.added += 1;
-        let Some(spool) = spool.as_mut() else {
-            continue;
-        };
-        use std::io::Write;
-        // Spool the index facts (as an index line, `f` = the chunk date) and the
-        // record line, so the second pass parses only the small line.
-        let entry = PackEntry::from_record(&record);
-        let meta = crate::pack::IndexEntry {
-            h: entry.hash.to_hex(),
-            k: entry.key,
-            id: entry.exchange_id,
-            t: entry.observed_at,
-            f: entry.date.map(|d| d.to_string()).unwrap_or_default(),
-        }
-        .to_line();
-        spool
-            .write_all(meta.as_bytes())
-            .and_then(|()| spool.write_all(b"\n"))
-            .and_then(|()| spool.write_all(entry.line.as_bytes()))
-            .and_then(|()| spool.write_all(b"\n"))
-            .map_err(|source| Error::Write {
-                path: dir.clone(),
-                source,
+    // Opened at the first record: an input with none leaves the pack untouched.
+    let mut writer: Option<PackWriter> = None;
+    let read = |emit: &mut dyn FnMut((u64, String)) -> Result<()>| {
+        let mut buf = Vec::new();
+        let mut line_no = 0u64;
+        let limit = crate::input_limits::get().line;
+        loop {
+            let n = crate::input_limits::read_line(input, &mut buf, limit, input_name, || {
+                format!("input line {}", line_no + 1)
             })?;
-    }
-    let Some(spool) = spool.filter(|_| report.added > 0) else {
-        return Ok(report);
+            if n == 0 {
+                return Ok(());
+            }
+            line_no += 1;
+            let text = std::str::from_utf8(&buf).map_err(|e| Error::Record {
+                path: input_name.to_path_buf(),
+                line: line_no,
+                exchange_id: None,
+                reason: format!("not valid UTF-8 at byte {}", e.valid_up_to()),
+            })?;
+            // One exact allocation per line (the buffer is kept for the next).
+            if !text.trim().is_empty() {
+                emit((line_no, text.to_owned()))?;
+            }
+        }
     };
-    let spool = spool.into_inner().map_err(|e| Error::Write {
-        path: dir.clone(),
-        source: e.into_error(),
+    let prepare = |lines: Vec<(u64, String)>| -> Result<Vec<(u64, Result<Prepared>)>> {
+        Ok(lines
+            .into_iter()
+            .map(|(line_no, text)| {
+                let line = text.trim_end_matches(['\n', '\r']);
+                let prepared = prepare_record(
+                    options.raw,
+                    line,
+                    input_name,
+                    line_no,
+                    &manifest,
+                    &redactor,
+                    &options.provenance,
+                    now,
+                )
+                .map(|record| Prepared {
+                    redacted: record
+                        .redactions_applied
+                        .iter()
+                        .any(|l| l.starts_with("rule:")),
+                    entry: PackEntry::from_record(&record),
+                });
+                (line_no, prepared)
+            })
+            .collect())
+    };
+    crate::parallel::map_in_order(read, prepare, &mut |batch, discard| {
+        for (line_no, prepared) in batch {
+            let Prepared { entry, redacted } = prepared?;
+            match ids.get(&entry.exchange_id) {
+                Some((h, _)) if *h == entry.hash => {}
+                Some((_, first)) => {
+                    return Err(Error::Record {
+                        path: input_name.to_path_buf(),
+                        line: line_no,
+                        exchange_id: Some(entry.exchange_id.clone()),
+                        reason: format!(
+                            "exchange_id already used by {} with different content \
+                             (an id names one record; give this one a new id or none)",
+                            first.describe(input_name)
+                        ),
+                    });
+                }
+                None => {
+                    ids.insert(
+                        entry.exchange_id.clone(),
+                        (entry.hash, Origin::Input(line_no)),
+                    );
+                }
+            }
+            report.redacted += u64::from(redacted);
+            report.added += 1;
+            if options.dry_run {
+                report.duplicates += u64::from(!hashes.insert(entry.hash));
+                continue;
+            }
+            let w = match writer.as_mut() {
+                Some(w) => w,
+                None => writer.insert(PackWriter::open(
+                    &dir,
+                    manifest.clone(),
+                    options.chunk_size,
+                    now,
+                )?),
+            };
+            report.duplicates += u64::from(w.holds(&entry.hash));
+            w.write_ref(&entry)?;
+            // Its strings were allocated on a worker: freed there too.
+            discard.drop_later(entry);
+        }
+        Ok(())
     })?;
-    let mut spool = std::io::BufReader::new(spool);
-    use std::io::Seek;
-    spool.rewind().map_err(|source| Error::Io {
-        path: dir.clone(),
-        source,
-    })?;
-    let mut writer = PackWriter::open(&dir, manifest, options.chunk_size, now)?;
-    let mut lines = spool.lines();
-    let bad = || Error::Internal("the add spool file is unreadable".into());
-    while let Some(meta) = lines.next() {
-        let io = |source| Error::Io {
-            path: dir.clone(),
-            source,
-        };
-        let meta = crate::pack::IndexEntry::parse(&meta.map_err(io)?).ok_or_else(bad)?;
-        let line = lines.next().ok_or_else(bad)?.map_err(io)?;
-        let date = if meta.f.is_empty() {
-            None
-        } else {
-            let format = time::macros::format_description!("[year]-[month]-[day]");
-            Some(time::Date::parse(&meta.f, &format).map_err(|_| bad())?)
-        };
-        writer.write(PackEntry {
-            line,
-            hash: meta.h.parse::<ContentHash>().map_err(|_| bad())?,
-            key: meta.k,
-            exchange_id: meta.id,
-            observed_at: meta.t,
-            date,
-        })?;
+    if let Some(writer) = writer {
+        report.chunks = writer.close()?;
     }
-    report.chunks = writer.close()?;
     Ok(report)
+}
+
+/// One input line made ready on a worker.
+struct Prepared {
+    /// The record's line and index facts.
+    entry: PackEntry,
+    /// A redaction rule really replaced something.
+    redacted: bool,
+}
+
+/// Where an `exchange_id` was first seen.
+#[derive(Debug, Clone, Copy)]
+enum Origin {
+    /// That line of the pack's index.
+    Index(u64),
+    /// That line of the input.
+    Input(u64),
+}
+
+impl Origin {
+    fn describe(self, input_name: &Path) -> String {
+        match self {
+            Origin::Index(line) => format!("{} line {line}", crate::pack::INDEX_FILE),
+            Origin::Input(line) => format!("{} line {line}", input_name.display()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -45,6 +45,7 @@ pub mod mirror;
 #[cfg(feature = "mssql")]
 pub mod mssql;
 pub mod pack;
+mod parallel;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod preflight;
@@ -57,7 +58,7 @@ pub mod verify;
 /// The error of the pure modules (a manifest, a pattern, a value), wrapped as
 /// [`Error::Core`].
 pub use exchange_core::Error as CoreError;
-pub use exchange_core::{canonical, hash, lean, nonfinite, record, redaction, timestamp};
+pub use exchange_core::{canonical, hash, lean, line, nonfinite, record, redaction, timestamp};
 
 /// `manifest.json`: the types and text form (from exchange-core) and the file
 /// ([`manifest::ManifestFile`]: load with its size limit, save atomically).

@@ -215,9 +215,6 @@ pub fn verify_with_progress(
     Ok(report)
 }
 
-/// Lines handed to a worker at a time.
-const BATCH: usize = 256;
-
 /// What a worker found on one record line: all the in-order step needs.
 enum Checked {
     /// Check 1 failed: the line is not a record.
@@ -235,78 +232,42 @@ enum Checked {
 }
 
 /// Checks 1-3 and the index matching of check 4-5 over every chunk line: the
-/// lines are read on this thread, parsed and re-hashed (the cost) on one worker
-/// per core, and matched against the index in line order on one more, so the
-/// findings come out in the order a single thread would give.
+/// lines are read on one thread, parsed and re-hashed (the cost) on one worker
+/// per core ([`crate::parallel`]), and matched against the index in line order
+/// on this one, so the findings come out in the order a single thread would give.
 fn check_lines(
     reader: &PackReader,
-    report: VerifyReport,
-    index: HashMap<ContentHash, IndexSlot>,
+    mut report: VerifyReport,
+    mut index: HashMap<ContentHash, IndexSlot>,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(VerifyReport, HashMap<ContentHash, IndexSlot>)> {
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8));
-    std::thread::scope(|scope| {
-        let (work_tx, work_rx) = crossbeam_channel::bounded::<(u64, Vec<PackLine>)>(workers * 2);
-        let (done_tx, done_rx) = crossbeam_channel::bounded::<(u64, Vec<Checked>)>(workers * 2);
-        for _ in 0..workers {
-            let (rx, tx) = (work_rx.clone(), done_tx.clone());
-            scope.spawn(move || {
-                for (seq, batch) in rx {
-                    let checked = batch.into_iter().map(check_line).collect();
-                    if tx.send((seq, checked)).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop((work_rx, done_tx));
-        let merger = scope.spawn(move || {
-            let (mut report, mut index) = (report, index);
-            // Check 7: exchange_id -> (hash, where first seen).
-            let mut ids = HashMap::new();
-            let mut pending = std::collections::BTreeMap::new();
-            let mut next = 0u64;
-            for (seq, checked) in done_rx {
-                pending.insert(seq, checked);
-                while let Some(batch) = pending.remove(&next) {
-                    for c in batch {
-                        match_index(&mut report, &mut index, &mut ids, c);
-                    }
-                    next += 1;
-                }
-            }
-            (report, index)
-        });
-        let mut seq = 0u64;
-        let mut batch = Vec::with_capacity(BATCH);
-        let stopped = || crate::error::Error::Internal("a verify worker stopped".into());
-        let total = reader.total_bytes();
-        let mut done = 0u64;
-        let read = reader.for_each_line(|line| {
-            done += line.text.len() as u64 + 1;
+    let total = reader.total_bytes();
+    let mut done = 0u64;
+    // Check 7: exchange_id -> (hash, where first seen).
+    let mut ids = HashMap::new();
+    crate::parallel::map_in_order(
+        |emit| reader.for_each_line(emit),
+        |batch: Vec<PackLine>| {
+            let bytes: u64 = batch.iter().map(|l| l.text.len() as u64 + 1).sum();
+            Ok((batch.into_iter().map(check_line).collect::<Vec<_>>(), bytes))
+        },
+        &mut |(checked, bytes), _| {
+            done += bytes;
             progress(done.min(total), total);
-            batch.push(line);
-            if batch.len() == BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                work_tx.send((seq, full)).map_err(|_| stopped())?;
-                seq += 1;
+            for c in checked {
+                match_index(&mut report, &mut index, &mut ids, c);
             }
             Ok(())
-        });
-        let last = match read {
-            Ok(()) if !batch.is_empty() => work_tx.send((seq, batch)).map_err(|_| stopped()),
-            other => other,
-        };
-        drop(work_tx);
-        let merged = merger.join().map_err(|_| stopped())?;
-        last.map(|()| merged)
-    })
+        },
+    )?;
+    Ok((report, index))
 }
 
-/// Check 1 (a record) and 2 (its hash) of one line.
+/// Check 1 (a record) and 2 (its hash) of one line, read by the exchange line
+/// reader ([`crate::line::read_record`]).
 fn check_line(line: PackLine) -> Checked {
-    let parsed = match crate::record::ExchangeRecord::parse_line(&line.text) {
-        Ok(p) => p,
+    let r = match crate::line::read_record(&line.text) {
+        Ok(r) => r,
         Err(e) => {
             let (id, message) = match e {
                 crate::record::LineError::Json(e) => (None, format!("not valid JSON: {e}")),
@@ -324,24 +285,12 @@ fn check_line(line: PackLine) -> Checked {
             });
         }
     };
-    let r = parsed.record;
-    let computed = r.compute_hash();
-    let wrong_hash = (computed != r.content_sha256).then(|| {
-        let hint = if r.redactions_applied.is_empty() {
-            ""
-        } else {
-            " (redactions_applied is not empty: probably redacted by the reference after hashing)"
-        };
-        Finding {
-            check: 2,
-            file: line.file.clone(),
-            line: line.line,
-            exchange_id: Some(r.exchange_id.clone()),
-            message: format!(
-                "content_sha256 is {} but the content hashes to {computed}{hint}",
-                r.content_sha256
-            ),
-        }
+    let wrong_hash = r.hash_mismatch().map(|message| Finding {
+        check: 2,
+        file: line.file.clone(),
+        line: line.line,
+        exchange_id: Some(r.exchange_id.clone()),
+        message,
     });
     Checked::Record {
         t: r.observed_at_text(),

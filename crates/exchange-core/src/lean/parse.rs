@@ -303,14 +303,20 @@ impl<'a> Reader<'a> {
         self.text.get(start..self.pos)
     }
 
-    /// `null` or an array of strings (after whitespace), checked and dropped.
-    pub(super) fn string_list(&mut self) -> Option<()> {
+    /// `null` or an array of strings (after whitespace), checked and dropped:
+    /// whether it held any.
+    pub(super) fn string_list(&mut self) -> Option<bool> {
         self.skip_ws();
         if self.peek()? == b'n' {
-            return self.literal(b"null");
+            return self.literal(b"null").map(|()| false);
         }
         self.expect(b'[')?;
-        self.items(b']', |r| r.string_node().map(drop))
+        let mut any = false;
+        self.items(b']', |r| {
+            any = true;
+            r.string_node().map(drop)
+        })?;
+        Some(any)
     }
 
     /// `null` or an object (after whitespace) in which each key of `texts` holds

@@ -6,7 +6,8 @@ use crate::ExchangeRecord;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-fn vectors() -> Result<Vec<String>, Box<dyn std::error::Error>> {
+/// The record lines of the canonical vectors.
+pub(crate) fn vectors() -> Result<Vec<String>, Box<dyn std::error::Error>> {
     let text = include_str!("../../../../tests/vectors/exchange/canonical.jsonl");
     let mut out = Vec::new();
     for line in text.lines().filter(|l| !l.trim().is_empty()) {

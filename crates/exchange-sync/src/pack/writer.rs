@@ -175,6 +175,11 @@ impl PackWriter {
 
     /// Add one record.
     pub fn write(&mut self, entry: PackEntry) -> Result<()> {
+        self.write_ref(&entry)
+    }
+
+    /// Add one record, borrowed (its line is copied into the chunk).
+    pub fn write_ref(&mut self, entry: &PackEntry) -> Result<()> {
         let full = self.chunks.push(&EntryRef {
             line: &entry.line,
             hash: entry.hash,
@@ -191,6 +196,12 @@ impl PackWriter {
             }
             None => Ok(()),
         }
+    }
+
+    /// Whether the pack holds `hash` already (indexed before, or written by this
+    /// writer).
+    pub fn holds(&self, hash: &ContentHash) -> bool {
+        self.chunks.seen.as_ref().is_some_and(|s| s.contains(hash))
     }
 
     /// Make room for `additional` more distinct hashes in the index bookkeeping up

@@ -1,13 +1,14 @@
 //! Reading a pack for import: one thread reads lines, workers parse, verify and
 //! hash them, and the caller's thread (the SQL writer) gets them back in pack order.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{Error, Result};
 use crate::hash::ContentHash;
+use crate::line::{LineRead, LineRecord, Skip, read_line};
 use crate::mirror::{MirrorRecord, Scope};
 use crate::pack::{PackLine, PackReader};
+pub use crate::parallel::Discard;
 
 /// One verified pack record, ready for the mirror.
 #[derive(Debug, Clone)]
@@ -28,12 +29,18 @@ pub enum Parsed {
     Skipped(String),
 }
 
-const BATCH: usize = 512;
-
 /// Parse and verify one line (hash recomputed, scope checked, time present) and
 /// check it against the mirror's column limits ([`crate::limits`]).
 pub fn verify_line(dir: &Path, scope: &Scope, line: &PackLine) -> Result<Item> {
-    let item = verify_form(dir, scope, line)?;
+    let record = match crate::line::read_record(&line.text) {
+        Ok(r) => r,
+        Err(e) => return Err(line.error(dir, e)),
+    };
+    limited(dir, line, checked(dir, scope, line, record)?)
+}
+
+/// `item` if it is within the mirror's column limits ([`crate::limits`]).
+fn limited(dir: &Path, line: &PackLine, item: Item) -> Result<Item> {
     match crate::limits::check(&crate::limits::Fields::of(&item.record)) {
         None => Ok(item),
         Some(violation) => Err(Error::Limit {
@@ -45,30 +52,38 @@ pub fn verify_line(dir: &Path, scope: &Scope, line: &PackLine) -> Result<Item> {
     }
 }
 
-/// [`verify_line`] without the column limits.
-fn verify_form(dir: &Path, scope: &Scope, line: &PackLine) -> Result<Item> {
-    // The fast path accepts only lines that pass every check below with the same
-    // values; anything else (including every error) goes through the full parse.
-    if let Some(c) = crate::lean::check_line(&line.text, &scope.source_system, &scope.entity_type) {
-        return Ok(Item {
-            record: MirrorRecord {
-                payload_json: line.text.clone(),
-                natural_key: c.lookup_key,
-                exchange_id: c.exchange_id,
-                exchange_type: c.exchange_type,
-                source_system: c.source_system,
-                entity_type: c.entity_type,
-                observed_at_utc: crate::timestamp::truncate_micros(c.observed_at_utc),
-                content_sha256: c.content_sha256,
-                schema_version: c.schema_version,
-            },
-        });
+/// What [`read`] made of a line.
+enum Read {
+    /// See [`Parsed::Known`].
+    Known(ContentHash),
+    /// A checked record.
+    Item(Item),
+}
+
+/// Read one line with the exchange line reader ([`crate::line::read_line`]):
+/// known when `known` holds its hash (see [`Parsed::Known`]), else the record
+/// checked (scope, hash, time).
+fn read(
+    dir: &Path,
+    scope: &Scope,
+    line: &PackLine,
+    known: &crate::hash::ContentHashSet,
+) -> Result<Read> {
+    let skip = Skip {
+        known,
+        source_system: &scope.source_system,
+        entity_type: &scope.entity_type,
+    };
+    match read_line(&line.text, Some(skip)) {
+        Ok(LineRead::Known(h)) => Ok(Read::Known(h)),
+        Ok(LineRead::Record(r)) => checked(dir, scope, line, r).map(Read::Item),
+        Err(e) => Err(line.error(dir, e)),
     }
-    let parsed = line.parse(dir)?;
-    // The record as read is the payload, unless it holds the bare
-    // NaN/Infinity literals Fabric never writes: then its Fabric spelling.
-    let raw_ok = !parsed.had_nan_literals;
-    let r = parsed.record;
+}
+
+/// The record `r` read from `line`, if it is in scope, its hash right and its
+/// time present.
+fn checked(dir: &Path, scope: &Scope, line: &PackLine, r: LineRecord) -> Result<Item> {
     let path = || dir.join(&line.file);
     if r.source_system != scope.source_system || r.entity_type != scope.entity_type {
         return Err(Error::OutOfScope {
@@ -79,21 +94,12 @@ fn verify_form(dir: &Path, scope: &Scope, line: &PackLine) -> Result<Item> {
             expected: format!("{}/{}", scope.source_system, scope.entity_type),
         });
     }
-    let computed = r.compute_hash();
-    if computed != r.content_sha256 {
+    if let Some(detail) = r.hash_mismatch() {
         return Err(Error::HashMismatch {
             path: path(),
             line: line.line,
-            exchange_id: r.exchange_id.clone(),
-            detail: format!(
-                "content_sha256 is {} but the content hashes to {computed}{}",
-                r.content_sha256,
-                if r.redactions_applied.is_empty() {
-                    ""
-                } else {
-                    " (redactions_applied is not empty: probably redacted by the reference after hashing)"
-                }
-            ),
+            exchange_id: r.exchange_id,
+            detail,
         });
     }
     let observed = r.observed_at_utc.ok_or_else(|| Error::Record {
@@ -103,12 +109,8 @@ fn verify_form(dir: &Path, scope: &Scope, line: &PackLine) -> Result<Item> {
         reason: "`observed_at_utc` is required to mirror a record".into(),
     })?;
     let record = MirrorRecord {
-        payload_json: if raw_ok {
-            line.text.clone()
-        } else {
-            r.to_line()
-        },
-        natural_key: r.lookup_key().map(String::from),
+        payload_json: r.respelled.unwrap_or_else(|| line.text.clone()),
+        natural_key: r.lookup_key,
         exchange_id: r.exchange_id,
         exchange_type: r.exchange_type,
         source_system: r.source_system,
@@ -120,22 +122,9 @@ fn verify_form(dir: &Path, scope: &Scope, line: &PackLine) -> Result<Item> {
     Ok(Item { record })
 }
 
-/// Hands values the caller is done with to the worker threads, which drop
-/// them. A record's strings were allocated on a worker; freeing them on the
-/// caller's thread (the SQL writer, the import's bottleneck) took it past its
-/// malloc cache and into the allocating thread's arena lock: about a second of
-/// the writer per million records in perf.
-pub struct Discard(crossbeam_channel::Sender<Box<dyn Send>>);
-
-impl Discard {
-    /// Drop `value` on a worker (or here, when the workers have stopped).
-    pub fn drop_later<T: Send + 'static>(&self, value: T) {
-        let _ = self.0.send(Box::new(value));
-    }
-}
-
 /// Stream the verified records of the pack in `dir` to `each`, in pack order,
-/// parsing on worker threads. `progress` gets the bytes consumed so far.
+/// parsing on worker threads ([`crate::parallel`]). `progress` gets the bytes
+/// consumed so far.
 pub fn for_each_item(
     dir: &Path,
     scope: &Scope,
@@ -145,149 +134,35 @@ pub fn for_each_item(
     each: &mut dyn FnMut(Vec<Parsed>, &Discard) -> Result<()>,
 ) -> Result<()> {
     let reader = PackReader::open(dir)?;
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 4);
-    let (line_tx, line_rx) = crossbeam_channel::bounded::<(u64, Vec<PackLine>)>(workers * 4);
-    let (out_tx, out_rx) =
-        crossbeam_channel::bounded::<(u64, Result<Vec<Parsed>>, u64)>(workers * 4);
-    let (trash_tx, trash_rx) = crossbeam_channel::unbounded::<Box<dyn Send>>();
-    let discard = Discard(trash_tx);
-    let dir: PathBuf = dir.to_path_buf();
-    std::thread::scope(|s| -> Result<()> {
-        let read_out = out_tx.clone();
-        let reader_ref = &reader;
-        s.spawn(move || {
-            let mut seq = 0u64;
-            let mut batch = Vec::with_capacity(BATCH);
-            let res = reader_ref.for_each_line(|line| {
-                batch.push(line);
-                if batch.len() >= BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    line_tx
-                        .send((seq, full))
-                        .map_err(|_| Error::Internal("parser stopped".into()))?;
-                    seq += 1;
-                }
-                Ok(())
+    let work = |lines: Vec<PackLine>| -> Result<(Vec<Parsed>, u64)> {
+        let mut bytes = 0u64;
+        let mut out = Vec::with_capacity(lines.len());
+        for line in lines {
+            bytes += line.text.len() as u64 + 1;
+            let read = read(dir, scope, &line, known).and_then(|r| match r {
+                Read::Item(item) => limited(dir, &line, item).map(Parsed::Item),
+                Read::Known(h) => Ok(Parsed::Known(h, line)),
             });
-            let res = res.and_then(|()| {
-                if !batch.is_empty() {
-                    line_tx
-                        .send((seq, batch))
-                        .map_err(|_| Error::Internal("parser stopped".into()))?;
-                    seq += 1;
+            match read {
+                Ok(parsed) => out.push(parsed),
+                Err(e @ (Error::Json { .. } | Error::Record { .. })) if lenient => {
+                    out.push(Parsed::Skipped(error_chain(&e)));
                 }
-                Ok(())
-            });
-            if let Err(e) = res {
-                let _ = read_out.send((seq, Err(e), 0));
-            }
-        });
-        for _ in 0..workers {
-            let rx = line_rx.clone();
-            let tx = out_tx.clone();
-            let trash = trash_rx.clone();
-            let dir = &dir;
-            s.spawn(move || {
-                for (seq, lines) in rx {
-                    trash.try_iter().for_each(drop);
-                    let mut bytes = 0u64;
-                    let mut out = Vec::with_capacity(lines.len());
-                    let mut failed = None;
-                    for line in lines {
-                        bytes += line.text.len() as u64 + 1;
-                        if let Some(h) = known_hash(&line.text, scope, known) {
-                            out.push(Parsed::Known(h, line));
-                            continue;
-                        }
-                        match verify_line(dir, scope, &line) {
-                            Ok(item) => out.push(Parsed::Item(item)),
-                            Err(e @ (Error::Json { .. } | Error::Record { .. })) if lenient => {
-                                out.push(Parsed::Skipped(error_chain(&e)));
-                            }
-                            Err(e) => {
-                                failed = Some(e);
-                                break;
-                            }
-                        }
-                    }
-                    let res = match failed {
-                        Some(e) => Err(e),
-                        None => Ok(out),
-                    };
-                    if tx.send((seq, res, bytes)).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-        drop(out_tx);
-        drop(line_rx);
-        // Reorder by sequence number; stop at the first error (in pack order).
-        let mut pending: BTreeMap<u64, (Result<Vec<Parsed>>, u64)> = BTreeMap::new();
-        let mut next = 0u64;
-        let mut done = 0u64;
-        let mut result = Ok(());
-        'recv: for (seq, res, bytes) in out_rx.iter() {
-            pending.insert(seq, (res, bytes));
-            while let Some((res, bytes)) = pending.remove(&next) {
-                next += 1;
-                done += bytes;
-                progress(done);
-                match res.and_then(|batch| each(batch, &discard)) {
-                    Ok(()) => {}
-                    Err(e) => {
-                        result = Err(e);
-                        break 'recv;
-                    }
-                }
+                Err(e) => return Err(e),
             }
         }
-        // Dropping the receiver makes the workers and the reader stop.
-        drop(out_rx);
-        result
-    })
-}
-
-/// The envelope fields a light check reads (borrowed, no allocation).
-#[derive(serde::Deserialize)]
-struct Envelope<'a> {
-    #[serde(borrow)]
-    exchange_id: std::borrow::Cow<'a, str>,
-    #[serde(borrow)]
-    exchange_type: std::borrow::Cow<'a, str>,
-    #[serde(borrow)]
-    source_system: std::borrow::Cow<'a, str>,
-    #[serde(borrow)]
-    entity_type: std::borrow::Cow<'a, str>,
-    #[serde(borrow)]
-    content_sha256: std::borrow::Cow<'a, str>,
-}
-
-/// The stored hash of a syntactically valid, in-scope line whose hash is in
-/// `known`, checked without building the record; `None` sends the line to the
-/// full parse and verification.
-fn known_hash(
-    text: &str,
-    scope: &Scope,
-    known: &crate::hash::ContentHashSet,
-) -> Option<ContentHash> {
-    if known.is_empty() {
-        return None;
-    }
-    // (A derived struct also reads a JSON array: only objects are records.)
-    if !text.trim_start().starts_with('{') {
-        return None;
-    }
-    let env: Envelope<'_> = serde_json::from_str(text).ok()?;
-    let h: ContentHash = env.content_sha256.parse().ok()?;
-    let ok = known.contains(&h)
-        && env.source_system == scope.source_system
-        && env.entity_type == scope.entity_type
-        && !env.exchange_id.is_empty()
-        && !env.exchange_type.is_empty();
-    ok.then_some(h)
+        Ok((out, bytes))
+    };
+    let mut done = 0u64;
+    crate::parallel::map_in_order(
+        |emit| reader.for_each_line(emit),
+        work,
+        &mut |(batch, bytes), discard| {
+            done += bytes;
+            progress(done);
+            each(batch, discard)
+        },
+    )
 }
 
 /// An error and its sources on one line (for warnings).
@@ -300,34 +175,4 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         src = c.source();
     }
     s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const H: &str = "6c7a510600d0989e9ba3191a3feb6a1e359dfb365fbae3658ac7534df7971eac";
-
-    #[test]
-    fn only_an_object_line_in_scope_with_a_known_hash_is_known() {
-        let scope = Scope {
-            source_system: "s".into(),
-            entity_type: "e".into(),
-        };
-        let h: ContentHash = H.parse().unwrap_or_else(|e| panic!("{e}"));
-        let known: crate::hash::ContentHashSet = [h].into_iter().collect();
-        let object = format!(
-            r#"{{"exchange_id": "i", "exchange_type": "t", "source_system": "s", "entity_type": "e", "content_sha256": "{H}", "request": [1, {{"a": null}}]}}"#
-        );
-        assert_eq!(known_hash(&object, &scope, &known), Some(h));
-        // serde's derive would read the same fields from an array: that line is
-        // no record, so it goes to the full parse (which names the error).
-        let array = format!(r#"["i", "t", "s", "e", "{H}"]"#);
-        assert_eq!(known_hash(&array, &scope, &known), None);
-        let elsewhere = object.replace(r#""entity_type": "e""#, r#""entity_type": "x""#);
-        assert_eq!(known_hash(&elsewhere, &scope, &known), None);
-        let broken = object.replace("[1, ", "[1,, ");
-        assert_eq!(known_hash(&broken, &scope, &known), None);
-        assert_eq!(known_hash(&object, &scope, &Default::default()), None);
-    }
 }

@@ -30,6 +30,17 @@ impl Resolution {
     }
 }
 
+/// How a command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every half that was asked for ran to its end.
+    Completed,
+    /// A conflict under strategy `fail` stopped the import: the transaction was
+    /// rolled back (batches that `--batch-commit` committed before it stay), no
+    /// export ran, and [`SyncReport::errors`] says why.
+    Aborted,
+}
+
 /// A pack record and a SQL row with the same natural key but other content.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conflict {
@@ -96,6 +107,9 @@ pub struct SyncReport {
     pub json_record_count: u64,
     /// Rows in scope at the end.
     pub sql_record_count: u64,
+    /// Whether the command ran to its end or was aborted (not part of the JSON
+    /// and text reports, which say it in `errors`).
+    pub outcome: Outcome,
 }
 
 fn py_bool(b: bool) -> &'static str {

@@ -1,6 +1,5 @@
 //! `fabric exchange init` and `add`: a new dataset, records appended to it.
 
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use clap::Args as ClapArgs;
@@ -175,7 +174,8 @@ pub(super) fn add(ctx: &Ctx, a: AddArgs) -> CmdResult {
             if std::io::IsTerminal::is_terminal(&stdin) && !ctx.quiet {
                 eprintln!("reading NDJSON records from stdin; Ctrl-D to end");
             }
-            let mut reader: Box<dyn BufRead> = Box::new(stdin.lock());
+            // Read on a thread of its own (add's reader), so not through a lock.
+            let mut reader = std::io::BufReader::new(stdin);
             exchange_sync::add::add(&a.manifest, &mut reader, Path::new("-"), &options, now())
                 .map_err(ndjson_hint)?
         }

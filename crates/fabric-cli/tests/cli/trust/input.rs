@@ -183,6 +183,52 @@ fn add_takes_envelopes_or_raw_payloads() -> TestResult {
     Ok(())
 }
 
+/// Add writes chunks while it reads (one pass): a bad line after several full
+/// chunks, or an id collision after them, still leaves every file as it was,
+/// and the first problem in input order is the one named.
+#[test]
+fn a_late_bad_line_leaves_the_pack_as_it_was() -> TestResult {
+    let home = Home::new()?;
+    assert_eq!(home.add(&records(0, 3), &[])?.code, 0);
+    // Every file but the writer lock (which names the last writer's process).
+    let pack = || -> Result<super::Files, Box<dyn std::error::Error>> {
+        let mut files = home.files()?;
+        files.retain(|(name, _)| !name.ends_with(".writer.lock"));
+        Ok(files)
+    };
+    let same = |a: &[(String, Vec<u8>)], b: &[(String, Vec<u8>)]| {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+    };
+    let names = |a: &[(String, Vec<u8>)]| a.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    let before = pack()?;
+    assert!(before.iter().any(|(n, _)| n.ends_with("chunk-0001.ndjson")));
+    // 2,000 good lines (a worker batch is 512) in chunks of 7, then a bad one.
+    let late = records(10, 2_000) + "{\"request\": nope}\n";
+    let out = home.add(&late, &["--chunk-size", "7"])?;
+    assert_eq!(out.code, BAD_INPUT, "{out:?}");
+    assert!(out.stderr.contains("line 2001"), "{out:?}");
+    let after = pack()?;
+    assert!(same(&before, &after), "left behind: {:?}", names(&after));
+    // An id collision at line 1,500, and a bad line after it: the collision,
+    // which comes first, is the one reported.
+    let mut lines: Vec<String> = records(10, 2_000).lines().map(String::from).collect();
+    let mut v: serde_json::Value = serde_json::from_str(&lines[0])?;
+    v["exchange_id"] = json!("00000000-0000-4000-8000-0000000000bb");
+    lines[0] = v.to_string();
+    v["natural_key"] = json!("other");
+    lines[1_499] = v.to_string();
+    lines[1_800] = "[1,".into();
+    let out = home.add(&(lines.join("\n") + "\n"), &["--chunk-size", "7"])?;
+    assert_eq!(out.code, BAD_INPUT, "{out:?}");
+    assert!(
+        out.stderr.contains("line 1500: bad record 00000000-0000-4000-8000-0000000000bb: exchange_id already used by - line 1"),
+        "{out:?}"
+    );
+    let after = pack()?;
+    assert!(same(&before, &after), "left behind: {:?}", names(&after));
+    Ok(())
+}
+
 /// Item 8: one `exchange_id` with two contents is refused by `add` (in one
 /// batch, and against the pack) and by `verify`; importing such a pack is exit 2
 /// naming the pack lines, not exit 3.
