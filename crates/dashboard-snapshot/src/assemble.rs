@@ -166,7 +166,28 @@ pub fn build_bundle(
     snapshot: Snapshot,
     telemetry: &Telemetry<'_>,
 ) -> SnapshotBundle {
-    let (projections, projection_statuses) = set.derive_all(&snapshot, telemetry);
+    build(set, snapshot, telemetry, false)
+}
+
+/// [`build_bundle`] for printing: the student rows of `student_support` stay
+/// typed (about 150 bytes a student instead of a JSON tree), so that
+/// projection's value in `projections` has empty `students` arrays; the bundle
+/// prints, fingerprints and exports exactly as [`build_bundle`]'s.
+pub fn build_bundle_typed(
+    set: &ProjectionSet,
+    snapshot: Snapshot,
+    telemetry: &Telemetry<'_>,
+) -> SnapshotBundle {
+    build(set, snapshot, telemetry, true)
+}
+
+fn build(
+    set: &ProjectionSet,
+    snapshot: Snapshot,
+    telemetry: &Telemetry<'_>,
+    typed: bool,
+) -> SnapshotBundle {
+    let (projections, projection_statuses, rows) = set.derive_all_with(&snapshot, telemetry, typed);
     let known = set.all_oracles();
     let unknown_oracles = snapshot
         .oracle_statuses
@@ -181,7 +202,12 @@ pub fn build_bundle(
         projection_statuses,
         unknown_oracles,
         parity: parity::ParityReport::default(),
-        read_for_export: None,
+        typed: rows.map(|support| {
+            std::sync::Arc::new(crate::contract::Typed {
+                support: Some(support),
+                payloads_skipped: false,
+            })
+        }),
     };
     bundle.parity = parity::bundle_report(&bundle);
     bundle

@@ -8,6 +8,7 @@
 
 use std::fmt;
 
+use serde::Serialize;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
@@ -16,26 +17,99 @@ use fabric_core::json::{CanonicalWriter, is_float_text};
 /// The projection whose student lists are held typed.
 pub(crate) const SUPPORT: &str = "student_support";
 
-/// One student of a support bucket.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct StudentRow {
-    pub(crate) student_id: u64,
-    pub(crate) name: String,
-    pub(crate) progress_pct: Option<f64>,
-    pub(crate) proficiency_pct: Option<f64>,
-    pub(crate) inactive: bool,
-    pub(crate) last_interaction_at: Option<String>,
+/// One student of a support bucket: the row the `student_support` projection
+/// derives, the bundle prints, the parity digest hashes and the
+/// `student_support_list` dataset writes. Fields are declared in the order the
+/// bundle prints them (code-point order of their names).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StudentRow {
+    /// Inactive for the scope's `inactivity_days` or more (or never seen).
+    pub inactive: bool,
+    /// Last interaction, `YYYY-MM-DDTHH:MM:SSZ`.
+    pub last_interaction_at: Option<Box<str>>,
+    /// Display name.
+    pub name: Box<str>,
+    /// Proficiency rounded to one decimal.
+    pub proficiency_pct: Option<f64>,
+    /// Progress rounded to one decimal.
+    pub progress_pct: Option<f64>,
+    /// Student id.
+    pub student_id: u64,
 }
 
-/// The `student_support` value: the JSON without the buckets' `students` arrays
-/// (left empty), and those arrays typed, bucket by bucket.
+/// The `student_support` value with its student lists typed: the JSON without the
+/// buckets' `students` arrays (left empty), and those arrays, bucket by bucket.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct CompactSupport {
-    pub(crate) skeleton: Value,
-    pub(crate) students: Vec<Vec<StudentRow>>,
+pub struct SupportRows {
+    /// The projection's JSON, every bucket's `students` an empty array.
+    pub skeleton: Value,
+    /// The students of each bucket, in bucket order.
+    pub students: Vec<Vec<StudentRow>>,
+}
+
+/// A [`StudentRow`] as read from a bundle held as JSON, where numbers may be
+/// spelled any way JSON allows (the typed hold reads them strictly).
+#[derive(serde::Deserialize)]
+pub(crate) struct LooseStudentRow {
+    student_id: u64,
+    name: String,
+    progress_pct: Option<f64>,
+    proficiency_pct: Option<f64>,
+    inactive: bool,
+    last_interaction_at: Option<String>,
+}
+
+impl From<LooseStudentRow> for StudentRow {
+    fn from(r: LooseStudentRow) -> Self {
+        StudentRow {
+            inactive: r.inactive,
+            last_interaction_at: r.last_interaction_at.map(String::into_boxed_str),
+            name: r.name.into_boxed_str(),
+            proficiency_pct: r.proficiency_pct,
+            progress_pct: r.progress_pct,
+            student_id: r.student_id,
+        }
+    }
+}
+
+impl SupportRows {
+    /// The whole projection value as JSON (each bucket's `students` filled in).
+    pub fn to_value(&self) -> Value {
+        let mut value = self.skeleton.clone();
+        if let Some(Value::Array(buckets)) = value.get_mut("buckets") {
+            for (bucket, rows) in buckets.iter_mut().zip(&self.students) {
+                if let Value::Object(map) = bucket {
+                    let list = rows.iter().map(StudentRow::to_value).collect();
+                    map.insert("students".to_owned(), Value::Array(list));
+                }
+            }
+        }
+        value
+    }
 }
 
 impl StudentRow {
+    /// The row as the JSON object the projection holds.
+    pub fn to_value(&self) -> Value {
+        let pct = |x: Option<f64>| {
+            x.and_then(Number::from_f64)
+                .map_or(Value::Null, Value::Number)
+        };
+        let mut map = Map::new();
+        map.insert("student_id".into(), Value::from(self.student_id));
+        map.insert("name".into(), Value::from(&*self.name));
+        map.insert("progress_pct".into(), pct(self.progress_pct));
+        map.insert("proficiency_pct".into(), pct(self.proficiency_pct));
+        map.insert("inactive".into(), Value::Bool(self.inactive));
+        map.insert(
+            "last_interaction_at".into(),
+            self.last_interaction_at
+                .as_deref()
+                .map_or(Value::Null, Value::from),
+        );
+        Value::Object(map)
+    }
+
     /// Append the canonical JSON of the row (keys in code-point order:
     /// `proficiency_pct` sorts before `progress_pct`).
     pub(crate) fn write_canonical(&self, out: &mut CanonicalWriter<'_>) {
@@ -116,11 +190,11 @@ impl<'de> Deserialize<'de> for StudentRow {
                     .ok_or_else(|| de::Error::custom("student_id spelled otherwise"))?;
                 Ok(StudentRow {
                     student_id,
-                    name: name.ok_or_else(missing)?,
+                    name: name.ok_or_else(missing)?.into_boxed_str(),
                     progress_pct: pct(progress.ok_or_else(missing)?)?,
                     proficiency_pct: pct(proficiency.ok_or_else(missing)?)?,
                     inactive: inactive.ok_or_else(missing)?,
-                    last_interaction_at: last.ok_or_else(missing)?,
+                    last_interaction_at: last.ok_or_else(missing)?.map(String::into_boxed_str),
                 })
             }
         }
@@ -193,15 +267,15 @@ impl<'de> Deserialize<'de> for Buckets {
     }
 }
 
-impl<'de> Deserialize<'de> for CompactSupport {
+impl<'de> Deserialize<'de> for SupportRows {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct Visit;
         impl<'de> Visitor<'de> for Visit {
-            type Value = CompactSupport;
+            type Value = SupportRows;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("the student_support projection")
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<CompactSupport, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<SupportRows, A::Error> {
                 let (mut m, Buckets(buckets)) = object_with(map, "buckets")?;
                 let mut students = Vec::with_capacity(buckets.len());
                 let mut skeleton = Vec::with_capacity(buckets.len());
@@ -210,7 +284,7 @@ impl<'de> Deserialize<'de> for CompactSupport {
                     students.push(rows);
                 }
                 m.insert("buckets".to_owned(), Value::Array(skeleton));
-                Ok(CompactSupport {
+                Ok(SupportRows {
                     skeleton: Value::Object(m),
                     students,
                 })
@@ -223,7 +297,7 @@ impl<'de> Deserialize<'de> for CompactSupport {
 /// Projections as read for export: `student_support` compact, the others as JSON.
 pub(crate) struct ExportProjections {
     pub(crate) values: std::collections::BTreeMap<String, Value>,
-    pub(crate) support: Option<CompactSupport>,
+    pub(crate) support: Option<SupportRows>,
 }
 
 impl<'de> Deserialize<'de> for ExportProjections {
@@ -245,7 +319,7 @@ impl<'de> Deserialize<'de> for ExportProjections {
                         return Err(de::Error::custom("a projection given twice"));
                     }
                     if key == SUPPORT {
-                        let c: CompactSupport = map.next_value()?;
+                        let c: SupportRows = map.next_value()?;
                         values.insert(key, c.skeleton.clone());
                         support = Some(c);
                     } else {

@@ -2,11 +2,14 @@
 //! parsed from text with whitelisted keys; no I/O.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
 use crate::contract::{Container, Context, Filters, Labels, Scope, format_utc, parse_utc};
+use crate::document::{self, Document, ResultDoc, Results};
 use crate::error::{Error, Result};
+use crate::payload::Payload;
 
 /// Format tag of the scope file.
 pub const SCOPE_FORMAT: &str = "fabric.dashboard.scope/1";
@@ -52,8 +55,8 @@ pub struct ScopeFile {
 /// What an oracle returned.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OracleOutcome {
-    /// A payload.
-    Ok(Value),
+    /// A payload (its JSON text).
+    Ok(Payload),
     /// An error with the oracle's own code (`timeout`, ...) and message.
     Error {
         /// e.g. `timeout`.
@@ -89,14 +92,15 @@ pub struct OracleResults {
     pub container: Option<Container>,
     /// Results keyed by oracle key (no duplicates).
     pub results: BTreeMap<String, OracleResult>,
-    /// The document as given (input of the derived token, parsed only then).
-    pub(crate) raw_text: String,
+    /// The document as given (input of the derived token, parsed only then; the
+    /// payloads are ranges of it).
+    pub(crate) raw_text: Arc<String>,
 }
 
 impl OracleResults {
     /// The document as a JSON value (re-parsed from the text it was read from).
     pub(crate) fn raw(&self) -> Value {
-        serde_json::from_str(&self.raw_text).unwrap_or(Value::Null)
+        serde_json::from_str(self.raw_text.as_str()).unwrap_or(Value::Null)
     }
 }
 
@@ -143,7 +147,11 @@ fn parse_doc(what: &'static str, text: &str) -> Result<Map<String, Value>> {
 /// cannot spell and could not be read back) and spell the integer `-0` as `0` (the
 /// same number; bundles read back typed would otherwise differ from what was
 /// written). Depth is bounded by serde_json's recursion limit (128).
-fn check_numbers(what: &'static str, value: &mut Value, pointer: &mut String) -> Result<()> {
+pub(crate) fn check_numbers(
+    what: &'static str,
+    value: &mut Value,
+    pointer: &mut String,
+) -> Result<()> {
     match value {
         Value::Number(n) => {
             let text = n.as_str();
@@ -304,8 +312,18 @@ pub fn valid_key(key: &str) -> bool {
 /// Parse an oracle results file (`fabric.dashboard.oracles/1`). A key that appears
 /// twice is an error.
 pub fn parse_oracles(text: &str) -> Result<OracleResults> {
+    parse_oracles_text(text.to_owned())
+}
+
+/// [`parse_oracles`] taking the text by value: the payloads stay ranges of it, so
+/// a large document is held once, never as a JSON tree.
+pub fn parse_oracles_text(text: String) -> Result<OracleResults> {
     const W: &str = "oracle results";
-    let map = parse_doc(W, text)?;
+    let (raw_text, doc) = document::read(W, text)?;
+    let (map, results) = match doc {
+        Document::Object { map, results } => (map, results),
+        Document::Other(_) => return Err(Error::field(W, "", "expected an object")),
+    };
     check_keys(W, &map, ORACLES_KEYS)?;
     check_format(W, &map, ORACLES_FORMAT)?;
     let get = |k: &str| map.get(k).filter(|v| !v.is_null());
@@ -316,9 +334,8 @@ pub fn parse_oracles(text: &str) -> Result<OracleResults> {
     let container = get("container")
         .map(|v| typed::<Container>(W, "/container", v))
         .transpose()?;
-    let mut map = map;
-    let list = match map.remove("results") {
-        Some(Value::Array(list)) => list,
+    let list = match results {
+        Some(Results::List(list)) => list,
         _ => return Err(Error::field(W, "/results", "must be an array")),
     };
     let mut results = BTreeMap::new();
@@ -340,14 +357,14 @@ pub fn parse_oracles(text: &str) -> Result<OracleResults> {
         context,
         container,
         results,
-        raw_text: text.to_owned(),
+        raw_text,
     })
 }
 
-fn parse_result(i: usize, item: Value) -> Result<OracleResult> {
+fn parse_result(i: usize, item: ResultDoc) -> Result<OracleResult> {
     const W: &str = "oracle results";
     let at = |field: &str| format!("/results/{i}/{field}");
-    let Value::Object(mut map) = item else {
+    let ResultDoc::Object(map, mut payload) = item else {
         return Err(Error::field(
             W,
             format!("/results/{i}"),
@@ -397,7 +414,7 @@ fn parse_result(i: usize, item: Value) -> Result<OracleResult> {
         Some(_) => return Err(Error::field(W, at("metadata"), "must be an object")),
     }
     let outcome = match map.get("status").and_then(Value::as_str) {
-        Some("ok") => match map.remove("payload") {
+        Some("ok") => match payload.take() {
             Some(p) => OracleOutcome::Ok(p),
             None => {
                 return Err(Error::field(

@@ -19,32 +19,37 @@
 #![deny(missing_docs)]
 
 mod assemble;
+mod bundle;
 mod compact;
 mod contract;
+mod document;
 mod error;
 pub mod export;
 mod input;
 pub mod instructor;
 pub mod parity;
+mod payload;
 mod projection;
 mod reason;
 mod telemetry;
 
 pub use assemble::{
-    assemble, assemble_bundle, assemble_owned, build_bundle, check_identity, resolve_token,
+    assemble, assemble_bundle, assemble_owned, build_bundle, build_bundle_typed, check_identity,
+    resolve_token,
 };
+pub use bundle::{pretty_sorted, sort_keys};
 pub use contract::{
     BUNDLE_FORMAT, Container, Context, Filters, Labels, OracleState, OracleStatus,
     PROJECTION_VERSION, ProficiencyWeights, ProjectionStatus, Readiness, SNAPSHOT_VERSION,
     SUPPORTED_PROJECTION_VERSIONS, SUPPORTED_SNAPSHOT_VERSIONS, Scope, Snapshot, SnapshotBundle,
-    SnapshotMetadata, SupportParams, pretty_sorted, projection_version_supported,
-    snapshot_version_supported, sort_keys,
+    SnapshotMetadata, SupportParams, projection_version_supported, snapshot_version_supported,
 };
 pub use error::{Error, Result};
 pub use input::{
     ORACLES_FORMAT, OracleOutcome, OracleResult, OracleResults, SCOPE_FORMAT, ScopeFile,
-    merge_oracle_results, parse_oracles, parse_scope, valid_key,
+    merge_oracle_results, parse_oracles, parse_oracles_text, parse_scope, valid_key,
 };
+pub use payload::Payload;
 pub use projection::{
     DeriveError, Derived, OracleView, Projection, ProjectionInput, ProjectionSet, derive_one,
 };

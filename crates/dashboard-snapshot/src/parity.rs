@@ -119,12 +119,12 @@ fn component<'a>(
 fn support_component(
     status: &str,
     reason_code: Option<&str>,
-    support: &crate::compact::CompactSupport,
+    support: &crate::compact::SupportRows,
 ) -> String {
     component(status, reason_code, |out| support_value(out, support))
 }
 
-fn support_value<'a>(out: &mut CanonicalWriter<'a>, support: &'a crate::compact::CompactSupport) {
+fn support_value<'a>(out: &mut CanonicalWriter<'a>, support: &'a crate::compact::SupportRows) {
     out.object_with(&support.skeleton, |out, key, value| {
         if key != "buckets" {
             return false;
@@ -178,9 +178,7 @@ pub fn projection_components(bundle: &SnapshotBundle) -> BTreeMap<String, String
         .iter()
         .map(|(key, status)| {
             let typed = bundle
-                .read_for_export
-                .as_ref()
-                .and_then(|r| r.support.as_ref())
+                .support_rows()
                 .filter(|_| key == crate::compact::SUPPORT);
             let reason = status.reason_code.map(|r| r.as_str());
             let d = match typed {

@@ -3,14 +3,17 @@
 //! isolated: an error or a panic (caught with `catch_unwind`) fails that projection
 //! only.
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use crate::compact::SupportRows;
 use crate::contract::{OracleState, OracleStatus, ProjectionStatus, Readiness, Scope, Snapshot};
 use crate::error::{Error, Result};
+use crate::payload::Payload;
 use crate::reason::ProjectionReason;
 use crate::telemetry::{Outcome, Telemetry, TelemetryEvent, elapsed_ms};
 
@@ -25,18 +28,35 @@ pub trait Projection: Send + Sync {
     /// Called only when every required oracle is ready. `input.optional` holds the
     /// ready optional payloads.
     fn derive(&self, input: &ProjectionInput<'_>) -> Result<Derived, DeriveError>;
+    /// [`Projection::derive`] with the value's large row lists typed instead of
+    /// JSON (the instructor `student_support` has them: its buckets' `students`
+    /// are then empty arrays in the JSON). By default the JSON value alone.
+    fn derive_rows(
+        &self,
+        input: &ProjectionInput<'_>,
+    ) -> Result<(Derived, Option<SupportRows>), DeriveError> {
+        Ok((self.derive(input)?, None))
+    }
 }
 
 /// Ready payloads by oracle key.
 #[derive(Debug, Clone, Default)]
 pub struct OracleView<'a> {
-    payloads: BTreeMap<&'a str, &'a Value>,
+    payloads: BTreeMap<&'a str, (&'a Payload, OnceCell<Value>)>,
 }
 
 impl<'a> OracleView<'a> {
-    /// The payload of `key`, if ready.
-    pub fn get(&self, key: &str) -> Option<&'a Value> {
-        self.payloads.get(key).copied()
+    /// The payload of `key` as a JSON tree, if ready (built on first use; a
+    /// large payload is better read through [`OracleView::payload`]).
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.payloads
+            .get(key)
+            .map(|(payload, tree)| tree.get_or_init(|| payload.to_value()))
+    }
+
+    /// The payload of `key` as JSON text, if ready.
+    pub fn payload(&self, key: &str) -> Option<&'a Payload> {
+        self.payloads.get(key).map(|(payload, _)| *payload)
     }
 }
 
@@ -156,16 +176,36 @@ impl ProjectionSet {
         snapshot: &Snapshot,
         telemetry: &Telemetry<'_>,
     ) -> (BTreeMap<String, Value>, BTreeMap<String, ProjectionStatus>) {
+        let (values, statuses, _) = self.derive_all_with(snapshot, telemetry, false);
+        (values, statuses)
+    }
+
+    /// [`ProjectionSet::derive_all`]; with `typed`, row lists a projection holds
+    /// typed stay typed (the JSON value then has them as empty arrays).
+    pub(crate) fn derive_all_with(
+        &self,
+        snapshot: &Snapshot,
+        telemetry: &Telemetry<'_>,
+        typed: bool,
+    ) -> (
+        BTreeMap<String, Value>,
+        BTreeMap<String, ProjectionStatus>,
+        Option<SupportRows>,
+    ) {
         let mut values = BTreeMap::new();
         let mut statuses = BTreeMap::new();
+        let mut rows = None;
         for p in &self.projections {
-            let (value, status) = derive_one(p.as_ref(), snapshot, telemetry);
+            let (value, status, held) = derive_with(p.as_ref(), snapshot, telemetry, typed);
             if let Some(value) = value {
                 values.insert(p.key().to_owned(), value);
             }
+            if held.is_some() {
+                rows = held;
+            }
             statuses.insert(p.key().to_owned(), status);
         }
-        (values, statuses)
+        (values, statuses, rows)
     }
 
     /// Derive one projection by key.
@@ -185,8 +225,18 @@ pub fn derive_one(
     snapshot: &Snapshot,
     telemetry: &Telemetry<'_>,
 ) -> (Option<Value>, ProjectionStatus) {
+    let (value, status, _) = derive_with(projection, snapshot, telemetry, false);
+    (value, status)
+}
+
+fn derive_with(
+    projection: &dyn Projection,
+    snapshot: &Snapshot,
+    telemetry: &Telemetry<'_>,
+    typed: bool,
+) -> (Option<Value>, ProjectionStatus, Option<SupportRows>) {
     let start = std::time::Instant::now();
-    let (value, status, error_type) = decide(projection, snapshot);
+    let ((value, status, error_type), rows) = decide(projection, snapshot, typed);
     let oracle_count = projection.required_oracles().len() + projection.optional_oracles().len();
     let status_str = status.status.as_str();
     let reason = status.reason_code.map(ProjectionReason::as_str);
@@ -208,7 +258,7 @@ pub fn derive_one(
         status: status_str,
         reason_code: reason,
     });
-    (value, status)
+    (value, status, rows)
 }
 
 fn state_of(snapshot: &Snapshot, key: &str) -> Option<OracleState> {
@@ -221,7 +271,39 @@ fn state_of(snapshot: &Snapshot, key: &str) -> Option<OracleState> {
 
 type Decision = (Option<Value>, ProjectionStatus, Option<&'static str>);
 
-fn decide(projection: &dyn Projection, snapshot: &Snapshot) -> Decision {
+/// The decision, and the typed rows when `typed` and the projection has them
+/// (else they are put back into the value).
+fn decide(
+    projection: &dyn Projection,
+    snapshot: &Snapshot,
+    typed: bool,
+) -> (Decision, Option<SupportRows>) {
+    let mut rows = None;
+    let decision = decide_value(projection, snapshot, &mut rows);
+    match (decision, rows) {
+        ((Some(value), status, e), Some(held)) if !typed => {
+            let full = SupportRows {
+                skeleton: value,
+                students: held.students,
+            };
+            ((Some(full.to_value()), status, e), None)
+        }
+        ((Some(value), status, e), Some(held)) => {
+            let rows = SupportRows {
+                skeleton: value.clone(),
+                students: held.students,
+            };
+            ((Some(value), status, e), Some(rows))
+        }
+        (decision, _) => (decision, None),
+    }
+}
+
+fn decide_value(
+    projection: &dyn Projection,
+    snapshot: &Snapshot,
+    rows: &mut Option<SupportRows>,
+) -> Decision {
     let required = projection.required_oracles();
     let failed: Vec<String> = required
         .iter()
@@ -254,7 +336,7 @@ fn decide(projection: &dyn Projection, snapshot: &Snapshot) -> Decision {
     let view = |keys: &[&'static str]| OracleView {
         payloads: keys
             .iter()
-            .filter_map(|k| snapshot.oracles.get(*k).map(|v| (*k, v)))
+            .filter_map(|k| snapshot.oracles.get(*k).map(|v| (*k, (v, OnceCell::new()))))
             .collect(),
     };
     let input = ProjectionInput {
@@ -264,7 +346,7 @@ fn decide(projection: &dyn Projection, snapshot: &Snapshot) -> Decision {
         optional: view(projection.optional_oracles()),
         oracle_statuses: &snapshot.oracle_statuses,
     };
-    let outcome = catch_unwind(AssertUnwindSafe(|| projection.derive(&input)));
+    let outcome = catch_unwind(AssertUnwindSafe(|| projection.derive_rows(&input)));
     let (value, degraded) = match outcome {
         Err(panic) => {
             let message = panic
@@ -298,8 +380,13 @@ fn decide(projection: &dyn Projection, snapshot: &Snapshot) -> Decision {
             );
             return (None, s, Some("error"));
         }
-        Ok(Ok(Derived::Complete(value))) => (value, None),
-        Ok(Ok(Derived::Degraded { value, message })) => (value, Some(message)),
+        Ok(Ok((derived, held))) => {
+            *rows = held;
+            match derived {
+                Derived::Complete(value) => (value, None),
+                Derived::Degraded { value, message } => (value, Some(message)),
+            }
+        }
     };
     let value = with_header(projection.key(), snapshot, value);
     let optional_missing: Vec<String> = projection

@@ -10,7 +10,8 @@ use zip::write::SimpleFileOptions;
 
 use super::plan::{DatasetDecision, ExportPlan, ProjectionState, evaluate};
 use super::{CsvSink, ExportContext, HashingWriter, Registry};
-use crate::contract::{Readiness, SnapshotBundle, pretty_sorted};
+use crate::bundle::pretty_sorted;
+use crate::contract::{Readiness, SnapshotBundle};
 use crate::error::{Error, Result};
 use crate::parity::{self, ParityComparison, compare};
 use crate::telemetry::{Outcome, Telemetry, TelemetryEvent, elapsed_ms};
@@ -165,7 +166,7 @@ fn options(level: u8) -> SimpleFileOptions {
 }
 
 /// CSV bytes of one dataset into `out`: (rows, bytes, sha256).
-fn write_dataset<W: Write>(
+pub(super) fn write_dataset<W: Write>(
     spec: &super::DatasetSpec,
     ctx: &ExportContext<'_>,
     out: W,
@@ -271,8 +272,11 @@ fn manifest_entry(
     }
 }
 
-fn finish_parity(manifest: &mut ExportManifest, bundle: &SnapshotBundle) {
-    let projections = parity::projection_components(bundle);
+fn finish_parity(
+    manifest: &mut ExportManifest,
+    bundle: &SnapshotBundle,
+    projections: BTreeMap<String, String>,
+) {
     let mut components = projections.clone();
     for d in &manifest.datasets {
         components.insert(
@@ -350,6 +354,31 @@ fn write_zip_inner<W: Write + Seek>(
     out: W,
     level: u8,
 ) -> Result<ExportManifest> {
+    // The projections' digests: those the plan checked the bundle with, else
+    // hashed beside the archive.
+    if let Some((fingerprint, components)) = &plan.checked
+        && *fingerprint == bundle.parity.bundle_fingerprint
+    {
+        return write_entries(plan, bundle, out, level, &mut || Ok(components.clone()));
+    }
+    std::thread::scope(|scope| {
+        let mut digests = Some(scope.spawn(|| parity::projection_components(bundle)));
+        write_entries(plan, bundle, out, level, &mut || {
+            digests
+                .take()
+                .and_then(|d| d.join().ok())
+                .ok_or_else(|| Error::Registry("the parity digest failed".to_owned()))
+        })
+    })
+}
+
+fn write_entries<W: Write + Seek>(
+    plan: &ExportPlan,
+    bundle: &SnapshotBundle,
+    out: W,
+    level: u8,
+    projections: &mut dyn FnMut() -> Result<BTreeMap<String, String>>,
+) -> Result<ExportManifest> {
     let ctx = ExportContext::new(bundle);
     let mut zip = zip::ZipWriter::new(out);
     let mut manifest = base_manifest(plan, bundle);
@@ -358,13 +387,13 @@ fn write_zip_inner<W: Write + Seek>(
             DatasetDecision::Include => {
                 zip.start_file(d.spec.filename, options(level))
                     .map_err(zip_err(d.spec.filename))?;
-                Some(write_dataset(&d.spec, &ctx, &mut zip)?)
+                Some(super::pipe::piped(&d.spec, &ctx, &mut zip, write_dataset)?)
             }
             DatasetDecision::Exclude(_) => None,
         };
         manifest.datasets.push(manifest_entry(d, written));
     }
-    finish_parity(&mut manifest, bundle);
+    finish_parity(&mut manifest, bundle, projections()?);
     let text = manifest.to_json_string()?;
     zip.start_file(MANIFEST_NAME, options(level))
         .map_err(zip_err(MANIFEST_NAME))?;

@@ -48,28 +48,36 @@ pub fn needs_formula_guard(text: &str) -> bool {
 
 /// Append the CSV field text of `cell` to `out` (guarded and quoted as needed).
 pub fn render_cell(cell: &Cell<'_>, out: &mut String) {
-    use std::fmt::Write as _;
+    let mut bytes = Vec::new();
+    write_cell(cell, &mut bytes);
+    // Fields are UTF-8 text with ASCII quotes, digits and signs added.
+    out.push_str(&String::from_utf8_lossy(&bytes));
+}
+
+/// Append the CSV field bytes of `cell` to `out`.
+fn write_cell(cell: &Cell<'_>, out: &mut Vec<u8>) {
+    use std::io::Write as _;
     match cell {
-        Cell::Text(text) => render_text(text, out),
+        Cell::Text(text) => write_text(text, out),
         Cell::Int(n) => {
             let _ = write!(out, "{n}");
         }
         Cell::Dec1(x) => write_dec1(*x, out),
-        Cell::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Cell::Time(t) => render_text_unguarded(t, out),
+        Cell::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Cell::Time(t) => push_field(t, out),
         Cell::Empty => {}
     }
 }
 
 /// One decimal, like `{:.1}` of an already-rounded value, via integer tenths (fast
 /// path); large or non-finite values use the formatter.
-fn write_dec1(x: f64, out: &mut String) {
-    use std::fmt::Write as _;
+fn write_dec1(x: f64, out: &mut Vec<u8>) {
+    use std::io::Write as _;
     let tenths = (x * 10.0).round();
     if x.is_finite() && tenths.abs() < 1e15 {
         let t = tenths as i64;
         if t < 0 {
-            out.push('-');
+            out.push(b'-');
         }
         let t = t.unsigned_abs();
         let _ = write!(out, "{}.{}", t / 10, t % 10);
@@ -78,37 +86,56 @@ fn write_dec1(x: f64, out: &mut String) {
     }
 }
 
-fn render_text(text: &str, out: &mut String) {
-    let mut clean = String::with_capacity(text.len() + 1);
-    if needs_formula_guard(text) {
-        clean.push('\'');
-    }
-    for c in text.chars() {
-        if c.is_control() && !matches!(c, '\t' | '\r' | '\n') {
-            clean.push('\u{FFFD}');
-        } else {
-            clean.push(c);
-        }
-    }
-    render_text_unguarded(&clean, out);
+fn is_replaced(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\r' | '\n')
 }
 
-/// RFC 4180 minimal quoting, plus quotes for a leading or trailing space.
-fn render_text_unguarded(text: &str, out: &mut String) {
-    let quote =
-        text.contains([',', '"', '\r', '\n']) || text.starts_with(' ') || text.ends_with(' ');
-    if !quote {
-        out.push_str(text);
+/// Text: the formula guard, control characters replaced by U+FFFD, then quoted.
+fn write_text(text: &str, out: &mut Vec<u8>) {
+    let guard = needs_formula_guard(text);
+    if !guard && !text.chars().any(is_replaced) {
+        push_field(text, out);
         return;
     }
-    out.push('"');
-    for c in text.chars() {
-        if c == '"' {
-            out.push('"');
-        }
-        out.push(c);
+    let mut clean = String::with_capacity(text.len() + 1);
+    if guard {
+        clean.push('\'');
     }
-    out.push('"');
+    clean.extend(
+        text.chars()
+            .map(|c| if is_replaced(c) { '\u{FFFD}' } else { c }),
+    );
+    push_field(&clean, out);
+}
+
+/// Whether `text` is quoted: when the `csv` crate's minimal quoting asks for it
+/// (a comma, a quote, CR or LF), and also for a leading or trailing space, which
+/// a spreadsheet would otherwise trim.
+fn quoted(text: &str) -> bool {
+    static MINIMAL: std::sync::LazyLock<csv_core::Writer> =
+        std::sync::LazyLock::new(|| csv_core::WriterBuilder::new().build());
+    MINIMAL.should_quote(text.as_bytes()) || text.starts_with(' ') || text.ends_with(' ')
+}
+
+/// Append `text` to `out` as one field: in quotes with quotes doubled (by the
+/// `csv` crate's own escaper) when [`quoted`], else verbatim.
+fn push_field(text: &str, out: &mut Vec<u8>) {
+    if !quoted(text) {
+        out.extend_from_slice(text.as_bytes());
+        return;
+    }
+    out.push(b'"');
+    let mut input = text.as_bytes();
+    let mut chunk = [0u8; 512];
+    loop {
+        let (result, read, wrote) = csv_core::quote(input, &mut chunk, b'"', b'\\', true);
+        out.extend_from_slice(chunk.get(..wrote).unwrap_or_default());
+        input = input.get(read..).unwrap_or_default();
+        if matches!(result, csv_core::WriteResult::InputEmpty) {
+            break;
+        }
+    }
+    out.push(b'"');
 }
 
 /// A writer that counts and hashes what passes through it.
@@ -149,27 +176,24 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
-/// The CSV encoder: UTF-8 without BOM, comma, CRLF after every record. Fields are
-/// rendered by [`render_cell`] and passed to the `csv` writer verbatim.
+/// The CSV encoder: UTF-8 without BOM, comma, CRLF after every record, minimal
+/// quoting by the `csv` crate's rules (plus a leading or trailing space). A record
+/// with no bytes at all (one empty field) is written `""`, as the `csv` crate does.
 #[derive(Debug)]
 pub struct CsvSink<W: Write> {
-    writer: csv::Writer<W>,
-    field: String,
+    out: W,
+    buf: Vec<u8>,
     rows: u64,
 }
 
 impl<W: Write> CsvSink<W> {
+    const FLUSH_AT: usize = 1 << 16;
+
     /// A sink over `out`; writes the header row.
     pub fn new(out: W, columns: &[&str]) -> Result<Self, SinkError> {
-        let writer = csv::WriterBuilder::new()
-            .delimiter(b',')
-            .terminator(csv::Terminator::CRLF)
-            .quote_style(csv::QuoteStyle::Never)
-            .has_headers(false)
-            .from_writer(out);
         let mut sink = CsvSink {
-            writer,
-            field: String::new(),
+            out,
+            buf: Vec::with_capacity(Self::FLUSH_AT + 4096),
             rows: 0,
         };
         let header: Vec<Cell<'_>> = columns
@@ -181,12 +205,21 @@ impl<W: Write> CsvSink<W> {
     }
 
     fn write(&mut self, cells: &[Cell<'_>]) -> Result<(), SinkError> {
-        for cell in cells {
-            self.field.clear();
-            render_cell(cell, &mut self.field);
-            self.writer.write_field(self.field.as_bytes())?;
+        let start = self.buf.len();
+        for (i, cell) in cells.iter().enumerate() {
+            if i > 0 {
+                self.buf.push(b',');
+            }
+            write_cell(cell, &mut self.buf);
         }
-        self.writer.write_record(None::<&[u8]>)?;
+        if self.buf.len() == start {
+            self.buf.extend_from_slice(b"\"\"");
+        }
+        self.buf.extend_from_slice(b"\r\n");
+        if self.buf.len() >= Self::FLUSH_AT {
+            self.out.write_all(&self.buf).map_err(csv::Error::from)?;
+            self.buf.clear();
+        }
         Ok(())
     }
 
@@ -196,10 +229,10 @@ impl<W: Write> CsvSink<W> {
     }
 
     /// Flush and hand back the writer.
-    pub fn finish(self) -> Result<W, SinkError> {
-        self.writer
-            .into_inner()
-            .map_err(|e| SinkError::Csv(csv::Error::from(e.into_error())))
+    pub fn finish(mut self) -> Result<W, SinkError> {
+        self.out.write_all(&self.buf).map_err(csv::Error::from)?;
+        self.out.flush().map_err(csv::Error::from)?;
+        Ok(self.out)
     }
 }
 

@@ -4,10 +4,15 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::{
     Cell, DatasetSerializer, DatasetSpec, ExportContext, FailurePolicy, RowSink, SerializeError,
+};
+use crate::compact::{LooseStudentRow, StudentRow};
+use crate::instructor::rows::{
+    AssessmentRow, ObjectiveRow, ProgressItem, SummaryValue, SupportBucket,
 };
 
 /// The instructor datasets, all under `policy`.
@@ -102,39 +107,32 @@ fn need_raw<'a>(ctx: &ExportContext<'a>, key: &str) -> Result<&'a Value, Seriali
         .ok_or_else(|| shape(key, "", "projection has no value"))
 }
 
-fn list<'a>(projection: &str, v: &'a Value, pointer: &str) -> Result<&'a [Value], SerializeError> {
-    v.pointer(pointer)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .ok_or_else(|| shape(projection, pointer, "expected an array"))
+/// The part of projection `v` at `pointer`, read as the projection's typed form.
+fn typed<T: DeserializeOwned>(
+    projection: &str,
+    v: &Value,
+    pointer: &str,
+) -> Result<T, SerializeError> {
+    let part = v
+        .pointer(pointer)
+        .ok_or_else(|| shape(projection, pointer, "missing"))?;
+    T::deserialize(part).map_err(|e| shape(projection, pointer, &e.to_string()))
 }
 
-fn text(v: Option<&Value>) -> Cell<'_> {
-    match v.and_then(Value::as_str) {
-        Some(s) => Cell::Text(Cow::Borrowed(s)),
-        None => Cell::Empty,
-    }
+fn dec(x: Option<f64>) -> Cell<'static> {
+    x.map_or(Cell::Empty, Cell::Dec1)
 }
 
-fn int(v: Option<&Value>) -> Cell<'static> {
-    match v.and_then(Value::as_i64) {
-        Some(n) => Cell::Int(n),
-        None => Cell::Empty,
-    }
+fn int(n: u64) -> Cell<'static> {
+    i64::try_from(n).map_or(Cell::Empty, Cell::Int)
 }
 
-fn dec(v: Option<&Value>) -> Cell<'static> {
-    match v.and_then(Value::as_f64) {
-        Some(x) => Cell::Dec1(x),
-        None => Cell::Empty,
-    }
+fn text(s: &str) -> Cell<'_> {
+    Cell::Text(Cow::Borrowed(s))
 }
 
-fn time(v: Option<&Value>) -> Cell<'_> {
-    match v.and_then(Value::as_str) {
-        Some(s) => Cell::Time(Cow::Borrowed(s)),
-        None => Cell::Empty,
-    }
+fn time(s: Option<&str>) -> Cell<'_> {
+    s.map_or(Cell::Empty, |t| Cell::Time(Cow::Borrowed(t)))
 }
 
 fn owned(s: impl Into<String>) -> Cell<'static> {
@@ -159,9 +157,10 @@ impl DatasetSerializer for Metadata {
         let scope = ctx.scope();
         let f = &scope.filters;
         let s = &f.support;
-        let total = ctx
-            .projection("summary")
-            .and_then(|v| v.get("total_students"));
+        let total = match ctx.projection("summary") {
+            Some(v) => typed::<SummaryValue>("summary", v, "")?.total_students,
+            None => None,
+        };
         let rows: [(&str, Cell<'_>); 17] = [
             (
                 "dashboard_product",
@@ -209,7 +208,7 @@ impl DatasetSerializer for Metadata {
                 "excelling_proficiency_gte",
                 Cell::Dec1(s.excelling_proficiency_gte),
             ),
-            ("total_students", int(total)),
+            ("total_students", total.map_or(Cell::Empty, int)),
         ];
         for (field, value) in rows {
             sink.row(&[Cell::Text(Cow::Borrowed(field)), value])?;
@@ -229,24 +228,18 @@ impl DatasetSerializer for SummaryMetrics {
         ctx: &ExportContext<'_>,
         sink: &mut dyn RowSink,
     ) -> Result<(), SerializeError> {
-        let v = need(ctx, "summary")?;
-        let metrics = v
-            .get("metrics")
-            .ok_or_else(|| shape("summary", "/metrics", "missing"))?;
-        for metric in [
-            "average_class_proficiency",
-            "average_assessment_score",
-            "average_student_progress",
+        let v: SummaryValue = typed("summary", need(ctx, "summary")?, "")?;
+        let m = &v.metrics;
+        for (metric, value) in [
+            ("average_class_proficiency", m.average_class_proficiency),
+            ("average_assessment_score", m.average_assessment_score),
+            ("average_student_progress", m.average_student_progress),
         ] {
-            sink.row(&[
-                Cell::Text(Cow::Borrowed(metric)),
-                dec(metrics.get(metric)),
-                owned("percent"),
-            ])?;
+            sink.row(&[text(metric), dec(value), owned("percent")])?;
         }
         sink.row(&[
             owned("total_students"),
-            int(v.get("total_students")),
+            v.total_students.map_or(Cell::Empty, int),
             owned("count"),
         ])?;
         Ok(())
@@ -271,15 +264,15 @@ impl DatasetSerializer for StudentProgress {
         ctx: &ExportContext<'_>,
         sink: &mut dyn RowSink,
     ) -> Result<(), SerializeError> {
-        let v = need(ctx, "progress")?;
-        for item in list("progress", v, "/items")? {
+        let items: Vec<ProgressItem> = typed("progress", need(ctx, "progress")?, "/items")?;
+        for item in &items {
             sink.row(&[
-                int(item.get("resource_id")),
-                text(item.get("title")),
-                text(item.get("resource_type")),
-                int(item.get("students_completed")),
-                int(item.get("total_students")),
-                dec(item.get("completion_rate_pct")),
+                int(item.resource_id),
+                text(&item.title),
+                text(&item.resource_type),
+                int(item.students_completed),
+                int(item.total_students),
+                Cell::Dec1(item.completion_rate_pct),
             ])?;
         }
         Ok(())
@@ -304,13 +297,14 @@ impl DatasetSerializer for SupportSummary {
         sink: &mut dyn RowSink,
     ) -> Result<(), SerializeError> {
         let v = need_raw(ctx, "student_support")?;
-        for b in list("student_support", v, "/buckets")? {
+        let buckets: Vec<SupportBucket> = typed("student_support", v, "/buckets")?;
+        for b in &buckets {
             sink.row(&[
-                text(b.get("id")),
-                int(b.get("count")),
-                int(b.get("active_count")),
-                int(b.get("inactive_count")),
-                dec(b.get("pct")),
+                text(&b.id),
+                int(b.count),
+                int(b.active_count),
+                int(b.inactive_count),
+                Cell::Dec1(b.pct),
             ])?;
         }
         Ok(())
@@ -337,40 +331,34 @@ impl DatasetSerializer for SupportList {
         sink: &mut dyn RowSink,
     ) -> Result<(), SerializeError> {
         let v = need_raw(ctx, "student_support")?;
-        let typed = ctx.support_rows();
-        for (i, b) in list("student_support", v, "/buckets")?.iter().enumerate() {
-            let category = text(b.get("id"));
-            if let Some(support) = typed {
-                let rows = support
+        let buckets: Vec<SupportBucket> = typed("student_support", v, "/buckets")?;
+        let held = ctx.support_rows();
+        for (i, b) in buckets.iter().enumerate() {
+            let read: Vec<StudentRow>;
+            let rows: &[StudentRow] = match held {
+                Some(support) => support
                     .students
                     .get(i)
                     .map(Vec::as_slice)
-                    .unwrap_or_default();
-                for s in rows {
-                    sink.row(&[
-                        i64::try_from(s.student_id).map_or(Cell::Empty, Cell::Int),
-                        Cell::Text(Cow::Borrowed(&s.name)),
-                        category.clone(),
-                        s.progress_pct.map_or(Cell::Empty, Cell::Dec1),
-                        s.proficiency_pct.map_or(Cell::Empty, Cell::Dec1),
-                        owned(if s.inactive { "inactive" } else { "active" }),
-                        s.last_interaction_at
-                            .as_deref()
-                            .map_or(Cell::Empty, |t| Cell::Time(Cow::Borrowed(t))),
-                    ])?;
+                    .unwrap_or_default(),
+                None => {
+                    let pointer = format!("/buckets/{i}/students");
+                    read = typed::<Vec<LooseStudentRow>>("student_support", v, &pointer)?
+                        .into_iter()
+                        .map(StudentRow::from)
+                        .collect();
+                    &read
                 }
-                continue;
-            }
-            for s in list("student_support", v, &format!("/buckets/{i}/students"))? {
-                let inactive = s.get("inactive").and_then(Value::as_bool).unwrap_or(false);
+            };
+            for s in rows {
                 sink.row(&[
-                    int(s.get("student_id")),
-                    text(s.get("name")),
-                    category.clone(),
-                    dec(s.get("progress_pct")),
-                    dec(s.get("proficiency_pct")),
-                    owned(if inactive { "inactive" } else { "active" }),
-                    time(s.get("last_interaction_at")),
+                    int(s.student_id),
+                    text(&s.name),
+                    text(&b.id),
+                    dec(s.progress_pct),
+                    dec(s.proficiency_pct),
+                    owned(if s.inactive { "inactive" } else { "active" }),
+                    time(s.last_interaction_at.as_deref()),
                 ])?;
             }
         }
@@ -380,32 +368,28 @@ impl DatasetSerializer for SupportList {
 
 struct Objectives;
 
-fn objective_rows(rows: &[Value], sink: &mut dyn RowSink) -> Result<(), SerializeError> {
+fn objective_rows(rows: &[ObjectiveRow], sink: &mut dyn RowSink) -> Result<(), SerializeError> {
     for row in rows {
-        if row.get("qualifies").and_then(Value::as_bool) == Some(true) {
-            let numbering = row.get("numbering").and_then(Value::as_str).unwrap_or("");
-            let label = if row.get("row_type").and_then(Value::as_str) == Some("objective") {
-                format!("LO {numbering}")
+        if row.qualifies {
+            let label = if row.row_type == "objective" {
+                format!("LO {}", row.numbering)
             } else {
-                numbering.to_owned()
+                row.numbering.clone()
             };
-            let dist = row.get("distribution");
-            let count = |k: &str| int(dist.and_then(|d| d.get(k)));
+            let d = &row.distribution;
             sink.row(&[
-                int(row.get("objective_id")),
+                int(row.objective_id),
                 owned(label),
-                text(row.get("objective")),
-                text(row.get("sub_objective")),
-                text(row.get("dominant_level")),
-                count("low"),
-                count("medium"),
-                count("high"),
-                count("not_enough_data"),
+                text(&row.objective),
+                opt_text(row.sub_objective.as_deref()),
+                text(&row.dominant_level),
+                int(d.low),
+                int(d.medium),
+                int(d.high),
+                int(d.not_enough_data),
             ])?;
         }
-        if let Some(children) = row.get("children").and_then(Value::as_array) {
-            objective_rows(children, sink)?;
-        }
+        objective_rows(&row.children, sink)?;
     }
     Ok(())
 }
@@ -430,7 +414,8 @@ impl DatasetSerializer for Objectives {
         sink: &mut dyn RowSink,
     ) -> Result<(), SerializeError> {
         let v = need(ctx, "challenging_objectives")?;
-        objective_rows(list("challenging_objectives", v, "/rows")?, sink)
+        let rows: Vec<ObjectiveRow> = typed("challenging_objectives", v, "/rows")?;
+        objective_rows(&rows, sink)
     }
 }
 
@@ -450,14 +435,14 @@ impl DatasetSerializer for ScoreDistribution {
         ctx: &ExportContext<'_>,
         sink: &mut dyn RowSink,
     ) -> Result<(), SerializeError> {
-        let v = need(ctx, "assessments")?;
-        for (i, row) in list("assessments", v, "/rows")?.iter().enumerate() {
-            for bin in list("assessments", v, &format!("/rows/{i}/histogram"))? {
+        let rows: Vec<AssessmentRow> = typed("assessments", need(ctx, "assessments")?, "/rows")?;
+        for row in &rows {
+            for bin in &row.histogram {
                 sink.row(&[
-                    int(row.get("assessment_id")),
-                    text(row.get("title")),
-                    text(bin.get("range")),
-                    int(bin.get("count")),
+                    int(row.assessment_id),
+                    text(&row.title),
+                    text(&bin.range),
+                    int(bin.count),
                 ])?;
             }
         }
@@ -491,27 +476,24 @@ impl DatasetSerializer for AssessmentSummary {
         ctx: &ExportContext<'_>,
         sink: &mut dyn RowSink,
     ) -> Result<(), SerializeError> {
-        let v = need(ctx, "assessments")?;
-        for row in list("assessments", v, "/rows")? {
-            let c = row.get("completion");
-            let m = row.get("metrics");
-            let cv = |k: &str| c.and_then(|c| c.get(k));
-            let mv = |k: &str| dec(m.and_then(|m| m.get(k)));
+        let rows: Vec<AssessmentRow> = typed("assessments", need(ctx, "assessments")?, "/rows")?;
+        for row in &rows {
+            let (c, m) = (&row.completion, &row.metrics);
             sink.row(&[
-                int(row.get("assessment_id")),
-                text(row.get("title")),
-                text(row.get("context_label")),
-                time(row.get("available_at")),
-                time(row.get("due_at")),
-                int(cv("completed")),
-                int(cv("not_completed")),
-                dec(cv("pct")),
-                text(cv("status")),
-                mv("min"),
-                mv("median"),
-                mv("mean"),
-                mv("max"),
-                mv("std_dev"),
+                int(row.assessment_id),
+                text(&row.title),
+                opt_text(row.context_label.as_deref()),
+                time(row.available_at.as_deref()),
+                time(row.due_at.as_deref()),
+                int(c.completed),
+                int(c.not_completed),
+                Cell::Dec1(c.pct),
+                text(&c.status),
+                dec(m.min),
+                dec(m.median),
+                dec(m.mean),
+                dec(m.max),
+                dec(m.std_dev),
             ])?;
         }
         Ok(())

@@ -4,6 +4,7 @@
 mod archive;
 mod cell;
 mod datasets;
+mod pipe;
 mod plan;
 
 use std::sync::Arc;
@@ -98,11 +99,8 @@ impl<'a> ExportContext<'a> {
     }
 
     /// The typed `student_support` rows, when the bundle was read for export.
-    pub(crate) fn support_rows(&self) -> Option<&'a crate::compact::CompactSupport> {
-        self.bundle
-            .read_for_export
-            .as_ref()
-            .and_then(|r| r.support.as_ref())
+    pub(crate) fn support_rows(&self) -> Option<&'a crate::compact::SupportRows> {
+        self.bundle.support_rows()
     }
 
     /// The scope (labels, filters, `as_of`).

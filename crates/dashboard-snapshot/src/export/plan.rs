@@ -52,6 +52,9 @@ pub struct ExportPlan {
     pub profile: String,
     /// Datasets in ZIP order.
     pub datasets: Vec<PlannedDataset>,
+    /// The projection digests `plan_export` computed to check the bundle, with
+    /// the fingerprint they gave (reused by the ZIP writer for that bundle).
+    pub(crate) checked: Option<(String, BTreeMap<String, String>)>,
 }
 
 /// A projection that blocks a dataset.
@@ -252,6 +255,7 @@ pub(crate) fn evaluate(
         ExportPlan {
             profile: profile.to_owned(),
             datasets,
+            checked: None,
         },
         blocking,
     ))
@@ -267,7 +271,8 @@ pub fn plan_export(reg: &Registry, bundle: &SnapshotBundle, profile: &str) -> Re
             computed: computed.bundle_fingerprint,
         });
     }
-    let (plan, blocking) = evaluate(reg, bundle, profile)?;
+    let (mut plan, blocking) = evaluate(reg, bundle, profile)?;
+    plan.checked = Some((computed.bundle_fingerprint, computed.components));
     match blocking.first() {
         None => Ok(plan),
         Some(first) => Err(Error::ExportBlocked(Box::new(ExportFailure {

@@ -3,9 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
-
-use super::{Node, num, opt_num, round1};
+use super::rows::{AssessmentRow, Completion, HistogramBin, ScoreMetrics, to_value};
+use super::{Node, num, round1};
 use crate::projection::{DeriveError, Derived, Projection, ProjectionInput};
 
 /// The assessments projection.
@@ -82,19 +81,42 @@ impl Projection for Assessments {
                     Some(h) => h.opt_u64(bin)?.unwrap_or(0),
                     None => 0,
                 };
-                histogram.push(obj! { "range" => bin, "count" => count });
+                histogram.push(HistogramBin {
+                    range: bin.to_owned(),
+                    count,
+                });
             }
-            let metric = |key: &str| -> Result<Value, DeriveError> {
-                Ok(opt_num(g.opt_f64(key)?.map(round1)))
+            let metric =
+                |key: &str| -> Result<Option<f64>, DeriveError> { Ok(g.opt_f64(key)?.map(round1)) };
+            let row = AssessmentRow {
+                assessment_id: id,
+                title,
+                context_label: context_label.map(str::to_owned),
+                available_at: available.as_ref().map(|(_, s)| s.clone()),
+                due_at: due.as_ref().map(|(_, s)| s.clone()),
+                completion: Completion {
+                    completed,
+                    total,
+                    not_completed: total.saturating_sub(completed),
+                    pct,
+                    status: if pct >= threshold { "good" } else { "bad" }.to_owned(),
+                },
+                metrics: ScoreMetrics {
+                    min: metric("minimum")?,
+                    median: metric("median")?,
+                    mean: metric("mean")?,
+                    max: metric("maximum")?,
+                    std_dev: metric("standard_deviation")?,
+                },
+                histogram,
             };
-            let row = obj! { "assessment_id" => id, "title" => title, "context_label" => context_label, "available_at" => available.as_ref().map(|(_, s)| s.clone()), "due_at" => due.as_ref().map(|(_, s)| s.clone()), "completion" => obj! { "completed" => completed, "total" => total, "not_completed" => total.saturating_sub(completed), "pct" => num(pct), "status" => if pct >= threshold { "good" } else { "bad" } }, "metrics" => obj! { "min" => metric("minimum")?, "median" => metric("median")?, "mean" => metric("mean")?, "max" => metric("maximum")?, "std_dev" => metric("standard_deviation")? }, "histogram" => histogram };
             let position = page.map_or(usize::MAX, |p| p.position);
             rows.push((effective.is_none(), effective, position, id, row));
         }
         rows.sort_by_key(|r| (r.0, r.1, r.2, r.3));
-        let rows: Vec<Value> = rows.into_iter().map(|r| r.4).collect();
+        let rows: Vec<AssessmentRow> = rows.into_iter().map(|r| r.4).collect();
         Ok(Derived::Complete(
-            obj! { "completion_threshold_pct" => num(threshold), "rows" => rows },
+            obj! { "completion_threshold_pct" => num(threshold), "rows" => to_value(&rows)? },
         ))
     }
 }

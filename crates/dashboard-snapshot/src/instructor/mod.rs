@@ -14,6 +14,7 @@ macro_rules! obj {
 mod assessments;
 mod objectives;
 mod progress;
+pub mod rows;
 mod summary;
 mod support;
 
@@ -23,6 +24,7 @@ use serde_json::{Map, Value};
 
 use crate::projection::{DeriveError, Projection};
 
+pub use crate::compact::{StudentRow, SupportRows};
 pub use assessments::{Assessments, HISTOGRAM_BINS};
 pub use objectives::{ChallengingObjectives, LEVELS, dominant_level};
 pub use progress::Progress;
@@ -50,11 +52,6 @@ pub fn round1(x: f64) -> f64 {
 /// A JSON number for a float (shortest round-trip spelling, `null` if not finite).
 pub(crate) fn num(x: f64) -> Value {
     serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
-}
-
-/// A JSON number for an optional float.
-pub(crate) fn opt_num(x: Option<f64>) -> Value {
-    x.map_or(Value::Null, num)
 }
 
 /// Mean of `values`, `None` when empty.
@@ -140,6 +137,28 @@ impl<'a> Node<'a> {
             .enumerate()
             .map(|(i, v)| self.child(&i.to_string(), v))
             .collect())
+    }
+
+    /// Each element of the array payload of `oracle`, parsed and handed to `f` one
+    /// at a time (no tree of the whole payload); returns how many there were.
+    pub(crate) fn each_item(
+        oracle: &'a str,
+        payload: &crate::payload::Payload,
+        mut f: impl FnMut(Node<'_>) -> Result<(), DeriveError>,
+    ) -> Result<usize, DeriveError> {
+        let items = crate::payload::elements(payload.text())
+            .ok_or_else(|| Node::root(oracle, &Value::Null).err("expected an array"))?;
+        let count = items.len();
+        for (i, raw) in items.into_iter().enumerate() {
+            let value: Value =
+                serde_json::from_str(raw).map_err(|e| DeriveError::Failed(e.to_string()))?;
+            f(Node {
+                oracle,
+                pointer: format!("/{i}"),
+                value: &value,
+            })?;
+        }
+        Ok(count)
     }
 
     /// Object entries in document order.

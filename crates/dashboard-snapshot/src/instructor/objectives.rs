@@ -3,9 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::Value;
-
 use super::Node;
+use super::rows::{Distribution, ObjectiveRow, to_value};
 use crate::projection::{DeriveError, Derived, Projection, ProjectionInput};
 
 /// The challenging-objectives projection.
@@ -54,7 +53,7 @@ impl Walk<'_, '_> {
         numbering: String,
         depth: usize,
         root_title: &str,
-    ) -> Option<Value> {
+    ) -> Option<ObjectiveRow> {
         if !self.visited.insert(id) {
             return None;
         }
@@ -80,10 +79,30 @@ impl Walk<'_, '_> {
         if !qualifies && rows.is_empty() {
             return None;
         }
-        let [low, medium, high, ned] = o.counts;
-        Some(
-            obj! { "objective_id" => o.id, "title" => o.title, "numbering" => numbering, "row_type" => if depth == 0 { "objective" } else { "sub_objective" }, "objective" => root_title, "sub_objective" => if depth == 0 { None } else { Some(o.title) }, "dominant_level" => dominant, "qualifies" => qualifies, "distribution" => obj! { "low" => low, "medium" => medium, "high" => high, "not_enough_data" => ned }, "numeric_proficiency" => o.numeric.map(super::num), "children" => rows },
-        )
+        let [low, medium, high, not_enough_data] = o.counts;
+        Some(ObjectiveRow {
+            objective_id: o.id,
+            title: o.title.to_owned(),
+            numbering,
+            row_type: if depth == 0 {
+                "objective"
+            } else {
+                "sub_objective"
+            }
+            .to_owned(),
+            objective: root_title.to_owned(),
+            sub_objective: (depth > 0).then(|| o.title.to_owned()),
+            dominant_level: dominant.to_owned(),
+            qualifies,
+            distribution: Distribution {
+                low,
+                medium,
+                high,
+                not_enough_data,
+            },
+            numeric_proficiency: o.numeric,
+            children: rows,
+        })
     }
 }
 
@@ -140,7 +159,7 @@ impl Projection for ChallengingObjectives {
             "populated"
         };
         Ok(Derived::Complete(
-            obj! { "state" => state, "has_objectives" => !objectives.is_empty(), "low_count" => walk.low_count, "rows" => rows },
+            obj! { "state" => state, "has_objectives" => !objectives.is_empty(), "low_count" => walk.low_count, "rows" => to_value(&rows)? },
         ))
     }
 }

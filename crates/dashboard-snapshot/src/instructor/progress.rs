@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use super::rows::{ProgressBin, ProgressItem, to_value};
 use super::{Node, num, round1};
 use crate::projection::{DeriveError, Derived, Projection, ProjectionInput};
 
@@ -62,11 +63,21 @@ impl Projection for Progress {
             } else {
                 0.0
             };
-            let bins: Vec<Value> = bins
-                .iter()
-                .map(|(b, c)| obj! { "bin" => num(*b), "count" => *c })
-                .collect();
-            items.push(obj! { "resource_id" => resource_id, "title" => title, "resource_type" => resource_type, "students_completed" => completed, "total_students" => class_size, "completion_rate_pct" => num(rate), "bins" => bins });
+            items.push(ProgressItem {
+                resource_id,
+                title: title.to_owned(),
+                resource_type: resource_type.to_owned(),
+                students_completed: completed,
+                total_students: class_size,
+                completion_rate_pct: rate,
+                bins: bins
+                    .iter()
+                    .map(|(bin, count)| ProgressBin {
+                        bin: *bin,
+                        count: *count,
+                    })
+                    .collect(),
+            });
         }
         let schedule_marker = match input.optional.get("schedule_position") {
             None => Value::Null,
@@ -83,7 +94,7 @@ impl Projection for Progress {
             Value::Null
         };
         Ok(Derived::Complete(
-            obj! { "class_size" => class_size, "completion_threshold_pct" => num(threshold), "items" => items, "schedule_marker" => schedule_marker, "empty_state" => empty_state },
+            obj! { "class_size" => class_size, "completion_threshold_pct" => num(threshold), "items" => to_value(&items)?, "schedule_marker" => schedule_marker, "empty_state" => empty_state },
         ))
     }
 }

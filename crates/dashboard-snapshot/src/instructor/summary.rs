@@ -2,9 +2,8 @@
 //! student progress), the class size and the recommendation. Every oracle is
 //! optional; missing ones make the projection partial.
 
-use serde_json::Value;
-
-use super::{Node, mean, opt_num, round1};
+use super::rows::{Recommendation, SummaryCard, SummaryMetrics, SummaryValue, to_value};
+use super::{Node, mean, round1};
 use crate::contract::{OracleState, ProficiencyWeights};
 use crate::projection::{DeriveError, Derived, Projection, ProjectionInput};
 
@@ -30,13 +29,18 @@ pub fn class_proficiency(
     (learners > 0).then(|| weighted / learners as f64)
 }
 
-fn card(id: &str, state: Option<OracleState>, has_data: bool, value: Option<f64>) -> Value {
+fn card(id: &str, state: Option<OracleState>, has_data: bool, value: Option<f64>) -> SummaryCard {
     let status = match state {
         Some(OracleState::Ready) if has_data => "ready",
         Some(OracleState::Ready) => "no_data",
         _ => "unavailable",
     };
-    obj! { "id" => id, "status" => status, "visible" => status != "no_data", "value" => opt_num(value) }
+    SummaryCard {
+        id: id.to_owned(),
+        status: status.to_owned(),
+        visible: status != "no_data",
+        value,
+    }
 }
 
 impl Projection for Summary {
@@ -65,15 +69,15 @@ impl Projection for Summary {
         };
         let mut progress = Vec::new();
         let mut rows_len = None;
-        if let Some(p) = opt.get("progress_proficiency") {
-            let rows = Node::root("progress_proficiency", p).items()?;
-            rows_len = Some(rows.len() as u64);
-            for row in rows {
+        if let Some(p) = opt.payload("progress_proficiency") {
+            let rows = Node::each_item("progress_proficiency", p, |row| {
                 if let Some(x) = row.opt_pct("progress_pct")? {
                     progress.push(x);
                 }
                 row.opt_pct("proficiency_pct")?;
-            }
+                Ok(())
+            })?;
+            rows_len = Some(rows as u64);
         }
         let total_students = bins_total.or(rows_len);
         let (mut numeric, mut counts, mut objective_count) = (Vec::new(), Vec::new(), 0usize);
@@ -94,10 +98,14 @@ impl Projection for Summary {
             }
         }
         let recommendation = match opt.get("recommendation") {
-            None => Value::Null,
+            None => None,
             Some(p) => {
                 let n = Node::root("recommendation", p);
-                obj! { "status" => n.opt_str("status")?.unwrap_or("unavailable"), "recommendation_id" => n.opt_str("recommendation_id")?, "body" => n.opt_str("body")? }
+                Some(Recommendation {
+                    status: n.opt_str("status")?.unwrap_or("unavailable").to_owned(),
+                    recommendation_id: n.opt_str("recommendation_id")?.map(str::to_owned),
+                    body: n.opt_str("body")?.map(str::to_owned),
+                })
             }
         };
         let avg_progress = mean(progress.iter().copied()).map(round1);
@@ -105,12 +113,35 @@ impl Projection for Summary {
             class_proficiency(&numeric, &counts, &input.scope.filters.proficiency_weights)
                 .map(round1);
         let avg_score = mean(scores.iter().copied()).map(round1);
-        Ok(Derived::Complete(
-            obj! { "total_students" => total_students, "metrics" => obj! { "average_student_progress" => opt_num(avg_progress), "average_class_proficiency" => opt_num(avg_proficiency), "average_assessment_score" => opt_num(avg_score) }, "cards" => [
-                card("average_class_proficiency", state("objectives_proficiency"), objective_count > 0, avg_proficiency),
-                card("average_assessment_score", state("grades"), assessment_count > 0, avg_score),
-                card("average_student_progress", state("progress_proficiency"), rows_len.unwrap_or(0) > 0, avg_progress),
-            ], "recommendation" => recommendation },
-        ))
+        let value = SummaryValue {
+            total_students,
+            metrics: SummaryMetrics {
+                average_student_progress: avg_progress,
+                average_class_proficiency: avg_proficiency,
+                average_assessment_score: avg_score,
+            },
+            cards: vec![
+                card(
+                    "average_class_proficiency",
+                    state("objectives_proficiency"),
+                    objective_count > 0,
+                    avg_proficiency,
+                ),
+                card(
+                    "average_assessment_score",
+                    state("grades"),
+                    assessment_count > 0,
+                    avg_score,
+                ),
+                card(
+                    "average_student_progress",
+                    state("progress_proficiency"),
+                    rows_len.unwrap_or(0) > 0,
+                    avg_progress,
+                ),
+            ],
+            recommendation,
+        };
+        Ok(Derived::Complete(to_value(&value)?))
     }
 }

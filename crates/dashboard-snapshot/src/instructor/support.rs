@@ -1,10 +1,10 @@
 //! `student_support`: every rostered student in one of four buckets, with activity.
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 
-use super::{Node, num, opt_num, round1};
+use super::rows::{SupportBucket, to_value};
+use super::{Node, round1};
+use crate::compact::{StudentRow, SupportRows};
 use crate::contract::SupportParams;
 use crate::projection::{DeriveError, Derived, Projection, ProjectionInput};
 
@@ -36,14 +36,47 @@ pub fn categorize(progress: Option<f64>, proficiency: Option<f64>, p: &SupportPa
     }
 }
 
-struct Student {
-    id: u64,
-    name: String,
-    sort_name: String,
-    progress: Option<f64>,
-    proficiency: Option<f64>,
-    inactive: bool,
-    last: Option<String>,
+/// Scores by student id: a sorted list (40 bytes a student), the last row of an
+/// id given twice winning, as in a map.
+#[derive(Default)]
+struct Scores(Vec<(u64, Option<f64>, Option<f64>)>);
+
+impl Scores {
+    /// Sort by id (stably) and keep the last row of each id.
+    fn settle(&mut self) {
+        self.0.sort_by_key(|s| s.0);
+        // Reversed, the last row of an id comes first, and dedup keeps the first.
+        self.0.reverse();
+        self.0.dedup_by_key(|s| s.0);
+        self.0.reverse();
+        self.0.shrink_to_fit();
+    }
+
+    fn get(&self, id: u64) -> Option<(Option<f64>, Option<f64>)> {
+        let at = self.0.binary_search_by_key(&id, |s| s.0).ok()?;
+        self.0.get(at).map(|s| (s.1, s.2))
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// Inactive first, then by lower-cased name, then by id. Names in ASCII are
+/// compared without lower-casing them into new strings (the same order).
+fn support_order(a: &StudentRow, b: &StudentRow) -> std::cmp::Ordering {
+    let by_name = if a.name.is_ascii() && b.name.is_ascii() {
+        a.name
+            .bytes()
+            .map(|c| c.to_ascii_lowercase())
+            .cmp(b.name.bytes().map(|c| c.to_ascii_lowercase()))
+    } else {
+        a.name.to_lowercase().cmp(&b.name.to_lowercase())
+    };
+    b.inactive
+        .cmp(&a.inactive)
+        .then(by_name)
+        .then_with(|| a.student_id.cmp(&b.student_id))
 }
 
 fn display_name(given: Option<&str>, family: Option<&str>, email: Option<&str>, id: u64) -> String {
@@ -72,104 +105,124 @@ impl Projection for StudentSupport {
         &[]
     }
     fn derive(&self, input: &ProjectionInput<'_>) -> Result<Derived, DeriveError> {
-        let params = &input.scope.filters.support;
-        let as_of = input
-            .scope
-            .as_of_time()
-            .map_err(|e| DeriveError::Failed(e.to_string()))?;
-        let rows = input
-            .required
-            .get("progress_proficiency")
-            .ok_or_else(|| DeriveError::Failed("progress_proficiency missing".into()))?;
-        let roster = input
-            .required
-            .get("student_info")
-            .ok_or_else(|| DeriveError::Failed("student_info missing".into()))?;
-        let mut scores: BTreeMap<u64, (Option<f64>, Option<f64>)> = BTreeMap::new();
-        for row in Node::root("progress_proficiency", rows).items()? {
-            let id = row.req_u64("student_id")?;
-            scores.insert(
-                id,
-                (
-                    row.opt_pct("progress_pct")?,
-                    row.opt_pct("proficiency_pct")?,
-                ),
-            );
-        }
-        let mut buckets: [Vec<Student>; 4] = Default::default();
-        let mut on_roster = 0usize;
-        let mut matched = 0usize;
-        for info in Node::root("student_info", roster).items()? {
-            let id = info.req_u64("student_id")?;
-            let name = display_name(
-                info.opt_str("given_name")?,
-                info.opt_str("family_name")?,
-                info.opt_str("email")?,
-                id,
-            );
-            let last = info.opt_time("last_interaction_at")?;
-            let inactive = match &last {
-                None => true,
-                Some((t, _)) => {
-                    (as_of - *t).whole_seconds() >= i64::from(params.inactivity_days) * 86_400
-                }
-            };
-            let (progress, proficiency) = match scores.get(&id) {
-                Some(s) => {
-                    matched += 1;
-                    *s
-                }
-                None => (None, None),
-            };
-            on_roster += 1;
-            let bucket = categorize(progress, proficiency, params);
-            if let Some(list) = buckets.get_mut(bucket) {
-                list.push(Student {
-                    id,
-                    sort_name: name.to_lowercase(),
-                    name,
-                    progress: progress.map(round1),
-                    proficiency: proficiency.map(round1),
-                    inactive,
-                    last: last.map(|(_, text)| text),
-                });
-            }
-        }
-        let total = on_roster;
-        let mut out_buckets = Vec::new();
-        let (mut active_total, mut inactive_total) = (0usize, 0usize);
-        let mut default_bucket = Value::Null;
-        for (id, list) in BUCKETS.iter().zip(buckets.iter_mut()) {
-            list.sort_by(|a, b| {
-                b.inactive
-                    .cmp(&a.inactive)
-                    .then_with(|| a.sort_name.cmp(&b.sort_name))
-                    .then_with(|| a.id.cmp(&b.id))
-            });
-            let inactive = list.iter().filter(|s| s.inactive).count();
-            let active = list.len() - inactive;
-            active_total += active;
-            inactive_total += inactive;
-            if default_bucket.is_null() && !list.is_empty() {
-                default_bucket = Value::from(*id);
-            }
-            let pct = if total > 0 {
-                round1(list.len() as f64 / total as f64 * 100.0)
-            } else {
-                0.0
-            };
-            let students: Vec<Value> = list
-                .iter()
-                .map(|s| {
-                    obj! { "student_id" => s.id, "name" => s.name.as_str(), "progress_pct" => opt_num(s.progress), "proficiency_pct" => opt_num(s.proficiency), "inactive" => s.inactive, "last_interaction_at" => s.last.as_deref() }
-                })
-                .collect();
-            out_buckets.push(obj! { "id" => *id, "count" => list.len(), "pct" => num(pct), "active_count" => active, "inactive_count" => inactive, "students" => students });
-        }
+        let (skeleton, students) = derive_support(input)?;
         Ok(Derived::Complete(
-            obj! { "parameters" => serde_json::to_value(params).map_err(|e| DeriveError::Failed(e.to_string()))?, "as_of" => input.scope.as_of.as_str(), "totals" => obj! { "total" => total, "active" => active_total, "inactive" => inactive_total, "unmatched_rows" => scores.len().saturating_sub(matched) }, "buckets" => out_buckets, "default_bucket_id" => default_bucket },
+            SupportRows { skeleton, students }.to_value(),
         ))
     }
+    fn derive_rows(
+        &self,
+        input: &ProjectionInput<'_>,
+    ) -> Result<(Derived, Option<SupportRows>), DeriveError> {
+        let (skeleton, students) = derive_support(input)?;
+        let rows = SupportRows {
+            skeleton: Value::Null,
+            students,
+        };
+        Ok((Derived::Complete(skeleton), Some(rows)))
+    }
+}
+
+/// The projection's JSON with empty `students` arrays, and each bucket's students.
+fn derive_support(
+    input: &ProjectionInput<'_>,
+) -> Result<(Value, Vec<Vec<StudentRow>>), DeriveError> {
+    let params = &input.scope.filters.support;
+    let as_of = input
+        .scope
+        .as_of_time()
+        .map_err(|e| DeriveError::Failed(e.to_string()))?;
+    let rows = input
+        .required
+        .payload("progress_proficiency")
+        .ok_or_else(|| DeriveError::Failed("progress_proficiency missing".into()))?;
+    let roster = input
+        .required
+        .payload("student_info")
+        .ok_or_else(|| DeriveError::Failed("student_info missing".into()))?;
+    let mut scores = Scores::default();
+    Node::each_item("progress_proficiency", rows, |row| {
+        let id = row.req_u64("student_id")?;
+        scores.0.push((
+            id,
+            row.opt_pct("progress_pct")?,
+            row.opt_pct("proficiency_pct")?,
+        ));
+        Ok(())
+    })?;
+    scores.settle();
+    let mut lists: Vec<Vec<StudentRow>> = BUCKETS.iter().map(|_| Vec::new()).collect();
+    let mut matched = 0usize;
+    let on_roster = Node::each_item("student_info", roster, |info| {
+        let id = info.req_u64("student_id")?;
+        let name = display_name(
+            info.opt_str("given_name")?,
+            info.opt_str("family_name")?,
+            info.opt_str("email")?,
+            id,
+        );
+        let last = info.opt_time("last_interaction_at")?;
+        let inactive = match &last {
+            None => true,
+            Some((t, _)) => {
+                (as_of - *t).whole_seconds() >= i64::from(params.inactivity_days) * 86_400
+            }
+        };
+        let (progress, proficiency) = match scores.get(id) {
+            Some(s) => {
+                matched += 1;
+                s
+            }
+            None => (None, None),
+        };
+        if let Some(list) = lists.get_mut(categorize(progress, proficiency, params)) {
+            list.push(StudentRow {
+                student_id: id,
+                name: name.into_boxed_str(),
+                progress_pct: progress.map(round1),
+                proficiency_pct: proficiency.map(round1),
+                inactive,
+                last_interaction_at: last.map(|(_, text)| text.into_boxed_str()),
+            });
+        }
+        Ok(())
+    })?;
+    let unmatched = scores.len().saturating_sub(matched);
+    drop(scores);
+    for list in &mut lists {
+        list.sort_by(support_order);
+    }
+    let total = on_roster;
+    let mut out_buckets = Vec::new();
+    let (mut active_total, mut inactive_total) = (0usize, 0usize);
+    let mut default_bucket = Value::Null;
+    for (id, list) in BUCKETS.iter().zip(&lists) {
+        let inactive = list.iter().filter(|s| s.inactive).count();
+        let active = list.len() - inactive;
+        active_total += active;
+        inactive_total += inactive;
+        if default_bucket.is_null() && !list.is_empty() {
+            default_bucket = Value::from(*id);
+        }
+        let pct = if total > 0 {
+            round1(list.len() as f64 / total as f64 * 100.0)
+        } else {
+            0.0
+        };
+        let mut bucket = to_value(&SupportBucket {
+            id: (*id).to_owned(),
+            count: list.len() as u64,
+            pct,
+            active_count: active as u64,
+            inactive_count: inactive as u64,
+        })?;
+        if let Value::Object(map) = &mut bucket {
+            map.insert("students".to_owned(), Value::Array(Vec::new()));
+        }
+        out_buckets.push(bucket);
+    }
+    let value = obj! { "parameters" => serde_json::to_value(params).map_err(|e| DeriveError::Failed(e.to_string()))?, "as_of" => input.scope.as_of.as_str(), "totals" => obj! { "total" => total, "active" => active_total, "inactive" => inactive_total, "unmatched_rows" => unmatched }, "buckets" => out_buckets, "default_bucket_id" => default_bucket };
+    Ok((value, lists))
 }
 
 #[cfg(test)]
@@ -199,6 +252,22 @@ mod tests {
             BUCKETS[categorize(Some(50.0), None, &p)],
             "not_enough_information"
         );
+    }
+
+    #[test]
+    fn scores_keep_the_last_row_of_an_id() {
+        let mut s = Scores(vec![
+            (3, Some(1.0), None),
+            (1, Some(2.0), None),
+            (3, Some(3.0), None),
+            (2, None, None),
+            (3, Some(4.0), Some(5.0)),
+        ]);
+        s.settle();
+        assert_eq!(s.len(), 3);
+        assert_eq!(s.get(3), Some((Some(4.0), Some(5.0))));
+        assert_eq!(s.get(1), Some((Some(2.0), None)));
+        assert_eq!(s.get(4), None);
     }
 
     #[test]

@@ -438,3 +438,31 @@ fn assessments_with_grades_export_under_the_default_profile() -> TestResult {
     insta::assert_snapshot!("grades_assessment_score_distribution_csv", dist);
     Ok(())
 }
+
+/// Serializers read the projections' typed rows: a field the row lacks (a renamed
+/// one, say) blocks the dataset with a serializer error naming it, where reading
+/// JSON by key would have written an empty cell.
+#[test]
+fn a_projection_row_missing_a_field_is_a_serializer_error_not_an_empty_cell() -> TestResult {
+    let mut bundle = example_bundle()?;
+    let item = bundle.projections.get_mut("progress").ok_or("progress")?["items"][0]
+        .as_object_mut()
+        .ok_or("item")?;
+    let title = item.remove("title").ok_or("title")?;
+    item.insert("name".to_owned(), title);
+    bundle.parity = dashboard_snapshot::parity::bundle_report(&bundle);
+    match plan_export(&Registry::instructor(), &bundle, "instructor") {
+        Err(Error::ExportBlocked(failure)) => {
+            let b = failure
+                .blocking
+                .iter()
+                .find(|b| b.dataset_id == "student_progress")
+                .ok_or("student_progress is not blocking")?;
+            assert_eq!(b.reason_code, ExportReason::SerializerError);
+            let message = b.message.as_deref().unwrap_or("");
+            assert!(message.contains("title"), "{message}");
+        }
+        other => return Err(format!("expected a blocked export, got {other:?}").into()),
+    }
+    Ok(())
+}

@@ -226,7 +226,7 @@ fn nested_oracle_metadata_is_rejected() -> TestResult {
 fn merge_lets_incoming_win() {
     let result = |key: &str, v: i64| OracleResult {
         oracle_key: key.into(),
-        outcome: OracleOutcome::Ok(json!(v)),
+        outcome: OracleOutcome::Ok(json!(v).into()),
         oracle_version: 1,
         stale: false,
         metadata: BTreeMap::new(),
@@ -238,8 +238,8 @@ fn merge_lets_incoming_win() {
     .into();
     let incoming: BTreeMap<String, OracleResult> = [("b".to_owned(), result("b", 2))].into();
     let merged = merge_oracle_results(&existing, &incoming);
-    assert_eq!(merged["a"].outcome, OracleOutcome::Ok(json!(1)));
-    assert_eq!(merged["b"].outcome, OracleOutcome::Ok(json!(2)));
+    assert_eq!(merged["a"].outcome, OracleOutcome::Ok(json!(1).into()));
+    assert_eq!(merged["b"].outcome, OracleOutcome::Ok(json!(2).into()));
 }
 
 #[test]

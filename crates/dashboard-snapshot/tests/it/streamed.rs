@@ -144,3 +144,101 @@ fn streamed_read_checks_format_and_versions() -> TestResult {
     }
     Ok(())
 }
+
+/// The bundle `fabric dashboard assemble` prints: student rows typed, everything
+/// else as the whole-tree bundle has it.
+fn typed_bundle(oracles: &str) -> Result<SnapshotBundle, Box<dyn std::error::Error>> {
+    let set = dashboard_snapshot::ProjectionSet::instructor();
+    let mut scope = dashboard_snapshot::parse_scope(&crate::scope_text()?)?;
+    let oracles = dashboard_snapshot::parse_oracles_text(oracles.to_owned())?;
+    if !scope.expected_given {
+        scope.scope.expected_oracles = set.all_oracles();
+    }
+    let token = dashboard_snapshot::resolve_token(None, &scope, &oracles)?;
+    let snapshot = dashboard_snapshot::assemble_owned(&scope.scope, &token, oracles.results)?;
+    Ok(dashboard_snapshot::build_bundle_typed(
+        &set,
+        snapshot,
+        &Telemetry::none(),
+    ))
+}
+
+#[test]
+fn typed_rows_print_fingerprint_and_export_as_the_tree_does() -> TestResult {
+    let tree = example_bundle()?;
+    let typed = typed_bundle(&crate::oracles_text()?)?;
+    let students = |b: &SnapshotBundle| {
+        b.projections["student_support"]
+            .pointer("/buckets/0/students")
+            .and_then(Value::as_array)
+            .map(Vec::len)
+    };
+    assert!(students(&tree).is_some_and(|n| n > 0));
+    assert_eq!(students(&typed), Some(0), "rows are held typed");
+    assert_eq!(typed.to_json_string()?, tree.to_json_string()?);
+    assert_eq!(typed.parity, tree.parity);
+    for profile in ["instructor_best_effort", "instructor", "instructor_strict"] {
+        assert_eq!(
+            outcome(&typed, profile),
+            outcome(&tree, profile),
+            "{profile}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn a_payload_given_as_text_prints_sorted_and_normalised() -> TestResult {
+    let mut doc: Value = serde_json::from_str(&crate::oracles_text()?)?;
+    let results = doc
+        .pointer_mut("/results")
+        .and_then(Value::as_array_mut)
+        .ok_or("results")?;
+    results.push(serde_json::json!({
+        "oracle_key": "extra_oracle",
+        "status": "ok",
+        "payload": "PAYLOAD"
+    }));
+    // As text: an integer -0, a float spelled 1.50, an escape, a repeated key.
+    let text = serde_json::to_string_pretty(&doc)?.replace(
+        "\"PAYLOAD\"",
+        r#"{"z": [-0, 1.50, "\u00e9"], "a": {"y": null, "b": -0.0}, "a": {"c": 2}}"#,
+    );
+    let typed = typed_bundle(&text)?;
+    let tree = dashboard_snapshot::assemble_bundle(
+        &dashboard_snapshot::ProjectionSet::instructor(),
+        &crate::scope_text()?,
+        &text,
+        None,
+        &Telemetry::none(),
+    )?;
+    assert_eq!(typed.to_json_string()?, tree.to_json_string()?);
+    let printed: Value = serde_json::from_str(&typed.to_json_string()?)?;
+    assert_eq!(
+        printed.pointer("/snapshot/oracles/extra_oracle/z/0"),
+        Some(&serde_json::json!(0))
+    );
+    assert_eq!(
+        printed.pointer("/snapshot/oracles/extra_oracle/a"),
+        Some(&serde_json::json!({"c": 2}))
+    );
+    Ok(())
+}
+
+/// The payloads are parsed on another thread as they stream by, never skipped
+/// unchecked: a bundle whose payload text is not JSON is refused.
+#[test]
+fn a_broken_payload_is_refused_though_payloads_are_skipped() -> TestResult {
+    let text = example_bundle()?.to_json_string()?;
+    assert!(text.contains("\"oracles\": {"));
+    for broken in ["tru", "01", "\"\\x\"", "[1,]", "{\"a\" 1}"] {
+        let bundle = text.replacen(
+            "\"oracles\": {",
+            &format!("\"oracles\": {{\"x\": {broken}, "),
+            1,
+        );
+        assert!(streamed(&bundle).is_err(), "{broken} was accepted");
+    }
+    assert!(streamed(&text).is_ok());
+    Ok(())
+}

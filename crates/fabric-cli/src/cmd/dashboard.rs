@@ -10,8 +10,8 @@ use dashboard_snapshot::export::{
     ExportManifest, ExportPlan, Registry, plan_export, verify_zip, write_zip,
 };
 use dashboard_snapshot::{
-    Error as DashError, ProjectionSet, SnapshotBundle, Telemetry, assemble_owned, build_bundle,
-    check_identity, resolve_token,
+    Error as DashError, ProjectionSet, SnapshotBundle, Telemetry, assemble_owned,
+    build_bundle_typed, check_identity, resolve_token,
 };
 use serde_json::json;
 
@@ -144,7 +144,7 @@ fn assemble(ctx: &Ctx, args: &AssembleArgs) -> CmdResult {
     // text is dropped as soon as it is parsed.
     let mut scope = dashboard_snapshot::parse_scope(&read(&args.scope)?)
         .map_err(with_file(&args.scope, "invalid scope file"))?;
-    let oracles = dashboard_snapshot::parse_oracles(&read(&args.oracles)?)
+    let oracles = dashboard_snapshot::parse_oracles_text(read(&args.oracles)?)
         .map_err(with_file(&args.oracles, "invalid oracle results file"))?;
     if !scope.expected_given {
         scope.scope.expected_oracles = set.all_oracles();
@@ -152,7 +152,7 @@ fn assemble(ctx: &Ctx, args: &AssembleArgs) -> CmdResult {
     let token = resolve_token(args.token.as_deref(), &scope, &oracles)?;
     check_identity(&scope.scope, &token, &oracles)?;
     let snapshot = assemble_owned(&scope.scope, &token, oracles.results)?;
-    let bundle = build_bundle(&set, snapshot, &Telemetry::none());
+    let bundle = build_bundle_typed(&set, snapshot, &Telemetry::none());
     // Printed as it is produced (the bundle of a large section is hundreds of MB).
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     match bundle.write_json(&mut out) {
