@@ -14,12 +14,15 @@
 
 #![deny(missing_docs)]
 
+pub mod atomic;
 pub mod chain;
 pub mod check;
 mod error;
 pub mod fresh;
+pub mod ingest;
 pub mod jobs;
 pub mod mirror;
+mod report;
 pub mod schema;
 mod store;
 
