@@ -4,3 +4,4 @@ pub mod bench;
 pub mod crash;
 pub mod layers;
 pub mod snapshots;
+pub mod tidy;

@@ -1,6 +1,8 @@
 //! `cargo xtask`: workspace automation.
 //!
 //! * `cargo xtask check-layers`: the dependency-direction check (see `layers.rs`).
+//! * `cargo xtask tidy`: source rules the graph cannot see, e.g. no threads, raw
+//!   file opening or SQL in `crates/fabric-cli/src/cmd/` (see `tidy.rs`).
 //! * `cargo xtask check-snapshots`: no insta snapshot left unreferenced or pending
 //!   (see `snapshots.rs`).
 //! * `cargo xtask bench`: the performance harness (see `bench.rs`); `--scale` for
@@ -15,16 +17,14 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("check-layers") => match xtask::layers::check_workspace() {
-            Ok(report) => {
-                println!("{report}");
-                ExitCode::SUCCESS
-            }
-            Err(err) => {
-                eprintln!("{err}");
-                ExitCode::FAILURE
-            }
-        },
+        Some("check-layers") => {
+            verdict(xtask::layers::check_workspace().map_err(|e| e.to_string()))
+        }
+        Some("tidy") => verdict(xtask::tidy::check_workspace().map_err(|found| {
+            let mut text: String = found.iter().map(|f| format!("tidy: {f}\n")).collect();
+            text.push_str(&format!("tidy: {} finding(s)", found.len()));
+            text
+        })),
         Some("check-snapshots") => {
             let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
             match xtask::snapshots::check_tree(&root) {
@@ -48,9 +48,23 @@ fn main() -> ExitCode {
         Some("man") => man(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <check-layers | check-snapshots | man | bench [--quick] [SUITE...] | bench --scale [--sizes N,N] | crash [--kills N] [--seed S] [--jobs J] [COMMAND...]>"
+                "usage: cargo xtask <check-layers | tidy | check-snapshots | man | bench [--quick] [SUITE...] | bench --scale [--sizes N,N] | crash [--kills N] [--seed S] [--jobs J] [COMMAND...]>"
             );
             ExitCode::from(2)
+        }
+    }
+}
+
+/// Print a check's summary (success) or its failure (stderr, exit 1).
+fn verdict(result: Result<String, String>) -> ExitCode {
+    match result {
+        Ok(report) => {
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(failure) => {
+            eprintln!("{failure}");
+            ExitCode::FAILURE
         }
     }
 }

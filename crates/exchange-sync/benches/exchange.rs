@@ -140,8 +140,9 @@ fn make_input(dir: &Path, data: Option<&Path>, n: usize) -> Res<Option<(PathBuf,
             return Ok(None);
         }
     }
-    let tmp = folder.join(format!("exchange-{n}.ndjson.tmp"));
-    let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    // Written whole or not at all: a killed run leaves no half file to reuse.
+    let mut file = fabric_store::atomic::AtomicFile::create(&out)?;
+    let mut w = std::io::BufWriter::new(&mut file);
     for line in std::io::BufReader::new(std::fs::File::open(&raw)?).lines() {
         let line = line?;
         let mut v: serde_json::Value = serde_json::from_str(&line)?;
@@ -152,7 +153,7 @@ fn make_input(dir: &Path, data: Option<&Path>, n: usize) -> Res<Option<(PathBuf,
     }
     w.flush()?;
     drop(w);
-    std::fs::rename(&tmp, &out)?;
+    file.commit()?;
     if data.is_none() {
         std::fs::remove_file(&raw)?;
     }

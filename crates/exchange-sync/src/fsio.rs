@@ -1,8 +1,11 @@
-//! Atomic file writes: a temporary file in the same folder, synced, then renamed.
+//! Atomic file writes through the workspace's one writer, `fabric_store::atomic`
+//! (a temporary file beside the target, synced, renamed, the folder synced), with
+//! errors that name the file: [`write_atomic`], [`AtomicFile`], and
+//! [`DirectWriter`] for chunk files written past the page cache.
 //!
-//! Temporary names carry the writer's process id (`.NAME.tmp-PID`); a process
-//! killed mid-write leaves its file behind, and the next writer of the same path
-//! removes it ([`remove_stale`]) once no process of that id runs.
+//! Temporary names carry the writer's process id (`.NAME.tmp-PID.XXXXXX`); a
+//! process killed mid-write leaves its file behind, and the next writer of the
+//! same path removes it ([`remove_stale`]) once no process of that id runs.
 //!
 //! What Fabric creates is private: new files `0600`, new folders `0700` (Unix), so
 //! packs, archives and unpacked datasets are readable by their owner only. The
@@ -11,18 +14,18 @@
 //! pack, change its modes after writing it.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+pub use fabric_store::atomic::{remove_stale, stale_files};
 
 use crate::error::{Error, Result};
 
 /// Write `bytes` to `path` atomically. On failure nothing is left behind.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut file = AtomicFile::create(path)?;
-    file.write_all(bytes).map_err(|source| Error::Write {
+    fabric_store::atomic::write_atomic(path, bytes).map_err(|source| Error::Write {
         path: path.to_path_buf(),
         source,
-    })?;
-    file.commit()
+    })
 }
 
 /// Writes whole files atomically (like [`write_atomic`]) with direct I/O where the
@@ -68,7 +71,9 @@ impl DirectWriter {
     }
 
     /// Write `bytes` to `path` atomically: a temporary file beside it, synced,
-    /// renamed into place. On failure nothing is left behind.
+    /// renamed into place; the caller syncs the folder (`fabric_store::atomic::
+    /// sync_dir`) before anything names the file. On failure nothing is left
+    /// behind.
     pub fn write_atomic(&mut self, path: &Path, bytes: &[u8]) -> Result<()> {
         if self.enabled {
             match self.write_direct(path, bytes) {
@@ -87,36 +92,30 @@ impl DirectWriter {
     }
 
     fn write_direct(&mut self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-        let tmp = temp_path(path);
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(target_os = "linux")]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600).custom_flags(libc::O_DIRECT);
-        }
-        let mut file = options.open(&tmp)?;
-        let written = (|| {
-            copy_mode(&file, path)?;
-            let buffer = &mut self.raw[self.off..self.off + DIRECT_BUFFER];
-            for piece in bytes.chunks(DIRECT_BUFFER) {
-                buffer[..piece.len()].copy_from_slice(piece);
-                // The last piece is padded to a whole block and cut back below.
-                let whole = piece.len().next_multiple_of(DIRECT_ALIGN);
-                buffer[piece.len()..whole].fill(0);
-                file.write_all(&buffer[..whole])?;
+        let file = fabric_store::atomic::AtomicFile::create_with(path, |tmp| {
+            let mut options = std::fs::OpenOptions::new();
+            #[cfg(target_os = "linux")]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.custom_flags(libc::O_DIRECT);
             }
-            if !bytes.len().is_multiple_of(DIRECT_ALIGN) {
-                file.set_len(bytes.len() as u64)?;
-            }
-            file.sync_all()?;
-            drop(file);
-            std::fs::rename(&tmp, path)
-        })();
-        if written.is_err() {
-            let _ = std::fs::remove_file(&tmp);
+            fabric_store::atomic::open_private(tmp, &mut options)
+        })?;
+        let mut out = file.as_file();
+        let buffer = &mut self.raw[self.off..self.off + DIRECT_BUFFER];
+        for piece in bytes.chunks(DIRECT_BUFFER) {
+            buffer[..piece.len()].copy_from_slice(piece);
+            // The last piece is padded to a whole block and cut back below.
+            let whole = piece.len().next_multiple_of(DIRECT_ALIGN);
+            buffer[piece.len()..whole].fill(0);
+            out.write_all(&buffer[..whole])?;
         }
-        written
+        if !bytes.len().is_multiple_of(DIRECT_ALIGN) {
+            out.set_len(bytes.len() as u64)?;
+        }
+        // Dropped on an error above: the temporary file is removed. The folder
+        // is synced by the caller, once for all the files it writes there.
+        file.commit_leaving_folder()
     }
 }
 
@@ -125,81 +124,64 @@ const EINVAL: i32 = libc::EINVAL;
 #[cfg(not(target_os = "linux"))]
 const EINVAL: i32 = 22;
 
-/// A file being written under a temporary name next to its final path; renamed
-/// into place by [`AtomicFile::commit`], removed if dropped before.
+/// A file being written under a temporary name next to its final path (through
+/// `fabric_store::atomic`, buffered); renamed into place by
+/// [`AtomicFile::commit`], removed if dropped before.
 #[derive(Debug)]
 pub struct AtomicFile {
-    file: Option<std::io::BufWriter<std::fs::File>>,
-    tmp: PathBuf,
-    path: PathBuf,
+    file: std::io::BufWriter<fabric_store::atomic::AtomicFile>,
 }
 
 impl AtomicFile {
     /// Start writing `path` (its folder must exist).
     pub fn create(path: &Path) -> Result<Self> {
-        let tmp = temp_path(path);
-        let file = create_private(&tmp).map_err(|source| Error::Write {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        keep_mode(&file, path, &tmp)?;
+        let file =
+            fabric_store::atomic::AtomicFile::create(path).map_err(|source| Error::Write {
+                path: path.to_path_buf(),
+                source,
+            })?;
         Ok(AtomicFile {
-            file: Some(std::io::BufWriter::with_capacity(1 << 16, file)),
-            tmp,
-            path: path.to_path_buf(),
+            file: std::io::BufWriter::with_capacity(1 << 16, file),
         })
+    }
+
+    /// Flush, sync and rename into place, leaving the folder's sync to the caller
+    /// (see `fabric_store::atomic::AtomicFile::commit_leaving_folder`).
+    pub(crate) fn commit_leaving_folder(self) -> Result<()> {
+        let path = self.file.get_ref().path().to_path_buf();
+        let io = |source| Error::Write {
+            path: path.clone(),
+            source,
+        };
+        let file = self.file.into_inner().map_err(|e| io(e.into_error()))?;
+        file.commit_leaving_folder().map_err(io)
     }
 
     /// Flush, sync and rename into place.
-    pub fn commit(mut self) -> Result<()> {
+    pub fn commit(self) -> Result<()> {
+        let path = self.file.get_ref().path().to_path_buf();
         let io = |source| Error::Write {
-            path: self.path.clone(),
+            path: path.clone(),
             source,
         };
-        if let Some(file) = self.file.take() {
-            let file = file.into_inner().map_err(|e| io(e.into_error()))?;
-            file.sync_all().map_err(io)?;
-        }
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| {
-            let _ = std::fs::remove_file(&self.tmp);
-            io(e)
-        })
+        let file = self.file.into_inner().map_err(|e| io(e.into_error()))?;
+        file.commit().map_err(io)
     }
 }
 
-/// The temporary name `.NAME.tmp-PID` beside `path`, after removing the ones a
-/// dead writer of the same path left.
-pub(crate) fn temp_path(path: &Path) -> PathBuf {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map_or_else(|| "file".into(), |n| n.to_string_lossy().into_owned());
-    let prefix = format!(".{name}.tmp-");
-    remove_stale(dir, &prefix);
-    dir.join(format!("{prefix}{}", std::process::id()))
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.file.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
 }
 
-/// When `file` (being written at `tmp`) replaces an existing `path`, give it the
-/// mode the owner gave `path`. On failure `tmp` is removed and the error names
-/// `path`, the file the user asked for.
-pub(crate) fn keep_mode(file: &std::fs::File, path: &Path, tmp: &Path) -> Result<()> {
-    copy_mode(file, path).map_err(|source| {
-        let _ = std::fs::remove_file(tmp);
-        Error::Write {
-            path: path.to_path_buf(),
-            source,
-        }
-    })
-}
-
-/// Give `file` the mode of `path`, when `path` exists.
-fn copy_mode(file: &std::fs::File, path: &Path) -> std::io::Result<()> {
-    match std::fs::metadata(path) {
-        Ok(meta) => file.set_permissions(meta.permissions()),
-        Err(_) => Ok(()),
+impl std::io::Seek for AtomicFile {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.file.seek(pos)
     }
 }
 
@@ -242,81 +224,6 @@ pub fn create_private_dir_all(dir: impl AsRef<Path>) -> std::io::Result<()> {
         builder.mode(0o700);
     }
     builder.create(dir.as_ref())
-}
-
-/// Remove the files of `dir` named `PREFIX<pid>` whose process is gone (left by a
-/// killed writer). Best effort: a file that cannot be removed stays. Only where
-/// the running processes can be told (Linux `/proc`); elsewhere nothing is removed.
-pub fn remove_stale(dir: &Path, prefix: &str) {
-    for path in stale_files(dir, prefix) {
-        let _ = std::fs::remove_file(path);
-    }
-}
-
-/// The files of `dir` named `PREFIX<pid>` whose process is gone (never this
-/// process's own). Empty where the running processes cannot be told.
-pub fn stale_files(dir: &Path, prefix: &str) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut found = Vec::new();
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(prefix))
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid != std::process::id() && !process_alive(pid) {
-            found.push(entry.path());
-        }
-    }
-    found.sort();
-    found
-}
-
-/// Whether a process `pid` runs (unknown: assumed to run).
-fn process_alive(pid: u32) -> bool {
-    if cfg!(target_os = "linux") {
-        Path::new("/proc").join(pid.to_string()).exists()
-    } else {
-        true
-    }
-}
-
-impl Write for AtomicFile {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match &mut self.file {
-            Some(f) => f.write(buf),
-            None => Err(std::io::Error::other("file already committed")),
-        }
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        match &mut self.file {
-            Some(f) => f.flush(),
-            None => Ok(()),
-        }
-    }
-}
-
-impl std::io::Seek for AtomicFile {
-    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
-        match &mut self.file {
-            Some(f) => f.seek(pos),
-            None => Err(std::io::Error::other("file already committed")),
-        }
-    }
-}
-
-impl Drop for AtomicFile {
-    fn drop(&mut self) {
-        if self.file.take().is_some() {
-            let _ = std::fs::remove_file(&self.tmp);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -415,40 +322,5 @@ mod tests {
             .expect_err("no folder");
         assert!(err.to_string().contains("chunk-0001.ndjson"), "{err}");
         assert!(!dir.path().join("missing").exists());
-    }
-
-    /// A temporary file of a killed writer (a process id no process has) is
-    /// removed by the next write of the same path; another path's is kept, and so
-    /// is a live process's.
-    #[test]
-    fn a_killed_writers_temporary_file_is_removed_by_the_next_write()
-    -> std::result::Result<(), Box<dyn std::error::Error>> {
-        let dir = tempfile::tempdir()?;
-        let dead = dir.path().join(".out.zip.tmp-4294967294");
-        let live = dir
-            .path()
-            .join(format!(".out.zip.tmp-{}", std::process::id()));
-        let other = dir.path().join(".other.zip.tmp-4294967294");
-        for f in [&dead, &other] {
-            std::fs::write(f, b"partial")?;
-        }
-        write_atomic(&dir.path().join("out.zip"), b"whole")?;
-        assert!(!dead.exists());
-        assert!(other.exists());
-        assert!(!live.exists());
-        assert_eq!(std::fs::read(dir.path().join("out.zip"))?, b"whole");
-        if cfg!(target_os = "linux") {
-            // The parent process (the test runner's) is alive: its file stays.
-            let parent = std::fs::read_to_string("/proc/self/stat")?
-                .rsplit(')')
-                .next()
-                .and_then(|rest| rest.split_whitespace().nth(1).map(str::to_owned))
-                .ok_or("no ppid")?;
-            let running = dir.path().join(format!(".out.zip.tmp-{parent}"));
-            std::fs::write(&running, b"in progress")?;
-            write_atomic(&dir.path().join("out.zip"), b"again")?;
-            assert!(running.exists());
-        }
-        Ok(())
     }
 }

@@ -120,8 +120,17 @@ pub fn check_pack_with(
     conflict: Option<ConflictStrategy>,
 ) -> Result<CheckReport> {
     let manifest = Manifest::load(manifest_path)?;
+    check_manifest(&manifest, &dataset_dir(manifest_path), conflict)
+}
+
+/// [`check_pack_with`] on a manifest already loaded, for the dataset folder `dir`.
+pub fn check_manifest(
+    manifest: &Manifest,
+    dir: &Path,
+    conflict: Option<ConflictStrategy>,
+) -> Result<CheckReport> {
+    let dir = dir.to_path_buf();
     manifest.sql_target.validate()?;
-    let dir = dataset_dir(manifest_path);
     let scope = manifest.scope();
     let mut report = CheckReport {
         table: format!(

@@ -81,8 +81,9 @@ pub const MAX_PLAINTEXT: u64 = (1 << 36) - 32;
 /// path (`Write + Seek` over the plaintext positions). Removed if dropped before
 /// [`SealedFile::commit`].
 pub struct SealedFile {
-    file: Option<std::fs::File>,
-    tmp: PathBuf,
+    /// The workspace's atomic writer (`fabric_store::atomic`), written through its
+    /// file at explicit offsets; `None` once committed.
+    file: Option<fabric_store::atomic::AtomicFile>,
     path: PathBuf,
     key: zeroize::Zeroizing<[u8; 32]>,
     nonce: [u8; NONCE],
@@ -140,23 +141,14 @@ impl SealedFile {
         salt: [u8; SALT],
         nonce: [u8; NONCE],
     ) -> Result<Self> {
-        // Same rules as `fsio::AtomicFile`: a dead writer's temporary file is
+        // The workspace's atomic writer: a dead writer's temporary file is
         // removed, the new file is owner-only (a replaced one keeps its mode), and
         // errors name the file the user asked for.
-        let tmp = crate::fsio::temp_path(path);
         let io = |source| Error::Write {
             path: path.to_path_buf(),
             source,
         };
-        let mut options = std::fs::OpenOptions::new();
-        options.read(true).write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let file = options.open(&tmp).map_err(io)?;
-        crate::fsio::keep_mode(&file, path, &tmp)?;
+        let file = fabric_store::atomic::AtomicFile::create(path).map_err(io)?;
         let mut header = [0u8; HEADER as usize];
         header[..SALT].copy_from_slice(&salt);
         header[SALT..].copy_from_slice(&nonce);
@@ -165,7 +157,6 @@ impl SealedFile {
             key,
             ctr,
             file: Some(file),
-            tmp: tmp.clone(),
             path: path.to_path_buf(),
             nonce,
             pos: 0,
@@ -181,6 +172,7 @@ impl SealedFile {
     fn file_ref(&self) -> std::io::Result<&std::fs::File> {
         self.file
             .as_ref()
+            .map(fabric_store::atomic::AtomicFile::as_file)
             .ok_or_else(|| std::io::Error::other("file already committed"))
     }
 
@@ -199,7 +191,7 @@ impl SealedFile {
         let mut h = [0u8; 16].into();
         cipher.encrypt_block(&mut h);
         let mut ghash = GHash::new(&h);
-        let mut reader = std::io::BufReader::with_capacity(1 << 16, &file);
+        let mut reader = std::io::BufReader::with_capacity(1 << 16, file.as_file());
         reader.seek(SeekFrom::Start(HEADER)).map_err(io)?;
         let mut left = self.len;
         let mut buf = vec![0u8; 1 << 16];
@@ -221,13 +213,11 @@ impl SealedFile {
             *t ^= x;
         }
         drop(reader);
-        file.write_all_at(&tag, HEADER + self.len).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        drop(file);
-        std::fs::rename(&self.tmp, &self.path).map_err(|e| {
-            let _ = std::fs::remove_file(&self.tmp);
-            io(e)
-        })
+        file.as_file()
+            .write_all_at(&tag, HEADER + self.len)
+            .map_err(io)?;
+        // Synced, renamed into place, the folder synced; on failure removed.
+        file.commit().map_err(io)
     }
 }
 
@@ -275,14 +265,6 @@ impl Seek for SealedFile {
         };
         self.pos = new.ok_or_else(|| std::io::Error::other("seek before the start"))?;
         Ok(self.pos)
-    }
-}
-
-impl Drop for SealedFile {
-    fn drop(&mut self) {
-        if self.file.take().is_some() {
-            let _ = std::fs::remove_file(&self.tmp);
-        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! What every command gets: the store path and the output switches.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use indicatif::ProgressBar;
 
@@ -133,48 +133,6 @@ pub fn check_policy() -> Result<fabric_store::CheckPolicy, crate::error::CliErro
                 names.join(", ")
             ))
         })
-}
-
-/// What a write would create where nothing exists yet: the store file and its
-/// missing folders. A failed command undoes them, so it leaves the disk as it was.
-#[derive(Debug)]
-pub struct FreshStore {
-    /// The store file, when it did not exist.
-    file: Option<PathBuf>,
-    /// Folders that did not exist, outermost first.
-    folders: Vec<PathBuf>,
-}
-
-impl FreshStore {
-    /// Note what is missing now, before the store is opened for writing.
-    pub fn note(db: &Path) -> Self {
-        let file = (!db.exists()).then(|| db.to_path_buf());
-        let mut folders: Vec<PathBuf> = db
-            .ancestors()
-            .skip(1)
-            .filter(|p| !p.as_os_str().is_empty())
-            .take_while(|p| !p.exists())
-            .map(Path::to_path_buf)
-            .collect();
-        folders.reverse();
-        FreshStore { file, folders }
-    }
-
-    /// Remove what the failed command created (best effort: the store is closed by
-    /// now; a folder is removed only if empty). The file, with its journal, is
-    /// removed only if this process created it and, under an exclusive lock, no
-    /// table in it holds a row (see `fabric_store::fresh`): a store another
-    /// process created, or is writing to, is never lost.
-    pub fn undo(self) {
-        if let Some(file) = &self.file
-            && !fabric_store::fresh::remove_if_fresh(file).unwrap_or(false)
-        {
-            return;
-        }
-        for folder in self.folders.iter().rev() {
-            let _ = std::fs::remove_dir(folder);
-        }
-    }
 }
 
 fn default_db() -> PathBuf {

@@ -26,7 +26,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::context::{Ctx, FreshStore};
+use crate::context::Ctx;
 
 /// The heading the options every command takes are listed under.
 const GLOBAL: &str = "Global options";
@@ -106,9 +106,6 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(&e),
     };
     let mut ctx = Ctx::new(cli.db, cli.json, cli.quiet, cli.verbose);
-    // Whatever a failed command created (the store file, its journal, its
-    // folders) is removed again, so a failure leaves the disk as it was.
-    let fresh = FreshStore::note(&ctx.db);
     let result = context::check_policy().and_then(|policy| {
         ctx.store.check = policy;
         match cli.command {
@@ -133,7 +130,10 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {
-            fresh.undo();
+            // Whatever a failed command created (a store file, its journal, its
+            // folders; the --db store or another target) is removed again, so a
+            // failure leaves the disk as it was.
+            fabric_store::fresh::undo_created();
             error::print(&err);
             if ctx.json {
                 // The text went to stderr; scripts read this one document.

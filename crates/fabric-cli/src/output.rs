@@ -39,6 +39,14 @@ fn finish(written: std::io::Result<()>) -> Result<(), CliError> {
     }
 }
 
+/// Write `bytes` through the FIFO or device `path` (an [`OutputTarget::Stream`]),
+/// as `cat > PATH` would: opened for writing, never created or replaced.
+pub fn write_through(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut stream = std::fs::OpenOptions::new().write(true).open(path)?;
+    stream.write_all(bytes)?;
+    stream.flush()
+}
+
 /// Where an output file named on the command line (`--out`) is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutputTarget {

@@ -77,6 +77,15 @@ pub fn ticking(enabled: bool, what: &str) -> ProgressBar {
     bar
 }
 
+/// A `(done, total)` callback for a library call that reports its progress: it
+/// moves `bar` (total and position).
+pub fn follow(bar: &ProgressBar) -> impl FnMut(u64, u64) + '_ {
+    move |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    }
+}
+
 /// A running count of bytes written when the total is not known in advance, e.g.
 /// `⠋   export 3.20 MiB 41.0 MiB/s 0s`; hidden unless `enabled`.
 pub fn counter(enabled: bool, what: &str) -> ProgressBar {

@@ -14,6 +14,7 @@
 //! assert_eq!(job.outputs[0].clip_id.len(), 16);
 //! ```
 
+pub mod batch;
 mod path;
 mod stored;
 mod text;

@@ -77,6 +77,7 @@ pub(crate) fn open_error(path: &Path, e: impl std::error::Error + Send + Sync + 
 /// one exists: SQLite would create them with the process's default modes.
 pub(crate) fn create_private(path: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let folders = crate::fresh::missing_folders(path);
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -90,7 +91,7 @@ pub(crate) fn create_private(path: &Path) -> std::io::Result<()> {
         .open(path)
     {
         Ok(_) => {
-            crate::fresh::note_created(path);
+            crate::fresh::note_created(path, folders);
             Ok(())
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),

@@ -17,13 +17,39 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use crate::error::At;
 use crate::error::{Error, Result};
 
-/// The store files this process created (by [`crate::Store::open`]).
-static CREATED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+/// A store file this process created, and the folders it made for it
+/// (outermost first).
+#[derive(Debug, Clone)]
+struct Created {
+    file: PathBuf,
+    folders: Vec<PathBuf>,
+}
 
-/// Note that this process created the file at `path`.
-pub(crate) fn note_created(path: &Path) {
+/// The store files this process created (by [`crate::Store::open`]).
+static CREATED: Mutex<Vec<Created>> = Mutex::new(Vec::new());
+
+/// The folders above `path` that do not exist yet, outermost first: what
+/// creating the store at `path` would make.
+pub(crate) fn missing_folders(path: &Path) -> Vec<PathBuf> {
+    let mut folders: Vec<PathBuf> = path
+        .ancestors()
+        .skip(1)
+        .filter(|p| !p.as_os_str().is_empty())
+        .take_while(|p| !p.exists())
+        .map(Path::to_path_buf)
+        .collect();
+    folders.reverse();
+    folders
+}
+
+/// Note that this process created the file at `path`, and the `folders` (from
+/// [`missing_folders`] before they were made) for it.
+pub(crate) fn note_created(path: &Path, folders: Vec<PathBuf>) {
     if let Ok(mut created) = CREATED.lock() {
-        created.push(path.to_path_buf());
+        created.push(Created {
+            file: path.to_path_buf(),
+            folders,
+        });
     }
 }
 
@@ -32,7 +58,22 @@ pub(crate) fn note_created(path: &Path) {
 pub fn created_here(path: &Path) -> bool {
     CREATED
         .lock()
-        .is_ok_and(|created| created.iter().any(|p| p == path))
+        .is_ok_and(|created| created.iter().any(|c| c.file == path))
+}
+
+/// Undo what a failed command created: each store this process created that
+/// [`remove_if_fresh`] removes, newest first, then the folders made for it while
+/// they are empty. Best effort (a store in use or holding a row stays, and so do
+/// its folders). Call it with every store of this process closed.
+pub fn undo_created() {
+    let created = CREATED.lock().map(|c| c.clone()).unwrap_or_default();
+    for Created { file, folders } in created.iter().rev() {
+        if remove_if_fresh(file).unwrap_or(false) {
+            for folder in folders.iter().rev() {
+                let _ = std::fs::remove_dir(folder);
+            }
+        }
+    }
 }
 
 /// Remove the store at `path` with its journal files, if this process created it

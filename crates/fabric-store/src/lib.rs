@@ -14,14 +14,17 @@
 
 #![deny(missing_docs)]
 
+pub mod atomic;
 pub mod chain;
 pub mod check;
 mod error;
 mod file;
 pub mod fresh;
+pub mod ingest;
 pub mod jobs;
 pub mod mirror;
 mod options;
+mod report;
 pub mod schema;
 mod store;
 

@@ -13,7 +13,8 @@ use crate::manifest::{Manifest, ManifestFile, dataset_dir};
 
 pub use unpack::{
     DEFAULT_MAX_ENTRY, DEFAULT_MAX_RATIO, FREE_SPACE_MARGIN, RATIO_FLOOR, UnpackLimits,
-    safe_entry_path, unpack, unpack_bytes, unpack_with_progress,
+    is_plain_zip, read_archive, safe_entry_path, unpack, unpack_bytes, unpack_read,
+    unpack_with_progress,
 };
 
 /// The metadata entry added last to every archive.
@@ -205,6 +206,19 @@ pub fn pack(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<PackOutcome> {
     let manifest = Manifest::load(manifest_path)?;
+    pack_manifest(&manifest, manifest_path, out, passphrase, dry_run, progress)
+}
+
+/// [`pack`] with the manifest at `manifest_path` already loaded (the caller read
+/// it once, e.g. for its encryption policy): it is not read again.
+pub fn pack_manifest(
+    manifest: &Manifest,
+    manifest_path: &Path,
+    out: &Path,
+    passphrase: Option<&[u8]>,
+    dry_run: bool,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<PackOutcome> {
     let dir = dataset_dir(manifest_path);
     // Read under the pack lock: no live writer's files, no killed writer's.
     let _lock = crate::pack::PackLock::reader(&dir)?;

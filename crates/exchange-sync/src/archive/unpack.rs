@@ -169,8 +169,36 @@ pub fn unpack_with_progress(
     limits: &UnpackLimits,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<PathBuf> {
+    let raw = read_archive(input)?;
+    unpack_read(raw, input, out, passphrase, dry_run, limits, progress)
+}
+
+/// Read the archive `input` whole: a regular file of at most
+/// [`Limits::archive`](crate::input_limits::Limits::archive) bytes. With
+/// [`is_plain_zip`] and [`unpack_read`], a caller reads it once, looks at it (to
+/// ask for a passphrase only when it is encrypted), then extracts it.
+pub fn read_archive(input: &Path) -> Result<Vec<u8>> {
     let max = crate::input_limits::get().archive;
-    let raw = crate::input_limits::read_file(input, "archive", max, "--max-archive-bytes")?;
+    crate::input_limits::read_file(input, "archive", max, "--max-archive-bytes")
+}
+
+/// Whether `raw` starts like a zip (an archive with entries, or an empty one);
+/// anything else is taken as encrypted.
+pub fn is_plain_zip(raw: &[u8]) -> bool {
+    raw.starts_with(b"PK\x03\x04") || raw.starts_with(b"PK\x05\x06")
+}
+
+/// [`unpack_with_progress`] of the archive `input` already read by
+/// [`read_archive`] (`raw`): it is not read again.
+pub fn unpack_read(
+    raw: Vec<u8>,
+    input: &Path,
+    out: &Path,
+    passphrase: Option<&[u8]>,
+    dry_run: bool,
+    limits: &UnpackLimits,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<PathBuf> {
     extract(
         raw,
         input,
@@ -221,7 +249,7 @@ fn extract(
     limits: &UnpackLimits,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<PathBuf> {
-    let is_zip = raw.starts_with(b"PK\x03\x04") || raw.starts_with(b"PK\x05\x06");
+    let is_zip = is_plain_zip(&raw);
     let data: Zeroizing<Vec<u8>> = if is_zip {
         Zeroizing::new(raw)
     } else {

@@ -90,8 +90,10 @@ pub fn recover_killed_writers(dir: &Path) -> Result<()> {
 
 /// [`recover_killed_writers`] for a caller that holds the exclusive lock.
 pub(crate) fn recover_unlocked(dir: &Path) -> Result<()> {
+    // The new index of an earlier version's writer.
     crate::fsio::remove_stale(dir, ".index.pending-");
-    // A kill while the index or the manifest was being replaced.
+    // A kill while the index (written beside it from the writer's first chunk on)
+    // or the manifest was being replaced.
     crate::fsio::remove_stale(dir, &format!(".{INDEX_FILE}.tmp-"));
     crate::fsio::remove_stale(dir, &format!(".{MANIFEST_FILE}.tmp-"));
     let journals = crate::fsio::stale_files(dir, JOURNAL_PREFIX);
@@ -388,10 +390,14 @@ pub(crate) struct PackFiles {
     next_chunk: u64,
     /// The index being built: the old index's bytes, then the new lines. It becomes
     /// `index.jsonl` at close.
-    index: Option<std::io::BufWriter<std::fs::File>>,
+    /// The new index, written through the atomic writer beside `index.jsonl`.
+    index: Option<std::io::BufWriter<fabric_store::atomic::AtomicFile>>,
+    /// Its temporary file (for errors and the rewrite).
     index_path: PathBuf,
     written: u64,
     chunks_written: Vec<String>,
+    /// The folders the new chunks went into, synced before the index commits.
+    folders_written: std::collections::BTreeSet<PathBuf>,
     /// The journal of chunks created, opened at the first chunk.
     journal: Option<std::fs::File>,
     journal_path: PathBuf,
@@ -424,34 +430,35 @@ impl PackFiles {
             })
             .max()
             .unwrap_or(0);
-        let index_path = dir.join(format!(".index.pending-{}", std::process::id()));
+        // It replaces index.jsonl (with the mode its owner gave that); from here
+        // on, dropping it removes the temporary file.
+        let file =
+            fabric_store::atomic::AtomicFile::create(&dir.join(INDEX_FILE)).map_err(|source| {
+                Error::Write {
+                    path: dir.join(INDEX_FILE),
+                    source,
+                }
+            })?;
+        let index_path = file.temp_path().to_path_buf();
         let mut files = PackFiles {
             dir: dir.to_path_buf(),
             manifest,
             now,
             next_chunk: highest + 1,
-            index: None,
+            index: Some(std::io::BufWriter::with_capacity(1 << 16, file)),
             index_path,
             written: 0,
             chunks_written: Vec::new(),
+            folders_written: std::collections::BTreeSet::new(),
             journal: None,
             journal_path: dir.join(format!("{JOURNAL_PREFIX}{}", std::process::id())),
             committed: false,
             direct: None,
             _lock: lock,
         };
-        let file =
-            crate::fsio::create_private(&files.index_path).map_err(|source| Error::Write {
-                path: files.index_path.clone(),
-                source,
-            })?;
-        // It replaces index.jsonl: with the mode its owner gave that.
-        crate::fsio::keep_mode(&file, &dir.join(INDEX_FILE), &files.index_path)?;
-        // Set before the copy: from here on, drop removes the file.
-        let index = files
-            .index
-            .insert(std::io::BufWriter::with_capacity(1 << 16, file));
-        copy_old_index(dir, index, &files.index_path)?;
+        if let Some(index) = files.index.as_mut() {
+            copy_old_index(dir, index, &files.index_path)?;
+        }
         Ok(files)
     }
 
@@ -503,9 +510,11 @@ impl PackFiles {
                         path: path.clone(),
                         source,
                     })?;
-                file.commit()?;
+                file.commit_leaving_folder()?;
             }
         }
+        // Synced once, before the index names the chunk (see `close`).
+        self.folders_written.insert(folder);
         self.chunks_written.push(chunk.rel.clone());
         let index = self
             .index
@@ -534,21 +543,22 @@ impl PackFiles {
             path: target.clone(),
             source,
         };
+        // The chunks' names reach the disk before the index that names them.
+        for folder in &self.folders_written {
+            fabric_store::atomic::sync_dir(folder).map_err(|source| Error::Write {
+                path: folder.clone(),
+                source,
+            })?;
+        }
         let file = index.into_inner().map_err(|e| io(e.into_error()))?;
         if relocated.is_empty() {
-            // No line changes: the new index is complete as it stands.
-            let result = file
-                .sync_all()
-                .and_then(|()| std::fs::rename(&self.index_path, &target))
-                .map_err(io);
-            if result.is_err() {
-                let _ = std::fs::remove_file(&self.index_path);
-            }
-            result?;
+            // No line changes: the new index is complete as it stands (synced,
+            // renamed into place; on failure its temporary file is removed).
+            file.commit().map_err(io)?;
         } else {
-            drop(file);
+            // Read back from the temporary file, which goes when `file` drops.
             let result = self.rewrite_index(relocated);
-            let _ = std::fs::remove_file(&self.index_path);
+            drop(file);
             result?;
         }
         self.committed = true;
@@ -626,7 +636,7 @@ impl PackFiles {
 /// ending it with a newline if it lacks one. A missing index copies nothing.
 fn copy_old_index(
     dir: &Path,
-    out: &mut std::io::BufWriter<std::fs::File>,
+    out: &mut std::io::BufWriter<fabric_store::atomic::AtomicFile>,
     out_path: &Path,
 ) -> Result<()> {
     let path = dir.join(INDEX_FILE);
@@ -660,8 +670,8 @@ fn copy_old_index(
 
 impl Drop for PackFiles {
     fn drop(&mut self) {
+        // Dropping an uncommitted index removes its temporary file.
         self.index = None;
-        let _ = std::fs::remove_file(&self.index_path);
         if !self.committed {
             // Failed before the index named them: the new chunks go.
             for rel in &self.chunks_written {

@@ -72,6 +72,19 @@ pub fn sync(
     progress: ProgressFn<'_>,
 ) -> Result<SyncReport> {
     let manifest = Manifest::load(manifest_path)?;
+    sync_manifest(&manifest, manifest_path, mirror, options, clock, progress)
+}
+
+/// [`sync`] with the manifest at `manifest_path` already loaded (the caller read
+/// it once, e.g. to choose the target): it is not read again.
+pub fn sync_manifest(
+    manifest: &Manifest,
+    manifest_path: &Path,
+    mirror: &mut dyn Mirror,
+    options: &SyncOptions,
+    clock: &dyn Fn() -> OffsetDateTime,
+    progress: ProgressFn<'_>,
+) -> Result<SyncReport> {
     let dir = dataset_dir(manifest_path);
     // Held for the whole command: a writer's if this run may append to the pack.
     let _lock = if options.direction != Direction::JsonToSql && !options.dry_run {
@@ -98,7 +111,7 @@ pub fn sync(
         && !options.dry_run
         && options.direction != Direction::SqlToJson
     {
-        refuse_refused_records(manifest_path, n, options.conflict)?;
+        refuse_refused_records(manifest, &dir, n, options.conflict)?;
     }
     let mut session = Session::open(&mut *mirror, &scope, options.dry_run)?;
     let result = (|| -> Result<()> {
@@ -133,7 +146,7 @@ pub fn sync(
         if options.direction != Direction::JsonToSql && report.outcome == Outcome::Completed {
             export(
                 &dir,
-                &manifest,
+                manifest,
                 &scope,
                 session.reads(),
                 options,
@@ -235,11 +248,12 @@ fn at_pack_line(dir: &Path, e: crate::Error) -> crate::Error {
 /// Before a `--batch-commit` import (whose early commits stay): refuse a pack that
 /// holds any record an import would refuse, naming the first.
 fn refuse_refused_records(
-    manifest_path: &Path,
+    manifest: &Manifest,
+    dir: &Path,
     batch: usize,
     conflict: ConflictStrategy,
 ) -> Result<()> {
-    let report = crate::preflight::check_pack_with(manifest_path, Some(conflict))?;
+    let report = crate::preflight::check_manifest(manifest, dir, Some(conflict))?;
     match report.failures.first() {
         None => Ok(()),
         Some(f) => Err(crate::Error::Invalid {

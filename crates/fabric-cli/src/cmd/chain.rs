@@ -350,10 +350,7 @@ pub fn verify(ctx: &Ctx, args: VerifyArgs) -> CmdResult {
         ));
     }
     let bar = ctx.progress(0, "verify");
-    let report = store.chain_verify(args.key.as_deref(), &mut |done, total| {
-        bar.set_length(total);
-        bar.set_position(done);
-    })?;
+    let report = store.chain_verify(args.key.as_deref(), &mut crate::progress::follow(&bar))?;
     bar.finish_and_clear();
     if ctx.json {
         print_json(&to_json(&report)?)?;

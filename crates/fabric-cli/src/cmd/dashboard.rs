@@ -113,7 +113,17 @@ fn with_file<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(DashError) -
 /// skipped (serializers read projections only). Should the streamed read refuse
 /// it, the whole document is read as before, so a bundle is accepted or refused
 /// exactly as it always was, with the same message.
+///
+/// A bundle that is not a regular file (a FIFO, a device) can be read only once:
+/// it is read whole (within the input limit) and both reads work on those bytes.
 fn load_bundle(path: &Path) -> Result<SnapshotBundle, CliError> {
+    let regular = std::fs::metadata(path).is_ok_and(|m| m.is_file());
+    if !regular {
+        let text = read(path)?;
+        return SnapshotBundle::from_reader_without_payloads(text.as_bytes()).or_else(|_| {
+            SnapshotBundle::from_json_str(&text).map_err(with_file(path, "invalid bundle"))
+        });
+    }
     let file = std::fs::File::open(path).map_err(|e| CliError::Input {
         path: path.to_path_buf(),
         what: "cannot read",
@@ -239,7 +249,7 @@ fn export(ctx: &Ctx, args: &ExportArgs) -> CmdResult {
 }
 
 /// Write the archive to the regular file `file` (`out`, or the file the link
-/// `out` names) atomically: a temporary file beside it, synced, renamed.
+/// `out` names) atomically, owner-only, through `fabric_store::atomic`.
 fn export_file(
     plan: &ExportPlan,
     bundle: &SnapshotBundle,
@@ -247,51 +257,18 @@ fn export_file(
     file: &Path,
     bars: bool,
 ) -> Result<ExportManifest, CliError> {
-    let dir = file
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = file
-        .file_name()
-        .map_or_else(|| "export.zip".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let io_err = |source| CliError::Output {
         path: out.to_path_buf(),
         source,
     };
-    let result = (|| -> Result<_, CliError> {
-        // Owner-only, like every archive Fabric writes.
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut tmp_file = options.open(&tmp).map_err(io_err)?;
-        // A file replaced keeps the mode its owner gave it.
-        if let Ok(meta) = std::fs::metadata(file) {
-            tmp_file
-                .set_permissions(meta.permissions())
-                .map_err(io_err)?;
-        }
-        let bar = crate::progress::counter(bars, "export");
-        let written = write_zip(
-            plan,
-            bundle,
-            bar.wrap_write(&mut tmp_file),
-            &Telemetry::none(),
-        );
-        bar.finish_and_clear();
-        let manifest = written?;
-        tmp_file
-            .flush()
-            .and_then(|()| tmp_file.sync_all())
-            .map_err(io_err)?;
-        std::fs::rename(&tmp, file).map_err(io_err)?;
-        Ok(manifest)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    // Dropped on an error below: the temporary file is removed.
+    let mut tmp = fabric_store::atomic::AtomicFile::create(file).map_err(io_err)?;
+    let bar = crate::progress::counter(bars, "export");
+    let written = write_zip(plan, bundle, bar.wrap_write(&mut tmp), &Telemetry::none());
+    bar.finish_and_clear();
+    let manifest = written?;
+    tmp.flush().and_then(|()| tmp.commit()).map_err(io_err)?;
+    Ok(manifest)
 }
 
 /// Write the archive through a FIFO or a character device (`cat > PATH`): the
@@ -304,14 +281,10 @@ fn export_stream(
 ) -> Result<ExportManifest, CliError> {
     let mut zip = std::io::Cursor::new(Vec::new());
     let manifest = write_zip(plan, bundle, &mut zip, &Telemetry::none())?;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(stream)
-        .and_then(|mut f| f.write_all(zip.get_ref()).and_then(|()| f.flush()))
-        .map_err(|source| CliError::Output {
-            path: out.to_path_buf(),
-            source,
-        })?;
+    crate::output::write_through(stream, zip.get_ref()).map_err(|source| CliError::Output {
+        path: out.to_path_buf(),
+        source,
+    })?;
     Ok(manifest)
 }
 

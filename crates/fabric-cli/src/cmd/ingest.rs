@@ -1,16 +1,14 @@
 //! `fabric ingest PATH...`: JobExecutionResult files into the store, one batch.
 //!
-//! Files are parsed on every core while this thread writes them, in order, into one
-//! transaction: all or nothing, unless `--keep-going` (valid files stored, bad ones
-//! reported, exit 1).
+//! The batch (file order, parsing on every core, all or nothing unless
+//! `--keep-going`) is `fabric_store::ingest`; this command reads the clock and the
+//! working folder, gives it the bounded file reader, and prints what it did.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::path::PathBuf;
 
-use fabric_core::model::IngestedJob;
+use fabric_core::ingest::batch::BatchPolicy;
 use fabric_core::timestamp::Timestamp;
+use fabric_store::ingest::{FileError, IngestError, IngestOptions, Rejected};
 use serde_json::json;
 
 use crate::context::Ctx;
@@ -29,86 +27,62 @@ pub struct Args {
     keep_going: bool,
 }
 
-/// A file that was not ingested, and why.
-#[derive(Debug)]
-struct Rejected {
-    file: PathBuf,
-    reason: String,
-}
-
 /// Run `fabric ingest`.
 pub fn run(ctx: &Ctx, args: Args) -> CmdResult {
-    let files = collect_files(&args.paths)?;
-    let ingested_at = Timestamp::from_utc(time::OffsetDateTime::now_utc());
-    let cwd = std::env::current_dir()
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_else(|_| "/".to_owned());
-
+    let files = fabric_store::ingest::collect_files(&args.paths).map_err(|e| CliError::Input {
+        path: e.path,
+        what: "cannot read",
+        source: e.source,
+    })?;
+    let options = IngestOptions {
+        policy: BatchPolicy {
+            keep_going: args.keep_going,
+        },
+        ingested_at: Timestamp::from_utc(time::OffsetDateTime::now_utc()),
+        cwd: std::env::current_dir()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "/".to_owned()),
+    };
     // A failed batch leaves no new store file behind either (main undoes it).
-    write_batch(ctx, &args, &files, &ingested_at, &cwd)
-}
-
-/// Parse `files` and write them as one batch; print the summary.
-fn write_batch(
-    ctx: &Ctx,
-    args: &Args,
-    files: &[PathBuf],
-    ingested_at: &Timestamp,
-    cwd: &str,
-) -> CmdResult {
     let mut store = ctx.store_write()?;
     let bar = ctx.progress(files.len() as u64, "ingest");
-    let mut rejected: Vec<Rejected> = Vec::new();
-    let mut batch = store.begin_jobs()?;
-    let mut failure: Option<CliError> = None;
-    parse_in_parallel(files, ingested_at, cwd, |index, parsed| {
-        bar.inc(1);
-        match parsed {
-            Ok(job) => {
-                if let Err(e) = batch.put(&job) {
-                    failure = Some(e.into());
-                    return false;
-                }
-            }
-            Err(err) => {
-                if !args.keep_going {
-                    failure = Some(err);
-                    return false;
-                }
-                rejected.push(Rejected {
-                    file: files[index].clone(),
-                    reason: reason_of(&err),
-                });
-            }
-        }
-        true
-    });
+    let outcome = fabric_store::ingest::ingest(
+        &mut store,
+        &files,
+        &options,
+        |path| crate::input::read_document(path, "job file"),
+        || bar.inc(1),
+    );
     bar.finish_and_clear();
-    if let Some(err) = failure {
-        // Dropping the batch rolls the transaction back: nothing was written.
-        drop(batch);
-        return Err(err);
-    }
-    let summary = batch.commit()?;
+    let outcome = outcome.map_err(|e| match e {
+        IngestError::Store(e) => e.into(),
+        IngestError::File(bad) => file_error(bad.error),
+    })?;
+    let rejected: Vec<(String, String)> = outcome
+        .rejected
+        .into_iter()
+        .map(|Rejected { file, error }| (file.display().to_string(), reason_of(&file_error(error))))
+        .collect();
 
+    let summary = outcome.summary;
     if ctx.json {
         output::print_json(&json!({
-            "files_read": files.len(),
+            "files_read": outcome.files_read,
             "inserted": summary.inserted,
             "replaced": summary.replaced,
             "rejected": rejected.len(),
             "rejections": rejected
                 .iter()
-                .map(|r| json!({"file": r.file.display().to_string(), "reason": r.reason}))
+                .map(|(file, reason)| json!({"file": file, "reason": reason}))
                 .collect::<Vec<_>>(),
         }))?;
     } else {
-        for r in &rejected {
-            ctx.info(format_args!("rejected {}: {}", r.file.display(), r.reason));
+        for (file, reason) in &rejected {
+            ctx.info(format_args!("rejected {file}: {reason}"));
         }
         output::print_text(&format!(
             "files read: {}\njobs inserted: {}\njobs replaced: {}\nfiles rejected: {}",
-            files.len(),
+            outcome.files_read,
             summary.inserted,
             summary.replaced,
             rejected.len()
@@ -121,101 +95,11 @@ fn write_batch(
     })
 }
 
-/// Expand the arguments into the batch's file list: explicit files in
-/// the order given; each folder walked recursively, its `*.json` files sorted by
-/// relative path compared component by component, by code point.
-fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
-    let mut files = Vec::new();
-    for path in paths {
-        let meta = std::fs::metadata(path).map_err(|e| CliError::Input {
-            path: path.clone(),
-            what: "cannot read",
-            source: Box::new(e),
-        })?;
-        if !meta.is_dir() {
-            files.push(path.clone());
-            continue;
-        }
-        let mut found: Vec<(Vec<String>, PathBuf)> = Vec::new();
-        for entry in walkdir::WalkDir::new(path).follow_links(true) {
-            let entry = entry.map_err(|e| CliError::Input {
-                path: e.path().map_or_else(|| path.clone(), Path::to_path_buf),
-                what: "cannot read",
-                source: Box::new(e),
-            })?;
-            let p = entry.path();
-            if entry.file_type().is_file() && p.extension().is_some_and(|x| x == "json") {
-                let rel = p.strip_prefix(path).unwrap_or(p);
-                let key = rel
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect();
-                found.push((key, p.to_path_buf()));
-            }
-        }
-        found.sort_by(|a, b| a.0.cmp(&b.0));
-        files.extend(found.into_iter().map(|(_, p)| p));
+fn file_error(error: FileError<CliError>) -> CliError {
+    match error {
+        FileError::Read(e) => e,
+        FileError::Parse(e) => e.into(),
     }
-    Ok(files)
-}
-
-/// Parse `files` on all cores; call `sink` with each result in file order, on this
-/// thread. `sink` returns false to stop early.
-fn parse_in_parallel(
-    files: &[PathBuf],
-    ingested_at: &Timestamp,
-    cwd: &str,
-    mut sink: impl FnMut(usize, Result<IngestedJob, CliError>) -> bool,
-) {
-    let workers = std::thread::available_parallelism()
-        .map_or(2, std::num::NonZero::get)
-        .clamp(1, 8);
-    let next = AtomicUsize::new(0);
-    let stop = std::sync::atomic::AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        let (tx, rx) = mpsc::sync_channel::<(usize, Result<IngestedJob, CliError>)>(1024);
-        for _ in 0..workers {
-            let tx = tx.clone();
-            let (next, stop) = (&next, &stop);
-            scope.spawn(move || {
-                loop {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(path) = files.get(i) else { break };
-                    let parsed = parse_file(path, ingested_at, cwd);
-                    if tx.send((i, parsed)).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        // Reorder: results arrive in any order, the batch is written in file order.
-        let mut pending: BTreeMap<usize, Result<IngestedJob, CliError>> = BTreeMap::new();
-        let mut want = 0usize;
-        for (i, parsed) in rx {
-            pending.insert(i, parsed);
-            while let Some(parsed) = pending.remove(&want) {
-                if !sink(want, parsed) {
-                    stop.store(true, Ordering::Relaxed);
-                    return;
-                }
-                want += 1;
-            }
-        }
-    });
-}
-
-fn parse_file(path: &Path, ingested_at: &Timestamp, cwd: &str) -> Result<IngestedJob, CliError> {
-    let bytes = crate::input::read_document(path, "job file")?;
-    Ok(fabric_core::ingest::parse_job(
-        &path.display().to_string(),
-        &bytes,
-        *ingested_at,
-        cwd,
-    )?)
 }
 
 /// Why a file was rejected, without the file name (listed beside it).

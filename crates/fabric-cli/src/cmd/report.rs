@@ -1,6 +1,6 @@
 //! `fabric report`: the operator report computed from the store.
 
-use fabric_core::report::{DeterminismMode, FabricReport, JobFacts, ReportBuilder};
+use fabric_core::report::{DeterminismMode, FabricReport};
 use fabric_core::timestamp::Timestamp;
 
 use crate::context::Ctx;
@@ -47,22 +47,7 @@ pub fn from_store(
         Determinism::Reference => DeterminismMode::Reference,
         Determinism::Strict => DeterminismMode::Strict,
     };
-    let builder = store.fold_job_rows(
-        || ReportBuilder::with_mode(mode),
-        |builder, row| {
-            builder.push(JobFacts {
-                job_id: &row.job_id,
-                final_status: row.final_status,
-                canonical_proxy_profile: row.canonical_proxy_profile.as_deref(),
-                fingerprint: row.fingerprint.as_deref(),
-                engine_used: row.engine_used.as_deref(),
-                validation_error: row.validation_error.as_deref(),
-                completed_clips: row.completed_clips,
-                failed_clips: row.failed_clips,
-            });
-        },
-    )?;
-    let report = builder.finish();
+    let report = store.report(mode)?;
     if ctx.verbose {
         errln!(
             "report: {:.3} s (integrity check {:.3} s)",

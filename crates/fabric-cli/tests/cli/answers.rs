@@ -2,67 +2,28 @@
 //! write, a closed or full stdout and every failure under `--json` give an answer
 //! that says what happened, through the real binary.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 
 use serde_json::Value;
 
-use crate::common::{Outcome, empty_dataset, fabric, mkfifo, outcome, vectors};
+use crate::common::{Env, case, empty_dataset, fabric, mkfifo, s};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-/// A temporary home; the store path `home/store/fabric.db` does not exist yet.
-struct Env {
-    dir: tempfile::TempDir,
+/// What answers.rs needs of an [`Env`] besides the common runs.
+trait Filled {
+    /// A store with the jobs of vector case 03 and two saved versions of `fabric`.
+    fn filled(&self) -> TestResult;
 }
 
-impl Env {
-    fn new() -> Result<Self, std::io::Error> {
-        Ok(Env {
-            dir: tempfile::tempdir()?,
-        })
-    }
-
-    fn home(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn db(&self) -> PathBuf {
-        self.home().join("store").join("fabric.db")
-    }
-
-    /// Run `fabric --db DB ARGS`: (exit code, stdout, stderr).
-    fn run(&self, args: &[&str]) -> Result<Outcome, Box<dyn std::error::Error>> {
-        self.run_db(&self.db(), args)
-    }
-
-    fn run_db(&self, db: &Path, args: &[&str]) -> Result<Outcome, Box<dyn std::error::Error>> {
-        outcome(fabric(self.home()).arg("--db").arg(db).args(args))
-    }
-
-    fn ok(&self, args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
-        let (code, stdout, stderr) = self.run(args)?;
-        if code != 0 {
-            return Err(format!("fabric {args:?} exited {code}: {stderr}").into());
-        }
-        Ok(stdout)
-    }
-
-    /// A store with the jobs of vector case 03 and two saved versions of `fabric`.
+impl Filled for Env {
     fn filled(&self) -> TestResult {
         self.ok(&["ingest", &s(&case("03-typical-mix").join("results"))])?;
         self.ok(&["snapshot", "create", "--save"])?;
         self.ok(&["snapshot", "create", "--save"])?;
         Ok(())
     }
-}
-
-fn case(name: &str) -> PathBuf {
-    vectors().join("fabric").join("cases").join(name)
-}
-
-fn s(p: &Path) -> String {
-    p.display().to_string()
 }
 
 /// Every command that only reads the store, with what it needs besides.
@@ -105,7 +66,7 @@ fn read_commands(env: &Env) -> Result<Vec<Vec<String>>, Box<dyn std::error::Erro
 /// with exit 0. Now every read says there is no store (exit 2) and creates none.
 #[test]
 fn a_missing_store_is_exit_2_for_every_read_and_nothing_is_created() -> TestResult {
-    let env = Env::new()?;
+    let env = Env::in_new_folder()?;
     for args in read_commands(&env)? {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let (code, stdout, stderr) = env.run(&args)?;
@@ -131,7 +92,7 @@ fn a_missing_store_is_exit_2_for_every_read_and_nothing_is_created() -> TestResu
 /// empty report (exit 0), and a second init leaves it as it is.
 #[test]
 fn db_init_creates_an_empty_store_that_answers_empty() -> TestResult {
-    let env = Env::new()?;
+    let env = Env::in_new_folder()?;
     let out = env.ok(&["db", "init"])?;
     assert!(out.contains("created an empty store"), "{out}");
     assert!(env.db().is_file());
@@ -150,7 +111,7 @@ fn db_init_creates_an_empty_store_that_answers_empty() -> TestResult {
 /// folder that does not exist, a FIFO that would block an open).
 #[test]
 fn commands_that_need_no_store_never_open_one() -> TestResult {
-    let env = Env::new()?;
+    let env = Env::in_new_folder()?;
     let fifo = env.home().join("fifo");
     mkfifo(&fifo)?;
     let report = s(&case("03-typical-mix").join("report.json"));
@@ -179,7 +140,7 @@ fn commands_that_need_no_store_never_open_one() -> TestResult {
 /// text file too (not "disk I/O error", not "corrupt").
 #[test]
 fn db_check_refuses_what_is_not_a_store() -> TestResult {
-    let env = Env::new()?;
+    let env = Env::in_new_folder()?;
     let fifo = env.home().join("fifo");
     mkfifo(&fifo)?;
     let folder = env.home().join("folder");
@@ -232,7 +193,7 @@ fn db_check_refuses_what_is_not_a_store() -> TestResult {
 /// table, from `db check` and from every open, never a "no such table" later.
 #[test]
 fn a_missing_table_is_exit_3_naming_it_on_every_open() -> TestResult {
-    let env = Env::new()?;
+    let env = Env::in_new_folder()?;
     env.filled()?;
     for table in ["chain_activity", "jobs"] {
         let copy = env.home().join(format!("without-{table}.db"));
@@ -268,7 +229,7 @@ fn a_missing_table_is_exit_3_naming_it_on_every_open() -> TestResult {
 /// created it.
 #[test]
 fn a_failed_first_write_leaves_no_store_behind() -> TestResult {
-    let env = Env::new()?;
+    let env = Env::in_new_folder()?;
     let reports = env.home().join("reports");
     std::fs::create_dir(&reports)?;
     std::fs::copy(
@@ -346,7 +307,7 @@ fn with_full_stdout(env: &Env, args: &[&str]) -> Result<(i32, String), Box<dyn s
 /// device, with no panic.
 #[test]
 fn a_closed_stdout_is_exit_0_and_a_full_one_exit_3() -> TestResult {
-    let env = Env::new()?;
+    let env = Env::in_new_folder()?;
     env.filled()?;
     let snapshot = s(&case("03-typical-mix").join("snapshot.json"));
     let jobs = env.ok(&["jobs"])?;
@@ -397,7 +358,7 @@ fn redact(env: &Env, text: &str) -> String {
 /// input, a missing table.
 #[test]
 fn json_failures_are_one_error_document_on_stdout() -> TestResult {
-    let env = Env::new()?;
+    let env = Env::in_new_folder()?;
     let missing = |args: &[&str]| -> Result<String, Box<dyn std::error::Error>> {
         let (code, stdout, stderr) = env.run(&[&["--json"], args].concat())?;
         assert_ne!(code, 0, "{args:?}");
@@ -446,7 +407,7 @@ fn json_failures_are_one_error_document_on_stdout() -> TestResult {
 /// that cannot be opened is 3.
 #[test]
 fn a_verify_that_finds_damage_is_exit_1_and_an_unopenable_store_3() -> TestResult {
-    let env = Env::new()?;
+    let env = Env::in_new_folder()?;
     env.filled()?;
     // Flip one byte inside the first stored gzip stream (header 1f 8b 08, mtime 0):
     // the payload no longer matches its checksum.
@@ -484,7 +445,7 @@ fn a_verify_that_finds_damage_is_exit_1_and_an_unopenable_store_3() -> TestResul
 /// document whose exit matches the process's, stderr the human text.
 #[test]
 fn every_command_fails_under_json_with_one_error_document() -> TestResult {
-    let env = Env::new()?;
+    let env = Env::in_new_folder()?;
     let nosuch = s(&env.home().join("nosuch.json"));
     let out = s(&env.home().join("out.zip"));
     let commands: Vec<Vec<&str>> = vec![

@@ -6,40 +6,17 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::common::{Outcome, fabric, outcome, vectors};
+use crate::common::{Env, s, vectors};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-struct Env {
-    dir: tempfile::TempDir,
+/// What chain_rules.rs needs of an [`Env`] besides the common runs.
+trait Save {
+    /// Save vector case `name`'s report as the next version of `fabric`.
+    fn save(&self, name: &str, extra: &[&str]) -> Result<Value, Box<dyn std::error::Error>>;
 }
 
-impl Env {
-    fn new() -> Result<Self, std::io::Error> {
-        Ok(Env {
-            dir: tempfile::tempdir()?,
-        })
-    }
-
-    /// `fabric --db DB ARGS`.
-    fn run(&self, args: &[&str]) -> Result<Outcome, Box<dyn std::error::Error>> {
-        outcome(
-            fabric(self.dir.path())
-                .arg("--db")
-                .arg(self.dir.path().join("fabric.db"))
-                .args(args),
-        )
-    }
-
-    fn json(&self, args: &[&str]) -> Result<Value, Box<dyn std::error::Error>> {
-        let (code, stdout, stderr) = self.run(&[&["--json"], args].concat())?;
-        if code != 0 {
-            return Err(format!("{args:?} exited {code}: {stderr}").into());
-        }
-        Ok(serde_json::from_str(&stdout)?)
-    }
-
-    /// Save vector case `name`'s report as the next version of `fabric`.
+impl Save for Env {
     fn save(&self, name: &str, extra: &[&str]) -> Result<Value, Box<dyn std::error::Error>> {
         let report = s(&report(name));
         let args = [
@@ -56,10 +33,6 @@ fn report(name: &str) -> PathBuf {
         .join("fabric/cases")
         .join(name)
         .join("report.json")
-}
-
-fn s(p: &Path) -> String {
-    p.display().to_string()
 }
 
 /// `--expect-version N` compares with the ACTIVE version, as its help, the README
@@ -136,7 +109,7 @@ fn chain_kinds_are_checked_before_saving_and_diff_points_to_compare() -> TestRes
     env.save("03-typical-mix", &[])?;
     let mut bad: Value = serde_json::from_str(&std::fs::read_to_string(report("03-typical-mix"))?)?;
     bad["execution_summary"]["completed"] = "x".into();
-    let bad_file = env.dir.path().join("bad.json");
+    let bad_file = env.home().join("bad.json");
     std::fs::write(&bad_file, bad.to_string())?;
     let bad_arg = s(&bad_file);
     let (code, _, stderr) =
@@ -150,7 +123,7 @@ fn chain_kinds_are_checked_before_saving_and_diff_points_to_compare() -> TestRes
     let list = env.json(&["snapshot", "list", "--key", "fabric"])?;
     assert_eq!(list["total"], 1, "nothing was saved");
 
-    let reports = env.dir.path().join("reports");
+    let reports = env.home().join("reports");
     std::fs::create_dir(&reports)?;
     std::fs::copy(report("02-one-job"), reports.join("1.json"))?;
     std::fs::copy(report("03-typical-mix"), reports.join("2.json"))?;

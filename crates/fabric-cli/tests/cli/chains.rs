@@ -6,62 +6,30 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
-use crate::common::{fabric, vectors};
+use crate::common::{Env, vectors};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-/// A temporary home with a database path and a folder of reports.
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Result<Self, std::io::Error> {
-        Ok(Env {
-            dir: tempfile::tempdir()?,
-        })
-    }
-
-    fn db(&self) -> PathBuf {
-        self.dir.path().join("fabric.db")
-    }
-
-    /// `fabric --db DB args...`.
-    fn run(&self, args: &[&str]) -> assert_cmd::Command {
-        let mut cmd = fabric(self.dir.path());
-        cmd.arg("--db").arg(self.db()).args(args);
-        cmd
-    }
-
-    /// Run and return (exit code, stdout, stderr).
-    fn output(&self, args: &[&str]) -> Result<(i32, String, String), Box<dyn std::error::Error>> {
-        let out = self.run(args).output()?;
-        Ok((
-            out.status.code().unwrap_or(-1),
-            String::from_utf8(out.stdout)?,
-            String::from_utf8(out.stderr)?,
-        ))
-    }
-
-    /// Run with `--json`, expect success, parse stdout.
-    fn json(&self, args: &[&str]) -> Result<Value, Box<dyn std::error::Error>> {
-        let (code, stdout, stderr) = self.output(&[&["--json"], args].concat())?;
-        assert_eq!(code, 0, "{args:?}: {stderr}");
-        Ok(serde_json::from_str(&stdout)?)
-    }
-
+/// What chains.rs needs of an [`Env`] besides the common runs.
+trait Chains {
     /// Run with `--json`, expect success, and return stdout with times redacted
     /// (for snapshots of the exact printed document).
+    fn json_text(&self, args: &[&str]) -> Result<String, Box<dyn std::error::Error>>;
+    /// A folder `name` holding the `report.json` of each vector case, as `NN.json`.
+    fn reports(&self, name: &str, cases: &[&str]) -> Result<PathBuf, std::io::Error>;
+    /// The three-version chain `fabric` from vector cases 01..03, by name.
+    fn imported(&self) -> Result<(), Box<dyn std::error::Error>>;
+}
+
+impl Chains for Env {
     fn json_text(&self, args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
-        let (code, stdout, stderr) = self.output(&[&["--json"], args].concat())?;
-        assert_eq!(code, 0, "{args:?}: {stderr}");
+        let stdout = self.ok(&[&["--json"], args].concat())?;
         serde_json::from_str::<Value>(&stdout)?;
         Ok(redact_times(&stdout))
     }
 
-    /// A folder `name` holding the `report.json` of each vector case, as `NN.json`.
     fn reports(&self, name: &str, cases: &[&str]) -> Result<PathBuf, std::io::Error> {
-        let folder = self.dir.path().join(name);
+        let folder = self.home().join(name);
         std::fs::create_dir_all(&folder)?;
         for (i, case) in cases.iter().enumerate() {
             let from = vectors()
@@ -73,7 +41,6 @@ impl Env {
         Ok(folder)
     }
 
-    /// The three-version chain `fabric` from vector cases 01..03, by name.
     fn imported(&self) -> Result<(), Box<dyn std::error::Error>> {
         let dir = self.reports("reports", &["01-empty", "02-one-job", "03-typical-mix"])?;
         self.json(&[
@@ -173,7 +140,7 @@ fn show_prints_the_verified_version() -> TestResult {
     assert_eq!(shown["checksum"], fabric_core::chain::checksum(&report));
     // Without a version: the active one.
     assert_eq!(env.json(&["snapshot", "show", "fabric"])?["version"], 3);
-    let (code, stdout, _) = env.output(&["snapshot", "show", "fabric@1"])?;
+    let (code, stdout, _) = env.run(&["snapshot", "show", "fabric@1"])?;
     assert_eq!(code, 0);
     insta::assert_snapshot!("show_text", redact_times(&stdout));
     Ok(())
@@ -187,7 +154,7 @@ fn compare_lists_added_modified_deleted_paths_with_counts() -> TestResult {
         "compare_json",
         env.json_text(&["snapshot", "compare", "fabric", "1", "2"])?
     );
-    let (code, stdout, _) = env.output(&["snapshot", "compare", "fabric", "2", "1"])?;
+    let (code, stdout, _) = env.run(&["snapshot", "compare", "fabric", "2", "1"])?;
     assert_eq!(code, 0);
     insta::assert_snapshot!("compare_text", stdout);
     Ok(())
@@ -220,17 +187,17 @@ fn rollback_deprecate_and_the_activity_log() -> TestResult {
         "--actor",
         "bob",
     ])?;
-    let (code, _, stderr) = env.output(&["snapshot", "rollback", "fabric", "2"])?;
+    let (code, _, stderr) = env.run(&["snapshot", "rollback", "fabric", "2"])?;
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("deprecated"), "{stderr}");
     let (code, _, stderr) =
-        env.output(&["snapshot", "deprecate", "fabric", "2", "--reason", "again"])?;
+        env.run(&["snapshot", "deprecate", "fabric", "2", "--reason", "again"])?;
     assert_eq!(code, 1, "{stderr}");
     insta::assert_snapshot!(
         "log_json",
         env.json_text(&["snapshot", "log", "--key", "fabric"])?
     );
-    let (code, stdout, _) = env.output(&["snapshot", "log"])?;
+    let (code, stdout, _) = env.run(&["snapshot", "log"])?;
     assert_eq!(code, 0);
     insta::assert_snapshot!("log_text", redact_times(&stdout));
     Ok(())
@@ -328,13 +295,13 @@ fn bad_input_exits_2_naming_the_culprit_and_writes_nothing() -> TestResult {
         ),
     ];
     for (args, culprit) in cases {
-        let (code, _, stderr) = env.output(args)?;
+        let (code, _, stderr) = env.run(args)?;
         assert_eq!(code, 2, "{args:?}: {stderr}");
         assert!(stderr.contains(culprit), "{args:?}: {stderr}");
     }
     assert!(!env.db().exists(), "bad metadata creates no store");
     std::fs::write(dir.join("03.json"), "{\"report\": ")?;
-    let (code, _, stderr) = env.output(&["snapshot", "import-reports", d, "--key", "k"])?;
+    let (code, _, stderr) = env.run(&["snapshot", "import-reports", d, "--key", "k"])?;
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("03.json"), "{stderr}");
     // Missing key, missing version, malformed KEY@VERSION.
@@ -348,7 +315,7 @@ fn bad_input_exits_2_naming_the_culprit_and_writes_nothing() -> TestResult {
         (&["snapshot", "rollback", "k", "5"][..], "no version 5"),
         (&["snapshot", "log", "--key", "nope"][..], "\"nope\""),
     ] {
-        let (code, _, stderr) = env.output(args)?;
+        let (code, _, stderr) = env.run(args)?;
         assert_eq!(code, 2, "{args:?}: {stderr}");
         assert!(stderr.contains(culprit), "{args:?}: {stderr}");
     }
@@ -382,7 +349,7 @@ fn a_flipped_byte_in_a_stored_payload_is_found_by_show_and_verify() -> TestResul
     let target = bytes.get_mut(at + 40).ok_or("payload too short")?;
     *target ^= 0x10;
     std::fs::write(env.db(), &bytes)?;
-    let (code, stdout, stderr) = env.output(&["snapshot", "show", "fabric"])?;
+    let (code, stdout, stderr) = env.run(&["snapshot", "show", "fabric"])?;
     assert_eq!(code, 3, "{stderr}");
     assert!(stdout.is_empty());
     assert!(
@@ -390,14 +357,14 @@ fn a_flipped_byte_in_a_stored_payload_is_found_by_show_and_verify() -> TestResul
         "{stderr}"
     );
     // A verify that ran and found damage is exit 1, its report the one document.
-    let (code, stdout, stderr) = env.output(&["--json", "snapshot", "verify"])?;
+    let (code, stdout, stderr) = env.run(&["--json", "snapshot", "verify"])?;
     assert_eq!(code, 1, "{stderr}");
     let report: Value = serde_json::from_str(&stdout)?;
     assert_eq!(report["failures"][0]["key"], "fabric");
     assert_eq!(report["failures"][0]["version"], 1);
     assert!(stderr.contains("fabric@1"), "{stderr}");
     // The damage is in the data, not in SQLite's structure: the store still opens.
-    let (code, _, stderr) = env.output(&["snapshot", "list"])?;
+    let (code, _, stderr) = env.run(&["snapshot", "list"])?;
     assert_eq!(code, 0, "{stderr}");
     Ok(())
 }
@@ -407,13 +374,14 @@ fn two_fabric_processes_racing_get_distinct_consecutive_versions() -> TestResult
     let env = Env::new()?;
     let dir = env.reports("reports", &["01-empty", "02-one-job"])?;
     // A read on a missing store is exit 2 and creates nothing.
-    let (code, _, stderr) = env.output(&["snapshot", "list"])?;
+    let (code, _, stderr) = env.run(&["snapshot", "list"])?;
     assert_eq!(code, 2, "{stderr}");
     const RUNS: usize = 15;
     let worker = || -> Result<(), String> {
         for _ in 0..RUNS {
             let out = env
-                .run(&[
+                .cmd()
+                .args([
                     "--json",
                     "snapshot",
                     "import-reports",

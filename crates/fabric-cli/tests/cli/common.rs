@@ -144,3 +144,150 @@ impl StderrText for assert_cmd::assert::Assert {
         self
     }
 }
+
+/// `p` as text, for an argument list.
+pub fn s(p: &std::path::Path) -> String {
+    p.display().to_string()
+}
+
+/// The folder of compatibility vector case `name` (`tests/vectors/fabric/cases`).
+pub fn case(name: &str) -> PathBuf {
+    vectors().join("fabric").join("cases").join(name)
+}
+
+/// Copy a folder tree.
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let dest = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &dest)?;
+        } else {
+            std::fs::copy(entry.path(), &dest)?;
+        }
+    }
+    Ok(())
+}
+
+/// A temporary home for one test and a store path in it that does not exist
+/// yet: `HOME/fabric.db` ([`Env::new`]) or `HOME/store/fabric.db`, its folder
+/// missing too ([`Env::in_new_folder`]).
+pub struct Env {
+    dir: tempfile::TempDir,
+    db: PathBuf,
+}
+
+impl Env {
+    /// A home with the store path `HOME/fabric.db`.
+    pub fn new() -> Result<Self, std::io::Error> {
+        let dir = tempfile::tempdir()?;
+        let db = dir.path().join("fabric.db");
+        Ok(Env { dir, db })
+    }
+
+    /// A home with the store path `HOME/store/fabric.db` (no `store/` yet).
+    pub fn in_new_folder() -> Result<Self, std::io::Error> {
+        let dir = tempfile::tempdir()?;
+        let db = dir.path().join("store").join("fabric.db");
+        Ok(Env { dir, db })
+    }
+
+    /// The home folder.
+    pub fn home(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// The store path.
+    pub fn db(&self) -> PathBuf {
+        self.db.clone()
+    }
+
+    /// `fabric --db DB` (arguments to add).
+    pub fn cmd(&self) -> assert_cmd::Command {
+        let mut cmd = fabric(self.home());
+        cmd.arg("--db").arg(&self.db);
+        cmd
+    }
+
+    /// Run `fabric --db DB ARGS`: (exit code, stdout, stderr).
+    pub fn run(&self, args: &[&str]) -> Result<Outcome, Box<dyn std::error::Error>> {
+        self.run_env(args, &[])
+    }
+
+    /// [`Env::run`] with the variables `env` set.
+    pub fn run_env(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Outcome, Box<dyn std::error::Error>> {
+        let mut cmd = self.cmd();
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        outcome(cmd.args(args))
+    }
+
+    /// [`Env::run_env`]: the exit code and stderr only.
+    pub fn code_stderr(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<(i32, String), Box<dyn std::error::Error>> {
+        let (code, _, stderr) = self.run_env(args, env)?;
+        Ok((code, stderr))
+    }
+
+    /// Run `fabric --db DB ARGS` against another store path `db`.
+    pub fn run_db(
+        &self,
+        db: &std::path::Path,
+        args: &[&str],
+    ) -> Result<Outcome, Box<dyn std::error::Error>> {
+        outcome(fabric(self.home()).arg("--db").arg(db).args(args))
+    }
+
+    /// [`Env::run`], which must succeed: its stdout.
+    pub fn ok(&self, args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
+        let (code, stdout, stderr) = self.run(args)?;
+        if code != 0 {
+            return Err(format!("fabric {args:?} exited {code}: {stderr}").into());
+        }
+        Ok(stdout)
+    }
+
+    /// [`Env::ok`] with `--json`: stdout parsed.
+    pub fn json(&self, args: &[&str]) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+        let stdout = self.ok(&[&["--json"], args].concat())?;
+        Ok(serde_json::from_str(&stdout)?)
+    }
+}
+
+/// A dataset `name` (scope `src`/`thing`) under `home/packs`, made by `exchange
+/// init`, holding `records` (NDJSON envelopes) added by `exchange add`: its
+/// manifest's path.
+pub fn dataset_with(
+    home: &std::path::Path,
+    name: &str,
+    records: &str,
+) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    let out = home.join("packs");
+    fabric(home)
+        .args([
+            "exchange", "init", "--name", name, "--source", "src", "--entity", "thing", "--type",
+            "http", "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .success();
+    let m = out.join(name).join("manifest.json");
+    let input = home.join(format!("{name}.ndjson"));
+    std::fs::write(&input, records)?;
+    fabric(home)
+        .args(["exchange", "add", "--manifest"])
+        .arg(&m)
+        .arg(&input)
+        .assert()
+        .success();
+    Ok(m)
+}

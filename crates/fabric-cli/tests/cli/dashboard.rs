@@ -369,3 +369,67 @@ fn streamed_export_reads_edited_bundles_as_the_whole_read_does() -> TestResult {
     assert_eq!(std::fs::read(&zip)?, std::fs::read(&good)?);
     Ok(())
 }
+
+/// A bundle given as a FIFO is read once: a good one exports the same ZIP as the
+/// file, and one only the whole read can judge (here an unsupported format) is
+/// refused with the file's message, not a hang on the drained pipe.
+#[test]
+fn a_fifo_bundle_is_read_once() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let bundle = bundle_in(dir.path())?;
+    let good = dir.path().join("good.zip");
+    assert_eq!(
+        export(dir.path(), &bundle, "instructor_best_effort", &good, false)
+            .status
+            .code(),
+        Some(0)
+    );
+    let text = std::fs::read_to_string(&bundle)?;
+    let bad_text = text.replacen("fabric.dashboard.bundle/1", "fabric.dashboard.bundle/9", 1);
+    assert_ne!(bad_text, text);
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, &bad_text)?;
+    let from_file = export(
+        dir.path(),
+        &bad,
+        "instructor_best_effort",
+        &dir.path().join("x.zip"),
+        false,
+    );
+    assert_eq!(from_file.status.code(), Some(2));
+    for (content, name) in [(text, "fifo-good"), (bad_text, "fifo-bad")] {
+        let fifo = dir.path().join(name);
+        crate::common::mkfifo(&fifo)?;
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::write(fifo, content))
+        };
+        let zip = dir.path().join(format!("{name}.zip"));
+        let out = fabric(dir.path())
+            .args([
+                "dashboard",
+                "export",
+                "--profile",
+                "instructor_best_effort",
+                "--bundle",
+            ])
+            .arg(&fifo)
+            .arg("--out")
+            .arg(&zip)
+            .timeout(std::time::Duration::from_secs(60))
+            .output()?;
+        writer.join().map_err(|_| "writer panicked")??;
+        let stderr = String::from_utf8(out.stderr)?;
+        if name == "fifo-good" {
+            assert_eq!(out.status.code(), Some(0), "{stderr}");
+            assert_eq!(std::fs::read(&zip)?, std::fs::read(&good)?);
+        } else {
+            assert_eq!(out.status.code(), Some(2), "{stderr}");
+            let expected = String::from_utf8(from_file.stderr.clone())?
+                .replace(&bad.display().to_string(), &fifo.display().to_string());
+            assert_eq!(stderr, expected);
+            assert!(!zip.exists());
+        }
+    }
+    Ok(())
+}

@@ -3,27 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{fabric, vectors};
+use crate::common::{copy_dir, fabric, vectors};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn sample() -> PathBuf {
     vectors().join("exchange/pack/fabric-interop-sample")
-}
-
-/// Copy a folder tree.
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let dest = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &dest)?;
-        } else {
-            std::fs::copy(entry.path(), &dest)?;
-        }
-    }
-    Ok(())
 }
 
 /// Run `fabric --db DB exchange ARGS --json` and parse stdout; returns (code, json).
@@ -334,35 +319,31 @@ fn a_malformed_line_names_file_and_line_and_writes_nothing() -> TestResult {
 
 #[test]
 fn a_hash_mismatch_or_foreign_scope_is_refused() -> TestResult {
-    let home = tempfile::tempdir()?;
     let first =
         std::fs::read_to_string(sample().join("records/2024/2024-01-15/chunk-0001.ndjson"))?;
     let line = first.lines().next().ok_or("line")?;
-    let tampered = line
-        .replace("\"rev\": 1000", "\"rev\": 1001")
-        .replace("6513270e", "7513270e");
-    let m = bad_dataset(home.path(), &tampered)?;
-    let out = fabric(home.path())
-        .arg("--db")
-        .arg(home.path().join("fabric.db"))
-        .args(["exchange", "import", "--manifest"])
-        .arg(&m)
-        .output()?;
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("7513270e"));
-    let home2 = tempfile::tempdir()?;
-    let foreign = line
-        .replace("example-api", "other-api")
-        .replace("6513270e", "8513270e");
-    let m = bad_dataset(home2.path(), &foreign)?;
-    let out = fabric(home2.path())
-        .arg("--db")
-        .arg(home2.path().join("fabric.db"))
-        .args(["exchange", "import", "--manifest"])
-        .arg(&m)
-        .output()?;
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("outside the manifest scope"));
+    // (a field changed, the claimed hash changed, what the refusal names)
+    for (field, hash, named) in [
+        (("\"rev\": 1000", "\"rev\": 1001"), "7513270e", "7513270e"),
+        (
+            ("example-api", "other-api"),
+            "8513270e",
+            "outside the manifest scope",
+        ),
+    ] {
+        let home = tempfile::tempdir()?;
+        let edited = line.replace(field.0, field.1).replace("6513270e", hash);
+        assert_ne!(edited, line);
+        let m = bad_dataset(home.path(), &edited)?;
+        let out = fabric(home.path())
+            .arg("--db")
+            .arg(home.path().join("fabric.db"))
+            .args(["exchange", "import", "--manifest"])
+            .arg(&m)
+            .output()?;
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains(named));
+    }
     Ok(())
 }
 
@@ -371,25 +352,7 @@ const ADD_INPUT: &str = r#"{"exchange_id": "00000000-0000-4000-8000-000000000001
 "#;
 
 fn init_add(home: &Path) -> Result<PathBuf, Box<dyn std::error::Error>> {
-    let out = home.join("packs");
-    fabric(home)
-        .args([
-            "exchange", "init", "--name", "mine", "--source", "src", "--entity", "thing", "--type",
-            "http", "--out",
-        ])
-        .arg(&out)
-        .assert()
-        .success();
-    let m = out.join("mine/manifest.json");
-    let input = home.join("in.ndjson");
-    std::fs::write(&input, ADD_INPUT)?;
-    fabric(home)
-        .args(["exchange", "add", "--manifest"])
-        .arg(&m)
-        .arg(&input)
-        .assert()
-        .success();
-    Ok(m)
+    crate::common::dataset_with(home, "mine", ADD_INPUT)
 }
 
 #[test]

@@ -43,24 +43,9 @@ fn line(edit: impl FnOnce(&mut serde_json::Value)) -> Result<String, Box<dyn std
 /// A dataset with one good record (added by `fabric exchange add`) and, appended
 /// to its chunk, the lines `extra`.
 fn pack(home: &Path, extra: &[String]) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    crate::common::dataset_with(home, "ds", GOOD)?;
     let out = home.join("packs");
-    fabric(home)
-        .args([
-            "exchange", "init", "--name", "ds", "--source", "src", "--entity", "thing", "--type",
-            "http", "--out",
-        ])
-        .arg(&out)
-        .assert()
-        .success();
     let m = out.join("ds/manifest.json");
-    let input = home.join("in.ndjson");
-    std::fs::write(&input, GOOD)?;
-    fabric(home)
-        .args(["exchange", "add", "--manifest"])
-        .arg(&m)
-        .arg(&input)
-        .assert()
-        .success();
     let chunk = out.join("ds/records/2024/2024-03-01/chunk-0001.ndjson");
     let mut text = std::fs::read_to_string(&chunk)?;
     for l in extra {

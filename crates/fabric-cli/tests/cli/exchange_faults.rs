@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::common::{Immutable, fabric, read_only_file, vectors};
+use crate::common::{Env, Immutable, copy_dir, read_only_file, vectors};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -17,14 +17,12 @@ const BAD_INPUT: i32 = 2;
 /// A home folder with a copy of the sample pack (`ds/`) and a store whose mirror
 /// table exists and is empty.
 struct Setup {
-    home: tempfile::TempDir,
+    env: Env,
 }
 
 impl Setup {
     fn new() -> Result<Self, Box<dyn std::error::Error>> {
-        let setup = Setup {
-            home: tempfile::tempdir()?,
-        };
+        let setup = Setup { env: Env::new()? };
         copy_dir(
             &vectors().join("exchange/pack/fabric-interop-sample"),
             &setup.ds(),
@@ -46,11 +44,11 @@ impl Setup {
     }
 
     fn path(&self) -> &Path {
-        self.home.path()
+        self.env.home()
     }
 
     fn db(&self) -> PathBuf {
-        self.path().join("fabric.db")
+        self.env.db()
     }
 
     fn ds(&self) -> PathBuf {
@@ -67,17 +65,12 @@ impl Setup {
     }
 
     /// Run `fabric --db DB ARGS` with `env`; exit code and stderr.
-    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Result<(i32, String), std::io::Error> {
-        let mut cmd = fabric(self.path());
-        cmd.arg("--db").arg(self.db()).args(args);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let out = cmd.output()?;
-        Ok((
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        ))
+    fn run(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<(i32, String), Box<dyn std::error::Error>> {
+        self.env.code_stderr(args, env)
     }
 
     /// Run `args` under `env` and check the refusal every storage fault gives: exit
@@ -115,20 +108,6 @@ impl Setup {
         .map(|a| a.iter().map(|s| (*s).to_owned()).collect())
         .collect()
     }
-}
-
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let dest = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &dest)?;
-        } else {
-            std::fs::copy(entry.path(), dest)?;
-        }
-    }
-    Ok(())
 }
 
 /// Every file of a folder with its bytes (see [`snapshot`]).
@@ -405,5 +384,40 @@ fn pack_into_an_unwritable_folder_is_exit_3_and_a_missing_one_is_created() -> Te
     )?;
     assert_eq!(code, 0, "{err}");
     assert!(fresh.is_file());
+    Ok(())
+}
+
+/// A store created through `--target sqlite://OTHER` (not the `--db` file) by a
+/// write that fails is removed again, with its journal and the folders the run
+/// made for it, just like a failed first write to the `--db` store.
+#[test]
+fn a_failed_first_write_to_another_target_leaves_no_store_behind() -> TestResult {
+    let setup = Setup::new()?;
+    let m = setup.m();
+    let folder = setup.path().join("new/deeper");
+    let other = folder.join("other.db");
+    let target = format!("sqlite://{}", other.display());
+    for args in [
+        vec!["exchange", "import", "--manifest", &m, "--target", &target],
+        vec!["exchange", "sync", "--manifest", &m, "--target", &target],
+    ] {
+        for pages in ["1", "2", "4"] {
+            let (code, err) = setup.run(&args, &[("FABRIC_SQLITE_MAX_PAGE_COUNT", pages)])?;
+            assert_eq!(code, STORAGE, "{args:?} {pages}: {err}");
+            assert!(err.contains("is full"), "{args:?} {pages}: {err}");
+            assert!(
+                !setup.path().join("new").exists(),
+                "{args:?} with {pages} page(s) left {}",
+                other.display()
+            );
+        }
+    }
+    // The same run with room to write keeps its store.
+    let (code, err) = setup.run(
+        &["exchange", "import", "--manifest", &m, "--target", &target],
+        &[],
+    )?;
+    assert_eq!(code, 0, "{err}");
+    assert!(other.is_file());
     Ok(())
 }

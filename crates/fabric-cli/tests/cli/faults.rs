@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{fabric, read_only_file, vectors};
+use crate::common::{Env, fabric, read_only_file, vectors};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -38,7 +38,7 @@ fn write_commands() -> Vec<(&'static str, Vec<String>)> {
 /// A store with the 02-one-job case ingested and two saved snapshots (version 1
 /// is not the active one, so deprecating it is a write the fault must stop).
 struct Store {
-    dir: tempfile::TempDir,
+    env: Env,
 }
 
 impl Store {
@@ -48,9 +48,7 @@ impl Store {
 
     /// A store created under `env` (e.g. another page size).
     fn with_env(env: &[(&str, &str)]) -> Result<Self, Box<dyn std::error::Error>> {
-        let store = Store {
-            dir: tempfile::tempdir()?,
-        };
+        let store = Store { env: Env::new()? };
         let one = vectors().join("fabric/cases/02-one-job/results");
         for args in [
             vec!["ingest", &one.display().to_string()],
@@ -67,28 +65,20 @@ impl Store {
     }
 
     fn db(&self) -> PathBuf {
-        self.dir.path().join("fabric.db")
+        self.env.db()
     }
 
-    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> Result<(i32, String), std::io::Error> {
-        let mut cmd = fabric(self.dir.path());
-        cmd.arg("--db").arg(self.db()).args(args);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let out = cmd.output()?;
-        Ok((
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        ))
+    /// Run `fabric --db DB ARGS` under `env`: exit code and stderr.
+    fn run(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<(i32, String), Box<dyn std::error::Error>> {
+        self.env.code_stderr(args, env)
     }
 
     fn ok(&self, args: &[&str]) -> TestResult {
-        let (code, stderr) = self.run(args, &[])?;
-        if code != 0 {
-            return Err(format!("fabric {args:?} exited {code}: {stderr}").into());
-        }
-        Ok(())
+        self.env.ok(args).map(|_| ())
     }
 }
 
@@ -259,7 +249,7 @@ fn a_missing_folder_on_a_read_creates_nothing() -> TestResult {
 #[test]
 fn a_hot_journal_is_rolled_back_by_the_next_reader() -> TestResult {
     let store = Store::new()?;
-    let jobs_before = fabric(store.dir.path())
+    let jobs_before = fabric(store.env.home())
         .arg("--db")
         .arg(store.db())
         .arg("jobs")
@@ -279,7 +269,7 @@ fn a_hot_journal_is_rolled_back_by_the_next_reader() -> TestResult {
         )?;
         std::fs::copy(store.db(), &copy)?;
         std::fs::copy(
-            store.dir.path().join("fabric.db-journal"),
+            store.env.home().join("fabric.db-journal"),
             crashed.path().join("fabric.db-journal"),
         )?;
         conn.execute_batch("ROLLBACK")?;
@@ -322,7 +312,7 @@ fn a_full_disk_fails_a_chain_save_with_exit_3_and_changes_nothing() -> TestResul
     // of the pages the file already has.
     let store = Store::with_env(&[("FABRIC_SQLITE_PAGE_SIZE", "4096")])?;
     // A varied corpus: its report is several pages even compressed.
-    let corpus = store.dir.path().join("corpus");
+    let corpus = store.env.home().join("corpus");
     let status = std::process::Command::new("python3")
         .arg(vectors().join("fabric/gen_corpus.py"))
         .args(["--seed", "3", "--jobs", "400", "--out"])

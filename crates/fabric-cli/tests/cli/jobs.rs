@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{fabric, vectors};
+use crate::common::{Env, vectors};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -20,59 +20,6 @@ const CASES: &[&str] = &[
 
 fn case_dir(case: &str) -> PathBuf {
     vectors().join("fabric").join("cases").join(case)
-}
-
-/// A temporary home with a store path inside it.
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-impl Env {
-    fn new() -> Result<Self, std::io::Error> {
-        Ok(Env {
-            dir: tempfile::tempdir()?,
-        })
-    }
-
-    fn db(&self) -> PathBuf {
-        self.dir.path().join("store").join("fabric.db")
-    }
-
-    fn cmd(&self) -> assert_cmd::Command {
-        let mut cmd = fabric(self.dir.path());
-        cmd.arg("--db").arg(self.db());
-        cmd
-    }
-
-    /// Run `fabric ARGS`, returning (exit code, stdout, stderr).
-    fn run(&self, args: &[&str]) -> Result<(i32, String, String), Box<dyn std::error::Error>> {
-        self.run_env(args, &[])
-    }
-
-    fn run_env(
-        &self,
-        args: &[&str],
-        env: &[(&str, &str)],
-    ) -> Result<(i32, String, String), Box<dyn std::error::Error>> {
-        let mut cmd = self.cmd();
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let out = cmd.args(args).output()?;
-        Ok((
-            out.status.code().unwrap_or(-1),
-            String::from_utf8(out.stdout)?,
-            String::from_utf8(out.stderr)?,
-        ))
-    }
-
-    fn ok(&self, args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
-        let (code, stdout, stderr) = self.run(args)?;
-        if code != 0 {
-            return Err(format!("fabric {args:?} exited {code}: {stderr}").into());
-        }
-        Ok(stdout)
-    }
 }
 
 fn path_str(p: &Path) -> &str {
@@ -93,7 +40,7 @@ fn every_case_reproduces_the_reference_outputs() -> TestResult {
     let mut previous_snapshot: Option<PathBuf> = None;
     for case in CASES {
         let dir = case_dir(case);
-        let env = Env::new()?;
+        let env = Env::in_new_folder()?;
         env.ok(&["ingest", path_str(&dir.join("results"))])?;
 
         // report.json: same keys, order, types and float spellings.
@@ -149,7 +96,7 @@ fn every_case_reproduces_the_reference_outputs() -> TestResult {
 fn case_08_tiny_rates_hash_and_diffs() -> TestResult {
     // Its 10,144 inputs are not shipped (the benchmark generates and ingests them):
     // check report -> snapshot_id and the diff from case 07.
-    let env = Env::new()?;
+    let env = Env::in_new_folder()?;
     let dir = case_dir("08-tiny-rates");
     let snap: serde_json::Value = serde_json::from_str(&env.ok(&[
         "snapshot",
@@ -175,7 +122,7 @@ fn case_08_tiny_rates_hash_and_diffs() -> TestResult {
 
 #[test]
 fn every_invalid_file_is_rejected_and_the_store_is_untouched() -> TestResult {
-    let env = Env::new()?;
+    let env = Env::in_new_folder()?;
     env.ok(&["ingest", path_str(&case_dir("02-one-job").join("results"))])?;
     let before = env.ok(&["jobs"])?;
     let db_bytes = std::fs::read(env.db())?;
@@ -224,7 +171,7 @@ fn every_invalid_file_is_rejected_and_the_store_is_untouched() -> TestResult {
 
 #[test]
 fn keep_going_stores_the_valid_files_and_reports_the_bad_ones() -> TestResult {
-    let env = Env::new()?;
+    let env = Env::in_new_folder()?;
     let good = case_dir("02-one-job").join("results").join("r00001.json");
     let bad = vectors().join("fabric/invalid/17-status-running.json");
     let (code, stdout, _) = env.run(&[
@@ -250,7 +197,7 @@ fn keep_going_stores_the_valid_files_and_reports_the_bad_ones() -> TestResult {
 
 #[test]
 fn reingestion_counts_replacements_and_survives_restart() -> TestResult {
-    let env = Env::new()?;
+    let env = Env::in_new_folder()?;
     let results = case_dir("03-typical-mix").join("results");
     let first: serde_json::Value =
         serde_json::from_str(&env.ok(&["--json", "ingest", path_str(&results)])?)?;
@@ -274,7 +221,7 @@ fn reingestion_counts_replacements_and_survives_restart() -> TestResult {
 
 #[test]
 fn ingest_summary_and_job_output_contracts() -> TestResult {
-    let env = Env::new()?;
+    let env = Env::in_new_folder()?;
     let results = case_dir("05-unicode").join("results");
     let summary = env.ok(&["ingest", path_str(&results)])?;
     insta::assert_snapshot!("ingest_summary_text", summary);
@@ -295,7 +242,7 @@ fn ingest_summary_and_job_output_contracts() -> TestResult {
 
 #[test]
 fn job_filters_combine_and_validate() -> TestResult {
-    let env = Env::new()?;
+    let env = Env::in_new_folder()?;
     env.ok(&[
         "ingest",
         path_str(&case_dir("03-typical-mix").join("results")),
@@ -323,7 +270,7 @@ fn job_filters_combine_and_validate() -> TestResult {
 
 #[test]
 fn a_read_on_a_missing_store_creates_nothing() -> TestResult {
-    let env = Env::new()?;
+    let env = Env::in_new_folder()?;
     let (code, _, stderr) = env.run(&["report"])?;
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.starts_with("error: no store at "), "{stderr}");
@@ -338,7 +285,7 @@ fn a_read_on_a_missing_store_creates_nothing() -> TestResult {
 /// check` refuse the file, exit 3 naming it.
 #[test]
 fn garbage_in_the_middle_of_the_file_is_reported_corrupt() -> TestResult {
-    let env = Env::new()?;
+    let env = Env::in_new_folder()?;
     env.ok(&[
         "ingest",
         path_str(&case_dir("03-typical-mix").join("results")),
@@ -378,7 +325,7 @@ fn garbage_in_the_middle_of_the_file_is_reported_corrupt() -> TestResult {
 
 #[test]
 fn another_schema_version_is_refused_unchanged() -> TestResult {
-    let env = Env::new()?;
+    let env = Env::in_new_folder()?;
     env.ok(&["ingest", path_str(&case_dir("02-one-job").join("results"))])?;
     {
         let conn = rusqlite::Connection::open(env.db())?;
@@ -402,7 +349,7 @@ fn another_schema_version_is_refused_unchanged() -> TestResult {
 
 #[test]
 fn a_reference_version_1_file_is_upgraded_only_on_request() -> TestResult {
-    let env = Env::new()?;
+    let env = Env::in_new_folder()?;
     std::fs::create_dir_all(env.db().parent().ok_or("parent")?)?;
     {
         // The reference system's file: only the jobs table, user_version 1.
@@ -425,7 +372,7 @@ fn a_reference_version_1_file_is_upgraded_only_on_request() -> TestResult {
 
 #[test]
 fn disk_full_is_exit_3_and_keeps_every_job() -> TestResult {
-    let env = Env::new()?;
+    let env = Env::in_new_folder()?;
     env.ok(&["ingest", path_str(&case_dir("02-one-job").join("results"))])?;
     let before = env.ok(&["jobs"])?;
     let pages: i64 = {
@@ -456,7 +403,7 @@ fn disk_full_is_exit_3_and_keeps_every_job() -> TestResult {
 
 #[test]
 fn diff_verifies_ids_and_can_signal_changes() -> TestResult {
-    let env = Env::new()?;
+    let env = Env::in_new_folder()?;
     let a = case_dir("06-nondeterminism").join("snapshot.json");
     let b = case_dir("07-rounding").join("snapshot.json");
     let (code, _, _) = env.run(&["diff", "--exit-code", path_str(&a), path_str(&b)])?;
@@ -466,7 +413,7 @@ fn diff_verifies_ids_and_can_signal_changes() -> TestResult {
     // A snapshot whose report was edited no longer matches its id.
     let mut doc: serde_json::Value = serde_json::from_str(&read(&a)?)?;
     doc["report"]["execution_summary"]["completed"] = serde_json::json!(999);
-    let tampered = env.dir.path().join("tampered.json");
+    let tampered = env.home().join("tampered.json");
     std::fs::write(&tampered, serde_json::to_string(&doc)?)?;
     let (code, _, stderr) = env.run(&["diff", path_str(&tampered), path_str(&b)])?;
     assert_eq!(code, 2, "{stderr}");
@@ -476,7 +423,7 @@ fn diff_verifies_ids_and_can_signal_changes() -> TestResult {
 
 #[test]
 fn version_help_and_completions() -> TestResult {
-    let env = Env::new()?;
+    let env = Env::in_new_folder()?;
     assert!(env.ok(&["--version"])?.starts_with("fabric "));
     assert!(env.ok(&["completions", "bash"])?.contains("fabric"));
     let (code, _, _) = env.run(&["no-such-command"])?;
@@ -486,7 +433,7 @@ fn version_help_and_completions() -> TestResult {
 
 #[test]
 fn saved_snapshots_form_a_chain_that_diff_reads_by_version() -> TestResult {
-    let env = Env::new()?;
+    let env = Env::in_new_folder()?;
     env.ok(&["ingest", path_str(&case_dir("02-one-job").join("results"))])?;
     let first: serde_json::Value =
         serde_json::from_str(&env.ok(&["snapshot", "create", "--save"])?)?;
@@ -521,8 +468,8 @@ fn saved_snapshots_form_a_chain_that_diff_reads_by_version() -> TestResult {
 
     let by_version: serde_json::Value =
         serde_json::from_str(&env.ok(&["diff", "fabric@1", "fabric@2"])?)?;
-    let a = env.dir.path().join("a.json");
-    let b = env.dir.path().join("b.json");
+    let a = env.home().join("a.json");
+    let b = env.home().join("b.json");
     std::fs::write(&a, serde_json::to_string(&first)?)?;
     std::fs::write(&b, serde_json::to_string(&second)?)?;
     let by_file: serde_json::Value =

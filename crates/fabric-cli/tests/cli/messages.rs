@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::common::{Outcome, empty_dataset, fabric, outcome, vectors};
+use crate::common::{Outcome, empty_dataset, fabric, outcome, s, vectors};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -20,10 +20,6 @@ fn run(home: &Path, args: &[&str]) -> Result<Outcome, Box<dyn std::error::Error>
             .arg(home.join("fabric.db"))
             .args(args),
     )
-}
-
-fn s(p: &Path) -> String {
-    p.display().to_string()
 }
 
 /// Pretty-printed JSON given to `exchange add` (NDJSON) says that one document

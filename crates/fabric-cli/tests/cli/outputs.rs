@@ -5,7 +5,7 @@
 use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
-use crate::common::{empty_dataset, fabric, mkfifo, outcome, vectors};
+use crate::common::{empty_dataset, fabric, mkfifo, outcome, s, vectors};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -13,10 +13,6 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 fn run(home: &Path, args: &[&str]) -> Result<(i32, String), Box<dyn std::error::Error>> {
     let (code, _, stderr) = outcome(fabric(home).args(args))?;
     Ok((code, stderr))
-}
-
-fn s(p: &Path) -> String {
-    p.display().to_string()
 }
 
 /// A bundle of the dashboard example in `home`.

@@ -108,27 +108,10 @@ fn records(n: usize, day: u8, tag: &str, id_base: u32) -> String {
 /// A dataset `name` in scope src/thing whose sql_target schema is `schema`, holding
 /// `input`.
 fn dataset(home: &Path, name: &str, schema: &str, input: &str) -> Res<PathBuf> {
-    let out = home.join("packs");
-    fabric(home)
-        .args([
-            "exchange", "init", "--name", name, "--source", "src", "--entity", "thing", "--type",
-            "http", "--out",
-        ])
-        .arg(&out)
-        .assert()
-        .success();
-    let m = out.join(name).join("manifest.json");
+    let m = crate::common::dataset_with(home, name, input)?;
     let text = std::fs::read_to_string(&m)?
         .replace("\"schema\": \"lake\"", &format!("\"schema\": \"{schema}\""));
     std::fs::write(&m, text)?;
-    let file = home.join(format!("{name}.ndjson"));
-    std::fs::write(&file, input)?;
-    fabric(home)
-        .args(["--quiet", "exchange", "add", "--manifest"])
-        .arg(&m)
-        .arg(&file)
-        .assert()
-        .success();
     Ok(m)
 }
 

@@ -14,7 +14,7 @@ mod redaction;
 
 use std::path::{Path, PathBuf};
 
-use crate::common::fabric;
+use crate::common::Env;
 
 pub type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -27,7 +27,7 @@ pub const STORAGE: i32 = 3;
 /// A home folder holding a dataset `ds` made by `exchange init` (scope
 /// `src`/`page`) and the path of a store that does not exist yet.
 pub struct Home {
-    pub dir: tempfile::TempDir,
+    env: Env,
 }
 
 /// What a run left.
@@ -40,9 +40,7 @@ pub struct Out {
 
 impl Home {
     pub fn new() -> Result<Self, Box<dyn std::error::Error>> {
-        let home = Home {
-            dir: tempfile::tempdir()?,
-        };
+        let home = Home { env: Env::new()? };
         let out = home.run(
             &[
                 "exchange", "init", "--name", "ds", "--source", "src", "--entity", "page",
@@ -59,7 +57,7 @@ impl Home {
     }
 
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        self.env.home()
     }
 
     pub fn ds(&self) -> PathBuf {
@@ -71,13 +69,13 @@ impl Home {
     }
 
     pub fn db(&self) -> PathBuf {
-        self.path().join("fabric.db")
+        self.env.db()
     }
 
     /// A `fabric --db DB ARGS...` command.
     pub fn cmd(&self, args: &[&str]) -> assert_cmd::Command {
-        let mut cmd = fabric(self.path());
-        cmd.arg("--db").arg(self.db()).args(args);
+        let mut cmd = self.env.cmd();
+        cmd.args(args);
         cmd
     }
 
