@@ -42,7 +42,7 @@ fn feature_of(bench: &str) -> Option<&'static str> {
 
 /// Flags that take a value (`--n 1000000`, `--data DIR`, `--sizes 100000,1000000`,
 /// `--keep DIR`).
-const VALUE_FLAGS: &[&str] = &["--n", "--data", "--sizes", "--keep"];
+const VALUE_FLAGS: &[&str] = &["--n", "--data", "--sizes", "--bulk-sizes", "--keep"];
 
 /// Run the suites named in `args` (all when none; flags such as
 /// `--quick` or `--n N` are passed through). `--scale` runs the scaling table

@@ -48,7 +48,7 @@ fn main() -> ExitCode {
         Some("man") => man(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <check-layers | tidy | check-snapshots | man | bench [--quick] [SUITE...] | bench --scale [--sizes N,N] | crash [--kills N] [--seed S] [--jobs J] [COMMAND...]>"
+                "usage: cargo xtask <check-layers | tidy | check-snapshots | man | bench [--quick] [SUITE...] | bench --scale [--sizes N,N] [--bulk-sizes N,N] | crash [--kills N] [--seed S] [--jobs J] [COMMAND...]>"
             );
             ExitCode::from(2)
         }

@@ -111,7 +111,12 @@ def main(argv=None):
     ap.add_argument("--out", required=True, help="output NDJSON path, or - for stdout")
     ap.add_argument("--change-frac", type=float, default=0.0,
                     help="fraction of records to regenerate with changed content (default 0)")
+    ap.add_argument("--scope", metavar="TYPE,SOURCE,ENTITY",
+                    help="put every record in this one scope (a pack takes only its own scope)")
     a = ap.parse_args(argv)
+    scope = a.scope.split(",") if a.scope else None
+    if scope is not None and len(scope) != 3:
+        ap.error("--scope takes TYPE,SOURCE,ENTITY")
     out = sys.stdout if a.out == "-" else open(a.out, "w", encoding="utf-8", newline="\n")
     chg = random.Random(a.seed ^ 0x5EED)
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -122,7 +127,10 @@ def main(argv=None):
         variant = 1 if (a.change_frac and chg.random() < a.change_frac) else 0
         if variant:
             rng.random()  # shift the stream: different payload, different uuid
-        buf.append(dumps(make_record(i, rng, variant)))
+        record = make_record(i, rng, variant)
+        if scope is not None:
+            record["exchange_type"], record["source_system"], record["entity_type"] = scope
+        buf.append(dumps(record))
         if len(buf) >= 4096:
             out.write("\n".join(buf) + "\n")
             buf.clear()

@@ -18,7 +18,14 @@
 //! store at least 10x larger must take at most 2x as long, as the median of 21
 //! alternating pairs (exit 1 otherwise).
 //! Bulk work is expected to grow linearly, point reads to stay flat.
+//!
+//! A second table times the bulk commands on inputs of N records (`--bulk-sizes`,
+//! default 10,000, 100,000 and 1,000,000; `--quick`: 1,000 and 10,000): ingest,
+//! exchange add, import, no-op sync and export, and dashboard export (see
+//! `scale/bulk.rs`). `--skip-jobs` and `--skip-bulk` leave one table out.
 
+#[path = "scale/bulk.rs"]
+mod bulk;
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -58,15 +65,18 @@ struct Timed {
 fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
-    let sizes: Vec<usize> = match args.iter().position(|a| a == "--sizes") {
-        Some(i) => args
-            .get(i + 1)
-            .ok_or("--sizes needs a comma-separated list")?
-            .split(',')
-            .map(|s| s.trim().replace('_', "").parse())
-            .collect::<Result<_, _>>()?,
+    let skip = |table: &str| args.iter().any(|a| a == &format!("--skip-{table}"));
+    let sizes = match sizes_arg(&args, "--sizes")? {
+        _ if skip("jobs") => Vec::new(),
+        Some(sizes) => sizes,
         None if quick => vec![10_000, 100_000],
         None => vec![100_000, 1_000_000],
+    };
+    let bulk_sizes = match sizes_arg(&args, "--bulk-sizes")? {
+        _ if skip("bulk") => Vec::new(),
+        Some(sizes) => sizes,
+        None if quick => vec![1_000, 10_000],
+        None => vec![10_000, 100_000, 1_000_000],
     };
     let work = tempfile::tempdir()?;
     let keep = args
@@ -127,7 +137,27 @@ fn main() -> Res<()> {
             std::fs::remove_file(&row.db)?;
         }
     }
+    for (i, &n) in bulk_sizes.iter().enumerate() {
+        let folder = keep.as_deref().unwrap_or(work.path());
+        std::fs::create_dir_all(folder)?;
+        bulk::print_row(&bulk::measure(&fabric, folder, n)?, i == 0);
+    }
     flat
+}
+
+/// The comma-separated sizes after `flag`, if given (`_` allowed as a separator).
+fn sizes_arg(args: &[String], flag: &str) -> Res<Option<Vec<usize>>> {
+    let Some(i) = args.iter().position(|a| a == flag) else {
+        return Ok(None);
+    };
+    let list = args
+        .get(i + 1)
+        .ok_or_else(|| format!("{flag} needs a comma-separated list"))?;
+    let sizes = list
+        .split(',')
+        .map(|s| s.trim().replace('_', "").parse())
+        .collect::<Result<_, _>>()?;
+    Ok(Some(sizes))
 }
 
 /// `snapshot show` on every store at least 10x larger than another must stay
