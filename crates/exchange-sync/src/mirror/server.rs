@@ -1,11 +1,11 @@
 //! What the server backends (SQL Server, PostgreSQL) share. Each speaks its own
 //! dialect through [`ServerRead`] (the reads of a table that exists) and
-//! [`ServerConnection`] (the steps of a transaction). Written once on top of them: every server backend's
-//! [`MirrorRead`] (a table that does not exist yet has no rows), the batch a
-//! transaction writes (the column limits first, then its runs), and [`ServerTx`],
-//! the guard that rolls the transaction back when it is dropped uncommitted. Also
-//! the record's columns in the order both tables hold them ([`RECORD_COLUMNS`]),
-//! the opening of a connection and a mirror's `Debug`.
+//! [`ServerConnection`] (the steps of a transaction). Written once on top of them:
+//! every server backend's [`MirrorRead`] (a table that does not exist yet has no
+//! rows), the batch a transaction writes (the column limits first, then its runs),
+//! and [`ServerTx`], the guard that rolls the transaction back when it is dropped
+//! uncommitted. Also the record's columns in the order both tables hold them
+//! ([`RECORD_COLUMNS`]), the opening of a connection and a mirror's `Debug`.
 
 use super::{
     MirrorKeyRow, MirrorRead, MirrorRecord, MirrorTransaction, MirrorWrite, Scope, WriteRun,
