@@ -97,14 +97,20 @@ fn postgres_backend_conforms() -> Check {
     run_conformance("conf", &url)
 }
 
+/// The cluster's loopback URL (no parameters) and its CA file, or `None` as
+/// [`live_url`] says.
+fn live_tls(test: &str) -> Result<Option<(String, String)>, Box<dyn std::error::Error>> {
+    let Some(tcp) = live_var(test, "FABRIC_TEST_POSTGRES_TCP")? else {
+        return Ok(None);
+    };
+    Ok(live_var(test, "FABRIC_TEST_POSTGRES_CA")?.map(|ca| (tcp, ca)))
+}
+
 /// The same suite over loopback TCP with TLS, the certificate checked against the
 /// run's CA and the host name (`sslmode=verify-full`, rustls).
 #[test]
 fn postgres_backend_conforms_over_verified_tls() -> Check {
-    let Some(tcp) = live_var("postgres_tls", "FABRIC_TEST_POSTGRES_TCP")? else {
-        return Ok(());
-    };
-    let Some(ca) = live_var("postgres_tls", "FABRIC_TEST_POSTGRES_CA")? else {
+    let Some((tcp, ca)) = live_tls("postgres_tls")? else {
         return Ok(());
     };
     let url = format!("{tcp}?sslmode=verify-full&sslrootcert={ca}");
@@ -129,10 +135,7 @@ fn postgres_backend_conforms_over_verified_tls() -> Check {
 /// takes any certificate.
 #[test]
 fn verify_ca_and_require_do_not_check_the_name() -> Check {
-    let Some(tcp) = live_var("postgres_tls_modes", "FABRIC_TEST_POSTGRES_TCP")? else {
-        return Ok(());
-    };
-    let Some(ca) = live_var("postgres_tls_modes", "FABRIC_TEST_POSTGRES_CA")? else {
+    let Some((tcp, ca)) = live_tls("postgres_tls_modes")? else {
         return Ok(());
     };
     let renamed = tcp.replace("@localhost:", "@fabric-wrong-name.invalid:");
