@@ -57,7 +57,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = std::fs::remove_dir_all(root);
     std::fs::create_dir_all(root).expect("create the scratch folder");
     let out = root.join("out");
-    let result = unpack_bytes(raw, Path::new("fuzz.zip"), &out, Some(KEY), 1, false, &Default::default());
+    let result = unpack_bytes(raw, Path::new("fuzz.zip"), &out, Some(KEY), 1, false, &Default::default(), &mut |_, _| {});
     let mut found = Vec::new();
     walk(root, &mut found);
     for path in &found {

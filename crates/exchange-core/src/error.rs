@@ -14,13 +14,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// A document is not valid JSON (a manifest).
-    #[error("{path} line {line}: not valid JSON")]
+    #[error("{path} line {}: not valid JSON", source.line())]
     Json {
         /// The file the text came from (`-` for stdin).
         path: PathBuf,
-        /// 1-based line number.
-        line: u64,
-        /// The parser's error.
+        /// The parser's error, which knows the (1-based) line.
         #[source]
         source: serde_json::Error,
     },

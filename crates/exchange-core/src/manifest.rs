@@ -299,10 +299,9 @@ impl Manifest {
             path: path.to_path_buf(),
             reason,
         };
-        let value: Value = serde_json::from_str(text).map_err(|e| Error::Json {
+        let value: Value = serde_json::from_str(text).map_err(|source| Error::Json {
             path: path.to_path_buf(),
-            line: e.line() as u64,
-            source: e,
+            source,
         })?;
         let Value::Object(map) = value else {
             return Err(bad("must be a JSON object".into()));

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use exchange_sync::manifest::{ConflictStrategy, Direction, Manifest};
+use exchange_sync::manifest::{ConflictStrategy, Direction, Manifest, ManifestFile};
 use exchange_sync::mirror::sqlite::SqliteMirror;
 use exchange_sync::sync::{SyncOptions, sync};
 
@@ -291,12 +291,15 @@ fn round(dir: &Path, input: &Path, n: usize) -> Res<Round> {
     drop(mirror);
     let pack_bytes = dir_bytes(&dir.join("bench"));
     let ((), pack) = phase("pack", || {
-        exchange_sync::archive::pack(&mpath, &dir.join("a.zip"), None, false, &mut |_, _| {})?;
+        let m = Manifest::load(&mpath)?;
+        exchange_sync::archive::pack(&m, &mpath, &dir.join("a.zip"), None, false, &mut |_, _| {})?;
         Ok(())
     })?;
     let _ = std::fs::remove_file(dir.join("a.zip"));
     let ((), pack_enc) = phase("pack --encrypt", || {
+        let m = Manifest::load(&mpath)?;
         exchange_sync::archive::pack(
+            &m,
             &mpath,
             &dir.join("b.zip.enc"),
             Some(b"bench passphrase"),

@@ -19,20 +19,23 @@
 //!
 //! ```
 //! use exchange_sync::limits::{self, Fields};
+//! use exchange_sync::{ContentHash, MirrorRecord};
 //!
-//! let ok = Fields {
-//!     exchange_id: "21636369-8b52-4b4a-97b7-50923ceb3ffd",
-//!     exchange_type: "http",
-//!     source_system: "example-api",
-//!     entity_type: "page",
-//!     natural_key: Some("Main_Page"),
+//! let ok = MirrorRecord {
+//!     exchange_id: "21636369-8b52-4b4a-97b7-50923ceb3ffd".into(),
+//!     exchange_type: "http".into(),
+//!     source_system: "example-api".into(),
+//!     entity_type: "page".into(),
+//!     natural_key: Some("Main_Page".into()),
 //!     observed_at_utc: time::macros::datetime!(2024-01-15 10:30 UTC),
+//!     content_sha256: ContentHash([0; 32]),
+//!     payload_json: "{}".into(),
 //!     schema_version: 1,
 //! };
-//! assert_eq!(limits::check(&ok), None);
-//! let long = Fields { exchange_type: &"x".repeat(51), ..ok };
+//! assert_eq!(limits::check(&Fields::of(&ok)), None);
+//! let long = MirrorRecord { exchange_type: "x".repeat(51), ..ok };
 //! assert_eq!(
-//!     limits::check(&long).map(|v| v.to_string()),
+//!     limits::check(&Fields::of(&long)).map(|v| v.to_string()),
 //!     Some("exchange_type is 51 characters long; the limit is 50".to_owned())
 //! );
 //! ```
@@ -40,6 +43,8 @@
 use std::fmt;
 
 use time::{OffsetDateTime, UtcOffset};
+
+use crate::mirror::{MirrorRecord, MirrorWrite};
 
 /// `exchange_type`: `NVARCHAR(50)`.
 pub const EXCHANGE_TYPE_MAX: usize = 50;
@@ -52,37 +57,15 @@ pub const FIRST_YEAR: i32 = 1;
 /// The last UTC year a `DATETIME2` holds.
 pub const LAST_YEAR: i32 = 9999;
 
-/// The columns of one record that the limits apply to.
+/// A record as the limits see it: the columns of its mirror row ([`MirrorRecord`],
+/// whose fields the limits read; `observed_at_utc` in any offset).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Fields<'a> {
-    /// `exchange_id`.
-    pub exchange_id: &'a str,
-    /// `exchange_type`.
-    pub exchange_type: &'a str,
-    /// `source_system`.
-    pub source_system: &'a str,
-    /// `entity_type`.
-    pub entity_type: &'a str,
-    /// The lookup key (`None` for a null or empty key).
-    pub natural_key: Option<&'a str>,
-    /// `observed_at_utc`, in any offset.
-    pub observed_at_utc: OffsetDateTime,
-    /// The envelope's `schema_version`.
-    pub schema_version: i64,
-}
+pub struct Fields<'a>(&'a MirrorRecord);
 
 impl<'a> Fields<'a> {
     /// The fields of a mirror row.
-    pub fn of(r: &'a crate::mirror::MirrorRecord) -> Self {
-        Fields {
-            exchange_id: &r.exchange_id,
-            exchange_type: &r.exchange_type,
-            source_system: &r.source_system,
-            entity_type: &r.entity_type,
-            natural_key: r.natural_key.as_deref(),
-            observed_at_utc: r.observed_at_utc,
-            schema_version: r.schema_version,
-        }
+    pub fn of(r: &'a MirrorRecord) -> Self {
+        Fields(r)
     }
 }
 
@@ -142,16 +125,21 @@ impl fmt::Display for Violation {
     }
 }
 
-/// The first limit `r` breaks, or `None` when it fits every backend.
-pub fn check(r: &Fields<'_>) -> Option<Violation> {
-    if !is_uuid(r.exchange_id) {
+/// The first limit `fields` breaks, or `None` when it fits every backend.
+pub fn check(fields: &Fields<'_>) -> Option<Violation> {
+    let r = fields.0;
+    if !is_uuid(&r.exchange_id) {
         return Some(Violation::NotUuid);
     }
     for (column, value, max) in [
-        ("exchange_type", Some(r.exchange_type), EXCHANGE_TYPE_MAX),
-        ("source_system", Some(r.source_system), SCOPE_MAX),
-        ("entity_type", Some(r.entity_type), SCOPE_MAX),
-        ("natural_key", r.natural_key, NATURAL_KEY_MAX),
+        (
+            "exchange_type",
+            Some(r.exchange_type.as_str()),
+            EXCHANGE_TYPE_MAX,
+        ),
+        ("source_system", Some(r.source_system.as_str()), SCOPE_MAX),
+        ("entity_type", Some(r.entity_type.as_str()), SCOPE_MAX),
+        ("natural_key", r.natural_key.as_deref(), NATURAL_KEY_MAX),
     ] {
         let Some(value) = value else { continue };
         // UTF-16 units <= UTF-8 bytes: count them only when the bytes exceed the limit.
@@ -198,14 +186,10 @@ pub fn is_uuid(s: &str) -> bool {
 
 /// Every backend's first step in `write_batch`: refuse the first write whose
 /// record breaks a limit, naming it, before anything of the batch is written.
-pub(crate) fn check_writes(
-    target: &str,
-    writes: &[crate::mirror::MirrorWrite],
-) -> crate::Result<()> {
+pub(crate) fn check_writes(target: &str, writes: &[MirrorWrite]) -> crate::Result<()> {
     for w in writes {
         let r = match w {
-            crate::mirror::MirrorWrite::Insert(r)
-            | crate::mirror::MirrorWrite::Update { record: r, .. } => r,
+            MirrorWrite::Insert(r) | MirrorWrite::Update { record: r, .. } => r,
         };
         if let Some(v) = check(&Fields::of(r)) {
             return Err(crate::Error::MirrorWrite {
@@ -223,77 +207,53 @@ pub(crate) fn check_writes(
 mod tests {
     use super::*;
 
-    fn base() -> Fields<'static> {
-        Fields {
-            exchange_id: "21636369-8b52-4b4a-97b7-50923ceb3ffd",
-            exchange_type: "http",
-            source_system: "s",
-            entity_type: "e",
-            natural_key: Some("k"),
+    fn base() -> MirrorRecord {
+        MirrorRecord {
+            exchange_id: "21636369-8b52-4b4a-97b7-50923ceb3ffd".into(),
+            exchange_type: "http".into(),
+            source_system: "s".into(),
+            entity_type: "e".into(),
+            natural_key: Some("k".into()),
             observed_at_utc: time::macros::datetime!(2024-01-15 10:30 UTC),
+            content_sha256: crate::ContentHash([0; 32]),
+            payload_json: "{}".into(),
             schema_version: 1,
         }
     }
 
-    /// `check(fields, expected)`: the violation's text, or `None`.
-    fn check_one(f: Fields<'_>, expected: Option<&str>) {
+    /// The violation of `base()` changed by `change`.
+    fn violation(change: impl FnOnce(&mut MirrorRecord)) -> Option<Violation> {
+        let mut r = base();
+        change(&mut r);
+        check(&Fields::of(&r))
+    }
+
+    /// `check(change, expected)`: the violation's text, or `None`.
+    fn check_one(change: impl FnOnce(&mut MirrorRecord), expected: Option<&str>) {
         assert_eq!(
-            check(&f).map(|v| v.to_string()).as_deref(),
-            expected,
-            "{f:?}"
+            violation(change).map(|v| v.to_string()).as_deref(),
+            expected
         );
     }
 
     #[test]
     fn each_limit_and_its_boundary() {
-        let key500 = "k".repeat(500);
-        let key501 = "k".repeat(501);
+        let key = |s: String| move |r: &mut MirrorRecord| r.natural_key = Some(s);
         // 250 astral characters are 500 UTF-16 units; 251 are 502.
-        let astral250 = "😀".repeat(250);
-        let astral251 = "😀".repeat(251);
-        let ty50 = "t".repeat(50);
-        let scope101 = "s".repeat(101);
-        check_one(base(), None);
+        check_one(|_| {}, None);
+        check_one(key("k".repeat(500)), None);
+        check_one(key("😀".repeat(250)), None);
+        check_one(|r| r.exchange_type = "t".repeat(50), None);
         check_one(
-            Fields {
-                natural_key: Some(&key500),
-                ..base()
-            },
-            None,
-        );
-        check_one(
-            Fields {
-                natural_key: Some(&astral250),
-                ..base()
-            },
-            None,
-        );
-        check_one(
-            Fields {
-                exchange_type: &ty50,
-                ..base()
-            },
-            None,
-        );
-        check_one(
-            Fields {
-                natural_key: Some(&key501),
-                ..base()
-            },
+            key("k".repeat(501)),
             Some("natural_key is 501 characters long; the limit is 500"),
         );
         check_one(
-            Fields {
-                natural_key: Some(&astral251),
-                ..base()
-            },
+            key("😀".repeat(251)),
             Some("natural_key is 502 characters long; the limit is 500"),
         );
         check_one(
-            Fields {
-                source_system: &scope101,
-                ..base()
-            },
+            |r| r.source_system = "s".repeat(101),
             Some("source_system is 101 characters long; the limit is 100"),
         );
         for bad_id in [
@@ -304,35 +264,20 @@ mod tests {
             "21636369-8b52-4b4a-97b7-50923ceb3ffg",
         ] {
             assert_eq!(
-                check(&Fields {
-                    exchange_id: bad_id,
-                    ..base()
-                }),
+                violation(|r| r.exchange_id = bad_id.into()),
                 Some(Violation::NotUuid),
                 "{bad_id}"
             );
         }
         assert_eq!(
-            check(&Fields {
-                natural_key: Some("k "),
-                ..base()
-            }),
+            violation(key("k ".into())),
             Some(Violation::TrailingSpace {
                 column: "natural_key"
             })
         );
-        check_one(
-            Fields {
-                natural_key: Some(" k\t"),
-                ..base()
-            },
-            None,
-        );
+        check_one(key(" k\t".into()), None);
         assert_eq!(
-            check(&Fields {
-                schema_version: 1 << 31,
-                ..base()
-            }),
+            violation(|r| r.schema_version = 1 << 31),
             Some(Violation::SchemaVersion(1 << 31))
         );
     }

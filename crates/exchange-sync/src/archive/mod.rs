@@ -9,12 +9,11 @@ use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::manifest::{Manifest, ManifestFile, dataset_dir};
+use crate::manifest::{Manifest, dataset_dir};
 
 pub use unpack::{
     DEFAULT_MAX_ENTRY, DEFAULT_MAX_RATIO, FREE_SPACE_MARGIN, RATIO_FLOOR, UnpackLimits,
-    is_plain_zip, read_archive, safe_entry_path, unpack, unpack_bytes, unpack_read,
-    unpack_with_progress,
+    is_plain_zip, read_archive, safe_entry_path, unpack, unpack_bytes,
 };
 
 /// The metadata entry added last to every archive.
@@ -192,26 +191,14 @@ fn write_zip<W: Write + Seek>(
     Ok((sink, bytes))
 }
 
-/// Pack the dataset of `manifest_path` into the file `out`, under exactly that
-/// name (see [`name_fits`] for the name a caller should give). The zip is
-/// deterministic: sorted entries, fixed timestamps and permissions, and
+/// Pack the dataset of the manifest `manifest`, read from `manifest_path` (the
+/// caller reads it once, e.g. for its encryption policy), into the file `out`,
+/// under exactly that name (see [`name_fits`] for the name a caller should give).
+/// The zip is deterministic: sorted entries, fixed timestamps and permissions, and
 /// `packed_at` taken from the manifest's `updated_at`, so the same pack gives the
 /// same bytes. With `passphrase`, the zip is encrypted as it is written (the
 /// plaintext never reaches the disk, memory stays flat).
 pub fn pack(
-    manifest_path: &Path,
-    out: &Path,
-    passphrase: Option<&[u8]>,
-    dry_run: bool,
-    progress: &mut dyn FnMut(u64, u64),
-) -> Result<PackOutcome> {
-    let manifest = Manifest::load(manifest_path)?;
-    pack_manifest(&manifest, manifest_path, out, passphrase, dry_run, progress)
-}
-
-/// [`pack`] with the manifest at `manifest_path` already loaded (the caller read
-/// it once, e.g. for its encryption policy): it is not read again.
-pub fn pack_manifest(
     manifest: &Manifest,
     manifest_path: &Path,
     out: &Path,

@@ -154,28 +154,23 @@ pub fn unpack(
     dry_run: bool,
     limits: &UnpackLimits,
 ) -> Result<PathBuf> {
-    unpack_with_progress(input, out, passphrase, dry_run, limits, &mut |_, _| {})
-}
-
-/// [`unpack`], calling `progress(bytes written, total bytes)` as it extracts (for
-/// a progress bar). The total is the sum of the entries' declared uncompressed
-/// sizes, known once every entry has passed its checks and before the first byte
-/// is written; a dry run reports `(0, total)` and writes nothing.
-pub fn unpack_with_progress(
-    input: &Path,
-    out: &Path,
-    passphrase: Option<&[u8]>,
-    dry_run: bool,
-    limits: &UnpackLimits,
-    progress: &mut dyn FnMut(u64, u64),
-) -> Result<PathBuf> {
     let raw = read_archive(input)?;
-    unpack_read(raw, input, out, passphrase, dry_run, limits, progress)
+    let iterations = crate::crypto::ITERATIONS;
+    unpack_bytes(
+        raw,
+        input,
+        out,
+        passphrase,
+        iterations,
+        dry_run,
+        limits,
+        &mut |_, _| {},
+    )
 }
 
 /// Read the archive `input` whole: a regular file of at most
 /// [`Limits::archive`](crate::input_limits::Limits::archive) bytes. With
-/// [`is_plain_zip`] and [`unpack_read`], a caller reads it once, looks at it (to
+/// [`is_plain_zip`] and [`unpack_bytes`], a caller reads it once, looks at it (to
 /// ask for a passphrase only when it is encrypted), then extracts it.
 pub fn read_archive(input: &Path) -> Result<Vec<u8>> {
     let max = crate::input_limits::get().archive;
@@ -188,58 +183,18 @@ pub fn is_plain_zip(raw: &[u8]) -> bool {
     raw.starts_with(b"PK\x03\x04") || raw.starts_with(b"PK\x05\x06")
 }
 
-/// [`unpack_with_progress`] of the archive `input` already read by
-/// [`read_archive`] (`raw`): it is not read again.
-pub fn unpack_read(
-    raw: Vec<u8>,
-    input: &Path,
-    out: &Path,
-    passphrase: Option<&[u8]>,
-    dry_run: bool,
-    limits: &UnpackLimits,
-    progress: &mut dyn FnMut(u64, u64),
-) -> Result<PathBuf> {
-    extract(
-        raw,
-        input,
-        out,
-        passphrase,
-        crate::crypto::ITERATIONS,
-        dry_run,
-        limits,
-        progress,
-    )
-}
-
-/// [`unpack`] of an archive already in memory: `raw` is the file's content and
-/// `input` only names it in errors. `iterations` is the PBKDF2 count for an
-/// encrypted archive ([`crypto::ITERATIONS`](crate::crypto::ITERATIONS) for real
-/// files; lower only in tests and fuzzing, see
+/// [`unpack`] of an archive already in memory (read by [`read_archive`], say):
+/// `raw` is the file's content and `input` only names it in errors. `iterations`
+/// is the PBKDF2 count of an encrypted archive
+/// ([`crypto::ITERATIONS`](crate::crypto::ITERATIONS) for real files; lower only in
+/// tests and fuzzing, see
 /// [`crypto::encrypt_with_iterations`](crate::crypto::encrypt_with_iterations)).
+/// It calls `progress(bytes written, total bytes)` as it extracts (for a progress
+/// bar). The total is the sum of the entries' declared uncompressed sizes, known
+/// once every entry has passed its checks and before the first byte is written; a
+/// dry run reports `(0, total)` and writes nothing.
+#[allow(clippy::too_many_arguments)] // reason: the one entry point with every knob; `unpack` is the short one
 pub fn unpack_bytes(
-    raw: Vec<u8>,
-    input: &Path,
-    out: &Path,
-    passphrase: Option<&[u8]>,
-    iterations: u32,
-    dry_run: bool,
-    limits: &UnpackLimits,
-) -> Result<PathBuf> {
-    extract(
-        raw,
-        input,
-        out,
-        passphrase,
-        iterations,
-        dry_run,
-        limits,
-        &mut |_, _| {},
-    )
-}
-
-/// The body of [`unpack_bytes`] with a progress callback.
-#[allow(clippy::too_many_arguments)] // reason: two public wrappers; the pieces are distinct
-fn extract(
     raw: Vec<u8>,
     input: &Path,
     out: &Path,

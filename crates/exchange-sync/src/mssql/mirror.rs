@@ -24,8 +24,8 @@ use super::client::{Connection, Param};
 use super::config::SqlServerConfig;
 use super::tsql::{self, TableName};
 use crate::error::{BoxError, Error, Result};
-use crate::mirror::server::{ServerConnection, ServerTx};
-use crate::mirror::{Mirror, MirrorTransaction, MirrorWrite, Scope, WriteRun, write_runs};
+use crate::mirror::server::{self, ServerConnection, ServerTx};
+use crate::mirror::{Mirror, MirrorRecord, MirrorTransaction, Scope};
 
 mod read;
 mod write;
@@ -95,24 +95,13 @@ fn begin_requests(table: &TableName, missing: &[String]) -> Vec<Request> {
     out
 }
 
-impl std::fmt::Debug for SqlServerMirror {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqlServerMirror")
-            .field("target", &self.target)
-            .finish_non_exhaustive()
-    }
-}
-
 impl SqlServerMirror {
     /// Connect to the server of `config` and bind to `table`. A failure is
     /// [`Error::MirrorUnavailable`] naming `mssql://user@host:port/db` (never the
     /// password), with the driver's error (the server's message) as source.
     pub fn connect(config: &SqlServerConfig, table: TableName) -> Result<Self> {
         let target = format!("{} ({})", config.describe(), table.quoted());
-        let conn = Connection::open(config).map_err(|e| Error::MirrorUnavailable {
-            target: target.clone(),
-            source: Box::new(e),
-        })?;
+        let conn = server::open(&target, || Connection::open(config))?;
         let mut mirror = Self {
             conn,
             table,
@@ -231,6 +220,10 @@ impl Mirror for SqlServerMirror {
 }
 
 impl ServerConnection for SqlServerMirror {
+    fn target(&self) -> &str {
+        &self.target
+    }
+
     fn tx_begin(&mut self) -> Result<()> {
         // Like the SQLite backend: a sync into a new table creates it.
         let missing = if self.exists {
@@ -265,16 +258,12 @@ impl ServerConnection for SqlServerMirror {
         lock_outcome(mode, &self.target, scope, self.lock_timeout)
     }
 
-    fn tx_write(&mut self, writes: &[MirrorWrite]) -> Result<()> {
-        // The same column limits as every backend, before anything is sent.
-        crate::limits::check_writes(&self.target, writes)?;
-        for run in write_runs(writes) {
-            match run {
-                WriteRun::Inserts(run) => self.insert_run(&run)?,
-                WriteRun::Updates(run) => self.update_run(&run)?,
-            }
-        }
-        Ok(())
+    fn tx_insert(&mut self, run: &[&MirrorRecord]) -> Result<()> {
+        self.insert_run(run)
+    }
+
+    fn tx_update(&mut self, run: &[(&str, &MirrorRecord)]) -> Result<()> {
+        self.update_run(run)
     }
 
     fn tx_commit(&mut self) -> Result<()> {
@@ -288,6 +277,12 @@ impl ServerConnection for SqlServerMirror {
     fn tx_rollback(&mut self) -> Result<()> {
         self.pending = Pending::default();
         self.conn.rollback().map_err(self.err("rolling back"))
+    }
+}
+
+impl std::fmt::Debug for SqlServerMirror {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        server::debug("SqlServerMirror", &self.target, f)
     }
 }
 

@@ -32,20 +32,10 @@ pub const UPDATES_PER_REQUEST: usize = MAX_PARAMS / PARAMS_PER_UPDATE;
 /// the 1,000-row limit of a `VALUES` list).
 pub const KEYS_PER_LOOKUP: usize = 1_000;
 
-/// The columns written by bulk insert, in table order.
-pub const INSERT_COLUMNS: [&str; 11] = [
-    "exchange_id",
-    "exchange_type",
-    "source_system",
-    "entity_type",
-    "natural_key",
-    "observed_at_utc",
-    "content_sha256",
-    "payload_json",
-    "schema_version",
-    "created_at_utc",
-    "updated_at_utc",
-];
+/// The columns written by bulk insert, in table order: the record's, then the audit
+/// columns `created_at_utc` and `updated_at_utc`.
+pub const INSERT_COLUMNS: [&str; 11] =
+    crate::mirror::server::record_columns_with(9, &["created_at_utc", "updated_at_utc"]);
 
 /// A validated `[schema].[table]` from a manifest's `sql_target`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -11,8 +11,8 @@ use super::client::{Connection, Failure};
 use super::config::PgConfig;
 use super::sql::{self, TableName};
 use crate::error::{Error, Result};
-use crate::mirror::server::{ServerConnection, ServerTx};
-use crate::mirror::{Mirror, MirrorTransaction, MirrorWrite, Scope, WriteRun, write_runs};
+use crate::mirror::server::{self, ServerConnection, ServerTx};
+use crate::mirror::{Mirror, MirrorRecord, MirrorTransaction, Scope};
 
 mod read;
 mod write;
@@ -33,14 +33,6 @@ pub struct PostgresMirror {
 /// a million records.
 pub const SCOPE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
 
-impl std::fmt::Debug for PostgresMirror {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PostgresMirror")
-            .field("target", &self.target)
-            .finish_non_exhaustive()
-    }
-}
-
 impl PostgresMirror {
     /// Connect to the server of `config` and bind to `table`. A failure is
     /// [`Error::MirrorUnavailable`] naming `postgres://user@host:port/db` (never the
@@ -49,10 +41,7 @@ impl PostgresMirror {
     /// record byte for byte.
     pub fn connect(config: &PgConfig, table: TableName) -> Result<Self> {
         let target = format!("{} ({})", config.describe(), table.plain());
-        let conn = Connection::open(config).map_err(|source| Error::MirrorUnavailable {
-            target: target.clone(),
-            source,
-        })?;
+        let conn = server::open(&target, || Connection::open(config))?;
         let mut m = Self {
             conn,
             table,
@@ -222,6 +211,10 @@ impl Mirror for PostgresMirror {
 }
 
 impl ServerConnection for PostgresMirror {
+    fn target(&self) -> &str {
+        &self.target
+    }
+
     fn tx_begin(&mut self) -> Result<()> {
         if !self.exists {
             // Like the other backends: a sync into a new table creates it.
@@ -235,16 +228,12 @@ impl ServerConnection for PostgresMirror {
         self.scope_lock(scope)
     }
 
-    fn tx_write(&mut self, writes: &[MirrorWrite]) -> Result<()> {
-        // The same column limits as the other backends: a record one takes, all take.
-        crate::limits::check_writes(&self.target, writes)?;
-        for run in write_runs(writes) {
-            match run {
-                WriteRun::Inserts(run) => self.insert_run(&run)?,
-                WriteRun::Updates(run) => self.update_run(&run)?,
-            }
-        }
-        Ok(())
+    fn tx_insert(&mut self, run: &[&MirrorRecord]) -> Result<()> {
+        self.insert_run(run)
+    }
+
+    fn tx_update(&mut self, run: &[(&str, &MirrorRecord)]) -> Result<()> {
+        self.update_run(run)
     }
 
     fn tx_commit(&mut self) -> Result<()> {
@@ -255,6 +244,12 @@ impl ServerConnection for PostgresMirror {
     fn tx_rollback(&mut self) -> Result<()> {
         let r = self.conn.batch("ROLLBACK");
         r.map_err(self.err("rolling back"))
+    }
+}
+
+impl std::fmt::Debug for PostgresMirror {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        server::debug("PostgresMirror", &self.target, f)
     }
 }
 

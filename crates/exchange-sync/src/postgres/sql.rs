@@ -21,20 +21,11 @@ use crate::manifest::SqlTarget;
 /// cut silently by the server, so they are refused here.
 pub const MAX_IDENTIFIER_BYTES: usize = 63;
 
-/// The columns written by `COPY`, in table order (the audit columns take their
+/// The columns written by `COPY`, in table order: the record's, with
+/// `observed_at_utc_text` after `observed_at_utc` (the audit columns take their
 /// defaults).
-pub const COPY_COLUMNS: [&str; 10] = [
-    "exchange_id",
-    "exchange_type",
-    "source_system",
-    "entity_type",
-    "natural_key",
-    "observed_at_utc",
-    "observed_at_utc_text",
-    "content_sha256",
-    "payload_json",
-    "schema_version",
-];
+pub const COPY_COLUMNS: [&str; 10] =
+    crate::mirror::server::record_columns_with(6, &["observed_at_utc_text"]);
 
 /// Index suffixes, in creation order: `<table>_<suffix>`.
 const INDEXES: [(&str, &str); 3] = [

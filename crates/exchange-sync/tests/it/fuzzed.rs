@@ -103,6 +103,7 @@ fn encrypted_archive_unpacks_from_bytes_with_a_low_iteration_count() -> TestResu
         1,
         false,
         &Default::default(),
+        &mut |_, _| {},
     )?;
     assert_eq!(target, out.join("fabric-interop-sample"));
     let manifest = Manifest::load(&target.join("manifest.json"))?;
@@ -184,6 +185,7 @@ fn check_unpack(bytes: &[u8]) -> TestResult {
         1,
         false,
         &Default::default(),
+        &mut |_, _| {},
     );
     let top: Vec<_> = std::fs::read_dir(tmp.path())?
         .map(|e| e.map(|e| e.path()))

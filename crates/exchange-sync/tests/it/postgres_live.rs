@@ -97,14 +97,20 @@ fn postgres_backend_conforms() -> Check {
     run_conformance("conf", &url)
 }
 
+/// The cluster's loopback URL (no parameters) and its CA file, or `None` as
+/// [`live_url`] says.
+fn live_tls(test: &str) -> Result<Option<(String, String)>, Box<dyn std::error::Error>> {
+    let Some(tcp) = live_var(test, "FABRIC_TEST_POSTGRES_TCP")? else {
+        return Ok(None);
+    };
+    Ok(live_var(test, "FABRIC_TEST_POSTGRES_CA")?.map(|ca| (tcp, ca)))
+}
+
 /// The same suite over loopback TCP with TLS, the certificate checked against the
 /// run's CA and the host name (`sslmode=verify-full`, rustls).
 #[test]
 fn postgres_backend_conforms_over_verified_tls() -> Check {
-    let Some(tcp) = live_var("postgres_tls", "FABRIC_TEST_POSTGRES_TCP")? else {
-        return Ok(());
-    };
-    let Some(ca) = live_var("postgres_tls", "FABRIC_TEST_POSTGRES_CA")? else {
+    let Some((tcp, ca)) = live_tls("postgres_tls")? else {
         return Ok(());
     };
     let url = format!("{tcp}?sslmode=verify-full&sslrootcert={ca}");
@@ -123,6 +129,48 @@ fn postgres_backend_conforms_over_verified_tls() -> Check {
     );
     Ok(())
 }
+
+/// The modes that do not check the certificate's name: `verify-ca` takes the
+/// server under another name but still wants a chain to the run's CA; `require`
+/// takes any certificate.
+#[test]
+fn verify_ca_and_require_do_not_check_the_name() -> Check {
+    let Some((tcp, ca)) = live_tls("postgres_tls_modes")? else {
+        return Ok(());
+    };
+    let renamed = tcp.replace("@localhost:", "@fabric-wrong-name.invalid:");
+    let ca_url = format!("{renamed}?sslmode=verify-ca&sslrootcert={ca}&hostaddr=127.0.0.1");
+    connect(&ca_url, "nope")?;
+    connect(
+        &format!("{renamed}?sslmode=require&hostaddr=127.0.0.1"),
+        "nope",
+    )?;
+    // A root that did not sign the server's certificate: refused.
+    let other = tempfile::tempdir()?;
+    let other_ca = other.path().join("other.crt");
+    std::fs::write(&other_ca, OTHER_ROOT)?;
+    let untrusted = format!("{tcp}?sslmode=verify-ca&sslrootcert={}", other_ca.display());
+    let err = connect(&untrusted, "nope")
+        .err()
+        .ok_or("verify-ca took a chain to another root")?;
+    assert!(chain(err.as_ref()).contains("certificate"), "{err:?}");
+    Ok(())
+}
+
+/// A self-signed root that signed nothing the test cluster holds (its key is gone).
+const OTHER_ROOT: &str = "\
+-----BEGIN CERTIFICATE-----
+MIIBqTCCAU+gAwIBAgIUCy7rF/bG/KMQcxIzdvIaoo14X2kwCgYIKoZIzj0EAwIw
+KTEnMCUGA1UEAwweZmFicmljIHRlc3Q6IGFuIHVucmVsYXRlZCByb290MCAXDTI2
+MTIwNjIxMjMxOVoYDzIxMjYxMTEyMjEyMzE5WjApMScwJQYDVQQDDB5mYWJyaWMg
+dGVzdDogYW4gdW5yZWxhdGVkIHJvb3QwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNC
+AASUvGxNgqrPp8lDugVZ7tp72XHMhBCRhxRmm1quAl8a9oPTsXMoEciLroyavlXr
+8O/8qcBfvmIi+fG1twXpAVZeo1MwUTAdBgNVHQ4EFgQUOeE2GgHsMMCf8sfEF1oy
+010OlX4wHwYDVR0jBBgwFoAUOeE2GgHsMMCf8sfEF1oy010OlX4wDwYDVR0TAQH/
+BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiAQqFMBbSsoOFuFhbjb4uhlpzrvKM/0
+BqkjMFy1Mcs7PwIhAI6io1jYXaghUSsdmfDKmo0oIutDsZ94+TLKtVEHgcvM
+-----END CERTIFICATE-----
+";
 
 /// Every line of `err`'s chain.
 pub fn chain(err: &dyn std::error::Error) -> String {

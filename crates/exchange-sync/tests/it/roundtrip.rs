@@ -133,7 +133,8 @@ proptest! {
             }
             w.close()?;
             let zip = tmp.path().join("a.zip");
-            exchange_sync::archive::pack(&src.join("manifest.json"), &zip, None, false, &mut |_, _| {})?;
+            let mpath = src.join("manifest.json");
+            exchange_sync::archive::pack(&Manifest::load(&mpath)?, &mpath, &zip, None, false, &mut |_, _| {})?;
             let out = exchange_sync::archive::unpack(&zip, &tmp.path().join("un"), None, false, &Default::default())?;
             for (rel, path) in exchange_sync::archive::dataset_files(&src)? {
                 assert_eq!(std::fs::read(&path)?, std::fs::read(out.join(&rel))?, "{rel}");

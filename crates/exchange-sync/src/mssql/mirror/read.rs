@@ -9,16 +9,18 @@ use super::super::tsql;
 use super::SqlServerMirror;
 use super::write::datetime2;
 use crate::error::{BoxError, Error, Result};
-use crate::hash::ContentHash;
-use crate::mirror::{MirrorKeyRow, MirrorRead, MirrorRecord, Scope};
+use crate::hash::{ContentHash, ContentHashSet};
+use crate::mirror::server::{RecordSink, ServerRead};
+use crate::mirror::{MirrorKeyRow, MirrorRecord, Scope};
 
-impl MirrorRead for SqlServerMirror {
-    fn hashes_in_scope(&mut self, scope: &Scope) -> Result<crate::hash::ContentHashSet> {
-        let mut out = crate::hash::ContentHashSet::default();
+impl ServerRead for SqlServerMirror {
+    fn readable(&mut self) -> Result<bool> {
         self.flush()?;
-        if !self.exists {
-            return Ok(out);
-        }
+        Ok(self.exists)
+    }
+
+    fn read_hashes(&mut self, scope: &Scope) -> Result<ContentHashSet> {
+        let mut out = ContentHashSet::default();
         let sql = tsql::hashes_in_scope(&self.table);
         let target = self.target.clone();
         self.conn
@@ -39,16 +41,8 @@ impl MirrorRead for SqlServerMirror {
         Ok(out)
     }
 
-    fn find_by_natural_keys(
-        &mut self,
-        scope: &Scope,
-        keys: &[&str],
-    ) -> Result<Vec<Option<MirrorKeyRow>>> {
-        let mut out: Vec<Option<MirrorKeyRow>> = vec![None; keys.len()];
-        self.flush()?;
-        if !self.exists {
-            return Ok(out);
-        }
+    fn read_keys(&mut self, scope: &Scope, keys: &[&str]) -> Result<Vec<(usize, MirrorKeyRow)>> {
+        let mut found = Vec::new();
         for (chunk_no, chunk) in keys.chunks(tsql::KEYS_PER_LOOKUP).enumerate() {
             let sql = tsql::find_by_natural_keys(&self.table, chunk.len());
             let mut params = Self::scope_params(scope);
@@ -71,27 +65,15 @@ impl MirrorRead for SqlServerMirror {
                 };
                 let exchange_id = id.to_string();
                 let key_row = self.key_row(&row, exchange_id)?;
-                let slot = usize::try_from(ord)
-                    .ok()
-                    .map(|o| chunk_no * tsql::KEYS_PER_LOOKUP + o)
-                    .and_then(|i| out.get_mut(i));
-                if let Some(slot) = slot {
-                    *slot = Some(key_row);
+                if let Ok(ord) = usize::try_from(ord) {
+                    found.push((chunk_no * tsql::KEYS_PER_LOOKUP + ord, key_row));
                 }
             }
         }
-        Ok(out)
+        Ok(found)
     }
 
-    fn export_scope(
-        &mut self,
-        scope: &Scope,
-        sink: &mut dyn FnMut(MirrorRecord) -> Result<()>,
-    ) -> Result<u64> {
-        self.flush()?;
-        if !self.exists {
-            return Ok(0);
-        }
+    fn read_export(&mut self, scope: &Scope, sink: RecordSink<'_>) -> Result<u64> {
         let target = self.target.clone();
         let page = tsql::EXPORT_PAGE;
         // Rows of one observed_at_utc, ordered by text exchange_id before they go.
@@ -142,11 +124,7 @@ impl MirrorRead for SqlServerMirror {
         Ok(ties.sent)
     }
 
-    fn count(&mut self, scope: Option<&Scope>) -> Result<u64> {
-        self.flush()?;
-        if !self.exists {
-            return Ok(0);
-        }
+    fn read_count(&mut self, scope: Option<&Scope>) -> Result<u64> {
         let sql = tsql::count(&self.table, scope.is_some());
         let params = scope.map(Self::scope_params).unwrap_or_default();
         let rows = self

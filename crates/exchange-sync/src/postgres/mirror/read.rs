@@ -10,13 +10,15 @@ use super::super::sql;
 use super::PostgresMirror;
 use crate::error::{Error, Result};
 use crate::hash::{ContentHash, ContentHashSet};
-use crate::mirror::{MirrorKeyRow, MirrorRead, MirrorRecord, Scope};
+use crate::mirror::server::{RecordSink, ServerRead};
+use crate::mirror::{MirrorKeyRow, MirrorRecord, Scope};
 
-impl MirrorRead for PostgresMirror {
-    fn hashes_in_scope(&mut self, scope: &Scope) -> Result<ContentHashSet> {
-        if !self.exists {
-            return Ok(ContentHashSet::default());
-        }
+impl ServerRead for PostgresMirror {
+    fn readable(&mut self) -> Result<bool> {
+        Ok(self.exists)
+    }
+
+    fn read_hashes(&mut self, scope: &Scope) -> Result<ContentHashSet> {
         let q = sql::hashes_in_scope(&self.table);
         let (a, b) = (scope.source_system.as_str(), scope.entity_type.as_str());
         let r = self.conn.run(|c| async move {
@@ -45,15 +47,8 @@ impl MirrorRead for PostgresMirror {
         })
     }
 
-    fn find_by_natural_keys(
-        &mut self,
-        scope: &Scope,
-        keys: &[&str],
-    ) -> Result<Vec<Option<MirrorKeyRow>>> {
-        let mut out: Vec<Option<MirrorKeyRow>> = vec![None; keys.len()];
-        if keys.is_empty() || !self.exists {
-            return Ok(out);
-        }
+    fn read_keys(&mut self, scope: &Scope, keys: &[&str]) -> Result<Vec<(usize, MirrorKeyRow)>> {
+        let mut found = Vec::new();
         let q = sql::find_by_natural_keys(&self.table);
         let (a, b) = (scope.source_system.as_str(), scope.entity_type.as_str());
         let rows = self
@@ -78,26 +73,19 @@ impl MirrorRead for PostgresMirror {
                     reason: "a natural-key lookup returned an unreadable row".into(),
                 });
             };
-            let slot = usize::try_from(ord - 1).ok().and_then(|i| out.get_mut(i));
-            if let Some(slot) = slot {
-                *slot = Some(MirrorKeyRow {
+            if let Ok(i) = usize::try_from(ord - 1) {
+                let row = MirrorKeyRow {
                     exchange_id,
                     content_sha256,
                     observed_at_utc: at,
-                });
+                };
+                found.push((i, row));
             }
         }
-        Ok(out)
+        Ok(found)
     }
 
-    fn export_scope(
-        &mut self,
-        scope: &Scope,
-        sink: &mut dyn FnMut(MirrorRecord) -> Result<()>,
-    ) -> Result<u64> {
-        if !self.exists {
-            return Ok(0);
-        }
+    fn read_export(&mut self, scope: &Scope, sink: RecordSink<'_>) -> Result<u64> {
         let q = sql::export_scope(&self.table);
         let target = self.target.clone();
         let (a, b) = (scope.source_system.as_str(), scope.entity_type.as_str());
@@ -129,10 +117,7 @@ impl MirrorRead for PostgresMirror {
         )))?
     }
 
-    fn count(&mut self, scope: Option<&Scope>) -> Result<u64> {
-        if !self.exists {
-            return Ok(0);
-        }
+    fn read_count(&mut self, scope: Option<&Scope>) -> Result<u64> {
         let q = sql::count(&self.table, scope.is_some());
         let n = self
             .conn

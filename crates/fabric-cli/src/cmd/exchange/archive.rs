@@ -144,7 +144,7 @@ pub(super) fn pack(ctx: &Ctx, a: PackArgs) -> CmdResult {
     let bar = ctx.progress_bytes(0, "pack");
     let mut progress = crate::progress::follow(&bar);
     let out = pack_target(&named, decision == Encryption::On)?;
-    let outcome = exchange_sync::archive::pack_manifest(
+    let outcome = exchange_sync::archive::pack(
         &manifest,
         &a.manifest,
         &out,
@@ -262,11 +262,12 @@ pub(super) fn unpack(ctx: &Ctx, a: UnpackArgs) -> CmdResult {
     };
     // The total is the entries' declared sizes, known once they are checked.
     let bar = ctx.progress_bytes(0, "unpack");
-    let path = exchange_sync::archive::unpack_read(
+    let path = exchange_sync::archive::unpack_bytes(
         raw,
         &a.input,
         &a.out,
         key.as_deref().map(Vec::as_slice),
+        exchange_sync::crypto::ITERATIONS,
         a.dry_run,
         &limits,
         &mut crate::progress::follow(&bar),
