@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::compact::{SUPPORT, SupportRows};
 use crate::contract::{
-    BUNDLE_FORMAT, OracleStatus, ProjectionStatus, SUPPORTED_PROJECTION_VERSIONS,
-    SUPPORTED_SNAPSHOT_VERSIONS, Scope, Snapshot, SnapshotBundle, SnapshotMetadata, Typed,
+    BUNDLE_FORMAT, SUPPORTED_PROJECTION_VERSIONS, SUPPORTED_SNAPSHOT_VERSIONS, Snapshot,
+    SnapshotBundle, Typed,
 };
 use crate::error::{Error, Result};
 
@@ -42,80 +42,35 @@ impl SnapshotBundle {
         out.flush()
     }
 
-    /// Read a bundle for export or verification from `reader` (buffer it), as
-    /// it streams by: the snapshot's oracle payloads are checked to be JSON and
-    /// skipped, never held (serializers read projections only), so the result has
-    /// an empty `snapshot.oracles` and cannot be written back; the student rows of
-    /// `student_support` are held typed (that projection is read through the
-    /// instructor serializers and the parity functions, not as JSON). Formats and versions are checked as in
-    /// [`SnapshotBundle::from_json_str`]. Stricter than that function in one
-    /// respect: a key given twice is refused; callers that must accept every
-    /// bundle `from_json_str` accepts fall back to it on error.
+    /// Read a bundle for export or verification from `reader` (buffer it) in
+    /// one pass, as it streams by: the snapshot's oracle payloads are checked to
+    /// be JSON and skipped, never held (serializers read projections only), so
+    /// the result has an empty `snapshot.oracles` and cannot be written back; the
+    /// student rows of `student_support` are held typed when the typed form holds
+    /// them exactly (that projection is read through the instructor serializers
+    /// and the parity functions, not as JSON), else that projection is held as
+    /// JSON. Everything else is checked as [`SnapshotBundle::from_json_str`]
+    /// checks it: the same bundles are accepted, with the same content for export
+    /// and parity, and refused with the same messages.
     pub fn from_reader_without_payloads<R: std::io::Read>(reader: R) -> Result<Self> {
-        let json = |source| Error::Json {
-            what: "bundle",
-            source,
-        };
         let mut de = serde_json::Deserializer::from_reader(reader);
-        let raw = ExportBundle::deserialize(&mut de).map_err(json)?;
+        let read = crate::stream::Streamed::deserialize(&mut de).map_err(json)?;
         de.end().map_err(json)?;
-        if raw.format != BUNDLE_FORMAT {
-            return Err(Error::UnsupportedVersion {
-                what: "format",
-                found: raw.format,
-                supported: BUNDLE_FORMAT.to_owned(),
-            });
-        }
-        for (what, found, supported) in [
-            (
-                "snapshot_version",
-                raw.snapshot.snapshot_version,
-                SUPPORTED_SNAPSHOT_VERSIONS,
-            ),
-            (
-                "projection_version",
-                raw.snapshot.projection_version,
-                SUPPORTED_PROJECTION_VERSIONS,
-            ),
-        ] {
-            if !supported.contains(&found) {
-                return Err(Error::UnsupportedVersion {
-                    what,
-                    found: found.to_string(),
-                    supported: format!("{supported:?}"),
-                });
-            }
-        }
-        let s = raw.snapshot;
-        Ok(SnapshotBundle {
-            format: raw.format,
-            snapshot: Snapshot {
-                snapshot_version: s.snapshot_version,
-                projection_version: s.projection_version,
-                request_token: s.request_token,
-                scope: s.scope,
-                metadata: s.metadata,
-                oracles: BTreeMap::new(),
-                oracle_statuses: s.oracle_statuses,
-            },
-            projections: raw.projections.values,
-            projection_statuses: raw.projection_statuses,
-            unknown_oracles: raw.unknown_oracles,
-            parity: raw.parity,
-            typed: Some(std::sync::Arc::new(Typed {
-                support: raw.projections.support,
-                payloads_skipped: true,
-            })),
-        })
+        let mut bundle = Self::from_value(read.doc)?;
+        bundle.typed = Some(std::sync::Arc::new(Typed {
+            support: read.support,
+            payloads_skipped: true,
+        }));
+        Ok(bundle)
     }
 
     /// Read a bundle, rejecting unknown formats and unsupported versions.
     pub fn from_json_str(text: &str) -> Result<Self> {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|source| Error::Json {
-                what: "bundle",
-                source,
-            })?;
+        Self::from_value(serde_json::from_str(text).map_err(json)?)
+    }
+
+    /// The bundle `value`: its format, then its versions, then its typed form.
+    fn from_value(value: serde_json::Value) -> Result<Self> {
         let format = value.get("format").and_then(|f| f.as_str()).unwrap_or("");
         if format != BUNDLE_FORMAT {
             return Err(Error::UnsupportedVersion {
@@ -148,10 +103,15 @@ impl SnapshotBundle {
                 });
             }
         }
-        serde_json::from_value(value).map_err(|source| Error::Json {
-            what: "bundle",
-            source,
-        })
+        serde_json::from_value(value).map_err(json)
+    }
+}
+
+/// A bundle's JSON error.
+fn json(source: serde_json::Error) -> Error {
+    Error::Json {
+        what: "bundle",
+        source,
     }
 }
 
@@ -179,54 +139,6 @@ pub fn sort_keys(value: &serde_json::Value) -> serde_json::Value {
         }
         Value::Array(items) => Value::Array(items.iter().map(sort_keys).collect()),
         other => other.clone(),
-    }
-}
-
-/// [`SnapshotBundle`] as read by [`SnapshotBundle::from_reader_without_payloads`].
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ExportBundle {
-    format: String,
-    snapshot: ExportSnapshot,
-    projections: crate::compact::ExportProjections,
-    projection_statuses: BTreeMap<String, ProjectionStatus>,
-    unknown_oracles: Vec<String>,
-    parity: crate::parity::ParityReport,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ExportSnapshot {
-    snapshot_version: u32,
-    projection_version: u32,
-    request_token: String,
-    scope: Scope,
-    metadata: SnapshotMetadata,
-    #[serde(rename = "oracles")]
-    _oracles: SkippedMap,
-    oracle_statuses: BTreeMap<String, OracleStatus>,
-}
-
-/// A JSON object whose values are parsed and dropped as they stream by.
-struct SkippedMap;
-
-impl<'de> Deserialize<'de> for SkippedMap {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> serde::de::Visitor<'de> for Visit {
-            type Value = SkippedMap;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a map of oracle payloads")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> std::result::Result<SkippedMap, A::Error> {
-                while map.next_entry::<String, serde::de::IgnoredAny>()?.is_some() {}
-                Ok(SkippedMap)
-            }
-        }
-        d.deserialize_map(Visit)
     }
 }
 

@@ -3,13 +3,10 @@
 //! 150 bytes a student instead of a JSON object tree. The rows are read strictly:
 //! exactly the six fields, each in the spelling the projection writes, so their
 //! canonical JSON (for the parity digest) and their CSV cells are those of the JSON
-//! they were read from. Anything else makes the read fail, and the caller reads the
-//! bundle whole instead.
-
-use std::fmt;
+//! they were read from ([`RowFields::into_row`]). A row of any other shape is kept
+//! as JSON, and its whole projection with it, as a whole read holds it.
 
 use serde::Serialize;
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
 use fabric_core::json::{CanonicalWriter, is_float_text};
@@ -138,198 +135,107 @@ impl StudentRow {
     }
 }
 
-/// A percentage: `null` or a finite float spelled as a float.
-fn pct<E: de::Error>(v: Option<Number>) -> Result<Option<f64>, E> {
+/// The entries of a student row as read (a key given again keeps its last
+/// value, as in a whole read), to be held typed when the typed form holds them
+/// exactly.
+#[derive(Default)]
+pub(crate) struct RowFields {
+    /// The six fields of [`StudentRow`], in the order of [`FIELDS`].
+    known: [Option<Value>; 6],
+    /// Any other entry.
+    other: Map<String, Value>,
+}
+
+/// The fields of a student row as the projection writes them.
+const FIELDS: [&str; 6] = [
+    "student_id",
+    "name",
+    "progress_pct",
+    "proficiency_pct",
+    "inactive",
+    "last_interaction_at",
+];
+
+impl RowFields {
+    /// Add the entry `key`.
+    pub(crate) fn insert(&mut self, key: String, value: Value) {
+        let slot = FIELDS
+            .iter()
+            .position(|f| *f == key)
+            .and_then(|i| self.known.get_mut(i));
+        match slot {
+            Some(slot) => *slot = Some(value),
+            None => {
+                self.other.insert(key, value);
+            }
+        }
+    }
+
+    /// The row, when the typed form holds it exactly: the six fields and no
+    /// other, each spelled as the projection writes it (`student_id` an integer
+    /// as `u64` prints it, each percentage `null` or a finite float spelled as a
+    /// float), so that its canonical JSON and its CSV cells are those of the
+    /// JSON read. Otherwise the entries as JSON.
+    pub(crate) fn into_row(mut self) -> Result<StudentRow, Value> {
+        match self.exact() {
+            Some(row) => Ok(row),
+            None => Err(self.into_value()),
+        }
+    }
+
+    /// [`RowFields::into_row`]'s row; its strings are taken out of the slots
+    /// only once every field is known to fit.
+    fn exact(&mut self) -> Option<StudentRow> {
+        if !self.other.is_empty() {
+            return None;
+        }
+        let [
+            Some(Value::Number(id)),
+            Some(Value::String(name)),
+            Some(progress),
+            Some(proficiency),
+            Some(Value::Bool(inactive)),
+            Some(last),
+        ] = &mut self.known
+        else {
+            return None;
+        };
+        let student_id = id.as_u64().filter(|u| u.to_string() == id.as_str())?;
+        let progress_pct = pct(progress)?;
+        let proficiency_pct = pct(proficiency)?;
+        let last_interaction_at = match last {
+            Value::Null => None,
+            Value::String(t) => Some(std::mem::take(t).into_boxed_str()),
+            _ => return None,
+        };
+        Some(StudentRow {
+            inactive: *inactive,
+            last_interaction_at,
+            name: std::mem::take(name).into_boxed_str(),
+            proficiency_pct,
+            progress_pct,
+            student_id,
+        })
+    }
+
+    /// The entries as the JSON object a whole read holds.
+    fn into_value(self) -> Value {
+        let mut map: Map<String, Value> = FIELDS
+            .iter()
+            .zip(self.known)
+            .filter_map(|(key, value)| Some(((*key).to_owned(), value?)))
+            .collect();
+        map.extend(self.other);
+        Value::Object(map)
+    }
+}
+
+/// A percentage the typed form holds: `null`, or a finite float spelled as a
+/// float (an integer such as `19` is not: its canonical JSON differs).
+fn pct(v: &Value) -> Option<Option<f64>> {
     match v {
-        None => Ok(None),
-        Some(n) if is_float_text(&n) => match n.as_f64().filter(|x| x.is_finite()) {
-            Some(x) => Ok(Some(x)),
-            None => Err(E::custom("percentage out of range")),
-        },
-        Some(_) => Err(E::custom("percentage spelled as an integer")),
-    }
-}
-
-impl<'de> Deserialize<'de> for StudentRow {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> Visitor<'de> for Visit {
-            type Value = StudentRow;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a student row")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StudentRow, A::Error> {
-                let mut id: Option<Number> = None;
-                let mut name: Option<String> = None;
-                let mut progress: Option<Option<Number>> = None;
-                let mut proficiency: Option<Option<Number>> = None;
-                let mut inactive: Option<bool> = None;
-                let mut last: Option<Option<String>> = None;
-                fn once<T, E: de::Error>(slot: &mut Option<T>, v: T) -> Result<(), E> {
-                    if slot.replace(v).is_some() {
-                        return Err(E::custom("a field given twice"));
-                    }
-                    Ok(())
-                }
-                while let Some(key) = map.next_key::<String>()? {
-                    match key.as_str() {
-                        "student_id" => once(&mut id, map.next_value()?)?,
-                        "name" => once(&mut name, map.next_value()?)?,
-                        "progress_pct" => once(&mut progress, map.next_value()?)?,
-                        "proficiency_pct" => once(&mut proficiency, map.next_value()?)?,
-                        "inactive" => once(&mut inactive, map.next_value()?)?,
-                        "last_interaction_at" => once(&mut last, map.next_value()?)?,
-                        _ => return Err(de::Error::custom("an unexpected field")),
-                    }
-                }
-                let missing = || de::Error::custom("a missing field");
-                let id = id.ok_or_else(missing)?;
-                let student_id = id
-                    .as_u64()
-                    .filter(|u| u.to_string() == id.as_str())
-                    .ok_or_else(|| de::Error::custom("student_id spelled otherwise"))?;
-                Ok(StudentRow {
-                    student_id,
-                    name: name.ok_or_else(missing)?.into_boxed_str(),
-                    progress_pct: pct(progress.ok_or_else(missing)?)?,
-                    proficiency_pct: pct(proficiency.ok_or_else(missing)?)?,
-                    inactive: inactive.ok_or_else(missing)?,
-                    last_interaction_at: last.ok_or_else(missing)?.map(String::into_boxed_str),
-                })
-            }
-        }
-        d.deserialize_map(Visit)
-    }
-}
-
-/// A JSON object read entry by entry; the entry named `typed` (once) is read as
-/// `T`, the others as values; `typed` is left as an empty array in the object.
-fn object_with<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
-    mut map: A,
-    typed: &str,
-) -> Result<(Map<String, Value>, T), A::Error> {
-    let mut out = Map::new();
-    let mut held = None;
-    while let Some(key) = map.next_key::<String>()? {
-        if out.contains_key(&key) {
-            return Err(de::Error::custom("a key given twice"));
-        }
-        if key == typed {
-            held = Some(map.next_value::<T>()?);
-            out.insert(key, Value::Array(Vec::new()));
-        } else {
-            let v: Value = map.next_value()?;
-            out.insert(key, v);
-        }
-    }
-    let held = held.ok_or_else(|| de::Error::custom("a missing field"))?;
-    Ok((out, held))
-}
-
-struct Bucket(Map<String, Value>, Vec<StudentRow>);
-
-impl<'de> Deserialize<'de> for Bucket {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> Visitor<'de> for Visit {
-            type Value = Bucket;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a support bucket")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Bucket, A::Error> {
-                let (m, rows) = object_with(map, "students")?;
-                Ok(Bucket(m, rows))
-            }
-        }
-        d.deserialize_map(Visit)
-    }
-}
-
-struct Buckets(Vec<Bucket>);
-
-impl<'de> Deserialize<'de> for Buckets {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> Visitor<'de> for Visit {
-            type Value = Buckets;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a list of support buckets")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Buckets, A::Error> {
-                let mut out = Vec::new();
-                while let Some(b) = seq.next_element()? {
-                    out.push(b);
-                }
-                Ok(Buckets(out))
-            }
-        }
-        d.deserialize_seq(Visit)
-    }
-}
-
-impl<'de> Deserialize<'de> for SupportRows {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> Visitor<'de> for Visit {
-            type Value = SupportRows;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("the student_support projection")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<SupportRows, A::Error> {
-                let (mut m, Buckets(buckets)) = object_with(map, "buckets")?;
-                let mut students = Vec::with_capacity(buckets.len());
-                let mut skeleton = Vec::with_capacity(buckets.len());
-                for Bucket(b, rows) in buckets {
-                    skeleton.push(Value::Object(b));
-                    students.push(rows);
-                }
-                m.insert("buckets".to_owned(), Value::Array(skeleton));
-                Ok(SupportRows {
-                    skeleton: Value::Object(m),
-                    students,
-                })
-            }
-        }
-        d.deserialize_map(Visit)
-    }
-}
-
-/// Projections as read for export: `student_support` compact, the others as JSON.
-pub(crate) struct ExportProjections {
-    pub(crate) values: std::collections::BTreeMap<String, Value>,
-    pub(crate) support: Option<SupportRows>,
-}
-
-impl<'de> Deserialize<'de> for ExportProjections {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> Visitor<'de> for Visit {
-            type Value = ExportProjections;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a map of projections")
-            }
-            fn visit_map<A: MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<ExportProjections, A::Error> {
-                let mut values = std::collections::BTreeMap::new();
-                let mut support = None;
-                while let Some(key) = map.next_key::<String>()? {
-                    if values.contains_key(&key) {
-                        return Err(de::Error::custom("a projection given twice"));
-                    }
-                    if key == SUPPORT {
-                        let c: SupportRows = map.next_value()?;
-                        values.insert(key, c.skeleton.clone());
-                        support = Some(c);
-                    } else {
-                        let v: Value = map.next_value()?;
-                        values.insert(key, v);
-                    }
-                }
-                Ok(ExportProjections { values, support })
-            }
-        }
-        d.deserialize_map(Visit)
+        Value::Null => Some(None),
+        Value::Number(n) if is_float_text(n) => n.as_f64().filter(|x| x.is_finite()).map(Some),
+        _ => None,
     }
 }

@@ -31,6 +31,7 @@ pub mod parity;
 mod payload;
 mod projection;
 mod reason;
+mod stream;
 mod telemetry;
 
 pub use assemble::{

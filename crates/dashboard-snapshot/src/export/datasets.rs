@@ -1,5 +1,7 @@
-//! The eight instructor datasets. Each serializer reads projection
-//! values (and the scope) only, so every number equals the one on screen.
+//! The eight instructor datasets, one table: each is a header and the function
+//! that streams its rows as it derives them. Rows read projection values (and
+//! the scope) only, through the typed rows of [`crate::instructor::rows`], so
+//! every number equals the one on screen.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -17,75 +19,110 @@ use crate::instructor::rows::{
 
 /// The instructor datasets, all under `policy`.
 pub(crate) fn instructor_datasets(policy: FailurePolicy) -> Vec<DatasetSpec> {
-    let spec =
-        |dataset_id, filename, required, optional, serializer: Arc<dyn DatasetSerializer>| {
-            DatasetSpec {
-                dataset_id,
-                filename,
-                required_projections: required,
-                optional_projections: optional,
-                serializer,
-                failure_policy: policy,
-            }
-        };
-    vec![
-        spec(
-            "dashboard_metadata",
-            "dashboard_metadata.csv",
-            &[],
-            &["summary"],
-            Arc::new(Metadata),
-        ),
-        spec(
-            "course_summary_metrics",
-            "course_summary_metrics.csv",
-            &["summary"],
-            &[],
-            Arc::new(SummaryMetrics),
-        ),
-        spec(
-            "student_progress",
-            "student_progress.csv",
-            &["progress"],
-            &[],
-            Arc::new(StudentProgress),
-        ),
-        spec(
-            "student_support_summary",
-            "student_support_summary.csv",
-            &["student_support"],
-            &[],
-            Arc::new(SupportSummary),
-        ),
-        spec(
-            "student_support_list",
-            "student_support_list.csv",
-            &["student_support"],
-            &[],
-            Arc::new(SupportList),
-        ),
-        spec(
-            "challenging_objectives",
-            "challenging_objectives.csv",
-            &["challenging_objectives"],
-            &[],
-            Arc::new(Objectives),
-        ),
-        spec(
-            "assessment_score_distribution",
-            "assessment_score_distribution.csv",
-            &["assessments"],
-            &[],
-            Arc::new(ScoreDistribution),
-        ),
-        spec(
-            "assessment_summary",
-            "assessment_summary.csv",
-            &["assessments"],
-            &[],
-            Arc::new(AssessmentSummary),
-        ),
-    ]
+    INSTRUCTOR
+        .iter()
+        .map(|d| DatasetSpec {
+            dataset_id: d.id,
+            filename: d.file,
+            required_projections: d.required,
+            optional_projections: d.optional,
+            serializer: Arc::new(d.table),
+            failure_policy: policy,
+        })
+        .collect()
+}
+
+/// One dataset of the registry.
+struct Dataset {
+    id: &'static str,
+    file: &'static str,
+    required: &'static [&'static str],
+    optional: &'static [&'static str],
+    table: Table,
+}
+
+/// The instructor datasets in ZIP order.
+const INSTRUCTOR: [Dataset; 8] = [
+    Dataset {
+        id: "dashboard_metadata",
+        file: "dashboard_metadata.csv",
+        required: &[],
+        optional: &["summary"],
+        table: METADATA,
+    },
+    Dataset {
+        id: "course_summary_metrics",
+        file: "course_summary_metrics.csv",
+        required: &["summary"],
+        optional: &[],
+        table: SUMMARY_METRICS,
+    },
+    Dataset {
+        id: "student_progress",
+        file: "student_progress.csv",
+        required: &["progress"],
+        optional: &[],
+        table: STUDENT_PROGRESS,
+    },
+    Dataset {
+        id: "student_support_summary",
+        file: "student_support_summary.csv",
+        required: &["student_support"],
+        optional: &[],
+        table: SUPPORT_SUMMARY,
+    },
+    Dataset {
+        id: "student_support_list",
+        file: "student_support_list.csv",
+        required: &["student_support"],
+        optional: &[],
+        table: SUPPORT_LIST,
+    },
+    Dataset {
+        id: "challenging_objectives",
+        file: "challenging_objectives.csv",
+        required: &["challenging_objectives"],
+        optional: &[],
+        table: OBJECTIVES,
+    },
+    Dataset {
+        id: "assessment_score_distribution",
+        file: "assessment_score_distribution.csv",
+        required: &["assessments"],
+        optional: &[],
+        table: SCORE_DISTRIBUTION,
+    },
+    Dataset {
+        id: "assessment_summary",
+        file: "assessment_summary.csv",
+        required: &["assessments"],
+        optional: &[],
+        table: ASSESSMENT_SUMMARY,
+    },
+];
+
+/// The rows of a dataset, written to the sink in final order as they are derived.
+type Rows = fn(&ExportContext<'_>, &mut dyn RowSink) -> Result<(), SerializeError>;
+
+/// A dataset's CSV: its header and its rows. The one [`DatasetSerializer`] of
+/// the instructor datasets.
+#[derive(Clone, Copy)]
+struct Table {
+    columns: &'static [&'static str],
+    rows: Rows,
+}
+
+impl DatasetSerializer for Table {
+    fn columns(&self) -> &'static [&'static str] {
+        self.columns
+    }
+    fn write_rows(
+        &self,
+        ctx: &ExportContext<'_>,
+        sink: &mut dyn RowSink,
+    ) -> Result<(), SerializeError> {
+        (self.rows)(ctx, sink)
+    }
 }
 
 fn shape(projection: &str, pointer: &str, message: &str) -> SerializeError {
@@ -119,6 +156,21 @@ fn typed<T: DeserializeOwned>(
     T::deserialize(part).map_err(|e| shape(projection, pointer, &e.to_string()))
 }
 
+/// The list at `pointer` of projection `key` (its stored JSON: `student_support`
+/// without its rows), one record per item, of the cells `cells` gives.
+fn records<T: DeserializeOwned, const N: usize>(
+    ctx: &ExportContext<'_>,
+    sink: &mut dyn RowSink,
+    (key, pointer): (&str, &str),
+    cells: impl for<'r> Fn(&'r T) -> [Cell<'r>; N],
+) -> Result<(), SerializeError> {
+    let items: Vec<T> = typed(key, need_raw(ctx, key)?, pointer)?;
+    for item in &items {
+        sink.row(&cells(item))?;
+    }
+    Ok(())
+}
+
 fn dec(x: Option<f64>) -> Cell<'static> {
     x.map_or(Cell::Empty, Cell::Dec1)
 }
@@ -143,231 +195,215 @@ fn opt_text(s: Option<&str>) -> Cell<'_> {
     s.map_or(Cell::Empty, |s| Cell::Text(Cow::Borrowed(s)))
 }
 
-struct Metadata;
+const METADATA: Table = Table {
+    columns: &["field", "value"],
+    rows: metadata,
+};
 
-impl DatasetSerializer for Metadata {
-    fn columns(&self) -> &'static [&'static str] {
-        &["field", "value"]
+fn metadata(ctx: &ExportContext<'_>, sink: &mut dyn RowSink) -> Result<(), SerializeError> {
+    let scope = ctx.scope();
+    let f = &scope.filters;
+    let s = &f.support;
+    let total = match ctx.projection("summary") {
+        Some(v) => typed::<SummaryValue>("summary", v, "")?.total_students,
+        None => None,
+    };
+    let rows: [(&str, Cell<'_>); 17] = [
+        (
+            "dashboard_product",
+            opt_text(Some(&scope.dashboard_product)),
+        ),
+        (
+            "course_title",
+            opt_text(scope.labels.course_title.as_deref()),
+        ),
+        (
+            "section_label",
+            opt_text(scope.labels.section_label.as_deref()),
+        ),
+        ("scope", owned(scope.container.to_string())),
+        ("scope_label", opt_text(scope.labels.scope_label.as_deref())),
+        ("request_token", opt_text(Some(ctx.request_token()))),
+        ("generated_at", Cell::Time(Cow::Borrowed(&scope.as_of))),
+        ("timezone", opt_text(Some(&scope.timezone))),
+        (
+            "completion_threshold_pct",
+            Cell::Dec1(f.completion_threshold_pct),
+        ),
+        (
+            "assessment_completion_threshold_pct",
+            Cell::Dec1(f.assessment_completion_threshold_pct),
+        ),
+        ("inactivity_days", Cell::Int(i64::from(s.inactivity_days))),
+        (
+            "struggling_progress_low_lt",
+            Cell::Dec1(s.struggling_progress_low_lt),
+        ),
+        (
+            "struggling_progress_high_gt",
+            Cell::Dec1(s.struggling_progress_high_gt),
+        ),
+        (
+            "struggling_proficiency_lte",
+            Cell::Dec1(s.struggling_proficiency_lte),
+        ),
+        (
+            "excelling_progress_gte",
+            Cell::Dec1(s.excelling_progress_gte),
+        ),
+        (
+            "excelling_proficiency_gte",
+            Cell::Dec1(s.excelling_proficiency_gte),
+        ),
+        ("total_students", total.map_or(Cell::Empty, int)),
+    ];
+    for (field, value) in rows {
+        sink.row(&[Cell::Text(Cow::Borrowed(field)), value])?;
     }
-    fn write_rows(
-        &self,
-        ctx: &ExportContext<'_>,
-        sink: &mut dyn RowSink,
-    ) -> Result<(), SerializeError> {
-        let scope = ctx.scope();
-        let f = &scope.filters;
-        let s = &f.support;
-        let total = match ctx.projection("summary") {
-            Some(v) => typed::<SummaryValue>("summary", v, "")?.total_students,
-            None => None,
-        };
-        let rows: [(&str, Cell<'_>); 17] = [
-            (
-                "dashboard_product",
-                opt_text(Some(&scope.dashboard_product)),
-            ),
-            (
-                "course_title",
-                opt_text(scope.labels.course_title.as_deref()),
-            ),
-            (
-                "section_label",
-                opt_text(scope.labels.section_label.as_deref()),
-            ),
-            ("scope", owned(scope.container.to_string())),
-            ("scope_label", opt_text(scope.labels.scope_label.as_deref())),
-            ("request_token", opt_text(Some(ctx.request_token()))),
-            ("generated_at", Cell::Time(Cow::Borrowed(&scope.as_of))),
-            ("timezone", opt_text(Some(&scope.timezone))),
-            (
-                "completion_threshold_pct",
-                Cell::Dec1(f.completion_threshold_pct),
-            ),
-            (
-                "assessment_completion_threshold_pct",
-                Cell::Dec1(f.assessment_completion_threshold_pct),
-            ),
-            ("inactivity_days", Cell::Int(i64::from(s.inactivity_days))),
-            (
-                "struggling_progress_low_lt",
-                Cell::Dec1(s.struggling_progress_low_lt),
-            ),
-            (
-                "struggling_progress_high_gt",
-                Cell::Dec1(s.struggling_progress_high_gt),
-            ),
-            (
-                "struggling_proficiency_lte",
-                Cell::Dec1(s.struggling_proficiency_lte),
-            ),
-            (
-                "excelling_progress_gte",
-                Cell::Dec1(s.excelling_progress_gte),
-            ),
-            (
-                "excelling_proficiency_gte",
-                Cell::Dec1(s.excelling_proficiency_gte),
-            ),
-            ("total_students", total.map_or(Cell::Empty, int)),
-        ];
-        for (field, value) in rows {
-            sink.row(&[Cell::Text(Cow::Borrowed(field)), value])?;
-        }
-        Ok(())
-    }
+    Ok(())
 }
 
-struct SummaryMetrics;
+const SUMMARY_METRICS: Table = Table {
+    columns: &["metric", "value", "unit"],
+    rows: summary_metrics,
+};
 
-impl DatasetSerializer for SummaryMetrics {
-    fn columns(&self) -> &'static [&'static str] {
-        &["metric", "value", "unit"]
+fn summary_metrics(ctx: &ExportContext<'_>, sink: &mut dyn RowSink) -> Result<(), SerializeError> {
+    let v: SummaryValue = typed("summary", need(ctx, "summary")?, "")?;
+    let m = &v.metrics;
+    for (metric, value) in [
+        ("average_class_proficiency", m.average_class_proficiency),
+        ("average_assessment_score", m.average_assessment_score),
+        ("average_student_progress", m.average_student_progress),
+    ] {
+        sink.row(&[text(metric), dec(value), owned("percent")])?;
     }
-    fn write_rows(
-        &self,
-        ctx: &ExportContext<'_>,
-        sink: &mut dyn RowSink,
-    ) -> Result<(), SerializeError> {
-        let v: SummaryValue = typed("summary", need(ctx, "summary")?, "")?;
-        let m = &v.metrics;
-        for (metric, value) in [
-            ("average_class_proficiency", m.average_class_proficiency),
-            ("average_assessment_score", m.average_assessment_score),
-            ("average_student_progress", m.average_student_progress),
-        ] {
-            sink.row(&[text(metric), dec(value), owned("percent")])?;
-        }
-        sink.row(&[
-            owned("total_students"),
-            v.total_students.map_or(Cell::Empty, int),
-            owned("count"),
-        ])?;
-        Ok(())
-    }
+    sink.row(&[
+        owned("total_students"),
+        v.total_students.map_or(Cell::Empty, int),
+        owned("count"),
+    ])?;
+    Ok(())
 }
 
-struct StudentProgress;
-
-impl DatasetSerializer for StudentProgress {
-    fn columns(&self) -> &'static [&'static str] {
-        &[
-            "resource_id",
-            "content_item",
-            "resource_type",
-            "students_completed",
-            "total_students",
-            "completion_rate_pct",
-        ]
-    }
-    fn write_rows(
-        &self,
-        ctx: &ExportContext<'_>,
-        sink: &mut dyn RowSink,
-    ) -> Result<(), SerializeError> {
-        let items: Vec<ProgressItem> = typed("progress", need(ctx, "progress")?, "/items")?;
-        for item in &items {
-            sink.row(&[
+const STUDENT_PROGRESS: Table = Table {
+    columns: &[
+        "resource_id",
+        "content_item",
+        "resource_type",
+        "students_completed",
+        "total_students",
+        "completion_rate_pct",
+    ],
+    rows: |ctx, sink| {
+        records(ctx, sink, ("progress", "/items"), |item: &ProgressItem| {
+            [
                 int(item.resource_id),
                 text(&item.title),
                 text(&item.resource_type),
                 int(item.students_completed),
                 int(item.total_students),
                 Cell::Dec1(item.completion_rate_pct),
-            ])?;
-        }
-        Ok(())
-    }
-}
+            ]
+        })
+    },
+};
 
-struct SupportSummary;
-
-impl DatasetSerializer for SupportSummary {
-    fn columns(&self) -> &'static [&'static str] {
-        &[
-            "category",
-            "student_count",
-            "active_count",
-            "inactive_count",
-            "percentage",
-        ]
-    }
-    fn write_rows(
-        &self,
-        ctx: &ExportContext<'_>,
-        sink: &mut dyn RowSink,
-    ) -> Result<(), SerializeError> {
-        let v = need_raw(ctx, "student_support")?;
-        let buckets: Vec<SupportBucket> = typed("student_support", v, "/buckets")?;
-        for b in &buckets {
-            sink.row(&[
-                text(&b.id),
-                int(b.count),
-                int(b.active_count),
-                int(b.inactive_count),
-                Cell::Dec1(b.pct),
-            ])?;
-        }
-        Ok(())
-    }
-}
-
-struct SupportList;
-
-impl DatasetSerializer for SupportList {
-    fn columns(&self) -> &'static [&'static str] {
-        &[
-            "student_id",
-            "student_name",
-            "support_category",
-            "progress_pct",
-            "proficiency_pct",
-            "activity_status",
-            "last_interaction_at",
-        ]
-    }
-    fn write_rows(
-        &self,
-        ctx: &ExportContext<'_>,
-        sink: &mut dyn RowSink,
-    ) -> Result<(), SerializeError> {
-        let v = need_raw(ctx, "student_support")?;
-        let buckets: Vec<SupportBucket> = typed("student_support", v, "/buckets")?;
-        let held = ctx.support_rows();
-        for (i, b) in buckets.iter().enumerate() {
-            let read: Vec<StudentRow>;
-            let rows: &[StudentRow] = match held {
-                Some(support) => support
-                    .students
-                    .get(i)
-                    .map(Vec::as_slice)
-                    .unwrap_or_default(),
-                None => {
-                    let pointer = format!("/buckets/{i}/students");
-                    read = typed::<Vec<LooseStudentRow>>("student_support", v, &pointer)?
-                        .into_iter()
-                        .map(StudentRow::from)
-                        .collect();
-                    &read
-                }
-            };
-            for s in rows {
-                sink.row(&[
-                    int(s.student_id),
-                    text(&s.name),
+const SUPPORT_SUMMARY: Table = Table {
+    columns: &[
+        "category",
+        "student_count",
+        "active_count",
+        "inactive_count",
+        "percentage",
+    ],
+    rows: |ctx, sink| {
+        records(
+            ctx,
+            sink,
+            ("student_support", "/buckets"),
+            |b: &SupportBucket| {
+                [
                     text(&b.id),
-                    dec(s.progress_pct),
-                    dec(s.proficiency_pct),
-                    owned(if s.inactive { "inactive" } else { "active" }),
-                    time(s.last_interaction_at.as_deref()),
-                ])?;
+                    int(b.count),
+                    int(b.active_count),
+                    int(b.inactive_count),
+                    Cell::Dec1(b.pct),
+                ]
+            },
+        )
+    },
+};
+
+const SUPPORT_LIST: Table = Table {
+    columns: &[
+        "student_id",
+        "student_name",
+        "support_category",
+        "progress_pct",
+        "proficiency_pct",
+        "activity_status",
+        "last_interaction_at",
+    ],
+    rows: support_list,
+};
+
+fn support_list(ctx: &ExportContext<'_>, sink: &mut dyn RowSink) -> Result<(), SerializeError> {
+    let v = need_raw(ctx, "student_support")?;
+    let buckets: Vec<SupportBucket> = typed("student_support", v, "/buckets")?;
+    let held = ctx.support_rows();
+    for (i, b) in buckets.iter().enumerate() {
+        let read: Vec<StudentRow>;
+        let rows: &[StudentRow] = match held {
+            Some(support) => support
+                .students
+                .get(i)
+                .map(Vec::as_slice)
+                .unwrap_or_default(),
+            None => {
+                let pointer = format!("/buckets/{i}/students");
+                read = typed::<Vec<LooseStudentRow>>("student_support", v, &pointer)?
+                    .into_iter()
+                    .map(StudentRow::from)
+                    .collect();
+                &read
             }
+        };
+        for s in rows {
+            sink.row(&[
+                int(s.student_id),
+                text(&s.name),
+                text(&b.id),
+                dec(s.progress_pct),
+                dec(s.proficiency_pct),
+                owned(if s.inactive { "inactive" } else { "active" }),
+                time(s.last_interaction_at.as_deref()),
+            ])?;
         }
-        Ok(())
     }
+    Ok(())
 }
 
-struct Objectives;
+const OBJECTIVES: Table = Table {
+    columns: &[
+        "objective_id",
+        "label",
+        "objective",
+        "sub_objective",
+        "dominant_level",
+        "low",
+        "medium",
+        "high",
+        "not_enough_data",
+    ],
+    rows: |ctx, sink| {
+        let v = need(ctx, "challenging_objectives")?;
+        let rows: Vec<ObjectiveRow> = typed("challenging_objectives", v, "/rows")?;
+        objective_rows(&rows, sink)
+    },
+};
 
+/// The qualifying rows of the objective tree `rows`, depth first.
 fn objective_rows(rows: &[ObjectiveRow], sink: &mut dyn RowSink) -> Result<(), SerializeError> {
     for row in rows {
         if row.qualifies {
@@ -394,47 +430,14 @@ fn objective_rows(rows: &[ObjectiveRow], sink: &mut dyn RowSink) -> Result<(), S
     Ok(())
 }
 
-impl DatasetSerializer for Objectives {
-    fn columns(&self) -> &'static [&'static str] {
-        &[
-            "objective_id",
-            "label",
-            "objective",
-            "sub_objective",
-            "dominant_level",
-            "low",
-            "medium",
-            "high",
-            "not_enough_data",
-        ]
-    }
-    fn write_rows(
-        &self,
-        ctx: &ExportContext<'_>,
-        sink: &mut dyn RowSink,
-    ) -> Result<(), SerializeError> {
-        let v = need(ctx, "challenging_objectives")?;
-        let rows: Vec<ObjectiveRow> = typed("challenging_objectives", v, "/rows")?;
-        objective_rows(&rows, sink)
-    }
-}
-
-struct ScoreDistribution;
-
-impl DatasetSerializer for ScoreDistribution {
-    fn columns(&self) -> &'static [&'static str] {
-        &[
-            "assessment_id",
-            "assessment_name",
-            "score_range",
-            "student_count",
-        ]
-    }
-    fn write_rows(
-        &self,
-        ctx: &ExportContext<'_>,
-        sink: &mut dyn RowSink,
-    ) -> Result<(), SerializeError> {
+const SCORE_DISTRIBUTION: Table = Table {
+    columns: &[
+        "assessment_id",
+        "assessment_name",
+        "score_range",
+        "student_count",
+    ],
+    rows: |ctx, sink| {
         let rows: Vec<AssessmentRow> = typed("assessments", need(ctx, "assessments")?, "/rows")?;
         for row in &rows {
             for bin in &row.histogram {
@@ -447,55 +450,50 @@ impl DatasetSerializer for ScoreDistribution {
             }
         }
         Ok(())
-    }
-}
+    },
+};
 
-struct AssessmentSummary;
-
-impl DatasetSerializer for AssessmentSummary {
-    fn columns(&self) -> &'static [&'static str] {
-        &[
-            "assessment_id",
-            "assessment_name",
-            "context",
-            "available_from",
-            "due_date",
-            "students_completed",
-            "students_not_completed",
-            "completion_pct",
-            "completion_status",
-            "score_min",
-            "score_median",
-            "score_mean",
-            "score_max",
-            "score_std_dev",
-        ]
-    }
-    fn write_rows(
-        &self,
-        ctx: &ExportContext<'_>,
-        sink: &mut dyn RowSink,
-    ) -> Result<(), SerializeError> {
-        let rows: Vec<AssessmentRow> = typed("assessments", need(ctx, "assessments")?, "/rows")?;
-        for row in &rows {
-            let (c, m) = (&row.completion, &row.metrics);
-            sink.row(&[
-                int(row.assessment_id),
-                text(&row.title),
-                opt_text(row.context_label.as_deref()),
-                time(row.available_at.as_deref()),
-                time(row.due_at.as_deref()),
-                int(c.completed),
-                int(c.not_completed),
-                Cell::Dec1(c.pct),
-                text(&c.status),
-                dec(m.min),
-                dec(m.median),
-                dec(m.mean),
-                dec(m.max),
-                dec(m.std_dev),
-            ])?;
-        }
-        Ok(())
-    }
-}
+const ASSESSMENT_SUMMARY: Table = Table {
+    columns: &[
+        "assessment_id",
+        "assessment_name",
+        "context",
+        "available_from",
+        "due_date",
+        "students_completed",
+        "students_not_completed",
+        "completion_pct",
+        "completion_status",
+        "score_min",
+        "score_median",
+        "score_mean",
+        "score_max",
+        "score_std_dev",
+    ],
+    rows: |ctx, sink| {
+        records(
+            ctx,
+            sink,
+            ("assessments", "/rows"),
+            |row: &AssessmentRow| {
+                let (c, m) = (&row.completion, &row.metrics);
+                [
+                    int(row.assessment_id),
+                    text(&row.title),
+                    opt_text(row.context_label.as_deref()),
+                    time(row.available_at.as_deref()),
+                    time(row.due_at.as_deref()),
+                    int(c.completed),
+                    int(c.not_completed),
+                    Cell::Dec1(c.pct),
+                    text(&c.status),
+                    dec(m.min),
+                    dec(m.median),
+                    dec(m.mean),
+                    dec(m.max),
+                    dec(m.std_dev),
+                ]
+            },
+        )
+    },
+};

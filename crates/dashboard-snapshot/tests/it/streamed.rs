@@ -1,7 +1,8 @@
 //! Bundles read for export as they stream by (`from_reader_without_payloads`):
-//! the same ZIP bytes, manifest and parity as the whole-document read, a refusal
-//! (never a different answer) for anything the typed rows cannot hold exactly,
-//! and no way to write such a bundle back.
+//! the same ZIP bytes, manifest and parity as the whole-document read, the same
+//! answer (the projection kept as JSON) for anything the typed rows cannot hold
+//! exactly, the same refusals for any other shape, and no way to write such a
+//! bundle back.
 
 use std::io::Cursor;
 
@@ -74,36 +75,99 @@ fn a_bundle_read_for_export_cannot_be_written_back() -> TestResult {
     Ok(())
 }
 
-/// Each edit is one the typed rows cannot hold exactly: the streamed read refuses
-/// it (the CLI then reads the document whole, as before), never reads it wrong.
+/// The error's message with its causes.
+fn chain(e: &Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    text
+}
+
+/// The streamed read answers `text` as the whole read does: both refuse it with
+/// the same message, or both read it, with the same ZIP under every profile and
+/// the same parity.
+fn check(text: &str) -> Result<(), String> {
+    match (streamed(text), SnapshotBundle::from_json_str(text)) {
+        (Err(s), Err(w)) if chain(&s) == chain(&w) => Ok(()),
+        (Ok(s), Ok(w)) => {
+            for profile in ["instructor_best_effort", "instructor", "instructor_strict"] {
+                let (a, b) = (outcome(&s, profile), outcome(&w, profile));
+                if a != b {
+                    return Err(format!("{profile}: {a} streamed, {b} whole"));
+                }
+            }
+            let parity = dashboard_snapshot::parity::bundle_report;
+            if parity(&s) != parity(&w) {
+                return Err("the parity differs".into());
+            }
+            Ok(())
+        }
+        (s, w) => Err(format!(
+            "streamed {:?}, whole {:?}",
+            s.as_ref().map(|_| ()).map_err(chain),
+            w.as_ref().map(|_| ()).map_err(chain)
+        )),
+    }
+}
+
+/// `doc` with the value at `pointer` replaced by `value` (or removed), as text.
+fn edited(doc: &Value, pointer: &str, value: Option<Value>) -> String {
+    let mut doc = doc.clone();
+    let (parent, key) = pointer.rsplit_once('/').unwrap_or(("", pointer));
+    match (doc.pointer_mut(parent), value) {
+        (Some(Value::Object(map)), Some(value)) => {
+            map.insert(key.to_owned(), value);
+        }
+        (Some(Value::Object(map)), None) => {
+            map.remove(key);
+        }
+        (Some(Value::Array(items)), Some(value)) => {
+            if let Some(slot) = key.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                *slot = value;
+            }
+        }
+        _ => {}
+    }
+    doc.to_string()
+}
+
+/// Each edit is one the typed rows cannot hold exactly: the streamed read keeps
+/// that projection as JSON and reads the bundle as the whole read does.
 #[test]
-fn rows_the_typed_form_cannot_hold_exactly_are_refused() -> TestResult {
+fn rows_the_typed_form_cannot_hold_exactly_are_read_as_the_whole_read_does() -> TestResult {
     let text = example_bundle()?.to_json_string()?;
     let doc: Value = serde_json::from_str(&text)?;
     let first = "/projections/student_support/buckets/0/students/0";
     assert!(doc.pointer(first).is_some(), "the example has a student");
-    let edits: [(&str, Value); 6] = [
-        ("progress_pct", Value::from(50)),
-        ("student_id", Value::from("5001")),
-        ("name", Value::Null),
-        ("inactive", Value::from(1)),
-        ("extra", Value::from(true)),
-        ("last_interaction_at", Value::from(3)),
+    let mut failures = Vec::new();
+    let edits: [(&str, Option<Value>); 10] = [
+        ("progress_pct", Some(Value::from(50))),
+        ("proficiency_pct", Some(serde_json::from_str("1e999")?)),
+        ("student_id", Some(Value::from("5001"))),
+        ("student_id", Some(serde_json::from_str("5001.0")?)),
+        ("name", Some(Value::Null)),
+        ("inactive", Some(Value::from(1))),
+        ("extra", Some(Value::from(true))),
+        ("last_interaction_at", Some(Value::from(3))),
+        ("last_interaction_at", None),
+        ("name", None),
     ];
     for (field, value) in edits {
-        let mut edited = doc.clone();
-        if let Some(Value::Object(student)) = edited.pointer_mut(first) {
-            student.insert(field.to_owned(), value);
+        let text = edited(&doc, &format!("{first}/{field}"), value.clone());
+        assert!(
+            streamed(&text)?.projections["student_support"]
+                .pointer("/buckets/0/students/0")
+                .is_some(),
+            "{field}: the projection is held as JSON"
+        );
+        if let Err(e) = check(&text) {
+            failures.push(format!("{field} = {value:?}: {e}"));
         }
-        assert!(streamed(&edited.to_string()).is_err(), "{field}");
     }
-    let mut edited = doc.clone();
-    if let Some(Value::Object(student)) = edited.pointer_mut(first) {
-        student.remove("last_interaction_at");
-    }
-    assert!(streamed(&edited.to_string()).is_err(), "a missing field");
-    // A key given twice is refused by the streamed read (the whole read keeps the
-    // last one).
+    // A key given twice keeps its last value, as in the whole read.
     let at = text
         .find("\"projections\": {")
         .and_then(|p| text[p..].find("\"student_support\": {").map(|s| p + s))
@@ -117,11 +181,78 @@ fn rows_the_typed_form_cannot_hold_exactly_are_refused() -> TestResult {
             1
         )
     );
-    assert!(
-        SnapshotBundle::from_json_str(&twice).is_ok(),
-        "the whole read takes the last"
-    );
-    assert!(streamed(&twice).is_err());
+    if let Err(e) = check(&twice) {
+        failures.push(format!("a key given twice: {e}"));
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    Ok(())
+}
+
+/// Every part of another shape than `assemble` writes, down to the student
+/// rows, and every document that is no bundle at all: the streamed read answers
+/// as the whole read does.
+#[test]
+fn any_shape_is_read_as_the_whole_read_does() -> TestResult {
+    let text = example_bundle()?.to_json_string()?;
+    let doc: Value = serde_json::from_str(&text)?;
+    let float: Value = serde_json::from_str("1.5")?;
+    let odd = [
+        Value::Null,
+        float.clone(),
+        serde_json::from_str("18446744073709551616")?,
+        Value::from(-3),
+        Value::from("x"),
+        Value::Bool(true),
+        serde_json::json!([]),
+        serde_json::json!([1.5, {"a": 1}]),
+        serde_json::json!({}),
+    ];
+    let mut failures = Vec::new();
+    for pointer in [
+        "/projections/student_support/buckets/0/students/0",
+        "/projections/student_support/buckets/0/students",
+        "/projections/student_support/buckets/0",
+        "/projections/student_support/buckets",
+        "/projections/student_support",
+        "/projections/summary",
+        "/projections",
+        "/snapshot/oracles",
+        "/snapshot/scope",
+        "/snapshot/snapshot_version",
+        "/snapshot",
+        "/parity",
+        "/format",
+    ] {
+        for value in odd.iter().cloned().map(Some).chain([None]) {
+            let text = edited(&doc, pointer, value.clone());
+            if let Err(e) = check(&text) {
+                failures.push(format!("{pointer} = {value:?}: {e}"));
+            }
+        }
+    }
+    for value in &odd {
+        if let Err(e) = check(&value.to_string()) {
+            failures.push(format!("the document {value}: {e}"));
+        }
+    }
+    for text in [
+        "{not json".to_owned(),
+        text[..text.len() / 2].to_owned(),
+        format!("{text} {{}}"),
+        text.replacen('{', "{\"format\": 1, ", 1),
+        text.replacen('{', "{\"snapshot\": 1, ", 1),
+        text.replacen('{', "{\"projections\": 1, ", 1),
+        text.replacen(
+            "\"oracles\": {",
+            "\"oracles\": {\"x\": 1.5, \"x\": [1], ",
+            1,
+        ),
+    ] {
+        if let Err(e) = check(&text) {
+            failures.push(format!("{}: {e}", &text[..text.len().min(60)]));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 //! a deterministic CSV ZIP, verify a ZIP against its bundle, list export profiles.
 //! The commands read and write files; `dashboard-snapshot` does the rest.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use clap::{Args as ClapArgs, Subcommand};
@@ -109,33 +109,34 @@ fn with_file<'a>(path: &'a Path, what: &'static str) -> impl FnOnce(DashError) -
     }
 }
 
-/// Read a bundle for export or verification, streamed, its oracle payloads
-/// skipped (serializers read projections only). Should the streamed read refuse
-/// it, the whole document is read as before, so a bundle is accepted or refused
-/// exactly as it always was, with the same message.
-///
-/// A bundle that is not a regular file (a FIFO, a device) can be read only once:
-/// it is read whole (within the input limit) and both reads work on those bytes.
+/// Read a bundle for export or verification in one pass as it streams by, its
+/// oracle payloads skipped (serializers read projections only); the reader
+/// accepts and refuses what a whole read does, with the same messages. A
+/// bundle that is not a regular file (a FIFO, a device) is read up to the input
+/// limit, as a whole document would be.
 fn load_bundle(path: &Path) -> Result<SnapshotBundle, CliError> {
-    let regular = std::fs::metadata(path).is_ok_and(|m| m.is_file());
-    if !regular {
-        let text = read(path)?;
-        return SnapshotBundle::from_reader_without_payloads(text.as_bytes()).or_else(|_| {
-            SnapshotBundle::from_json_str(&text).map_err(with_file(path, "invalid bundle"))
-        });
-    }
-    let file = std::fs::File::open(path).map_err(|e| CliError::Input {
+    let cannot_read = |e: std::io::Error| CliError::Input {
         path: path.to_path_buf(),
         what: "cannot read",
         source: Box::new(e),
-    })?;
-    let reader = std::io::BufReader::with_capacity(1 << 16, file);
-    match SnapshotBundle::from_reader_without_payloads(reader) {
-        Ok(bundle) => Ok(bundle),
-        Err(_) => {
-            SnapshotBundle::from_json_str(&read(path)?).map_err(with_file(path, "invalid bundle"))
-        }
+    };
+    let file = std::fs::File::open(path).map_err(cannot_read)?;
+    let limit = match file.metadata() {
+        Ok(meta) if meta.is_file() => None,
+        _ => Some(crate::input::max_input_bytes()),
+    };
+    let past_limit = limit.map_or(u64::MAX, |l| l.saturating_add(1));
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, file.take(past_limit));
+    let read = SnapshotBundle::from_reader_without_payloads(&mut reader);
+    if let Some(limit) = limit
+        && reader.get_ref().limit() == 0
+    {
+        return Err(crate::input::too_large(path, "input document", limit));
     }
+    read.map_err(|e| match e {
+        DashError::Json { source, .. } if source.is_io() => cannot_read(source.into()),
+        e => with_file(path, "invalid bundle")(e),
+    })
 }
 
 fn assemble(ctx: &Ctx, args: &AssembleArgs) -> CmdResult {
