@@ -148,7 +148,7 @@ impl BackgroundCheck {
     /// Start `check` of the file at `path` on a new thread.
     pub fn start(path: &Path, options: &StoreOptions, check: OpenCheck) -> Result<Self> {
         let thread_path = path.to_path_buf();
-        let options = *options;
+        let options = options.clone();
         let running = std::thread::Builder::new()
             .name("fabric-store-check".into())
             .spawn(move || check_file(&thread_path, &options, check))

@@ -67,7 +67,7 @@ impl Store {
     ) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         presence(&path)?;
-        create_private(&path).map_err(|e| open_error(&path, e))?;
+        create_private(&path, options.fresh.as_ref()).map_err(|e| open_error(&path, e))?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -174,7 +174,7 @@ impl Store {
         let mut store = Store {
             conn,
             path,
-            options: *options,
+            options: options.clone(),
             integrity_check,
             background: None,
         };
@@ -501,7 +501,7 @@ mod tests {
                 .query_row("PRAGMA page_count", [], |r| r.get(0))?;
         let capped = StoreOptions {
             max_page_count: Some(pages + 2),
-            ..small
+            ..small.clone()
         };
         let payload = "x".repeat(64 * 1024);
         let hash = "a".repeat(64);
