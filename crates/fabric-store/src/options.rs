@@ -132,7 +132,7 @@ pub enum OpenCheck {
     /// policy runs on a thread of its own while the caller reads (see
     /// [`crate::check::BackgroundCheck`]): a write through the mirror's
     /// [`crate::mirror::MirrorTx`] and its commit wait for its answer, and so does
-    /// [`Store::settle`].
+    /// every answer of a [`crate::mirror::MirrorReader`] outside a transaction.
     Background,
 }
 

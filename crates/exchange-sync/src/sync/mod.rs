@@ -113,7 +113,7 @@ pub fn sync_manifest(
     {
         refuse_refused_records(manifest, &dir, n, options.conflict)?;
     }
-    let mut session = Session::open(&mut *mirror, &scope, options.dry_run)?;
+    let mut session = Session::open(mirror, &scope, options.dry_run)?;
     let result = (|| -> Result<()> {
         let mut import_counts = (0, 0);
         // The hashes in scope once the import is done (kept as it ran), so that the
@@ -161,21 +161,13 @@ pub fn sync_manifest(
         Ok(())
     })();
     match result {
-        Ok(()) if report.outcome == Outcome::Aborted => {
-            // Conflicts under `fail`: reported, nothing written.
-            session.rollback()?;
-            mirror.settle()?;
-        }
-        Ok(()) => match session {
-            Session::Read(mirror) => mirror.settle()?,
-            // Deferred index builds find a duplicate only at the commit.
-            Session::Write(tx) => tx.commit().map_err(|e| collision(&dir, e))?,
-        },
+        // Conflicts under `fail`: reported, nothing written.
+        Ok(()) if report.outcome == Outcome::Aborted => session.rollback()?,
+        // Deferred index builds find a duplicate only at the commit.
+        Ok(()) => session.commit().map_err(|e| collision(&dir, e))?,
         Err(e) => {
             // Rolled back as it drops.
             drop(session);
-            // A damaged store explains a failed read better than the read does.
-            mirror.settle()?;
             return Err(collision(&dir, at_pack_line(&dir, e)));
         }
     }

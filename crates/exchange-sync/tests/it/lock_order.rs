@@ -129,10 +129,6 @@ impl Mirror for Recorder {
             calls: &mut self.calls,
         }))
     }
-    fn settle(&mut self) -> Result<()> {
-        self.calls.push("settle");
-        self.inner.settle()
-    }
 }
 
 impl MirrorTransaction for RecordedTx<'_> {
