@@ -227,6 +227,7 @@ fn round(dir: &Path, input: &Path, n: usize) -> Res<Round> {
     let (r, import) = phase("import (open + sync)", || {
         let mut mirror = SqliteMirror::open(&db, "lake", "RawExchangeRecord", &store_options())?;
         Ok(sync(
+            &Manifest::load(&mpath)?,
             &mpath,
             &mut mirror,
             &options(Direction::JsonToSql),
@@ -238,6 +239,7 @@ fn round(dir: &Path, input: &Path, n: usize) -> Res<Round> {
     let ((r, mut mirror), resync) = phase("no-op resync (open + sync both ways)", || {
         let mut mirror = SqliteMirror::open(&db, "lake", "RawExchangeRecord", &store_options())?;
         let r = sync(
+            &Manifest::load(&mpath)?,
             &mpath,
             &mut mirror,
             &options(Direction::Bidirectional),
@@ -280,6 +282,7 @@ fn round(dir: &Path, input: &Path, n: usize) -> Res<Round> {
     let m2path = exchange_sync::pack::init_dataset(&out, &mut m2, now())?;
     let (r, export) = phase("export", || {
         Ok(sync(
+            &Manifest::load(&m2path)?,
             &m2path,
             &mut mirror,
             &options(Direction::SqlToJson),

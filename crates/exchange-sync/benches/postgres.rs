@@ -19,7 +19,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use exchange_sync::manifest::{ConflictStrategy, Direction, Manifest, SqlTarget};
+use exchange_sync::manifest::{ConflictStrategy, Direction, Manifest, ManifestFile, SqlTarget};
 use exchange_sync::postgres::{PgConfig, PostgresMirror, TableName};
 use exchange_sync::sync::{SyncOptions, sync};
 use exchange_sync::{Mirror, MirrorRead};
@@ -137,6 +137,7 @@ fn timed_sync(
     measure(|| {
         let mut m = PostgresMirror::connect(config, table.clone())?;
         Ok(sync(
+            &Manifest::load(manifest)?,
             manifest,
             &mut m,
             &options(direction),

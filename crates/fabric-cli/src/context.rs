@@ -16,7 +16,8 @@ pub struct Ctx {
     /// `--verbose`.
     pub verbose: bool,
     /// How every store this run opens is opened (from `$FABRIC_SQLITE_*` and
-    /// `$FABRIC_CHECK`).
+    /// `$FABRIC_CHECK`), with this run's [`fabric_store::FreshStores`]: what its
+    /// opens create, for `main` to undo when the command fails.
     pub store: fabric_store::StoreOptions,
 }
 
@@ -27,7 +28,10 @@ impl Ctx {
             .or_else(|| std::env::var_os("FABRIC_DB").map(PathBuf::from))
             .unwrap_or_else(default_db);
         let env = |k: &str| std::env::var(k).ok();
-        let store = store_options(env);
+        let store = fabric_store::StoreOptions {
+            fresh: Some(fabric_store::FreshStores::new()),
+            ..store_options(env)
+        };
         Ctx {
             db,
             json,
@@ -80,6 +84,15 @@ impl Ctx {
             });
         }
         self.store.open(&self.db)
+    }
+
+    /// Remove what this run's opens created (stores, their journals and new
+    /// folders; see [`fabric_store::FreshStores::undo`]): a failed command leaves
+    /// the disk as it was. Call it with every store closed.
+    pub fn undo_created(&self) {
+        if let Some(fresh) = &self.store.fresh {
+            fresh.undo();
+        }
     }
 
     /// Print an informational line on stderr unless `--quiet` or `--json`.

@@ -133,7 +133,7 @@ fn main() -> ExitCode {
             // Whatever a failed command created (a store file, its journal, its
             // folders; the --db store or another target) is removed again, so a
             // failure leaves the disk as it was.
-            fabric_store::fresh::undo_created();
+            ctx.undo_created();
             error::print(&err);
             if ctx.json {
                 // The text went to stderr; scripts read this one document.

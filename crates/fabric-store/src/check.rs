@@ -30,6 +30,7 @@
 //! ```
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -135,11 +136,20 @@ pub fn check_file(path: &Path, options: &StoreOptions, check: OpenCheck) -> Resu
 
 /// A whole-file check ([`check_file`]) running on a thread of its own while the
 /// command reads: a store opened with [`OpenCheck::Background`] holds one, and
-/// everything that writes or gives a result waits for it first ([`Store::settle`]).
-/// Dropping it waits for the thread (its connection holds a shared lock).
+/// nothing is written or given as a result before it has answered `ok`: the
+/// mirror's transaction waits for it before its first write and its commit, and a
+/// read outside a transaction before it answers (see
+/// [`crate::mirror::MirrorReader`]). Dropping it waits for the thread (its
+/// connection holds a shared lock).
 #[derive(Debug)]
 pub struct BackgroundCheck {
     path: PathBuf,
+    state: Mutex<CheckState>,
+}
+
+/// Where a [`BackgroundCheck`] stands.
+#[derive(Debug, Default)]
+struct CheckState {
     running: Option<JoinHandle<Result<Duration>>>,
     took: Option<Duration>,
 }
@@ -148,7 +158,7 @@ impl BackgroundCheck {
     /// Start `check` of the file at `path` on a new thread.
     pub fn start(path: &Path, options: &StoreOptions, check: OpenCheck) -> Result<Self> {
         let thread_path = path.to_path_buf();
-        let options = *options;
+        let options = options.clone();
         let running = std::thread::Builder::new()
             .name("fabric-store-check".into())
             .spawn(move || check_file(&thread_path, &options, check))
@@ -159,29 +169,32 @@ impl BackgroundCheck {
             })?;
         Ok(BackgroundCheck {
             path: path.to_path_buf(),
-            running: Some(running),
-            took: None,
+            state: Mutex::new(CheckState {
+                running: Some(running),
+                took: None,
+            }),
         })
     }
 
     /// Wait for the answer (once; later calls return at once): the check's
     /// failure, e.g. [`Error::Corrupt`].
-    pub fn wait(&mut self) -> Result<()> {
-        let Some(running) = self.running.take() else {
-            return Ok(());
-        };
-        let took = running.join().map_err(|_| Error::CheckStopped {
+    pub fn wait(&self) -> Result<()> {
+        let stopped = || Error::CheckStopped {
             path: self.path.clone(),
             what: "stopped unexpectedly",
             source: None,
-        })??;
-        self.took = Some(took);
+        };
+        let mut state = self.state.lock().map_err(|_| stopped())?;
+        let Some(running) = state.running.take() else {
+            return Ok(());
+        };
+        state.took = Some(running.join().map_err(|_| stopped())??);
         Ok(())
     }
 
     /// How long the check took, once it has answered `ok`.
     pub fn took(&self) -> Option<Duration> {
-        self.took
+        self.state.lock().ok().and_then(|state| state.took)
     }
 }
 
@@ -189,6 +202,29 @@ impl Drop for BackgroundCheck {
     fn drop(&mut self) {
         // Do not leave the check's connection (and its shared lock) behind.
         let _ = self.wait();
+    }
+}
+
+/// `result` once `check` (if any) has answered `ok`; the check's failure instead
+/// when it fails (a damaged file explains a failed read better than the read).
+pub(crate) fn after_check<T, E: From<Error>>(
+    check: Option<&BackgroundCheck>,
+    result: std::result::Result<T, E>,
+) -> std::result::Result<T, E> {
+    if let Some(check) = check {
+        check.wait()?;
+    }
+    result
+}
+
+/// [`after_check`] for a failure only: a success is given at once.
+pub(crate) fn failure_after_check<T, E: From<Error>>(
+    check: Option<&BackgroundCheck>,
+    result: std::result::Result<T, E>,
+) -> std::result::Result<T, E> {
+    match result {
+        Ok(value) => Ok(value),
+        Err(e) => after_check(check, Err(e)),
     }
 }
 
@@ -225,7 +261,8 @@ mod tests {
     use std::io::{Seek, SeekFrom, Write};
 
     use super::*;
-    use crate::mirror::{MirrorRowRef, MirrorWriteRef, TableName};
+    use crate::mirror::tests::row_ref;
+    use crate::mirror::{MirrorWriteRef, TableName};
     use crate::options::CheckPolicy;
 
     type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
@@ -252,20 +289,45 @@ mod tests {
     fn write_one(store: &mut Store) -> Result<()> {
         let table = TableName::new("lake", "RawExchangeRecord")?;
         let hash = "a".repeat(64);
-        let row = MirrorRowRef {
-            exchange_id: "00000000-0000-4000-8000-000000000001",
-            exchange_type: "http",
-            source_system: "s",
-            entity_type: "e",
-            natural_key: None,
-            observed_at_utc: "2026-01-01T00:00:00.000000Z",
-            content_sha256: &hash,
-            payload_json: "{}",
-            schema_version: 1,
-        };
+        let row = row_ref("00000000-0000-4000-8000-000000000001", &hash, "{}");
         let mut tx = store.mirror(&table).begin()?;
         tx.write_batch(&[MirrorWriteRef::Insert(row)])?;
         tx.commit()
+    }
+
+    fn quick() -> StoreOptions {
+        StoreOptions {
+            check: CheckPolicy::Quick,
+            ..StoreOptions::default()
+        }
+    }
+
+    /// `result` is the whole-file check's answer: the file is corrupt.
+    fn assert_corrupt<T: std::fmt::Debug>(result: Result<T>) {
+        assert!(
+            matches!(result, Err(Error::Corrupt { .. })),
+            "expected the check's answer, got {result:?}"
+        );
+    }
+
+    /// Outside a transaction every answer of a read waits for the whole-file
+    /// check; inside one a count does not (the transaction's writes and commit
+    /// wait), but the end of a scan does: its rows leave the store.
+    #[test]
+    fn answers_wait_for_the_check_running_beside_them() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let db = damaged_store(dir.path())?;
+        let quick = quick();
+        let table = TableName::new("lake", "RawExchangeRecord")?;
+        let mut store = quick.open_checked(&db, OpenCheck::Background)?;
+        assert_corrupt(store.mirror(&table).reader()?.count(None));
+        drop(store);
+
+        let mut store = quick.open_checked(&db, OpenCheck::Background)?;
+        let mut tx = store.mirror(&table).begin()?;
+        assert_eq!(tx.reader()?.count(None)?, 0);
+        assert_corrupt(tx.reader()?.scan("s", "e", |_| Ok::<_, Error>(())));
+        Ok(())
     }
 
     /// Under `quick`, a store opened with [`OpenCheck::Background`] opens at once,
@@ -276,16 +338,10 @@ mod tests {
     fn a_write_waits_for_the_check_running_beside_it() -> TestResult {
         let dir = tempfile::tempdir()?;
         let db = damaged_store(dir.path())?;
-        let quick = StoreOptions {
-            check: CheckPolicy::Quick,
-            ..StoreOptions::default()
-        };
+        let quick = quick();
         assert!(matches!(quick.open(&db), Err(Error::Corrupt { .. })));
         let mut store = quick.open_checked(&db, OpenCheck::Background)?;
-        match write_one(&mut store) {
-            Err(Error::Corrupt { .. }) => {}
-            other => panic!("expected the check's answer, got {other:?}"),
-        }
+        assert_corrupt(write_one(&mut store));
         // The answer was given once; the store holds no row.
         let table = TableName::new("lake", "RawExchangeRecord")?;
         assert_eq!(store.mirror(&table).reader()?.count(None)?, 0);

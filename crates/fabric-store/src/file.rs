@@ -7,6 +7,7 @@ use std::time::Duration;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use crate::error::{At, Error, Result};
+use crate::fresh::FreshStores;
 
 /// What stands at a store path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,8 +75,9 @@ pub(crate) fn open_error(path: &Path, e: impl std::error::Error + Send + Sync + 
 }
 
 /// Create the missing folders of `path` (`0700`) and an empty file (`0600`) unless
-/// one exists: SQLite would create them with the process's default modes.
-pub(crate) fn create_private(path: &Path) -> std::io::Result<()> {
+/// one exists: SQLite would create them with the process's default modes. A file
+/// created here is noted in `fresh`, with its new folders.
+pub(crate) fn create_private(path: &Path, fresh: Option<&FreshStores>) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     let folders = crate::fresh::missing_folders(path);
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -91,7 +93,9 @@ pub(crate) fn create_private(path: &Path) -> std::io::Result<()> {
         .open(path)
     {
         Ok(_) => {
-            crate::fresh::note_created(path, folders);
+            if let Some(fresh) = fresh {
+                fresh.note(path, folders);
+            }
             Ok(())
         }
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),

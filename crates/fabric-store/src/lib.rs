@@ -30,6 +30,7 @@ mod store;
 
 pub use check::check_file;
 pub use error::{Error, Result};
+pub use fresh::FreshStores;
 pub use options::{BUSY_TIMEOUT, CheckPolicy, OpenCheck, PAGE_SIZE, StoreOptions};
 pub use store::Store;
 

@@ -1,6 +1,7 @@
-//! How a store is opened: [`StoreOptions`] (busy timeout, page cap, page size and
-//! the [`CheckPolicy`]), passed to every open. Nothing here is process-wide: two
-//! stores of one process may be opened with different options.
+//! How a store is opened: [`StoreOptions`] (busy timeout, page cap, page size,
+//! the [`CheckPolicy`] and the [`FreshStores`] list that notes created stores),
+//! passed to every open. Nothing here is process-wide: two stores of one process
+//! may be opened with different options.
 //!
 //! ```
 //! use std::time::Duration;
@@ -20,6 +21,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::error::Result;
+use crate::fresh::FreshStores;
 use crate::store::Store;
 
 /// How long a write waits for another process's lock before failing with
@@ -37,8 +39,9 @@ pub const PAGE_SIZE: u32 = 32 * 1024;
 
 /// What opening a store does beyond the defaults. The CLI fills it from its
 /// environment (`$FABRIC_SQLITE_BUSY_TIMEOUT_MS`, `$FABRIC_SQLITE_MAX_PAGE_COUNT`,
-/// `$FABRIC_SQLITE_PAGE_SIZE`, `$FABRIC_CHECK`); a library user builds it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `$FABRIC_SQLITE_PAGE_SIZE`, `$FABRIC_CHECK`) and its run's [`FreshStores`]; a
+/// library user builds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreOptions {
     /// How long a write waits for another process's lock before failing with
     /// [`crate::Error::Locked`] (default [`BUSY_TIMEOUT`]). Operators shorten it to
@@ -56,6 +59,10 @@ pub struct StoreOptions {
     pub page_size: Option<u32>,
     /// What opening checks (default [`CheckPolicy::Touched`]).
     pub check: CheckPolicy,
+    /// Where a store file an open creates is noted, with the folders made for it,
+    /// so that a failed command can remove it again ([`FreshStores::undo`]).
+    /// `None` (the default): nothing is noted.
+    pub fresh: Option<FreshStores>,
 }
 
 impl Default for StoreOptions {
@@ -65,6 +72,7 @@ impl Default for StoreOptions {
             max_page_count: None,
             page_size: None,
             check: CheckPolicy::Touched,
+            fresh: None,
         }
     }
 }
@@ -124,7 +132,7 @@ pub enum OpenCheck {
     /// policy runs on a thread of its own while the caller reads (see
     /// [`crate::check::BackgroundCheck`]): a write through the mirror's
     /// [`crate::mirror::MirrorTx`] and its commit wait for its answer, and so does
-    /// [`Store::settle`].
+    /// every answer of a [`crate::mirror::MirrorReader`] outside a transaction.
     Background,
 }
 

@@ -67,7 +67,7 @@ impl Store {
     ) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
         presence(&path)?;
-        create_private(&path).map_err(|e| open_error(&path, e))?;
+        create_private(&path, options.fresh.as_ref()).map_err(|e| open_error(&path, e))?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -174,7 +174,7 @@ impl Store {
         let mut store = Store {
             conn,
             path,
-            options: *options,
+            options: options.clone(),
             integrity_check,
             background: None,
         };
@@ -343,19 +343,15 @@ impl Store {
         self.integrity_check
     }
 
-    /// Wait for the whole-file check running beside the command, if any (a store
-    /// opened with [`OpenCheck::Background`] under `quick` or `full`), and return
-    /// its failure. Every write through the mirror waits for it by itself; call
-    /// this before giving a result that no write preceded.
-    pub fn settle(&mut self) -> Result<()> {
-        match &mut self.background {
-            Some(check) => check.wait(),
-            None => Ok(()),
-        }
+    /// The whole-file check running beside the command, if any (a store opened
+    /// with [`OpenCheck::Background`] under `quick` or `full`).
+    pub(crate) fn background_check(&self) -> Option<&BackgroundCheck> {
+        self.background.as_ref()
     }
 
     /// How long the whole-file check running beside the command took, once it has
-    /// answered `ok` ([`Store::settle`]); `None` before, or when none ran.
+    /// answered `ok` (a write, a commit or a read's answer waited for it); `None`
+    /// before, or when none ran.
     pub fn background_check_duration(&self) -> Option<Duration> {
         self.background.as_ref().and_then(BackgroundCheck::took)
     }
@@ -376,17 +372,6 @@ impl Store {
         (
             &mut self.conn,
             At::new(&self.path, self.options.busy_timeout),
-        )
-    }
-
-    /// [`Store::split`], with the background check the writes must wait for.
-    pub(crate) fn split_checked(
-        &mut self,
-    ) -> (&mut Connection, At<'_>, Option<&mut BackgroundCheck>) {
-        (
-            &mut self.conn,
-            At::new(&self.path, self.options.busy_timeout),
-            self.background.as_mut(),
         )
     }
 
@@ -483,7 +468,8 @@ mod tests {
     /// each store waiting for a lock reports its own busy timeout.
     #[test]
     fn options_belong_to_the_store_they_open() -> TestResult {
-        use crate::mirror::{MirrorRowRef, MirrorWriteRef, TableName};
+        use crate::mirror::tests::row_ref;
+        use crate::mirror::{MirrorWriteRef, TableName};
         use crate::options::StoreOptions;
         use std::time::Duration;
 
@@ -501,21 +487,11 @@ mod tests {
                 .query_row("PRAGMA page_count", [], |r| r.get(0))?;
         let capped = StoreOptions {
             max_page_count: Some(pages + 2),
-            ..small
+            ..small.clone()
         };
         let payload = "x".repeat(64 * 1024);
         let hash = "a".repeat(64);
-        let row = MirrorRowRef {
-            exchange_id: "00000000-0000-4000-8000-000000000001",
-            exchange_type: "http",
-            source_system: "s",
-            entity_type: "e",
-            natural_key: None,
-            observed_at_utc: "2026-01-01T00:00:00.000000Z",
-            content_sha256: &hash,
-            payload_json: &payload,
-            schema_version: 1,
-        };
+        let row = row_ref("00000000-0000-4000-8000-000000000001", &hash, &payload);
         let write = |store: &mut Store| -> crate::Result<()> {
             let mut tx = store.mirror(&table).begin()?;
             tx.write_batch(&[MirrorWriteRef::Insert(row)])?;

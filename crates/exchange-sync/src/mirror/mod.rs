@@ -194,6 +194,11 @@ pub(crate) fn write_runs(writes: &[MirrorWrite]) -> impl Iterator<Item = WriteRu
 ///   naming the target and what was being done) or
 ///   [`crate::Error::MirrorUnavailable`] (the connection is gone). Driver errors are
 ///   chained as `source`, never stringified. A backend never panics on data.
+/// * **Checks beside the command.** A backend that checks its storage while the
+///   command reads (the SQLite backend's whole-file check under `quick` or `full`)
+///   makes its writes, its commit and every answer that may become a result wait
+///   for that check by itself, and reports the check's failure instead of a failed
+///   read's: the engine never has to ask.
 pub trait Mirror: MirrorRead {
     /// A short human description of the target for messages and reports, e.g.
     /// `sqlite:///home/me/fabric.db (lake_RawExchangeRecord)` or
@@ -227,15 +232,6 @@ pub trait Mirror: MirrorRead {
     /// is then rolled back). It is held until the transaction ends. SQLite takes one
     /// writer per file anyway.
     fn begin(&mut self, scope: &Scope) -> Result<Box<dyn MirrorTransaction + '_>>;
-
-    /// Wait for whatever the backend checks in the background (the SQLite backend's
-    /// whole-file check of the store, started at open) and return its failure.
-    /// Called before a result that no commit preceded is reported, and after a
-    /// failure (a damaged store explains it better); a transaction's first write
-    /// and its commit wait by themselves. The default has nothing to wait for.
-    fn settle(&mut self) -> Result<()> {
-        Ok(())
-    }
 }
 
 /// The reads of a mirror, outside a transaction ([`Mirror`]) or inside one

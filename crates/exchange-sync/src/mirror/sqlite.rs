@@ -36,15 +36,14 @@ impl SqliteMirror {
     /// The whole-file check of the options' policy (`$FABRIC_CHECK`), if any (none
     /// under `touched`, the default: SQLite checks each page the sync reads or
     /// writes), runs on a second connection while the sync reads the mirror and the
-    /// pack: nothing is written and no result is given before it has answered `ok`.
+    /// pack: nothing is written and no result is given before it has answered `ok`
+    /// (fabric-store's [`MirrorTx`] and [`MirrorReader`] wait for it).
     pub fn open(path: &Path, schema: &str, table: &str, options: &StoreOptions) -> Result<Self> {
         let table = TableName::new(schema, table)?;
         let mut store = options.open_checked(path, OpenCheck::Background)?;
-        if let Err(e) = store.mirror(&table).missing_objects() {
-            // A damaged file: the check's answer says more than the read's.
-            store.settle()?;
-            return Err(e.into());
-        }
+        // Read the schema once: a damaged file fails here (with the check's answer
+        // when the check fails too).
+        store.mirror(&table).reader()?;
         Ok(SqliteMirror { store, table })
     }
 
@@ -134,7 +133,6 @@ impl Mirror for SqliteMirror {
     }
 
     fn apply_schema(&mut self) -> Result<Vec<String>> {
-        self.store.settle()?;
         Ok(self.store.mirror(&self.table).apply_schema()?)
     }
 
@@ -142,10 +140,6 @@ impl Mirror for SqliteMirror {
         let target = self.describe();
         let tx = self.store.mirror(&self.table).begin()?;
         Ok(Box::new(SqliteTx { tx, target }))
-    }
-
-    fn settle(&mut self) -> Result<()> {
-        Ok(self.store.settle()?)
     }
 }
 
@@ -254,33 +248,19 @@ fn bad_row(target: &str, id: &str, reason: String) -> Error {
     }
 }
 
-/// The stored hash and observation time of row `id`, parsed.
-fn hash_and_time(
-    target: &str,
-    id: &str,
-    hash: &str,
-    observed_at: &str,
-) -> Result<(ContentHash, time::OffsetDateTime)> {
-    let content_sha256 = hash
-        .parse()
-        .map_err(|e: crate::hash::BadHash| bad_row(target, id, e.to_string()))?;
-    let observed_at_utc = crate::timestamp::parse(observed_at).ok_or_else(|| {
-        bad_row(
-            target,
-            id,
-            format!("observed_at_utc {observed_at:?} is not a time"),
-        )
-    })?;
-    Ok((content_sha256, observed_at_utc))
-}
-
+/// A key row, its stored hash and observation time parsed.
 fn key_row(target: &str, row: KeyRow) -> Result<MirrorKeyRow> {
-    let (content_sha256, observed_at_utc) = hash_and_time(
-        target,
-        &row.exchange_id,
-        &row.content_sha256,
-        &row.observed_at_utc,
-    )?;
+    let bad = |reason| bad_row(target, &row.exchange_id, reason);
+    let content_sha256 = row
+        .content_sha256
+        .parse()
+        .map_err(|e: crate::hash::BadHash| bad(e.to_string()))?;
+    let observed_at_utc = crate::timestamp::parse(&row.observed_at_utc).ok_or_else(|| {
+        bad(format!(
+            "observed_at_utc {:?} is not a time",
+            row.observed_at_utc
+        ))
+    })?;
     Ok(MirrorKeyRow {
         content_sha256,
         observed_at_utc,
@@ -289,22 +269,36 @@ fn key_row(target: &str, row: KeyRow) -> Result<MirrorKeyRow> {
 }
 
 fn record(target: &str, row: MirrorRow) -> Result<MirrorRecord> {
-    let (content_sha256, observed_at_utc) = hash_and_time(
+    let MirrorRow {
+        exchange_id,
+        exchange_type,
+        source_system,
+        entity_type,
+        natural_key,
+        observed_at_utc,
+        content_sha256,
+        payload_json,
+        schema_version,
+    } = row;
+    // The columns a key row has are parsed as a key row's.
+    let key = key_row(
         target,
-        &row.exchange_id,
-        &row.content_sha256,
-        &row.observed_at_utc,
+        KeyRow {
+            exchange_id,
+            content_sha256,
+            observed_at_utc,
+        },
     )?;
     Ok(MirrorRecord {
-        content_sha256,
-        observed_at_utc,
-        exchange_id: row.exchange_id,
-        exchange_type: row.exchange_type,
-        source_system: row.source_system,
-        entity_type: row.entity_type,
-        natural_key: row.natural_key,
-        payload_json: row.payload_json,
-        schema_version: row.schema_version,
+        content_sha256: key.content_sha256,
+        observed_at_utc: key.observed_at_utc,
+        exchange_id: key.exchange_id,
+        exchange_type,
+        source_system,
+        entity_type,
+        natural_key,
+        payload_json,
+        schema_version,
     })
 }
 

@@ -25,7 +25,7 @@ pub use policy::{Decision, decide};
 pub use report::{Conflict, ExportCounts, ImportCounts, Outcome, Resolution, SyncReport};
 
 use crate::error::Result;
-use crate::manifest::{ConflictStrategy, Direction, Manifest, ManifestFile, dataset_dir};
+use crate::manifest::{ConflictStrategy, Direction, Manifest, dataset_dir};
 use crate::mirror::Mirror;
 use export::{IndexHashes, export};
 use import::import;
@@ -57,27 +57,16 @@ pub struct SyncOptions {
 /// Progress callbacks: `(phase, done, total)`; `total` is 0 when unknown.
 pub type ProgressFn<'a> = &'a mut dyn FnMut(&str, u64, u64);
 
-/// Run `sync` for the manifest at `manifest_path` against `mirror`. `clock` gives
-/// the current time (report stamps, chunk dates, manifest stamps).
+/// Run `sync` for `manifest`, read from the file at `manifest_path` (its folder is
+/// the pack: the caller read it once, e.g. to choose the target, and it is not
+/// read again), against `mirror`. `clock` gives the current time (report stamps,
+/// chunk dates, manifest stamps).
 ///
 /// Bad input (malformed line, hash mismatch, out-of-scope record) is an `Err` and
 /// nothing is written. Conflicts under `fail` are reported in
 /// [`SyncReport::errors`] with nothing written, and the report's
 /// [`SyncReport::outcome`] is [`Outcome::Aborted`].
 pub fn sync(
-    manifest_path: &Path,
-    mirror: &mut dyn Mirror,
-    options: &SyncOptions,
-    clock: &dyn Fn() -> OffsetDateTime,
-    progress: ProgressFn<'_>,
-) -> Result<SyncReport> {
-    let manifest = Manifest::load(manifest_path)?;
-    sync_manifest(&manifest, manifest_path, mirror, options, clock, progress)
-}
-
-/// [`sync`] with the manifest at `manifest_path` already loaded (the caller read
-/// it once, e.g. to choose the target): it is not read again.
-pub fn sync_manifest(
     manifest: &Manifest,
     manifest_path: &Path,
     mirror: &mut dyn Mirror,
@@ -113,7 +102,7 @@ pub fn sync_manifest(
     {
         refuse_refused_records(manifest, &dir, n, options.conflict)?;
     }
-    let mut session = Session::open(&mut *mirror, &scope, options.dry_run)?;
+    let mut session = Session::open(mirror, &scope, options.dry_run)?;
     let result = (|| -> Result<()> {
         let mut import_counts = (0, 0);
         // The hashes in scope once the import is done (kept as it ran), so that the
@@ -161,21 +150,13 @@ pub fn sync_manifest(
         Ok(())
     })();
     match result {
-        Ok(()) if report.outcome == Outcome::Aborted => {
-            // Conflicts under `fail`: reported, nothing written.
-            session.rollback()?;
-            mirror.settle()?;
-        }
-        Ok(()) => match session {
-            Session::Read(mirror) => mirror.settle()?,
-            // Deferred index builds find a duplicate only at the commit.
-            Session::Write(tx) => tx.commit().map_err(|e| collision(&dir, e))?,
-        },
+        // Conflicts under `fail`: reported, nothing written.
+        Ok(()) if report.outcome == Outcome::Aborted => session.rollback()?,
+        // Deferred index builds find a duplicate only at the commit.
+        Ok(()) => session.commit().map_err(|e| collision(&dir, e))?,
         Err(e) => {
             // Rolled back as it drops.
             drop(session);
-            // A damaged store explains a failed read better than the read does.
-            mirror.settle()?;
             return Err(collision(&dir, at_pack_line(&dir, e)));
         }
     }

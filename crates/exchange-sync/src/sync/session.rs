@@ -48,6 +48,15 @@ impl<'m> Session<'m> {
         }
     }
 
+    /// Commit what the transaction wrote, if there is one (a dry run's reads
+    /// gave their answers as they went).
+    pub(crate) fn commit(self) -> Result<()> {
+        match self {
+            Session::Read(_) => Ok(()),
+            Session::Write(tx) => tx.commit(),
+        }
+    }
+
     /// Undo what the transaction wrote, if there is one.
     pub(crate) fn rollback(self) -> Result<()> {
         match self {

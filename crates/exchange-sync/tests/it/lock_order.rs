@@ -7,10 +7,10 @@
 
 use exchange_sync::manifest::{Direction, Manifest};
 
-use crate::roundtrip::now;
+use crate::roundtrip::{now, sync_file};
 use exchange_sync::mirror::sqlite::SqliteMirror;
 use exchange_sync::pack::{PackEntry, PackWriter};
-use exchange_sync::sync::{SyncOptions, sync};
+use exchange_sync::sync::SyncOptions;
 use exchange_sync::{
     ContentHash, ContentHashSet, Error, ExchangeRecord, Mirror, MirrorKeyRow, MirrorRead,
     MirrorRecord, MirrorTransaction, MirrorWrite, Provenance, Result, Scope,
@@ -129,10 +129,6 @@ impl Mirror for Recorder {
             calls: &mut self.calls,
         }))
     }
-    fn settle(&mut self) -> Result<()> {
-        self.calls.push("settle");
-        self.inner.settle()
-    }
 }
 
 impl MirrorTransaction for RecordedTx<'_> {
@@ -216,13 +212,7 @@ fn the_scope_lock_comes_before_any_read() -> TestResult {
             calls: Vec::new(),
             busy: false,
         };
-        sync(
-            &manifest,
-            &mut mirror,
-            &options(direction, batch),
-            &now,
-            &mut |_, _, _| {},
-        )?;
+        sync_file(&manifest, &mut mirror, &options(direction, batch))?;
         let calls = &mirror.calls;
         assert_eq!(calls.first(), Some(&"begin"), "{direction:?}: {calls:?}");
         assert!(
@@ -253,12 +243,10 @@ fn a_busy_scope_stops_before_any_read() -> TestResult {
         calls: Vec::new(),
         busy: true,
     };
-    let err = sync(
+    let err = sync_file(
         &manifest,
         &mut mirror,
         &options(Direction::Bidirectional, None),
-        &now,
-        &mut |_, _, _| {},
     )
     .err()
     .ok_or("a busy scope was synced")?;

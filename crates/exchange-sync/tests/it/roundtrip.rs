@@ -4,9 +4,10 @@
 use std::io::Write;
 
 use exchange_sync::manifest::{ConflictStrategy, Direction, Manifest, ManifestFile};
+use exchange_sync::mirror::Mirror;
 use exchange_sync::mirror::sqlite::SqliteMirror;
 use exchange_sync::pack::{PackEntry, PackWriter};
-use exchange_sync::sync::{SyncOptions, sync};
+use exchange_sync::sync::{SyncOptions, SyncReport, sync};
 use exchange_sync::{ExchangeRecord, Provenance};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -26,6 +27,16 @@ pub fn options(direction: Direction) -> SyncOptions {
         chunk_size: 3,
         batch_commit: None,
     }
+}
+
+/// [`sync`] of the manifest file at `path`, at [`now`], without progress.
+pub fn sync_file(
+    path: &std::path::Path,
+    mirror: &mut dyn Mirror,
+    options: &SyncOptions,
+) -> exchange_sync::Result<SyncReport> {
+    let manifest = Manifest::load(path)?;
+    sync(&manifest, path, mirror, options, &now, &mut |_, _, _| {})
 }
 
 fn value() -> impl Strategy<Value = Value> {
@@ -97,12 +108,12 @@ proptest! {
             w.close()?;
             let db = tmp.path().join("f.db");
             let mut mirror = SqliteMirror::open(&db, "lake", "RawExchangeRecord", &fabric_store::StoreOptions::default())?;
-            let report = sync(&src.join("manifest.json"), &mut mirror, &options(Direction::JsonToSql), &now, &mut |_, _, _| {})?;
+            let report = sync_file(&src.join("manifest.json"), &mut mirror, &options(Direction::JsonToSql))?;
             assert_eq!(report.json_to_sql.inserted as usize, records.len());
             let dst = tmp.path().join("out");
             let mut m2 = manifest;
             m2.save(&{ std::fs::create_dir_all(&dst)?; dst.join("manifest.json") }, now())?;
-            let report = sync(&dst.join("manifest.json"), &mut mirror, &options(Direction::SqlToJson), &now, &mut |_, _, _| {})?;
+            let report = sync_file(&dst.join("manifest.json"), &mut mirror, &options(Direction::SqlToJson))?;
             assert_eq!(report.sql_to_json.inserted as usize, records.len());
             let mut back = read_all(&dst)?;
             back.sort_by(|a, b| a.exchange_id.cmp(&b.exchange_id));
@@ -113,7 +124,7 @@ proptest! {
                 assert_eq!(a.to_line(), b.to_line());
             }
             // A second sync both ways changes nothing.
-            let report = sync(&dst.join("manifest.json"), &mut mirror, &options(Direction::Bidirectional), &now, &mut |_, _, _| {})?;
+            let report = sync_file(&dst.join("manifest.json"), &mut mirror, &options(Direction::Bidirectional))?;
             assert_eq!((report.json_to_sql.inserted, report.json_to_sql.updated, report.sql_to_json.inserted), (0, 0, 0));
             Ok(())
         };
@@ -243,12 +254,10 @@ fn an_export_failing_half_way_leaves_the_pack_as_it_was() -> Result<(), Box<dyn 
         "RawExchangeRecord",
         &fabric_store::StoreOptions::default(),
     )?;
-    sync(
+    sync_file(
         &src.join("manifest.json"),
         &mut mirror,
         &options(Direction::JsonToSql),
-        &now,
-        &mut |_, _, _| {},
     )?;
     drop(mirror);
     // Damage one row's time so that it sorts oldest: the export (newest first)
@@ -276,12 +285,10 @@ fn an_export_failing_half_way_leaves_the_pack_as_it_was() -> Result<(), Box<dyn 
         "RawExchangeRecord",
         &fabric_store::StoreOptions::default(),
     )?;
-    let err = sync(
+    let err = sync_file(
         &dst.join("manifest.json"),
         &mut mirror,
         &options(Direction::SqlToJson),
-        &now,
-        &mut |_, _, _| {},
     )
     .err()
     .ok_or("the export must fail")?;
@@ -320,15 +327,9 @@ fn a_two_way_sync_exports_what_only_the_mirror_has() -> Result<(), Box<dyn std::
         &fabric_store::StoreOptions::default(),
     )?;
     for m in [&a, &b] {
-        sync(
-            m,
-            &mut mirror,
-            &options(Direction::JsonToSql),
-            &now,
-            &mut |_, _, _| {},
-        )?;
+        sync_file(m, &mut mirror, &options(Direction::JsonToSql))?;
     }
-    let counts = |r: &exchange_sync::sync::SyncReport| {
+    let counts = |r: &SyncReport| {
         (
             r.json_to_sql.inserted,
             r.json_to_sql.skipped,
@@ -339,21 +340,19 @@ fn a_two_way_sync_exports_what_only_the_mirror_has() -> Result<(), Box<dyn std::
         )
     };
     let both = options(Direction::Bidirectional);
-    let dry = sync(
+    let dry = sync_file(
         &a,
         &mut mirror,
         &SyncOptions {
             dry_run: true,
             ..both
         },
-        &now,
-        &mut |_, _, _| {},
     )?;
-    let real = sync(&a, &mut mirror, &both, &now, &mut |_, _, _| {})?;
+    let real = sync_file(&a, &mut mirror, &both)?;
     assert_eq!(counts(&real), (0, 10, 15, 10, 25, 25));
     assert_eq!(counts(&dry), counts(&real));
     assert_eq!(read_all(a.parent().ok_or("dir")?)?.len(), 25);
-    let again = sync(&a, &mut mirror, &both, &now, &mut |_, _, _| {})?;
+    let again = sync_file(&a, &mut mirror, &both)?;
     assert_eq!(counts(&again), (0, 25, 0, 25, 25, 25));
     Ok(())
 }

@@ -98,6 +98,82 @@ fn a_damaged_page_a_command_reads_is_exit_3() -> TestResult {
     Ok(())
 }
 
+/// Under `quick` and `full` the exchange commands run the whole-file check beside
+/// their reads: a damaged page none of them reads is still exit 3, and nothing is
+/// written first, not even the new chunks of an export into an empty pack (they
+/// are committed only once the check has passed). Under `touched` the same export
+/// goes through: it reads none of the damage.
+#[test]
+fn the_exchange_commands_write_nothing_before_the_whole_file_check() -> TestResult {
+    let (dir, db) = store()?;
+    let sample = vectors().join("exchange/pack/fabric-interop-sample/manifest.json");
+    let sample = sample.display().to_string();
+    let out = dir.path().join("packs");
+    for args in [
+        vec!["exchange", "import", "--manifest", &sample],
+        vec![
+            "exchange",
+            "init",
+            "--name",
+            "copy",
+            "--source",
+            "example-api",
+            "--entity",
+            "page",
+            "--type",
+            "http",
+            "--out",
+            out.to_str().ok_or("path")?,
+        ],
+    ] {
+        let (code, text) = run(&db, &args, &[])?;
+        assert_eq!(code, 0, "{args:?}: {text}");
+    }
+    let copy = out.join("copy");
+    let manifest = copy.join("manifest.json").display().to_string();
+    let (size, root) = root_page(&db, "jobs")?;
+    patch(&db, (root - 1) * size, &[0x07])?;
+    let (store_before, pack_before) = (std::fs::read(&db)?, files(&copy)?);
+    for policy in ["quick", "full"] {
+        for args in [
+            ["exchange", "export", "--manifest", &manifest],
+            ["exchange", "import", "--manifest", &sample],
+        ] {
+            let (code, text) = run(&db, &args, &[("FABRIC_CHECK", policy)])?;
+            assert_eq!(code, STORAGE, "{policy} {args:?}: {text}");
+            assert!(text.contains("is corrupt"), "{policy} {args:?}: {text}");
+        }
+    }
+    assert!(std::fs::read(&db)? == store_before, "the store was written");
+    assert!(files(&copy)? == pack_before, "the pack was written");
+    let (code, text) = run(&db, &["exchange", "export", "--manifest", &manifest], &[])?;
+    assert_eq!(code, 0, "touched: {text}");
+    assert!(files(&copy)? != pack_before, "touched: nothing exported");
+    Ok(())
+}
+
+/// Files with their bytes, in path order.
+type Files = Vec<(PathBuf, Vec<u8>)>;
+
+/// Every file under `dir` with its bytes, but the writer's lock (which names the
+/// last writer's process).
+fn files(dir: &Path) -> Result<Files, Box<dyn std::error::Error>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.ends_with(".writer.lock") {
+            continue;
+        }
+        if path.is_dir() {
+            found.extend(files(&path)?);
+        } else {
+            found.push((path.clone(), std::fs::read(&path)?));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
 /// A damaged chain payload (its compressed bytes) is caught by the re-hash on
 /// read under every policy: no page check can see it.
 #[test]

@@ -10,7 +10,7 @@ use serde_json::Value;
 use fabric_core::chain::{ChangesSummary, VersionSummary, diff, first_non_finite, format_instant};
 
 use super::codec::{self, ENCODING, Encoded};
-use super::{ChainKind, NewVersion, check_key, check_text};
+use super::{ChainKind, NewVersion, check_key, check_text, version_columns};
 use crate::error::At;
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -164,17 +164,13 @@ fn parent_payload(
     key: &str,
     parent: &Parent<'_>,
 ) -> Result<Value> {
-    let (encoding, blob, checksum, size): (String, Vec<u8>, String, u64) = tx
-        .prepare_cached(
-            "SELECT v.encoding, p.payload, v.checksum, v.data_size FROM chain_versions v \
-             JOIN chain_payloads p ON p.version_id = v.id WHERE v.id = ?1",
-        )
-        .and_then(|mut stmt| {
-            stmt.query_row([parent.id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
-        })
-        .map_err(|e| path.err(format!("reading {key}@{}", parent.version), e))?;
+    let (encoding, blob, checksum, size): (String, Vec<u8>, String, u64) = version_columns(
+        tx,
+        "SELECT v.encoding, p.payload, v.checksum, v.data_size FROM chain_versions v \
+         JOIN chain_payloads p ON p.version_id = v.id WHERE v.id = ?1",
+        parent.id,
+    )
+    .map_err(|e| path.err(format!("reading {key}@{}", parent.version), e))?;
     let integrity = |reason| Error::Integrity {
         key: key.to_owned(),
         version: parent.version,

@@ -47,6 +47,7 @@ mod verify;
 
 use std::sync::Arc;
 
+use rusqlite::types::FromSql;
 use rusqlite::{Connection, OptionalExtension, Row};
 use serde::Serialize;
 use serde_json::Value;
@@ -249,6 +250,17 @@ pub(crate) fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<VersionSummary
         deprecated_at: row.get(10)?,
         deprecated_reason: row.get(11)?,
     })
+}
+
+/// The four columns `sql` selects for the version row `id` (bound as `?1`): a
+/// version's stored payload with what verifies or describes it.
+pub(crate) fn version_columns<A: FromSql, B: FromSql, C: FromSql, D: FromSql>(
+    conn: &Connection,
+    sql: &str,
+    id: i64,
+) -> rusqlite::Result<(A, B, C, D)> {
+    conn.prepare_cached(sql)?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
 }
 
 /// The chain's highest version (0 when the key has no versions).

@@ -13,7 +13,7 @@ use fabric_core::chain::{
 use super::codec;
 use super::{
     ChainCache, ChainOverview, History, HistoryPage, SUMMARY_COLUMNS, SUMMARY_FROM, StoredVersion,
-    VersionBody, check_key, not_found, stored_json, summary_from_row,
+    VersionBody, check_key, not_found, stored_json, summary_from_row, version_columns,
 };
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -225,17 +225,13 @@ impl Store {
     /// Read, verify and parse the immutable part of the version `summary` names.
     pub(crate) fn read_body(&self, summary: &VersionSummary) -> Result<VersionBody> {
         let (key, version) = (summary.key.as_str(), summary.version);
-        let (encoding, blob, metadata, changes): (String, Vec<u8>, String, Option<String>) = self
-            .conn()
-            .prepare_cached(
+        let (encoding, blob, metadata, changes): (String, Vec<u8>, String, Option<String>) =
+            version_columns(
+                self.conn(),
                 "SELECT v.encoding, p.payload, v.metadata, p.changes_summary FROM chain_versions v \
                  JOIN chain_payloads p ON p.version_id = v.id WHERE v.id = ?1",
+                summary.id,
             )
-            .and_then(|mut stmt| {
-                stmt.query_row([summary.id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })
-            })
             .map_err(|e| self.err(format!("reading {key}@{version}"), e))?;
         let integrity = |reason| Error::Integrity {
             key: key.to_owned(),

@@ -64,7 +64,9 @@ pub use read::MirrorReader;
 pub use tx::MirrorTx;
 
 use crate::Store;
+use crate::check::{after_check, failure_after_check};
 use crate::error::{Error, Result};
+use read::Waits;
 
 /// The default table's DDL (also run when the schema is created).
 const DEFAULT_DDL: &str = include_str!("../schema/mirror.sql");
@@ -128,68 +130,33 @@ impl std::fmt::Display for TableName {
     }
 }
 
-/// One mirror row as stored (text columns exactly as given).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MirrorRow {
-    /// Primary key (lowercase UUID).
-    pub exchange_id: String,
-    /// `exchange_type`.
-    pub exchange_type: String,
-    /// `source_system`.
-    pub source_system: String,
-    /// `entity_type`.
-    pub entity_type: String,
-    /// `natural_key` (NULL for none).
-    pub natural_key: Option<String>,
-    /// Fixed-width UTC text `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
-    pub observed_at_utc: String,
-    /// 64 lowercase hex.
-    pub content_sha256: String,
-    /// The whole record line.
-    pub payload_json: String,
-    /// Envelope schema version.
-    pub schema_version: i64,
-}
-
-impl MirrorRow {
-    /// The row borrowed, for [`MirrorTx::write_batch`].
-    pub fn as_ref(&self) -> MirrorRowRef<'_> {
-        MirrorRowRef {
-            exchange_id: &self.exchange_id,
-            exchange_type: &self.exchange_type,
-            source_system: &self.source_system,
-            entity_type: &self.entity_type,
-            natural_key: self.natural_key.as_deref(),
-            observed_at_utc: &self.observed_at_utc,
-            content_sha256: &self.content_sha256,
-            payload_json: &self.payload_json,
-            schema_version: self.schema_version,
-        }
-    }
-}
-
-/// One mirror row to write, borrowed from the caller (no copies of the payload).
+/// One mirror row, its text columns exactly as stored: owned as read back
+/// ([`MirrorReader::scan`]), or borrowed from the caller to be written
+/// ([`MirrorRowRef`], no copies of the payload).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MirrorRowRef<'a> {
+pub struct MirrorRow<Text = String> {
     /// Primary key (lowercase UUID).
-    pub exchange_id: &'a str,
+    pub exchange_id: Text,
     /// `exchange_type`.
-    pub exchange_type: &'a str,
+    pub exchange_type: Text,
     /// `source_system`.
-    pub source_system: &'a str,
+    pub source_system: Text,
     /// `entity_type`.
-    pub entity_type: &'a str,
+    pub entity_type: Text,
     /// `natural_key` (NULL for none).
-    pub natural_key: Option<&'a str>,
+    pub natural_key: Option<Text>,
     /// Fixed-width UTC text `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
-    pub observed_at_utc: &'a str,
+    pub observed_at_utc: Text,
     /// 64 lowercase hex.
-    pub content_sha256: &'a str,
+    pub content_sha256: Text,
     /// The whole record line, stored byte for byte.
-    pub payload_json: &'a str,
+    pub payload_json: Text,
     /// Envelope schema version.
     pub schema_version: i64,
 }
+
+/// One mirror row to write, borrowed from the caller.
+pub type MirrorRowRef<'a> = MirrorRow<&'a str>;
 
 /// One write of a batch ([`MirrorTx::write_batch`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,20 +205,22 @@ impl<'s> MirrorTable<'s> {
         self.table
     }
 
-    /// The schema objects (table, indexes) of the table that do not exist.
+    /// The schema objects (table, indexes) of the table that do not exist: an
+    /// answer, given once the whole-file check running beside the command (if any)
+    /// has answered `ok`.
     pub fn missing_objects(&self) -> Result<Vec<String>> {
-        read::missing_objects(self.store.conn(), self.store.at(), self.table)
+        let check = self.store.background_check();
+        after_check(check, self.missing_now())
     }
 
     /// Create what is missing of the table (never dropping anything), in one
     /// transaction, once the whole-file check running beside the command (if any)
-    /// has answered. Returns the objects created.
+    /// has answered `ok`. Returns the objects created.
     pub fn apply_schema(&mut self) -> Result<Vec<String>> {
         let missing = self.missing_objects()?;
         if missing.is_empty() {
             return Ok(missing);
         }
-        self.store.settle()?;
         let table = self.table;
         let (conn, at) = self.store.split();
         let tx = conn
@@ -265,22 +234,32 @@ impl<'s> MirrorTable<'s> {
     }
 
     /// The reads of the table outside a transaction (a missing table reads as
-    /// empty).
+    /// empty). Each answer is given once the whole-file check running beside the
+    /// command (if any) has answered `ok`: it may be the command's result.
     pub fn reader(self) -> Result<MirrorReader<'s>> {
         let store: &'s Store = self.store;
-        MirrorReader::new(store.conn(), store.at(), self.table)
+        let waits = store.background_check().map_or(Waits::Never, Waits::Every);
+        MirrorReader::new(store.conn(), store.at(), self.table, waits)
     }
 
     /// Start the command's write transaction (`BEGIN IMMEDIATE`: the write lock is
     /// taken now), creating the table first when it is missing. The rollback
-    /// journal (not WAL) is kept: one big transaction is faster with it.
+    /// journal (not WAL) is kept: one big transaction is faster with it. Nothing
+    /// waits here for the whole-file check running beside the command: the
+    /// transaction's reads run beside it, and its first write and its commit wait.
     pub fn begin(mut self) -> Result<MirrorTx<'s>> {
-        if !self.missing_objects()?.is_empty() {
+        let check = self.store.background_check();
+        if !failure_after_check(check, self.missing_now())?.is_empty() {
             self.apply_schema()?;
         }
         MirrorTx::begin(self.store, self.table)
     }
+
+    /// [`MirrorTable::missing_objects`] without waiting for the check.
+    fn missing_now(&self) -> Result<Vec<String>> {
+        read::missing_objects(self.store.conn(), self.store.at(), self.table)
+    }
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

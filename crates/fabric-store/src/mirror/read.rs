@@ -1,14 +1,23 @@
 //! The reads of a mirror table: hashes, natural-key lookups, the newest-first scan
 //! and counts, on a table that may not exist yet (then it reads as empty).
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{KeyRow, MirrorRow, TableName};
+use crate::check::{BackgroundCheck, after_check, failure_after_check};
 use crate::error::{At, Error, Result};
 
 /// The reads of one mirror table, outside a transaction
 /// ([`super::MirrorTable::reader`]) or inside one ([`super::MirrorTx::reader`],
 /// seeing its writes).
+///
+/// With a whole-file check running beside the command
+/// ([`crate::check::BackgroundCheck`]), a read outside a transaction gives its
+/// answer once the check has answered `ok` (the answer may be the command's
+/// result); inside one only the end of [`MirrorReader::scan`] waits (its rows leave
+/// the store: an export commits what it wrote once the scan has returned), since
+/// the transaction's first write and its commit wait too. A failed read always
+/// waits, and gives the check's failure when the check fails too.
 #[derive(Debug, Clone, Copy)]
 pub struct MirrorReader<'a> {
     conn: &'a Connection,
@@ -16,6 +25,42 @@ pub struct MirrorReader<'a> {
     table: &'a TableName,
     /// Whether the table exists (a missing one reads as empty).
     exists: bool,
+    waits: Waits<'a>,
+}
+
+/// Which answers of a [`MirrorReader`] wait for the whole-file check running
+/// beside the command (a failure always does).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Waits<'a> {
+    /// No check runs.
+    Never,
+    /// Outside a transaction: every answer.
+    Every(&'a BackgroundCheck),
+    /// Inside a transaction: the end of the scan.
+    Scan(&'a BackgroundCheck),
+}
+
+impl<'a> Waits<'a> {
+    /// The check waited for, if any.
+    fn check(self) -> Option<&'a BackgroundCheck> {
+        match self {
+            Waits::Never => None,
+            Waits::Every(check) | Waits::Scan(check) => Some(check),
+        }
+    }
+
+    /// `result`, given when these waits say (`scan`: it ends a scan).
+    fn answer<T, E: From<Error>>(
+        self,
+        result: std::result::Result<T, E>,
+        scan: bool,
+    ) -> std::result::Result<T, E> {
+        match self {
+            Waits::Every(_) => after_check(self.check(), result),
+            Waits::Scan(_) if scan => after_check(self.check(), result),
+            Waits::Never | Waits::Scan(_) => failure_after_check(self.check(), result),
+        }
+    }
 }
 
 /// The schema objects of `table` that do not exist.
@@ -40,21 +85,100 @@ pub(super) fn missing_objects(
 }
 
 impl<'a> MirrorReader<'a> {
-    pub(super) fn new(conn: &'a Connection, at: At<'a>, table: &'a TableName) -> Result<Self> {
+    pub(super) fn new(
+        conn: &'a Connection,
+        at: At<'a>,
+        table: &'a TableName,
+        waits: Waits<'a>,
+    ) -> Result<Self> {
         let exists = conn
             .prepare_cached("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")
             .and_then(|mut s| s.exists([table.as_str()]))
-            .map_err(|e| at.err("listing mirror objects", e))?;
+            .map_err(|e| at.err("listing mirror objects", e));
+        // Not an answer yet: only a failure waits.
+        let exists = failure_after_check(waits.check(), exists)?;
         Ok(MirrorReader {
             conn,
             at,
             table,
             exists,
+            waits,
         })
     }
 
     /// Every content hash in scope, handed to `each`.
     pub fn hashes(
+        &self,
+        source_system: &str,
+        entity_type: &str,
+        each: impl FnMut(&str),
+    ) -> Result<()> {
+        self.waits
+            .answer(self.read_hashes(source_system, entity_type, each), false)
+    }
+
+    /// The row of `natural_key` in scope (the newest if a legacy table has several).
+    pub fn find_key(
+        &self,
+        source_system: &str,
+        entity_type: &str,
+        natural_key: &str,
+    ) -> Result<Option<KeyRow>> {
+        let found = self.read_key(source_system, entity_type, natural_key);
+        self.waits.answer(found, false)
+    }
+
+    /// [`MirrorReader::find_key`] for each of `keys`, in order.
+    pub fn find_keys(
+        &self,
+        source_system: &str,
+        entity_type: &str,
+        keys: &[&str],
+    ) -> Result<Vec<Option<KeyRow>>> {
+        let found = keys
+            .iter()
+            .map(|k| self.read_key(source_system, entity_type, k))
+            .collect();
+        self.waits.answer(found, false)
+    }
+
+    /// Every row in scope, newest first (`observed_at_utc` descending, ties by
+    /// `exchange_id` ascending), streamed to `each`. Stops at the first error of
+    /// `each` and returns it.
+    pub fn scan<E: From<Error>>(
+        &self,
+        source_system: &str,
+        entity_type: &str,
+        mut each: impl FnMut(MirrorRow) -> std::result::Result<(), E>,
+    ) -> std::result::Result<u64, E> {
+        let table = self.table;
+        let ctx = || format!("reading {table}");
+        let scanned = self.each_row(&scan_sql(table), [source_system, entity_type], &ctx, |r| {
+            let row = (|| {
+                Ok::<MirrorRow, rusqlite::Error>(MirrorRow {
+                    exchange_id: r.get(0)?,
+                    exchange_type: r.get(1)?,
+                    source_system: r.get(2)?,
+                    entity_type: r.get(3)?,
+                    natural_key: r.get(4)?,
+                    observed_at_utc: r.get(5)?,
+                    content_sha256: r.get(6)?,
+                    payload_json: r.get(7)?,
+                    schema_version: r.get(8)?,
+                })
+            })()
+            .map_err(|e| self.at.err(ctx(), e))?;
+            each(row)
+        });
+        self.waits.answer(scanned, true)
+    }
+
+    /// Number of rows in scope (or in the table when `scope` is `None`).
+    pub fn count(&self, scope: Option<(&str, &str)>) -> Result<u64> {
+        self.waits.answer(self.read_count(scope), false)
+    }
+
+    fn read_hashes(
         &self,
         source_system: &str,
         entity_type: &str,
@@ -87,24 +211,17 @@ impl<'a> MirrorReader<'a> {
             // ?1 and ?2 are bound but unused here.
             format!("SELECT content_sha256 FROM {t} WHERE ?1 IS NOT NULL AND ?2 IS NOT NULL")
         };
-        let mut stmt = self
-            .conn
-            .prepare_cached(&sql)
-            .map_err(|e| self.at.err(ctx(), e))?;
-        let mut rows = stmt
-            .query(params![source_system, entity_type])
-            .map_err(|e| self.at.err(ctx(), e))?;
-        while let Some(row) = rows.next().map_err(|e| self.at.err(ctx(), e))? {
+        self.each_row(&sql, [source_system, entity_type], &ctx, |row| {
             let h = row.get_ref(0).map_err(|e| self.at.err(ctx(), e))?;
             if let Ok(s) = h.as_str() {
                 each(s);
             }
-        }
-        Ok(())
+            Ok::<_, Error>(())
+        })
+        .map(drop)
     }
 
-    /// The row of `natural_key` in scope (the newest if a legacy table has several).
-    pub fn find_key(
+    fn read_key(
         &self,
         source_system: &str,
         entity_type: &str,
@@ -136,64 +253,7 @@ impl<'a> MirrorReader<'a> {
         .map_err(|e| self.at.err(ctx(), e))
     }
 
-    /// [`MirrorReader::find_key`] for each of `keys`, in order.
-    pub fn find_keys(
-        &self,
-        source_system: &str,
-        entity_type: &str,
-        keys: &[&str],
-    ) -> Result<Vec<Option<KeyRow>>> {
-        keys.iter()
-            .map(|k| self.find_key(source_system, entity_type, k))
-            .collect()
-    }
-
-    /// Every row in scope, newest first (`observed_at_utc` descending, ties by
-    /// `exchange_id` ascending), streamed to `each`. Stops at the first error of
-    /// `each` and returns it.
-    pub fn scan<E: From<Error>>(
-        &self,
-        source_system: &str,
-        entity_type: &str,
-        mut each: impl FnMut(MirrorRow) -> std::result::Result<(), E>,
-    ) -> std::result::Result<u64, E> {
-        if !self.exists {
-            return Ok(0);
-        }
-        let table = self.table;
-        let sql = scan_sql(table);
-        let ctx = || format!("reading {table}");
-        let mut stmt = self
-            .conn
-            .prepare_cached(&sql)
-            .map_err(|e| self.at.err(ctx(), e))?;
-        let mut rows = stmt
-            .query(params![source_system, entity_type])
-            .map_err(|e| self.at.err(ctx(), e))?;
-        let mut n = 0;
-        while let Some(r) = rows.next().map_err(|e| self.at.err(ctx(), e))? {
-            let row = (|| {
-                Ok::<_, rusqlite::Error>(MirrorRow {
-                    exchange_id: r.get(0)?,
-                    exchange_type: r.get(1)?,
-                    source_system: r.get(2)?,
-                    entity_type: r.get(3)?,
-                    natural_key: r.get(4)?,
-                    observed_at_utc: r.get(5)?,
-                    content_sha256: r.get(6)?,
-                    payload_json: r.get(7)?,
-                    schema_version: r.get(8)?,
-                })
-            })()
-            .map_err(|e| self.at.err(ctx(), e))?;
-            each(row)?;
-            n += 1;
-        }
-        Ok(n)
-    }
-
-    /// Number of rows in scope (or in the table when `scope` is `None`).
-    pub fn count(&self, scope: Option<(&str, &str)>) -> Result<u64> {
+    fn read_count(&self, scope: Option<(&str, &str)>) -> Result<u64> {
         if !self.exists {
             return Ok(0);
         }
@@ -212,6 +272,32 @@ impl<'a> MirrorReader<'a> {
         }
         .map_err(|e| self.at.err(ctx(), e))?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Run `sql` with the scope `(source_system, entity_type)` bound as `?1` and
+    /// `?2` and hand each row to `each`, stopping at its first error; returns the
+    /// number of rows. A missing table has none. `ctx` says what is being read.
+    fn each_row<E: From<Error>>(
+        &self,
+        sql: &str,
+        scope: [&str; 2],
+        ctx: &dyn Fn() -> String,
+        mut each: impl FnMut(&Row<'_>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<u64, E> {
+        if !self.exists {
+            return Ok(0);
+        }
+        let mut stmt = self
+            .conn
+            .prepare_cached(sql)
+            .map_err(|e| self.at.err(ctx(), e))?;
+        let mut rows = stmt.query(scope).map_err(|e| self.at.err(ctx(), e))?;
+        let mut n = 0;
+        while let Some(row) = rows.next().map_err(|e| self.at.err(ctx(), e))? {
+            each(row)?;
+            n += 1;
+        }
+        Ok(n)
     }
 }
 

@@ -11,8 +11,9 @@ fn lake() -> Result<TableName> {
     TableName::new("lake", "RawExchangeRecord")
 }
 
-fn row<'a>(id: &'a str, hash: &'a str) -> MirrorWriteRef<'a> {
-    MirrorWriteRef::Insert(MirrorRowRef {
+/// A row of scope `s`/`e` without a natural key, for the tests of this crate.
+pub(crate) fn row_ref<'a>(id: &'a str, hash: &'a str, payload: &'a str) -> MirrorRowRef<'a> {
+    MirrorRowRef {
         exchange_id: id,
         exchange_type: "file",
         source_system: "s",
@@ -20,9 +21,13 @@ fn row<'a>(id: &'a str, hash: &'a str) -> MirrorWriteRef<'a> {
         natural_key: None,
         observed_at_utc: "2026-01-01T00:00:00.000000Z",
         content_sha256: hash,
-        payload_json: "{}",
+        payload_json: payload,
         schema_version: 1,
-    })
+    }
+}
+
+fn row<'a>(id: &'a str, hash: &'a str) -> MirrorWriteRef<'a> {
+    MirrorWriteRef::Insert(row_ref(id, hash, "{}"))
 }
 
 fn count(store: &mut Store, table: &TableName) -> Result<u64> {

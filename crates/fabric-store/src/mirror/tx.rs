@@ -3,9 +3,10 @@
 
 use rusqlite::{Connection, OptionalExtension, params_from_iter};
 
+use super::read::Waits;
 use super::{MirrorReader, MirrorRowRef, MirrorWriteRef, TableName};
 use crate::Store;
-use crate::check::BackgroundCheck;
+use crate::check::{BackgroundCheck, failure_after_check};
 use crate::error::{At, Error, Result};
 use crate::store::CACHE_KIB;
 
@@ -21,9 +22,9 @@ pub struct MirrorTx<'s> {
     pub(super) conn: &'s Connection,
     pub(super) at: At<'s>,
     pub(super) table: &'s TableName,
-    /// The whole-file check running beside the command: every write and the
-    /// commit wait for its answer.
-    check: Option<&'s mut BackgroundCheck>,
+    /// The whole-file check running beside the command: every write, the commit,
+    /// the rollback and the end of a scan wait for its answer.
+    check: Option<&'s BackgroundCheck>,
     /// No write yet since the transaction began: the first one may be a bulk load.
     fresh: bool,
     /// The exchange_id and hash indexes are dropped (a bulk load) and must be
@@ -33,12 +34,15 @@ pub struct MirrorTx<'s> {
 
 impl<'s> MirrorTx<'s> {
     pub(super) fn begin(store: &'s mut Store, table: &'s TableName) -> Result<Self> {
-        let (conn, at, check) = store.split_checked();
-        let conn: &'s Connection = conn;
-        conn.execute_batch(&format!(
-            "PRAGMA cache_size = -{CACHE_KIB}; PRAGMA threads = 2; BEGIN IMMEDIATE"
-        ))
-        .map_err(|e| at.err("starting the mirror transaction", e))?;
+        // Shared from here on: the transaction borrows the store whole.
+        let store: &'s Store = store;
+        let (conn, at, check) = (store.conn(), store.at(), store.background_check());
+        let begun = conn
+            .execute_batch(&format!(
+                "PRAGMA cache_size = -{CACHE_KIB}; PRAGMA threads = 2; BEGIN IMMEDIATE"
+            ))
+            .map_err(|e| at.err("starting the mirror transaction", e));
+        failure_after_check(check, begun)?;
         Ok(MirrorTx {
             conn,
             at,
@@ -120,8 +124,9 @@ impl<'s> MirrorTx<'s> {
     /// The reads of the table inside this transaction (they see its writes). The
     /// indexes a bulk load dropped are built first.
     pub fn reader(&mut self) -> Result<MirrorReader<'_>> {
-        self.restore_indexes()?;
-        MirrorReader::new(self.conn, self.at, self.table)
+        let restored = self.restore_indexes();
+        failure_after_check(self.check, restored)?;
+        MirrorReader::new(self.conn, self.at, self.table, self.waits())
     }
 
     /// [`MirrorReader::find_keys`] inside this transaction. The lookups go
@@ -133,7 +138,7 @@ impl<'s> MirrorTx<'s> {
         entity_type: &str,
         keys: &[&str],
     ) -> Result<Vec<Option<super::KeyRow>>> {
-        MirrorReader::new(self.conn, self.at, self.table)?.find_keys(
+        MirrorReader::new(self.conn, self.at, self.table, self.waits())?.find_keys(
             source_system,
             entity_type,
             keys,
@@ -186,11 +191,14 @@ impl<'s> MirrorTx<'s> {
             .map_err(|e| self.at.err("rolling back the mirror transaction", e))
     }
 
-    fn settle(&mut self) -> Result<()> {
-        match &mut self.check {
-            Some(check) => check.wait(),
-            None => Ok(()),
-        }
+    /// Wait for the whole-file check running beside the command, if any.
+    fn settle(&self) -> Result<()> {
+        self.check.map_or(Ok(()), BackgroundCheck::wait)
+    }
+
+    /// What the reads inside this transaction wait for.
+    fn waits(&self) -> Waits<'s> {
+        self.check.map_or(Waits::Never, Waits::Scan)
     }
 
     /// When the table holds no row: drop its exchange_id and content_sha256

@@ -123,8 +123,6 @@ pub(super) fn schema(ctx: &Ctx, a: SchemaArgs) -> CmdResult {
         }
     }
     let mut mirror = open_target(ctx, a.target.as_deref(), &manifest, a.dry_run || a.print)?;
-    // Nothing to read in parallel with the store's check: wait for it now.
-    mirror.settle()?;
     if a.print {
         let ddl = mirror.schema_script();
         if ctx.json {

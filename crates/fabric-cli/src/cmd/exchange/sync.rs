@@ -124,7 +124,7 @@ pub(super) fn sync(ctx: &Ctx, a: SyncArgs, fixed: Option<Direction>) -> CmdResul
         }
     };
     // The manifest was read once, above; the engine works from that reading.
-    let report = exchange_sync::sync::sync_manifest(
+    let report = exchange_sync::sync::sync(
         &manifest,
         &a.manifest,
         mirror.as_mut(),
