@@ -39,7 +39,7 @@ const PURE: &[&str] = &[
     "crossbeam-channel",
 ];
 
-/// The table (STYLE.md "Allowed arrows, nothing else"). Edit here, nowhere else.
+/// The table: the allowed arrows, nothing else (docs/architecture.md lists them). Edit here, nowhere else.
 pub const LAYERS: &[Layer] = &[
     Layer {
         package: "fabric-core",
@@ -118,7 +118,7 @@ impl fmt::Display for CheckError {
                 }
                 write!(
                     f,
-                    "If the new arrow is intended, change the table in xtask/src/layers.rs (and STYLE.md)."
+                    "If the new arrow is intended, change the table in xtask/src/layers.rs (and the layer table in docs/architecture.md)."
                 )
             }
         }
