@@ -42,6 +42,7 @@ pub mod nonfinite;
 pub mod record;
 pub mod redaction;
 pub mod timestamp;
+pub mod tree;
 
 pub use error::{Error, Result};
 pub use hash::{ContentHash, ContentHashSet};
