@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use fabric_core::json::python_float_repr;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use smallvec::SmallVec;
 use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
 use crate::hash::ContentHash;
@@ -110,7 +111,8 @@ pub fn write_value<T: Tree>(out: &mut String, value: &T) {
         Kind::Obj => {
             // NFC keys may collide: the later one wins, as in a Python dict. A
             // stable sort keeps equal keys in input order; keep the last of each run.
-            let mut entries: Vec<(std::borrow::Cow<'_, str>, &T)> =
+            // (On the stack for the usual small object: one per object adds up.)
+            let mut entries: SmallVec<[(std::borrow::Cow<'_, str>, &T); 16]> =
                 value.entries().map(|(k, v)| (nfc(k), v)).collect();
             entries.sort_by(|a, b| a.0.cmp(&b.0));
             out.push('{');
@@ -278,6 +280,14 @@ pub fn write_escaped_body(out: &mut String, s: &str) {
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
+        // Eight bytes at a time while none needs escaping (most text).
+        if let Some(word) = bytes.get(i..i + 8)
+            && let Ok(word) = <[u8; 8]>::try_from(word)
+            && !needs_escape(u64::from_le_bytes(word))
+        {
+            i += 8;
+            continue;
+        }
         let b = bytes[i];
         if b >= 0x20 && b != b'"' && b != b'\\' {
             i += 1;
@@ -301,6 +311,21 @@ pub fn write_escaped_body(out: &mut String, s: &str) {
         start = i;
     }
     out.push_str(&s[start..]);
+}
+
+/// Whether one of the eight bytes of `word` is one JSON escapes (`"`, `\\` or
+/// below U+0020). Exact: each test flags a byte only when some byte hits it.
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    /// The high bit set in some byte when a byte of `x` is below `n` (n <= 128).
+    const fn below(x: u64, n: u8) -> u64 {
+        x.wrapping_sub(ONES * n as u64) & !x & HIGH
+    }
+    below(word ^ (ONES * u64::from(b'"')), 1)
+        | below(word ^ (ONES * u64::from(b'\\')), 1)
+        | below(word, 0x20)
+        != 0
 }
 
 #[cfg(test)]
@@ -337,6 +362,22 @@ mod tests {
                 return Ok(());
             }
             prop_assert_eq!(round15_of_text(&text, x).to_bits(), round15(x).to_bits(), "{}", text);
+        }
+    }
+
+    proptest! {
+        /// Eight bytes at a time or one at a time, the same escaped text.
+        #[test]
+        fn escaping_by_words_is_escaping_by_bytes(s in "[a-z\"\\\\\u{0}-\u{1f}\u{7f}-\u{a0}\u{e9}\u{1f600} ]{0,40}") {
+            let mut fast = String::new();
+            write_escaped_body(&mut fast, &s);
+            let mut slow = String::new();
+            for c in s.chars() {
+                let mut one = String::new();
+                write_escaped_body(&mut one, c.encode_utf8(&mut [0; 4]));
+                slow.push_str(&one);
+            }
+            prop_assert_eq!(fast, slow);
         }
     }
 

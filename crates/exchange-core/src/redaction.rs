@@ -33,6 +33,9 @@ use crate::error::{Error, Result};
 use crate::manifest::RedactionPolicy;
 use crate::record::{ExchangeRecord, Provenance};
 use crate::tree::{Kind, TreeMut};
+use screen::Screen;
+
+mod screen;
 
 /// What replaces a secret.
 pub const REDACTED: &str = "[REDACTED]";
@@ -152,6 +155,8 @@ pub struct Redactor {
     any: RegexSet,
     url: Regex,
     userinfo: Regex,
+    /// Whether a string could need any rule at all (one scan; see [`screen`]).
+    screen: Option<Screen>,
 }
 
 /// The redacted request/response and the labels of what was really replaced.
@@ -208,6 +213,10 @@ impl Redactor {
                 source,
             }
         })?;
+        let rules = [&userinfo, &url]
+            .into_iter()
+            .chain(patterns.iter().map(|(_, re)| re));
+        let screen = Screen::new(rules.map(Regex::as_str));
         Ok(Redactor {
             enabled: true,
             headers: all,
@@ -215,6 +224,7 @@ impl Redactor {
             any,
             url,
             userinfo,
+            screen,
         })
     }
 
@@ -373,6 +383,13 @@ impl Redactor {
     /// Apply the URL rules and the patterns to one string: its new text, when
     /// a rule changed it.
     fn string(&self, s: &str, rules: &mut Vec<String>) -> Option<String> {
+        if self
+            .screen
+            .as_ref()
+            .is_some_and(|screen| !screen.may_match(s))
+        {
+            return None;
+        }
         let mut text = Cow::Borrowed(s);
         if text.contains("://") {
             replace(
@@ -436,10 +453,12 @@ impl Redactor {
             let word = lower.get(w.clone()).unwrap_or_default();
             let before = lower.get(previous.clone()).unwrap_or_default();
             previous = w;
-            SECRET_WORDS.iter().any(|s| s.as_bytes() == word)
-                || SECRET_PAIRS
-                    .iter()
-                    .any(|(a, b)| a.as_bytes() == before && b.as_bytes() == word)
+            let initial = word.first().map_or(0, |&b| INITIALS[usize::from(b)]);
+            (initial & WORD_INITIAL != 0 && SECRET_WORDS.iter().any(|s| s.as_bytes() == word))
+                || (initial & PAIR_INITIAL != 0
+                    && SECRET_PAIRS
+                        .iter()
+                        .any(|(a, b)| a.as_bytes() == before && b.as_bytes() == word))
         };
         let mut start: Option<usize> = None;
         let mut prev_lower = false;
@@ -467,6 +486,26 @@ impl Redactor {
         start.is_some_and(|s| secret(s..key.len()))
     }
 }
+
+/// For each byte: [`WORD_INITIAL`] when a word of [`SECRET_WORDS`] starts with
+/// it, [`PAIR_INITIAL`] when the second word of a pair of [`SECRET_PAIRS`] does
+/// (most words of a key start with neither, and need no comparison).
+const INITIALS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < SECRET_WORDS.len() {
+        table[SECRET_WORDS[i].as_bytes()[0] as usize] |= WORD_INITIAL;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < SECRET_PAIRS.len() {
+        table[SECRET_PAIRS[i].1.as_bytes()[0] as usize] |= PAIR_INITIAL;
+        i += 1;
+    }
+    table
+};
+const WORD_INITIAL: u8 = 1;
+const PAIR_INITIAL: u8 = 2;
 
 /// The longest key [`Redactor::is_secret_ascii_key`] takes (longer ones take
 /// the general way).
