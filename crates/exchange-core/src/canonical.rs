@@ -313,8 +313,9 @@ pub fn write_escaped_body(out: &mut String, s: &str) {
     out.push_str(&s[start..]);
 }
 
-/// Whether one of the eight bytes of `word` is one JSON escapes (`"`, `\\` or
-/// below U+0020). Exact: each test flags a byte only when some byte hits it.
+/// Whether one of the eight bytes of `word` is one that JSON escapes (`"`,
+/// the backslash, or below U+0020). Exact: each test answers non-zero only when
+/// some byte is one it looks for.
 fn needs_escape(word: u64) -> bool {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_le_bytes([0x80; 8]);

@@ -14,6 +14,9 @@
 //! * [`manifest`]: `manifest.json` parsed from and written to text;
 //!   [`index`]: one `index.jsonl` line; [`redaction`]: scrubbing secrets from a
 //!   record under the manifest's policy.
+//! * [`tree`]: a JSON value as the canonical writer, the pack-line writer and
+//!   the redactor see it (serde_json's `Value`, or the lean reader's `Node` for
+//!   `add`'s fast path), so each is written once for both.
 //! * [`nonfinite`] (the reference's `NaN`/`Infinity` literals) and [`timestamp`]
 //!   (`observed_at_utc` as the reference reads and writes it).
 //!

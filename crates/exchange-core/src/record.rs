@@ -256,14 +256,7 @@ impl ExchangeRecord {
 
     /// The six hashed fields.
     pub fn hash_input(&self) -> crate::canonical::HashInput<'_> {
-        crate::canonical::HashInput {
-            exchange_type: &self.exchange_type,
-            source_system: &self.source_system,
-            entity_type: &self.entity_type,
-            natural_key: self.natural_key.as_deref(),
-            request: &self.request,
-            response: &self.response,
-        }
+        self.line_fields(None).hashed()
     }
 
     /// Recompute the content hash from the six hashed fields.
@@ -300,6 +293,13 @@ impl ExchangeRecord {
     /// `"-Infinity"` (which hashes the same): Fabric never writes the bare literals.
     pub fn to_line(&self) -> String {
         let observed = self.observed_at_utc.map(crate::timestamp::reference_text);
+        self.line_fields(observed.as_deref())
+            .to_line(self.extra.iter().map(|(k, v)| (k.as_str(), v)))
+    }
+
+    /// The record's fields, borrowed, `observed_at_utc` given in the reference
+    /// form.
+    fn line_fields<'a>(&'a self, observed_at_utc: Option<&'a str>) -> LineFields<'a, Value> {
         LineFields {
             exchange_id: &self.exchange_id,
             exchange_type: &self.exchange_type,
@@ -308,7 +308,7 @@ impl ExchangeRecord {
             natural_key: self.natural_key.as_deref(),
             request: &self.request,
             response: &self.response,
-            observed_at_utc: observed.as_deref(),
+            observed_at_utc,
             provenance: self.provenance.as_ref(),
             content_sha256: self.content_sha256,
             schema_version: self.schema_version,
@@ -316,7 +316,6 @@ impl ExchangeRecord {
             redactions_applied: &self.redactions_applied,
             response_ref: self.response_ref.as_deref(),
         }
-        .to_line(self.extra.iter().map(|(k, v)| (k.as_str(), v)))
     }
 }
 
@@ -353,6 +352,20 @@ pub struct LineFields<'a, T> {
     pub redactions_applied: &'a [String],
     /// `response_ref`.
     pub response_ref: Option<&'a str>,
+}
+
+impl<'a, T> LineFields<'a, T> {
+    /// The six hashed fields.
+    pub fn hashed(&self) -> crate::canonical::HashFields<'a, &'a T> {
+        crate::canonical::HashFields {
+            exchange_type: self.exchange_type,
+            source_system: self.source_system,
+            entity_type: self.entity_type,
+            natural_key: self.natural_key,
+            request: self.request,
+            response: self.response,
+        }
+    }
 }
 
 impl<'a, T: Tree> LineFields<'a, T> {

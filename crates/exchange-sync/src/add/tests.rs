@@ -144,6 +144,22 @@ fn the_fast_road_writes_what_the_full_parse_writes() -> TestResult {
     Ok(())
 }
 
+/// A record outside the manifest's scope is left to the full parse, which
+/// refuses it.
+#[test]
+fn out_of_scope_records_take_the_full_parse() -> TestResult {
+    let manifest = Manifest::new("t", "http", "here", "page");
+    let redactor = Redactor::for_policy(&manifest.redaction_policy, Path::new("m"))?;
+    let now = time::macros::datetime!(2024-05-06 07:08:09 UTC);
+    let provenance = Provenance::default();
+    let context = Context::new(false, &manifest, &redactor, &provenance, now);
+    let line = r#"{"request": null, "source_system": "elsewhere"}"#;
+    assert_eq!(context.fast(line, new_uuid, &mut String::new()), None);
+    let full = context.full(line, Path::new("in"), 1, new_uuid);
+    assert!(matches!(full, Err(Error::OutOfScope { .. })), "{full:?}");
+    Ok(())
+}
+
 /// A new corner of the fast road: a key whose name is written with escapes is
 /// read decoded, so a secret under it, deep under an unknown top-level key, is
 /// still caught.
