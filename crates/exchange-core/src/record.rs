@@ -372,7 +372,17 @@ impl<'a, T: Tree> LineFields<'a, T> {
     /// The pack line (see [`ExchangeRecord::to_line`]), `extra` the unknown keys
     /// in the order they are written.
     pub fn to_line(&self, extra: impl Iterator<Item = (&'a str, &'a T)>) -> String {
-        let mut out = String::with_capacity(512);
+        self.to_line_with_capacity(512, extra)
+    }
+
+    /// [`LineFields::to_line`] in a string made for `capacity` bytes (a good
+    /// guess saves growing it).
+    pub fn to_line_with_capacity(
+        &self,
+        capacity: usize,
+        extra: impl Iterator<Item = (&'a str, &'a T)>,
+    ) -> String {
+        let mut out = String::with_capacity(capacity);
         out.push_str("{\"exchange_id\": ");
         write_escaped(&mut out, self.exchange_id);
         out.push_str(", \"exchange_type\": ");

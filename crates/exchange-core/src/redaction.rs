@@ -157,6 +157,8 @@ pub struct Redactor {
     userinfo: Regex,
     /// Whether a string could need any rule at all (one scan; see [`screen`]).
     screen: Option<Screen>,
+    /// This redactor and its clones (same rules), for [`KeyMemo`].
+    id: u64,
 }
 
 /// The redacted request/response and the labels of what was really replaced.
@@ -225,6 +227,7 @@ impl Redactor {
             url,
             userinfo,
             screen,
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
     }
 
@@ -419,7 +422,10 @@ impl Redactor {
     /// Whether an object key names a sensitive header or a secret.
     pub fn is_secret_key(&self, key: &str) -> bool {
         if key.is_ascii() && key.len() <= ASCII_KEY_MAX {
-            return self.is_secret_ascii_key(key);
+            return KEY_MEMO.with(|memo| match memo.try_borrow_mut() {
+                Ok(mut memo) => memo.answer(self.id, key, || self.is_secret_ascii_key(key)),
+                Err(_) => self.is_secret_ascii_key(key),
+            });
         }
         let lower = key.to_lowercase();
         if self.headers.contains(&lower) {
@@ -486,6 +492,41 @@ impl Redactor {
         start.is_some_and(|s| secret(s..key.len()))
     }
 }
+
+/// The answers of [`Redactor::is_secret_key`] one thread gave for one redactor
+/// (ASCII keys): the records of a batch hold mostly the same few keys, and a
+/// lookup costs less than reading a key's words again.
+#[derive(Default)]
+struct KeyMemo {
+    /// Whose answers these are ([`Redactor`]'s `id`).
+    redactor: u64,
+    answers: std::collections::HashMap<Box<str>, bool, foldhash::fast::FixedState>,
+}
+
+/// Past this many keys the memo starts again (input with ever new keys).
+const KEY_MEMO_MAX: usize = 4096;
+
+impl KeyMemo {
+    fn answer(&mut self, redactor: u64, key: &str, compute: impl FnOnce() -> bool) -> bool {
+        if self.redactor != redactor || self.answers.len() >= KEY_MEMO_MAX {
+            self.redactor = redactor;
+            self.answers.clear();
+        }
+        if let Some(&answer) = self.answers.get(key) {
+            return answer;
+        }
+        let answer = compute();
+        self.answers.insert(key.into(), answer);
+        answer
+    }
+}
+
+thread_local! {
+    static KEY_MEMO: std::cell::RefCell<KeyMemo> = std::cell::RefCell::default();
+}
+
+/// The `id` of the next [`Redactor`] built (0 is no redactor's).
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// For each byte: [`WORD_INITIAL`] when a word of [`SECRET_WORDS`] starts with
 /// it, [`PAIR_INITIAL`] when the second word of a pair of [`SECRET_PAIRS`] does

@@ -4,12 +4,14 @@
 //! it can take it, else by the full parse (serde_json), which gives every error;
 //! both roads fill, redact, hash and write the record with the same functions
 //! (over [`crate::tree`]), so they write the same bytes. On 200,000 records of
-//! `gen_exchange.py` (1.9 KB each, one scope) on a 2-core machine under load,
-//! `fabric exchange add` took 6.5 s wall and 12.4 s CPU (30,700 records/s)
-//! with the full parse alone, 3.1 s and 5.6 s (64,900 records/s) with the lean
-//! reader (medians of three alternated pairs): about 28 us of CPU per record,
-//! of which the workers' reading, redaction, hashing and line writing are
-//! three quarters and the writer's chunk and index writing most of the rest.
+//! `gen_exchange.py` (1.9 KB each, one scope) on a 2-core machine,
+//! `fabric exchange add` took 6.4 s wall and 12.1 s CPU (31,200 records/s)
+//! with the full parse alone, 2.9 s and 5.2 s (69,900 records/s) with the lean
+//! reader (medians of three alternated pairs). That is 26 us of CPU per
+//! record: on the workers, reading 5, the hash input and its SHA-256 5,
+//! redaction 4 (the string screen 2.5), the pack line 3; on the writer thread
+//! 4 (3 of them the kernel copying the chunk files into the page cache); the
+//! reading thread 1. 100,000 records/s on two cores would need 20 at most.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -199,7 +201,10 @@ impl<'a> Context<'a> {
         };
         let hash = fields.hashed().hash_in(hashed);
         fields.content_sha256 = hash;
-        let line = fields.to_line(r.extra.iter().map(|(k, v)| (&**k, v)));
+        // The pack line is the input line respelled: about as long, plus a
+        // space after each `:` and `,` of compact input and the filled fields.
+        let capacity = line.len() + line.len() / 8 + 512;
+        let line = fields.to_line_with_capacity(capacity, r.extra.iter().map(|(k, v)| (&**k, v)));
         let key = format!(
             "{source_system}|{entity_type}|{}",
             r.natural_key.as_deref().unwrap_or("")
