@@ -40,8 +40,10 @@ use std::borrow::Cow;
 
 use crate::hash::ContentHash;
 
+mod new_record;
 mod parse;
 
+pub use new_record::{NewRecord, read_new};
 use parse::text_of as text;
 
 /// A JSON value borrowed from its text. Numbers keep their text; objects keep

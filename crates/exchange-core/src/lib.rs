@@ -14,6 +14,9 @@
 //! * [`manifest`]: `manifest.json` parsed from and written to text;
 //!   [`index`]: one `index.jsonl` line; [`redaction`]: scrubbing secrets from a
 //!   record under the manifest's policy.
+//! * [`tree`]: a JSON value as the canonical writer, the pack-line writer and
+//!   the redactor see it (serde_json's `Value`, or the lean reader's `Node` for
+//!   `add`'s fast path), so each is written once for both.
 //! * [`nonfinite`] (the reference's `NaN`/`Infinity` literals) and [`timestamp`]
 //!   (`observed_at_utc` as the reference reads and writes it).
 //!
@@ -42,6 +45,7 @@ pub mod nonfinite;
 pub mod record;
 pub mod redaction;
 pub mod timestamp;
+pub mod tree;
 
 pub use error::{Error, Result};
 pub use hash::{ContentHash, ContentHashSet};

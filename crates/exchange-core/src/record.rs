@@ -3,7 +3,9 @@
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use crate::canonical::{write_escaped, write_plain, write_python_number};
 use crate::hash::ContentHash;
+use crate::tree::{Kind, Tree};
 
 /// Who produced a record: the four provenance keys, each a string or null.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -16,6 +18,33 @@ pub struct Provenance {
     pub git_sha: Option<String>,
     /// The connector's version.
     pub connector_version: Option<String>,
+}
+
+impl Provenance {
+    /// Fill each value left `None` with the one `defaults` holds.
+    pub fn complete(&mut self, defaults: &Provenance) {
+        let fill = |slot: &mut Option<String>, default: &Option<String>| {
+            if slot.is_none() {
+                slot.clone_from(default);
+            }
+        };
+        fill(&mut self.runner_name, &defaults.runner_name);
+        fill(&mut self.host, &defaults.host);
+        fill(&mut self.git_sha, &defaults.git_sha);
+        fill(&mut self.connector_version, &defaults.connector_version);
+    }
+
+    /// The values that are strings.
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut String> {
+        [
+            self.runner_name.as_mut(),
+            self.host.as_mut(),
+            self.git_sha.as_mut(),
+            self.connector_version.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+    }
 }
 
 /// One exchange record: the portable envelope of one observed request/response.
@@ -227,14 +256,7 @@ impl ExchangeRecord {
 
     /// The six hashed fields.
     pub fn hash_input(&self) -> crate::canonical::HashInput<'_> {
-        crate::canonical::HashInput {
-            exchange_type: &self.exchange_type,
-            source_system: &self.source_system,
-            entity_type: &self.entity_type,
-            natural_key: self.natural_key.as_deref(),
-            request: &self.request,
-            response: &self.response,
-        }
+        self.line_fields(None).hashed()
     }
 
     /// Recompute the content hash from the six hashed fields.
@@ -270,28 +292,115 @@ impl ExchangeRecord {
     /// a non-finite number is written as the string `"NaN"`/`"Infinity"`/
     /// `"-Infinity"` (which hashes the same): Fabric never writes the bare literals.
     pub fn to_line(&self) -> String {
-        let mut out = String::with_capacity(512);
-        out.push_str("{\"exchange_id\": ");
-        write_escaped(&mut out, &self.exchange_id);
-        out.push_str(", \"exchange_type\": ");
-        write_escaped(&mut out, &self.exchange_type);
-        out.push_str(", \"source_system\": ");
-        write_escaped(&mut out, &self.source_system);
-        out.push_str(", \"entity_type\": ");
-        write_escaped(&mut out, &self.entity_type);
-        out.push_str(", \"natural_key\": ");
-        write_opt_str(&mut out, self.natural_key.as_deref());
-        out.push_str(", \"request\": ");
-        write_py(&mut out, &self.request);
-        out.push_str(", \"response\": ");
-        write_py(&mut out, &self.response);
-        out.push_str(", \"observed_at_utc\": ");
-        match self.observed_at_utc {
-            Some(t) => write_escaped(&mut out, &crate::timestamp::reference_text(t)),
-            None => out.push_str("null"),
+        let observed = self.observed_at_utc.map(crate::timestamp::reference_text);
+        self.line_fields(observed.as_deref())
+            .to_line(self.extra.iter().map(|(k, v)| (k.as_str(), v)))
+    }
+
+    /// The record's fields, borrowed, `observed_at_utc` given in the reference
+    /// form.
+    fn line_fields<'a>(&'a self, observed_at_utc: Option<&'a str>) -> LineFields<'a, Value> {
+        LineFields {
+            exchange_id: &self.exchange_id,
+            exchange_type: &self.exchange_type,
+            source_system: &self.source_system,
+            entity_type: &self.entity_type,
+            natural_key: self.natural_key.as_deref(),
+            request: &self.request,
+            response: &self.response,
+            observed_at_utc,
+            provenance: self.provenance.as_ref(),
+            content_sha256: self.content_sha256,
+            schema_version: self.schema_version,
+            tags: &self.tags,
+            redactions_applied: &self.redactions_applied,
+            response_ref: self.response_ref.as_deref(),
         }
+    }
+}
+
+/// The fields of a pack line, borrowed; `T` is the form of the payloads and of
+/// the unknown keys' values (see [`crate::tree`]).
+#[derive(Debug, Clone, Copy)]
+pub struct LineFields<'a, T> {
+    /// `exchange_id`.
+    pub exchange_id: &'a str,
+    /// `exchange_type`.
+    pub exchange_type: &'a str,
+    /// `source_system`.
+    pub source_system: &'a str,
+    /// `entity_type`.
+    pub entity_type: &'a str,
+    /// `natural_key`.
+    pub natural_key: Option<&'a str>,
+    /// `request`.
+    pub request: &'a T,
+    /// `response`.
+    pub response: &'a T,
+    /// `observed_at_utc`, already in the reference form
+    /// ([`crate::timestamp::reference_text`]).
+    pub observed_at_utc: Option<&'a str>,
+    /// `provenance`.
+    pub provenance: Option<&'a Provenance>,
+    /// `content_sha256`.
+    pub content_sha256: ContentHash,
+    /// `schema_version`.
+    pub schema_version: i64,
+    /// `tags`.
+    pub tags: &'a [String],
+    /// `redactions_applied`.
+    pub redactions_applied: &'a [String],
+    /// `response_ref`.
+    pub response_ref: Option<&'a str>,
+}
+
+impl<'a, T> LineFields<'a, T> {
+    /// The six hashed fields.
+    pub fn hashed(&self) -> crate::canonical::HashFields<'a, &'a T> {
+        crate::canonical::HashFields {
+            exchange_type: self.exchange_type,
+            source_system: self.source_system,
+            entity_type: self.entity_type,
+            natural_key: self.natural_key,
+            request: self.request,
+            response: self.response,
+        }
+    }
+}
+
+impl<'a, T: Tree> LineFields<'a, T> {
+    /// The pack line (see [`ExchangeRecord::to_line`]), `extra` the unknown keys
+    /// in the order they are written.
+    pub fn to_line(&self, extra: impl Iterator<Item = (&'a str, &'a T)>) -> String {
+        self.to_line_with_capacity(512, extra)
+    }
+
+    /// [`LineFields::to_line`] in a string made for `capacity` bytes (a good
+    /// guess saves growing it).
+    pub fn to_line_with_capacity(
+        &self,
+        capacity: usize,
+        extra: impl Iterator<Item = (&'a str, &'a T)>,
+    ) -> String {
+        let mut out = String::with_capacity(capacity);
+        out.push_str("{\"exchange_id\": ");
+        write_escaped(&mut out, self.exchange_id);
+        out.push_str(", \"exchange_type\": ");
+        write_escaped(&mut out, self.exchange_type);
+        out.push_str(", \"source_system\": ");
+        write_escaped(&mut out, self.source_system);
+        out.push_str(", \"entity_type\": ");
+        write_escaped(&mut out, self.entity_type);
+        out.push_str(", \"natural_key\": ");
+        write_opt_str(&mut out, self.natural_key);
+        out.push_str(", \"request\": ");
+        write_py(&mut out, self.request);
+        out.push_str(", \"response\": ");
+        write_py(&mut out, self.response);
+        out.push_str(", \"observed_at_utc\": ");
+        write_opt_str(&mut out, self.observed_at_utc);
         out.push_str(", \"provenance\": ");
-        match &self.provenance {
+        match self.provenance {
             None => out.push_str("null"),
             Some(p) => {
                 out.push_str("{\"runner_name\": ");
@@ -310,12 +419,12 @@ impl ExchangeRecord {
         out.push_str("\", \"schema_version\": ");
         out.push_str(&self.schema_version.to_string());
         out.push_str(", \"tags\": ");
-        write_str_list(&mut out, &self.tags);
+        write_str_list(&mut out, self.tags);
         out.push_str(", \"redactions_applied\": ");
-        write_str_list(&mut out, &self.redactions_applied);
+        write_str_list(&mut out, self.redactions_applied);
         out.push_str(", \"response_ref\": ");
-        write_opt_str(&mut out, self.response_ref.as_deref());
-        for (k, v) in &self.extra {
+        write_opt_str(&mut out, self.response_ref);
+        for (k, v) in extra {
             out.push_str(", ");
             write_escaped(&mut out, k);
             out.push_str(": ");
@@ -326,21 +435,21 @@ impl ExchangeRecord {
     }
 }
 
-use crate::canonical::{write_escaped, write_python_number};
-
-/// Append `value` as Python's `json.dumps(value, ensure_ascii=False)` writes it.
-pub fn write_py(out: &mut String, value: &Value) {
-    match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(true) => out.push_str("true"),
-        Value::Bool(false) => out.push_str("false"),
-        Value::Number(n) => write_python_number(out, n.as_str(), |out, x| {
+/// Append `value` (a parsed value, or a tree of the lean reader: see
+/// [`crate::tree`]) as Python's `json.dumps(value, ensure_ascii=False)` writes it.
+pub fn write_py<T: Tree>(out: &mut String, value: &T) {
+    match value.kind() {
+        Kind::Null => out.push_str("null"),
+        Kind::Bool(true) => out.push_str("true"),
+        Kind::Bool(false) => out.push_str("false"),
+        Kind::Num(n) => write_python_number(out, n, |out, x| {
             out.push_str(&fabric_core::json::python_float_repr(x));
         }),
-        Value::String(s) => write_escaped(out, s),
-        Value::Array(items) => {
+        Kind::Str(s) => write_escaped(out, s),
+        Kind::Plain(s) => write_plain(out, s),
+        Kind::Arr => {
             out.push('[');
-            for (i, item) in items.iter().enumerate() {
+            for (i, item) in value.items().enumerate() {
                 if i > 0 {
                     out.push_str(", ");
                 }
@@ -348,9 +457,9 @@ pub fn write_py(out: &mut String, value: &Value) {
             }
             out.push(']');
         }
-        Value::Object(map) => {
+        Kind::Obj => {
             out.push('{');
-            for (i, (k, v)) in map.iter().enumerate() {
+            for (i, (k, v)) in value.entries().enumerate() {
                 if i > 0 {
                     out.push_str(", ");
                 }

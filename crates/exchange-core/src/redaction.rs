@@ -24,12 +24,18 @@
 //! `record_secrets` for the other fields) and which rule (`rule:NAME`), sorted.
 //! The policy's `enabled: false` turns all of this off (`add` then warns).
 
+use std::borrow::Cow;
+
 use regex::{Regex, RegexSet};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::manifest::RedactionPolicy;
-use crate::record::ExchangeRecord;
+use crate::record::{ExchangeRecord, Provenance};
+use crate::tree::{Kind, TreeMut};
+use screen::Screen;
+
+mod screen;
 
 /// What replaces a secret.
 pub const REDACTED: &str = "[REDACTED]";
@@ -149,6 +155,10 @@ pub struct Redactor {
     any: RegexSet,
     url: Regex,
     userinfo: Regex,
+    /// Whether a string could need any rule at all (one scan; see [`screen`]).
+    screen: Option<Screen>,
+    /// This redactor and its clones (same rules), for [`KeyMemo`].
+    id: u64,
 }
 
 /// The redacted request/response and the labels of what was really replaced.
@@ -205,6 +215,10 @@ impl Redactor {
                 source,
             }
         })?;
+        let rules = [&userinfo, &url]
+            .into_iter()
+            .chain(patterns.iter().map(|(_, re)| re));
+        let screen = Screen::new(rules.map(Regex::as_str));
         Ok(Redactor {
             enabled: true,
             headers: all,
@@ -212,6 +226,8 @@ impl Redactor {
             any,
             url,
             userinfo,
+            screen,
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
     }
 
@@ -255,27 +271,47 @@ impl Redactor {
     /// of the rules that fired to its `redactions_applied` (sorted, no
     /// duplicates). Returns whether anything was replaced.
     pub fn redact_record(&self, record: &mut ExchangeRecord) -> bool {
+        let provenance = record
+            .provenance
+            .iter_mut()
+            .flat_map(Provenance::values_mut);
+        let strings = record
+            .natural_key
+            .iter_mut()
+            .chain(record.response_ref.iter_mut())
+            .chain(record.tags.iter_mut())
+            .chain(provenance);
+        self.redact_fields(
+            [&mut record.request, &mut record.response],
+            strings,
+            record.extra.iter_mut().map(|(k, v)| (k.as_str(), v)),
+            &mut record.redactions_applied,
+        )
+    }
+
+    /// [`Redactor::redact_record`] on a record's fields, whatever tree holds
+    /// its values (see [`crate::tree`]): the `request` and the `response`, the
+    /// other strings (`natural_key`, `response_ref`, the tags, the provenance
+    /// values), and the unknown keys with their values. The labels go to
+    /// `applied`. Returns whether anything was replaced.
+    pub fn redact_fields<'r, T: TreeMut + 'r>(
+        &self,
+        [request, response]: [&mut T; 2],
+        strings: impl Iterator<Item = &'r mut String>,
+        extra: impl Iterator<Item = (&'r str, &'r mut T)>,
+        applied: &mut Vec<String>,
+    ) -> bool {
         if !self.enabled {
             return false;
         }
         let mut labels = Vec::new();
-        self.part(&mut record.request, "request", &mut labels);
-        self.part(&mut record.response, "response", &mut labels);
+        self.part(request, "request", &mut labels);
+        self.part(response, "response", &mut labels);
         let mut rules = Vec::new();
-        let mut strings: Vec<&mut String> = Vec::new();
-        strings.extend(record.natural_key.as_mut());
-        strings.extend(record.response_ref.as_mut());
-        strings.extend(record.tags.iter_mut());
-        if let Some(p) = record.provenance.as_mut() {
-            strings.extend(p.runner_name.as_mut());
-            strings.extend(p.host.as_mut());
-            strings.extend(p.git_sha.as_mut());
-            strings.extend(p.connector_version.as_mut());
-        }
         for s in strings {
-            self.string(s, &mut rules);
+            s.map_text(|t| self.string(t, &mut rules));
         }
-        for (key, value) in record.extra.iter_mut() {
+        for (key, value) in extra {
             if self.is_secret_key(key) {
                 blank(value, &mut rules);
             } else {
@@ -288,32 +324,32 @@ impl Redactor {
         }
         let changed = !labels.is_empty();
         for l in labels {
-            if !record.redactions_applied.contains(&l) {
-                record.redactions_applied.push(l);
+            if !applied.contains(&l) {
+                applied.push(l);
             }
         }
-        record.redactions_applied.sort();
+        applied.sort();
         changed
     }
 
     /// Redact one payload (`request` or `response`), adding `WHERE_headers` /
     /// `WHERE_secrets` and the rules to `labels`.
-    fn part(&self, value: &mut Value, where_: &str, labels: &mut Vec<String>) {
+    fn part<T: TreeMut>(&self, value: &mut T, where_: &str, labels: &mut Vec<String>) {
         let (mut header_rules, mut rules) = (Vec::new(), Vec::new());
-        if let Value::Object(map) = value {
-            for (key, v) in map.iter_mut() {
-                match (key.to_lowercase().as_str(), v) {
-                    ("headers", Value::Object(h)) => {
-                        for (name, hv) in h.iter_mut() {
-                            if self.is_secret_key(name) {
-                                blank(hv, &mut header_rules);
-                            } else {
-                                self.value(hv, &mut rules);
-                            }
+        if value.kind() == Kind::Obj {
+            for (key, v) in value.entries_mut() {
+                if is_headers(key) && v.kind() == Kind::Obj {
+                    for (name, hv) in v.entries_mut() {
+                        if self.is_secret_key(name) {
+                            blank(hv, &mut header_rules);
+                        } else {
+                            self.value(hv, &mut rules);
                         }
                     }
-                    (_, v) if self.is_secret_key(key) => blank(v, &mut rules),
-                    (_, v) => self.value(v, &mut rules),
+                } else if self.is_secret_key(key) {
+                    blank(v, &mut rules);
+                } else {
+                    self.value(v, &mut rules);
                 }
             }
         } else {
@@ -330,12 +366,12 @@ impl Redactor {
     }
 
     /// Redact every string under `value`; values under secret keys go whole.
-    fn value(&self, value: &mut Value, rules: &mut Vec<String>) {
-        match value {
-            Value::String(s) => self.string(s, rules),
-            Value::Array(items) => items.iter_mut().for_each(|v| self.value(v, rules)),
-            Value::Object(map) => {
-                for (key, v) in map.iter_mut() {
+    fn value<T: TreeMut>(&self, value: &mut T, rules: &mut Vec<String>) {
+        match value.kind() {
+            Kind::Str(_) | Kind::Plain(_) => value.map_text(|s| self.string(s, rules)),
+            Kind::Arr => value.items_mut().for_each(|v| self.value(v, rules)),
+            Kind::Obj => {
+                for (key, v) in value.entries_mut() {
                     if self.is_secret_key(key) {
                         blank(v, rules);
                     } else {
@@ -343,46 +379,54 @@ impl Redactor {
                     }
                 }
             }
-            _ => {}
+            Kind::Null | Kind::Bool(_) | Kind::Num(_) => {}
         }
     }
 
-    /// Apply the URL rules and the patterns to one string.
-    fn string(&self, s: &mut String, rules: &mut Vec<String>) {
-        if s.contains("://") {
-            let new = self
-                .userinfo
-                .replace_all(s, format!("${{1}}{REDACTED}@").as_str());
-            if new != *s {
-                *s = new.into_owned();
-                rules.push("rule:url_userinfo".to_owned());
-            }
+    /// Apply the URL rules and the patterns to one string: its new text, when
+    /// a rule changed it.
+    fn string(&self, s: &str, rules: &mut Vec<String>) -> Option<String> {
+        if self
+            .screen
+            .as_ref()
+            .is_some_and(|screen| !screen.may_match(s))
+        {
+            return None;
         }
-        if s.contains('=') {
-            let new = self
-                .url
-                .replace_all(s, format!("${{1}}${{2}}={REDACTED}").as_str());
-            if new != *s {
-                *s = new.into_owned();
-                rules.push("rule:url_param".to_owned());
-            }
+        let mut text = Cow::Borrowed(s);
+        if text.contains("://") {
+            replace(
+                &mut text,
+                &self.userinfo,
+                USERINFO_TO,
+                "rule:url_userinfo",
+                rules,
+            );
         }
-        if !self.any.is_match(s) {
-            return;
+        if text.contains('=') {
+            replace(&mut text, &self.url, URL_PARAM_TO, "rule:url_param", rules);
         }
-        for (label, re) in &self.patterns {
-            if re.is_match(s) {
-                let new = re.replace_all(s, REDACTED);
-                if new != *s {
-                    *s = new.into_owned();
-                    rules.push(label.clone());
+        if self.any.is_match(&text) {
+            for (label, re) in &self.patterns {
+                if re.is_match(&text) {
+                    replace(&mut text, re, REDACTED, label, rules);
                 }
             }
+        }
+        match text {
+            Cow::Owned(new) => Some(new),
+            Cow::Borrowed(_) => None,
         }
     }
 
     /// Whether an object key names a sensitive header or a secret.
     pub fn is_secret_key(&self, key: &str) -> bool {
+        if key.is_ascii() && key.len() <= ASCII_KEY_MAX {
+            return KEY_MEMO.with(|memo| match memo.try_borrow_mut() {
+                Ok(mut memo) => memo.answer(self.id, key, || self.is_secret_ascii_key(key)),
+                Err(_) => self.is_secret_ascii_key(key),
+            });
+        }
         let lower = key.to_lowercase();
         if self.headers.contains(&lower) {
             return true;
@@ -393,18 +437,158 @@ impl Redactor {
                 .windows(2)
                 .any(|p| SECRET_PAIRS.contains(&(p[0].as_str(), p[1].as_str())))
     }
+
+    /// [`Redactor::is_secret_key`] of an ASCII key of at most
+    /// [`ASCII_KEY_MAX`] bytes, without an allocation: the same words
+    /// ([`key_words`]), as ranges of the key lowercased on the stack. Every
+    /// record has dozens of keys, each asked about once.
+    fn is_secret_ascii_key(&self, key: &str) -> bool {
+        let mut buf = [0u8; ASCII_KEY_MAX];
+        let Some(lower) = buf.get_mut(..key.len()) else {
+            return false;
+        };
+        lower.copy_from_slice(key.as_bytes());
+        lower.make_ascii_lowercase();
+        let lower: &[u8] = lower;
+        if self.headers.iter().any(|h| h.as_bytes() == lower) {
+            return true;
+        }
+        // Whether word `w` (after the word before it) makes the key a secret's name.
+        let mut previous = 0..0;
+        let mut secret = |w: std::ops::Range<usize>| {
+            let word = lower.get(w.clone()).unwrap_or_default();
+            let before = lower.get(previous.clone()).unwrap_or_default();
+            previous = w;
+            let initial = word.first().map_or(0, |&b| INITIALS[usize::from(b)]);
+            (initial & WORD_INITIAL != 0 && SECRET_WORDS.iter().any(|s| s.as_bytes() == word))
+                || (initial & PAIR_INITIAL != 0
+                    && SECRET_PAIRS
+                        .iter()
+                        .any(|(a, b)| a.as_bytes() == before && b.as_bytes() == word))
+        };
+        let mut start: Option<usize> = None;
+        let mut prev_lower = false;
+        for (i, &c) in key.as_bytes().iter().enumerate() {
+            if !c.is_ascii_alphanumeric() {
+                if let Some(s) = start.take()
+                    && secret(s..i)
+                {
+                    return true;
+                }
+                prev_lower = false;
+                continue;
+            }
+            if c.is_ascii_uppercase() && prev_lower {
+                if let Some(s) = start
+                    && secret(s..i)
+                {
+                    return true;
+                }
+                start = Some(i);
+            }
+            start.get_or_insert(i);
+            prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        }
+        start.is_some_and(|s| secret(s..key.len()))
+    }
+}
+
+/// The answers of [`Redactor::is_secret_key`] one thread gave for one redactor
+/// (ASCII keys): the records of a batch hold mostly the same few keys, and a
+/// lookup costs less than reading a key's words again.
+#[derive(Default)]
+struct KeyMemo {
+    /// Whose answers these are ([`Redactor`]'s `id`).
+    redactor: u64,
+    answers: std::collections::HashMap<Box<str>, bool, foldhash::fast::FixedState>,
+}
+
+/// Past this many keys the memo starts again (input with ever new keys).
+const KEY_MEMO_MAX: usize = 4096;
+
+impl KeyMemo {
+    fn answer(&mut self, redactor: u64, key: &str, compute: impl FnOnce() -> bool) -> bool {
+        if self.redactor != redactor || self.answers.len() >= KEY_MEMO_MAX {
+            self.redactor = redactor;
+            self.answers.clear();
+        }
+        if let Some(&answer) = self.answers.get(key) {
+            return answer;
+        }
+        let answer = compute();
+        self.answers.insert(key.into(), answer);
+        answer
+    }
+}
+
+thread_local! {
+    static KEY_MEMO: std::cell::RefCell<KeyMemo> = std::cell::RefCell::default();
+}
+
+/// The `id` of the next [`Redactor`] built (0 is no redactor's).
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// For each byte: [`WORD_INITIAL`] when a word of [`SECRET_WORDS`] starts with
+/// it, [`PAIR_INITIAL`] when the second word of a pair of [`SECRET_PAIRS`] does
+/// (most words of a key start with neither, and need no comparison).
+const INITIALS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < SECRET_WORDS.len() {
+        table[SECRET_WORDS[i].as_bytes()[0] as usize] |= WORD_INITIAL;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < SECRET_PAIRS.len() {
+        table[SECRET_PAIRS[i].1.as_bytes()[0] as usize] |= PAIR_INITIAL;
+        i += 1;
+    }
+    table
+};
+const WORD_INITIAL: u8 = 1;
+const PAIR_INITIAL: u8 = 2;
+
+/// The longest key [`Redactor::is_secret_ascii_key`] takes (longer ones take
+/// the general way).
+const ASCII_KEY_MAX: usize = 64;
+
+/// What replaces URL userinfo (`scheme://[REDACTED]@`) and a URL parameter's
+/// value (`?token=[REDACTED]`).
+const USERINFO_TO: &str = "${1}[REDACTED]@";
+const URL_PARAM_TO: &str = "${1}${2}=[REDACTED]";
+
+/// Replace the matches of `re` in `text` with `to`, and note `label` in `rules`
+/// when that changed the text.
+fn replace(text: &mut Cow<'_, str>, re: &Regex, to: &str, label: &str, rules: &mut Vec<String>) {
+    let new = match re.replace_all(text, to) {
+        Cow::Owned(new) if new != **text => new,
+        _ => return,
+    };
+    *text = Cow::Owned(new);
+    rules.push(label.to_owned());
+}
+
+/// Whether a payload's top-level key names its headers.
+fn is_headers(key: &str) -> bool {
+    if key.is_ascii() {
+        key.eq_ignore_ascii_case("headers")
+    } else {
+        key.to_lowercase() == "headers"
+    }
 }
 
 /// Replace every string under `value` (a secret key's value) with [`REDACTED`].
-fn blank(value: &mut Value, rules: &mut Vec<String>) {
-    match value {
-        Value::String(s) if s != REDACTED && !s.is_empty() => {
-            *s = REDACTED.to_owned();
-            rules.push("rule:secret_key".to_owned());
-        }
-        Value::Array(items) => items.iter_mut().for_each(|v| blank(v, rules)),
-        Value::Object(map) => map.values_mut().for_each(|v| blank(v, rules)),
-        _ => {}
+fn blank<T: TreeMut>(value: &mut T, rules: &mut Vec<String>) {
+    match value.kind() {
+        Kind::Str(_) | Kind::Plain(_) => value.map_text(|s| {
+            (s != REDACTED && !s.is_empty()).then(|| {
+                rules.push("rule:secret_key".to_owned());
+                REDACTED.to_owned()
+            })
+        }),
+        Kind::Arr => value.items_mut().for_each(|v| blank(v, rules)),
+        Kind::Obj => value.entries_mut().for_each(|(_, v)| blank(v, rules)),
+        Kind::Null | Kind::Bool(_) | Kind::Num(_) => {}
     }
 }
 
@@ -469,6 +653,28 @@ mod tests {
             assert!(!r.is_secret_key(plain), "{plain}");
         }
         Ok(())
+    }
+
+    proptest::proptest! {
+        /// The allocation-free reading of an ASCII key gives the answer of the
+        /// general one (its words, [`key_words`]) on keys made of words,
+        /// separators and case changes.
+        #[test]
+        fn ascii_keys_read_like_any_key(
+            key in "((pass[Ww]ord|Secret|TOKEN|api|Key|auth|private|session|Id|author|[A-Za-z0-9]{0,5})[-_. /]?){0,5}",
+            extra in proptest::option::of("[a-z-]{1,12}"),
+        ) {
+            let extra: Vec<String> = extra.into_iter().collect();
+            let r = Redactor::new(Some(&extra), &[], std::path::Path::new("m"))
+                .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            let words = key_words(&key);
+            let general = r.headers.contains(&key.to_lowercase())
+                || words.iter().any(|w| SECRET_WORDS.contains(&w.as_str()))
+                || words
+                    .windows(2)
+                    .any(|p| SECRET_PAIRS.contains(&(p[0].as_str(), p[1].as_str())));
+            proptest::prop_assert_eq!(r.is_secret_key(&key), general, "{}", key);
+        }
     }
 
     /// Ordinary prose and numbers under ordinary keys pass unchanged.

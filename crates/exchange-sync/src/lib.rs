@@ -18,9 +18,10 @@
 //!   [`input_limits`]: every input's size limit and the bounded readers.
 //!
 //! The pure modules ([`record`], [`canonical`], [`hash`], [`nonfinite`],
-//! [`timestamp`], [`redaction`], [`lean`] and the types of [`manifest`]) come from
-//! the crate exchange-core and are re-exported here under the same paths; this
-//! crate adds the files ([`ManifestFile`], [`pack::read_index`]).
+//! [`timestamp`], [`redaction`], [`lean`], [`tree`] and the types of
+//! [`manifest`]) come from the crate exchange-core and are re-exported here
+//! under the same paths; this crate adds the files ([`ManifestFile`],
+//! [`pack::read_index`]).
 //!
 //! ```
 //! use exchange_sync::ExchangeRecord;
@@ -58,7 +59,9 @@ pub mod verify;
 /// The error of the pure modules (a manifest, a pattern, a value), wrapped as
 /// [`Error::Core`].
 pub use exchange_core::Error as CoreError;
-pub use exchange_core::{canonical, hash, lean, line, nonfinite, record, redaction, timestamp};
+pub use exchange_core::{
+    canonical, hash, lean, line, nonfinite, record, redaction, timestamp, tree,
+};
 
 /// `manifest.json`: the types and text form (from exchange-core) and the file
 /// ([`manifest::ManifestFile`]: load with its size limit, save atomically).

@@ -20,7 +20,7 @@ use exchange_core::index::INDEX_FILE;
 pub const DEFAULT_CHUNK_SIZE: usize = 1000;
 
 /// One record ready to be written: its line plus what the index needs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackEntry {
     /// The whole record line (no newline).
     pub line: String,
