@@ -396,6 +396,37 @@ fn documents_have_a_limit() -> TestResult {
     Ok(())
 }
 
+/// A bundle that is a pipe is streamed, and refused once it passes
+/// FABRIC_MAX_INPUT_BYTES, even while it is still valid JSON (exit 2, naming the
+/// limit); a regular file is read whole whatever its size.
+#[test]
+fn a_streamed_bundle_has_a_limit() -> TestResult {
+    let home = Home::new()?;
+    let env = [("FABRIC_MAX_INPUT_BYTES", "1000000")];
+    let endless_string = format!("{{\"format\":\"{}", "a".repeat(3_000_000));
+    let out_zip = home.path().join("out.zip");
+    let out_zip = out_zip.to_str().ok_or("path")?;
+    let args = [
+        "dashboard",
+        "export",
+        "--bundle",
+        "/dev/stdin",
+        "--out",
+        out_zip,
+    ];
+    let out = home.run(&args, &[], &endless_string, &env)?;
+    assert_eq!(out.code, BAD_INPUT, "{out:?}");
+    assert!(
+        out.stderr.contains("/dev/stdin: ")
+            && out
+                .stderr
+                .contains("is larger than its limit of 1000000 bytes"),
+        "{out:?}"
+    );
+    assert!(!std::path::Path::new(out_zip).exists());
+    Ok(())
+}
+
 /// Item 10: `records` itself may not be a link out of the dataset folder.
 #[test]
 fn the_records_folder_must_be_a_folder() -> TestResult {
