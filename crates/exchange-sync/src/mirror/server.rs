@@ -175,8 +175,9 @@ impl<'m, C: ServerConnection> ServerTx<'m, C> {
         Ok(tx)
     }
 
-    /// The guard of a transaction a test has set up on `conn` by other means.
-    #[cfg(test)]
+    /// The guard of a transaction a test has set up on `conn` by other means
+    /// (the SQL Server tests use it).
+    #[cfg(all(test, feature = "mssql"))]
     pub(crate) fn assume_open(conn: &'m mut C, scope: Scope) -> Self {
         ServerTx {
             conn,
