@@ -397,7 +397,8 @@ where
     }
 }
 
-/// Read strictly (see [`RowFields::into_row`]).
+/// Read strictly: refused unless the typed form holds the row exactly
+/// (`RowFields::into_row` decides).
 impl<'de> Deserialize<'de> for StudentRow {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         strict::<Row, _, _>(d)
