@@ -148,7 +148,8 @@ pub fn write_instant(out: &mut String, at: time::OffsetDateTime) {
 }
 
 /// Format `t` with `format` (whose every component an `OffsetDateTime` has) and
-/// append it to `out`, through a stack buffer.
+/// append it to `out`: through a stack buffer, or, for a format whose text does
+/// not fit in it (long literals), through `time`'s allocating formatter.
 pub fn write_formatted(
     out: &mut String,
     t: time::OffsetDateTime,
@@ -156,13 +157,17 @@ pub fn write_formatted(
 ) {
     let mut buf = [0u8; 64];
     let mut cursor: &mut [u8] = &mut buf;
-    // Cannot fail: every component is present and the text is at most 37 bytes
-    // (a four-digit year: `time` is built without large dates).
-    let written = t
-        .format_into(&mut cursor, format)
-        .expect("an OffsetDateTime has every component of a date-time format");
-    let text = buf.get(..written).unwrap_or_default();
-    out.push_str(std::str::from_utf8(text).expect("time writes ASCII"));
+    if let Ok(written) = t.format_into(&mut cursor, format)
+        && let Some(text) = buf.get(..written).and_then(|b| std::str::from_utf8(b).ok())
+    {
+        out.push_str(text);
+        return;
+    }
+    // The buffer was too small. `time` refuses only a component the value lacks,
+    // and an `OffsetDateTime` has every one (date, time and offset).
+    if let Ok(text) = t.format(format) {
+        out.push_str(&text);
+    }
 }
 
 #[cfg(test)]

@@ -268,3 +268,15 @@ fn format_instant_examples() -> Result<(), Box<dyn std::error::Error>> {
     assert_eq!(format_instant(at), "0001-01-01T00:00:00+00:00");
     Ok(())
 }
+
+/// A format whose text is longer than the stack buffer is written whole, not a
+/// panic.
+#[test]
+fn a_long_format_is_written_whole() {
+    let t = time::macros::datetime!(2025-03-01 08:00:00 UTC);
+    let long = format!("{}[year]", "x".repeat(100));
+    let items = time::format_description::parse_borrowed::<2>(&long).expect("a valid format");
+    let mut out = String::new();
+    write_formatted(&mut out, t, &items);
+    assert_eq!(out, format!("{}2025", "x".repeat(100)));
+}
