@@ -206,6 +206,7 @@ fn build(
             std::sync::Arc::new(crate::contract::Typed {
                 support: Some(support),
                 payloads_skipped: false,
+                early: None,
             })
         }),
     };

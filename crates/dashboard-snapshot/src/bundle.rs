@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::compact::{SUPPORT, SupportRows};
 use crate::contract::{
@@ -54,12 +54,40 @@ impl SnapshotBundle {
     /// and parity, and refused with the same messages.
     pub fn from_reader_without_payloads<R: std::io::Read>(reader: R) -> Result<Self> {
         let mut de = serde_json::Deserializer::from_reader(reader);
-        let read = crate::stream::Streamed::deserialize(&mut de).map_err(json)?;
+        Self::read_streamed(&mut de, false)
+    }
+
+    /// [`SnapshotBundle::from_reader_without_payloads`] for an export with the
+    /// default Deflate level: while the rest of the bundle is read and checked,
+    /// a second thread already writes and compresses the `student_support_list`
+    /// entry from the student rows read, and [`crate::export::write_zip`] copies it into
+    /// the archive when it is exactly the entry it would write (else it writes
+    /// the entry itself). The bundle and the archive are the same either way.
+    pub fn from_reader_for_export<R: std::io::Read>(reader: R) -> Result<Self> {
+        let mut de = serde_json::Deserializer::from_reader(reader);
+        Self::read_streamed(&mut de, true)
+    }
+
+    fn read_streamed<'de, R: serde_json::de::Read<'de>>(
+        de: &mut serde_json::Deserializer<R>,
+        early: bool,
+    ) -> Result<Self> {
+        let (feed, early) = match early.then(crate::export::early::spawn).flatten() {
+            Some((feed, early)) => (Some(feed), Some(early)),
+            None => (None, None),
+        };
+        let cx = crate::stream::Cx {
+            feed: feed.as_ref(),
+        };
+        let read = crate::stream::Streamed::read(&mut *de, cx).map_err(json)?;
+        // The thread ends once it has compressed what it was sent.
+        drop(feed);
         de.end().map_err(json)?;
         let mut bundle = Self::from_value(read.doc)?;
         bundle.typed = Some(std::sync::Arc::new(Typed {
             support: read.support,
             payloads_skipped: true,
+            early,
         }));
         Ok(bundle)
     }

@@ -147,7 +147,7 @@ pub(crate) struct RowFields {
 }
 
 /// The fields of a student row as the projection writes them.
-const FIELDS: [&str; 6] = [
+pub(crate) const FIELDS: [&str; 6] = [
     "student_id",
     "name",
     "progress_pct",
@@ -158,7 +158,7 @@ const FIELDS: [&str; 6] = [
 
 impl RowFields {
     /// Add the entry `key`.
-    pub(crate) fn insert(&mut self, key: String, value: Value) {
+    pub(crate) fn insert(&mut self, key: std::borrow::Cow<'_, str>, value: Value) {
         let slot = FIELDS
             .iter()
             .position(|f| *f == key)
@@ -166,7 +166,7 @@ impl RowFields {
         match slot {
             Some(slot) => *slot = Some(value),
             None => {
-                self.other.insert(key, value);
+                self.other.insert(key.into_owned(), value);
             }
         }
     }
@@ -200,7 +200,11 @@ impl RowFields {
         else {
             return None;
         };
-        let student_id = id.as_u64().filter(|u| u.to_string() == id.as_str())?;
+        // Spelled as `u64` prints it: digits, no leading zero.
+        let text = id.as_str();
+        let plain =
+            text.bytes().all(|b| b.is_ascii_digit()) && (text == "0" || !text.starts_with('0'));
+        let student_id = id.as_u64().filter(|_| plain)?;
         let progress_pct = pct(progress)?;
         let proficiency_pct = pct(proficiency)?;
         let last_interaction_at = match last {

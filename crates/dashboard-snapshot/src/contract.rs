@@ -463,10 +463,12 @@ pub struct SnapshotBundle {
 /// What a bundle holds apart from its JSON: the student rows of `student_support`
 /// typed (that projection's value then has empty `students` arrays), and whether
 /// the oracle payloads were skipped on reading.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub(crate) struct Typed {
     pub(crate) support: Option<crate::compact::SupportRows>,
     pub(crate) payloads_skipped: bool,
+    /// The support list compressed as the bundle was read, for export.
+    pub(crate) early: Option<crate::export::early::Early>,
 }
 
 impl SnapshotBundle {

@@ -10,14 +10,24 @@
 //! its last value, as a whole read has them. So the stream accepts what the
 //! whole read accepts, reads it the same, and refuses the rest with the same
 //! message, without a second pass over the input.
+//!
+//! Read for export ([`crate::SnapshotBundle::from_reader_for_export`]), each
+//! typed student row is also handed to a feed as it is read ([`Cx`]), with each
+//! bucket's `id` as read before its students, for the support list compressed
+//! early ([`crate::export::early`]). Keys the nodes look for (and a student
+//! row's fields) are read without an allocation.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
 use serde_json::{Map, Number, Value};
 
-use crate::compact::{RowFields, SUPPORT, StudentRow, SupportRows};
+use crate::compact::{FIELDS, RowFields, SUPPORT, StudentRow, SupportRows};
+use crate::export::early::Feed;
 
 /// JSON read as it streams by (the bundle, or its `projections`), without the
 /// oracle payloads (`snapshot.oracles` is an empty object) and without the
@@ -35,9 +45,11 @@ impl From<Value> for Streamed {
     }
 }
 
-impl<'de> Deserialize<'de> for Streamed {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(Visit::<Bundle>(PhantomData))
+impl Streamed {
+    /// Read the bundle from `d`, handing the student rows to `feed` (when
+    /// given) as they are read.
+    pub(crate) fn read<'de, D: Deserializer<'de>>(d: D, cx: Cx<'_>) -> Result<Self, D::Error> {
+        Visit::<Bundle>::new(cx).deserialize(d)
     }
 }
 
@@ -63,12 +75,15 @@ trait Node {
     /// What the node is read into.
     type Out: From<Value>;
     /// The node, an object.
-    fn object<'de, A: MapAccess<'de>>(entries: Entries<A>) -> Result<Self::Out, A::Error> {
-        let map = entries.read(|_, _| Ok(None))?;
+    fn object<'de, A: MapAccess<'de>>(
+        entries: Entries<A>,
+        _cx: Cx<'_>,
+    ) -> Result<Self::Out, A::Error> {
+        let map = entries.read(|_, _, _| Ok(None))?;
         Ok(Value::Object(map).into())
     }
     /// The node, an array.
-    fn array<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<Self::Out, A::Error> {
+    fn array<'de, A: SeqAccess<'de>>(mut seq: A, _cx: Cx<'_>) -> Result<Self::Out, A::Error> {
         let mut items = Vec::new();
         while let Some(item) = seq.next_element()? {
             items.push(item);
@@ -77,24 +92,40 @@ trait Node {
     }
 }
 
-/// A value read as the node `N`.
-struct Part<N: Node>(N::Out);
-
-impl<'de, N: Node> Deserialize<'de> for Part<N> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(Visit::<N>(PhantomData)).map(Part)
-    }
-}
-
 /// The key under which serde_json (built with `arbitrary_precision`, as this
 /// workspace builds it) hands a number that is not a plain integer to
 /// `visit_map`, as a one-entry map holding its text: what `Value` looks for.
 const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 
-/// Reads any JSON value as the node `N`.
-struct Visit<N>(PhantomData<N>);
+/// What a read tells as it goes: the student rows, to the feed (if any).
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Cx<'f> {
+    pub(crate) feed: Option<&'f Feed>,
+}
 
-impl<'de, N: Node> Visitor<'de> for Visit<N> {
+/// Reads any JSON value as the node `N`, telling `cx` as it goes.
+struct Visit<'f, N> {
+    cx: Cx<'f>,
+    node: PhantomData<N>,
+}
+
+impl<'f, N> Visit<'f, N> {
+    fn new(cx: Cx<'f>) -> Self {
+        Visit {
+            cx,
+            node: PhantomData,
+        }
+    }
+}
+
+impl<'de, N: Node> DeserializeSeed<'de> for Visit<'_, N> {
+    type Value = N::Out;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<N::Out, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, N: Node> Visitor<'de> for Visit<'_, N> {
     type Value = N::Out;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("any JSON value")
@@ -123,22 +154,56 @@ impl<'de, N: Node> Visitor<'de> for Visit<N> {
         Ok(N::Out::from(Value::Null))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<N::Out, A::Error> {
-        N::array(seq)
+        N::array(seq, self.cx)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<N::Out, A::Error> {
-        let first = map.next_key::<String>()?;
+        let first = map.next_key_seed(KeySeed)?;
         if first.as_deref() == Some(NUMBER_TOKEN) {
             let text: String = map.next_value()?;
             let number = text.parse::<Number>().map_err(de::Error::custom)?;
             return Ok(N::Out::from(Value::Number(number)));
         }
-        N::object(Entries { first, map })
+        N::object(Entries { first, map }, self.cx)
+    }
+}
+
+/// An object key: one of the keys the stream looks for (the student row's
+/// fields among them) without an allocation, any other as read.
+type Key = Cow<'static, str>;
+
+/// Reads a [`Key`].
+struct KeySeed;
+
+/// The keys read without an allocation besides a student row's fields: those
+/// the nodes look for.
+const NODE_KEYS: [&str; 4] = ["id", "students", "buckets", NUMBER_TOKEN];
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Key;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Key, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = Key;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string key")
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Key, E> {
+        Ok(match FIELDS.iter().chain(&NODE_KEYS).find(|k| **k == s) {
+            Some(known) => Cow::Borrowed(known),
+            None => Cow::Owned(s.to_owned()),
+        })
+    }
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Key, E> {
+        Ok(Cow::Owned(s))
     }
 }
 
 /// An object's entries, its first key already read (to tell it from a number).
 struct Entries<A> {
-    first: Option<String>,
+    first: Option<Key>,
     map: A,
 }
 
@@ -148,38 +213,46 @@ impl<'de, A: MapAccess<'de>> Entries<A> {
     /// JSON). A key given again replaces the value, keeping its place.
     fn read(
         mut self,
-        mut special: impl FnMut(&str, &mut A) -> Result<Option<Value>, A::Error>,
+        mut special: impl FnMut(&str, &mut A, &Map<String, Value>) -> Result<Option<Value>, A::Error>,
     ) -> Result<Map<String, Value>, A::Error> {
         let mut out = Map::new();
         while let Some(key) = self.next_key()? {
-            let value = match special(&key, &mut self.map)? {
+            let value = match special(&key, &mut self.map, &out)? {
                 Some(value) => value,
                 None => self.map.next_value()?,
             };
-            out.insert(key, value);
+            out.insert(key.into_owned(), value);
         }
         Ok(out)
     }
 
-    fn next_key(&mut self) -> Result<Option<String>, A::Error> {
+    fn next_key(&mut self) -> Result<Option<Key>, A::Error> {
         match self.first.take() {
             Some(key) => Ok(Some(key)),
-            None => self.map.next_key(),
+            None => self.map.next_key_seed(KeySeed),
         }
     }
 }
 
 /// Items read as `N`: typed while every one is; from the first that is not,
-/// every item as JSON.
-fn items<'de, A, N, T>(mut seq: A, to_value: fn(T) -> Value) -> Result<Held<Vec<T>>, A::Error>
+/// every item as JSON. Each typed item is shown to `tap` as it is read.
+fn items<'de, A, N, T>(
+    mut seq: A,
+    cx: Cx<'_>,
+    to_value: fn(T) -> Value,
+    mut tap: impl FnMut(&T),
+) -> Result<Held<Vec<T>>, A::Error>
 where
     A: SeqAccess<'de>,
     N: Node<Out = Held<T>>,
 {
     let mut typed = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-    while let Some(Part(item)) = seq.next_element::<Part<N>>()? {
+    while let Some(item) = seq.next_element_seed(Visit::<N>::new(cx))? {
         match item {
-            Held::Typed(t) => typed.push(t),
+            Held::Typed(t) => {
+                tap(&t);
+                typed.push(t);
+            }
             Held::Json(value) => {
                 let mut items: Vec<Value> = typed.into_iter().map(to_value).collect();
                 items.push(value);
@@ -198,12 +271,15 @@ struct Bundle;
 
 impl Node for Bundle {
     type Out = Streamed;
-    fn object<'de, A: MapAccess<'de>>(entries: Entries<A>) -> Result<Streamed, A::Error> {
+    fn object<'de, A: MapAccess<'de>>(
+        entries: Entries<A>,
+        cx: Cx<'_>,
+    ) -> Result<Streamed, A::Error> {
         let mut support = None;
-        let doc = entries.read(|key, map| match key {
-            "snapshot" => Ok(Some(map.next_value::<Part<Snapshot>>()?.0)),
+        let doc = entries.read(|key, map, _| match key {
+            "snapshot" => Ok(Some(map.next_value_seed(Visit::<Snapshot>::new(cx))?)),
             "projections" => {
-                let Part(projections) = map.next_value::<Part<Projections>>()?;
+                let projections = map.next_value_seed(Visit::<Projections>::new(cx))?;
                 support = projections.support;
                 Ok(Some(projections.doc))
             }
@@ -221,9 +297,9 @@ struct Snapshot;
 
 impl Node for Snapshot {
     type Out = Value;
-    fn object<'de, A: MapAccess<'de>>(entries: Entries<A>) -> Result<Value, A::Error> {
-        let map = entries.read(|key, map| match key {
-            "oracles" => Ok(Some(map.next_value::<Part<Oracles>>()?.0)),
+    fn object<'de, A: MapAccess<'de>>(entries: Entries<A>, cx: Cx<'_>) -> Result<Value, A::Error> {
+        let map = entries.read(|key, map, _| match key {
+            "oracles" => Ok(Some(map.next_value_seed(Visit::<Oracles>::new(cx))?)),
             _ => Ok(None),
         })?;
         Ok(Value::Object(map))
@@ -236,7 +312,10 @@ struct Oracles;
 
 impl Node for Oracles {
     type Out = Value;
-    fn object<'de, A: MapAccess<'de>>(mut entries: Entries<A>) -> Result<Value, A::Error> {
+    fn object<'de, A: MapAccess<'de>>(
+        mut entries: Entries<A>,
+        _cx: Cx<'_>,
+    ) -> Result<Value, A::Error> {
         while entries.next_key()?.is_some() {
             entries.map.next_value::<IgnoredAny>()?;
         }
@@ -249,23 +328,32 @@ struct Projections;
 
 impl Node for Projections {
     type Out = Streamed;
-    fn object<'de, A: MapAccess<'de>>(entries: Entries<A>) -> Result<Self::Out, A::Error> {
+    fn object<'de, A: MapAccess<'de>>(
+        entries: Entries<A>,
+        cx: Cx<'_>,
+    ) -> Result<Self::Out, A::Error> {
         let mut support = None;
-        let map = entries.read(|key, map| {
+        let map = entries.read(|key, map, _| {
             if key != SUPPORT {
                 return Ok(None);
             }
-            Ok(Some(match map.next_value::<Part<Support>>()?.0 {
-                Held::Typed(rows) => {
-                    let skeleton = rows.skeleton.clone();
-                    support = Some(rows);
-                    skeleton
-                }
-                Held::Json(value) => {
-                    support = None;
-                    value
-                }
-            }))
+            // The feed follows the last reading of the projection.
+            if let Some(feed) = cx.feed {
+                feed.start();
+            }
+            Ok(Some(
+                match map.next_value_seed(Visit::<Support>::new(cx))? {
+                    Held::Typed(rows) => {
+                        let skeleton = rows.skeleton.clone();
+                        support = Some(rows);
+                        skeleton
+                    }
+                    Held::Json(value) => {
+                        support = None;
+                        value
+                    }
+                },
+            ))
         })?;
         Ok(Streamed {
             doc: Value::Object(map),
@@ -276,18 +364,24 @@ impl Node for Projections {
 
 /// An object whose entry `key` is read as `N` (a list), the others as JSON: the
 /// object, its entry `key` an empty array, and the list when it is typed; else
-/// the object as JSON.
-fn object_with<'de, A, N, T>(entries: Entries<A>, key: &str) -> Result<Held<WithList<T>>, A::Error>
+/// the object as JSON. `before` sees the entries read before `key`'s.
+fn object_with<'de, A, N, T>(
+    entries: Entries<A>,
+    key: &str,
+    cx: Cx<'_>,
+    mut before: impl FnMut(&Map<String, Value>),
+) -> Result<Held<WithList<T>>, A::Error>
 where
     A: MapAccess<'de>,
     N: Node<Out = Held<Vec<T>>>,
 {
     let mut list = None;
-    let mut map = entries.read(|k, map| {
+    let mut map = entries.read(|k, map, read| {
         if k != key {
             return Ok(None);
         }
-        list = Some(map.next_value::<Part<N>>()?.0);
+        before(read);
+        list = Some(map.next_value_seed(Visit::<N>::new(cx))?);
         Ok(Some(Value::Array(Vec::new())))
     })?;
     Ok(match list {
@@ -305,11 +399,15 @@ struct Support;
 
 impl Node for Support {
     type Out = Held<SupportRows>;
-    fn object<'de, A: MapAccess<'de>>(entries: Entries<A>) -> Result<Self::Out, A::Error> {
-        let (mut map, buckets) = match object_with::<A, Buckets, Bucket>(entries, "buckets")? {
-            Held::Typed(typed) => typed,
-            Held::Json(value) => return Ok(Held::Json(value)),
-        };
+    fn object<'de, A: MapAccess<'de>>(
+        entries: Entries<A>,
+        cx: Cx<'_>,
+    ) -> Result<Self::Out, A::Error> {
+        let (mut map, buckets) =
+            match object_with::<A, Buckets, Bucket>(entries, "buckets", cx, |_| {})? {
+                Held::Typed(typed) => typed,
+                Held::Json(value) => return Ok(Held::Json(value)),
+            };
         let (skeleton, students) = buckets
             .into_iter()
             .map(|(bucket, rows)| (Value::Object(bucket), rows))
@@ -335,32 +433,54 @@ struct Buckets;
 
 impl Node for Buckets {
     type Out = Held<Vec<Bucket>>;
-    fn array<'de, A: SeqAccess<'de>>(seq: A) -> Result<Self::Out, A::Error> {
-        items::<A, BucketNode, Bucket>(seq, |(mut map, students)| {
+    fn array<'de, A: SeqAccess<'de>>(seq: A, cx: Cx<'_>) -> Result<Self::Out, A::Error> {
+        let to_value = |(mut map, students): Bucket| {
             let rows = students.iter().map(StudentRow::to_value).collect();
             map.insert("students".to_owned(), Value::Array(rows));
             Value::Object(map)
-        })
+        };
+        items::<A, BucketNode, Bucket>(seq, cx, to_value, |_| {})
     }
 }
 
-/// A bucket: its `students` read by [`Students`].
+/// A bucket: its `students` read by [`Students`], the feed told the bucket's
+/// `id` as read before them.
 struct BucketNode;
 
 impl Node for BucketNode {
     type Out = Held<Bucket>;
-    fn object<'de, A: MapAccess<'de>>(entries: Entries<A>) -> Result<Self::Out, A::Error> {
-        object_with::<A, Students, StudentRow>(entries, "students")
+    fn object<'de, A: MapAccess<'de>>(
+        entries: Entries<A>,
+        cx: Cx<'_>,
+    ) -> Result<Self::Out, A::Error> {
+        object_with::<A, Students, StudentRow>(entries, "students", cx, |read| {
+            if let Some(feed) = cx.feed {
+                feed.bucket(read.get("id").and_then(Value::as_str));
+            }
+        })
     }
 }
 
-/// A bucket's `students`: each read by [`Row`].
+/// A bucket's `students`: each read by [`Row`], and shown to the feed.
 struct Students;
 
 impl Node for Students {
     type Out = Held<Vec<StudentRow>>;
-    fn array<'de, A: SeqAccess<'de>>(seq: A) -> Result<Self::Out, A::Error> {
-        items::<A, Row, StudentRow>(seq, |row| row.to_value())
+    fn array<'de, A: SeqAccess<'de>>(seq: A, cx: Cx<'_>) -> Result<Self::Out, A::Error> {
+        let read = items::<A, Row, StudentRow>(
+            seq,
+            cx,
+            |row| row.to_value(),
+            |row| {
+                if let Some(feed) = cx.feed {
+                    feed.row(row);
+                }
+            },
+        );
+        if let Some(feed) = cx.feed {
+            feed.flush();
+        }
+        read
     }
 }
 
@@ -369,7 +489,10 @@ struct Row;
 
 impl Node for Row {
     type Out = Held<StudentRow>;
-    fn object<'de, A: MapAccess<'de>>(mut entries: Entries<A>) -> Result<Self::Out, A::Error> {
+    fn object<'de, A: MapAccess<'de>>(
+        mut entries: Entries<A>,
+        _cx: Cx<'_>,
+    ) -> Result<Self::Out, A::Error> {
         let mut fields = RowFields::default();
         while let Some(key) = entries.next_key()? {
             let value = entries.map.next_value()?;
@@ -389,7 +512,7 @@ where
     N: Node<Out = Held<T>>,
     D: Deserializer<'de>,
 {
-    match d.deserialize_any(Visit::<N>(PhantomData))? {
+    match Visit::<N>::new(Cx::default()).deserialize(d)? {
         Held::Typed(typed) => Ok(typed),
         Held::Json(_) => Err(de::Error::custom(
             "not in the shape the typed form holds exactly",

@@ -156,7 +156,7 @@ fn zip_err(entry: &str) -> impl FnOnce(zip::result::ZipError) -> Error + '_ {
 /// The Deflate level of [`write_zip`] (the golden ZIP hash depends on it).
 pub const DEFAULT_DEFLATE_LEVEL: u8 = 6;
 
-fn options(level: u8) -> SimpleFileOptions {
+pub(super) fn options(level: u8) -> SimpleFileOptions {
     SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
         .compression_level(Some(i64::from(level.clamp(1, 9))))
@@ -384,11 +384,20 @@ fn write_entries<W: Write + Seek>(
     let mut manifest = base_manifest(plan, bundle);
     for d in &plan.datasets {
         let written = match d.decision {
-            DatasetDecision::Include => {
-                zip.start_file(d.spec.filename, options(level))
-                    .map_err(zip_err(d.spec.filename))?;
-                Some(super::pipe::piped(&d.spec, &ctx, &mut zip, write_dataset)?)
-            }
+            DatasetDecision::Include => match early_entry(d, bundle, level) {
+                Some(early) => {
+                    let mut entry = zip::ZipArchive::new(std::io::Cursor::new(early.zip))
+                        .map_err(zip_err(d.spec.filename))?;
+                    let file = entry.by_index_raw(0).map_err(zip_err(d.spec.filename))?;
+                    zip.raw_copy_file(file).map_err(zip_err(d.spec.filename))?;
+                    Some((early.rows, early.bytes, early.sha256))
+                }
+                None => {
+                    zip.start_file(d.spec.filename, options(level))
+                        .map_err(zip_err(d.spec.filename))?;
+                    Some(super::pipe::piped(&d.spec, &ctx, &mut zip, write_dataset)?)
+                }
+            },
             DatasetDecision::Exclude(_) => None,
         };
         manifest.datasets.push(manifest_entry(d, written));
@@ -403,6 +412,27 @@ fn write_entries<W: Write + Seek>(
     })?;
     zip.finish().map_err(zip_err("-"))?;
     Ok(manifest)
+}
+
+/// The entry of `d` compressed while the bundle was read, when it is exactly
+/// the one this archive would hold (see [`super::early`]).
+fn early_entry(
+    d: &super::PlannedDataset,
+    bundle: &SnapshotBundle,
+    level: u8,
+) -> Option<super::early::Compressed> {
+    let builtin = std::ptr::addr_eq(
+        std::sync::Arc::as_ptr(&d.spec.serializer),
+        std::sync::Arc::as_ptr(&super::datasets::SUPPORT_LIST_SERIALIZER),
+    );
+    if !builtin
+        || level != DEFAULT_DEFLATE_LEVEL
+        || d.spec.filename != super::datasets::SUPPORT_LIST_FILE
+    {
+        return None;
+    }
+    let typed = bundle.typed.as_ref()?;
+    typed.early.as_ref()?.take(typed.support.as_ref()?)
 }
 
 /// What `verify_zip` found.

@@ -26,10 +26,29 @@ pub(crate) fn instructor_datasets(policy: FailurePolicy) -> Vec<DatasetSpec> {
             filename: d.file,
             required_projections: d.required,
             optional_projections: d.optional,
-            serializer: Arc::new(d.table),
+            serializer: if d.id == SUPPORT_LIST_ID {
+                Arc::clone(&SUPPORT_LIST_SERIALIZER)
+            } else {
+                Arc::new(d.table)
+            },
             failure_policy: policy,
         })
         .collect()
+}
+
+/// The id and file of the student support list, the one dataset that grows
+/// with the students.
+pub(super) const SUPPORT_LIST_ID: &str = "student_support_list";
+pub(super) const SUPPORT_LIST_FILE: &str = "student_support_list.csv";
+
+/// The support list's serializer, one instance for every profile: a spec holding
+/// it writes the rows that [`super::early`] compresses while the bundle is read.
+pub(super) static SUPPORT_LIST_SERIALIZER: std::sync::LazyLock<Arc<dyn DatasetSerializer>> =
+    std::sync::LazyLock::new(|| Arc::new(SUPPORT_LIST));
+
+/// The columns of the support list.
+pub(super) fn support_list_columns() -> &'static [&'static str] {
+    SUPPORT_LIST.columns
 }
 
 /// One dataset of the registry.
@@ -72,8 +91,8 @@ const INSTRUCTOR: [Dataset; 8] = [
         table: SUPPORT_SUMMARY,
     },
     Dataset {
-        id: "student_support_list",
-        file: "student_support_list.csv",
+        id: SUPPORT_LIST_ID,
+        file: SUPPORT_LIST_FILE,
         required: &["student_support"],
         optional: &[],
         table: SUPPORT_LIST,
@@ -370,18 +389,23 @@ fn support_list(ctx: &ExportContext<'_>, sink: &mut dyn RowSink) -> Result<(), S
             }
         };
         for s in rows {
-            sink.row(&[
-                int(s.student_id),
-                text(&s.name),
-                text(&b.id),
-                dec(s.progress_pct),
-                dec(s.proficiency_pct),
-                owned(if s.inactive { "inactive" } else { "active" }),
-                time(s.last_interaction_at.as_deref()),
-            ])?;
+            sink.row(&support_row(&b.id, s))?;
         }
     }
     Ok(())
+}
+
+/// The `student_support_list` row of student `s` in the bucket `bucket_id`.
+pub(super) fn support_row<'a>(bucket_id: &'a str, s: &'a StudentRow) -> [Cell<'a>; 7] {
+    [
+        int(s.student_id),
+        text(&s.name),
+        text(bucket_id),
+        dec(s.progress_pct),
+        dec(s.proficiency_pct),
+        text(if s.inactive { "inactive" } else { "active" }),
+        time(s.last_interaction_at.as_deref()),
+    ]
 }
 
 const OBJECTIVES: Table = Table {

@@ -4,6 +4,7 @@
 mod archive;
 mod cell;
 mod datasets;
+pub(crate) mod early;
 mod pipe;
 mod plan;
 

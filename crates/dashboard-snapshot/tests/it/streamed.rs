@@ -90,6 +90,18 @@ fn chain(e: &Error) -> String {
 /// the same message, or both read it, with the same ZIP under every profile and
 /// the same parity.
 fn check(text: &str) -> Result<(), String> {
+    check_with(text, streamed)?;
+    check_with(text, |text| {
+        SnapshotBundle::from_reader_for_export(text.as_bytes())
+    })
+    .map_err(|e| format!("read for export: {e}"))
+}
+
+/// [`check`] of one streamed reader.
+fn check_with(
+    text: &str,
+    streamed: fn(&str) -> Result<SnapshotBundle, Error>,
+) -> Result<(), String> {
     match (streamed(text), SnapshotBundle::from_json_str(text)) {
         (Err(s), Err(w)) if chain(&s) == chain(&w) => Ok(()),
         (Ok(s), Ok(w)) => {
@@ -371,5 +383,93 @@ fn a_broken_payload_is_refused_though_payloads_are_skipped() -> TestResult {
         assert!(streamed(&bundle).is_err(), "{broken} was accepted");
     }
     assert!(streamed(&text).is_ok());
+    Ok(())
+}
+
+/// Bucket shapes that make the entry compressed while reading (for export)
+/// differ from the serializer's: the export still writes the whole read's bytes.
+#[test]
+fn a_support_list_compressed_early_never_differs_from_the_serializer() -> TestResult {
+    let text = example_bundle()?.to_json_string()?;
+    let doc: Value = serde_json::from_str(&text)?;
+    let buckets = "/projections/student_support/buckets";
+    let first: serde_json::Map<String, Value> = doc
+        .pointer(&format!("{buckets}/0"))
+        .and_then(Value::as_object)
+        .cloned()
+        .ok_or("the example has a support bucket")?;
+    let students = first
+        .get("students")
+        .cloned()
+        .ok_or("a bucket has students")?;
+    assert!(students.as_array().is_some_and(|s| !s.is_empty()));
+    // The bucket's entries in another order, the `id` after the students.
+    let mut id_last = serde_json::Map::new();
+    for (k, v) in first.iter().filter(|(k, _)| *k != "id") {
+        id_last.insert(k.clone(), v.clone());
+    }
+    id_last.insert("id".into(), first["id"].clone());
+    let mut failures = Vec::new();
+    let mut cases = vec![
+        (
+            "the id after the students",
+            edited(&doc, &format!("{buckets}/0"), Some(Value::Object(id_last))),
+        ),
+        (
+            "a numeric id",
+            edited(&doc, &format!("{buckets}/0/id"), Some(Value::from(7))),
+        ),
+        (
+            "no students",
+            edited(
+                &doc,
+                &format!("{buckets}/0/students"),
+                Some(serde_json::json!([])),
+            ),
+        ),
+        (
+            "no buckets",
+            edited(&doc, buckets, Some(serde_json::json!([]))),
+        ),
+    ];
+    // Keys given twice: the last value counts.
+    let bucket_at = text.find("\"buckets\": [").ok_or("no buckets")?;
+    let twice = |from: &str, to: &str| -> Result<String, String> {
+        let at = text[bucket_at..].find(from).ok_or(format!("no {from}"))? + bucket_at;
+        Ok(format!("{}{}{}", &text[..at], to, &text[at + from.len()..]))
+    };
+    let id = first["id"].as_str().ok_or("a string id")?;
+    cases.push((
+        "the id twice",
+        twice(
+            &format!("\"id\": \"{id}\""),
+            &format!("\"id\": \"other\", \"id\": \"{id}\""),
+        )?,
+    ));
+    cases.push((
+        "the students twice",
+        twice("\"students\": [", "\"students\": [], \"students\": [")?,
+    ));
+    cases.push((
+        "the students twice, the first list not empty",
+        twice(
+            "\"students\": [",
+            &format!("\"students\": {students}, \"students\": ["),
+        )?,
+    ));
+    cases.push((
+        "the projection twice",
+        text.replacen(
+            "\"student_support\": {",
+            &format!("\"student_support\": {{\"buckets\": [{{\"id\": \"{id}\", \"students\": {students}}}]}}, \"student_support\": {{"),
+            1,
+        ),
+    ));
+    for (what, text) in cases {
+        if let Err(e) = check(&text) {
+            failures.push(format!("{what}: {e}"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
     Ok(())
 }

@@ -133,7 +133,10 @@ impl<R> Drop for LimitWatch<'_, R> {
     }
 }
 
-fn load_bundle(path: &Path) -> Result<SnapshotBundle, CliError> {
+/// Read the bundle at `path`, its payloads skipped; `for_export` starts
+/// compressing the support list as its rows are read
+/// (`SnapshotBundle::from_reader_for_export`).
+fn load_bundle(path: &Path, for_export: bool) -> Result<SnapshotBundle, CliError> {
     let cannot_read = |e: std::io::Error| CliError::Input {
         path: path.to_path_buf(),
         what: "cannot read",
@@ -144,20 +147,15 @@ fn load_bundle(path: &Path) -> Result<SnapshotBundle, CliError> {
     // `BufReader` it owns serves those bytes from its buffer without a call each
     // (through `&mut` the 1M-student export took 10.8 s instead of 7.5 s).
     let read = if file.metadata().is_ok_and(|meta| meta.is_file()) {
-        SnapshotBundle::from_reader_without_payloads(std::io::BufReader::with_capacity(
-            1 << 16,
-            file,
-        ))
+        read_bundle(file, for_export)
     } else {
         let limit = crate::input::max_input_bytes();
         let mut taken = None;
-        let read = SnapshotBundle::from_reader_without_payloads(std::io::BufReader::with_capacity(
-            1 << 16,
-            LimitWatch {
-                inner: file.take(limit.saturating_add(1)),
-                left: &mut taken,
-            },
-        ));
+        let watch = LimitWatch {
+            inner: file.take(limit.saturating_add(1)),
+            left: &mut taken,
+        };
+        let read = read_bundle(watch, for_export);
         if taken == Some(0) {
             return Err(crate::input::too_large(path, "input document", limit));
         }
@@ -167,6 +165,16 @@ fn load_bundle(path: &Path) -> Result<SnapshotBundle, CliError> {
         DashError::Json { source, .. } if source.is_io() => cannot_read(source.into()),
         e => with_file(path, "invalid bundle")(e),
     })
+}
+
+/// The bundle read from `reader`, buffered (see `load_bundle`).
+fn read_bundle<R: Read>(reader: R, for_export: bool) -> Result<SnapshotBundle, DashError> {
+    let reader = std::io::BufReader::with_capacity(1 << 16, reader);
+    if for_export {
+        SnapshotBundle::from_reader_for_export(reader)
+    } else {
+        SnapshotBundle::from_reader_without_payloads(reader)
+    }
 }
 
 fn assemble(ctx: &Ctx, args: &AssembleArgs) -> CmdResult {
@@ -230,7 +238,7 @@ fn export(ctx: &Ctx, args: &ExportArgs) -> CmdResult {
             args.out.display()
         )));
     }
-    let bundle = load_bundle(&args.bundle)?;
+    let bundle = load_bundle(&args.bundle, true)?;
     let registry = Registry::instructor();
     let plan = match plan_export(&registry, &bundle, &args.profile) {
         Ok(plan) => plan,
@@ -320,7 +328,7 @@ fn export_stream(
 }
 
 fn verify(ctx: &Ctx, args: &VerifyArgs) -> CmdResult {
-    let bundle = load_bundle(&args.bundle)?;
+    let bundle = load_bundle(&args.bundle, false)?;
     let file = std::fs::File::open(&args.zip).map_err(|e| CliError::Input {
         path: args.zip.clone(),
         what: "cannot read",
