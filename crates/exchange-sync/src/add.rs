@@ -22,7 +22,9 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
+use crate::canonical::HashFields;
 use crate::hash::ContentHash;
+use crate::lean::{NewRecord, Node, Payloads, Seen, Written};
 use crate::manifest::{Manifest, ManifestFile, dataset_dir};
 use crate::nonfinite::find_overflow;
 use crate::pack::{PackEntry, PackWriter};
@@ -135,19 +137,82 @@ impl<'a> Context<'a> {
 
     /// [`Context::full`]'s answer for `line` (as the pack entry it becomes), or
     /// `None` when the line must take the full parse, which then gives the
-    /// answer or the error. The lean reader reads the line in one pass
-    /// ([`crate::lean::read_new`]: no serde_json tree, numbers kept as text); the
-    /// filling and the checks are the same, and the redaction walk, the hash and
-    /// the pack line are the very functions of the full parse, run over the lean
-    /// reader's tree ([`crate::tree`]). `hashed` is a buffer for the hashed text.
+    /// answer or the error. The lean reader reads the line in one pass (no
+    /// serde_json tree, numbers kept as text): [`Context::one_pass`] when
+    /// redaction leaves the payloads as they are, else [`Context::tree`]. The
+    /// filling and the checks are the same, and the redaction, the hash and
+    /// the pack line are the very functions of the full parse (over
+    /// [`crate::tree`]), or texts written as they write them.
     fn fast(
         &self,
         line: &str,
         new_id: impl FnOnce() -> String,
-        hashed: &mut String,
+        scratch: &mut Scratch,
+    ) -> Option<Prepared> {
+        let r = self
+            .one_pass(line, scratch)
+            .or_else(|| self.tree(line, &mut scratch.payloads))?;
+        self.finish(line, r, new_id, scratch)
+    }
+
+    /// The payloads written as they are read ([`crate::lean::read_written`]),
+    /// when no key in them names a secret and no redaction rule could fire on
+    /// any of their strings (one screen over all of them): redaction would
+    /// leave them as they are. `None`: ask [`Context::tree`].
+    fn one_pass<'l>(
+        &self,
+        line: &'l str,
+        scratch: &mut Scratch,
+    ) -> Option<NewRecord<'l, Option<Written>>> {
+        let redactor = self.redactor;
+        let enabled = redactor.enabled();
+        let strings = &mut scratch.strings;
+        strings.clear();
+        let mut visit = |seen: Seen<'_>| match seen {
+            Seen::Key(k) => !enabled || !redactor.is_secret_key(k),
+            Seen::Text(t) => {
+                if enabled {
+                    strings.push_str(t);
+                    strings.push('\n');
+                }
+                true
+            }
+        };
+        let r = crate::lean::read_written(line, self.raw, &mut scratch.payloads, &mut visit)?;
+        redactor.passes_over(strings).then_some(r)
+    }
+
+    /// The payloads read into trees ([`crate::lean::read_new`]), redacted, then
+    /// written in both forms.
+    fn tree<'l>(
+        &self,
+        line: &'l str,
+        payloads: &mut Payloads,
+    ) -> Option<NewRecord<'l, Option<Written>>> {
+        let mut r = crate::lean::read_new(line, self.raw)?;
+        self.redactor.redact_fields(
+            [&mut r.request, &mut r.response],
+            std::iter::empty(),
+            std::iter::empty(),
+            &mut r.redactions_applied,
+        );
+        payloads.clear();
+        let request = payloads.write(&r.request);
+        let response = payloads.write(&r.response);
+        Some(r.with_payloads(request, response))
+    }
+
+    /// The pack entry of `r` (read from `line`, its payloads redacted and
+    /// written in `scratch`): fields filled, the other strings redacted (the
+    /// labels join the payloads' own), hashed.
+    fn finish(
+        &self,
+        line: &str,
+        mut r: NewRecord<'_, Option<Written>>,
+        new_id: impl FnOnce() -> String,
+        scratch: &mut Scratch,
     ) -> Option<Prepared> {
         let m = self.manifest;
-        let mut r = crate::lean::read_new(line, self.raw)?;
         let source_system = r
             .source_system
             .take()
@@ -176,12 +241,15 @@ impl<'a> Context<'a> {
             .chain(r.response_ref.iter_mut())
             .chain(r.tags.iter_mut())
             .chain(r.provenance.values_mut());
+        // The payloads were redacted already (their labels are in `applied`).
         self.redactor.redact_fields(
-            [&mut r.request, &mut r.response],
+            [&mut Node::Null, &mut Node::Null],
             strings,
             r.extra.iter_mut().map(|(k, v)| (&**k, v)),
             &mut applied,
         );
+        let (canonical_request, request) = scratch.payloads.texts(&r.request)?;
+        let (canonical_response, response) = scratch.payloads.texts(&r.response)?;
         let observed_at = crate::timestamp::reference_text(observed);
         let mut fields = LineFields {
             exchange_id: &exchange_id,
@@ -189,8 +257,8 @@ impl<'a> Context<'a> {
             source_system: &source_system,
             entity_type: &entity_type,
             natural_key: r.natural_key.as_deref(),
-            request: &r.request,
-            response: &r.response,
+            request,
+            response,
             observed_at_utc: Some(&observed_at),
             provenance: Some(&r.provenance),
             content_sha256: ContentHash([0; 32]),
@@ -199,12 +267,17 @@ impl<'a> Context<'a> {
             redactions_applied: &applied,
             response_ref: r.response_ref.as_deref(),
         };
-        let hash = fields.hashed().hash_in(hashed);
+        let hash = HashFields {
+            request: canonical_request,
+            response: canonical_response,
+            ..fields.hashed()
+        }
+        .hash_in(&mut scratch.hashed);
         fields.content_sha256 = hash;
         // The pack line is the input line respelled: about as long, plus a
         // space after each `:` and `,` of compact input and the filled fields.
         let capacity = line.len() + line.len() / 8 + 512;
-        let line = fields.to_line_with_capacity(capacity, r.extra.iter().map(|(k, v)| (&**k, v)));
+        let line = fields.to_line_of_texts(capacity, r.extra.iter().map(|(k, v)| (&**k, v)));
         let key = format!(
             "{source_system}|{entity_type}|{}",
             r.natural_key.as_deref().unwrap_or("")
@@ -441,12 +514,12 @@ pub fn add(
     };
     let context = Context::new(options.raw, &manifest, &redactor, &options.provenance, now);
     let prepare = |lines: Vec<(u64, String)>| -> Result<Vec<(u64, Result<Prepared>)>> {
-        let mut hashed = String::new();
+        let mut scratch = Scratch::default();
         Ok(lines
             .into_iter()
             .map(|(line_no, text)| {
                 let line = text.trim_end_matches(['\n', '\r']);
-                let prepared = match context.fast(line, new_uuid, &mut hashed) {
+                let prepared = match context.fast(line, new_uuid, &mut scratch) {
                     Some(prepared) => Ok(prepared),
                     None => context
                         .full(line, input_name, line_no, new_uuid)
@@ -506,6 +579,17 @@ pub fn add(
         report.chunks = writer.close()?;
     }
     Ok(report)
+}
+
+/// Buffers a worker keeps from one record to the next.
+#[derive(Default)]
+struct Scratch {
+    /// The payloads' texts.
+    payloads: Payloads,
+    /// The hashed text.
+    hashed: String,
+    /// The payloads' strings, for the redactor's screen.
+    strings: String,
 }
 
 /// One input line made ready on a worker.

@@ -15,8 +15,10 @@ use std::borrow::Cow;
 
 use super::{Node, Plain};
 use canonical_form::Key;
+pub use two_forms::Seen;
 
 mod canonical_form;
+mod two_forms;
 
 /// With `arbitrary_precision`, serde_json reads an object whose key is
 /// `$serde_json::private::Number` as a number: the full parse would see another
@@ -400,7 +402,7 @@ pub(super) fn text_of(node: Node<'_>) -> Option<Cow<'_, str>> {
     }
 }
 
-fn text_of_ref<'n>(node: &'n Node<'_>) -> Option<&'n str> {
+pub(super) fn text_of_ref<'n>(node: &'n Node<'_>) -> Option<&'n str> {
     match node {
         Node::Str(s) => Some(s),
         Node::Plain(p) => Some(p.as_str()),

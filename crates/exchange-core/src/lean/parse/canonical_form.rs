@@ -79,15 +79,24 @@ impl<'a> Reader<'a> {
         values.clear();
         let mark = self.keys.len();
         self.items(b'}', |r| {
-            let key = match r.key_node()? {
-                Node::Plain(p) => Key::Plain(p.as_str()),
-                node => Key::Nfc(nfc_key(text_of(node)?)),
-            };
+            let key = key_of(r.key_node()?)?;
             let start = values.len();
             r.canonical_at(&mut values, depth)?;
             r.keys.push((key, start, values.len()));
             Some(())
         })?;
+        self.write_sorted(out, mark, values)
+    }
+
+    /// Write the object whose entries are `self.keys[mark..]` (their values'
+    /// canonical texts in `values`) in the order of their NFC keys, then give
+    /// `values` back to the spare buffers. `None` when two keys are equal.
+    pub(super) fn write_sorted(
+        &mut self,
+        out: &mut String,
+        mark: usize,
+        values: String,
+    ) -> Option<()> {
         let entries = self.keys.get_mut(mark..)?;
         entries.sort_unstable_by(|a, b| a.0.text().cmp(b.0.text()));
         if entries
@@ -117,6 +126,14 @@ impl<'a> Reader<'a> {
         self.spare.push(values);
         Some(())
     }
+}
+
+/// The canonical form of an object key `node` (a string node).
+pub(super) fn key_of<'a>(node: Node<'a>) -> Option<Key<'a>> {
+    Some(match node {
+        Node::Plain(p) => Key::Plain(p.as_str()),
+        node => Key::Nfc(nfc_key(text_of(node)?)),
+    })
 }
 
 /// An object key on its way to canonical text.

@@ -1,0 +1,152 @@
+//! `add`'s payloads read in one pass, with no tree: each value written at once
+//! in its canonical form (what [`Reader::canonical`] writes, the hash input)
+//! and in the pack line's spelling (what [`crate::record::write_py`] writes for
+//! the same value parsed by serde_json), each object key and string shown to
+//! the caller on the way (the redactor's screen decides from them whether the
+//! value can be stored as it is).
+
+use super::canonical_form::key_of;
+use super::{MAX_DEPTH, Node, Reader, text_of_ref};
+use crate::canonical::{self, write_escaped, write_plain};
+
+/// What [`Reader::two_forms`] shows its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen<'s> {
+    /// An object key (decoded).
+    Key(&'s str),
+    /// A string value (decoded).
+    Text(&'s str),
+}
+
+impl<'a> Reader<'a> {
+    /// Read the next value (after whitespace): its canonical text to
+    /// `canonical`, its pack line text to `py`. `visit` sees each key and
+    /// string; its `false` stops the reading (`None`). `None` also where
+    /// [`Reader::canonical`] gives none, and for a float beyond `f64` (which
+    /// `add` refuses, naming where).
+    pub(in crate::lean) fn two_forms(
+        &mut self,
+        canonical: &mut String,
+        py: &mut String,
+        visit: &mut dyn FnMut(Seen<'_>) -> bool,
+    ) -> Option<()> {
+        self.two_forms_at(canonical, py, 0, visit)
+    }
+
+    fn two_forms_at(
+        &mut self,
+        c: &mut String,
+        py: &mut String,
+        depth: usize,
+        visit: &mut dyn FnMut(Seen<'_>) -> bool,
+    ) -> Option<()> {
+        self.skip_ws();
+        match self.peek()? {
+            b'"' => match self.string_node()? {
+                Node::Plain(p) => {
+                    visit(Seen::Text(p.as_str())).then_some(())?;
+                    write_plain(c, p.as_str());
+                    write_plain(py, p.as_str());
+                }
+                Node::Str(s) => {
+                    visit(Seen::Text(&s)).then_some(())?;
+                    canonical::write_str(c, &s);
+                    write_escaped(py, &s);
+                }
+                _ => return None,
+            },
+            b'[' => {
+                let depth = depth + 1;
+                if depth > MAX_DEPTH {
+                    return None;
+                }
+                self.pos += 1;
+                c.push('[');
+                py.push('[');
+                let mut first = true;
+                self.items(b']', |r| {
+                    if !std::mem::take(&mut first) {
+                        c.push(',');
+                        py.push_str(", ");
+                    }
+                    r.two_forms_at(c, py, depth, visit)
+                })?;
+                c.push(']');
+                py.push(']');
+            }
+            b'{' => {
+                let depth = depth + 1;
+                if depth > MAX_DEPTH {
+                    return None;
+                }
+                self.pos += 1;
+                self.two_forms_object(c, py, depth, visit)?;
+            }
+            b't' => {
+                self.literal(b"true")?;
+                c.push_str("true");
+                py.push_str("true");
+            }
+            b'f' => {
+                self.literal(b"false")?;
+                c.push_str("false");
+                py.push_str("false");
+            }
+            b'n' => {
+                self.literal(b"null")?;
+                c.push_str("null");
+                py.push_str("null");
+            }
+            b'-' | b'0'..=b'9' => {
+                let n = self.number()?;
+                if canonical::is_float_text(n) && !n.parse::<f64>().is_ok_and(f64::is_finite) {
+                    return None;
+                }
+                canonical::write_number_text(c, n);
+                crate::record::write_py_number(py, n);
+            }
+            _ => return None,
+        }
+        Some(())
+    }
+
+    /// After `{`: the entries go to `py` in input order, and their canonical
+    /// values to a buffer of their own, then to `c` in the order of their NFC
+    /// keys ([`Reader::write_sorted`]).
+    fn two_forms_object(
+        &mut self,
+        c: &mut String,
+        py: &mut String,
+        depth: usize,
+        visit: &mut dyn FnMut(Seen<'_>) -> bool,
+    ) -> Option<()> {
+        let mut values = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| String::with_capacity(1024));
+        values.clear();
+        let mark = self.keys.len();
+        py.push('{');
+        let mut first = true;
+        self.items(b'}', |r| {
+            let node = r.key_node()?;
+            let text = text_of_ref(&node)?;
+            visit(Seen::Key(text)).then_some(())?;
+            if !std::mem::take(&mut first) {
+                py.push_str(", ");
+            }
+            match &node {
+                Node::Plain(p) => write_plain(py, p.as_str()),
+                _ => write_escaped(py, text),
+            }
+            py.push_str(": ");
+            let key = key_of(node)?;
+            let start = values.len();
+            r.two_forms_at(&mut values, py, depth, visit)?;
+            r.keys.push((key, start, values.len()));
+            Some(())
+        })?;
+        py.push('}');
+        self.write_sorted(c, mark, values)
+    }
+}
