@@ -183,13 +183,8 @@ pub(crate) fn write_python_number(
     text: &str,
     float: impl FnOnce(&mut String, f64),
 ) {
-    if !is_float_text(text) {
-        let digits = text.strip_prefix('-').unwrap_or(text);
-        if digits.bytes().all(|b| b == b'0') {
-            out.push('0');
-        } else {
-            out.push_str(text);
-        }
+    if let Some(integer) = integer_text(text) {
+        out.push_str(integer);
         return;
     }
     // JSON number text always parses as f64 (overflow gives infinity).
@@ -205,6 +200,35 @@ pub(crate) fn write_python_number(
     } else {
         float(out, x);
     }
+}
+
+/// Append the finite float `x`, written `text`, in both dialects: its
+/// canonical form ([`write_number_text`]) to `canonical`, the pack line's
+/// spelling (Python's repr) to `py`; one spelling serves both when rounding to
+/// 15 digits leaves `x` as it is (most floats).
+pub(crate) fn write_float_forms(canonical: &mut String, py: &mut String, text: &str, x: f64) {
+    let repr = python_float_repr(x);
+    if x != 0.0 && round15_of_text(text, x).to_bits() == x.to_bits() {
+        canonical.push_str(&repr);
+    } else {
+        write_number_text(canonical, text);
+    }
+    py.push_str(&repr);
+}
+
+/// The spelling of the JSON number written as `text` when it is an integer
+/// (the same in both dialects: as written, any zero as `0`); `None` for a
+/// float.
+pub(crate) fn integer_text(text: &str) -> Option<&str> {
+    if is_float_text(text) {
+        return None;
+    }
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    Some(if digits.bytes().all(|b| b == b'0') {
+        "0"
+    } else {
+        text
+    })
 }
 
 /// `float('%.15g' % x)`: round to 15 significant digits (exact, ties to even on
@@ -363,6 +387,37 @@ mod tests {
                 return Ok(());
             }
             prop_assert_eq!(round15_of_text(&text, x).to_bits(), round15(x).to_bits(), "{}", text);
+        }
+    }
+
+    proptest! {
+        /// Both dialects of a float at once, or each on its own: the same text.
+        #[test]
+        fn float_forms_are_each_dialect(
+            negative: bool,
+            digits in "[0-9]{1,18}",
+            point in 0usize..19,
+            exponent in -330i32..330,
+        ) {
+            let point = point.min(digits.len());
+            let text = format!(
+                "{}{}.{}e{exponent}",
+                if negative { "-" } else { "" },
+                if point == 0 { "0" } else { &digits[..point] },
+                if point == digits.len() { "0" } else { &digits[point..] },
+            );
+            let x: f64 = text.parse().unwrap_or(f64::NAN);
+            if !x.is_finite() {
+                return Ok(());
+            }
+            let (mut canonical, mut py) = (String::new(), String::new());
+            write_float_forms(&mut canonical, &mut py, &text, x);
+            let mut expected = String::new();
+            write_number_text(&mut expected, &text);
+            prop_assert_eq!(canonical, expected, "{}", text);
+            let mut expected = String::new();
+            write_python_number(&mut expected, &text, |out, x| out.push_str(&python_float_repr(x)));
+            prop_assert_eq!(py, expected, "{}", text);
         }
     }
 

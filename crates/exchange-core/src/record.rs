@@ -390,17 +390,16 @@ impl<'a, T: Tree> LineFields<'a, T> {
 }
 
 impl<'a> LineFields<'a, str> {
-    /// [`LineFields::to_line_with_capacity`] for payloads already written in
-    /// the pack line's spelling ([`write_py`]'s text of their values).
-    pub fn to_line_of_texts<T: Tree + 'a>(
+    /// Append the pack line ([`LineFields::to_line`]) to `out`, the payloads
+    /// already written in the pack line's spelling ([`write_py`]'s text of
+    /// their values).
+    pub fn write_line_of_texts<T: Tree + 'a>(
         &self,
-        capacity: usize,
+        out: &mut String,
         extra: impl Iterator<Item = (&'a str, &'a T)>,
-    ) -> String {
-        let mut out = String::with_capacity(capacity);
-        self.write_known(&mut out, String::push_str);
-        write_extra(&mut out, extra);
-        out
+    ) {
+        self.write_known(out, String::push_str);
+        write_extra(out, extra);
     }
 }
 
@@ -498,7 +497,7 @@ pub fn write_py<T: Tree>(out: &mut String, value: &T) {
 }
 
 /// Append the JSON number written as `text` the way [`write_py`] spells it.
-pub(crate) fn write_py_number(out: &mut String, text: &str) {
+fn write_py_number(out: &mut String, text: &str) {
     write_python_number(out, text, |out, x| {
         out.push_str(&fabric_core::json::python_float_repr(x));
     });

@@ -277,7 +277,10 @@ impl<'a> Context<'a> {
         // The pack line is the input line respelled: about as long, plus a
         // space after each `:` and `,` of compact input and the filled fields.
         let capacity = line.len() + line.len() / 8 + 512;
-        let line = fields.to_line_of_texts(capacity, r.extra.iter().map(|(k, v)| (&**k, v)));
+        let mut line = scratch.lines.pop().unwrap_or_default();
+        line.clear();
+        line.reserve(capacity);
+        fields.write_line_of_texts(&mut line, r.extra.iter().map(|(k, v)| (&**k, v)));
         let key = format!(
             "{source_system}|{entity_type}|{}",
             r.natural_key.as_deref().unwrap_or("")
@@ -488,6 +491,11 @@ pub fn add(
     };
     // Opened at the first record: an input with none leaves the pack untouched.
     let mut writer: Option<PackWriter> = None;
+    // The strings of the lines read and of the entries written come back to
+    // be filled again: allocating and freeing a few KB per record, on
+    // different threads, showed in the profile.
+    let (read_tx, read_rx) = crossbeam_channel::unbounded::<String>();
+    let (written_tx, written_rx) = crossbeam_channel::unbounded::<PackEntry>();
     let read = |emit: &mut dyn FnMut((u64, String)) -> Result<()>| {
         let mut buf = Vec::new();
         let mut line_no = 0u64;
@@ -506,15 +514,20 @@ pub fn add(
                 exchange_id: None,
                 reason: format!("not valid UTF-8 at byte {}", e.valid_up_to()),
             })?;
-            // One exact allocation per line (the buffer is kept for the next).
             if !text.trim().is_empty() {
-                emit((line_no, text.to_owned()))?;
+                let mut owned = read_rx.try_recv().unwrap_or_default();
+                owned.clear();
+                owned.push_str(text);
+                emit((line_no, owned))?;
             }
         }
     };
     let context = Context::new(options.raw, &manifest, &redactor, &options.provenance, now);
     let prepare = |lines: Vec<(u64, String)>| -> Result<Vec<(u64, Result<Prepared>)>> {
-        let mut scratch = Scratch::default();
+        let mut scratch = Scratch {
+            lines: written_rx.try_iter().map(|entry| entry.line).collect(),
+            ..Scratch::default()
+        };
         Ok(lines
             .into_iter()
             .map(|(line_no, text)| {
@@ -525,11 +538,12 @@ pub fn add(
                         .full(line, input_name, line_no, new_uuid)
                         .map(|record| Prepared::of_record(&record)),
                 };
+                let _ = read_tx.send(text);
                 (line_no, prepared)
             })
             .collect())
     };
-    crate::parallel::map_in_order(read, prepare, &mut |batch, discard| {
+    crate::parallel::map_in_order(read, prepare, &mut |batch, _| {
         for (line_no, prepared) in batch {
             let Prepared { entry, redacted } = prepared?;
             match ids.get(&entry.exchange_id) {
@@ -557,6 +571,7 @@ pub fn add(
             report.added += 1;
             if options.dry_run {
                 report.duplicates += u64::from(!hashes.insert(entry.hash));
+                let _ = written_tx.send(entry);
                 continue;
             }
             let w = match writer.as_mut() {
@@ -570,8 +585,8 @@ pub fn add(
             };
             report.duplicates += u64::from(w.holds(&entry.hash));
             w.write_ref(&entry)?;
-            // Its strings were allocated on a worker: freed there too.
-            discard.drop_later(entry);
+            // Back to a worker: its line is filled again, the rest freed there.
+            let _ = written_tx.send(entry);
         }
         Ok(())
     })?;
@@ -590,6 +605,8 @@ struct Scratch {
     hashed: String,
     /// The payloads' strings, for the redactor's screen.
     strings: String,
+    /// Buffers for pack lines (of entries written before).
+    lines: Vec<String>,
 }
 
 /// One input line made ready on a worker.

@@ -99,11 +99,14 @@ impl<'a> Reader<'a> {
             }
             b'-' | b'0'..=b'9' => {
                 let n = self.number()?;
-                if canonical::is_float_text(n) && !n.parse::<f64>().is_ok_and(f64::is_finite) {
-                    return None;
+                if let Some(integer) = canonical::integer_text(n) {
+                    c.push_str(integer);
+                    py.push_str(integer);
+                } else {
+                    // A float beyond `f64` is refused.
+                    let x = n.parse::<f64>().ok().filter(|x| x.is_finite())?;
+                    canonical::write_float_forms(c, py, n, x);
                 }
-                canonical::write_number_text(c, n);
-                crate::record::write_py_number(py, n);
             }
             _ => return None,
         }
