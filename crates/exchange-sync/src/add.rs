@@ -21,8 +21,8 @@ use std::path::Path;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use crate::error::{Error, Result};
 use crate::canonical::HashFields;
+use crate::error::{Error, Result};
 use crate::hash::ContentHash;
 use crate::lean::{NewRecord, Node, Payloads, Seen, Written};
 use crate::manifest::{Manifest, ManifestFile, dataset_dir};
@@ -168,8 +168,32 @@ impl<'a> Context<'a> {
         let enabled = redactor.enabled();
         let strings = &mut scratch.strings;
         strings.clear();
+        // The records of an input mostly hold the same keys in the same
+        // order: the answer for the key at the same place in the record
+        // before is taken when the key is the same (a comparison costs less
+        // than the redactor's memo).
+        let (keys, mut at) = (&mut scratch.keys, 0);
         let mut visit = |seen: Seen<'_>| match seen {
-            Seen::Key(k) => !enabled || !redactor.is_secret_key(k),
+            Seen::Key(_) if !enabled => true,
+            Seen::Key(k) => {
+                let secret = match keys.get_mut(at) {
+                    Some((before, secret)) => {
+                        if before != k {
+                            before.clear();
+                            before.push_str(k);
+                            *secret = redactor.is_secret_key(k);
+                        }
+                        *secret
+                    }
+                    None => {
+                        let secret = redactor.is_secret_key(k);
+                        keys.push((k.to_owned(), secret));
+                        secret
+                    }
+                };
+                at += 1;
+                !secret
+            }
             Seen::Text(t) => {
                 if enabled {
                     strings.push_str(t);
@@ -235,19 +259,29 @@ impl<'a> Context<'a> {
         let exchange_id = r.exchange_id.take().map_or_else(new_id, Cow::into_owned);
         r.provenance.complete(self.provenance);
         let mut applied = std::mem::take(&mut r.redactions_applied);
-        let strings = r
-            .natural_key
-            .iter_mut()
-            .chain(r.response_ref.iter_mut())
-            .chain(r.tags.iter_mut())
-            .chain(r.provenance.values_mut());
         // The payloads were redacted already (their labels are in `applied`).
-        self.redactor.redact_fields(
-            [&mut Node::Null, &mut Node::Null],
-            strings,
-            r.extra.iter_mut().map(|(k, v)| (&**k, v)),
-            &mut applied,
-        );
+        // The other strings are screened at once: when no rule could fire on
+        // any and there is no unknown key, redaction would only sort the labels.
+        let joined = &mut scratch.strings;
+        joined.clear();
+        for s in r.strings_mut() {
+            joined.push_str(s);
+            joined.push('\n');
+        }
+        if r.extra.is_empty() && self.redactor.passes_over(joined) {
+            if self.redactor.enabled() {
+                applied.sort();
+            }
+        } else {
+            let mut extra = std::mem::take(&mut r.extra);
+            self.redactor.redact_fields(
+                [&mut Node::Null, &mut Node::Null],
+                r.strings_mut(),
+                extra.iter_mut().map(|(k, v)| (&**k, v)),
+                &mut applied,
+            );
+            r.extra = extra;
+        }
         let (canonical_request, request) = scratch.payloads.texts(&r.request)?;
         let (canonical_response, response) = scratch.payloads.texts(&r.response)?;
         let observed_at = crate::timestamp::reference_text(observed);
@@ -596,7 +630,7 @@ pub fn add(
     Ok(report)
 }
 
-/// Buffers a worker keeps from one record to the next.
+/// Buffers a worker keeps from one record to the next (of one redactor).
 #[derive(Default)]
 struct Scratch {
     /// The payloads' texts.
@@ -607,6 +641,9 @@ struct Scratch {
     strings: String,
     /// Buffers for pack lines (of entries written before).
     lines: Vec<String>,
+    /// The payloads' keys of the record before, in order, and whether each
+    /// names a secret.
+    keys: Vec<(String, bool)>,
 }
 
 /// One input line made ready on a worker.

@@ -14,8 +14,8 @@ use std::borrow::Cow;
 
 use super::Node;
 use super::parse::{Reader, Seen, text_of};
-use crate::tree::Tree;
 use crate::record::Provenance;
+use crate::tree::Tree;
 
 /// An input line of `add`, read. A field the line leaves out or sets to `null`
 /// is `None` (the caller fills it). `P` is the form of `request` and
@@ -175,6 +175,16 @@ impl<'a, P> NewRecord<'a, P> {
             response_ref: None,
             extra: Vec::new(),
         }
+    }
+
+    /// The strings redaction reads besides the payloads and the unknown keys:
+    /// `natural_key`, `response_ref`, the tags and the provenance values.
+    pub fn strings_mut(&mut self) -> impl Iterator<Item = &mut String> {
+        self.natural_key
+            .iter_mut()
+            .chain(self.response_ref.iter_mut())
+            .chain(self.tags.iter_mut())
+            .chain(self.provenance.values_mut())
     }
 
     /// The same record, its payloads replaced.
