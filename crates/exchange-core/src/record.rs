@@ -1,5 +1,7 @@
 //! The `ExchangeRecord` envelope: one JSON object per pack line.
 
+use std::fmt::Write as _;
+
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
@@ -438,9 +440,9 @@ impl<T: ?Sized> LineFields<'_, T> {
             }
         }
         out.push_str(", \"content_sha256\": \"");
-        out.push_str(&self.content_sha256.to_hex());
+        self.content_sha256.write_hex(out);
         out.push_str("\", \"schema_version\": ");
-        out.push_str(&self.schema_version.to_string());
+        let _ = write!(out, "{}", self.schema_version);
         out.push_str(", \"tags\": ");
         write_str_list(out, self.tags);
         out.push_str(", \"redactions_applied\": ");

@@ -551,6 +551,8 @@ pub fn add(
             if !text.trim().is_empty() {
                 let mut owned = read_rx.try_recv().unwrap_or_default();
                 owned.clear();
+                // Room for longer lines to come, so that a buffer rarely grows.
+                owned.reserve(text.len().next_power_of_two());
                 owned.push_str(text);
                 emit((line_no, owned))?;
             }
@@ -579,9 +581,12 @@ pub fn add(
     };
     crate::parallel::map_in_order(read, prepare, &mut |batch, _| {
         for (line_no, prepared) in batch {
-            let Prepared { entry, redacted } = prepared?;
-            match ids.get(&entry.exchange_id) {
-                Some((h, _)) if *h == entry.hash => {}
+            let Prepared {
+                mut entry,
+                redacted,
+            } = prepared?;
+            let first = match ids.get(&entry.exchange_id) {
+                Some((h, _)) if *h == entry.hash => false,
                 Some((_, first)) => {
                     return Err(Error::Record {
                         path: input_name.to_path_buf(),
@@ -594,31 +599,30 @@ pub fn add(
                         ),
                     });
                 }
-                None => {
-                    ids.insert(
-                        entry.exchange_id.clone(),
-                        (entry.hash, Origin::Input(line_no)),
-                    );
-                }
-            }
+                None => true,
+            };
             report.redacted += u64::from(redacted);
             report.added += 1;
             if options.dry_run {
                 report.duplicates += u64::from(!hashes.insert(entry.hash));
-                let _ = written_tx.send(entry);
-                continue;
+            } else {
+                let w = match writer.as_mut() {
+                    Some(w) => w,
+                    None => writer.insert(PackWriter::open(
+                        &dir,
+                        manifest.clone(),
+                        options.chunk_size,
+                        now,
+                    )?),
+                };
+                report.duplicates += u64::from(w.holds(&entry.hash));
+                w.write_ref(&entry)?;
             }
-            let w = match writer.as_mut() {
-                Some(w) => w,
-                None => writer.insert(PackWriter::open(
-                    &dir,
-                    manifest.clone(),
-                    options.chunk_size,
-                    now,
-                )?),
-            };
-            report.duplicates += u64::from(w.holds(&entry.hash));
-            w.write_ref(&entry)?;
+            if first {
+                // The entry is done with its id.
+                let id = std::mem::take(&mut entry.exchange_id);
+                ids.insert(id, (entry.hash, Origin::Input(line_no)));
+            }
             // Back to a worker: its line is filled again, the rest freed there.
             let _ = written_tx.send(entry);
         }

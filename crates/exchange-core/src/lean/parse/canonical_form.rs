@@ -98,12 +98,17 @@ impl<'a> Reader<'a> {
         values: String,
     ) -> Option<()> {
         let entries = self.keys.get_mut(mark..)?;
-        entries.sort_unstable_by(|a, b| a.0.text().cmp(b.0.text()));
-        if entries
-            .windows(2)
-            .any(|w| matches!(w, [a, b] if a.0.text() == b.0.text()))
-        {
-            return None;
+        // Often in order already (then no two are equal either).
+        let ordered = |entries: &[(Key<'_>, usize, usize)]| {
+            entries
+                .windows(2)
+                .all(|w| matches!(w, [a, b] if a.0.text() < b.0.text()))
+        };
+        if !ordered(entries) {
+            entries.sort_unstable_by(|a, b| a.0.text().cmp(b.0.text()));
+            if !ordered(entries) {
+                return None;
+            }
         }
         out.push('{');
         for (i, (key, start, end)) in entries.iter().enumerate() {
@@ -129,6 +134,7 @@ impl<'a> Reader<'a> {
 }
 
 /// The canonical form of an object key `node` (a string node).
+#[inline]
 pub(super) fn key_of<'a>(node: Node<'a>) -> Option<Key<'a>> {
     Some(match node {
         Node::Plain(p) => Key::Plain(p.as_str()),
