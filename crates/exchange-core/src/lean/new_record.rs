@@ -1,14 +1,19 @@
 //! `add`'s input line read the fast way: the lean reader's one pass over the
-//! line, the envelope's fields borrowed from it and every other value a
-//! [`Node`] tree (numbers keep their text), ready for the redactor and the
-//! writers of [`crate::tree`].
+//! line, the envelope's fields borrowed from it. [`read_new`] makes every other
+//! value a [`Node`] tree (numbers keep their text), ready for the redactor and
+//! the writers of [`crate::tree`]; [`read_written`] writes `request` and
+//! `response` as it reads them, in their canonical form and in the pack line's
+//! spelling (what those writers write for the same values), and shows their
+//! keys and strings to the caller, who decides whether redaction could change
+//! them (then it asks [`read_new`]).
 //!
-//! Like [`super::check_line`], [`read_new`] answers only when it is sure that the
+//! Like [`super::check_line`], both answer only when they are sure that the
 //! full parse (serde_json, then `ExchangeRecord::from_map`) would read the same
 //! values: `None` for bad JSON, `NaN`/`Infinity` literals, a float beyond `f64`,
-//! a key given twice in any object, a known field of the wrong type, more than
-//! 64 levels, or a line that is no envelope. The caller then takes the full
-//! parse, which gives the answer or the error.
+//! a key given twice in any object ([`read_written`]: also two keys equal after
+//! NFC), a known field of the wrong type, more than 64 levels, or a line that
+//! is no envelope. The caller then takes the full parse, which gives the answer
+//! or the error.
 
 use std::borrow::Cow;
 

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use super::{MAX_DEPTH, Node, Reader, text_of};
+use super::{MAX_DEPTH, Reader, Run};
 use crate::canonical;
 
 impl<'a> Reader<'a> {
@@ -18,15 +18,18 @@ impl<'a> Reader<'a> {
     fn canonical_at(&mut self, out: &mut String, depth: usize) -> Option<()> {
         self.skip_ws();
         match self.peek()? {
-            b'"' => match self.string_node()? {
-                Node::Plain(p) => {
-                    out.push('"');
-                    out.push_str(p.as_str());
-                    out.push('"');
+            b'"' => {
+                let (start, run) = self.string_run()?;
+                match run {
+                    Run::Plain => {
+                        out.push('"');
+                        out.push_str(self.text.get(start..self.pos - 1)?);
+                        out.push('"');
+                    }
+                    Run::Text => canonical::write_str(out, self.text.get(start..self.pos - 1)?),
+                    Run::Escaped => canonical::write_str(out, &self.escaped_string(start)?),
                 }
-                Node::Str(s) => canonical::write_str(out, &s),
-                _ => return None,
-            },
+            }
             b'[' => {
                 let depth = depth + 1;
                 if depth > MAX_DEPTH {
@@ -79,7 +82,8 @@ impl<'a> Reader<'a> {
         values.clear();
         let mark = self.keys.len();
         self.items(b'}', |r| {
-            let key = key_of(r.key_node()?)?;
+            let (text, plain) = r.key_text()?;
+            let key = Key::of(text, plain);
             let start = values.len();
             r.canonical_at(&mut values, depth)?;
             r.keys.push((key, start, values.len()));
@@ -102,10 +106,10 @@ impl<'a> Reader<'a> {
         let ordered = |entries: &[(Key<'_>, usize, usize)]| {
             entries
                 .windows(2)
-                .all(|w| matches!(w, [a, b] if a.0.text() < b.0.text()))
+                .all(|w| matches!(w, [a, b] if a.0.order(&b.0).is_lt()))
         };
         if !ordered(entries) {
-            entries.sort_unstable_by(|a, b| a.0.text().cmp(b.0.text()));
+            entries.sort_unstable_by(|a, b| a.0.order(&b.0));
             if !ordered(entries) {
                 return None;
             }
@@ -133,15 +137,6 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The canonical form of an object key `node` (a string node).
-#[inline]
-pub(super) fn key_of<'a>(node: Node<'a>) -> Option<Key<'a>> {
-    Some(match node {
-        Node::Plain(p) => Key::Plain(p.as_str()),
-        node => Key::Nfc(nfc_key(text_of(node)?)),
-    })
-}
-
 /// An object key on its way to canonical text.
 pub(super) enum Key<'a> {
     /// ASCII with nothing to escape: already NFC, written as is.
@@ -150,11 +145,30 @@ pub(super) enum Key<'a> {
     Nfc(Cow<'a, str>),
 }
 
-impl Key<'_> {
+impl<'a> Key<'a> {
+    /// The key whose text is `text` (`plain`: ASCII with nothing to escape).
+    #[inline]
+    pub(super) fn of(text: Cow<'a, str>, plain: bool) -> Self {
+        match text {
+            Cow::Borrowed(k) if plain => Key::Plain(k),
+            text => Key::Nfc(nfc_key(text)),
+        }
+    }
+
     fn text(&self) -> &str {
         match self {
             Key::Plain(k) => k,
             Key::Nfc(k) => k,
+        }
+    }
+
+    /// The order of the texts: by the first bytes when they differ (most
+    /// keys of an object), else by the whole texts (a call to `memcmp`).
+    fn order(&self, other: &Self) -> std::cmp::Ordering {
+        let (a, b) = (self.text(), other.text());
+        match (a.as_bytes().first(), b.as_bytes().first()) {
+            (Some(x), Some(y)) if x != y => x.cmp(y),
+            _ => a.cmp(b),
         }
     }
 }

@@ -5,8 +5,8 @@
 //! the caller on the way (the redactor's screen decides from them whether the
 //! value can be stored as it is).
 
-use super::canonical_form::key_of;
-use super::{MAX_DEPTH, Node, Reader, text_of_ref};
+use super::canonical_form::Key;
+use super::{MAX_DEPTH, Reader, Run};
 use crate::canonical::{self, write_escaped, write_plain};
 
 /// What [`Reader::two_forms`] shows its caller.
@@ -42,19 +42,25 @@ impl<'a> Reader<'a> {
     ) -> Option<()> {
         self.skip_ws();
         match self.peek()? {
-            b'"' => match self.string_node()? {
-                Node::Plain(p) => {
-                    visit(Seen::Text(p.as_str())).then_some(())?;
-                    write_plain(c, p.as_str());
-                    write_plain(py, p.as_str());
+            b'"' => {
+                let (start, run) = self.string_run()?;
+                let owned;
+                let s = match run {
+                    Run::Escaped => {
+                        owned = self.escaped_string(start)?;
+                        owned.as_str()
+                    }
+                    _ => self.text.get(start..self.pos - 1)?,
+                };
+                visit(Seen::Text(s)).then_some(())?;
+                if run == Run::Plain {
+                    write_plain(c, s);
+                    write_plain(py, s);
+                } else {
+                    canonical::write_str(c, s);
+                    write_escaped(py, s);
                 }
-                Node::Str(s) => {
-                    visit(Seen::Text(&s)).then_some(())?;
-                    canonical::write_str(c, &s);
-                    write_escaped(py, &s);
-                }
-                _ => return None,
-            },
+            }
             b'[' => {
                 let depth = depth + 1;
                 if depth > MAX_DEPTH {
@@ -132,18 +138,18 @@ impl<'a> Reader<'a> {
         py.push('{');
         let mut first = true;
         self.items(b'}', |r| {
-            let node = r.key_node()?;
-            let text = text_of_ref(&node)?;
-            visit(Seen::Key(text)).then_some(())?;
+            let (text, plain) = r.key_text()?;
+            visit(Seen::Key(&text)).then_some(())?;
             if !std::mem::take(&mut first) {
                 py.push_str(", ");
             }
-            match &node {
-                Node::Plain(p) => write_plain(py, p.as_str()),
-                _ => write_escaped(py, text),
+            if plain {
+                write_plain(py, &text);
+            } else {
+                write_escaped(py, &text);
             }
             py.push_str(": ");
-            let key = key_of(node)?;
+            let key = Key::of(text, plain);
             let start = values.len();
             r.two_forms_at(&mut values, py, depth, visit)?;
             r.keys.push((key, start, values.len()));
