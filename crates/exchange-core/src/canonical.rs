@@ -223,12 +223,17 @@ pub(crate) fn integer_text(text: &str) -> Option<&str> {
     if is_float_text(text) {
         return None;
     }
+    Some(integer_spelling(text))
+}
+
+/// [`integer_text`] of an integer's text (known to be one).
+pub(crate) fn integer_spelling(text: &str) -> &str {
     let digits = text.strip_prefix('-').unwrap_or(text);
-    Some(if digits.bytes().all(|b| b == b'0') {
+    if digits.bytes().all(|b| b == b'0') {
         "0"
     } else {
         text
-    })
+    }
 }
 
 /// `float('%.15g' % x)`: round to 15 significant digits (exact, ties to even on
@@ -276,6 +281,7 @@ pub fn nfc(s: &str) -> std::borrow::Cow<'_, str> {
 
 /// Append `s`, known to be ASCII with nothing to escape ([`Kind::Plain`]), as a
 /// string literal: its text in quotes, in every dialect.
+#[inline]
 pub fn write_plain(out: &mut String, s: &str) {
     out.push('"');
     out.push_str(s);

@@ -303,6 +303,13 @@ impl<'a> Reader<'a> {
 
     /// A number's text: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
     fn number(&mut self) -> Option<&'a str> {
+        self.number_and_kind().map(|(text, _)| text)
+    }
+
+    /// [`Reader::number`], and whether it is a float (a fraction or an
+    /// exponent).
+    pub(super) fn number_and_kind(&mut self) -> Option<(&'a str, bool)> {
+        let mut float = false;
         let start = self.pos;
         if self.peek() == Some(b'-') {
             self.pos += 1;
@@ -315,12 +322,14 @@ impl<'a> Reader<'a> {
             _ => return None,
         }
         if self.peek() == Some(b'.') {
+            float = true;
             self.pos += 1;
             if self.digits() == 0 {
                 return None;
             }
         }
         if let Some(b'e' | b'E') = self.peek() {
+            float = true;
             self.pos += 1;
             if let Some(b'+' | b'-') = self.peek() {
                 self.pos += 1;
@@ -329,7 +338,7 @@ impl<'a> Reader<'a> {
                 return None;
             }
         }
-        self.text.get(start..self.pos)
+        Some((self.text.get(start..self.pos)?, float))
     }
 
     /// `null` or an array of strings (after whitespace), checked and dropped:

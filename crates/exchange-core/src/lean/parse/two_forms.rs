@@ -104,8 +104,9 @@ impl<'a> Reader<'a> {
                 py.push_str("null");
             }
             b'-' | b'0'..=b'9' => {
-                let n = self.number()?;
-                if let Some(integer) = canonical::integer_text(n) {
+                let (n, float) = self.number_and_kind()?;
+                if !float {
+                    let integer = canonical::integer_spelling(n);
                     c.push_str(integer);
                     py.push_str(integer);
                 } else {
