@@ -531,10 +531,12 @@ pub fn add(
     let (read_tx, read_rx) = crossbeam_channel::unbounded::<String>();
     let (written_tx, written_rx) = crossbeam_channel::unbounded::<PackEntry>();
     let read = |emit: &mut dyn FnMut((u64, String)) -> Result<()>| {
-        let mut buf = Vec::new();
         let mut line_no = 0u64;
         let limit = crate::input_limits::get().line;
         loop {
+            // Read into a buffer back from a worker: the line goes on as it
+            // was read, not copied.
+            let mut buf = read_rx.try_recv().unwrap_or_default().into_bytes();
             let n = crate::input_limits::read_line(input, &mut buf, limit, input_name, || {
                 format!("input line {}", line_no + 1)
             })?;
@@ -542,19 +544,14 @@ pub fn add(
                 return Ok(());
             }
             line_no += 1;
-            let text = std::str::from_utf8(&buf).map_err(|e| Error::Record {
+            let text = String::from_utf8(buf).map_err(|e| Error::Record {
                 path: input_name.to_path_buf(),
                 line: line_no,
                 exchange_id: None,
-                reason: format!("not valid UTF-8 at byte {}", e.valid_up_to()),
+                reason: format!("not valid UTF-8 at byte {}", e.utf8_error().valid_up_to()),
             })?;
             if !text.trim().is_empty() {
-                let mut owned = read_rx.try_recv().unwrap_or_default();
-                owned.clear();
-                // Room for longer lines to come, so that a buffer rarely grows.
-                owned.reserve(text.len().next_power_of_two());
-                owned.push_str(text);
-                emit((line_no, owned))?;
+                emit((line_no, text))?;
             }
         }
     };
