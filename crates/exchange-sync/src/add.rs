@@ -1,17 +1,24 @@
 //! `exchange add`: new records into a pack, redacted and hashed.
 //!
-//! Each input line is read by the lean reader ([`crate::lean::read_new`]) when
-//! it can take it, else by the full parse (serde_json), which gives every error;
-//! both roads fill, redact, hash and write the record with the same functions
-//! (over [`crate::tree`]), so they write the same bytes. On 200,000 records of
-//! `gen_exchange.py` (1.9 KB each, one scope) on a 2-core machine,
+//! Each input line is read by the lean reader when it can take it, else by the
+//! full parse (serde_json), which gives every error. The lean reader reads the
+//! payloads in one pass, writing their hash input and their pack line text as
+//! it goes ([`crate::lean::read_written`]), when redaction would leave them as
+//! they are (no key naming a secret, nothing the redactor's screen flags in
+//! their strings); otherwise it reads them into trees
+//! ([`crate::lean::read_new`]) for the redactor. Every road fills, redacts,
+//! hashes and writes with the same functions (over [`crate::tree`]) or texts
+//! written as they write them, so they write the same bytes. On 200,000
+//! records of `gen_exchange.py` (1.9 KB each, one scope) on a 2-core machine,
 //! `fabric exchange add` took 6.4 s wall and 12.1 s CPU (31,200 records/s)
-//! with the full parse alone, 2.9 s and 5.2 s (69,900 records/s) with the lean
-//! reader (medians of three alternated pairs). That is 26 us of CPU per
-//! record: on the workers, reading 5, the hash input and its SHA-256 5,
-//! redaction 4 (the string screen 2.5), the pack line 3; on the writer thread
-//! 4 (3 of them the kernel copying the chunk files into the page cache); the
-//! reading thread 1. 100,000 records/s on two cores would need 20 at most.
+//! with the full parse alone, 2.97 s and 5.3 s (67,300 records/s) with the
+//! lean reader's trees, 2.32 s and 3.9 s (86,200 records/s) with the one pass
+//! (medians of five alternated pairs; 1,000,000 records: 13.0 s, 77,000/s).
+//! That is about 19 us of CPU a record: on the workers about 14 (the one pass
+//! 6, the screen 2, SHA-256 1, filling the fields, the other strings and the
+//! pack line the rest), the writer thread 4-5 (2 of them the kernel copying
+//! the chunk files into the page cache), the reading thread 1. 100,000
+//! records/s on two cores would need about 17.
 
 use std::borrow::Cow;
 use std::collections::HashMap;

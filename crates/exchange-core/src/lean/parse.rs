@@ -126,6 +126,28 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Past the `[` or `{` (at the cursor) of a value at `depth`: the depth
+    /// of its items, or `None` past [`MAX_DEPTH`].
+    fn enter(&mut self, depth: usize) -> Option<usize> {
+        let depth = depth + 1;
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.pos += 1;
+        Some(depth)
+    }
+
+    /// `true`, `false` or `null` (at the cursor): its text.
+    fn keyword(&mut self) -> Option<&'static str> {
+        let word = match self.peek()? {
+            b't' => "true",
+            b'f' => "false",
+            _ => "null",
+        };
+        self.literal(word.as_bytes())?;
+        Some(word)
+    }
+
     fn literal(&mut self, word: &[u8]) -> Option<()> {
         let end = self.pos.checked_add(word.len())?;
         (self.bytes.get(self.pos..end)? == word).then(|| self.pos = end)
@@ -383,11 +405,7 @@ impl<'a> Reader<'a> {
         Some(match self.peek()? {
             b'"' => self.string_node()?,
             b'{' => {
-                let depth = depth + 1;
-                if depth > MAX_DEPTH {
-                    return None;
-                }
-                self.pos += 1;
+                let depth = self.enter(depth)?;
                 let mark = self.entries.len();
                 self.items(b'}', |r| {
                     let key = r.key()?;
@@ -398,11 +416,7 @@ impl<'a> Reader<'a> {
                 Node::Obj(self.entries.drain(mark..).collect())
             }
             b'[' => {
-                let depth = depth + 1;
-                if depth > MAX_DEPTH {
-                    return None;
-                }
-                self.pos += 1;
+                let depth = self.enter(depth)?;
                 let mark = self.items.len();
                 self.items(b']', |r| {
                     let item = r.value_at(depth)?;

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use super::{MAX_DEPTH, Reader, Run};
+use super::{Reader, Run};
 use crate::canonical;
 
 impl<'a> Reader<'a> {
@@ -31,11 +31,7 @@ impl<'a> Reader<'a> {
                 }
             }
             b'[' => {
-                let depth = depth + 1;
-                if depth > MAX_DEPTH {
-                    return None;
-                }
-                self.pos += 1;
+                let depth = self.enter(depth)?;
                 out.push('[');
                 let mut first = true;
                 self.items(b']', |r| {
@@ -47,25 +43,10 @@ impl<'a> Reader<'a> {
                 out.push(']');
             }
             b'{' => {
-                let depth = depth + 1;
-                if depth > MAX_DEPTH {
-                    return None;
-                }
-                self.pos += 1;
+                let depth = self.enter(depth)?;
                 self.canonical_object(out, depth)?;
             }
-            b't' => {
-                self.literal(b"true")?;
-                out.push_str("true");
-            }
-            b'f' => {
-                self.literal(b"false")?;
-                out.push_str("false");
-            }
-            b'n' => {
-                self.literal(b"null")?;
-                out.push_str("null");
-            }
+            b't' | b'f' | b'n' => out.push_str(self.keyword()?),
             b'-' | b'0'..=b'9' => canonical::write_number_text(out, self.number()?),
             _ => return None,
         }

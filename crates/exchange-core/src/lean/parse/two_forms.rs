@@ -6,7 +6,7 @@
 //! value can be stored as it is).
 
 use super::canonical_form::Key;
-use super::{MAX_DEPTH, Reader, Run};
+use super::{Reader, Run};
 use crate::canonical::{self, write_escaped, write_plain};
 
 /// What [`Reader::two_forms`] shows its caller.
@@ -62,11 +62,7 @@ impl<'a> Reader<'a> {
                 }
             }
             b'[' => {
-                let depth = depth + 1;
-                if depth > MAX_DEPTH {
-                    return None;
-                }
-                self.pos += 1;
+                let depth = self.enter(depth)?;
                 c.push('[');
                 py.push('[');
                 let mut first = true;
@@ -81,27 +77,39 @@ impl<'a> Reader<'a> {
                 py.push(']');
             }
             b'{' => {
-                let depth = depth + 1;
-                if depth > MAX_DEPTH {
-                    return None;
-                }
-                self.pos += 1;
-                self.two_forms_object(c, py, depth, visit)?;
+                // The entries go to `py` in input order, and their canonical
+                // values to a buffer of their own, then to `c` in the order of
+                // their NFC keys ([`Reader::write_sorted`]).
+                let depth = self.enter(depth)?;
+                let mut values = self.spare.pop().unwrap_or_default();
+                values.clear();
+                let mark = self.keys.len();
+                py.push('{');
+                self.items(b'}', |r| {
+                    let (text, plain) = r.key_text()?;
+                    visit(Seen::Key(&text)).then_some(())?;
+                    if r.keys.len() > mark {
+                        py.push_str(", ");
+                    }
+                    if plain {
+                        write_plain(py, &text);
+                    } else {
+                        write_escaped(py, &text);
+                    }
+                    py.push_str(": ");
+                    let key = Key::of(text, plain);
+                    let start = values.len();
+                    r.two_forms_at(&mut values, py, depth, visit)?;
+                    r.keys.push((key, start, values.len()));
+                    Some(())
+                })?;
+                py.push('}');
+                self.write_sorted(c, mark, values)?;
             }
-            b't' => {
-                self.literal(b"true")?;
-                c.push_str("true");
-                py.push_str("true");
-            }
-            b'f' => {
-                self.literal(b"false")?;
-                c.push_str("false");
-                py.push_str("false");
-            }
-            b'n' => {
-                self.literal(b"null")?;
-                c.push_str("null");
-                py.push_str("null");
+            b't' | b'f' | b'n' => {
+                let word = self.keyword()?;
+                c.push_str(word);
+                py.push_str(word);
             }
             b'-' | b'0'..=b'9' => {
                 let (n, float) = self.number_and_kind()?;
@@ -118,45 +126,5 @@ impl<'a> Reader<'a> {
             _ => return None,
         }
         Some(())
-    }
-
-    /// After `{`: the entries go to `py` in input order, and their canonical
-    /// values to a buffer of their own, then to `c` in the order of their NFC
-    /// keys ([`Reader::write_sorted`]).
-    fn two_forms_object(
-        &mut self,
-        c: &mut String,
-        py: &mut String,
-        depth: usize,
-        visit: &mut dyn FnMut(Seen<'_>) -> bool,
-    ) -> Option<()> {
-        let mut values = self
-            .spare
-            .pop()
-            .unwrap_or_else(|| String::with_capacity(1024));
-        values.clear();
-        let mark = self.keys.len();
-        py.push('{');
-        let mut first = true;
-        self.items(b'}', |r| {
-            let (text, plain) = r.key_text()?;
-            visit(Seen::Key(&text)).then_some(())?;
-            if !std::mem::take(&mut first) {
-                py.push_str(", ");
-            }
-            if plain {
-                write_plain(py, &text);
-            } else {
-                write_escaped(py, &text);
-            }
-            py.push_str(": ");
-            let key = Key::of(text, plain);
-            let start = values.len();
-            r.two_forms_at(&mut values, py, depth, visit)?;
-            r.keys.push((key, start, values.len()));
-            Some(())
-        })?;
-        py.push('}');
-        self.write_sorted(c, mark, values)
     }
 }
