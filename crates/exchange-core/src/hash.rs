@@ -21,11 +21,15 @@ impl ContentHash {
     /// Append the 64-character lowercase hex form to `out`.
     pub fn write_hex(&self, out: &mut String) {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        out.reserve(64);
-        for b in self.0 {
-            out.push(char::from(DIGITS[usize::from(b >> 4)]));
-            out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+        let mut text = [0u8; 64];
+        for (pair, b) in text.chunks_exact_mut(2).zip(self.0) {
+            if let [high, low] = pair {
+                *high = DIGITS[usize::from(b >> 4)];
+                *low = DIGITS[usize::from(b & 0x0f)];
+            }
         }
+        // Hex digits are ASCII.
+        out.push_str(std::str::from_utf8(&text).unwrap_or_default());
     }
 
     /// The first 16 hex characters followed by `...` (the reference's short form).

@@ -43,7 +43,8 @@ use crate::hash::ContentHash;
 mod new_record;
 mod parse;
 
-pub use new_record::{NewRecord, read_new};
+pub use new_record::{NewRecord, Payloads, Written, read_new, read_written};
+pub use parse::Seen;
 use parse::text_of as text;
 
 /// A JSON value borrowed from its text. Numbers keep their text; objects keep

@@ -1,5 +1,7 @@
 //! The `ExchangeRecord` envelope: one JSON object per pack line.
 
+use std::fmt::Write as _;
+
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
@@ -319,10 +321,10 @@ impl ExchangeRecord {
     }
 }
 
-/// The fields of a pack line, borrowed; `T` is the form of the payloads and of
-/// the unknown keys' values (see [`crate::tree`]).
+/// The fields of a pack line, borrowed; `T` is the form of the payloads (see
+/// [`crate::tree`]; `str`: their texts already written).
 #[derive(Debug, Clone, Copy)]
-pub struct LineFields<'a, T> {
+pub struct LineFields<'a, T: ?Sized> {
     /// `exchange_id`.
     pub exchange_id: &'a str,
     /// `exchange_type`.
@@ -354,7 +356,7 @@ pub struct LineFields<'a, T> {
     pub response_ref: Option<&'a str>,
 }
 
-impl<'a, T> LineFields<'a, T> {
+impl<'a, T: ?Sized> LineFields<'a, T> {
     /// The six hashed fields.
     pub fn hashed(&self) -> crate::canonical::HashFields<'a, &'a T> {
         crate::canonical::HashFields {
@@ -383,56 +385,82 @@ impl<'a, T: Tree> LineFields<'a, T> {
         extra: impl Iterator<Item = (&'a str, &'a T)>,
     ) -> String {
         let mut out = String::with_capacity(capacity);
+        self.write_known(&mut out, write_py);
+        write_extra(&mut out, extra);
+        out
+    }
+}
+
+impl<'a> LineFields<'a, str> {
+    /// Append the pack line ([`LineFields::to_line`]) to `out`, the payloads
+    /// already written in the pack line's spelling ([`write_py`]'s text of
+    /// their values).
+    pub fn write_line_of_texts<T: Tree + 'a>(
+        &self,
+        out: &mut String,
+        extra: impl Iterator<Item = (&'a str, &'a T)>,
+    ) {
+        self.write_known(out, String::push_str);
+        write_extra(out, extra);
+    }
+}
+
+impl<T: ?Sized> LineFields<'_, T> {
+    /// The pack line up to the unknown keys, the payloads by `payload`.
+    fn write_known(&self, out: &mut String, payload: impl Fn(&mut String, &T)) {
         out.push_str("{\"exchange_id\": ");
-        write_escaped(&mut out, self.exchange_id);
+        write_escaped(out, self.exchange_id);
         out.push_str(", \"exchange_type\": ");
-        write_escaped(&mut out, self.exchange_type);
+        write_escaped(out, self.exchange_type);
         out.push_str(", \"source_system\": ");
-        write_escaped(&mut out, self.source_system);
+        write_escaped(out, self.source_system);
         out.push_str(", \"entity_type\": ");
-        write_escaped(&mut out, self.entity_type);
+        write_escaped(out, self.entity_type);
         out.push_str(", \"natural_key\": ");
-        write_opt_str(&mut out, self.natural_key);
+        write_opt_str(out, self.natural_key);
         out.push_str(", \"request\": ");
-        write_py(&mut out, self.request);
+        payload(out, self.request);
         out.push_str(", \"response\": ");
-        write_py(&mut out, self.response);
+        payload(out, self.response);
         out.push_str(", \"observed_at_utc\": ");
-        write_opt_str(&mut out, self.observed_at_utc);
+        write_opt_str(out, self.observed_at_utc);
         out.push_str(", \"provenance\": ");
         match self.provenance {
             None => out.push_str("null"),
             Some(p) => {
                 out.push_str("{\"runner_name\": ");
-                write_opt_str(&mut out, p.runner_name.as_deref());
+                write_opt_str(out, p.runner_name.as_deref());
                 out.push_str(", \"host\": ");
-                write_opt_str(&mut out, p.host.as_deref());
+                write_opt_str(out, p.host.as_deref());
                 out.push_str(", \"git_sha\": ");
-                write_opt_str(&mut out, p.git_sha.as_deref());
+                write_opt_str(out, p.git_sha.as_deref());
                 out.push_str(", \"connector_version\": ");
-                write_opt_str(&mut out, p.connector_version.as_deref());
+                write_opt_str(out, p.connector_version.as_deref());
                 out.push('}');
             }
         }
         out.push_str(", \"content_sha256\": \"");
-        out.push_str(&self.content_sha256.to_hex());
+        self.content_sha256.write_hex(out);
         out.push_str("\", \"schema_version\": ");
-        out.push_str(&self.schema_version.to_string());
+        let _ = write!(out, "{}", self.schema_version);
         out.push_str(", \"tags\": ");
-        write_str_list(&mut out, self.tags);
+        write_str_list(out, self.tags);
         out.push_str(", \"redactions_applied\": ");
-        write_str_list(&mut out, self.redactions_applied);
+        write_str_list(out, self.redactions_applied);
         out.push_str(", \"response_ref\": ");
-        write_opt_str(&mut out, self.response_ref);
-        for (k, v) in extra {
-            out.push_str(", ");
-            write_escaped(&mut out, k);
-            out.push_str(": ");
-            write_py(&mut out, v);
-        }
-        out.push('}');
-        out
+        write_opt_str(out, self.response_ref);
     }
+}
+
+/// The unknown keys of a pack line and its closing brace.
+fn write_extra<'a, T: Tree + 'a>(out: &mut String, extra: impl Iterator<Item = (&'a str, &'a T)>) {
+    for (k, v) in extra {
+        out.push_str(", ");
+        write_escaped(out, k);
+        out.push_str(": ");
+        write_py(out, v);
+    }
+    out.push('}');
 }
 
 /// Append `value` (a parsed value, or a tree of the lean reader: see
@@ -442,9 +470,7 @@ pub fn write_py<T: Tree>(out: &mut String, value: &T) {
         Kind::Null => out.push_str("null"),
         Kind::Bool(true) => out.push_str("true"),
         Kind::Bool(false) => out.push_str("false"),
-        Kind::Num(n) => write_python_number(out, n, |out, x| {
-            out.push_str(&fabric_core::json::python_float_repr(x));
-        }),
+        Kind::Num(n) => write_py_number(out, n),
         Kind::Str(s) => write_escaped(out, s),
         Kind::Plain(s) => write_plain(out, s),
         Kind::Arr => {
@@ -470,6 +496,13 @@ pub fn write_py<T: Tree>(out: &mut String, value: &T) {
             out.push('}');
         }
     }
+}
+
+/// Append the JSON number written as `text` the way [`write_py`] spells it.
+fn write_py_number(out: &mut String, text: &str) {
+    write_python_number(out, text, |out, x| {
+        out.push_str(&fabric_core::json::python_float_repr(x));
+    });
 }
 
 fn write_opt_str(out: &mut String, s: Option<&str>) {

@@ -248,6 +248,18 @@ impl Redactor {
         self.enabled
     }
 
+    /// Whether redaction leaves every string within `text` as it is: off, or
+    /// no rule could fire anywhere in `text` (the screen: it has no
+    /// assertions, so where it finds nothing in a text it finds nothing in a
+    /// part of it). Strings joined into one text are screened at once.
+    pub fn passes_over(&self, text: &str) -> bool {
+        !self.enabled
+            || self
+                .screen
+                .as_ref()
+                .is_some_and(|screen| !screen.may_match(text))
+    }
+
     /// Redact a request and a response (the two payloads only; see
     /// [`Redactor::redact_record`] for a whole record).
     pub fn redact(&self, request: &Value, response: &Value) -> Redacted {

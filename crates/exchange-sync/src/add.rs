@@ -1,17 +1,24 @@
 //! `exchange add`: new records into a pack, redacted and hashed.
 //!
-//! Each input line is read by the lean reader ([`crate::lean::read_new`]) when
-//! it can take it, else by the full parse (serde_json), which gives every error;
-//! both roads fill, redact, hash and write the record with the same functions
-//! (over [`crate::tree`]), so they write the same bytes. On 200,000 records of
-//! `gen_exchange.py` (1.9 KB each, one scope) on a 2-core machine,
+//! Each input line is read by the lean reader when it can take it, else by the
+//! full parse (serde_json), which gives every error. The lean reader reads the
+//! payloads in one pass, writing their hash input and their pack line text as
+//! it goes ([`crate::lean::read_written`]), when redaction would leave them as
+//! they are (no key naming a secret, nothing the redactor's screen flags in
+//! their strings); otherwise it reads them into trees
+//! ([`crate::lean::read_new`]) for the redactor. Every road fills, redacts,
+//! hashes and writes with the same functions (over [`crate::tree`]) or texts
+//! written as they write them, so they write the same bytes. On 200,000
+//! records of `gen_exchange.py` (1.9 KB each, one scope) on a 2-core machine,
 //! `fabric exchange add` took 6.4 s wall and 12.1 s CPU (31,200 records/s)
-//! with the full parse alone, 2.9 s and 5.2 s (69,900 records/s) with the lean
-//! reader (medians of three alternated pairs). That is 26 us of CPU per
-//! record: on the workers, reading 5, the hash input and its SHA-256 5,
-//! redaction 4 (the string screen 2.5), the pack line 3; on the writer thread
-//! 4 (3 of them the kernel copying the chunk files into the page cache); the
-//! reading thread 1. 100,000 records/s on two cores would need 20 at most.
+//! with the full parse alone, 2.97 s and 5.3 s (67,300 records/s) with the
+//! lean reader's trees, 2.32 s and 3.9 s (86,200 records/s) with the one pass
+//! (medians of five alternated pairs; 1,000,000 records: 13.0 s, 77,000/s).
+//! That is about 19 us of CPU a record: on the workers about 14 (the one pass
+//! 6, the screen 2, SHA-256 1, filling the fields, the other strings and the
+//! pack line the rest), the writer thread 4-5 (2 of them the kernel copying
+//! the chunk files into the page cache), the reading thread 1. 100,000
+//! records/s on two cores would need about 17.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -21,8 +28,10 @@ use std::path::Path;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use crate::canonical::HashFields;
 use crate::error::{Error, Result};
 use crate::hash::ContentHash;
+use crate::lean::{NewRecord, Node, Payloads, Seen, Written};
 use crate::manifest::{Manifest, ManifestFile, dataset_dir};
 use crate::nonfinite::find_overflow;
 use crate::pack::{PackEntry, PackWriter};
@@ -135,19 +144,106 @@ impl<'a> Context<'a> {
 
     /// [`Context::full`]'s answer for `line` (as the pack entry it becomes), or
     /// `None` when the line must take the full parse, which then gives the
-    /// answer or the error. The lean reader reads the line in one pass
-    /// ([`crate::lean::read_new`]: no serde_json tree, numbers kept as text); the
-    /// filling and the checks are the same, and the redaction walk, the hash and
-    /// the pack line are the very functions of the full parse, run over the lean
-    /// reader's tree ([`crate::tree`]). `hashed` is a buffer for the hashed text.
+    /// answer or the error. The lean reader reads the line in one pass (no
+    /// serde_json tree, numbers kept as text): [`Context::one_pass`] when
+    /// redaction leaves the payloads as they are, else [`Context::tree`]. The
+    /// filling and the checks are the same, and the redaction, the hash and
+    /// the pack line are the very functions of the full parse (over
+    /// [`crate::tree`]), or texts written as they write them.
     fn fast(
         &self,
         line: &str,
         new_id: impl FnOnce() -> String,
-        hashed: &mut String,
+        scratch: &mut Scratch,
+    ) -> Option<Prepared> {
+        let r = self
+            .one_pass(line, scratch)
+            .or_else(|| self.tree(line, &mut scratch.payloads))?;
+        self.finish(line, r, new_id, scratch)
+    }
+
+    /// The payloads written as they are read ([`crate::lean::read_written`]),
+    /// when no key in them names a secret and no redaction rule could fire on
+    /// any of their strings (one screen over all of them): redaction would
+    /// leave them as they are. `None`: ask [`Context::tree`].
+    fn one_pass<'l>(
+        &self,
+        line: &'l str,
+        scratch: &mut Scratch,
+    ) -> Option<NewRecord<'l, Option<Written>>> {
+        let redactor = self.redactor;
+        let enabled = redactor.enabled();
+        let strings = &mut scratch.strings;
+        strings.clear();
+        // The records of an input mostly hold the same keys in the same
+        // order: the answer for the key at the same place in the record
+        // before is taken when the key is the same (a comparison costs less
+        // than the redactor's memo).
+        let (keys, mut at) = (&mut scratch.keys, 0);
+        let mut visit = |seen: Seen<'_>| match seen {
+            Seen::Key(_) if !enabled => true,
+            Seen::Key(k) => {
+                let secret = match keys.get_mut(at) {
+                    Some((before, secret)) => {
+                        if before != k {
+                            before.clear();
+                            before.push_str(k);
+                            *secret = redactor.is_secret_key(k);
+                        }
+                        *secret
+                    }
+                    None => {
+                        let secret = redactor.is_secret_key(k);
+                        keys.push((k.to_owned(), secret));
+                        secret
+                    }
+                };
+                at += 1;
+                !secret
+            }
+            Seen::Text(t) => {
+                if enabled {
+                    strings.push_str(t);
+                    strings.push('\n');
+                }
+                true
+            }
+        };
+        let r = crate::lean::read_written(line, self.raw, &mut scratch.payloads, &mut visit)?;
+        redactor.passes_over(strings).then_some(r)
+    }
+
+    /// The payloads read into trees ([`crate::lean::read_new`]), redacted, then
+    /// written in both forms.
+    fn tree<'l>(
+        &self,
+        line: &'l str,
+        payloads: &mut Payloads,
+    ) -> Option<NewRecord<'l, Option<Written>>> {
+        let mut r = crate::lean::read_new(line, self.raw)?;
+        self.redactor.redact_fields(
+            [&mut r.request, &mut r.response],
+            std::iter::empty(),
+            std::iter::empty(),
+            &mut r.redactions_applied,
+        );
+        payloads.clear();
+        let request = payloads.write(&r.request);
+        let response = payloads.write(&r.response);
+        Some(r.with_payloads(request, response))
+    }
+
+    /// The pack entry of `r` (read from `line`, its payloads redacted and
+    /// written in `scratch`): fields filled, the other strings redacted (the
+    /// labels join the payloads' own), hashed.
+    fn finish(
+        &self,
+        line: &str,
+        mut r: NewRecord<'_, Option<Written>>,
+        new_id: impl FnOnce() -> String,
+        scratch: &mut Scratch,
     ) -> Option<Prepared> {
         let m = self.manifest;
-        let mut r = crate::lean::read_new(line, self.raw)?;
         let source_system = r
             .source_system
             .take()
@@ -170,18 +266,31 @@ impl<'a> Context<'a> {
         let exchange_id = r.exchange_id.take().map_or_else(new_id, Cow::into_owned);
         r.provenance.complete(self.provenance);
         let mut applied = std::mem::take(&mut r.redactions_applied);
-        let strings = r
-            .natural_key
-            .iter_mut()
-            .chain(r.response_ref.iter_mut())
-            .chain(r.tags.iter_mut())
-            .chain(r.provenance.values_mut());
-        self.redactor.redact_fields(
-            [&mut r.request, &mut r.response],
-            strings,
-            r.extra.iter_mut().map(|(k, v)| (&**k, v)),
-            &mut applied,
-        );
+        // The payloads were redacted already (their labels are in `applied`).
+        // The other strings are screened at once: when no rule could fire on
+        // any and there is no unknown key, redaction would only sort the labels.
+        let joined = &mut scratch.strings;
+        joined.clear();
+        for s in r.strings_mut() {
+            joined.push_str(s);
+            joined.push('\n');
+        }
+        if r.extra.is_empty() && self.redactor.passes_over(joined) {
+            if self.redactor.enabled() {
+                applied.sort();
+            }
+        } else {
+            let mut extra = std::mem::take(&mut r.extra);
+            self.redactor.redact_fields(
+                [&mut Node::Null, &mut Node::Null],
+                r.strings_mut(),
+                extra.iter_mut().map(|(k, v)| (&**k, v)),
+                &mut applied,
+            );
+            r.extra = extra;
+        }
+        let (canonical_request, request) = scratch.payloads.texts(&r.request)?;
+        let (canonical_response, response) = scratch.payloads.texts(&r.response)?;
         let observed_at = crate::timestamp::reference_text(observed);
         let mut fields = LineFields {
             exchange_id: &exchange_id,
@@ -189,8 +298,8 @@ impl<'a> Context<'a> {
             source_system: &source_system,
             entity_type: &entity_type,
             natural_key: r.natural_key.as_deref(),
-            request: &r.request,
-            response: &r.response,
+            request,
+            response,
             observed_at_utc: Some(&observed_at),
             provenance: Some(&r.provenance),
             content_sha256: ContentHash([0; 32]),
@@ -199,12 +308,20 @@ impl<'a> Context<'a> {
             redactions_applied: &applied,
             response_ref: r.response_ref.as_deref(),
         };
-        let hash = fields.hashed().hash_in(hashed);
+        let hash = HashFields {
+            request: canonical_request,
+            response: canonical_response,
+            ..fields.hashed()
+        }
+        .hash_in(&mut scratch.hashed);
         fields.content_sha256 = hash;
         // The pack line is the input line respelled: about as long, plus a
         // space after each `:` and `,` of compact input and the filled fields.
         let capacity = line.len() + line.len() / 8 + 512;
-        let line = fields.to_line_with_capacity(capacity, r.extra.iter().map(|(k, v)| (&**k, v)));
+        let mut line = scratch.lines.pop().unwrap_or_default();
+        line.clear();
+        line.reserve(capacity);
+        fields.write_line_of_texts(&mut line, r.extra.iter().map(|(k, v)| (&**k, v)));
         let key = format!(
             "{source_system}|{entity_type}|{}",
             r.natural_key.as_deref().unwrap_or("")
@@ -415,11 +532,18 @@ pub fn add(
     };
     // Opened at the first record: an input with none leaves the pack untouched.
     let mut writer: Option<PackWriter> = None;
+    // The strings of the lines read and of the entries written come back to
+    // be filled again: allocating and freeing a few KB per record, on
+    // different threads, showed in the profile.
+    let (read_tx, read_rx) = crossbeam_channel::unbounded::<String>();
+    let (written_tx, written_rx) = crossbeam_channel::unbounded::<PackEntry>();
     let read = |emit: &mut dyn FnMut((u64, String)) -> Result<()>| {
-        let mut buf = Vec::new();
         let mut line_no = 0u64;
         let limit = crate::input_limits::get().line;
         loop {
+            // Read into a buffer back from a worker: the line goes on as it
+            // was read, not copied.
+            let mut buf = read_rx.try_recv().unwrap_or_default().into_bytes();
             let n = crate::input_limits::read_line(input, &mut buf, limit, input_name, || {
                 format!("input line {}", line_no + 1)
             })?;
@@ -427,40 +551,46 @@ pub fn add(
                 return Ok(());
             }
             line_no += 1;
-            let text = std::str::from_utf8(&buf).map_err(|e| Error::Record {
+            let text = String::from_utf8(buf).map_err(|e| Error::Record {
                 path: input_name.to_path_buf(),
                 line: line_no,
                 exchange_id: None,
-                reason: format!("not valid UTF-8 at byte {}", e.valid_up_to()),
+                reason: format!("not valid UTF-8 at byte {}", e.utf8_error().valid_up_to()),
             })?;
-            // One exact allocation per line (the buffer is kept for the next).
             if !text.trim().is_empty() {
-                emit((line_no, text.to_owned()))?;
+                emit((line_no, text))?;
             }
         }
     };
     let context = Context::new(options.raw, &manifest, &redactor, &options.provenance, now);
     let prepare = |lines: Vec<(u64, String)>| -> Result<Vec<(u64, Result<Prepared>)>> {
-        let mut hashed = String::new();
+        let mut scratch = Scratch {
+            lines: written_rx.try_iter().map(|entry| entry.line).collect(),
+            ..Scratch::default()
+        };
         Ok(lines
             .into_iter()
             .map(|(line_no, text)| {
                 let line = text.trim_end_matches(['\n', '\r']);
-                let prepared = match context.fast(line, new_uuid, &mut hashed) {
+                let prepared = match context.fast(line, new_uuid, &mut scratch) {
                     Some(prepared) => Ok(prepared),
                     None => context
                         .full(line, input_name, line_no, new_uuid)
                         .map(|record| Prepared::of_record(&record)),
                 };
+                let _ = read_tx.send(text);
                 (line_no, prepared)
             })
             .collect())
     };
-    crate::parallel::map_in_order(read, prepare, &mut |batch, discard| {
+    crate::parallel::map_in_order(read, prepare, &mut |batch, _| {
         for (line_no, prepared) in batch {
-            let Prepared { entry, redacted } = prepared?;
-            match ids.get(&entry.exchange_id) {
-                Some((h, _)) if *h == entry.hash => {}
+            let Prepared {
+                mut entry,
+                redacted,
+            } = prepared?;
+            let first = match ids.get(&entry.exchange_id) {
+                Some((h, _)) if *h == entry.hash => false,
                 Some((_, first)) => {
                     return Err(Error::Record {
                         path: input_name.to_path_buf(),
@@ -473,32 +603,32 @@ pub fn add(
                         ),
                     });
                 }
-                None => {
-                    ids.insert(
-                        entry.exchange_id.clone(),
-                        (entry.hash, Origin::Input(line_no)),
-                    );
-                }
-            }
+                None => true,
+            };
             report.redacted += u64::from(redacted);
             report.added += 1;
             if options.dry_run {
                 report.duplicates += u64::from(!hashes.insert(entry.hash));
-                continue;
+            } else {
+                let w = match writer.as_mut() {
+                    Some(w) => w,
+                    None => writer.insert(PackWriter::open(
+                        &dir,
+                        manifest.clone(),
+                        options.chunk_size,
+                        now,
+                    )?),
+                };
+                report.duplicates += u64::from(w.holds(&entry.hash));
+                w.write_ref(&entry)?;
             }
-            let w = match writer.as_mut() {
-                Some(w) => w,
-                None => writer.insert(PackWriter::open(
-                    &dir,
-                    manifest.clone(),
-                    options.chunk_size,
-                    now,
-                )?),
-            };
-            report.duplicates += u64::from(w.holds(&entry.hash));
-            w.write_ref(&entry)?;
-            // Its strings were allocated on a worker: freed there too.
-            discard.drop_later(entry);
+            if first {
+                // The entry is done with its id.
+                let id = std::mem::take(&mut entry.exchange_id);
+                ids.insert(id, (entry.hash, Origin::Input(line_no)));
+            }
+            // Back to a worker: its line is filled again, the rest freed there.
+            let _ = written_tx.send(entry);
         }
         Ok(())
     })?;
@@ -506,6 +636,22 @@ pub fn add(
         report.chunks = writer.close()?;
     }
     Ok(report)
+}
+
+/// Buffers a worker keeps from one record to the next (of one redactor).
+#[derive(Default)]
+struct Scratch {
+    /// The payloads' texts.
+    payloads: Payloads,
+    /// The hashed text.
+    hashed: String,
+    /// The payloads' strings, for the redactor's screen.
+    strings: String,
+    /// Buffers for pack lines (of entries written before).
+    lines: Vec<String>,
+    /// The payloads' keys of the record before, in order, and whether each
+    /// names a secret.
+    keys: Vec<(String, bool)>,
 }
 
 /// One input line made ready on a worker.

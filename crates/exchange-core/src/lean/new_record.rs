@@ -1,25 +1,32 @@
 //! `add`'s input line read the fast way: the lean reader's one pass over the
-//! line, the envelope's fields borrowed from it and every other value a
-//! [`Node`] tree (numbers keep their text), ready for the redactor and the
-//! writers of [`crate::tree`].
+//! line, the envelope's fields borrowed from it. [`read_new`] makes every other
+//! value a [`Node`] tree (numbers keep their text), ready for the redactor and
+//! the writers of [`crate::tree`]; [`read_written`] writes `request` and
+//! `response` as it reads them, in their canonical form and in the pack line's
+//! spelling (what those writers write for the same values), and shows their
+//! keys and strings to the caller, who decides whether redaction could change
+//! them (then it asks [`read_new`]).
 //!
-//! Like [`super::check_line`], [`read_new`] answers only when it is sure that the
+//! Like [`super::check_line`], both answer only when they are sure that the
 //! full parse (serde_json, then `ExchangeRecord::from_map`) would read the same
 //! values: `None` for bad JSON, `NaN`/`Infinity` literals, a float beyond `f64`,
-//! a key given twice in any object, a known field of the wrong type, more than
-//! 64 levels, or a line that is no envelope. The caller then takes the full
-//! parse, which gives the answer or the error.
+//! a key given twice in any object ([`read_written`]: also two keys equal after
+//! NFC), a known field of the wrong type, more than 64 levels, or a line that
+//! is no envelope. The caller then takes the full parse, which gives the answer
+//! or the error.
 
 use std::borrow::Cow;
 
 use super::Node;
-use super::parse::{Reader, text_of};
+use super::parse::{Reader, Seen, text_of};
 use crate::record::Provenance;
+use crate::tree::Tree;
 
 /// An input line of `add`, read. A field the line leaves out or sets to `null`
-/// is `None` (the caller fills it).
+/// is `None` (the caller fills it). `P` is the form of `request` and
+/// `response`: a tree ([`read_new`]) or their texts written ([`read_written`]).
 #[derive(Debug, Clone, PartialEq)]
-pub struct NewRecord<'a> {
+pub struct NewRecord<'a, P = Node<'a>> {
     /// `exchange_id`.
     pub exchange_id: Option<Cow<'a, str>>,
     /// `exchange_type`.
@@ -30,10 +37,10 @@ pub struct NewRecord<'a> {
     pub entity_type: Option<Cow<'a, str>>,
     /// `natural_key` (owned: the redactor may replace it).
     pub natural_key: Option<String>,
-    /// `request` ([`Node::Null`] when missing).
-    pub request: Node<'a>,
-    /// `response` ([`Node::Null`] when missing).
-    pub response: Node<'a>,
+    /// `request` (null when missing).
+    pub request: P,
+    /// `response` (null when missing).
+    pub response: P,
     /// `observed_at_utc`, as written.
     pub observed_at_utc: Option<Cow<'a, str>>,
     /// The four provenance values (all `None` when `provenance` is missing or
@@ -55,28 +62,116 @@ pub struct NewRecord<'a> {
 /// `response` of an envelope with no other field). `None`: see the module doc.
 pub fn read_new(line: &str, raw: bool) -> Option<NewRecord<'_>> {
     let mut r = Reader::new(line);
+    read_any(&mut r, raw, Node::Null, |r| checked(r.value()?))
+}
+
+/// [`read_new`] with `request` and `response` written as they are read, in
+/// their canonical form and the pack line's spelling (in `payloads`, cleared
+/// first): no tree. `visit` sees each key and string of the two; its `false`
+/// leaves the line to [`read_new`] (`None`).
+pub fn read_written<'a>(
+    line: &'a str,
+    raw: bool,
+    payloads: &mut Payloads,
+    visit: &mut dyn FnMut(Seen<'_>) -> bool,
+) -> Option<NewRecord<'a, Option<Written>>> {
+    payloads.canonical.clear();
+    payloads.py.clear();
+    let mut r = Reader::with_spare(line, std::mem::take(&mut payloads.spare));
+    let (canonical, py) = (&mut payloads.canonical, &mut payloads.py);
+    let payload = |r: &mut Reader<'a>| {
+        let (c, p) = (canonical.len(), py.len());
+        r.two_forms(canonical, py, visit)?;
+        Some(Some(Written {
+            canonical: c..canonical.len(),
+            py: p..py.len(),
+        }))
+    };
+    let record = read_any(&mut r, raw, None, payload);
+    payloads.spare = r.into_spare();
+    record
+}
+
+/// Where the two texts of a payload read by [`read_written`] lie in its
+/// [`Payloads`] (`None` is null).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    canonical: std::ops::Range<usize>,
+    py: std::ops::Range<usize>,
+}
+
+/// The texts of the payloads of one record (buffers kept from one record to
+/// the next).
+#[derive(Debug, Default)]
+pub struct Payloads {
+    canonical: String,
+    py: String,
+    /// The reader's object buffers.
+    spare: Vec<String>,
+}
+
+impl Payloads {
+    /// The canonical text and the pack line text of `payload`.
+    pub fn texts(&self, payload: &Option<Written>) -> Option<(&str, &str)> {
+        match payload {
+            None => Some(("null", "null")),
+            Some(w) => Some((
+                self.canonical.get(w.canonical.clone())?,
+                self.py.get(w.py.clone())?,
+            )),
+        }
+    }
+
+    /// Write `value` in both forms, as [`read_written`] does.
+    pub fn write<T: Tree>(&mut self, value: &T) -> Option<Written> {
+        let (c, p) = (self.canonical.len(), self.py.len());
+        crate::canonical::write_value(&mut self.canonical, value);
+        crate::record::write_py(&mut self.py, value);
+        Some(Written {
+            canonical: c..self.canonical.len(),
+            py: p..self.py.len(),
+        })
+    }
+
+    /// Forget the texts written.
+    pub fn clear(&mut self) {
+        self.canonical.clear();
+        self.py.clear();
+    }
+}
+
+/// Read an envelope (or with `raw`, a value that becomes the `response` of
+/// one), the payloads by `payload`, `null` the missing one.
+fn read_any<'a, P: Clone>(
+    r: &mut Reader<'a>,
+    raw: bool,
+    null: P,
+    mut payload: impl FnMut(&mut Reader<'a>) -> Option<P>,
+) -> Option<NewRecord<'a, P>> {
     let record = if raw {
-        let response = checked(r.value()?)?;
         NewRecord {
-            response,
-            ..NewRecord::empty()
+            response: payload(r)?,
+            ..NewRecord::empty(null)
         }
     } else {
-        read_envelope(&mut r)?
+        read_envelope(r, null, payload)?
     };
     r.at_end().then_some(record)
 }
 
-impl NewRecord<'_> {
-    fn empty() -> Self {
+impl<'a, P> NewRecord<'a, P> {
+    fn empty(null: P) -> Self
+    where
+        P: Clone,
+    {
         NewRecord {
             exchange_id: None,
             exchange_type: None,
             source_system: None,
             entity_type: None,
             natural_key: None,
-            request: Node::Null,
-            response: Node::Null,
+            request: null.clone(),
+            response: null,
             observed_at_utc: None,
             provenance: Provenance::default(),
             schema_version: 1,
@@ -86,25 +181,64 @@ impl NewRecord<'_> {
             extra: Vec::new(),
         }
     }
+
+    /// The strings redaction reads besides the payloads and the unknown keys:
+    /// `natural_key`, `response_ref`, the tags and the provenance values.
+    pub fn strings_mut(&mut self) -> impl Iterator<Item = &mut String> {
+        self.natural_key
+            .iter_mut()
+            .chain(self.response_ref.iter_mut())
+            .chain(self.tags.iter_mut())
+            .chain(self.provenance.values_mut())
+    }
+
+    /// The same record, its payloads replaced.
+    pub fn with_payloads<Q>(self, request: Q, response: Q) -> NewRecord<'a, Q> {
+        NewRecord {
+            exchange_id: self.exchange_id,
+            exchange_type: self.exchange_type,
+            source_system: self.source_system,
+            entity_type: self.entity_type,
+            natural_key: self.natural_key,
+            request,
+            response,
+            observed_at_utc: self.observed_at_utc,
+            provenance: self.provenance,
+            schema_version: self.schema_version,
+            tags: self.tags,
+            redactions_applied: self.redactions_applied,
+            response_ref: self.response_ref,
+            extra: self.extra,
+        }
+    }
 }
 
-fn read_envelope<'a>(r: &mut Reader<'a>) -> Option<NewRecord<'a>> {
-    let mut record = NewRecord::empty();
+fn read_envelope<'a, P: Clone>(
+    r: &mut Reader<'a>,
+    null: P,
+    mut payload: impl FnMut(&mut Reader<'a>) -> Option<P>,
+) -> Option<NewRecord<'a, P>> {
+    let mut record = NewRecord::empty(null);
     // Which known keys were seen (a second one sends the line to the full parse).
     let mut seen = [false; crate::record::KNOWN_KEYS.len()];
     r.expect(b'{')?;
     r.items(b'}', |r| {
         let key = r.key()?;
-        let value = checked(r.value()?)?;
         match crate::record::KNOWN_KEYS.iter().position(|k| *k == key) {
             Some(i) => {
                 let first = seen.get_mut(i)?;
                 if std::mem::replace(first, true) {
                     return None;
                 }
-                record.set(&key, value)
+                match key.as_ref() {
+                    "request" => record.request = payload(r)?,
+                    "response" => record.response = payload(r)?,
+                    _ => record.set(&key, checked(r.value()?)?)?,
+                }
+                Some(())
             }
             None => {
+                let value = checked(r.value()?)?;
                 if record.extra.iter().any(|(k, _)| *k == key) {
                     return None;
                 }
@@ -125,8 +259,8 @@ fn read_envelope<'a>(r: &mut Reader<'a>) -> Option<NewRecord<'a>> {
     envelope.then_some(record)
 }
 
-impl<'a> NewRecord<'a> {
-    /// Take the value `v` of the known key `key`.
+impl<'a, P> NewRecord<'a, P> {
+    /// Take the value `v` of the known key `key` (not a payload).
     fn set(&mut self, key: &str, v: Node<'a>) -> Option<()> {
         match key {
             "exchange_id" => self.exchange_id = nullable_text(v)?,
@@ -134,8 +268,6 @@ impl<'a> NewRecord<'a> {
             "source_system" => self.source_system = nullable_text(v)?,
             "entity_type" => self.entity_type = nullable_text(v)?,
             "natural_key" => self.natural_key = owned(nullable_text(v)?),
-            "request" => self.request = v,
-            "response" => self.response = v,
             "observed_at_utc" => self.observed_at_utc = nullable_text(v)?,
             "provenance" => self.provenance = provenance(v)?,
             // Replaced by the hash of the content, whatever it holds.

@@ -1,7 +1,8 @@
 //! A strict JSON reader for the fast path: one pass over the line's bytes, each
 //! value read either into a [`Node`] (borrowing every string without escapes and
 //! every number's text; for the envelope's small fields) or straight into its
-//! canonical text ([`Reader::canonical`]; for `request` and `response`). It
+//! canonical text ([`Reader::canonical`]; for `request` and `response`; `add`
+//! writes the pack line's spelling at the same time, [`Reader::two_forms`]). It
 //! accepts a subset of what serde_json accepts (RFC 8259, no trailing commas, no
 //! comments, at most [`MAX_DEPTH`] levels) and answers `None` for everything
 //! else, so the caller falls back to the full parse.
@@ -15,8 +16,10 @@ use std::borrow::Cow;
 
 use super::{Node, Plain};
 use canonical_form::Key;
+pub use two_forms::Seen;
 
 mod canonical_form;
+mod two_forms;
 
 /// With `arbitrary_precision`, serde_json reads an object whose key is
 /// `$serde_json::private::Number` as a number: the full parse would see another
@@ -123,6 +126,28 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Past the `[` or `{` (at the cursor) of a value at `depth`: the depth
+    /// of its items, or `None` past [`MAX_DEPTH`].
+    fn enter(&mut self, depth: usize) -> Option<usize> {
+        let depth = depth + 1;
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        self.pos += 1;
+        Some(depth)
+    }
+
+    /// `true`, `false` or `null` (at the cursor): its text.
+    fn keyword(&mut self) -> Option<&'static str> {
+        let word = match self.peek()? {
+            b't' => "true",
+            b'f' => "false",
+            _ => "null",
+        };
+        self.literal(word.as_bytes())?;
+        Some(word)
+    }
+
     fn literal(&mut self, word: &[u8]) -> Option<()> {
         let end = self.pos.checked_add(word.len())?;
         (self.bytes.get(self.pos..end)? == word).then(|| self.pos = end)
@@ -132,26 +157,40 @@ impl<'a> Reader<'a> {
     /// and holds no escape (then it holds no quote, backslash or control
     /// character either), else [`Node::Str`].
     fn string_node(&mut self) -> Option<Node<'a>> {
+        let (start, run) = self.string_run()?;
+        let s = self.text.get(start..self.pos.checked_sub(1)?);
+        Some(match run {
+            Run::Plain => Node::Plain(Plain(s?)),
+            Run::Text => Node::Str(Cow::Borrowed(s?)),
+            Run::Escaped => Node::Str(Cow::Owned(self.escaped_string(start)?)),
+        })
+    }
+
+    /// A string (after whitespace) up to its closing quote (the cursor after
+    /// it) or its first escape (the cursor on it): where its text starts, and
+    /// which. Two numbers come back in registers, where a node came back
+    /// through memory and, read at once, stalled the store buffer.
+    pub(super) fn string_run(&mut self) -> Option<(usize, Run)> {
         self.expect(b'"')?;
         let start = self.pos;
         let ascii = self.skip_plain()?;
         if self.peek()? == b'"' {
-            // Both ends are ASCII bytes, so character boundaries.
-            let s = self.text.get(start..self.pos)?;
             self.pos += 1;
-            return Some(if ascii {
-                Node::Plain(Plain(s))
-            } else {
-                Node::Str(Cow::Borrowed(s))
-            });
+            return Some((start, if ascii { Run::Plain } else { Run::Text }));
         }
+        Some((start, Run::Escaped))
+    }
+
+    /// The text of a string from `start` (after its quote) whose first escape
+    /// is at the cursor, decoded; the cursor after the closing quote.
+    pub(super) fn escaped_string(&mut self, start: usize) -> Option<String> {
         let mut out = String::with_capacity(self.pos - start + 16);
         out.push_str(self.text.get(start..self.pos)?);
         loop {
             match self.peek()? {
                 b'"' => {
                     self.pos += 1;
-                    return Some(Node::Str(Cow::Owned(out)));
+                    return Some(out);
                 }
                 b'\\' => {
                     let escape = *self.bytes.get(self.pos + 1)?;
@@ -223,17 +262,29 @@ impl<'a> Reader<'a> {
 
     /// An object key and the colon after it.
     pub(super) fn key(&mut self) -> Option<Cow<'a, str>> {
-        self.key_node().and_then(text_of)
+        self.key_text().map(|(key, _)| key)
     }
 
-    /// [`Reader::key`] as a node: [`Node::Plain`] or [`Node::Str`].
-    fn key_node(&mut self) -> Option<Node<'a>> {
-        let key = self.string_node()?;
-        if text_of_ref(&key)?.starts_with(SERDE_TOKEN) {
+    /// [`Reader::key`] and whether it is plain ([`Plain`]).
+    /// Inlined: see [`Reader::string_run`].
+    #[inline(always)]
+    pub(super) fn key_text(&mut self) -> Option<(Cow<'a, str>, bool)> {
+        let (start, run) = self.string_run()?;
+        let key = match run {
+            Run::Escaped => Cow::Owned(self.escaped_string(start)?),
+            _ => Cow::Borrowed(self.text.get(start..self.pos - 1)?),
+        };
+        self.key_end(&key)?;
+        Some((key, run == Run::Plain))
+    }
+
+    /// After a key `key`: its colon. `None` for a key serde_json would read
+    /// as something else ([`SERDE_TOKEN`]).
+    fn key_end(&mut self, key: &str) -> Option<()> {
+        if key.starts_with(SERDE_TOKEN) {
             return None;
         }
-        self.expect(b':')?;
-        Some(key)
+        self.expect(b':')
     }
 
     /// The four hex digits after `\u` (and a low surrogate's escape after a high
@@ -274,6 +325,13 @@ impl<'a> Reader<'a> {
 
     /// A number's text: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
     fn number(&mut self) -> Option<&'a str> {
+        self.number_and_kind().map(|(text, _)| text)
+    }
+
+    /// [`Reader::number`], and whether it is a float (a fraction or an
+    /// exponent).
+    pub(super) fn number_and_kind(&mut self) -> Option<(&'a str, bool)> {
+        let mut float = false;
         let start = self.pos;
         if self.peek() == Some(b'-') {
             self.pos += 1;
@@ -286,12 +344,14 @@ impl<'a> Reader<'a> {
             _ => return None,
         }
         if self.peek() == Some(b'.') {
+            float = true;
             self.pos += 1;
             if self.digits() == 0 {
                 return None;
             }
         }
         if let Some(b'e' | b'E') = self.peek() {
+            float = true;
             self.pos += 1;
             if let Some(b'+' | b'-') = self.peek() {
                 self.pos += 1;
@@ -300,7 +360,7 @@ impl<'a> Reader<'a> {
                 return None;
             }
         }
-        self.text.get(start..self.pos)
+        Some((self.text.get(start..self.pos)?, float))
     }
 
     /// `null` or an array of strings (after whitespace), checked and dropped:
@@ -345,11 +405,7 @@ impl<'a> Reader<'a> {
         Some(match self.peek()? {
             b'"' => self.string_node()?,
             b'{' => {
-                let depth = depth + 1;
-                if depth > MAX_DEPTH {
-                    return None;
-                }
-                self.pos += 1;
+                let depth = self.enter(depth)?;
                 let mark = self.entries.len();
                 self.items(b'}', |r| {
                     let key = r.key()?;
@@ -360,11 +416,7 @@ impl<'a> Reader<'a> {
                 Node::Obj(self.entries.drain(mark..).collect())
             }
             b'[' => {
-                let depth = depth + 1;
-                if depth > MAX_DEPTH {
-                    return None;
-                }
-                self.pos += 1;
+                let depth = self.enter(depth)?;
                 let mark = self.items.len();
                 self.items(b']', |r| {
                     let item = r.value_at(depth)?;
@@ -391,19 +443,22 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// What [`Reader::string_run`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Run {
+    /// The whole string, ASCII with nothing escaped ([`Node::Plain`]).
+    Plain,
+    /// The whole string, not all ASCII, nothing escaped.
+    Text,
+    /// The string up to its first escape.
+    Escaped,
+}
+
 /// The text of a string node.
 pub(super) fn text_of(node: Node<'_>) -> Option<Cow<'_, str>> {
     match node {
         Node::Str(s) => Some(s),
         Node::Plain(p) => Some(Cow::Borrowed(p.as_str())),
-        _ => None,
-    }
-}
-
-fn text_of_ref<'n>(node: &'n Node<'_>) -> Option<&'n str> {
-    match node {
-        Node::Str(s) => Some(s),
-        Node::Plain(p) => Some(p.as_str()),
         _ => None,
     }
 }

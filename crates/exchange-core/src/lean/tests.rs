@@ -225,5 +225,33 @@ mod agree {
                 prop_assert!(check_line(&draft, "s", "e").is_none());
             }
         }
+
+        /// `add`'s one pass writes the payloads as the tree's writers write
+        /// the tree of the same line (and reads nothing the tree refuses).
+        #[test]
+        fn one_pass_writes_what_the_tree_writes(
+            request in value(),
+            response in value(),
+            raw: bool,
+        ) {
+            let text = if raw {
+                request.clone()
+            } else {
+                format!("{{\"request\": {request}, \"response\": {response}}}")
+            };
+            let mut payloads = crate::lean::Payloads::default();
+            let mut visit = |_: crate::lean::Seen<'_>| true;
+            let Some(written) = crate::lean::read_written(&text, raw, &mut payloads, &mut visit)
+            else {
+                return Ok(());
+            };
+            let tree = crate::lean::read_new(&text, raw)
+                .ok_or_else(|| TestCaseError::fail(format!("the tree refuses {text}")))?;
+            let mut expected = crate::lean::Payloads::default();
+            for (ours, node) in [(&written.request, &tree.request), (&written.response, &tree.response)] {
+                let theirs = expected.write(node);
+                prop_assert_eq!(payloads.texts(ours), expected.texts(&theirs), "{}", text);
+            }
+        }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use super::{MAX_DEPTH, Node, Reader, text_of};
+use super::{Reader, Run};
 use crate::canonical;
 
 impl<'a> Reader<'a> {
@@ -18,21 +18,20 @@ impl<'a> Reader<'a> {
     fn canonical_at(&mut self, out: &mut String, depth: usize) -> Option<()> {
         self.skip_ws();
         match self.peek()? {
-            b'"' => match self.string_node()? {
-                Node::Plain(p) => {
-                    out.push('"');
-                    out.push_str(p.as_str());
-                    out.push('"');
+            b'"' => {
+                let (start, run) = self.string_run()?;
+                match run {
+                    Run::Plain => {
+                        out.push('"');
+                        out.push_str(self.text.get(start..self.pos - 1)?);
+                        out.push('"');
+                    }
+                    Run::Text => canonical::write_str(out, self.text.get(start..self.pos - 1)?),
+                    Run::Escaped => canonical::write_str(out, &self.escaped_string(start)?),
                 }
-                Node::Str(s) => canonical::write_str(out, &s),
-                _ => return None,
-            },
+            }
             b'[' => {
-                let depth = depth + 1;
-                if depth > MAX_DEPTH {
-                    return None;
-                }
-                self.pos += 1;
+                let depth = self.enter(depth)?;
                 out.push('[');
                 let mut first = true;
                 self.items(b']', |r| {
@@ -44,25 +43,10 @@ impl<'a> Reader<'a> {
                 out.push(']');
             }
             b'{' => {
-                let depth = depth + 1;
-                if depth > MAX_DEPTH {
-                    return None;
-                }
-                self.pos += 1;
+                let depth = self.enter(depth)?;
                 self.canonical_object(out, depth)?;
             }
-            b't' => {
-                self.literal(b"true")?;
-                out.push_str("true");
-            }
-            b'f' => {
-                self.literal(b"false")?;
-                out.push_str("false");
-            }
-            b'n' => {
-                self.literal(b"null")?;
-                out.push_str("null");
-            }
+            b't' | b'f' | b'n' => out.push_str(self.keyword()?),
             b'-' | b'0'..=b'9' => canonical::write_number_text(out, self.number()?),
             _ => return None,
         }
@@ -79,22 +63,37 @@ impl<'a> Reader<'a> {
         values.clear();
         let mark = self.keys.len();
         self.items(b'}', |r| {
-            let key = match r.key_node()? {
-                Node::Plain(p) => Key::Plain(p.as_str()),
-                node => Key::Nfc(nfc_key(text_of(node)?)),
-            };
+            let (text, plain) = r.key_text()?;
+            let key = Key::of(text, plain);
             let start = values.len();
             r.canonical_at(&mut values, depth)?;
             r.keys.push((key, start, values.len()));
             Some(())
         })?;
+        self.write_sorted(out, mark, values)
+    }
+
+    /// Write the object whose entries are `self.keys[mark..]` (their values'
+    /// canonical texts in `values`) in the order of their NFC keys, then give
+    /// `values` back to the spare buffers. `None` when two keys are equal.
+    pub(super) fn write_sorted(
+        &mut self,
+        out: &mut String,
+        mark: usize,
+        values: String,
+    ) -> Option<()> {
         let entries = self.keys.get_mut(mark..)?;
-        entries.sort_unstable_by(|a, b| a.0.text().cmp(b.0.text()));
-        if entries
-            .windows(2)
-            .any(|w| matches!(w, [a, b] if a.0.text() == b.0.text()))
-        {
-            return None;
+        // Often in order already (then no two are equal either).
+        let ordered = |entries: &[(Key<'_>, usize, usize)]| {
+            entries
+                .windows(2)
+                .all(|w| matches!(w, [a, b] if a.0.order(&b.0).is_lt()))
+        };
+        if !ordered(entries) {
+            entries.sort_unstable_by(|a, b| a.0.order(&b.0));
+            if !ordered(entries) {
+                return None;
+            }
         }
         out.push('{');
         for (i, (key, start, end)) in entries.iter().enumerate() {
@@ -127,11 +126,30 @@ pub(super) enum Key<'a> {
     Nfc(Cow<'a, str>),
 }
 
-impl Key<'_> {
+impl<'a> Key<'a> {
+    /// The key whose text is `text` (`plain`: ASCII with nothing to escape).
+    #[inline]
+    pub(super) fn of(text: Cow<'a, str>, plain: bool) -> Self {
+        match text {
+            Cow::Borrowed(k) if plain => Key::Plain(k),
+            text => Key::Nfc(nfc_key(text)),
+        }
+    }
+
     fn text(&self) -> &str {
         match self {
             Key::Plain(k) => k,
             Key::Nfc(k) => k,
+        }
+    }
+
+    /// The order of the texts: by the first bytes when they differ (most
+    /// keys of an object), else by the whole texts (a call to `memcmp`).
+    fn order(&self, other: &Self) -> std::cmp::Ordering {
+        let (a, b) = (self.text(), other.text());
+        match (a.as_bytes().first(), b.as_bytes().first()) {
+            (Some(x), Some(y)) if x != y => x.cmp(y),
+            _ => a.cmp(b),
         }
     }
 }
