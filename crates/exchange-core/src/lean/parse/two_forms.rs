@@ -9,7 +9,7 @@ use super::canonical_form::Key;
 use super::{Reader, Run};
 use crate::canonical::{self, write_escaped, write_plain};
 
-/// What [`Reader::two_forms`] shows its caller.
+/// What `Reader::two_forms` shows its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Seen<'s> {
     /// An object key (decoded).
