@@ -59,6 +59,7 @@
 
 mod read;
 mod tx;
+mod writeback;
 
 pub use read::MirrorReader;
 pub use tx::MirrorTx;

@@ -30,6 +30,9 @@ pub struct MirrorTx<'s> {
     /// The exchange_id and hash indexes are dropped (a bulk load) and must be
     /// rebuilt before a read through them or the commit.
     deferred: bool,
+    /// The store file written back as it grows (see [`super::writeback`]);
+    /// declared last, so it stops after the rollback of a dropped transaction.
+    _writeback: Option<super::writeback::Writeback>,
 }
 
 impl<'s> MirrorTx<'s> {
@@ -50,6 +53,7 @@ impl<'s> MirrorTx<'s> {
             check,
             fresh: true,
             deferred: false,
+            _writeback: super::writeback::Writeback::start(at.path()),
         })
     }
 
