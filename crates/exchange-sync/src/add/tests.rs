@@ -284,3 +284,58 @@ proptest! {
         both_roads(&line, raw, &[]);
     }
 }
+
+/// A bad line after several chunks have gone to the file thread: the command
+/// fails naming it, and the pack is left as it was (no chunk, no index line).
+#[test]
+fn a_bad_line_after_chunks_written_behind_leaves_the_pack_as_it_was() -> TestResult {
+    let tmp = tempfile::tempdir()?;
+    let mut manifest = Manifest::new("t", "http", "example-api", "page");
+    let manifest_path =
+        crate::pack::init_dataset(tmp.path(), &mut manifest, OffsetDateTime::UNIX_EPOCH)?;
+    let dir = dataset_dir(&manifest_path);
+    let before = files_under(&dir)?;
+    let mut input = String::new();
+    for i in 0..40 {
+        input.push_str(&format!(
+            "{{\"natural_key\": \"k{i}\", \"response\": {{\"n\": {i}}}}}\n"
+        ));
+    }
+    input.push_str("{not json\n");
+    let options = AddOptions {
+        dry_run: false,
+        raw: false,
+        chunk_size: 3,
+        provenance: Provenance::default(),
+    };
+    let err = add(
+        &manifest_path,
+        &mut input.as_bytes(),
+        Path::new("input.ndjson"),
+        &options,
+        OffsetDateTime::UNIX_EPOCH,
+    )
+    .err()
+    .ok_or("the bad line fails the command")?;
+    assert!(err.to_string().contains("line 41"), "{err}");
+    assert_eq!(files_under(&dir)?, before, "the pack is as it was");
+    Ok(())
+}
+
+/// Every file under `dir` (relative, sorted), the lock file aside.
+fn files_under(dir: &Path) -> std::result::Result<Vec<String>, Box<dyn std::error::Error>> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if path.file_name().is_some_and(|n| n != ".lock") {
+                out.push(path.strip_prefix(dir)?.display().to_string());
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}

@@ -68,7 +68,96 @@ impl PackEntry {
 #[derive(Debug)]
 pub struct PackWriter {
     chunks: ChunkBuilder,
-    files: PackFiles,
+    files: Files,
+}
+
+/// Where a [`PackWriter`]'s chunk files are written: on the caller's thread, or
+/// on a thread of their own ([`PackWriter::open_writing_behind`]).
+#[derive(Debug)]
+enum Files {
+    Here(Box<PackFiles>),
+    Behind(FileThread),
+}
+
+/// The thread that writes a [`PackWriter`]'s files: chunks (then the close) come
+/// in order over a channel, written chunks go back for their buffers. Dropped
+/// before the close, it stops and drops its files uncommitted (removing the
+/// chunks written), and waits for that.
+#[derive(Debug)]
+struct FileThread {
+    tx: Option<crossbeam_channel::Sender<ToFiles>>,
+    back: crossbeam_channel::Receiver<Chunk>,
+    written: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    thread: Option<std::thread::JoinHandle<Result<Vec<String>>>>,
+}
+
+/// What the file thread is sent.
+enum ToFiles {
+    Chunk(Chunk),
+    Close(HashMap<ContentHash, String>),
+}
+
+impl FileThread {
+    fn start(mut files: PackFiles) -> Result<Self> {
+        let (tx, rx) = crossbeam_channel::bounded::<ToFiles>(4);
+        let (back_tx, back) = crossbeam_channel::bounded::<Chunk>(8);
+        let written = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(files.written()));
+        let count = std::sync::Arc::clone(&written);
+        let thread = std::thread::Builder::new()
+            .name("pack-files".to_owned())
+            .spawn(move || {
+                for message in rx {
+                    match message {
+                        ToFiles::Chunk(chunk) => {
+                            files.write_chunk(&chunk)?;
+                            count.store(files.written(), std::sync::atomic::Ordering::Relaxed);
+                            let _ = back_tx.try_send(chunk);
+                        }
+                        ToFiles::Close(relocated) => return files.close(&relocated),
+                    }
+                }
+                // Stopped before the close: the files go uncommitted.
+                Ok(Vec::new())
+            })
+            .map_err(|e| Error::Internal(format!("starting the pack file writer: {e}")))?;
+        Ok(FileThread {
+            tx: Some(tx),
+            back,
+            written,
+            thread: Some(thread),
+        })
+    }
+
+    /// Hand `message` to the thread; when it has stopped, its error.
+    fn send(&mut self, message: ToFiles) -> Result<()> {
+        let sent = self.tx.as_ref().map(|tx| tx.send(message).is_ok());
+        if sent == Some(true) {
+            return Ok(());
+        }
+        match self.join() {
+            Err(e) => Err(e),
+            Ok(_) => Err(Error::Internal("the pack file writer stopped".into())),
+        }
+    }
+
+    /// Wait for the thread (after closing its channel): its result.
+    fn join(&mut self) -> Result<Vec<String>> {
+        drop(self.tx.take());
+        match self.thread.take() {
+            Some(thread) => thread
+                .join()
+                .unwrap_or_else(|_| Err(Error::Internal("the pack file writer panicked".into()))),
+            None => Err(Error::Internal("the pack file writer stopped".into())),
+        }
+    }
+}
+
+impl Drop for FileThread {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            let _ = self.join();
+        }
+    }
 }
 
 /// The journal name prefix of a writer's new chunks (`.chunks.pending-PID`).
@@ -170,7 +259,29 @@ impl PackWriter {
             Ok(())
         })?;
         let chunks = ChunkBuilder::new(chunk_size, files.next_chunk(), now, Some(seen));
-        Ok(PackWriter { chunks, files })
+        Ok(PackWriter {
+            chunks,
+            files: Files::Here(Box::new(files)),
+        })
+    }
+
+    /// [`PackWriter::open`], the chunk files written and synced on a thread of
+    /// their own while the caller lays out the next chunk (what `add` uses: a
+    /// chunk's fsync then no longer holds up the records behind it). The same
+    /// files, the same commit at the close; dropped before the close, the writer
+    /// waits for that thread to remove the chunks written.
+    pub fn open_writing_behind(
+        dir: &Path,
+        manifest: Manifest,
+        chunk_size: usize,
+        now: OffsetDateTime,
+    ) -> Result<Self> {
+        let mut writer = Self::open(dir, manifest, chunk_size, now)?;
+        writer.files = match writer.files {
+            Files::Here(files) => Files::Behind(FileThread::start(*files)?),
+            behind => behind,
+        };
+        Ok(writer)
     }
 
     /// Add one record.
@@ -189,13 +300,25 @@ impl PackWriter {
             date: entry.date,
         });
         match full {
-            Some(chunk) => {
-                self.files.write_chunk(&chunk)?;
-                self.chunks.recycle(chunk);
-                Ok(())
-            }
+            Some(chunk) => self.write_chunk(chunk),
             None => Ok(()),
         }
+    }
+
+    fn write_chunk(&mut self, chunk: Chunk) -> Result<()> {
+        match &mut self.files {
+            Files::Here(files) => {
+                files.write_chunk(&chunk)?;
+                self.chunks.recycle(chunk);
+            }
+            Files::Behind(thread) => {
+                thread.send(ToFiles::Chunk(chunk))?;
+                for chunk in thread.back.try_iter() {
+                    self.chunks.recycle(chunk);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Whether the pack holds `hash` already (indexed before, or written by this
@@ -213,16 +336,32 @@ impl PackWriter {
 
     /// Records written so far (in chunk files).
     pub fn written(&self) -> u64 {
-        self.files.written()
+        match &self.files {
+            Files::Here(files) => files.written(),
+            Files::Behind(thread) => thread.written.load(std::sync::atomic::Ordering::Relaxed),
+        }
     }
 
     /// Write the last chunk, the index and the manifest. Returns the chunks written
     /// (relative paths).
-    pub fn close(mut self) -> Result<Vec<String>> {
-        if let Some(chunk) = self.chunks.finish() {
-            self.files.write_chunk(&chunk)?;
+    pub fn close(self) -> Result<Vec<String>> {
+        let PackWriter { mut chunks, files } = self;
+        let last = chunks.finish();
+        match files {
+            Files::Here(mut files) => {
+                if let Some(chunk) = last {
+                    files.write_chunk(&chunk)?;
+                }
+                files.close(&chunks.relocated)
+            }
+            Files::Behind(mut thread) => {
+                if let Some(chunk) = last {
+                    thread.send(ToFiles::Chunk(chunk))?;
+                }
+                thread.send(ToFiles::Close(std::mem::take(&mut chunks.relocated)))?;
+                thread.join()
+            }
         }
-        self.files.close(&self.chunks.relocated)
     }
 }
 
