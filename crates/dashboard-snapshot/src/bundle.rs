@@ -82,10 +82,7 @@ impl SnapshotBundle {
             Some((feed, early)) => (Some(feed), Some(early)),
             None => (None, None),
         };
-        let cx = crate::stream::Cx {
-            feed: feed.as_ref(),
-        };
-        let read = crate::stream::Streamed::read(&mut *de, cx).map_err(json)?;
+        let read = crate::stream::Streamed::read(&mut *de, feed.as_ref()).map_err(json)?;
         // The thread ends once it has compressed what it was sent.
         drop(feed);
         de.end().map_err(json)?;

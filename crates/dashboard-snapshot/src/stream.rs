@@ -12,7 +12,7 @@
 //! message, without a second pass over the input.
 //!
 //! Read for export ([`crate::SnapshotBundle::from_reader_for_export`]), each
-//! typed student row is also handed to a feed as it is read ([`Cx`]), with each
+//! typed student row is also handed to a [`Feed`] as it is read, with each
 //! bucket's `id` as read before its students, for the support list compressed
 //! early ([`crate::export::early`]). Keys the nodes look for (and a student
 //! row's fields) are read without an allocation.
@@ -48,8 +48,11 @@ impl From<Value> for Streamed {
 impl Streamed {
     /// Read the bundle from `d`, handing the student rows to `feed` (when
     /// given) as they are read.
-    pub(crate) fn read<'de, D: Deserializer<'de>>(d: D, cx: Cx<'_>) -> Result<Self, D::Error> {
-        Visit::<Bundle>::new(cx).deserialize(d)
+    pub(crate) fn read<'de, D: Deserializer<'de>>(
+        d: D,
+        feed: Option<&Feed>,
+    ) -> Result<Self, D::Error> {
+        Visit::<Bundle>::new(feed).deserialize(d)
     }
 }
 
@@ -77,13 +80,16 @@ trait Node {
     /// The node, an object.
     fn object<'de, A: MapAccess<'de>>(
         entries: Entries<A>,
-        _cx: Cx<'_>,
+        _feed: Option<&Feed>,
     ) -> Result<Self::Out, A::Error> {
         let map = entries.read(|_, _, _| Ok(None))?;
         Ok(Value::Object(map).into())
     }
     /// The node, an array.
-    fn array<'de, A: SeqAccess<'de>>(mut seq: A, _cx: Cx<'_>) -> Result<Self::Out, A::Error> {
+    fn array<'de, A: SeqAccess<'de>>(
+        mut seq: A,
+        _feed: Option<&Feed>,
+    ) -> Result<Self::Out, A::Error> {
         let mut items = Vec::new();
         while let Some(item) = seq.next_element()? {
             items.push(item);
@@ -97,22 +103,16 @@ trait Node {
 /// `visit_map`, as a one-entry map holding its text: what `Value` looks for.
 const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 
-/// What a read tells as it goes: the student rows, to the feed (if any).
-#[derive(Clone, Copy, Default)]
-pub(crate) struct Cx<'f> {
-    pub(crate) feed: Option<&'f Feed>,
-}
-
-/// Reads any JSON value as the node `N`, telling `cx` as it goes.
+/// Reads any JSON value as the node `N`, handing student rows to the feed (if any).
 struct Visit<'f, N> {
-    cx: Cx<'f>,
+    feed: Option<&'f Feed>,
     node: PhantomData<N>,
 }
 
 impl<'f, N> Visit<'f, N> {
-    fn new(cx: Cx<'f>) -> Self {
+    fn new(feed: Option<&'f Feed>) -> Self {
         Visit {
-            cx,
+            feed,
             node: PhantomData,
         }
     }
@@ -154,7 +154,7 @@ impl<'de, N: Node> Visitor<'de> for Visit<'_, N> {
         Ok(N::Out::from(Value::Null))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<N::Out, A::Error> {
-        N::array(seq, self.cx)
+        N::array(seq, self.feed)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<N::Out, A::Error> {
         let first = map.next_key_seed(KeySeed)?;
@@ -163,7 +163,7 @@ impl<'de, N: Node> Visitor<'de> for Visit<'_, N> {
             let number = text.parse::<Number>().map_err(de::Error::custom)?;
             return Ok(N::Out::from(Value::Number(number)));
         }
-        N::object(Entries { first, map }, self.cx)
+        N::object(Entries { first, map }, self.feed)
     }
 }
 
@@ -238,7 +238,7 @@ impl<'de, A: MapAccess<'de>> Entries<A> {
 /// every item as JSON. Each typed item is shown to `tap` as it is read.
 fn items<'de, A, N, T>(
     mut seq: A,
-    cx: Cx<'_>,
+    feed: Option<&Feed>,
     to_value: fn(T) -> Value,
     mut tap: impl FnMut(&T),
 ) -> Result<Held<Vec<T>>, A::Error>
@@ -247,7 +247,7 @@ where
     N: Node<Out = Held<T>>,
 {
     let mut typed = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-    while let Some(item) = seq.next_element_seed(Visit::<N>::new(cx))? {
+    while let Some(item) = seq.next_element_seed(Visit::<N>::new(feed))? {
         match item {
             Held::Typed(t) => {
                 tap(&t);
@@ -273,13 +273,13 @@ impl Node for Bundle {
     type Out = Streamed;
     fn object<'de, A: MapAccess<'de>>(
         entries: Entries<A>,
-        cx: Cx<'_>,
+        feed: Option<&Feed>,
     ) -> Result<Streamed, A::Error> {
         let mut support = None;
         let doc = entries.read(|key, map, _| match key {
-            "snapshot" => Ok(Some(map.next_value_seed(Visit::<Snapshot>::new(cx))?)),
+            "snapshot" => Ok(Some(map.next_value_seed(Visit::<Snapshot>::new(feed))?)),
             "projections" => {
-                let projections = map.next_value_seed(Visit::<Projections>::new(cx))?;
+                let projections = map.next_value_seed(Visit::<Projections>::new(feed))?;
                 support = projections.support;
                 Ok(Some(projections.doc))
             }
@@ -297,9 +297,12 @@ struct Snapshot;
 
 impl Node for Snapshot {
     type Out = Value;
-    fn object<'de, A: MapAccess<'de>>(entries: Entries<A>, cx: Cx<'_>) -> Result<Value, A::Error> {
+    fn object<'de, A: MapAccess<'de>>(
+        entries: Entries<A>,
+        feed: Option<&Feed>,
+    ) -> Result<Value, A::Error> {
         let map = entries.read(|key, map, _| match key {
-            "oracles" => Ok(Some(map.next_value_seed(Visit::<Oracles>::new(cx))?)),
+            "oracles" => Ok(Some(map.next_value_seed(Visit::<Oracles>::new(feed))?)),
             _ => Ok(None),
         })?;
         Ok(Value::Object(map))
@@ -314,7 +317,7 @@ impl Node for Oracles {
     type Out = Value;
     fn object<'de, A: MapAccess<'de>>(
         mut entries: Entries<A>,
-        _cx: Cx<'_>,
+        _feed: Option<&Feed>,
     ) -> Result<Value, A::Error> {
         while entries.next_key()?.is_some() {
             entries.map.next_value::<IgnoredAny>()?;
@@ -330,7 +333,7 @@ impl Node for Projections {
     type Out = Streamed;
     fn object<'de, A: MapAccess<'de>>(
         entries: Entries<A>,
-        cx: Cx<'_>,
+        feed: Option<&Feed>,
     ) -> Result<Self::Out, A::Error> {
         let mut support = None;
         let map = entries.read(|key, map, _| {
@@ -338,11 +341,11 @@ impl Node for Projections {
                 return Ok(None);
             }
             // The feed follows the last reading of the projection.
-            if let Some(feed) = cx.feed {
+            if let Some(feed) = feed {
                 feed.start();
             }
             Ok(Some(
-                match map.next_value_seed(Visit::<Support>::new(cx))? {
+                match map.next_value_seed(Visit::<Support>::new(feed))? {
                     Held::Typed(rows) => {
                         let skeleton = rows.skeleton.clone();
                         support = Some(rows);
@@ -368,7 +371,7 @@ impl Node for Projections {
 fn object_with<'de, A, N, T>(
     entries: Entries<A>,
     key: &str,
-    cx: Cx<'_>,
+    feed: Option<&Feed>,
     mut before: impl FnMut(&Map<String, Value>),
 ) -> Result<Held<WithList<T>>, A::Error>
 where
@@ -381,7 +384,7 @@ where
             return Ok(None);
         }
         before(read);
-        list = Some(map.next_value_seed(Visit::<N>::new(cx))?);
+        list = Some(map.next_value_seed(Visit::<N>::new(feed))?);
         Ok(Some(Value::Array(Vec::new())))
     })?;
     Ok(match list {
@@ -401,10 +404,10 @@ impl Node for Support {
     type Out = Held<SupportRows>;
     fn object<'de, A: MapAccess<'de>>(
         entries: Entries<A>,
-        cx: Cx<'_>,
+        feed: Option<&Feed>,
     ) -> Result<Self::Out, A::Error> {
         let (mut map, buckets) =
-            match object_with::<A, Buckets, Bucket>(entries, "buckets", cx, |_| {})? {
+            match object_with::<A, Buckets, Bucket>(entries, "buckets", feed, |_| {})? {
                 Held::Typed(typed) => typed,
                 Held::Json(value) => return Ok(Held::Json(value)),
             };
@@ -433,13 +436,13 @@ struct Buckets;
 
 impl Node for Buckets {
     type Out = Held<Vec<Bucket>>;
-    fn array<'de, A: SeqAccess<'de>>(seq: A, cx: Cx<'_>) -> Result<Self::Out, A::Error> {
+    fn array<'de, A: SeqAccess<'de>>(seq: A, feed: Option<&Feed>) -> Result<Self::Out, A::Error> {
         let to_value = |(mut map, students): Bucket| {
             let rows = students.iter().map(StudentRow::to_value).collect();
             map.insert("students".to_owned(), Value::Array(rows));
             Value::Object(map)
         };
-        items::<A, BucketNode, Bucket>(seq, cx, to_value, |_| {})
+        items::<A, BucketNode, Bucket>(seq, feed, to_value, |_| {})
     }
 }
 
@@ -451,10 +454,10 @@ impl Node for BucketNode {
     type Out = Held<Bucket>;
     fn object<'de, A: MapAccess<'de>>(
         entries: Entries<A>,
-        cx: Cx<'_>,
+        feed: Option<&Feed>,
     ) -> Result<Self::Out, A::Error> {
-        object_with::<A, Students, StudentRow>(entries, "students", cx, |read| {
-            if let Some(feed) = cx.feed {
+        object_with::<A, Students, StudentRow>(entries, "students", feed, |read| {
+            if let Some(feed) = feed {
                 feed.bucket(read.get("id").and_then(Value::as_str));
             }
         })
@@ -466,18 +469,18 @@ struct Students;
 
 impl Node for Students {
     type Out = Held<Vec<StudentRow>>;
-    fn array<'de, A: SeqAccess<'de>>(seq: A, cx: Cx<'_>) -> Result<Self::Out, A::Error> {
+    fn array<'de, A: SeqAccess<'de>>(seq: A, feed: Option<&Feed>) -> Result<Self::Out, A::Error> {
         let read = items::<A, Row, StudentRow>(
             seq,
-            cx,
+            feed,
             |row| row.to_value(),
             |row| {
-                if let Some(feed) = cx.feed {
+                if let Some(feed) = feed {
                     feed.row(row);
                 }
             },
         );
-        if let Some(feed) = cx.feed {
+        if let Some(feed) = feed {
             feed.flush();
         }
         read
@@ -491,7 +494,7 @@ impl Node for Row {
     type Out = Held<StudentRow>;
     fn object<'de, A: MapAccess<'de>>(
         mut entries: Entries<A>,
-        _cx: Cx<'_>,
+        _feed: Option<&Feed>,
     ) -> Result<Self::Out, A::Error> {
         let mut fields = RowFields::default();
         while let Some(key) = entries.next_key()? {
@@ -512,7 +515,7 @@ where
     N: Node<Out = Held<T>>,
     D: Deserializer<'de>,
 {
-    match Visit::<N>::new(Cx::default()).deserialize(d)? {
+    match Visit::<N>::new(None).deserialize(d)? {
         Held::Typed(typed) => Ok(typed),
         Held::Json(_) => Err(de::Error::custom(
             "not in the shape the typed form holds exactly",
