@@ -36,7 +36,8 @@ pub fn verify_line(dir: &Path, scope: &Scope, line: &PackLine) -> Result<Item> {
         Ok(r) => r,
         Err(e) => return Err(line.error(dir, e)),
     };
-    limited(dir, line, checked(dir, scope, line, record)?)
+    let payload = line.text.clone();
+    limited(dir, line, checked(dir, scope, line, record, payload)?)
 }
 
 /// `item` if it is within the mirror's column limits ([`crate::limits`]).
@@ -52,38 +53,41 @@ fn limited(dir: &Path, line: &PackLine, item: Item) -> Result<Item> {
     }
 }
 
-/// What [`read`] made of a line.
-enum Read {
-    /// See [`Parsed::Known`].
-    Known(ContentHash),
-    /// A checked record.
-    Item(Item),
-}
-
 /// Read one line with the exchange line reader ([`crate::line::read_line`]):
 /// known when `known` holds its hash (see [`Parsed::Known`]), else the record
-/// checked (scope, hash, time).
+/// checked (scope, hash, time, column limits), its payload the line's own text
+/// (moved, not copied).
 fn read(
     dir: &Path,
     scope: &Scope,
-    line: &PackLine,
+    mut line: PackLine,
     known: &crate::hash::ContentHashSet,
-) -> Result<Read> {
+) -> Result<Parsed> {
     let skip = Skip {
         known,
         source_system: &scope.source_system,
         entity_type: &scope.entity_type,
     };
     match read_line(&line.text, Some(skip)) {
-        Ok(LineRead::Known(h)) => Ok(Read::Known(h)),
-        Ok(LineRead::Record(r)) => checked(dir, scope, line, r).map(Read::Item),
+        Ok(LineRead::Known(h)) => Ok(Parsed::Known(h, line)),
+        Ok(LineRead::Record(r)) => {
+            let payload = std::mem::take(&mut line.text);
+            let item = checked(dir, scope, &line, r, payload)?;
+            limited(dir, &line, item).map(Parsed::Item)
+        }
         Err(e) => Err(line.error(dir, e)),
     }
 }
 
 /// The record `r` read from `line`, if it is in scope, its hash right and its
-/// time present.
-fn checked(dir: &Path, scope: &Scope, line: &PackLine, r: LineRecord) -> Result<Item> {
+/// time present; `payload` is the line's text (`line.text` may be taken).
+fn checked(
+    dir: &Path,
+    scope: &Scope,
+    line: &PackLine,
+    r: LineRecord,
+    payload: String,
+) -> Result<Item> {
     let path = || dir.join(&line.file);
     if r.source_system != scope.source_system || r.entity_type != scope.entity_type {
         return Err(Error::OutOfScope {
@@ -109,7 +113,7 @@ fn checked(dir: &Path, scope: &Scope, line: &PackLine, r: LineRecord) -> Result<
         reason: "`observed_at_utc` is required to mirror a record".into(),
     })?;
     let record = MirrorRecord {
-        payload_json: r.respelled.unwrap_or_else(|| line.text.clone()),
+        payload_json: r.respelled.unwrap_or(payload),
         natural_key: r.lookup_key,
         exchange_id: r.exchange_id,
         exchange_type: r.exchange_type,
@@ -139,11 +143,7 @@ pub fn for_each_item(
         let mut out = Vec::with_capacity(lines.len());
         for line in lines {
             bytes += line.text.len() as u64 + 1;
-            let read = read(dir, scope, &line, known).and_then(|r| match r {
-                Read::Item(item) => limited(dir, &line, item).map(Parsed::Item),
-                Read::Known(h) => Ok(Parsed::Known(h, line)),
-            });
-            match read {
+            match read(dir, scope, line, known) {
                 Ok(parsed) => out.push(parsed),
                 Err(e @ (Error::Json { .. } | Error::Record { .. })) if lenient => {
                     out.push(Parsed::Skipped(error_chain(&e)));
