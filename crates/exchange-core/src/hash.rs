@@ -34,7 +34,7 @@ impl ContentHash {
 
     /// The first 16 hex characters followed by `...` (the reference's short form).
     pub fn short(&self) -> String {
-        let mut s = hex::encode(&self.0[..8]);
+        let mut s = const_hex::encode(&self.0[..8]);
         s.push_str("...");
         s
     }
@@ -97,9 +97,14 @@ impl FromStr for ContentHash {
     type Err = BadHash;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        // Exactly 64 hex digits, either case; anything else is refused. The
+        // length first: the decoder would also take a `0x` prefix, which a
+        // content hash never has.
         let mut out = [0u8; 32];
-        // Exactly 64 hex digits, either case; anything else is refused.
-        hex::decode_to_slice(s, &mut out).map_err(|_| BadHash(s.to_owned()))?;
+        if s.len() != 64 {
+            return Err(BadHash(s.to_owned()));
+        }
+        const_hex::decode_to_slice(s, &mut out).map_err(|_| BadHash(s.to_owned()))?;
         Ok(ContentHash(out))
     }
 }
@@ -136,6 +141,10 @@ mod tests {
                 .parse::<ContentHash>()
                 .is_err()
         );
+        // No prefix, whether it lengthens the text or takes two digits' place.
+        for t in [format!("0x{text}"), format!("0x{}", &text[2..])] {
+            assert!(t.parse::<ContentHash>().is_err(), "{t:?}");
+        }
         let mut set = ContentHashSet::default();
         assert!(set.insert(h) && !set.insert(h) && set.contains(&h));
         Ok(())
