@@ -36,21 +36,7 @@ pub fn verify_line(dir: &Path, scope: &Scope, line: &PackLine) -> Result<Item> {
         Ok(r) => r,
         Err(e) => return Err(line.error(dir, e)),
     };
-    let payload = line.text.clone();
-    limited(dir, line, checked(dir, scope, line, record, payload)?)
-}
-
-/// `item` if it is within the mirror's column limits ([`crate::limits`]).
-fn limited(dir: &Path, line: &PackLine, item: Item) -> Result<Item> {
-    match crate::limits::check(&crate::limits::Fields::of(&item.record)) {
-        None => Ok(item),
-        Some(violation) => Err(Error::Limit {
-            path: dir.join(&line.file),
-            line: line.line,
-            exchange_id: item.record.exchange_id,
-            violation,
-        }),
-    }
+    checked(dir, scope, line, record, line.text.clone())
 }
 
 /// Read one line with the exchange line reader ([`crate::line::read_line`]):
@@ -72,15 +58,15 @@ fn read(
         Ok(LineRead::Known(h)) => Ok(Parsed::Known(h, line)),
         Ok(LineRead::Record(r)) => {
             let payload = std::mem::take(&mut line.text);
-            let item = checked(dir, scope, &line, r, payload)?;
-            limited(dir, &line, item).map(Parsed::Item)
+            checked(dir, scope, &line, r, payload).map(Parsed::Item)
         }
         Err(e) => Err(line.error(dir, e)),
     }
 }
 
-/// The record `r` read from `line`, if it is in scope, its hash right and its
-/// time present; `payload` is the line's text (`line.text` may be taken).
+/// The record `r` read from `line`, if it is in scope, its hash right, its time
+/// present and its fields within the mirror's column limits
+/// ([`crate::limits`]); `payload` is the line's text (`line.text` may be taken).
 fn checked(
     dir: &Path,
     scope: &Scope,
@@ -123,7 +109,15 @@ fn checked(
         content_sha256: r.content_sha256,
         schema_version: r.schema_version,
     };
-    Ok(Item { record })
+    match crate::limits::check(&crate::limits::Fields::of(&record)) {
+        None => Ok(Item { record }),
+        Some(violation) => Err(Error::Limit {
+            path: path(),
+            line: line.line,
+            exchange_id: record.exchange_id,
+            violation,
+        }),
+    }
 }
 
 /// Stream the verified records of the pack in `dir` to `each`, in pack order,
