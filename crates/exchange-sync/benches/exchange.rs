@@ -210,6 +210,7 @@ fn round(dir: &Path, input: &Path, n: usize) -> Res<Round> {
         raw: false,
         chunk_size: 1000,
         provenance: Default::default(),
+        input_bytes: std::fs::metadata(input).ok().map(|m| m.len()),
     };
     let (added, add) = phase("add", || {
         let mut reader = std::io::BufReader::new(std::fs::File::open(input)?);

@@ -120,6 +120,7 @@ fn make_pack(dir: &Path, n: usize, schema: &str) -> Res<std::path::PathBuf> {
         raw: false,
         chunk_size: 1000,
         provenance: Default::default(),
+        input_bytes: None,
     };
     let added = exchange_sync::add::add(&mpath, &mut reader, &input, &opts, now())?;
     assert_eq!(added.added as usize, n);

@@ -54,6 +54,28 @@ pub struct AddOptions {
     pub chunk_size: usize,
     /// Provenance values for the keys a record leaves empty.
     pub provenance: Provenance,
+    /// The input's size in bytes, when known (a regular file): the sets that
+    /// grow with the records are then sized once, from the first batch's bytes
+    /// per record, not grown step by step. A million-entry set grown by
+    /// doubling stops the writer for tens of milliseconds at each step, and the
+    /// workers with it.
+    pub input_bytes: Option<u64>,
+}
+
+/// At most this many records are made room for up front
+/// ([`AddOptions::input_bytes`]): what a wrong estimate can cost is bounded
+/// (about 220 MB of sets), and a table sized for it is the one a million
+/// records reach anyway.
+const MAX_RESERVED: u64 = 1_800_000;
+
+/// The records `input_bytes` holds, guessed from a batch whose pack lines
+/// total `line_bytes` for `records` records, with a margin (a pack line is a
+/// little longer than its input line, and later lines may be shorter).
+fn expected_records(input_bytes: u64, line_bytes: u64, records: u64) -> usize {
+    let per_record = (line_bytes / records.max(1)).max(1);
+    let records = input_bytes / per_record;
+    let guess = records.saturating_add(records / 4);
+    usize::try_from(guess.min(MAX_RESERVED)).unwrap_or(0)
 }
 
 /// What `add` did.
@@ -587,7 +609,26 @@ pub fn add(
             })
             .collect())
     };
+    let (mut reserved, mut reserve) = (false, 0);
     crate::parallel::map_in_order(read, prepare, &mut |batch, _| {
+        if let Some(input_bytes) = options
+            .input_bytes
+            .filter(|_| !std::mem::replace(&mut reserved, true))
+        {
+            let (lines, bytes) = batch
+                .iter()
+                .filter_map(|(_, p)| p.as_ref().ok())
+                .fold((0u64, 0u64), |(n, b), p| {
+                    (n + 1, b + p.entry.line.len() as u64)
+                });
+            let expected = expected_records(input_bytes, bytes, lines);
+            ids.reserve(expected);
+            if options.dry_run {
+                hashes.reserve(expected);
+            } else {
+                reserve = expected;
+            }
+        }
         for (line_no, prepared) in batch {
             let Prepared {
                 mut entry,
@@ -616,12 +657,16 @@ pub fn add(
             } else {
                 let w = match writer.as_mut() {
                     Some(w) => w,
-                    None => writer.insert(PackWriter::open_writing_behind(
-                        &dir,
-                        manifest.clone(),
-                        options.chunk_size,
-                        now,
-                    )?),
+                    None => {
+                        let w = writer.insert(PackWriter::open_writing_behind(
+                            &dir,
+                            manifest.clone(),
+                            options.chunk_size,
+                            now,
+                        )?);
+                        w.reserve(reserve);
+                        w
+                    }
                 };
                 report.duplicates += u64::from(w.holds(&entry.hash));
                 w.write_ref(&entry)?;

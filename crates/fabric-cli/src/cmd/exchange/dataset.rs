@@ -146,11 +146,12 @@ pub(super) fn add(ctx: &Ctx, a: AddArgs) -> CmdResult {
             ..exchange_sync::input_limits::get()
         });
     }
-    let options = exchange_sync::add::AddOptions {
+    let mut options = exchange_sync::add::AddOptions {
         dry_run: a.dry_run,
         raw: a.raw,
         chunk_size: a.chunk_size,
         provenance: provenance(&a),
+        input_bytes: None,
     };
     let report = match a.input.as_deref().filter(|p| *p != Path::new("-")) {
         Some(path) => {
@@ -162,7 +163,9 @@ pub(super) fn add(ctx: &Ctx, a: AddArgs) -> CmdResult {
             // A FIFO or a device is read as a stream, like stdin: every line is
             // bounded by the line limit, so an endless one fails, never grows.
             // Progress in bytes of the input file (hidden when not a terminal).
-            let total = file.metadata().map_or(0, |m| m.len());
+            let meta = file.metadata().ok();
+            let total = meta.as_ref().map_or(0, std::fs::Metadata::len);
+            options.input_bytes = meta.filter(std::fs::Metadata::is_file).map(|m| m.len());
             let bar = ctx.progress_bytes(total, "add");
             let mut reader = bar.wrap_read(std::io::BufReader::new(file));
             let report = exchange_sync::add::add(&a.manifest, &mut reader, path, &options, now());
