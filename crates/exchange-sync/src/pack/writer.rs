@@ -99,21 +99,31 @@ enum ToFiles {
 
 impl FileThread {
     fn start(mut files: PackFiles) -> Result<Self> {
-        let (tx, rx) = crossbeam_channel::bounded::<ToFiles>(4);
-        let (back_tx, back) = crossbeam_channel::bounded::<Chunk>(8);
+        let (tx, rx) = crossbeam_channel::bounded::<ToFiles>(16);
+        let (back_tx, back) = crossbeam_channel::bounded::<Chunk>(16);
         let written = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(files.written()));
         let count = std::sync::Arc::clone(&written);
         let thread = std::thread::Builder::new()
             .name("pack-files".to_owned())
             .spawn(move || {
-                for message in rx {
-                    match message {
-                        ToFiles::Chunk(chunk) => {
-                            files.write_chunk(&chunk)?;
-                            count.store(files.written(), std::sync::atomic::Ordering::Relaxed);
-                            let _ = back_tx.try_send(chunk);
+                while let Ok(first) = rx.recv() {
+                    // The chunks waiting now are journaled with one sync: when
+                    // the disk falls behind, its syncs thin out.
+                    let mut messages = vec![first];
+                    messages.extend(rx.try_iter());
+                    files.journal_ahead(messages.iter().filter_map(|m| match m {
+                        ToFiles::Chunk(chunk) => Some(chunk.rel.as_str()),
+                        ToFiles::Close(_) => None,
+                    }))?;
+                    for message in messages {
+                        match message {
+                            ToFiles::Chunk(chunk) => {
+                                files.write_chunk(&chunk)?;
+                                count.store(files.written(), std::sync::atomic::Ordering::Relaxed);
+                                let _ = back_tx.try_send(chunk);
+                            }
+                            ToFiles::Close(relocated) => return files.close(&relocated),
                         }
-                        ToFiles::Close(relocated) => return files.close(&relocated),
                     }
                 }
                 // Stopped before the close: the files go uncommitted.
@@ -544,6 +554,9 @@ pub(crate) struct PackFiles {
     folders_written: std::collections::BTreeSet<PathBuf>,
     /// The journal of chunks created, opened at the first chunk.
     journal: Option<std::fs::File>,
+    /// Chunks named in the journal ahead of their writing, in order
+    /// ([`PackFiles::journal_ahead`]).
+    journaled: std::collections::VecDeque<String>,
     journal_path: PathBuf,
     /// Whether the index naming the new chunks has been written.
     committed: bool,
@@ -596,6 +609,7 @@ impl PackFiles {
             chunks_written: Vec::new(),
             folders_written: std::collections::BTreeSet::new(),
             journal: None,
+            journaled: std::collections::VecDeque::new(),
             journal_path: dir.join(format!("{JOURNAL_PREFIX}{}", std::process::id())),
             committed: false,
             direct: None,
@@ -645,7 +659,11 @@ impl PackFiles {
                 ),
             });
         }
-        self.journal_chunk(&chunk.rel)?;
+        if self.journaled.front() == Some(&chunk.rel) {
+            self.journaled.pop_front();
+        } else {
+            self.journal(&[chunk.rel.as_str()])?;
+        }
         match &mut self.direct {
             Some(direct) => direct.write_atomic(&path, chunk.lines.as_bytes())?,
             None => {
@@ -762,7 +780,22 @@ impl PackFiles {
     }
 
     /// Record (synced) that chunk `rel` is about to be created.
-    fn journal_chunk(&mut self, rel: &str) -> Result<()> {
+    /// Name the chunks `rels`, about to be written in this order, in the
+    /// journal at once (one sync for them all); [`PackFiles::write_chunk`]
+    /// then does not name them again.
+    pub(crate) fn journal_ahead<'r>(&mut self, rels: impl Iterator<Item = &'r str>) -> Result<()> {
+        let rels: Vec<&str> = rels.collect();
+        if rels.is_empty() {
+            return Ok(());
+        }
+        self.journal(&rels)?;
+        self.journaled.extend(rels.into_iter().map(str::to_owned));
+        Ok(())
+    }
+
+    /// Append `rels` to the journal and sync it: from then on a kill before
+    /// the commit gets those chunks removed.
+    fn journal(&mut self, rels: &[&str]) -> Result<()> {
         let io = |source| Error::Write {
             path: self.journal_path.clone(),
             source,
@@ -776,8 +809,9 @@ impl PackFiles {
             self.journal = Some(file);
         }
         if let Some(journal) = self.journal.as_mut() {
+            let lines: String = rels.iter().map(|rel| format!("{rel}\n")).collect();
             journal
-                .write_all(format!("{rel}\n").as_bytes())
+                .write_all(lines.as_bytes())
                 .and_then(|()| journal.sync_data())
                 .map_err(io)?;
         }
@@ -859,4 +893,56 @@ pub fn init_dataset(out: &Path, manifest: &mut Manifest, now: OffsetDateTime) ->
     manifest.save(&path, now)?;
     let _ = write_atomic;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Chunks journaled ahead are named once, all before the first exists, and
+    /// a writer killed before its commit gets every one of them removed.
+    #[test]
+    fn chunks_journaled_ahead_are_named_once_and_removed_after_a_kill()
+    -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let tmp = tempfile::tempdir()?;
+        let dir = tmp.path().join("bench");
+        let manifest = Manifest::new("bench", "mediawiki", "wookieepedia", "page");
+        let mut files = PackFiles::open(&dir, manifest, OffsetDateTime::UNIX_EPOCH)?;
+        let folder = "records/2024/2024-01-15";
+        let chunk = |n: u64| Chunk {
+            rel: format!("{folder}/chunk-{n:04}.ndjson"),
+            folder_len: folder.len(),
+            lines: "{}\n".to_owned(),
+            index: String::new(),
+            records: 1,
+        };
+        let (first, second) = (chunk(1), chunk(2));
+        files.journal_ahead([first.rel.as_str(), second.rel.as_str()].into_iter())?;
+        let journal = files.journal_path.clone();
+        let named = format!("{}\n{}\n", first.rel, second.rel);
+        assert_eq!(std::fs::read_to_string(&journal)?, named);
+        assert!(!dir.join(&first.rel).exists());
+        files.write_chunk(&first)?;
+        assert!(dir.join(&first.rel).exists());
+        // Written, not named again.
+        assert_eq!(std::fs::read_to_string(&journal)?, named);
+        // A chunk not journaled ahead is named as it is written.
+        let third = chunk(3);
+        files.write_chunk(&third)?;
+        assert_eq!(
+            std::fs::read_to_string(&journal)?,
+            format!("{named}{}\n", third.rel)
+        );
+        // Killed here: nothing of it runs again (its lock stays held by this
+        // process, which the recovery below does not ask for), and its journal
+        // is a dead process's (this one's is never taken as stale).
+        std::mem::forget(files);
+        let dead = dir.join(format!("{JOURNAL_PREFIX}4294967294"));
+        std::fs::rename(&journal, &dead)?;
+        recover_unlocked(&dir)?;
+        assert!(!dir.join(&first.rel).exists());
+        assert!(!dir.join(&third.rel).exists());
+        assert!(!dead.exists());
+        Ok(())
+    }
 }
