@@ -62,22 +62,6 @@ pub struct AddOptions {
     pub input_bytes: Option<u64>,
 }
 
-/// At most this many records are made room for up front
-/// ([`AddOptions::input_bytes`]): what a wrong estimate can cost is bounded
-/// (about 220 MB of sets), and a table sized for it is the one a million
-/// records reach anyway.
-const MAX_RESERVED: u64 = 1_800_000;
-
-/// The records `input_bytes` holds, guessed from a batch whose pack lines
-/// total `line_bytes` for `records` records, with a margin (a pack line is a
-/// little longer than its input line, and later lines may be shorter).
-fn expected_records(input_bytes: u64, line_bytes: u64, records: u64) -> usize {
-    let per_record = (line_bytes / records.max(1)).max(1);
-    let records = input_bytes / per_record;
-    let guess = records.saturating_add(records / 4);
-    usize::try_from(guess.min(MAX_RESERVED)).unwrap_or(0)
-}
-
 /// What `add` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AddReport {
@@ -621,7 +605,7 @@ pub fn add(
                 .fold((0u64, 0u64), |(n, b), p| {
                     (n + 1, b + p.entry.line.len() as u64)
                 });
-            let expected = expected_records(input_bytes, bytes, lines);
+            let expected = crate::parallel::expected_items(input_bytes, bytes, lines);
             ids.reserve(expected);
             if options.dry_run {
                 hashes.reserve(expected);

@@ -14,6 +14,24 @@ use crate::error::{Error, Result};
 /// Items per batch handed to a worker.
 pub const BATCH: usize = 512;
 
+/// At most this many items are made room for up front ([`expected_items`]):
+/// what a wrong guess can cost is bounded (about 220 MB of sets), and a table
+/// sized for it is the one a million items reach anyway.
+pub const MAX_EXPECTED: u64 = 1_800_000;
+
+/// The items an input of `total_bytes` holds, guessed from a first batch of
+/// `items` items in `bytes` bytes, with a quarter more (a pack line is a little
+/// longer than its input line, and later items may be shorter), at most
+/// [`MAX_EXPECTED`]. The sets that grow with the items are sized with it once:
+/// a million-entry set grown by doubling stops its thread for tens of
+/// milliseconds at each step, and the pipeline behind it.
+pub fn expected_items(total_bytes: u64, bytes: u64, items: u64) -> usize {
+    let per_item = (bytes / items.max(1)).max(1);
+    let guess = total_bytes / per_item;
+    let guess = guess.saturating_add(guess / 4);
+    usize::try_from(guess.min(MAX_EXPECTED)).unwrap_or(0)
+}
+
 /// Hands values the caller is done with to the worker threads, which drop
 /// them. A record's strings were allocated on a worker; freeing them on the
 /// caller's thread (the SQL writer, the import's bottleneck) took it past its
@@ -120,6 +138,17 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_items_of_an_input_are_guessed_with_a_margin_and_a_cap() {
+        // 1,000 items of 100 bytes seen, 1 MB in all: 10,000 and a quarter more.
+        assert_eq!(expected_items(1_000_000, 100_000, 1_000), 12_500);
+        // Tiny items first in a huge input: the cap, never more.
+        assert_eq!(expected_items(u64::MAX, 1, 1), MAX_EXPECTED as usize);
+        assert_eq!(expected_items(10 << 30, 10, 1), MAX_EXPECTED as usize);
+        // A batch of nothing divides by nothing.
+        assert_eq!(expected_items(1_000, 0, 0), 1_250);
+    }
 
     #[test]
     fn results_come_back_in_input_order_and_the_first_error_wins() -> Result<()> {

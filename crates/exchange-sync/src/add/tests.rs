@@ -340,15 +340,3 @@ fn files_under(dir: &Path) -> std::result::Result<Vec<String>, Box<dyn std::erro
     out.sort();
     Ok(out)
 }
-
-#[test]
-fn the_records_of_an_input_are_guessed_with_a_margin_and_a_cap() {
-    // 1,000 records of 100-byte pack lines seen, a 1 MB input: 10,000 and a
-    // quarter more.
-    assert_eq!(expected_records(1_000_000, 100_000, 1_000), 12_500);
-    // Tiny lines first in a huge input: the cap, never more.
-    assert_eq!(expected_records(u64::MAX, 1, 1), MAX_RESERVED as usize);
-    assert_eq!(expected_records(10 << 30, 10, 1), MAX_RESERVED as usize);
-    // A batch of nothing divides by nothing.
-    assert_eq!(expected_records(1_000, 0, 0), 1_250);
-}

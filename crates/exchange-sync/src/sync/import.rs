@@ -56,7 +56,16 @@ pub(super) fn import(
     let empty_at_start = sql_count == 0;
     let mut written_keys: HashSet<u64, crate::hash::BuildPrefixHasher> = HashSet::default();
     let digest = |k: &str| std::hash::BuildHasher::hash_one(&keyed, k);
-    let mut on_bytes = |done: u64| progress("import", done, total_bytes);
+    // The bytes read when the first batch comes: with its size, they size the
+    // sets that grow with the records (see `expected_items`).
+    let first_bytes = std::cell::Cell::new(None);
+    let mut on_bytes = |done: u64| {
+        if first_bytes.get().is_none() {
+            first_bytes.set(Some(done));
+        }
+        progress("import", done, total_bytes);
+    };
+    let mut reserved = false;
     // Lines whose stored hash the mirror already holds are only checked for form
     // and scope (they are skipped, nothing of them reaches SQL); `verify` re-hashes
     // everything.
@@ -71,6 +80,17 @@ pub(super) fn import(
             // verified in full here, from its text.
             let mut batch = batch;
             writes.reserve(batch.len());
+            // Into an empty scope every record goes, each adding its hash and
+            // its key digest.
+            if empty_at_start
+                && !std::mem::replace(&mut reserved, true)
+                && let Some(bytes) = first_bytes.get()
+            {
+                let expected =
+                    crate::parallel::expected_items(total_bytes, bytes, batch.len() as u64);
+                hashes.added.reserve(expected);
+                written_keys.reserve(expected);
+            }
             for p in batch.iter_mut() {
                 if let Parsed::Known(h, line) = p
                     && !hashes.contains(h)
