@@ -6,6 +6,14 @@
 //! add, the in-order checks for verify), so it never waits on reading or
 //! parsing unless the workers fall behind. The first error in input order
 //! stops everything: the reader, the workers and the caller's loop.
+//!
+//! The workers run five nice steps below the other threads. On two cores the
+//! caller's thread shares the machine with two workers and the reader; import's
+//! SQL writer, its bottleneck, then waited for a core about a tenth of the
+//! time. Lowered, the workers take what the writer leaves: a 1M-record import
+//! took 10.32 s against 10.58 s (medians of three alternated runs from the
+//! same page-cache state); `add`, whose threads all wait on the workers, was
+//! unchanged (10.26 s both).
 
 use std::collections::BTreeMap;
 
@@ -43,6 +51,21 @@ impl Discard {
     /// Drop `value` on a worker (or here, when the workers have stopped).
     pub fn drop_later<T: Send + 'static>(&self, value: T) {
         let _ = self.0.send(Box::new(value));
+    }
+}
+
+/// How much lower the workers run than the threads they feed (nice steps).
+const WORKER_NICE: i32 = 5;
+
+/// Lower this thread's priority by [`WORKER_NICE`] (Linux: the nice value is a
+/// thread's own). Where that cannot be done, nothing changes.
+fn lower_priority() {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let tid = rustix::thread::gettid();
+        if let Ok(nice) = rustix::process::getpriority_process(Some(tid)) {
+            let _ = rustix::process::setpriority_process(Some(tid), nice + WORKER_NICE);
+        }
     }
 }
 
@@ -105,6 +128,7 @@ where
             let tx = out_tx.clone();
             let trash = trash_rx.clone();
             s.spawn(move || {
+                lower_priority();
                 for (seq, items) in rx {
                     trash.try_iter().for_each(drop);
                     if tx.send((seq, work(items))).is_err() {
@@ -138,6 +162,32 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The workers run below the caller's thread, which writes (import's SQL
+    /// writer is its bottleneck): on a full machine it is the one that runs.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[test]
+    fn the_workers_run_below_the_callers_thread() -> Result<()> {
+        let nice = || rustix::process::getpriority_process(Some(rustix::thread::gettid()));
+        let caller = nice().map_err(|e| Error::Internal(e.to_string()))?;
+        let mut seen = Vec::new();
+        map_in_order(
+            |emit| (0..BATCH * 4).try_for_each(emit),
+            |_batch: Vec<usize>| nice().map_err(|e| Error::Internal(e.to_string())),
+            &mut |worker, _| {
+                seen.push(worker);
+                Ok(())
+            },
+        )?;
+        assert_eq!(seen.len(), 4);
+        // At the top of the range (19) a thread cannot go lower.
+        let expected = (caller + WORKER_NICE).min(19);
+        assert!(
+            seen.iter().all(|&n| n == expected),
+            "{seen:?}, caller {caller}"
+        );
+        Ok(())
+    }
 
     #[test]
     fn the_items_of_an_input_are_guessed_with_a_margin_and_a_cap() {
