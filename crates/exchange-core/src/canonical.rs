@@ -365,6 +365,45 @@ mod tests {
 
     use super::*;
 
+    /// The payloads' canonical texts hashed as they are give the hash of the
+    /// whole canonical text, for either key present or null and a buffer
+    /// holding anything before.
+    #[test]
+    fn parts_hash_as_the_whole_text() {
+        let values = [
+            serde_json::json!(null),
+            serde_json::json!({"b": [1, 2.5, "x\u{e9}"], "a": {"z": null, "y": true}}),
+            serde_json::json!("a string"),
+        ];
+        let mut buffer = String::from("left over");
+        for request in &values {
+            for response in &values {
+                for natural_key in [None, Some(""), Some("k|\"q\"")] {
+                    let whole = HashInput {
+                        exchange_type: "http",
+                        source_system: "s\u{301}",
+                        entity_type: "page",
+                        natural_key,
+                        request,
+                        response,
+                    };
+                    let (mut req, mut resp) = (String::new(), String::new());
+                    write_value(&mut req, request);
+                    write_value(&mut resp, response);
+                    let parts = CanonicalParts {
+                        exchange_type: whole.exchange_type,
+                        source_system: whole.source_system,
+                        entity_type: whole.entity_type,
+                        natural_key,
+                        request: &req,
+                        response: &resp,
+                    };
+                    assert_eq!(parts.hash_in(&mut buffer), whole.hash());
+                }
+            }
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(20_000))]
 
