@@ -779,7 +779,6 @@ impl PackFiles {
         out.commit()
     }
 
-    /// Record (synced) that chunk `rel` is about to be created.
     /// Name the chunks `rels`, about to be written in this order, in the
     /// journal at once (one sync for them all); [`PackFiles::write_chunk`]
     /// then does not name them again.
