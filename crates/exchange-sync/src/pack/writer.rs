@@ -690,9 +690,10 @@ impl PackFiles {
         index.write_all(chunk.index.as_bytes()).map_err(io)?;
         // Synced as it grows, here behind the records, so that the close
         // waits for the last lines only (a million records make 250 MB of
-        // index, a third of a second to sync at once).
+        // index, a third of a second to sync at once). Measured for `add`
+        // only: beside direct writes (an export) the writes stay as they were.
         self.index_unsynced += chunk.index.len();
-        if self.index_unsynced >= INDEX_SYNC_BYTES {
+        if self.direct.is_none() && self.index_unsynced >= INDEX_SYNC_BYTES {
             index.flush().map_err(io)?;
             index.get_ref().as_file().sync_data().map_err(io)?;
             self.index_unsynced = 0;
