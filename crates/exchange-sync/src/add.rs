@@ -593,11 +593,12 @@ pub fn add(
             })
             .collect())
     };
-    let (mut reserved, mut reserve) = (false, 0);
+    // The records the input holds, guessed at the first batch (the writer,
+    // opened at the first record, is sized with it too).
+    let mut expected: Option<usize> = None;
     crate::parallel::map_in_order(read, prepare, &mut |batch, _| {
-        if let Some(input_bytes) = options
-            .input_bytes
-            .filter(|_| !std::mem::replace(&mut reserved, true))
+        if expected.is_none()
+            && let Some(input_bytes) = options.input_bytes
         {
             let (lines, bytes) = batch
                 .iter()
@@ -605,13 +606,12 @@ pub fn add(
                 .fold((0u64, 0u64), |(n, b), p| {
                     (n + 1, b + p.entry.line.len() as u64)
                 });
-            let expected = crate::parallel::expected_items(input_bytes, bytes, lines);
-            ids.reserve(expected);
+            let n = crate::parallel::expected_items(input_bytes, bytes, lines);
+            ids.reserve(n);
             if options.dry_run {
-                hashes.reserve(expected);
-            } else {
-                reserve = expected;
+                hashes.reserve(n);
             }
+            expected = Some(n);
         }
         for (line_no, prepared) in batch {
             let Prepared {
@@ -648,7 +648,7 @@ pub fn add(
                             options.chunk_size,
                             now,
                         )?);
-                        w.reserve(reserve);
+                        w.reserve(expected.unwrap_or(0));
                         w
                     }
                 };
