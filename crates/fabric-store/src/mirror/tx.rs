@@ -32,7 +32,7 @@ pub struct MirrorTx<'s> {
     deferred: bool,
     /// The store file written back as it grows (see [`super::writeback`]);
     /// declared last, so it stops after the rollback of a dropped transaction.
-    _writeback: Option<super::writeback::Writeback>,
+    writeback: Option<super::writeback::Writeback>,
 }
 
 impl<'s> MirrorTx<'s> {
@@ -53,7 +53,7 @@ impl<'s> MirrorTx<'s> {
             check,
             fresh: true,
             deferred: false,
-            _writeback: super::writeback::Writeback::start(at.path()),
+            writeback: super::writeback::Writeback::start(at.path()),
         })
     }
 
@@ -180,6 +180,9 @@ impl<'s> MirrorTx<'s> {
     fn finish(&mut self) -> Result<()> {
         self.settle()?;
         self.restore_indexes()?;
+        if let Some(writeback) = &self.writeback {
+            writeback.release();
+        }
         self.conn
             .execute_batch("COMMIT")
             .map_err(|e| self.at.err("committing the mirror transaction", e))

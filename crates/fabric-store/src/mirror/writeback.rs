@@ -10,12 +10,25 @@
 //! any time (the journal holding the old content is synced first, and pages
 //! past the old end are cut off by a rollback), so a crash at any point leaves
 //! the same store as before.
+//!
+//! On Linux the same thread also reserves the disk blocks ahead of the growing
+//! file ([`AHEAD`] past its end, `fallocate` with `FALLOC_FL_KEEP_SIZE`: the
+//! file's size, all SQLite sees of it, does not change). Without it ext4 chose
+//! blocks for each page as it was written back, and SQLite's writes, on the
+//! command's critical thread, waited for those choices: about 50 ms at every
+//! write-back above, half a second of a 1,000,000-record import (import 0.956
+//! of the time without, pairs of four runs). The reservation is given back
+//! ([`Writeback::release`]) before the transaction commits, while SQLite still
+//! holds the write lock, by setting the file's length to itself (ext4 then frees
+//! the blocks past the end). A rollback, or the next open's rollback of a
+//! killed command, cuts the file back to its size before the transaction, which
+//! frees them as well.
 
 use std::fs::File;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -25,6 +38,17 @@ const STEP: u64 = 256 << 20;
 /// How often the thread looks at the file's size.
 const POLL: Duration = Duration::from_millis(100);
 
+/// How far past the file's end its blocks are reserved (renewed when less than
+/// half of it is left).
+const AHEAD: u64 = 512 << 20;
+
+/// Growth of the file before anything is reserved: a small write never is.
+const RESERVE_AFTER: u64 = 64 << 20;
+
+/// Nothing is reserved when the file system has less free than this many times
+/// [`AHEAD`]: the reservation must not be what fills a disk.
+const FREE_FACTOR: u64 = 8;
+
 /// The write-back thread of one transaction; stopped and joined on drop.
 #[derive(Debug)]
 pub(super) struct Writeback {
@@ -33,6 +57,73 @@ pub(super) struct Writeback {
     /// Write-backs done so far (the tests watch it).
     #[cfg_attr(not(test), allow(dead_code))]
     syncs: Arc<AtomicU64>,
+    /// The file and its reservation; the thread and [`Writeback::release`] take
+    /// turns.
+    reserve: Arc<Mutex<Reserve>>,
+}
+
+/// The sizes a [`Writeback`] works by.
+#[derive(Debug, Clone, Copy)]
+struct Steps {
+    /// Growth between two write-backs ([`STEP`]).
+    sync: u64,
+    /// Reserved past the end ([`AHEAD`]).
+    ahead: u64,
+    /// Growth before the first reservation ([`RESERVE_AFTER`]).
+    after: u64,
+}
+
+/// The blocks reserved past the end of the file.
+#[derive(Debug)]
+struct Reserve {
+    file: File,
+    /// The file's length when the reservation may start again.
+    from: u64,
+    /// Reserved up to here (0: nothing is).
+    to: u64,
+    /// How far past the end to reserve.
+    ahead: u64,
+    /// Growth past `from` before reserving.
+    after: u64,
+}
+
+impl Reserve {
+    /// Reserve `ahead` past `len`, the file's length, when it has grown past
+    /// `from` by `after` and less than half of the last reservation is left. Any failure (a file system without `fallocate`, a full disk) only
+    /// leaves the blocks to be chosen as the pages are written back.
+    #[cfg(target_os = "linux")]
+    fn ahead(&mut self, len: u64) {
+        use rustix::fs::{FallocateFlags, fallocate, fstatvfs};
+        if len < self.from.saturating_add(self.after)
+            || len.saturating_add(self.ahead / 2) <= self.to
+        {
+            return;
+        }
+        let free = fstatvfs(&self.file).map_or(0, |st| st.f_bavail.saturating_mul(st.f_frsize));
+        if free >= self.ahead.saturating_mul(FREE_FACTOR)
+            && fallocate(&self.file, FallocateFlags::KEEP_SIZE, len, self.ahead).is_ok()
+        {
+            self.to = len.saturating_add(self.ahead);
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn ahead(&mut self, _len: u64) {}
+
+    /// Give back the blocks reserved past the end, and start again from here.
+    /// A failure (the file's length unreadable, the truncation refused) keeps
+    /// the reservation for the next release to try: it costs disk space past the
+    /// end of the file, never a byte of the store, so it does not fail a commit.
+    fn release(&mut self) {
+        let Ok(len) = self.file.metadata().map(|m| m.len()) else {
+            return;
+        };
+        self.from = len;
+        // The same length: ext4 frees the blocks past it.
+        if self.to > 0 && self.file.set_len(len).is_ok() {
+            self.to = 0;
+        }
+    }
 }
 
 impl Writeback {
@@ -40,24 +131,61 @@ impl Writeback {
     /// be opened (an in-memory store) or no thread can be started: the commit's
     /// fsync then does all of it, as before.
     pub(super) fn start(path: &Path) -> Option<Self> {
-        Self::every(path, STEP)
+        Self::every(
+            path,
+            Steps {
+                sync: STEP,
+                ahead: AHEAD,
+                after: RESERVE_AFTER,
+            },
+        )
     }
 
-    /// [`Writeback::start`], each `step` bytes of growth.
-    fn every(path: &Path, step: u64) -> Option<Self> {
-        let file = File::open(path).ok()?;
+    /// [`Writeback::start`] with other steps (the tests' are small).
+    fn every(path: &Path, steps: Steps) -> Option<Self> {
+        // Written to only by `fallocate` and the same-length truncation.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .ok()?;
+        let from = file.metadata().ok()?.len();
+        let reserve = Arc::new(Mutex::new(Reserve {
+            file,
+            from,
+            to: 0,
+            ahead: steps.ahead,
+            after: steps.after,
+        }));
         let (stop, stopped) = channel();
         let syncs = Arc::new(AtomicU64::new(0));
         let count = Arc::clone(&syncs);
+        let shared = Arc::clone(&reserve);
         let thread = std::thread::Builder::new()
             .name("store-writeback".to_owned())
-            .spawn(move || run(&file, step, &stopped, &count))
+            .spawn(move || run(&shared, steps.sync, &stopped, &count))
             .ok()?;
         Some(Writeback {
             stop: Some(stop),
             thread: Some(thread),
             syncs,
+            reserve,
         })
+    }
+
+    /// Give back the blocks reserved past the file's end. Called with SQLite's
+    /// write lock held (before the commit), so no other process is growing the
+    /// file meanwhile; reserving starts again once the file has grown further.
+    pub(super) fn release(&self) {
+        lock(&self.reserve).release();
+    }
+
+    /// How far past the file's end blocks are reserved.
+    #[cfg(test)]
+    fn reserved_past_end(&self) -> u64 {
+        let r = lock(&self.reserve);
+        let len = r.file.metadata().map_or(0, |m| m.len());
+        r.to.saturating_sub(len)
     }
 
     /// Write-backs done so far.
@@ -67,11 +195,21 @@ impl Writeback {
     }
 }
 
-fn run(file: &File, step: u64, stopped: &Receiver<()>, syncs: &AtomicU64) {
+/// The reservation, whoever held it before (a panic while holding it left
+/// nothing half-done: at worst a reservation the next release gives back).
+fn lock(reserve: &Mutex<Reserve>) -> std::sync::MutexGuard<'_, Reserve> {
+    reserve.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn run(reserve: &Mutex<Reserve>, step: u64, stopped: &Receiver<()>, syncs: &AtomicU64) {
+    let Ok(file) = lock(reserve).file.try_clone() else {
+        return;
+    };
     let size = || file.metadata().map_or(0, |m| m.len());
     let mut written = size();
     while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(POLL) {
         let now = size();
+        lock(reserve).ahead(now);
         if now >= written.saturating_add(step) {
             // A failure here is the commit's to report: its own fsync runs after.
             let _ = file.sync_data();
@@ -94,6 +232,14 @@ impl Drop for Writeback {
 mod tests {
     use super::*;
 
+    fn small() -> Steps {
+        Steps {
+            sync: 64 << 10,
+            ahead: 1 << 20,
+            after: 64 << 10,
+        }
+    }
+
     /// The file written back while a transaction grows it, many times: a
     /// rollback still leaves the store as it was, whole, and a commit keeps
     /// every row.
@@ -107,7 +253,7 @@ mod tests {
             "PRAGMA cache_size = -256; CREATE TABLE t (x TEXT NOT NULL); INSERT INTO t VALUES ('kept');",
         )?;
         let fill = |conn: &rusqlite::Connection| -> Result<u64, Box<dyn std::error::Error>> {
-            let writeback = Writeback::every(&path, 64 << 10).ok_or("no write-back thread")?;
+            let writeback = Writeback::every(&path, small()).ok_or("no write-back thread")?;
             conn.execute_batch("BEGIN IMMEDIATE")?;
             let row = "x".repeat(2000);
             let mut insert = conn.prepare("INSERT INTO t VALUES (?1)")?;
@@ -137,6 +283,70 @@ mod tests {
         conn.execute_batch("COMMIT")?;
         let count: i64 = conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?;
         assert!(count > 64, "{count}");
+        Ok(())
+    }
+
+    /// Blocks are reserved past the end of a growing store file, and given back
+    /// by the release before a commit, or by a rollback: the file then takes no
+    /// more disk than its length.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_space_reserved_ahead_is_given_back() -> Result<(), Box<dyn std::error::Error>> {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("store.db");
+        let conn = rusqlite::Connection::open(&path)?;
+        conn.execute_batch("PRAGMA cache_size = -256; CREATE TABLE t (x TEXT NOT NULL)")?;
+        // Bytes allocated to the file past its length.
+        let past_end = || -> std::io::Result<u64> {
+            let m = std::fs::metadata(&path)?;
+            Ok((m.blocks() * 512).saturating_sub(m.len()))
+        };
+        let row = "x".repeat(2000);
+        for end in ["release", "rollback"] {
+            let writeback = Writeback::every(&path, small()).ok_or("no write-back thread")?;
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+            let mut insert = conn.prepare("INSERT INTO t VALUES (?1)")?;
+            // Until the thread has reserved ahead.
+            for _ in 0..20_000 {
+                for _ in 0..64 {
+                    insert.execute([&row])?;
+                }
+                if writeback.reserved_past_end() > 0 {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let reserved = writeback.reserved_past_end();
+            assert!(reserved > 0, "{end}: nothing was reserved");
+            assert!(
+                past_end()? >= small().ahead / 4,
+                "{end}: {} bytes allocated past the end, {reserved} reserved",
+                past_end()?
+            );
+            if end == "release" {
+                writeback.release();
+                assert_eq!(writeback.reserved_past_end(), 0);
+                assert!(
+                    past_end()? < 64 << 10,
+                    "{end}: {} bytes past the end",
+                    past_end()?
+                );
+                drop(insert);
+                conn.execute_batch("COMMIT")?;
+            } else {
+                drop(insert);
+                conn.execute_batch("ROLLBACK")?;
+                drop(writeback);
+                assert!(
+                    past_end()? < 64 << 10,
+                    "{end}: {} bytes past the end",
+                    past_end()?
+                );
+            }
+        }
+        let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        assert_eq!(check, "ok");
         Ok(())
     }
 }
