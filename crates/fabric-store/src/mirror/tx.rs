@@ -152,7 +152,7 @@ impl<'s> MirrorTx<'s> {
     /// Commit what is written so far and go on in a new transaction (`BEGIN
     /// IMMEDIATE` again): for an import that commits every so many records.
     pub fn checkpoint(&mut self) -> Result<()> {
-        self.finish()?;
+        self.finish(false)?;
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
             .map_err(|e| self.at.err("starting the mirror transaction", e))?;
@@ -165,7 +165,7 @@ impl<'s> MirrorTx<'s> {
     /// dropped are built (a duplicate found then is [`Error::MirrorConstraint`]).
     /// On any failure nothing is committed.
     pub fn commit(mut self) -> Result<()> {
-        self.finish()
+        self.finish(true)
     }
 
     /// Undo every write (as dropping does), and wait for the whole-file check
@@ -177,11 +177,18 @@ impl<'s> MirrorTx<'s> {
         rolled
     }
 
-    fn finish(&mut self) -> Result<()> {
+    /// Commit; `last`: the transaction ends here (not a checkpoint), and the
+    /// write-back thread stops first.
+    fn finish(&mut self, last: bool) -> Result<()> {
         self.settle()?;
         self.restore_indexes()?;
-        if let Some(writeback) = &self.writeback {
-            writeback.release();
+        match (last, self.writeback.take()) {
+            (true, Some(writeback)) => writeback.finish(),
+            (false, Some(writeback)) => {
+                writeback.release();
+                self.writeback = Some(writeback);
+            }
+            (_, None) => {}
         }
         self.conn
             .execute_batch("COMMIT")

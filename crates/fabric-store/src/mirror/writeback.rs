@@ -180,6 +180,21 @@ impl Writeback {
         lock(&self.reserve).release();
     }
 
+    /// Stop the thread, then [`Writeback::release`]: before the commit that
+    /// ends the transaction, so that nothing is reserved once the write lock is
+    /// given up (another process may grow the file then).
+    pub(super) fn finish(mut self) {
+        self.stop_thread();
+        self.release();
+    }
+
+    fn stop_thread(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+
     /// How far past the file's end blocks are reserved.
     #[cfg(test)]
     fn reserved_past_end(&self) -> u64 {
@@ -221,10 +236,7 @@ fn run(reserve: &Mutex<Reserve>, step: u64, stopped: &Receiver<()>, syncs: &Atom
 
 impl Drop for Writeback {
     fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        self.stop_thread();
     }
 }
 
