@@ -177,18 +177,13 @@ impl<'s> MirrorTx<'s> {
         rolled
     }
 
-    /// Commit; `last`: the transaction ends here (not a checkpoint), and the
-    /// write-back thread stops first.
+    /// Commit; `last`: the transaction ends here (not a checkpoint), and
+    /// nothing is reserved ahead of the file again.
     fn finish(&mut self, last: bool) -> Result<()> {
         self.settle()?;
         self.restore_indexes()?;
-        match (last, self.writeback.take()) {
-            (true, Some(writeback)) => writeback.finish(),
-            (false, Some(writeback)) => {
-                writeback.release();
-                self.writeback = Some(writeback);
-            }
-            (_, None) => {}
+        if let Some(writeback) = &self.writeback {
+            writeback.release(last);
         }
         self.conn
             .execute_batch("COMMIT")

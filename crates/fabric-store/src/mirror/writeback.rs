@@ -16,8 +16,8 @@
 //! file's size, all SQLite sees of it, does not change). Without it ext4 chose
 //! blocks for each page as it was written back, and SQLite's writes, on the
 //! command's critical thread, waited for those choices: about 50 ms at every
-//! write-back above, half a second of a 1,000,000-record import (import 0.956
-//! of the time without, pairs of four runs). The reservation is given back
+//! write-back above, half a second of a 1,000,000-record import (0.928 of the
+//! time without, pairs of four runs). The reservation is given back
 //! ([`Writeback::release`]) before the transaction commits, while SQLite still
 //! holds the write lock, by setting the file's length to itself (ext4 then frees
 //! the blocks past the end). A rollback, or the next open's rollback of a
@@ -85,16 +85,20 @@ struct Reserve {
     ahead: u64,
     /// Growth past `from` before reserving.
     after: u64,
+    /// Released for good: the transaction is committing.
+    closed: bool,
 }
 
 impl Reserve {
     /// Reserve `ahead` past `len`, the file's length, when it has grown past
-    /// `from` by `after` and less than half of the last reservation is left. Any failure (a file system without `fallocate`, a full disk) only
-    /// leaves the blocks to be chosen as the pages are written back.
+    /// `from` by `after` and less than half of the last reservation is left.
+    /// Any failure (a file system without `fallocate`, a full disk) only leaves
+    /// the blocks to be chosen as the pages are written back.
     #[cfg(target_os = "linux")]
     fn ahead(&mut self, len: u64) {
         use rustix::fs::{FallocateFlags, fallocate, fstatvfs};
-        if len < self.from.saturating_add(self.after)
+        if self.closed
+            || len < self.from.saturating_add(self.after)
             || len.saturating_add(self.ahead / 2) <= self.to
         {
             return;
@@ -156,6 +160,7 @@ impl Writeback {
             to: 0,
             ahead: steps.ahead,
             after: steps.after,
+            closed: false,
         }));
         let (stop, stopped) = channel();
         let syncs = Arc::new(AtomicU64::new(0));
@@ -175,24 +180,18 @@ impl Writeback {
 
     /// Give back the blocks reserved past the file's end. Called with SQLite's
     /// write lock held (before the commit), so no other process is growing the
-    /// file meanwhile; reserving starts again once the file has grown further.
-    pub(super) fn release(&self) {
-        lock(&self.reserve).release();
-    }
-
-    /// Stop the thread, then [`Writeback::release`]: before the commit that
-    /// ends the transaction, so that nothing is reserved once the write lock is
-    /// given up (another process may grow the file then).
-    pub(super) fn finish(mut self) {
-        self.stop_thread();
-        self.release();
-    }
-
-    fn stop_thread(&mut self) {
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+    /// file meanwhile. `last`: the commit ends the transaction, and nothing is
+    /// reserved again (once the lock is given up another process may grow the
+    /// file); otherwise (a checkpoint) reserving starts again once the file has
+    /// grown further.
+    ///
+    /// The thread and its file stay open until the transaction is dropped:
+    /// closing any descriptor of the store file would drop the process's POSIX
+    /// locks on it, SQLite's write lock among them.
+    pub(super) fn release(&self, last: bool) {
+        let mut reserve = lock(&self.reserve);
+        reserve.release();
+        reserve.closed |= last;
     }
 
     /// How far past the file's end blocks are reserved.
@@ -236,7 +235,10 @@ fn run(reserve: &Mutex<Reserve>, step: u64, stopped: &Receiver<()>, syncs: &Atom
 
 impl Drop for Writeback {
     fn drop(&mut self) {
-        self.stop_thread();
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -337,13 +339,17 @@ mod tests {
                 past_end()?
             );
             if end == "release" {
-                writeback.release();
+                writeback.release(true);
                 assert_eq!(writeback.reserved_past_end(), 0);
                 assert!(
                     past_end()? < 64 << 10,
                     "{end}: {} bytes past the end",
                     past_end()?
                 );
+                // SQLite's locks are still held by this process: no descriptor
+                // of the file was closed (which would drop them all).
+                let held = posix_locks_held(&path)?;
+                assert!(held > 0, "{end}: the process holds no lock on the store");
                 drop(insert);
                 conn.execute_batch("COMMIT")?;
             } else {
@@ -360,5 +366,25 @@ mod tests {
         let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
         assert_eq!(check, "ok");
         Ok(())
+    }
+
+    /// The POSIX locks this process holds on the file at `path`, as the kernel
+    /// lists them (another connection of the same process would not see a lock
+    /// lost: SQLite shares lock state between them).
+    #[cfg(target_os = "linux")]
+    fn posix_locks_held(path: &Path) -> std::io::Result<usize> {
+        use std::os::unix::fs::MetadataExt;
+        let inode = format!(":{}", std::fs::metadata(path)?.ino());
+        let pid = std::process::id().to_string();
+        let locks = std::fs::read_to_string("/proc/locks")?;
+        Ok(locks
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .filter(|f| {
+                f.get(1) == Some(&"POSIX")
+                    && f.get(4) == Some(&pid.as_str())
+                    && f.get(5).is_some_and(|d| d.ends_with(&inode))
+            })
+            .count())
     }
 }
