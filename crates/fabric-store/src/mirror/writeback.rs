@@ -20,8 +20,8 @@
 //! time without, in pairs of four runs each just after the previous store was
 //! deleted; 0.98 with the disk settled). The reservation is given back
 //! ([`Writeback::release`]) before the transaction commits, while SQLite still
-//! holds the write lock, by setting the file's length to itself (ext4 then frees
-//! the blocks past the end). A rollback, or the next open's rollback of a
+//! holds the write lock, by setting the file's length to itself (ext4 then
+//! frees the blocks past the end) and deallocating the range past the end. A rollback, or the next open's rollback of a
 //! killed command, cuts the file back to its size before the transaction, which
 //! frees them as well.
 
@@ -115,20 +115,40 @@ impl Reserve {
     #[cfg(not(target_os = "linux"))]
     fn ahead(&mut self, _len: u64) {}
 
-    /// Give back the blocks reserved past the end, and start again from here.
-    /// A failure (the file's length unreadable, the truncation refused) keeps
-    /// the reservation for the next release to try: it costs disk space past the
+    /// Give back the blocks reserved past the end, and start again from here:
+    /// the length is set to itself (ext4 frees the blocks past it then; it
+    /// ignores a hole punched past the end), and the range past the end is
+    /// deallocated (`FALLOC_FL_PUNCH_HOLE`, for a file system that keeps them
+    /// through a truncation to the same length). A failure of both keeps the
+    /// reservation for the next release to try: it costs disk space past the
     /// end of the file, never a byte of the store, so it does not fail a commit.
     fn release(&mut self) {
         let Ok(len) = self.file.metadata().map(|m| m.len()) else {
             return;
         };
         self.from = len;
-        // The same length: ext4 frees the blocks past it.
-        if self.to > 0 && self.file.set_len(len).is_ok() {
+        if self.to == 0 {
+            return;
+        }
+        let truncated = self.file.set_len(len).is_ok();
+        let punched = self.to > len && punch_past(&self.file, len, self.to);
+        if truncated || punched || self.to <= len {
             self.to = 0;
         }
     }
+}
+
+/// Deallocate `from..to` of `file`, past its end, keeping its length.
+#[cfg(target_os = "linux")]
+fn punch_past(file: &File, from: u64, to: u64) -> bool {
+    use rustix::fs::{FallocateFlags, fallocate};
+    let flags = FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE;
+    fallocate(file, flags, from, to - from).is_ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn punch_past(_file: &File, _from: u64, _to: u64) -> bool {
+    false
 }
 
 impl Writeback {
