@@ -200,3 +200,103 @@ fn a_missing_table_reads_as_empty_and_begin_creates_it() -> TestResult {
     assert!(store.mirror(&table).missing_objects()?.is_empty());
     Ok(())
 }
+
+/// Every column of every row of a batch is stored as given, whichever columns
+/// it shares with the row before (the insert rebinds only what changed), with
+/// updates between the inserts.
+#[test]
+fn each_row_of_a_batch_keeps_its_own_columns() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut store = Store::open(dir.path().join("f.db"))?;
+    let table = lake()?;
+    let hashes: Vec<String> = (0..8)
+        .map(|i| std::iter::repeat_n(char::from(b'a' + i), 64).collect())
+        .collect();
+    let ids: Vec<String> = (0..8).map(|i| format!("id-{i}")).collect();
+    let keys: Vec<String> = (0..8).map(|i| format!("k{i}")).collect();
+    // Type, scope and schema version change every so many rows; the key is
+    // NULL on some.
+    let at = |i: usize| MirrorRowRef {
+        exchange_id: &ids[i],
+        exchange_type: ["file", "file", "http", "http", "file", "x", "x", "x"][i],
+        source_system: ["s", "s", "s", "t", "t", "t", "s", "s"][i],
+        entity_type: ["e", "f", "f", "f", "e", "e", "e", "e"][i],
+        natural_key: (i % 3 != 1).then_some(keys[i].as_str()),
+        observed_at_utc: "2026-01-01T00:00:00.000000Z",
+        content_sha256: &hashes[i],
+        payload_json: ["{}", "[1]"][i % 2],
+        schema_version: [1, 1, 2, 2, 2, 1, 3, 3][i],
+    };
+    let mut tx = store.mirror(&table).begin()?;
+    tx.write_batch(
+        &(0..4)
+            .map(|i| MirrorWriteRef::Insert(at(i)))
+            .collect::<Vec<_>>(),
+    )?;
+    tx.commit()?;
+    // A second batch: inserts, an update of row 0 between them, inserts again.
+    let updated = MirrorRowRef {
+        exchange_type: "changed",
+        ..at(0)
+    };
+    let writes = vec![
+        MirrorWriteRef::Insert(at(4)),
+        MirrorWriteRef::Update {
+            exchange_id: &ids[0],
+            row: updated,
+        },
+        MirrorWriteRef::Insert(at(5)),
+        MirrorWriteRef::Insert(at(6)),
+        MirrorWriteRef::Insert(at(7)),
+    ];
+    let mut tx = store.mirror(&table).begin()?;
+    tx.write_batch(&writes)?;
+    tx.commit()?;
+    type Stored = (
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        String,
+        String,
+        i64,
+    );
+    let stored: Vec<Stored> = store
+        .conn()
+        .prepare(&format!(
+            "SELECT exchange_id, exchange_type, source_system, entity_type, natural_key, \
+             content_sha256, payload_json, schema_version FROM {} ORDER BY exchange_id",
+            table.quoted()
+        ))?
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let expected: Vec<Stored> = (0..8)
+        .map(|i| {
+            let r = if i == 0 { updated } else { at(i) };
+            (
+                r.exchange_id.to_owned(),
+                r.exchange_type.to_owned(),
+                r.source_system.to_owned(),
+                r.entity_type.to_owned(),
+                r.natural_key.map(str::to_owned),
+                r.content_sha256.to_owned(),
+                r.payload_json.to_owned(),
+                r.schema_version,
+            )
+        })
+        .collect();
+    assert_eq!(stored, expected);
+    Ok(())
+}

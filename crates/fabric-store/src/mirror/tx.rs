@@ -101,21 +101,31 @@ impl<'s> MirrorTx<'s> {
              updated_at_utc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
             table.quoted()
         );
+        // The statement keeps its bindings from one row to the next: the audit
+        // time is bound once, and a row's type, scope and schema version only
+        // when they differ from the row before (each text bound is copied and
+        // allocated by SQLite: half the binds of a row, 0.1-0.3 us of the
+        // writer thread per record).
         let mut insert = None;
+        let mut before: Option<&MirrorRowRef<'_>> = None;
         for w in writes {
             match w {
                 MirrorWriteRef::Insert(row) => {
-                    if insert.is_none() {
-                        insert = Some(self.conn.prepare_cached(&insert_sql).map_err(|e| {
-                            self.at.err(format!("preparing inserts into {table}"), e)
-                        })?);
-                    }
-                    let Some(stmt) = insert.as_mut() else {
-                        continue;
+                    let stmt = match insert.as_mut() {
+                        Some(stmt) => stmt,
+                        None => {
+                            let mut stmt = self.conn.prepare_cached(&insert_sql).map_err(|e| {
+                                self.at.err(format!("preparing inserts into {table}"), e)
+                            })?;
+                            stmt.raw_bind_parameter(10, &now)
+                                .map_err(|e| self.row_err(row.exchange_id, e))?;
+                            insert.insert(stmt)
+                        }
                     };
-                    let now: &dyn rusqlite::ToSql = &now;
-                    stmt.execute(params_from_iter(columns(row).into_iter().chain([now])))
+                    bind_insert(stmt, row, before)
+                        .and_then(|()| stmt.raw_execute())
                         .map_err(|e| self.row_err(row.exchange_id, e))?;
+                    before = Some(row);
                 }
                 MirrorWriteRef::Update { exchange_id, row } => {
                     self.update_row(exchange_id, row, &now)?;
@@ -336,6 +346,37 @@ impl Drop for MirrorTx<'_> {
     fn drop(&mut self) {
         let _ = self.roll_back();
     }
+}
+
+/// Bind `row` to the INSERT of [`MirrorTx::write_batch`] (`?1`..`?9`, as
+/// [`columns`]), leaving bound what equals `before`, the row the statement ran
+/// with last.
+fn bind_insert(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    row: &MirrorRowRef<'_>,
+    before: Option<&MirrorRowRef<'_>>,
+) -> rusqlite::Result<()> {
+    let kept = |same: fn(&MirrorRowRef<'_>, &MirrorRowRef<'_>) -> bool| {
+        before.is_some_and(|b| same(b, row))
+    };
+    stmt.raw_bind_parameter(1, row.exchange_id)?;
+    if !kept(|a, b| a.exchange_type == b.exchange_type) {
+        stmt.raw_bind_parameter(2, row.exchange_type)?;
+    }
+    if !kept(|a, b| a.source_system == b.source_system) {
+        stmt.raw_bind_parameter(3, row.source_system)?;
+    }
+    if !kept(|a, b| a.entity_type == b.entity_type) {
+        stmt.raw_bind_parameter(4, row.entity_type)?;
+    }
+    stmt.raw_bind_parameter(5, row.natural_key)?;
+    stmt.raw_bind_parameter(6, row.observed_at_utc)?;
+    stmt.raw_bind_parameter(7, row.content_sha256)?;
+    stmt.raw_bind_parameter(8, row.payload_json)?;
+    if !kept(|a, b| a.schema_version == b.schema_version) {
+        stmt.raw_bind_parameter(9, row.schema_version)?;
+    }
+    Ok(())
 }
 
 /// The nine stored columns in the order both the INSERT and the UPDATE of
