@@ -232,9 +232,13 @@ impl Scope {
     }
 }
 
-/// Parse an RFC 3339 timestamp.
+/// Parse an RFC 3339 timestamp. One whose UTC form falls outside the years
+/// `time` holds (the last hour of year 9999 at a negative offset, say) is not
+/// one: it is written in UTC.
 pub fn parse_utc(text: &str) -> Option<time::OffsetDateTime> {
-    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .filter(|t| t.checked_to_offset(time::UtcOffset::UTC).is_some())
 }
 
 /// Format a timestamp as `YYYY-MM-DDTHH:MM:SSZ` in UTC.
@@ -242,7 +246,7 @@ pub fn format_utc(t: time::OffsetDateTime) -> String {
     const UTC: &[time::format_description::BorrowedFormatItem<'_>] =
         time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
     let mut out = String::with_capacity(20);
-    fabric_core::chain::write_formatted(&mut out, t.to_offset(time::UtcOffset::UTC), UTC);
+    fabric_core::chain::write_formatted_utc(&mut out, t, UTC);
     out
 }
 

@@ -197,7 +197,8 @@ impl ExchangeRecord {
             None => None,
             Some(text) => Some(crate::timestamp::parse(&text).ok_or_else(|| {
                 bad(format!(
-                    "`observed_at_utc` is not an ISO-8601 time: {text:?}"
+                    "`observed_at_utc` is not an ISO-8601 time with a UTC form \
+                     (years 9999 and earlier in UTC): {text:?}"
                 ))
             })?),
         };

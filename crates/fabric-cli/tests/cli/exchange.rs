@@ -472,6 +472,40 @@ fn add_refuses_nan_and_infinity() -> TestResult {
     Ok(())
 }
 
+/// A time whose UTC form is past year 9999 (its last hour at a negative
+/// offset) is refused naming the line, in the fast reader and in the full
+/// parse alike; `add` once panicked on it.
+#[test]
+fn add_refuses_a_time_with_no_utc_form() -> TestResult {
+    let home = tempfile::tempdir()?;
+    let m = init_add(home.path())?;
+    let before = std::fs::read_to_string(m.parent().ok_or("dir")?.join("index.jsonl"))?;
+    for (i, line) in [
+        // The lean reader's path.
+        "{\"natural_key\": \"late\", \"response\": {\"v\": 1}, \"observed_at_utc\": \"9999-12-31T23:30:00-01:00\"}",
+        // A duplicate key sends the line to the full parse.
+        "{\"natural_key\": \"late\", \"natural_key\": \"late\", \"observed_at_utc\": \"9999-12-31T23:30:00-01:00\"}",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let input = home.path().join(format!("late{i}.ndjson"));
+        std::fs::write(&input, format!("{line}\n"))?;
+        let out = fabric(home.path())
+            .args(["exchange", "add", "--manifest"])
+            .arg(&m)
+            .arg(&input)
+            .output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{i}: {stderr}");
+        assert!(stderr.contains("line 1"), "{i}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{i}: {stderr}");
+    }
+    let after = std::fs::read_to_string(m.parent().ok_or("dir")?.join("index.jsonl"))?;
+    assert_eq!(before, after, "the pack changed");
+    Ok(())
+}
+
 #[test]
 fn pack_is_deterministic_and_round_trips() -> TestResult {
     let home = tempfile::tempdir()?;

@@ -138,13 +138,30 @@ pub fn write_instant(out: &mut String, at: time::OffsetDateTime) {
     const FRACTION: &[BorrowedFormatItem<'_>] = format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]+00:00"
     );
-    let utc = at.to_offset(time::UtcOffset::UTC);
-    let format = if utc.microsecond() == 0 {
+    let format = if at.microsecond() == 0 {
         WHOLE
     } else {
         FRACTION
     };
-    write_formatted(out, utc, format);
+    write_formatted_utc(out, at, format);
+}
+
+/// [`write_formatted`] of `t` converted to UTC. A time whose UTC form falls
+/// outside the years `time` holds (-9999 to 9999; none of Fabric's parsers
+/// returns one) is written as it is, with its own offset after it
+/// (`...T23:30:00.000000-01:00`), rather than converted wrongly or not at all.
+pub fn write_formatted_utc(
+    out: &mut String,
+    t: time::OffsetDateTime,
+    format: &[time::format_description::BorrowedFormatItem<'_>],
+) {
+    const OWN_OFFSET: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6][offset_hour sign:mandatory]:[offset_minute]"
+    );
+    match t.checked_to_offset(time::UtcOffset::UTC) {
+        Some(utc) => write_formatted(out, utc, format),
+        None => write_formatted(out, t, OWN_OFFSET),
+    }
 }
 
 /// Format `t` with `format` (whose every component an `OffsetDateTime` has) and
