@@ -185,21 +185,36 @@ impl MirrorTransaction for SqliteTx<'_> {
     fn write_batch(&mut self, writes: &[MirrorWrite]) -> Result<()> {
         // The same column limits as SQL Server: a record one backend takes, both take.
         crate::limits::check_writes(&self.target, writes)?;
-        // The two derived texts of each row, then rows borrowing everything else
-        // (the payload line is bound in place, never copied).
-        let texts: Vec<(String, String)> = writes
+        // The two derived texts of each row, written one after the other into
+        // one string (no allocation per row), then rows borrowing everything
+        // else (the payload line is bound in place, never copied).
+        let mut text = String::with_capacity(writes.len() * (64 + 27));
+        let mut ends = Vec::with_capacity(writes.len());
+        for w in writes {
+            let r = match w {
+                MirrorWrite::Insert(r) | MirrorWrite::Update { record: r, .. } => r,
+            };
+            r.content_sha256.write_hex(&mut text);
+            let hash_end = text.len();
+            crate::timestamp::write_fixed_utc_text(&mut text, r.observed_at_utc);
+            ends.push((hash_end, text.len()));
+        }
+        let mut start = 0;
+        let texts: Vec<(&str, &str)> = ends
             .iter()
-            .map(|w| {
-                let r = match w {
-                    MirrorWrite::Insert(r) | MirrorWrite::Update { record: r, .. } => r,
-                };
-                (r.content_sha256.to_hex(), r.observed_at_text())
+            .map(|&(hash_end, end)| {
+                let pair = (
+                    text.get(start..hash_end).unwrap_or_default(),
+                    text.get(hash_end..end).unwrap_or_default(),
+                );
+                start = end;
+                pair
             })
             .collect();
         let refs: Vec<MirrorWriteRef<'_>> = writes
             .iter()
             .zip(&texts)
-            .map(|(w, (hash, time))| match w {
+            .map(|(w, &(hash, time))| match w {
                 MirrorWrite::Insert(r) => MirrorWriteRef::Insert(row_ref(r, hash, time)),
                 MirrorWrite::Update {
                     exchange_id,
