@@ -227,14 +227,19 @@ pub struct Scope {
 impl Scope {
     /// `as_of` as a timestamp.
     pub fn as_of_time(&self) -> Result<time::OffsetDateTime> {
-        parse_utc(&self.as_of)
-            .ok_or_else(|| Error::field("scope", "/as_of", "not an RFC 3339 timestamp"))
+        parse_utc(&self.as_of).ok_or_else(|| {
+            Error::field(
+                "scope",
+                "/as_of",
+                "not an RFC 3339 timestamp in years 9999 or earlier in UTC",
+            )
+        })
     }
 }
 
 /// Parse an RFC 3339 timestamp. One whose UTC form falls outside the years
-/// `time` holds (the last hour of year 9999 at a negative offset, say) is not
-/// one: it is written in UTC.
+/// `time` holds (the last hour of year 9999 at a negative offset, say) is
+/// refused (`None`): every writer of a time converts it to UTC.
 pub fn parse_utc(text: &str) -> Option<time::OffsetDateTime> {
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .ok()

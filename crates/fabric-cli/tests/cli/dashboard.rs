@@ -290,6 +290,29 @@ fn malformed_inputs_exit_2() -> TestResult {
     Ok(())
 }
 
+/// An `as_of` whose UTC form is past year 9999 (its last hour at a negative
+/// offset) is refused naming the field; `assemble` once panicked on it.
+#[test]
+fn an_as_of_with_no_utc_form_exits_2() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let scope = std::fs::read_to_string(example().join("scope.json"))?;
+    let mut scope: serde_json::Value = serde_json::from_str(&scope)?;
+    scope["as_of"] = json!("9999-12-31T23:30:00-01:00");
+    let late = dir.path().join("scope-late.json");
+    std::fs::write(&late, serde_json::to_string(&scope)?)?;
+    let out = fabric(dir.path())
+        .args(["dashboard", "assemble", "--scope"])
+        .arg(&late)
+        .arg("--oracles")
+        .arg(example().join("oracles.json"))
+        .output()?;
+    let stderr = String::from_utf8(out.stderr)?;
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("/as_of"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    Ok(())
+}
+
 #[test]
 fn edited_bundle_is_a_parity_mismatch() -> TestResult {
     let dir = tempfile::tempdir()?;
