@@ -207,6 +207,13 @@ impl SqlServerMirror {
                 None,
             )
         })?;
+        let observed = to_utc_primitive(r.observed_at_utc).ok_or_else(|| {
+            self.write_error(
+                &r.exchange_id,
+                "observed_at_utc is past year 9999 in UTC".into(),
+                None,
+            )
+        })?;
         Ok(vec![
             ColumnData::Guid(Some(id)),
             ColumnData::String(Some(r.exchange_type.clone().into())),
@@ -218,7 +225,7 @@ impl SqlServerMirror {
                     .filter(|k| !k.is_empty())
                     .map(Into::into),
             ),
-            datetime2(to_utc_primitive(r.observed_at_utc)),
+            datetime2(observed),
             ColumnData::String(Some(r.content_sha256.to_hex().into())),
             ColumnData::String(Some(r.payload_json.clone().into())),
             ColumnData::I32(Some(schema_version)),
@@ -281,9 +288,10 @@ pub(super) fn parse_uuid(s: &str) -> Option<Uuid> {
     Uuid::parse_str(s).ok()
 }
 
-fn to_utc_primitive(t: OffsetDateTime) -> PrimitiveDateTime {
-    let t = t.to_offset(UtcOffset::UTC);
-    PrimitiveDateTime::new(t.date(), t.time())
+/// `t` in UTC, without its offset; `None` past the years `time` holds.
+fn to_utc_primitive(t: OffsetDateTime) -> Option<PrimitiveDateTime> {
+    let t = t.checked_to_offset(UtcOffset::UTC)?;
+    Some(PrimitiveDateTime::new(t.date(), t.time()))
 }
 
 /// `t` as a `DATETIME2` parameter (tiberius' `time` mapping, owned).
