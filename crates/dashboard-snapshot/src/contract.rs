@@ -224,16 +224,13 @@ pub struct Scope {
     pub expected_oracles: Vec<String>,
 }
 
+/// Why an `as_of` is refused (by [`Scope::as_of_time`] and the scope reader).
+pub(crate) const AS_OF_REFUSED: &str = "not an RFC 3339 timestamp in years 9999 or earlier in UTC";
+
 impl Scope {
     /// `as_of` as a timestamp.
     pub fn as_of_time(&self) -> Result<time::OffsetDateTime> {
-        parse_utc(&self.as_of).ok_or_else(|| {
-            Error::field(
-                "scope",
-                "/as_of",
-                "not an RFC 3339 timestamp in years 9999 or earlier in UTC",
-            )
-        })
+        parse_utc(&self.as_of).ok_or_else(|| Error::field("scope", "/as_of", AS_OF_REFUSED))
     }
 }
 

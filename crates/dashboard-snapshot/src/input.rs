@@ -253,13 +253,8 @@ pub fn parse_scope(text: &str) -> Result<ScopeFile> {
         "/as_of",
         get("as_of").ok_or_else(|| Error::field(W, "/as_of", "missing (the only clock)"))?,
     )?;
-    let as_of = parse_utc(&as_of_text).ok_or_else(|| {
-        Error::field(
-            W,
-            "/as_of",
-            "not an RFC 3339 timestamp in years 9999 or earlier in UTC",
-        )
-    })?;
+    let as_of = parse_utc(&as_of_text)
+        .ok_or_else(|| Error::field(W, "/as_of", crate::contract::AS_OF_REFUSED))?;
     let timezone = match get("timezone") {
         None => "Etc/UTC".to_owned(),
         Some(v) => typed(W, "/timezone", v)?,

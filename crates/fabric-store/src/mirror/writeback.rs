@@ -82,10 +82,9 @@ struct Reserve {
     from: u64,
     /// Reserved up to here (0: nothing is).
     to: u64,
-    /// How far past the end to reserve.
-    ahead: u64,
-    /// Growth past `from` before reserving.
-    after: u64,
+    /// How far past the end to reserve (`ahead`), after how much growth
+    /// past `from` (`after`).
+    steps: Steps,
     /// Released for good: the transaction is committing.
     closed: bool,
 }
@@ -98,17 +97,18 @@ impl Reserve {
     #[cfg(target_os = "linux")]
     fn ahead(&mut self, len: u64) {
         use rustix::fs::{FallocateFlags, fallocate, fstatvfs};
+        let Steps { ahead, after, .. } = self.steps;
         if self.closed
-            || len < self.from.saturating_add(self.after)
-            || len.saturating_add(self.ahead / 2) <= self.to
+            || len < self.from.saturating_add(after)
+            || len.saturating_add(ahead / 2) <= self.to
         {
             return;
         }
         let free = fstatvfs(&self.file).map_or(0, |st| st.f_bavail.saturating_mul(st.f_frsize));
-        if free >= self.ahead.saturating_mul(FREE_FACTOR)
-            && fallocate(&self.file, FallocateFlags::KEEP_SIZE, len, self.ahead).is_ok()
+        if free >= ahead.saturating_mul(FREE_FACTOR)
+            && fallocate(&self.file, FallocateFlags::KEEP_SIZE, len, ahead).is_ok()
         {
-            self.to = len.saturating_add(self.ahead);
+            self.to = len.saturating_add(ahead);
         }
     }
 
@@ -179,8 +179,7 @@ impl Writeback {
             file,
             from,
             to: 0,
-            ahead: steps.ahead,
-            after: steps.after,
+            steps,
             closed: false,
         }));
         let (stop, stopped) = channel();
