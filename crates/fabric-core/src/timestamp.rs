@@ -75,9 +75,11 @@ impl Timestamp {
     }
 
     /// The timestamp of an instant, in UTC (offset `+00:00`), truncated to
-    /// microseconds.
+    /// microseconds. An instant whose UTC form lies outside the years `time`
+    /// can hold (`9999-12-31T23:30:00-01:00`, say) keeps its own offset: the
+    /// same instant, written another way, rather than a panic.
     pub fn from_utc(t: time::OffsetDateTime) -> Timestamp {
-        let utc = t.to_offset(UtcOffset::UTC);
+        let utc = t.checked_to_offset(UtcOffset::UTC).unwrap_or(t);
         let time = utc.time();
         let micro_time = Time::from_hms_micro(
             time.hour(),
@@ -88,7 +90,7 @@ impl Timestamp {
         .unwrap_or(time);
         Timestamp {
             local: PrimitiveDateTime::new(utc.date(), micro_time),
-            offset: Some(UtcOffset::UTC),
+            offset: Some(utc.offset()),
         }
     }
 

@@ -110,6 +110,18 @@ fn from_utc_prints_utc() {
 }
 
 #[test]
+fn an_instant_with_no_utc_form_keeps_its_offset() {
+    // 9999-12-31T23:30-01:00 is 10000-01-01T00:30Z, past what `time` holds.
+    let t = time::macros::datetime!(9999-12-31 23:30:00.5 -01:00);
+    let ts = Timestamp::from_utc(t);
+    assert_eq!(ts.to_string(), "9999-12-31T23:30:00.500000-01:00");
+    // -9999-01-01T00:10+01:00 is before -9999-01-01T00:00Z.
+    let early = time::macros::datetime!(-9999-01-01 00:10:00 +01:00);
+    let text = Timestamp::from_utc(early).to_string();
+    assert!(text.ends_with("00:10:00+01:00"), "{text}");
+}
+
+#[test]
 fn seconds_since_treats_naive_as_utc() -> Result<(), TimestampError> {
     let start = Timestamp::parse("2025-03-01T08:00:00Z")?;
     let end = Timestamp::parse("2025-03-01T10:00:30.5+02:00")?;
