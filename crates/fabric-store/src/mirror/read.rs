@@ -212,10 +212,15 @@ impl<'a> MirrorReader<'a> {
             format!("SELECT content_sha256 FROM {t} WHERE ?1 IS NOT NULL AND ?2 IS NOT NULL")
         };
         self.each_row(&sql, [source_system, entity_type], &ctx, |row| {
-            let h = row.get_ref(0).map_err(|e| self.at.err(ctx(), e))?;
-            if let Ok(s) = h.as_str() {
-                each(s);
-            }
+            // A hash that is not text (the length check passes a 64-byte blob)
+            // is an error, never a row left out: a sync would take its record
+            // for a new one.
+            let h = row.get_ref(0).and_then(|v| {
+                v.as_str().map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(0, v.data_type(), Box::new(e))
+                })
+            });
+            each(h.map_err(|e| self.at.err(ctx(), e))?);
             Ok::<_, Error>(())
         })
         .map(drop)
