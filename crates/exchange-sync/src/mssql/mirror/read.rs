@@ -131,11 +131,12 @@ impl ServerRead for SqlServerMirror {
             .conn
             .query(&sql, params)
             .map_err(self.err("counting rows"))?;
+        // Never a quiet 0: a count that cannot be read is an error.
         let n = rows
             .first()
             .and_then(|r| r.try_get::<i64, _>(0).ok().flatten())
-            .unwrap_or(0);
-        Ok(u64::try_from(n).unwrap_or(0))
+            .and_then(|n| u64::try_from(n).ok());
+        n.ok_or_else(|| self.err("counting rows")("COUNT_BIG(*) gave no count".into()))
     }
 }
 
