@@ -319,20 +319,15 @@ fn a_hash_that_is_not_text_is_an_error() -> TestResult {
         ),
         [],
     )?;
-    for scope in [("s", "e"), ("other", "e")] {
-        let mut seen = Vec::new();
-        let read = store
-            .mirror(&table)
-            .reader()?
-            .hashes(scope.0, scope.1, |h| seen.push(h.to_owned()));
-        if scope.0 == "s" {
-            let err = read.err().ok_or("a blob hash was read without an error")?;
-            assert!(err.to_string().contains("reading hashes"), "{err}");
-        } else {
-            // Out of scope, the row is not read at all.
-            read?;
-            assert!(seen.is_empty());
-        }
-    }
+    let reader = store.mirror(&table).reader()?;
+    let err = reader
+        .hashes("s", "e", |_| {})
+        .err()
+        .ok_or("a blob hash was read without an error")?;
+    assert!(err.to_string().contains("reading hashes"), "{err}");
+    // Out of scope, the row is not read at all.
+    let mut seen = Vec::new();
+    reader.hashes("other", "e", |h| seen.push(h.to_owned()))?;
+    assert!(seen.is_empty());
     Ok(())
 }
