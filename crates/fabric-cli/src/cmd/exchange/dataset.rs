@@ -167,7 +167,8 @@ pub(super) fn add(ctx: &Ctx, a: AddArgs) -> CmdResult {
             let total = meta.as_ref().map_or(0, std::fs::Metadata::len);
             options.input_bytes = meta.filter(std::fs::Metadata::is_file).map(|m| m.len());
             let bar = ctx.progress_bytes(total, "add");
-            let mut reader = bar.wrap_read(std::io::BufReader::new(file));
+            // The bar counts each read of the file (8 KiB), not each line.
+            let mut reader = std::io::BufReader::new(bar.wrap_read(file));
             let report = exchange_sync::add::add(&a.manifest, &mut reader, path, &options, now());
             bar.finish_and_clear();
             report.map_err(ndjson_hint)?
