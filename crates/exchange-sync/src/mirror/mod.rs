@@ -283,6 +283,16 @@ pub trait MirrorRead {
 
     /// The number of rows in `scope`, or in the whole table when `scope` is `None`.
     fn count(&mut self, scope: Option<&Scope>) -> Result<u64>;
+
+    /// [`MirrorRead::hashes_in_scope`] and [`MirrorRead::count`] of `scope`,
+    /// as a sync starts with them. The default asks for one, then the other; a
+    /// backend that reads a row for each hash counts the rows as it goes (one
+    /// read of the scope, not two).
+    fn hashes_and_count_in_scope(&mut self, scope: &Scope) -> Result<(ContentHashSet, u64)> {
+        let hashes = self.hashes_in_scope(scope)?;
+        let count = self.count(Some(scope))?;
+        Ok((hashes, count))
+    }
 }
 
 /// The open transaction of a command ([`Mirror::begin`]): reads that see its

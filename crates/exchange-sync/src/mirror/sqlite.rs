@@ -81,6 +81,11 @@ impl SqliteMirror {
 impl MirrorRead for SqliteMirror {
     fn hashes_in_scope(&mut self, scope: &Scope) -> Result<ContentHashSet> {
         let target = self.describe();
+        hashes(&target, self.reader()?, scope).map(|(set, _)| set)
+    }
+
+    fn hashes_and_count_in_scope(&mut self, scope: &Scope) -> Result<(ContentHashSet, u64)> {
+        let target = self.describe();
         hashes(&target, self.reader()?, scope)
     }
 
@@ -145,6 +150,10 @@ impl Mirror for SqliteMirror {
 
 impl MirrorRead for SqliteTx<'_> {
     fn hashes_in_scope(&mut self, scope: &Scope) -> Result<ContentHashSet> {
+        hashes(&self.target, self.tx.reader()?, scope).map(|(set, _)| set)
+    }
+
+    fn hashes_and_count_in_scope(&mut self, scope: &Scope) -> Result<(ContentHashSet, u64)> {
         hashes(&self.target, self.tx.reader()?, scope)
     }
 
@@ -317,12 +326,16 @@ fn record(target: &str, row: MirrorRow) -> Result<MirrorRecord> {
     })
 }
 
-fn hashes(target: &str, reader: MirrorReader<'_>, scope: &Scope) -> Result<ContentHashSet> {
+/// The hashes in `scope` and the number of its rows: the rows read, one hash
+/// each (the column is `NOT NULL`, and a hash that is not text is an error).
+fn hashes(target: &str, reader: MirrorReader<'_>, scope: &Scope) -> Result<(ContentHashSet, u64)> {
     let mut out = ContentHashSet::default();
+    let mut rows = 0u64;
     each_hash(target, reader, scope, &mut |h| {
+        rows += 1;
         out.insert(h);
     })?;
-    Ok(out)
+    Ok((out, rows))
 }
 
 fn each_hash(

@@ -28,7 +28,8 @@ pub(super) fn import(
     // The mirror's hashes in scope (H) are read once and never changes; what this run writes and
     // replaces is kept beside it, so the workers can read H while the writer
     // thread keeps its view current (no copy of a million hashes).
-    let start: ContentHashSet = session.reads().hashes_in_scope(scope)?;
+    // With them, the number of rows in scope (read together where the backend can).
+    let (start, mut sql_count) = session.reads().hashes_and_count_in_scope(scope)?;
     let mut hashes = HashView {
         start: &start,
         added: ContentHashSet::default(),
@@ -46,7 +47,6 @@ pub(super) fn import(
     // One batch of the pipeline's writes at a time; each goes to the workers to
     // be dropped once written.
     let mut writes: Vec<MirrorWrite> = Vec::new();
-    let mut sql_count = session.reads().count(Some(scope))?;
     // Writes since the last commit, and committed so far (`--batch-commit`).
     let mut uncommitted = 0usize;
     let mut committed = 0u64;

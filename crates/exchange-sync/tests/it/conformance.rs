@@ -98,6 +98,7 @@ pub fn check_empty(mirror: &mut dyn Mirror) -> Check {
     assert_eq!(mirror.count(None)?, 0);
     assert_eq!(mirror.count(Some(&a))?, 0);
     assert!(mirror.hashes_in_scope(&a)?.is_empty());
+    assert_eq!(mirror.hashes_and_count_in_scope(&a)?.1, 0);
     assert_eq!(
         mirror.find_by_natural_keys(&a, &["x", "y"])?,
         vec![None, None]
@@ -123,6 +124,11 @@ pub fn check_insert_and_read_back(mirror: &mut dyn Mirror) -> Check {
     let hashes = mirror.hashes_in_scope(&a)?;
     assert_eq!(hashes.len(), 4);
     assert!(hashes.contains(&hash(1)) && !hashes.contains(&hash(3)));
+    // Read together, the same hashes and each scope's own count.
+    assert_eq!(mirror.hashes_and_count_in_scope(&a)?, (hashes, 4));
+    let (in_b, rows_in_b) = mirror.hashes_and_count_in_scope(&b)?;
+    assert_eq!((in_b.len(), rows_in_b), (1, 1));
+    assert!(in_b.contains(&hash(3)));
     let found = mirror.find_by_natural_keys(&a, &["k2", "nope", "k1", "k2"])?;
     let row = |r: &MirrorRecord| MirrorKeyRow {
         exchange_id: r.exchange_id.clone(),
@@ -316,6 +322,8 @@ pub fn check_first_load(mirror: &mut dyn Mirror) -> Check {
     }])?;
     assert_eq!(tx.count(None)?, 1);
     assert!(tx.hashes_in_scope(&scope("a"))?.contains(&hash(2)));
+    let (seen, rows) = tx.hashes_and_count_in_scope(&scope("a"))?;
+    assert_eq!((seen.len(), rows), (1, 1));
     tx.rollback()?;
     assert_eq!(mirror.count(None)?, 0);
     assert!(mirror.missing_schema_objects()?.is_empty());
