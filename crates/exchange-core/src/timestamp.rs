@@ -79,8 +79,8 @@ const FIXED: &[time::format_description::BorrowedFormatItem<'_>] = time::macros:
 ///
 /// The years 0 to 9999 are written from the time's integer fields (`time`'s
 /// ISO 8601 writer cuts an `f64` of the seconds to six digits, and wrote
-/// `16.123819` for `16.123820`); the others through a format description, which gives
-/// them their sign and all their digits.
+/// `16.123819` for `16.123820`); the others through a format description,
+/// which gives them their sign and all their digits.
 pub fn write_fixed_utc_text(out: &mut String, t: OffsetDateTime) {
     use std::fmt::Write as _;
     if let Some(utc) = t.checked_to_offset(UtcOffset::UTC)

@@ -25,10 +25,11 @@ pub(super) fn import(
     report: &mut SyncReport,
     progress: ProgressFn<'_>,
 ) -> Result<ContentHashSet> {
-    // The mirror's hashes in scope (H) are read once and never changes; what this run writes and
-    // replaces is kept beside it, so the workers can read H while the writer
-    // thread keeps its view current (no copy of a million hashes).
-    // With them, the number of rows in scope (read together where the backend can).
+    // The mirror's hashes in scope (H) are read once and never change; what
+    // this run writes and replaces is kept beside it, so the workers can read H
+    // while the writer thread keeps its view current (no copy of a million
+    // hashes). With them comes the number of rows in scope (read in the same
+    // pass where the backend can).
     let (start, mut sql_count) = session.reads().hashes_and_count_in_scope(scope)?;
     let mut hashes = HashView {
         start: &start,
