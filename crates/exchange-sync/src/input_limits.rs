@@ -66,6 +66,9 @@ pub fn get() -> Limits {
     LIMITS.read().map(|l| *l).unwrap_or_default()
 }
 
+/// How a line's limit is raised (named in a too-long line's error).
+pub const LINE_FLAG: &str = "--max-line-bytes or FABRIC_MAX_LINE_BYTES";
+
 /// Read the next line of `input` into `buf` (cleared first, the `\n` kept), at
 /// most `limit` bytes of it. Returns the bytes read (0 at the end), or
 /// [`Error::TooLarge`] naming `path` and `what` when a line is longer: then at
@@ -91,7 +94,7 @@ pub fn read_line(
             path: path.to_path_buf(),
             what: what(),
             limit,
-            flag: "--max-line-bytes or FABRIC_MAX_LINE_BYTES".into(),
+            flag: LINE_FLAG.into(),
         });
     }
     Ok(n)

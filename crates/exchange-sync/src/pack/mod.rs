@@ -7,7 +7,7 @@
 
 mod index_reader;
 pub mod lock;
-mod reader;
+pub(crate) mod reader;
 pub(crate) mod writer;
 
 pub use exchange_core::index::{INDEX_FILE, IndexEntry};

@@ -96,7 +96,7 @@ pub(super) fn import(
                 if let Parsed::Known(h, line) = p
                     && !hashes.contains(h)
                 {
-                    *p = Parsed::Item(pipeline::verify_line(dir, scope, line)?);
+                    *p = Parsed::Item(pipeline::verify_line(dir, scope, &line.to_pack_line()?)?);
                 }
             }
             // Look up, in one call, the natural keys the batch needs from SQL.

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::hash::ContentHash;
 use crate::line::{LineRead, LineRecord, Skip, read_line};
 use crate::mirror::{MirrorRecord, Scope};
+use crate::pack::reader::SharedLine;
 use crate::pack::{PackLine, PackReader};
 pub use crate::parallel::Discard;
 
@@ -24,7 +25,7 @@ pub enum Parsed {
     /// A well-formed line, in scope, whose stored hash the mirror held when the
     /// command started: not re-hashed (it is skipped unless this run removed that
     /// hash; then the engine verifies the kept line in full).
-    Known(ContentHash, PackLine),
+    Known(ContentHash, SharedLine),
     /// A line skipped under `--lenient`, with why.
     Skipped(String),
 }
@@ -36,17 +37,24 @@ pub fn verify_line(dir: &Path, scope: &Scope, line: &PackLine) -> Result<Item> {
         Ok(r) => r,
         Err(e) => return Err(line.error(dir, e)),
     };
-    checked(dir, scope, line, record, line.text.clone())
+    checked(
+        &|| dir.join(&line.file),
+        line.line,
+        scope,
+        record,
+        &line.text,
+    )
 }
 
 /// Read one line with the exchange line reader ([`crate::line::read_line`]):
 /// known when `known` holds its hash (see [`Parsed::Known`]), else the record
-/// checked (scope, hash, time, column limits), its payload the line's own text
-/// (moved, not copied).
+/// checked (scope, hash, time, column limits), its payload a copy of the
+/// line's text (made here, on a worker).
 fn read(
     dir: &Path,
     scope: &Scope,
-    mut line: PackLine,
+    line: &SharedLine,
+    text: &str,
     known: &crate::hash::ContentHashSet,
 ) -> Result<Parsed> {
     let skip = Skip {
@@ -54,31 +62,29 @@ fn read(
         source_system: &scope.source_system,
         entity_type: &scope.entity_type,
     };
-    match read_line(&line.text, Some(skip)) {
-        Ok(LineRead::Known(h)) => Ok(Parsed::Known(h, line)),
-        Ok(LineRead::Record(r)) => {
-            let payload = std::mem::take(&mut line.text);
-            checked(dir, scope, &line, r, payload).map(Parsed::Item)
-        }
-        Err(e) => Err(line.error(dir, e)),
+    let path = || dir.join(line.file());
+    match read_line(text, Some(skip)) {
+        Ok(LineRead::Known(h)) => Ok(Parsed::Known(h, line.clone())),
+        Ok(LineRead::Record(r)) => checked(&path, line.line(), scope, r, text).map(Parsed::Item),
+        Err(e) => Err(crate::pack::reader::line_error(path(), line.line(), e)),
     }
 }
 
-/// The record `r` read from `line`, if it is in scope, its hash right, its time
-/// present and its fields within the mirror's column limits
-/// ([`crate::limits`]); `payload` is the line's text (`line.text` may be taken).
+/// The record `r` read from line `line` of the chunk at `path`, if it is in
+/// scope, its hash right, its time present and its fields within the mirror's
+/// column limits ([`crate::limits`]); its payload is `text`, the line's own
+/// text (copied once, here).
 fn checked(
-    dir: &Path,
+    path: &dyn Fn() -> std::path::PathBuf,
+    line: u64,
     scope: &Scope,
-    line: &PackLine,
     r: LineRecord,
-    payload: String,
+    text: &str,
 ) -> Result<Item> {
-    let path = || dir.join(&line.file);
     if r.source_system != scope.source_system || r.entity_type != scope.entity_type {
         return Err(Error::OutOfScope {
             path: path(),
-            line: line.line,
+            line,
             exchange_id: r.exchange_id.clone(),
             found: format!("{}/{}", r.source_system, r.entity_type),
             expected: format!("{}/{}", scope.source_system, scope.entity_type),
@@ -87,19 +93,19 @@ fn checked(
     if let Some(detail) = r.hash_mismatch() {
         return Err(Error::HashMismatch {
             path: path(),
-            line: line.line,
+            line,
             exchange_id: r.exchange_id,
             detail,
         });
     }
     let observed = r.observed_at_utc.ok_or_else(|| Error::Record {
         path: path(),
-        line: line.line,
+        line,
         exchange_id: Some(r.exchange_id.clone()),
         reason: "`observed_at_utc` is required to mirror a record".into(),
     })?;
     let record = MirrorRecord {
-        payload_json: r.respelled.unwrap_or(payload),
+        payload_json: r.respelled.unwrap_or_else(|| text.to_owned()),
         natural_key: r.lookup_key,
         exchange_id: r.exchange_id,
         exchange_type: r.exchange_type,
@@ -113,7 +119,7 @@ fn checked(
         None => Ok(Item { record }),
         Some(violation) => Err(Error::Limit {
             path: path(),
-            line: line.line,
+            line,
             exchange_id: record.exchange_id,
             violation,
         }),
@@ -132,12 +138,14 @@ pub fn for_each_item(
     each: &mut dyn FnMut(Vec<Parsed>, &Discard) -> Result<()>,
 ) -> Result<()> {
     let reader = PackReader::open(dir)?;
-    let work = |lines: Vec<PackLine>| -> Result<(Vec<Parsed>, u64)> {
+    let work = |lines: Vec<SharedLine>| -> Result<(Vec<Parsed>, u64)> {
         let mut bytes = 0u64;
         let mut out = Vec::with_capacity(lines.len());
         for line in lines {
-            bytes += line.text.len() as u64 + 1;
-            match read(dir, scope, line, known) {
+            bytes += line.len() as u64 + 1;
+            // Not UTF-8 stops the run, `--lenient` or not (as a read error).
+            let text = line.text()?;
+            match read(dir, scope, &line, text, known) {
                 Ok(parsed) => out.push(parsed),
                 Err(e @ (Error::Json { .. } | Error::Record { .. })) if lenient => {
                     out.push(Parsed::Skipped(error_chain(&e)));
@@ -149,7 +157,7 @@ pub fn for_each_item(
     };
     let mut done = 0u64;
     crate::parallel::map_in_order(
-        |emit| reader.for_each_line(emit),
+        |emit| reader.for_each_shared_line(emit),
         work,
         &mut |(batch, bytes), discard| {
             done += bytes;
