@@ -468,15 +468,20 @@ mod tests {
         out
     }
 
-    /// A pack folder whose chunks hold `chunks`.
-    fn pack(chunks: &[Vec<u8>]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().expect("temp dir");
+    /// A pack folder whose chunks hold `chunks`, and its reader.
+    fn pack(
+        chunks: &[Vec<u8>],
+    ) -> std::result::Result<(tempfile::TempDir, PackReader), TestCaseError> {
+        let fail = |e: &dyn std::fmt::Display| TestCaseError::fail(e.to_string());
+        let dir = tempfile::tempdir().map_err(|e| fail(&e))?;
         let day = dir.path().join("records/2024/2024-01-15");
-        std::fs::create_dir_all(&day).expect("records folder");
+        std::fs::create_dir_all(&day).map_err(|e| fail(&e))?;
         for (i, bytes) in chunks.iter().enumerate() {
-            std::fs::write(day.join(format!("chunk-{:04}.ndjson", i + 1)), bytes).expect("chunk");
+            std::fs::write(day.join(format!("chunk-{:04}.ndjson", i + 1)), bytes)
+                .map_err(|e| fail(&e))?;
         }
-        dir
+        let reader = PackReader::open(dir.path()).map_err(|e| fail(&e))?;
+        Ok((dir, reader))
     }
 
     fn by_line(reader: &PackReader) -> Vec<String> {
@@ -514,8 +519,7 @@ mod tests {
         /// texts as the line-at-a-time reader, and the same first error.
         #[test]
         fn shared_lines_are_the_lines(chunks in prop::collection::vec(chunk(), 1..4), block in 1usize..40) {
-            let dir = pack(&chunks);
-            let reader = PackReader::open(dir.path()).expect("open");
+            let (_dir, reader) = pack(&chunks)?;
             prop_assert_eq!(shared(&reader, block, crate::input_limits::get().line), by_line(&reader));
         }
 
@@ -528,8 +532,7 @@ mod tests {
             let mut bytes = b"{}\n".repeat(before);
             bytes.extend(std::iter::repeat_n(b'x', long));
             bytes.extend_from_slice(b"\n{}\n");
-            let dir = pack(&[bytes.clone()]);
-            let reader = PackReader::open(dir.path()).expect("open");
+            let (dir, reader) = pack(std::slice::from_ref(&bytes))?;
             let got = shared(&reader, block, limit);
             // What `read_line` says of the same bytes under the same limit.
             let path = dir.path().join("records/2024/2024-01-15/chunk-0001.ndjson");
