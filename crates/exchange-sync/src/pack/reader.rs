@@ -242,7 +242,12 @@ impl PackReader {
             let mut carry: Vec<u8> = Vec::new();
             let mut line = 0u64;
             loop {
-                let mut bytes = Vec::with_capacity(block_bytes.max(carry.len().saturating_mul(2)));
+                // A long line grows its block by doubling, never past the
+                // limit and one byte (what `read_line` holds at most).
+                let room = block_bytes
+                    .max(carry.len().saturating_mul(2))
+                    .min(usize::try_from(limit.saturating_add(1)).unwrap_or(usize::MAX));
+                let mut bytes = Vec::with_capacity(room);
                 bytes.append(&mut carry);
                 let eof = fill(&mut file, &mut bytes, path)?;
                 let cut = if eof {
