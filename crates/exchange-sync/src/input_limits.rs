@@ -66,9 +66,6 @@ pub fn get() -> Limits {
     LIMITS.read().map(|l| *l).unwrap_or_default()
 }
 
-/// How a line's limit is raised (named in a too-long line's error).
-pub const LINE_FLAG: &str = "--max-line-bytes or FABRIC_MAX_LINE_BYTES";
-
 /// Read the next line of `input` into `buf` (cleared first, the `\n` kept), at
 /// most `limit` bytes of it. Returns the bytes read (0 at the end), or
 /// [`Error::TooLarge`] naming `path` and `what` when a line is longer: then at
@@ -90,14 +87,19 @@ pub fn read_line(
         })?;
     let body = buf.strip_suffix(b"\n").map_or(buf.len(), <[u8]>::len);
     if body as u64 > limit {
-        return Err(Error::TooLarge {
-            path: path.to_path_buf(),
-            what: what(),
-            limit,
-            flag: LINE_FLAG.into(),
-        });
+        return Err(line_too_long(path, what(), limit));
     }
     Ok(n)
+}
+
+/// A line (`what`) of `path` longer than `limit` bytes, and how to raise it.
+pub(crate) fn line_too_long(path: &Path, what: String, limit: u64) -> Error {
+    Error::TooLarge {
+        path: path.to_path_buf(),
+        what,
+        limit,
+        flag: "--max-line-bytes or FABRIC_MAX_LINE_BYTES".into(),
+    }
 }
 
 /// Read the whole regular file `path` (a `what`, e.g. `manifest`), refusing one

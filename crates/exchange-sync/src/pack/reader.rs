@@ -424,14 +424,9 @@ fn not_utf8(path: &Path, line: u64, e: &std::str::Utf8Error) -> Error {
     }
 }
 
-/// A chunk line longer than the line limit (the error `read_line` gives).
+/// Chunk line `line` of `path`, longer than `limit` (the error `read_line` gives).
 fn line_too_long(path: &Path, line: u64, limit: u64) -> Error {
-    Error::TooLarge {
-        path: path.to_path_buf(),
-        what: format!("chunk line {line}"),
-        limit,
-        flag: crate::input_limits::LINE_FLAG.into(),
-    }
+    crate::input_limits::line_too_long(path, format!("chunk line {line}"), limit)
 }
 
 /// How much of the pack [`PackReader::for_each_line`] keeps asked for ahead of
