@@ -77,24 +77,29 @@ const FIXED: &[time::format_description::BorrowedFormatItem<'_>] = time::macros:
 /// [`fabric_core::chain::write_formatted_utc`]; [`parse`] never returns one)
 /// is written in its own offset.
 ///
-/// The years 0 to 9999 are written from the time's integer fields (`time`'s
+/// The years 1970 to 9999 are written by
+/// [`fabric_core::chain::write_rfc3339_utc`] (the import's SQL thread writes
+/// one for every row); 0 to 1969 from the time's integer fields (`time`'s
 /// ISO 8601 writer cuts an `f64` of the seconds to six digits, and wrote
 /// `16.123819` for `16.123820`); the others through a format description,
 /// which gives them their sign and all their digits.
 pub fn write_fixed_utc_text(out: &mut String, t: OffsetDateTime) {
     use std::fmt::Write as _;
-    if let Some(utc) = t.checked_to_offset(UtcOffset::UTC)
-        && (0..=9999).contains(&utc.year())
-    {
-        let (year, month, day) = utc.to_calendar_date();
-        let (hour, minute, second, micros) = utc.to_hms_micro();
-        let month = u8::from(month);
-        // Writing into a `String` cannot fail.
-        let _ = write!(
-            out,
-            "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{micros:06}Z"
-        );
-        return;
+    if let Some(utc) = t.checked_to_offset(UtcOffset::UTC) {
+        if fabric_core::chain::write_rfc3339_utc(out, utc, true, "Z") {
+            return;
+        }
+        if (0..=9999).contains(&utc.year()) {
+            let (year, month, day) = utc.to_calendar_date();
+            let (hour, minute, second, micros) = utc.to_hms_micro();
+            let month = u8::from(month);
+            // Writing into a `String` cannot fail.
+            let _ = write!(
+                out,
+                "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{micros:06}Z"
+            );
+            return;
+        }
     }
     fabric_core::chain::write_formatted_utc(out, t, FIXED);
 }

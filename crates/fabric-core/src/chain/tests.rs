@@ -260,6 +260,54 @@ proptest! {
     }
 }
 
+proptest! {
+    /// The years humantime writes (1970-9999) are written as the format
+    /// descriptions write them, to the cut microsecond, with either suffix.
+    #[test]
+    fn the_rfc3339_writer_is_the_descriptions(
+        secs in 0i64..253_402_300_800,
+        nanos in prop_oneof![Just(0u32), 0u32..1_000_000_000, (0u32..1000).prop_map(|u| u * 1000)],
+    ) {
+        let at = time::OffsetDateTime::from_unix_timestamp(secs)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?
+            .replace_nanosecond(nanos)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let mut described = String::new();
+        write_instant_described(&mut described, at);
+        prop_assert_eq!(&format_instant(at), &described);
+        let mut z = String::from("kept ");
+        prop_assert!(write_rfc3339_utc(&mut z, at, true, "Z"));
+        let mut expected = String::from("kept ");
+        write_formatted(
+            &mut expected,
+            at,
+            time::macros::format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
+            ),
+        );
+        prop_assert_eq!(z, expected);
+    }
+}
+
+/// Outside 1970-9999, or at another offset, the RFC 3339 writer writes
+/// nothing and says so; `format_instant` then takes the descriptions.
+#[test]
+fn the_rfc3339_writer_declines_what_it_cannot_write() {
+    let before = time::macros::datetime!(1969-12-31 23:59:59.999999 UTC);
+    let east = time::macros::datetime!(2024-01-15 10:30 +01:00);
+    for at in [before, east] {
+        let mut out = String::from("kept");
+        assert!(!write_rfc3339_utc(&mut out, at, true, "Z"), "{at}");
+        assert_eq!(out, "kept");
+    }
+    assert_eq!(format_instant(before), "1969-12-31T23:59:59.999999+00:00");
+    assert_eq!(format_instant(east), "2024-01-15T09:30:00+00:00");
+    let first = time::macros::datetime!(1970-01-01 00:00 UTC);
+    assert_eq!(format_instant(first), "1970-01-01T00:00:00+00:00");
+    let last = time::macros::datetime!(9999-12-31 23:59:59.999999 UTC);
+    assert_eq!(format_instant(last), "9999-12-31T23:59:59.999999+00:00");
+}
+
 #[test]
 fn format_instant_examples() -> Result<(), Box<dyn std::error::Error>> {
     let at = time::macros::datetime!(2026-11-22 04:41:43.123456789 +02:00);
