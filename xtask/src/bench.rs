@@ -18,6 +18,8 @@ pub const SUITES: &[(&str, &str)] = &[
     ("fabric-cli", "jobs"),
     // chain create/read p95, history pages on short and long chains, compression
     ("fabric-store", "chains"),
+    // the mirror table loaded by rusqlite alone and by the store's transaction (the floor under import)
+    ("fabric-store", "mirror_load"),
     // assembly and projection p95 on 5,000 x 200, CSV ZIP of 100k rows x 20 columns
     ("dashboard-snapshot", "dashboard"),
     // add, import, no-op re-sync, export, pack (plain and encrypted) on gen_exchange.py data
