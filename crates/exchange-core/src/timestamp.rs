@@ -79,27 +79,15 @@ const FIXED: &[time::format_description::BorrowedFormatItem<'_>] = time::macros:
 ///
 /// The years 1970 to 9999 are written by
 /// [`fabric_core::chain::write_rfc3339_utc`] (the import's SQL thread writes
-/// one for every row); 0 to 1969 from the time's integer fields (`time`'s
-/// ISO 8601 writer cuts an `f64` of the seconds to six digits, and wrote
-/// `16.123819` for `16.123820`); the others through a format description,
-/// which gives them their sign and all their digits.
+/// one for every row); the others through a format description, which gives
+/// them their sign and all their digits. (Not `time`'s ISO 8601 writer: it
+/// cuts an `f64` of the seconds to six digits, and wrote `16.123819` for
+/// `16.123820`.)
 pub fn write_fixed_utc_text(out: &mut String, t: OffsetDateTime) {
-    use std::fmt::Write as _;
-    if let Some(utc) = t.checked_to_offset(UtcOffset::UTC) {
-        if fabric_core::chain::write_rfc3339_utc(out, utc, true, "Z") {
-            return;
-        }
-        if (0..=9999).contains(&utc.year()) {
-            let (year, month, day) = utc.to_calendar_date();
-            let (hour, minute, second, micros) = utc.to_hms_micro();
-            let month = u8::from(month);
-            // Writing into a `String` cannot fail.
-            let _ = write!(
-                out,
-                "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{micros:06}Z"
-            );
-            return;
-        }
+    if let Some(utc) = t.checked_to_offset(UtcOffset::UTC)
+        && fabric_core::chain::write_rfc3339_utc(out, utc, true, "Z")
+    {
+        return;
     }
     fabric_core::chain::write_formatted_utc(out, t, FIXED);
 }
@@ -203,8 +191,8 @@ mod tests {
     use super::*;
 
     /// The fixed-width text is the format description's for every year
-    /// `OffsetDateTime` holds, every offset and fraction (the ISO 8601 writer
-    /// takes years 0 to 9999, the description the others), and a time with no
+    /// `OffsetDateTime` holds, every offset and fraction (humantime's writer
+    /// takes years 1970 to 9999, the description the others), and a time with no
     /// UTC form is written in its own offset, not a panic.
     #[test]
     fn fixed_utc_text_is_the_descriptions() {
