@@ -314,13 +314,14 @@ mod tests {
     /// A write that fails (no such folder) names the file asked for and leaves
     /// nothing.
     #[test]
-    fn a_failed_direct_write_names_the_path() {
-        let dir = tempfile::tempdir().expect("tempdir");
+    fn a_failed_direct_write_names_the_path() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
         let path = dir.path().join("missing").join("chunk-0001.ndjson");
         let err = DirectWriter::new()
             .write_atomic(&path, b"line\n")
             .expect_err("no folder");
         assert!(err.to_string().contains("chunk-0001.ndjson"), "{err}");
         assert!(!dir.path().join("missing").exists());
+        Ok(())
     }
 }
